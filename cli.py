@@ -1,0 +1,258 @@
+"""mha-explainer: the command line.
+
+    mha-explainer inspect --sentence "The cat sat down." --heads 2 --d-model 8
+    mha-explainer render                  # the whole lesson into media/
+    mha-explainer chapters
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import click
+
+import mha_core
+
+# The shape convention of every traced stage (see mha_core/trace.py).
+CONVENTIONS = {
+    "x": "[pos, d_model]", "q": "[head, pos, d_head]", "k": "[head, pos, d_head]", "v": "[head, pos, d_head]",
+    "scores": "[head, query_pos, key_pos]", "scaled": "[head, query_pos, key_pos]",
+    "masked": "[head, query_pos, key_pos]", "weights": "[head, query_pos, key_pos]",
+    "heads": "[head, pos, d_head]", "concat": "[pos, d_model]", "output": "[pos, d_model]",
+    "mask": "[query_pos, key_pos]",
+}
+SENTENCE_HELP = "Sentence to trace (words and punctuation become tokens)."
+
+
+def _usage_error(message: str) -> click.UsageError:
+    # One sentence that says what is wrong and how to fix it; click exits with code 2.
+    return click.UsageError(message.rstrip(".") + ".")
+
+
+def _writable_target(path: Path) -> None:
+    """Fail early (exit 2) when ``path`` cannot be written, before any work is done."""
+    parent = path.expanduser().resolve().parent
+    if path.is_dir():
+        raise _usage_error(f"{path} is a folder; give a file name such as {path / 'trace.safetensors'}")
+    if not parent.is_dir():
+        raise _usage_error(f"the folder {parent} does not exist; create it or choose another path")
+    if not os.access(parent, os.W_OK):
+        raise _usage_error(f"cannot write to {parent}; choose a folder you can write to")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(mha_core.__version__, "--version", "-V", prog_name="mha-explainer")
+def main() -> None:
+    """Animated lessons on multi-head attention, drawn from the numbers a real model computes."""
+
+
+# -- inspect -----------------------------------------------------------------
+
+
+@main.command()
+@click.option("--sentence", "-s", default="The cat sat down because it was tired.", show_default=True, help=SENTENCE_HELP)
+@click.option("--model", type=click.Choice(["toy", "minilm"]), default="toy", show_default=True,
+              help="toy: a seeded untrained block; minilm: a trained all-MiniLM-L6-v2 layer.")
+@click.option("--layer", type=int, default=0, show_default=True, help="MiniLM layer to trace (0-5).")
+@click.option("--heads", "n_head", type=int, default=4, show_default=True, help="Number of heads h (toy model).")
+@click.option("--d-model", "-d", type=int, default=16, show_default=True, help="Model width d (toy model).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the toy model's weights and embeddings.")
+@click.option("--causal", is_flag=True, help="Mask the future: each token attends only to itself and earlier tokens.")
+@click.option("--device", default="cpu", show_default=True, help="Torch device: cpu, cuda, mps or auto.")
+@click.option("--digits", type=click.IntRange(0, 8), default=2, show_default=True, help="Decimals shown in tables.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables.")
+@click.option("--save", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write every traced tensor to this .safetensors file.")
+def inspect(sentence, model, layer, n_head, d_model, seed, causal, device, digits, as_json, save):
+    """Trace one attention block on a sentence and print every stage."""
+    if save is not None:
+        _writable_target(save)
+    trace, mha = _trace_for(sentence, model, layer, n_head, d_model, seed, causal, device)
+    profiles = _profiles_for(model, layer, device)
+    if save is not None:
+        _save_atomically(trace, save)
+    if as_json:
+        click.echo(json.dumps(_trace_json(trace, mha, profiles), indent=1))
+    else:
+        _print_tables(trace, mha, profiles, digits, model, layer)
+    if save is not None and not as_json:
+        click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
+
+
+def _trace_for(sentence, model, layer, n_head, d_model, seed, causal, device):
+    import torch
+
+    if not sentence.strip() or not mha_core.tokenize(sentence):
+        raise _usage_error("the sentence is empty; pass --sentence with at least one word")
+    try:
+        mha_core.resolve_device(device)
+        if model == "minilm":
+            if causal:
+                raise ValueError("MiniLM is a bidirectional encoder; drop --causal with --model minilm")
+            trace = mha_core.trace_pretrained(sentence, layer=layer, device=device)
+            return trace, mha_core.load_minilm(device).attention(layer)
+        for name, value in (("--heads", n_head), ("--d-model", d_model)):
+            if value < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {value}")
+        if seed < 0:
+            raise ValueError(f"--seed must be 0 or more, got {seed}")
+        mha = mha_core.build_toy(d_model, n_head, seed, device=device)
+        tokens = mha_core.tokenize(sentence)
+        x = mha_core.embed(tokens, d_model, seed, device=mha.W_Q.device)
+        with torch.no_grad():
+            return mha.trace(x, "causal" if causal else None, tokens=tokens), mha
+    except ValueError as err:
+        message = str(err).replace("num_heads", "--heads").replace("d_model", "--d-model")
+        raise _usage_error(message) from None
+
+
+def _profiles_for(model, layer, device):
+    if model != "minilm":
+        return None
+    from mha_core.analysis import corpus_profiles
+
+    return corpus_profiles(layer, device=device)
+
+
+def _save_atomically(trace, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        trace.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _trace_json(trace, mha, profiles) -> dict:
+    cost = mha_core.attention_cost(trace.d_model, trace.n_head, trace.n_pos)
+    data = {
+        "tokens": list(trace.tokens or ()),
+        "d_model": trace.d_model,
+        "n_head": trace.n_head,
+        "d_head": trace.d_head,
+        "convention": CONVENTIONS,
+        "stages": {
+            name: {"shape": list(t.shape), "values": _finite(t.detach().cpu().double().tolist())}
+            for name, t in trace.tensors().items()
+            if name != "mask"
+        },
+        "cost": {
+            "parameters": cost.parameters,
+            "stages": [{"name": s.name, "formula": s.formula, "macs": s.macs, "elementwise": s.elementwise}
+                       for s in cost.stages],
+            "total_macs": cost.total_macs,
+            "single_head_total_macs": cost.single_head().total_macs,
+        },
+    }
+    if profiles is not None:
+        data["head_profiles"] = [_profile_json(p) for p in profiles]
+    return data
+
+
+def _profile_json(profile) -> dict:
+    from dataclasses import asdict
+
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(profile).items()}
+
+
+def _finite(values):
+    # JSON has no -inf: masked scores are written as null.
+    if isinstance(values, list):
+        return [_finite(v) for v in values]
+    return values if math.isfinite(values) else None
+
+
+def _print_tables(trace, mha, profiles, digits, model, layer) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    tokens = list(trace.tokens or [str(i) for i in range(trace.n_pos)])
+    title = f"MiniLM layer {layer}" if model == "minilm" else "toy model"
+    console.print(
+        f"[bold]{title}[/]: {trace.n_pos} tokens, d_model = {trace.d_model}, h = {trace.n_head} heads, "
+        f"d_k = d_model / h = {trace.d_head}"
+    )
+    console.print("Tokens: " + "  ".join(f"[{i}] {t}" for i, t in enumerate(tokens)))
+
+    shapes = Table(title="Stages and shapes", show_lines=False)
+    for col in ("stage", "shape", "convention"):
+        shapes.add_column(col)
+    for name, t in trace.tensors().items():
+        shapes.add_row(name, " × ".join(map(str, t.shape)), escape(CONVENTIONS[name]))
+    console.print(shapes)
+
+    fmt = f"{{:.{digits}f}}"
+    show_cols = 12  # wider matrices are cut with an ellipsis column
+    for name in ("x", "concat", "output"):
+        console.print(_matrix_table(escape(f"{name} [pos, d_model]"), getattr(trace, name), tokens, fmt, show_cols))
+    for head in range(trace.n_head):
+        console.print(_matrix_table(escape(f"head {head}: attention weights [query, key] (rows sum to 1)"),
+                                    trace.weights[head], tokens, fmt, show_cols, col_labels=tokens))
+    if profiles is not None:
+        console.print(_profile_table(profiles))
+    cost = mha_core.attention_cost(trace.d_model, trace.n_head, trace.n_pos)
+    console.print(
+        f"Parameters: 4·d² + 4·d = {cost.parameters:,}; multiply-adds: {cost.total_macs:,} "
+        f"(one full-width head: {cost.single_head().total_macs:,})"
+    )
+
+
+def _matrix_table(title, matrix, row_labels, fmt, show_cols, col_labels=None):
+    from rich.table import Table
+
+    matrix = matrix.detach().cpu().double()
+    n_cols = matrix.shape[-1]
+    cols = list(range(n_cols)) if n_cols <= show_cols else list(range(show_cols - 1)) + [None, n_cols - 1]
+    table = Table(title=title, title_justify="left")
+    from rich.markup import escape
+
+    table.add_column("")
+    for c in cols:
+        label = "…" if c is None else (col_labels[c] if col_labels else str(c))
+        table.add_column(escape(label), justify="right")
+    for r, label in enumerate(row_labels):
+        cells = ["…" if c is None else _cell(matrix[r, c].item(), fmt) for c in cols]
+        table.add_row(escape(label), *cells)
+    return table
+
+
+def _cell(value: float, fmt: str) -> str:
+    if not math.isfinite(value):
+        return "-inf"
+    text = fmt.format(value)
+    return f"[red]{text}[/]" if value < 0 else text
+
+
+def _profile_table(profiles):
+    from rich.table import Table
+
+    table = Table(title=escape("Head signatures (mean over the shipped sentences; previous token = key i-1 for query i)"),
+                  title_justify="left")
+    columns = ("head", "prev", "next", "self", "[CLS]", "[SEP]", "punct", "entropy", "label")
+    for col in columns:
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for p in profiles:
+        table.add_row(str(p.head), *(f"{v:.2f}" for v in (p.previous, p.next, p.self, p.cls, p.sep, p.punct, p.entropy)),
+                      p.label_text)
+    return table
+
+
+# -- chapters ----------------------------------------------------------------
+
+
+@main.command()
+def chapters() -> None:
+    """List the lesson's chapters, in order."""
+    from scenes.chapters import CHAPTERS
+
+    for number, (chapter_id, scene) in enumerate(CHAPTERS.items(), start=1):
+        click.echo(f"{number:2d}. {chapter_id:<18} {scene.title}")
+
+
+if __name__ == "__main__":
+    main()

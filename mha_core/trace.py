@@ -1,0 +1,94 @@
+"""AttentionTrace: every intermediate tensor of one multi-head attention pass.
+
+Shape convention (TransformerLens-style; a leading ``batch`` axis is present
+only when the input had one):
+
+    name      shape                         math                       TransformerLens hook
+    --------  ----------------------------  -------------------------  --------------------
+    x         [pos, d_model]                X                          hook_resid_pre / ln1 out
+    q         [head, pos, d_head]           Q_i = X W_Q^(i) + b_Q^(i)  hook_q  ([pos, head, d_head])
+    k         [head, pos, d_head]           K_i = X W_K^(i) + b_K^(i)  hook_k
+    v         [head, pos, d_head]           V_i = X W_V^(i) + b_V^(i)  hook_v
+    scores    [head, query_pos, key_pos]    Q_i K_iᵀ                   (none: TL stores it scaled)
+    scaled    [head, query_pos, key_pos]    Q_i K_iᵀ / √d_k            hook_attn_scores (unmasked)
+    masked    [head, query_pos, key_pos]    scaled, -inf where masked  hook_attn_scores
+    weights   [head, query_pos, key_pos]    softmax(masked) per row    hook_pattern
+    heads     [head, pos, d_head]           head_i = A_i V_i           hook_z ([pos, head, d_head])
+    concat    [pos, d_model]                Concat(head_1..head_h)     hook_z flattened
+    output    [pos, d_model]                Concat(...) W_O + b_O      hook_attn_out / hook_result summed
+
+TransformerLens puts ``head`` after ``pos`` for q/k/v/z; we put it first so that
+``trace.q[i]`` is head i's whole matrix, which is what the lesson draws.
+``mask`` is ``[query_pos, key_pos]`` booleans, True = "may attend" (None = all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import torch
+
+#: Tensor fields, in the order the computation produces them.
+STAGES = ("x", "q", "k", "v", "scores", "scaled", "masked", "weights", "heads", "concat", "output")
+
+
+@dataclass(frozen=True)
+class AttentionTrace:
+    x: torch.Tensor
+    q: torch.Tensor
+    k: torch.Tensor
+    v: torch.Tensor
+    scores: torch.Tensor
+    scaled: torch.Tensor
+    masked: torch.Tensor
+    weights: torch.Tensor
+    heads: torch.Tensor
+    concat: torch.Tensor
+    output: torch.Tensor
+    mask: torch.Tensor | None = None
+    tokens: tuple[str, ...] | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_head(self) -> int:
+        return self.q.shape[-3]
+
+    @property
+    def d_head(self) -> int:
+        return self.q.shape[-1]
+
+    @property
+    def d_model(self) -> int:
+        return self.x.shape[-1]
+
+    @property
+    def n_pos(self) -> int:
+        return self.x.shape[-2]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every stage by name (plus ``mask`` when there is one), in computation order."""
+        out = {name: getattr(self, name) for name in STAGES}
+        if self.mask is not None:
+            out["mask"] = self.mask
+        return out
+
+    def to(self, *args, **kwargs) -> "AttentionTrace":
+        """A copy with every tensor moved/cast like ``Tensor.to``."""
+        moved = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor) and (f.name != "mask"):
+                value = value.to(*args, **kwargs)
+            elif isinstance(value, torch.Tensor):  # keep the mask boolean
+                value = value.to(device=kwargs.get("device", value.device))
+            moved[f.name] = value
+        return AttentionTrace(**moved)
+
+    def save(self, path) -> None:
+        """Write every tensor to a safetensors file (tokens go in its metadata)."""
+        from safetensors.torch import save_file
+
+        tensors = {name: t.detach().cpu().contiguous() for name, t in self.tensors().items()}
+        metadata = {"tokens": "\x1f".join(self.tokens or ()), "convention": "[head, query_pos, key_pos]"}
+        metadata.update({str(k): str(v) for k, v in self.meta.items()})
+        save_file(tensors, str(path), metadata=metadata)

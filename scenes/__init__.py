@@ -1,0 +1,1 @@
+"""Manim scenes of the lesson: one per chapter, plus shared visual parts."""

@@ -1,0 +1,164 @@
+"""The lesson's look, in one place: themes, role and head colours, number formats, sizes, timing.
+
+Every colour a scene draws comes from a ``Theme`` (``style.theme("dark")`` or
+``lesson.theme``): Manim's default WHITE is invisible on the light theme, so
+parts never fall back to it.
+
+Colour choices:
+- heads: Okabe-Ito and Paul Tol palettes (colour-blind safe), darker shades on
+  the light theme so that thin strokes and labels keep their contrast;
+- signed numbers: a blue/orange diverging pair (safe for red-green colour blindness);
+- attention weights: one sequential scale pinned to [0, 1] in every chapter
+  (viridis on dark, white-to-blue on light), so patterns are comparable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from manim import ManimColor, interpolate_color
+
+# -- fonts and sizes (Manim font-size units; 48 is Manim's default) ----------
+
+FONT = "DejaVu Sans"  # Pango name; the only sans family guaranteed on the render machines
+MONO = "DejaVu Sans Mono"  # numbers: fixed width keeps matrix columns aligned
+
+TITLE_SIZE = 34
+HEADING_SIZE = 28
+BODY_SIZE = 24
+LABEL_SIZE = 20
+SMALL_SIZE = 17
+NUMBER_SIZE = 18  # smallest size still readable at 480p
+
+# -- layout (Manim units; the frame is 14.22 x 8) ------------------------------
+
+FRAME_MARGIN = 0.3  # nothing text-like closer than this to the frame edge
+TITLE_BUFF = 0.35  # title's distance from the top-left corner
+MAX_TOKENS = 12  # longer sentences are capped where tokens are drawn (and the screen says so)
+MAX_MATRIX_ROWS = 8  # more rows/columns than this get an ellipsis row/column
+MAX_MATRIX_COLS = 8
+
+# -- timing (seconds at pacing 1) ---------------------------------------------
+
+BEAT = 1.2  # a typical animation
+HOLD = 1.5  # time to read a new idea before the next beat
+SHORT = 0.6
+
+# -- number formats --------------------------------------------------------------
+
+MINUS = "\u2212"  # a real minus sign: same width as the digits in DejaVu Sans Mono
+DIGITS = 2  # decimals for activations, scores and weights
+WEIGHT_DIGITS = 2
+
+
+def fmt(value: float, digits: int = DIGITS, *, signed: bool = False) -> str:
+    """The string a number is shown as: fixed decimals, a true minus sign, no '-0.00'."""
+    text = f"{value:.{digits}f}"
+    if text.lstrip("-").strip("0.") == "":  # rounds to zero: drop the sign
+        text = text.lstrip("-")
+    text = text.replace("-", MINUS)
+    if signed and not text.startswith(MINUS):
+        text = "+" + text
+    return text
+
+
+def parse(text: str) -> float:
+    """Inverse of ``fmt`` (tests read displayed strings back)."""
+    return float(text.replace(MINUS, "-").replace("%", ""))
+
+
+def percent(share: float) -> str:
+    return f"{round(100 * share)}%"
+
+
+def count(n: int) -> str:
+    """12 345 678 with thin spaces: readable big integers."""
+    return f"{n:,}".replace(",", "\u2009")
+
+
+# -- themes --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    background: str
+    text: str
+    muted: str  # secondary text, axis labels
+    grid: str  # cell borders, brackets, thin lines
+    panel: str  # card backgrounds
+    highlight: str  # the sweep / focus frame
+    roles: dict  # "Q" | "K" | "V" | "O" | "X" -> colour
+    heads: tuple  # one colour per head (cycled beyond its length)
+    positive: str
+    negative: str
+    scale: tuple  # attention-weight colour stops for 0 .. 1
+    warn: str  # failure-trap / caveat accent
+
+    def head(self, i: int) -> ManimColor:
+        return ManimColor(self.heads[i % len(self.heads)])
+
+    def role(self, name: str) -> ManimColor:
+        return ManimColor(self.roles[name])
+
+    def weight_color(self, w: float) -> ManimColor:
+        """Colour for an attention weight on the fixed [0, 1] scale."""
+        w = min(max(float(w), 0.0), 1.0)
+        stops = self.scale
+        x = w * (len(stops) - 1)
+        i = min(int(x), len(stops) - 2)
+        return interpolate_color(ManimColor(stops[i]), ManimColor(stops[i + 1]), x - i)
+
+    def signed_color(self, value: float, scale: float) -> ManimColor:
+        """Text colour for a signed number: neutral near 0, full colour at |value| >= scale."""
+        if not math.isfinite(value):
+            return ManimColor(self.muted)
+        t = min(abs(value) / scale, 1.0) if scale > 0 else 0.0
+        end = self.positive if value >= 0 else self.negative
+        return interpolate_color(ManimColor(self.text), ManimColor(end), 0.35 + 0.65 * t)
+
+
+DARK = Theme(
+    name="dark",
+    background="#0F1218",
+    text="#ECEFF4",
+    muted="#9AA3B2",
+    grid="#4A5263",
+    panel="#1B202A",
+    highlight="#FFD166",
+    roles={"Q": "#F5B041", "K": "#56B4E9", "V": "#5FD38D", "O": "#D291E0", "X": "#ECEFF4"},
+    heads=(
+        "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#CC79A7", "#D55E00",
+        "#77AADD", "#44BB99", "#EE8866", "#BBCC33", "#FFAABB", "#99DDFF",
+    ),
+    positive="#FF9F45",
+    negative="#5AB4FF",
+    scale=("#1A1D29", "#3B528B", "#21918C", "#5EC962", "#FDE725"),  # viridis, darkest stop ~ background
+    warn="#FF6B6B",
+)
+
+LIGHT = Theme(
+    name="light",
+    background="#FFFFFF",
+    text="#1C2128",
+    muted="#57606A",
+    grid="#B8C0CC",
+    panel="#F3F5F8",
+    highlight="#C2410C",
+    roles={"Q": "#B35C00", "K": "#0B62A4", "V": "#137A3A", "O": "#8E3A96", "X": "#1C2128"},
+    heads=(
+        "#C77700", "#0072B2", "#009E73", "#8A7D00", "#B4508F", "#D55E00",
+        "#332288", "#117733", "#882255", "#44AA99", "#999933", "#AA4499",
+    ),
+    positive="#C25400",
+    negative="#0061B5",
+    scale=("#F4F7FB", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B"),  # Blues, lightest stop ~ background
+    warn="#C62828",
+)
+
+THEMES = {"dark": DARK, "light": LIGHT}
+
+
+def theme(name: str) -> Theme:
+    return THEMES[name]
