@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 import mha_core
+from scenes.config import lesson_options, load_config
 
 # The shape convention of every traced stage (see mha_core/trace.py).
 CONVENTIONS = {
@@ -253,6 +254,62 @@ def chapters() -> None:
 
     for number, (chapter_id, scene) in enumerate(CHAPTERS.items(), start=1):
         click.echo(f"{number:2d}. {chapter_id:<18} {scene.title}")
+
+
+# -- render ------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("chapter_args", metavar="[CHAPTER]...", nargs=-1)
+@lesson_options
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Chapters rendered at once, one process each. Default: one per CPU core.")
+@click.option("--no-cache", is_flag=True, help="Render the chosen chapters again even if an identical render is cached.")
+def render(chapter_args, config_file, jobs, no_cache, **overrides):
+    """Render chapters (default: all) into videos and a lesson folder for a course page.
+
+    CHAPTER is one of: intro, one-head, split-heads, parallel-heads, specialization,
+    head-outputs, concat, output-projection, cost, recap (in the order to play).
+    Writes OUT/chapters/NN-CHAPTER.mp4, the joined OUT/lesson.mp4 with chapter marks,
+    captions, a poster, a manifest and index.html. Unchanged chapters come from OUT/.cache.
+    """
+    from rich.console import Console
+
+    from scenes.export import write_lesson_folder
+    from scenes.render import OutputFolderError, RenderError, prepare_out, render_lesson
+
+    if chapter_args:
+        if overrides.get("chapters"):
+            raise _usage_error("give the chapters either as arguments or with --chapters, not both")
+        overrides["chapters"] = tuple(chapter_args)
+    config = load_config(config_file, **overrides)  # validated once, before anything renders (ConfigError: exit 2)
+    try:
+        prepare_out(config.out)
+    except OutputFolderError as err:
+        raise _usage_error(str(err)) from None
+    console = Console(stderr=True)
+    try:
+        result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console)
+    except RenderError as err:
+        raise click.ClickException(str(err)) from None
+    folder = write_lesson_folder(result)
+    _print_render_summary(console, result, folder)
+
+
+def _print_render_summary(console, result, folder) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{len(result.chapters)} chapters, {result.width}×{result.height} at {result.fps} fps",
+                  title_justify="left")
+    for col, justify in (("#", "right"), ("chapter", "left"), ("duration", "right"), ("render", "right")):
+        table.add_column(col, justify=justify)
+    for ch in result.chapters:
+        how = "cached" if ch.cached else f"{ch.render_seconds:.1f} s"
+        table.add_row(str(ch.number), ch.title, f"{ch.duration:.1f} s", how)
+    console.print(table)
+    for fmt, path in result.lesson_files.items():
+        console.print(f"Lesson video ({fmt}, {result.duration:.1f} s): {path}")
+    console.print(f"Lesson page: {folder.index}")
 
 
 if __name__ == "__main__":

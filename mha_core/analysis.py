@@ -81,7 +81,7 @@ class HeadSignature:
 
 def head_signatures(trace: AttentionTrace) -> list[HeadSignature]:
     """Signatures of every head of one (unbatched) trace, computed from ``trace.weights``."""
-    A = _pattern(trace).double()  # [head, query_pos, key_pos]
+    A = _pattern(trace)  # [head, query_pos, key_pos], float64 on the CPU
     n_head, n, _ = A.shape
     allowed = _allowed(trace, n)  # [query_pos, key_pos]
 
@@ -121,10 +121,8 @@ def head_signatures(trace: AttentionTrace) -> list[HeadSignature]:
 
 def is_punctuation(token: str) -> bool:
     """A token made only of punctuation characters (Unicode category P*), word-piece '##' ignored."""
-    text = token.removeprefix("##")
-    return bool(text) and not (text.startswith("[") and text.endswith("]") and len(text) > 2) and all(
-        unicodedata.category(c).startswith("P") for c in text
-    )
+    text = token.removeprefix("##")  # "[CLS]" has letters, so it is not punctuation
+    return bool(text) and all(unicodedata.category(c).startswith("P") for c in text)
 
 
 def _pattern(trace: AttentionTrace) -> torch.Tensor:
@@ -133,13 +131,14 @@ def _pattern(trace: AttentionTrace) -> torch.Tensor:
             f"expected one sentence's weights [head, query, key], got shape {list(trace.weights.shape)}; "
             "index the batch first (e.g. trace.weights[0])."
         )
-    return trace.weights.detach()
+    # Analysis is tiny: do it on the CPU in float64 (MPS has no float64; sums of shares stay exact).
+    return trace.weights.detach().to("cpu", torch.float64)
 
 
 def _allowed(trace: AttentionTrace, n: int) -> torch.Tensor:
     if trace.mask is None:
-        return torch.ones(n, n, dtype=torch.bool, device=trace.weights.device)
-    return trace.mask.expand(n, n)
+        return torch.ones(n, n, dtype=torch.bool)
+    return trace.mask.detach().cpu().expand(n, n)
 
 
 def _offset_share(A: torch.Tensor, offset: int) -> torch.Tensor:
@@ -240,7 +239,9 @@ def _label(means: dict, n: int) -> tuple[str | None, float | None, str]:
             f"{over}, threshold {BROAD_THRESHOLD}"
         )
     shown = ", ".join(f"{_NAMES[name]} {means[name]:.2f}" for name in SIGNATURES if means[name] is not None)
-    return None, None, f"no signature above its threshold; {shown} ({over})"
+    return None, None, (
+        f"no signature above its threshold (shares {SHARE_THRESHOLD}, entropy {BROAD_THRESHOLD}); {shown} ({over})"
+    )
 
 
 _NAMES = {
@@ -267,17 +268,13 @@ def corpus_profiles(layer: int, device="cpu", sentences: tuple[str, ...] | None 
 
 @functools.lru_cache(maxsize=2)
 def _corpus_layers(device: str, sentences: tuple[str, ...]):
-    # One forward pass per sentence serves all six layers; cached so asking layer by layer is cheap.
+    # One padded forward pass serves every sentence and all six layers; cached so that
+    # asking layer by layer costs one pass.
     from .pretrained import load_minilm
 
     model = load_minilm(device)
-    attn = [model.attention(layer) for layer in range(model.n_layer)]
-    traces = [[] for _ in attn]  # [layer][sentence]
-    ablations = [[] for _ in attn]
-    for s in sentences:
-        for layer, t in enumerate(model.trace_all(s)):
-            traces[layer].append(t)
-            ablations[layer].append(head_ablation(attn[layer], t))
+    traces = model.trace_batch(sentences)  # [layer][sentence]
+    ablations = [[head_ablation(model._attention(layer), t) for t in ts] for layer, ts in enumerate(traces)]
     return traces, ablations
 
 
@@ -289,15 +286,15 @@ def head_distances(trace_or_weights: AttentionTrace | torch.Tensor) -> torch.Ten
 
     For heads a, b and each query row i, JSD(A_a[i] ‖ A_b[i]) with log base 2 (so it lies in
     [0, 1]); the distance is its square root (a metric), averaged over query rows. 0 means the
-    two heads attend identically; identical heads are duplicated attention.
+    two heads attend identically; identical heads are duplicated attention. Returned on the CPU.
     """
     if isinstance(trace_or_weights, AttentionTrace):
         A = _pattern(trace_or_weights)
     else:
-        A = trace_or_weights.detach()
+        A = trace_or_weights.detach().to("cpu", torch.float64)
         if A.dim() != 3:
             raise ValueError(f"expected weights [head, query, key], got shape {list(A.shape)}.")
-    A = A.double()  # JSD of near-equal rows is a difference of near-equal terms: float64 keeps it ~0
+    # float64: the JSD of near-equal rows is a difference of near-equal terms; this keeps it ~0.
     P = A[:, None]  # [head, 1, query, key]
     Q = A[None, :]  # [1, head, query, key]
     M = (P + Q) / 2  # [head, head, query, key]
@@ -315,22 +312,21 @@ def head_distances(trace_or_weights: AttentionTrace | torch.Tensor) -> torch.Ten
 def head_ablation(mha: MultiHeadAttention, trace: AttentionTrace) -> torch.Tensor:
     """Zero each head in turn: ‖output − output_without_head‖ / ‖output‖ -> ``[head]``.
 
-    Head h is zeroed in the concatenation (its d_k columns) and the output projection is
-    recomputed, so the change is exactly head h's share of Concat(...) W_O.
+    Zeroing head h's d_k columns of Concat(head_1..head_h) removes exactly head_h W_O^(h) from
+    Concat(...) W_O + b_O (the projection is linear), so that product is the change.
     """
     heads = trace.heads.detach()  # [.., head, pos, d_head]
     output = trace.output.detach()
     if heads.shape[-3] != mha.n_head or heads.shape[-1] != mha.d_head:
-        raise ValueError(f"the trace has {heads.shape[-3]} heads of size {heads.shape[-1]}; the module has "
-                         f"{mha.n_head} of size {mha.d_head}.")
-    changes = []
-    for h in range(mha.n_head):
-        kept = heads.clone()
-        kept[..., h, :, :] = 0
-        concat = kept.transpose(-3, -2).flatten(-2)  # [.., pos, head·d_head]
-        ablated = mha._project(concat, mha.W_O, mha.b_O)
-        changes.append(torch.linalg.vector_norm(ablated - output) / torch.linalg.vector_norm(output))
-    return torch.stack(changes)  # [head]
+        raise ValueError(
+            f"the trace has {heads.shape[-3]} heads of size {heads.shape[-1]}; "
+            f"the module has {mha.n_head} of size {mha.d_head}."
+        )
+    W_O = mha.head_weights("O").detach()  # [head, d_head, d_model]
+    change = heads @ W_O  # [.., head, pos, d_model]: what head h writes into the output
+    # Norm over everything but the head axis: the whole [pos, d_model] output (and batch).
+    dims = [d for d in range(change.dim()) if d != change.dim() - 3]
+    return torch.linalg.vector_norm(change, dim=dims) / torch.linalg.vector_norm(output)  # [head]
 
 
 # -- the failure trap ----------------------------------------------------------

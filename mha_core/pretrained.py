@@ -21,6 +21,7 @@ so layer L's attention sees the embeddings pushed through layers 0..L-1.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -139,6 +140,8 @@ class MiniLM:
         # The shipped tokenizer pads to 128 and truncates: we want exactly the real word pieces.
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
+        self._template: MultiHeadAttention | None = None
+        self._attn: dict[int, MultiHeadAttention] = {}
 
     def __repr__(self) -> str:
         return f"MiniLM({MODEL_NAME}: {self.n_layer} layers × {self.n_head} heads, d_model {self.d_model}, {self.device})"
@@ -168,24 +171,37 @@ class MiniLM:
         return self._layer_norm(x, "embeddings.LayerNorm")
 
     def attention(self, layer: int) -> MultiHeadAttention:
-        """Layer ``layer``'s self-attention as a fresh ``MultiHeadAttention`` (12 heads, biases included)."""
-        self._check_layer(layer)
-        pre = f"encoder.layer.{layer}.attention."
-        p = self.params
-        mha = MultiHeadAttention(self.d_model, self.n_head, bias=True, device=self.device, dtype=self.dtype)
-        with torch.no_grad():
-            # nn.Linear stores W as [out, in] and computes x Wᵀ; our row-vector W_Q is that Wᵀ.
-            for ours, theirs in (("Q", "self.query"), ("K", "self.key"), ("V", "self.value"), ("O", "output.dense")):
-                getattr(mha, f"W_{ours}").copy_(p[pre + theirs + ".weight"].T)
-                getattr(mha, f"b_{ours}").copy_(p[pre + theirs + ".bias"])
-        return mha.requires_grad_(False)
+        """Layer ``layer``'s self-attention as a fresh ``MultiHeadAttention`` (12 heads, biases included).
 
-    def block(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        """One whole encoder layer: attention, Add & Norm, feed-forward (GELU), Add & Norm."""
+        Yours to change: a copy, so editing its weights leaves the model alone.
+        """
+        return copy.deepcopy(self._attention(layer))
+
+    def _attention(self, layer: int) -> MultiHeadAttention:
+        # Built once per layer and shared by the forward pass. Deep copies of one template,
+        # because MultiHeadAttention() draws a random init we would only overwrite.
         self._check_layer(layer)
+        if layer not in self._attn:
+            if self._template is None:
+                self._template = MultiHeadAttention(
+                    self.d_model, self.n_head, bias=True, device=self.device, dtype=self.dtype
+                ).requires_grad_(False)
+            mha = copy.deepcopy(self._template)
+            pre = f"encoder.layer.{layer}.attention."
+            p = self.params
+            with torch.no_grad():
+                # nn.Linear stores W as [out, in] and computes x Wᵀ; our row-vector W_Q is that Wᵀ.
+                for ours, theirs in (("Q", "self.query"), ("K", "self.key"), ("V", "self.value"), ("O", "output.dense")):
+                    getattr(mha, f"W_{ours}").copy_(p[pre + theirs + ".weight"].T)
+                    getattr(mha, f"b_{ours}").copy_(p[pre + theirs + ".bias"])
+            self._attn[layer] = mha
+        return self._attn[layer]
+
+    def block(self, x: torch.Tensor, layer: int, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One whole encoder layer: attention, Add & Norm, feed-forward (GELU), Add & Norm."""
         pre = f"encoder.layer.{layer}."
         p = self.params
-        h = self._layer_norm(x + self.attention(layer)(x), pre + "attention.output.LayerNorm")
+        h = self._layer_norm(x + self._attention(layer)(x, mask), pre + "attention.output.LayerNorm")
         ff = self.act(h @ p[pre + "intermediate.dense.weight"].T + p[pre + "intermediate.dense.bias"])
         ff = ff @ p[pre + "output.dense.weight"].T + p[pre + "output.dense.bias"]
         return self._layer_norm(h + ff, pre + "output.LayerNorm")
@@ -206,23 +222,48 @@ class MiniLM:
     def trace(self, sentence: str, layer: int) -> AttentionTrace:
         """Layer ``layer``'s attention on the sentence, every stage kept; ``.weights`` is ``[12, n, n]``."""
         tokens, x = self.layer_input(sentence, layer)
-        return self._trace(self.attention(layer), x, tokens, layer)
+        return self._trace(x, tokens, layer)
 
     @torch.no_grad()
     def trace_all(self, sentence: str) -> list[AttentionTrace]:
-        """One trace per layer from a single forward pass (cheaper than ``trace`` per layer)."""
+        """One trace per layer (index = layer) from a single forward pass."""
         tokens, ids = self.tokenize(sentence)
         x = self.embed(ids)
         traces = []
         for layer in range(self.n_layer):
-            traces.append(self._trace(self.attention(layer), x, tokens, layer))
+            traces.append(self._trace(x, tokens, layer))
             x = self.block(x, layer)
+        return traces
+
+    @torch.no_grad()
+    def trace_batch(self, sentences: list[str] | tuple[str, ...]) -> list[list[AttentionTrace]]:
+        """``trace_all`` for many sentences in one padded pass -> traces ``[layer][sentence]``.
+
+        Each returned trace is cut back to its sentence's own tokens (no padding, ``mask`` None);
+        padded keys get -inf scores, so the numbers equal the one-sentence ones up to rounding.
+        """
+        if not sentences:
+            raise ValueError("trace_batch needs at least one sentence.")
+        tokenized = [self.tokenize(s) for s in sentences]
+        lengths = [len(tokens) for tokens, _ in tokenized]
+        n = max(lengths)
+        ids = torch.zeros(len(sentences), n, dtype=torch.long, device=self.device)  # 0 = [PAD]
+        for b, (_, sentence_ids) in enumerate(tokenized):
+            ids[b, : lengths[b]] = sentence_ids
+        real = torch.arange(n, device=self.device) < torch.tensor(lengths, device=self.device)[:, None]  # [batch, pos]
+        mask = real[:, None, :].expand(-1, n, -1)  # [batch, query_pos, key_pos]: every query sees the real keys
+        x = self.embed(ids)  # [batch, pos, d_model]
+        traces = []
+        for layer in range(self.n_layer):
+            t = self._attention(layer).trace(x, mask)
+            traces.append([_unpad(t, b, lengths[b], tokens, layer) for b, (tokens, _) in enumerate(tokenized)])
+            x = self.block(x, layer, mask)
         return traces
 
     # -- helpers --------------------------------------------------------------
 
-    def _trace(self, mha: MultiHeadAttention, x, tokens, layer: int) -> AttentionTrace:
-        t = mha.trace(x, tokens=tokens)
+    def _trace(self, x, tokens, layer: int) -> AttentionTrace:
+        t = self._attention(layer).trace(x, tokens=tokens)
         return AttentionTrace(**{**t.__dict__, "meta": {**t.meta, "model": MODEL_NAME, "layer": layer}})
 
     def _layer_norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -233,6 +274,21 @@ class MiniLM:
             raise ValueError(f"layer must be an integer 0-{self.n_layer - 1}, got {layer!r}.")
         if not 0 <= layer < self.n_layer:
             raise ValueError(f"layer {layer} is out of range; MiniLM has layers 0-{self.n_layer - 1}.")
+
+
+def _unpad(t: AttentionTrace, b: int, n: int, tokens, layer: int) -> AttentionTrace:
+    """Sentence ``b`` of a padded batch trace, cut to its ``n`` real positions."""
+    per_pos = {"x": t.x, "concat": t.concat, "output": t.output}  # [batch, pos, d]
+    per_head = {"q": t.q, "k": t.k, "v": t.v, "heads": t.heads}  # [batch, head, pos, d_head]
+    pattern = {"scores": t.scores, "scaled": t.scaled, "masked": t.masked, "weights": t.weights}  # [batch, head, q, k]
+    return AttentionTrace(
+        **{k: v[b, :n] for k, v in per_pos.items()},
+        **{k: v[b, :, :n] for k, v in per_head.items()},
+        **{k: v[b, :, :n, :n] for k, v in pattern.items()},
+        mask=None,
+        tokens=tuple(tokens),
+        meta={**t.meta, "model": MODEL_NAME, "layer": layer},
+    )
 
 
 def _activation(name: str):

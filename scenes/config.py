@@ -308,7 +308,7 @@ def _describe(error: dict, key: str | None, values: dict) -> str:
         return _unknown_key(key, "key")
     shown = f"{key} = {toml_value(values.get(key, error.get('input')))}"
     if len(error["loc"]) > 1:  # one item of a list
-        shown += f" (item {error['loc'][1]!r} = {toml_value(error['input'])})"
+        shown = f"{toml_value(error['input'])} in {shown}"
     if kind == "value_error":
         return f"{shown} {msg.removeprefix('Value error, ')}"
     if kind == "literal_error":
@@ -448,3 +448,51 @@ def write_default_toml(path: str | Path, force: bool = False) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+# -- command-line flags ------------------------------------------------------------
+
+# flag -> (field, short option, extra click settings); help texts come from the fields.
+_FLAGS = {
+    "--title": ("title", None, {}),
+    "--sentence": ("sentence", "-s", {}),
+    "--chapters": ("chapters", None, {"metavar": "ID,ID,..."}),
+    "--model": ("model", None, {"type": click.Choice(["toy", "minilm"])}),
+    "--specialization-model": ("specialization_model", None, {"type": click.Choice(["toy", "minilm"])}),
+    "--layer": ("layer", None, {"type": int}),
+    "--d-model": ("d_model", "-d", {"type": int}),
+    "--heads": ("heads", None, {"type": int}),
+    "--seed": ("seed", None, {"type": int}),
+    "--causal/--no-causal": ("causal", None, {"default": None}),
+    "--device": ("device", None, {}),
+    "--theme": ("theme", None, {"type": click.Choice(["dark", "light"])}),
+    "--pacing": ("pacing", None, {"type": float}),
+    "--quality": ("quality", "-q", {"type": click.Choice([*QUALITIES, *QUALITY_LETTERS])}),
+    "--fps": ("fps", None, {"type": int}),
+    "--pixel-height": ("pixel_height", None, {"type": int}),
+    "--format": ("formats", None, {"type": click.Choice(FORMATS), "multiple": True, "help_suffix": " (repeat for several)"}),
+    "--out": ("out", "-o", {"type": click.Path(path_type=Path, file_okay=False)}),
+}
+
+
+def lesson_options(command):
+    """Add ``--config FILE`` and one flag per LessonConfig field to a click command.
+
+    The command receives ``config_file`` and keyword arguments named like the fields
+    (``None`` / ``()`` when not given), ready for ``load_config(config_file, **overrides)``.
+    """
+    for flag, (key, short, extra) in reversed(list(_FLAGS.items())):
+        extra = dict(extra)
+        suffix = extra.pop("help_suffix", "")
+        decls = [flag, key] if short is None else [flag, short, key]
+        description = LessonConfig.model_fields[key].description or key
+        help_text = description[:1].upper() + description[1:] + suffix + "."
+        if any(isinstance(m, (Ge, Gt, Le)) for m in LessonConfig.model_fields[key].metadata):
+            help_text += f" Range: {_range_text(key)}."
+        command = click.option(*decls, default=extra.pop("default", None), help=help_text, **extra)(command)
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="lesson.toml to read (flags override it); write one with `mha-explainer config init`.",
+    )(command)

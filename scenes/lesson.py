@@ -16,8 +16,24 @@ from dataclasses import dataclass
 
 import torch
 
-from mha_core import AttentionCost, AttentionTrace, MultiHeadAttention, add_and_norm, attention_cost, build_toy
-from mha_core import embed, tokenize
+from mha_core.analysis import LABELS
+from mha_core import (
+    AttentionCost,
+    AttentionTrace,
+    MultiHeadAttention,
+    add_and_norm,
+    attention_cost,
+    build_toy,
+    copies_of_one_head,
+    corpus_profiles,
+    embed,
+    head_ablation,
+    head_distances,
+    head_signatures,
+    load_minilm,
+    tokenize,
+    trace_pretrained,
+)
 
 from . import style
 from .config import LessonConfig
@@ -27,6 +43,8 @@ _PRONOUNS = {"it", "he", "she", "they", "him", "her", "them", "its", "his", "the
 _STOPWORDS = {"the", "a", "an", "of", "to", "in", "on", "and", "or", "but", "is", "was", "are", "were", "be"}
 
 MINILM_NAME = "all-MiniLM-L6-v2"
+# Corpus label -> the signature whose value earned it (mha_core.analysis.LABELS, inverted).
+_LABEL_SIGNATURE = {label: name for name, (_, label, _) in LABELS.items()} | {"broad": "entropy"}
 
 
 @dataclass(frozen=True)
@@ -38,8 +56,9 @@ class Specialization:
     layer: int | None
     trained: bool
     trace: AttentionTrace  # tokens are what that model saw (word pieces for MiniLM)
-    signatures: object  # mha_core.analysis.head_signatures(trace)
+    signatures: tuple  # HeadSignature per head, on this sentence
     profiles: tuple | None  # corpus_profiles(layer): measured over a corpus (trained model only)
+    tags: tuple[str, ...]  # short measured tag per head ("previous-token 0.93", "own token 0.31")
     descriptions: tuple[str, ...]  # one measured sentence per head: its label_text, or its numbers
 
     @property
@@ -60,7 +79,7 @@ class Lesson:
     trace: AttentionTrace  # its pass over the sentence (CPU)
     focus: int  # the query position worked through in "one head"
     copies: AttentionTrace  # failure trap: same input, every head a copy of head 0
-    js: torch.Tensor  # [head, head] Jensen-Shannon distances between the real heads' patterns
+    js: torch.Tensor  # [head, head] Jensen-Shannon distances (head_distances) between the real heads' patterns
     copies_js: torch.Tensor  # the same for the copies (all ~0)
     ablation: torch.Tensor  # [head] relative output change when each head is zeroed
     cost: AttentionCost
@@ -107,14 +126,11 @@ class Lesson:
 
 
 def build_lesson(config: LessonConfig) -> Lesson:
-    from mha_core import analysis
-
     mha, trace = _mechanics(config)
-    mask = trace.mask
-    copies_mha = analysis.copies_of_one_head(mha, head=0)
+    copies_mha = copies_of_one_head(mha, head=0)
     with torch.no_grad():
-        copies = copies_mha.trace(trace.x, mask, tokens=trace.tokens)
-        ablation = analysis.head_ablation(mha, trace.x, mask=mask)
+        copies = copies_mha.trace(trace.x, trace.mask, tokens=trace.tokens)
+        ablation = head_ablation(mha, trace)
         residual, normed = add_and_norm(trace.x, trace.output)
     return Lesson(
         config=config,
@@ -122,8 +138,8 @@ def build_lesson(config: LessonConfig) -> Lesson:
         trace=_cpu(trace),
         focus=pick_focus(trace.tokens),
         copies=_cpu(copies),
-        js=analysis.js_distances(trace.weights).detach().cpu(),
-        copies_js=analysis.js_distances(copies.weights).detach().cpu(),
+        js=head_distances(trace),
+        copies_js=head_distances(copies),
         ablation=torch.as_tensor(ablation).detach().cpu(),
         cost=attention_cost(trace.d_model, trace.n_head, trace.n_pos),
         residual=residual.detach().cpu(),
@@ -135,46 +151,53 @@ def build_lesson(config: LessonConfig) -> Lesson:
 
 def build_specialization(source: str, config: LessonConfig, *, toy=None) -> Specialization:
     """Trained MiniLM heads of ``config.layer`` (``"minilm"``) or the toy model's untrained heads (``"toy"``)."""
-    from mha_core import analysis
-
     if source == "minilm":
-        from mha_core import trace_pretrained
-
         trace = _cpu(trace_pretrained(config.sentence, layer=config.layer, device=config.device))
-        profiles = tuple(analysis.corpus_profiles(config.layer))
+        profiles = tuple(corpus_profiles(config.layer, device=config.device))
         name, layer, trained = MINILM_NAME, config.layer, True
     else:
         _, trace = toy if toy is not None else _toy(config)
         trace, profiles = _cpu(trace), None
         name, layer, trained = f"toy model (untrained, seed {config.seed})", None, False
-    signatures = analysis.head_signatures(trace)
-    descriptions = tuple(
-        describe_head(i, signatures, profiles[i] if profiles else None) for i in range(trace.n_head)
-    )
-    return Specialization(source, name, layer, trained, trace, signatures, profiles, descriptions)
+    signatures = tuple(head_signatures(trace))
+    per_head = [profiles[i] if profiles else None for i in range(trace.n_head)]
+    tags = tuple(head_tag(i, signatures, p) for i, p in enumerate(per_head))
+    descriptions = tuple(describe_head(i, signatures, p) for i, p in enumerate(per_head))
+    return Specialization(source, name, layer, trained, trace, signatures, profiles, tags, descriptions)
+
+
+# Short names of the signatures, for tags under small patterns.
+SIGNATURE_NAMES = {"previous": "previous", "next": "next", "current": "own token", "cls": "[CLS]", "sep": "[SEP]",
+                   "punctuation": "punct.", "entropy": "entropy"}
+
+
+def head_tag(head: int, signatures, profile=None) -> str:
+    """A short measured tag for one head: 'previous-token 0.93' (corpus label) or its strongest share."""
+    if profile is not None and profile.label:
+        name = _LABEL_SIGNATURE.get(profile.label, "entropy")
+        return f"{profile.label} {profile.get(name):.2f}"
+    source = profile if profile is not None else signatures[head]
+    name, value = strongest_share(source)
+    prefix = "no label: " if profile is not None else ""
+    return f"{prefix}{SIGNATURE_NAMES[name]} {value:.2f}"
 
 
 def describe_head(head: int, signatures, profile=None) -> str:
-    """A measured sentence for one head: the corpus label if it has one, else its numbers on this sentence."""
-    if profile is not None and profile.label:
+    """A measured sentence for one head: the corpus profile's label_text, or its numbers on this sentence."""
+    if profile is not None:
         return profile.label_text
     sig = signatures[head]
-    get = (lambda k: sig[k]) if isinstance(sig, dict) else (lambda k: getattr(sig, k))
-    parts = []
-    for key, what in (("previous", "previous token"), ("self", "itself"), ("next", "next token"),
-                      ("cls", "[CLS]"), ("sep", "[SEP]"), ("punct", "punctuation")):
-        try:
-            share = float(get(key))
-        except (KeyError, AttributeError):
-            continue
-        parts.append((share, what))
-    parts.sort(reverse=True)
-    text = ", ".join(f"{style.percent(s)} on {w}" for s, w in parts[:2])
-    try:
-        text += f"; entropy {float(get('entropy')):.2f}"
-    except (KeyError, AttributeError):
-        pass
-    return f"no clear role: {text}" if text else "no clear role"
+    name, value = strongest_share(sig)
+    return (f"head {head + 1}: largest share {value:.2f} on {SIGNATURE_NAMES[name]}, "
+            f"normalised entropy {sig.entropy:.2f} (this sentence only)")
+
+
+def strongest_share(sig) -> tuple[str, float]:
+    """The share signature (previous/next/own/[CLS]/[SEP]/punctuation) with the largest value."""
+    shares = [(sig.get(n), n) for n in ("previous", "next", "current", "cls", "sep", "punctuation")
+              if sig.get(n) is not None]
+    value, name = max(shares)
+    return name, float(value)
 
 
 def pick_focus(tokens) -> int:
@@ -201,9 +224,6 @@ def _toy(config: LessonConfig):
 def _mechanics(config: LessonConfig):
     if config.model == "toy":
         return _toy(config)
-    from mha_core import trace_pretrained
-    from mha_core.pretrained import load_minilm
-
     mha = load_minilm(config.device).attention(config.layer)
     trace = trace_pretrained(config.sentence, layer=config.layer, device=config.device)
     if config.causal:

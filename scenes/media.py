@@ -135,18 +135,22 @@ def join_videos(paths: Sequence[Path], target: Path, marks: Sequence[ChapterMark
 
     Packets are copied (no quality loss, ~no CPU) when every input has the same
     stream parameters — the case for chapters of one render — else the frames are
-    decoded and re-encoded. GIFs are always re-encoded (each has its own palette).
+    decoded and re-encoded. A GIF target is made from its sources' frames (give it
+    the mp4s) with one palette for the whole; GIFs carry no chapter marks.
     """
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("nothing to join")
     target = Path(target)
     fmt = target.suffix.lstrip(".")
-    remux = fmt != "gif" and _streams_match(paths)
+    if fmt == "gif":  # GIFs have no chapter marks; give it the sources' frames (mp4s) for one palette
+        _to_gif(paths, target)
+        return "re-encode"
+    remux = _streams_match(paths)
     with atomic_path(target) as tmp:
         out = av.open(str(tmp), "w", format="mp4" if fmt == "mp4" else None, options=_container_options(target))
         try:
-            if marks and fmt != "gif":
+            if marks:
                 out.set_chapters(_chapters_for(marks))
             (_remux_into if remux else _reencode_into)(paths, out, fmt)
         finally:
@@ -180,13 +184,9 @@ def _reencode_into(paths: Sequence[Path], out, fmt: str) -> None:
     with av.open(str(paths[0])) as first:
         s0 = first.streams.video[0]
         width, height, rate = s0.codec_context.width, s0.codec_context.height, s0.average_rate or Fraction(30)
-    if fmt == "gif":
-        stream = out.add_stream("gif", rate=rate)
-        stream.pix_fmt = "rgb8"
-    else:
-        codec, pix_fmt, options = ENCODERS[fmt]
-        stream = out.add_stream(codec, rate=rate, options=dict(options))
-        stream.pix_fmt = pix_fmt
+    codec, pix_fmt, options = ENCODERS[fmt]
+    stream = out.add_stream(codec, rate=rate, options=dict(options))
+    stream.pix_fmt = pix_fmt
     stream.width, stream.height = width, height
     n = 0
     for path in paths:
@@ -203,7 +203,7 @@ def convert(source: Path, target: Path) -> None:
     """Re-encode ``source`` into the format named by ``target``'s suffix (webm, gif, mp4)."""
     fmt = Path(target).suffix.lstrip(".")
     if fmt == "gif":
-        _to_gif(Path(source), Path(target))
+        _to_gif([Path(source)], Path(target))
         return
     with atomic_path(Path(target)) as tmp:
         out = av.open(str(tmp), "w", options=_container_options(Path(target)))
@@ -213,39 +213,78 @@ def convert(source: Path, target: Path) -> None:
             out.close()
 
 
-def _to_gif(source: Path, target: Path) -> None:
-    """A GIF with one palette made for this video (ffmpeg's palettegen/paletteuse), like Manim's."""
-    with av.open(str(source)) as src, atomic_path(target) as tmp:
-        s = src.streams.video[0]
+def _to_gif(sources: Sequence[Path], target: Path) -> None:
+    """A GIF with one palette made for these videos (ffmpeg's palettegen/paletteuse, like Manim's).
+
+    Two passes over the sources — palette first, then mapping — so no frame is
+    held in memory (a one-pass graph buffers the whole video until the palette exists).
+    """
+    with av.open(str(sources[0])) as first:
+        template = first.streams.video[0]
+        rate = template.average_rate or Fraction(30)
+        width, height = template.codec_context.width, template.codec_context.height
+        stats = av.filter.Graph()
+        src = stats.add_buffer(template=template)
+        palettegen = stats.add("palettegen", "stats_mode=diff")
+        sink = stats.add("buffersink")
+        src.link_to(palettegen)
+        palettegen.link_to(sink)
+        stats.configure()
+    for frame in _frames(sources):
+        stats.push(frame)
+    stats.push(None)
+    palette = stats.pull()
+
+    with av.open(str(sources[0])) as first:
+        graph = av.filter.Graph()
+        video_in = graph.add_buffer(template=first.streams.video[0])
+    palette_in = graph.add_buffer(width=16, height=16, format=palette.format.name, time_base=Fraction(1, 1))
+    paletteuse = graph.add("paletteuse", "dither=bayer:bayer_scale=5:diff_mode=rectangle")
+    sink = graph.add("buffersink")
+    video_in.link_to(paletteuse, 0, 0)
+    palette_in.link_to(paletteuse, 0, 1)
+    paletteuse.link_to(sink)
+    graph.configure()
+    palette.pts = 0
+    palette_in.push(palette)
+    palette_in.push(None)
+
+    with atomic_path(target) as tmp:
         out = av.open(str(tmp), "w")
         try:
-            stream = out.add_stream("gif", rate=s.average_rate)
+            stream = out.add_stream("gif", rate=rate)
             stream.pix_fmt = "pal8"
-            stream.width, stream.height = s.codec_context.width, s.codec_context.height
-            graph = av.filter.Graph()
-            buffer = graph.add_buffer(template=s)
-            split = graph.add("split")
-            palettegen = graph.add("palettegen", "stats_mode=diff")
-            paletteuse = graph.add("paletteuse", "dither=bayer:bayer_scale=5:diff_mode=rectangle")
-            sink = graph.add("buffersink")
-            buffer.link_to(split)
-            split.link_to(palettegen, 0, 0)
-            split.link_to(paletteuse, 1, 0)
-            palettegen.link_to(paletteuse, 0, 1)
-            paletteuse.link_to(sink)
-            graph.configure()
-            for frame in src.decode(s):
-                graph.push(frame)
-            graph.push(None)
+            stream.width, stream.height = width, height
             n = 0
-            while True:
-                try:
-                    frame = graph.pull()
-                except (av.error.EOFError, av.error.BlockingIOError):
-                    break
-                frame.pts, frame.time_base = n, Fraction(1) / s.average_rate
-                n += 1
-                out.mux(stream.encode(frame))
+
+            def drain():
+                nonlocal n
+                while True:
+                    try:
+                        frame = sink.pull()
+                    except (av.error.BlockingIOError, av.error.EOFError):
+                        return
+                    frame.pts, frame.time_base = n, Fraction(1) / rate
+                    n += 1
+                    out.mux(stream.encode(frame))
+
+            for frame in _frames(sources):
+                video_in.push(frame)
+                drain()
+            video_in.push(None)
+            drain()
             out.mux(stream.encode(None))
         finally:
             out.close()
+
+
+def _frames(sources: Sequence[Path]):
+    """Every frame of the sources in order, with continuous timestamps."""
+    n = 0
+    for path in sources:
+        with av.open(str(path)) as src:
+            rate = src.streams.video[0].average_rate or Fraction(30)
+            for frame in src.decode(video=0):
+                frame.pts, frame.time_base = n, Fraction(1) / rate
+                n += 1
+                yield frame

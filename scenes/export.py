@@ -1,0 +1,494 @@
+"""The lesson folder: what a course author uploads next to the rendered videos.
+
+``write_lesson_folder(result)`` runs after ``scenes.render`` has written the
+videos (``lesson.mp4``, ``chapters/NN-id.mp4``, ...) into ``result.out`` and adds:
+
+    captions.vtt, captions.srt   narration cues of every chapter, timed to the joined video
+    chapters.vtt                 one cue per chapter (a <track kind="chapters">)
+    chapters/NN-id.vtt, .srt     each chapter's captions, timed to its own video
+    poster.png, thumbs/NN-id.png frames pulled from the videos with PyAV
+    trace.safetensors            the tensors behind the video (+ copies, specialization, analysis)
+    manifest.json                config, versions, chapter times, durations, sha256 of every file, tensor summary
+    index.html                   a player page that needs no server and no network
+
+Everything is written into a hidden staging folder first and moved into place at
+the end, so a failure leaves none of these files half-written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from urllib.parse import quote
+
+import av
+import click
+import numpy as np
+import torch
+
+VIDEO_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}  # what a <video> plays, in the order offered
+FRAME_SOURCES = ("mp4", "webm", "gif", "png")  # where thumbnails are pulled from, best first
+THUMB_WIDTH = 320
+POSTER_CHAPTERS = ("parallel-heads", "one-head", "intro")  # the poster shows the first of these rendered
+LANGUAGE = "en"
+
+
+class ExportError(click.ClickException):
+    """The lesson folder could not be written (one sentence)."""
+
+
+@dataclass(frozen=True)
+class TimedCue:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class LessonFolder:
+    root: Path
+    index: Path
+    manifest: Path
+    written: tuple[str, ...]  # paths relative to root, of the files this export wrote
+
+
+# -- the folder ------------------------------------------------------------------------
+
+
+def write_lesson_folder(result) -> LessonFolder:
+    """Write captions, frames, tensors, manifest and player page next to the rendered videos.
+
+    ``result`` is a ``scenes.render.RenderResult``: ``out``, ``config``, ``lesson``,
+    ``chapters`` (each with ``chapter_id``, ``number``, ``title``, ``summary``, ``files``,
+    ``start``, ``duration``, ``cues``), ``lesson_files``, ``width``, ``height``, ``fps``.
+    """
+    root = Path(result.out).resolve()
+    _check_inputs(result, root)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
+    try:
+        written = _write_all(result, root, staging)
+        _move_into_place(staging, root, written)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale_thumbs(root, written)
+    return LessonFolder(root, root / "index.html", root / "manifest.json", tuple(written))
+
+
+def _check_inputs(result, root: Path) -> None:
+    if not root.is_dir():
+        raise ExportError(f"output folder {root} does not exist; render the lesson into it first")
+    if not result.chapters:
+        raise ExportError("no chapters were rendered; nothing to export")
+    for path in [*result.lesson_files.values(), *(p for ch in result.chapters for p in ch.files.values())]:
+        path = Path(path)
+        if not path.is_file():
+            raise ExportError(f"rendered file {path} is missing; render again")
+        if not path.resolve().is_relative_to(root):
+            raise ExportError(f"rendered file {path} is outside the output folder {root}")
+
+
+def _write_all(result, root: Path, staging: Path) -> list[str]:
+    """Write every file under ``staging`` (same relative names as in ``root``); return those names."""
+    config, lesson = result.config, result.lesson
+    files: list[str] = []
+
+    def put(name: str, data: bytes | str) -> str:
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        files.append(name)
+        return name
+
+    rel = lambda path: Path(path).resolve().relative_to(root).as_posix()  # noqa: E731
+
+    # Videos are measured, not trusted: durations in the manifest come from the files.
+    lesson_videos = {fmt: rel(p) for fmt, p in result.lesson_files.items()}
+    infos = {name: probe_video(root / name) for name in lesson_videos.values() if not name.endswith(".png")}
+    chapters = []
+    for ch in result.chapters:
+        videos = {fmt: rel(p) for fmt, p in ch.files.items()}
+        measured = next((probe_video(root / videos[f]) for f in FRAME_SOURCES[:3] if f in videos), None)
+        infos.update({n: probe_video(root / n) for n in videos.values() if not n.endswith(".png")})
+        stem = Path(next(iter(videos.values()))).stem if videos else f"{ch.number:02d}-{ch.chapter_id}"
+        chapters.append(
+            {
+                "number": ch.number,
+                "id": ch.chapter_id,
+                "title": ch.title,
+                "summary": ch.summary,
+                "start": round(float(ch.start), 3),
+                "end": round(float(ch.start + ch.duration), 3),
+                "duration": round(measured.duration if measured else float(ch.duration), 3),
+                "videos": videos,
+                "stem": stem,
+                "cues": chapter_cues(ch),
+            }
+        )
+
+    # Captions: the joined video's, the chapter track, and each chapter's own.
+    lesson_cues = [TimedCue(c["start"] + q.start, c["start"] + q.end, q.text) for c in chapters for q in c["cues"]]
+    chapter_track = [TimedCue(c["start"], c["end"], f"{c['number']}. {c['title']}") for c in chapters]
+    captions = {"vtt": put("captions.vtt", to_webvtt(lesson_cues)), "srt": put("captions.srt", to_srt(lesson_cues))}
+    captions["chapters"] = put("chapters.vtt", to_webvtt(chapter_track))
+    for c in chapters:
+        c["captions"] = {
+            "vtt": put(f"chapters/{c['stem']}.vtt", to_webvtt(c["cues"])),
+            "srt": put(f"chapters/{c['stem']}.srt", to_srt(c["cues"])),
+        }
+
+    # Frames: a thumbnail per chapter (its fullest frame) and the poster.
+    background = _background(config.theme)
+    frames = {}
+    for c, ch in zip(chapters, result.chapters):
+        source = next((root / c["videos"][f] for f in FRAME_SOURCES if f in c["videos"]), None)
+        if source is None:
+            raise ExportError(f"chapter {c['id']} has no video or image to take a thumbnail from")
+        frames[c["id"]] = fullest_frame(source, c["duration"], background)
+        c["thumbnail"] = put(f"thumbs/{c['stem']}.png", png_bytes(frames[c["id"]], width=THUMB_WIDTH))
+    poster_id = next((cid for cid in POSTER_CHAPTERS if cid in frames), chapters[0]["id"])
+    poster = put("poster.png", png_bytes(frames[poster_id]))
+
+    # Tensors: exactly what the scenes drew from.
+    tensor_files = {}
+    for name, tensors in lesson_tensors(lesson).items():
+        target = staging / name
+        if isinstance(tensors, dict):
+            from safetensors.torch import save_file
+
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(target))
+            summary = tensors
+        else:  # an AttentionTrace: its own writer keeps tokens and conventions in the metadata
+            tensors.save(target)
+            summary = tensors.tensors()
+        files.append(name)
+        tensor_files[name] = tensor_summary(summary)
+
+    page_info = {
+        "lesson_videos": lesson_videos,
+        "chapters": chapters,
+        "captions": captions,
+        "poster": poster,
+        "lesson_cues": lesson_cues,
+        "chapter_track": chapter_track,
+        "duration": _lesson_duration(lesson_videos, infos, chapters),
+        "tensor_files": list(tensor_files),
+    }
+    put("index.html", render_page(result, page_info, staging))
+
+    manifest = build_manifest(result, root, staging, page_info, infos, tensor_files, files)
+    put("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return files
+
+
+def _move_into_place(staging: Path, root: Path, names: list[str]) -> None:
+    # index.html and manifest.json go last: while they are old, they still describe old, complete files.
+    for name in sorted(names, key=lambda n: n in ("index.html", "manifest.json")):
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / name, target)
+
+
+def _remove_stale_thumbs(root: Path, written: list[str]) -> None:
+    keep = {root / name for name in written}
+    for path in (root / "thumbs").glob("*.png"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _lesson_duration(lesson_videos: dict, infos: dict, chapters: list) -> float:
+    for fmt in ("mp4", "webm", "gif"):
+        if fmt in lesson_videos:
+            return round(infos[lesson_videos[fmt]].duration, 3)
+    return round(chapters[-1]["end"], 3)
+
+
+# -- captions ------------------------------------------------------------------------
+
+
+def chapter_cues(chapter) -> list[TimedCue]:
+    """A chapter's narration cues, clipped to its video (times relative to the chapter)."""
+    cues = []
+    for cue in chapter.cues:
+        start, end = float(cue.start), min(float(cue.end), float(chapter.duration))
+        text = " ".join(str(cue.text).split())  # captions are one paragraph: no blank lines inside a cue
+        if text and end - start > 0.05:
+            cues.append(TimedCue(round(start, 3), round(end, 3), text))
+    return cues
+
+
+def _timestamp(seconds: float, decimal: str) -> str:
+    ms = max(0, int(round(seconds * 1000)))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{decimal}{ms:03d}"
+
+
+def to_webvtt(cues) -> str:
+    """WebVTT text; cue text is escaped (&, <, >) so that it is shown, not parsed as markup."""
+    blocks = ["WEBVTT"]
+    for i, cue in enumerate(cues, 1):
+        text = cue.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        times = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
+        blocks.append(f"{i}\n{times}\n{text}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def to_srt(cues) -> str:
+    blocks = []
+    for i, cue in enumerate(cues, 1):
+        times = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
+        blocks.append(f"{i}\n{times}\n{cue.text}")
+    return "\n\n".join(blocks) + "\n"
+
+
+# -- videos and frames ---------------------------------------------------------------------
+
+
+def probe_video(path: Path):
+    """``scenes.media.probe`` (duration = frames / fps, chapter marks), with a one-sentence error."""
+    from .media import probe
+
+    try:
+        return probe(path)
+    except (av.FFmpegError, IndexError) as err:
+        raise ExportError(f"cannot read the video {path} ({err}); render again") from None
+
+
+def frames_at(path: Path, times) -> list[av.VideoFrame]:
+    """The frames shown at each of ``times`` (seconds, ascending), decoded once from the start."""
+    out, times = [], list(times)
+    with av.open(str(path)) as container:
+        previous = None
+        for frame in container.decode(video=0):
+            t = float(frame.time or 0.0)
+            while times and t > times[0] + 1e-6:  # ``previous`` was on screen at times[0]
+                out.append(previous or frame)
+                times.pop(0)
+            if not times:
+                break
+            previous = frame
+        out.extend(previous for _ in times)  # past the end: the last frame
+    return out
+
+
+def fullest_frame(path: Path, duration: float, background: tuple[int, int, int], samples: int = 7) -> av.VideoFrame:
+    """Of a few frames across the video, the one with most drawn on it (a settled diagram, not a fade)."""
+    times = [duration * (0.2 + 0.75 * i / (samples - 1)) for i in range(samples)] if duration > 0 else [0.0]
+    frames = frames_at(path, times)
+
+    def ink(frame) -> float:
+        small = frame.reformat(width=160, height=90, format="rgb24").to_ndarray().astype(np.int16)
+        return float((np.abs(small - np.array(background)).sum(axis=-1) > 40).mean())
+
+    return max(frames, key=ink)  # max keeps the earliest of equals
+
+
+def png_bytes(frame: av.VideoFrame, width: int | None = None) -> bytes:
+    """A frame as PNG bytes (scaled to ``width``, keeping its aspect ratio)."""
+    if width and frame.width > width:
+        height = round(frame.height * width / frame.width / 2) * 2
+        frame = frame.reformat(width=width, height=height, format="rgb24")
+    else:
+        frame = frame.reformat(format="rgb24")
+    codec = av.CodecContext.create("png", "w")
+    codec.width, codec.height, codec.pix_fmt = frame.width, frame.height, "rgb24"
+    return b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)])
+
+
+def _background(theme_name: str) -> tuple[int, int, int]:
+    from . import style
+
+    value = style.theme(theme_name).background.lstrip("#")
+    return tuple(int(value[i : i + 2], 16) for i in (0, 2, 4))
+
+
+# -- tensors -------------------------------------------------------------------------------
+
+
+def lesson_tensors(lesson) -> dict[str, object]:
+    """File name -> an AttentionTrace or a dict of tensors: everything the chapters draw numbers from."""
+    files = {"trace.safetensors": lesson.trace, "copies.safetensors": lesson.copies}
+    if lesson.specialization.trace is not lesson.trace:
+        files["specialization.safetensors"] = lesson.specialization.trace
+    files["analysis.safetensors"] = {
+        "js": lesson.js,
+        "copies_js": lesson.copies_js,
+        "ablation": lesson.ablation,
+        "residual": lesson.residual,
+        "normed": lesson.normed,
+    }
+    return files
+
+
+def tensor_summary(tensors: dict) -> dict:
+    """name -> shape, dtype and min/max/mean over finite entries (masked scores are -inf)."""
+    summary = {}
+    for name, t in tensors.items():
+        t = torch.as_tensor(t).detach().cpu()
+        entry = {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}
+        if t.dtype == torch.bool:
+            entry["true"] = int(t.sum())
+        else:
+            values = t.double()
+            finite = values[torch.isfinite(values)]
+            if finite.numel():
+                entry.update(min=finite.min().item(), max=finite.max().item(), mean=finite.mean().item())
+            if finite.numel() < values.numel():
+                entry["non_finite"] = int(values.numel() - finite.numel())
+        summary[name] = entry
+    return summary
+
+
+# -- manifest ---------------------------------------------------------------------------
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for package in ("mha-explainer", "manim", "torch", "av", "numpy", "pydantic", "safetensors"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    found["python"] = platform.python_version()
+    found["libavcodec"] = ".".join(map(str, av.library_versions.get("libavcodec", ())))
+    return found
+
+
+def build_manifest(result, root: Path, staging: Path, info: dict, infos: dict, tensor_files: dict, written) -> dict:
+    config = result.config
+    where = lambda name: staging / name if name in written else root / name  # noqa: E731
+    listed = sorted({*written, *info["lesson_videos"].values(), *(n for c in info["chapters"] for n in c["videos"].values())})
+    return {
+        "generator": f"mha-explainer {versions()['mha-explainer']}",
+        "versions": versions(),
+        "config": config.model_dump(mode="json"),
+        "model": getattr(result.lesson, "model_name", config.model),
+        "video": {"width": result.width, "height": result.height, "fps": result.fps, "duration": info["duration"]},
+        "hashes": {"lesson": getattr(result, "lesson_hash", None), "code": getattr(result, "code_hash", None)},
+        "lesson": {
+            "videos": info["lesson_videos"],
+            "durations": {n: round(infos[n].duration, 3) for n in info["lesson_videos"].values() if n in infos},
+            "captions": info["captions"],
+            "poster": info["poster"],
+            "page": "index.html",
+        },
+        "chapters": [
+            {
+                "number": c["number"],
+                "id": c["id"],
+                "title": c["title"],
+                "summary": c["summary"],
+                "start": c["start"],
+                "end": c["end"],
+                "duration": c["duration"],
+                "videos": c["videos"],
+                "captions": c["captions"],
+                "thumbnail": c["thumbnail"],
+                "cues": len(c["cues"]),
+            }
+            for c in info["chapters"]
+        ],
+        "tensors": tensor_files,
+        "files": {
+            name: {"bytes": where(name).stat().st_size, "sha256": sha256(where(name))}
+            for name in listed
+            if name != "manifest.json"
+        },
+    }
+
+
+# -- the player page --------------------------------------------------------------------
+
+
+def _data_url(text: str, mime: str) -> str:
+    # file:// pages may not fetch other file:// URLs as text tracks (Chrome blocks them): embed the track.
+    return f"data:{mime};charset=utf-8;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(math.floor(seconds + 0.5))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def render_page(result, info: dict, staging: Path) -> str:
+    """index.html: the joined video with captions and chapters, a chapter list that seeks, the summaries."""
+    import jinja2
+
+    from . import style
+
+    config, lesson = result.config, result.lesson
+    theme = style.theme(config.theme)
+    url = lambda name: quote(name)  # noqa: E731  (relative, URL-safe)
+    sources = [(url(info["lesson_videos"][f]), VIDEO_TYPES[f]) for f in VIDEO_TYPES if f in info["lesson_videos"]]
+    chapters = [
+        {
+            "number": c["number"],
+            "id": c["id"],
+            "title": c["title"],
+            "summary": c["summary"],
+            "start": c["start"],
+            "clock": _clock(c["start"]),
+            "length": _clock(c["duration"]),
+            "thumbnail": url(c["thumbnail"]),
+            "video": url(next(iter(c["videos"].values()))) if c["videos"] else None,
+            "cues": [{"start": c["start"] + q.start, "clock": _clock(c["start"] + q.start), "text": q.text} for q in c["cues"]],
+        }
+        for c in info["chapters"]
+    ]
+    trace = lesson.trace
+    downloads = [(label, url(name)) for label, name in [
+        *((f"Lesson video ({fmt})", name) for fmt, name in info["lesson_videos"].items()),
+        ("Captions (WebVTT)", info["captions"]["vtt"]),
+        ("Captions (SRT)", info["captions"]["srt"]),
+        ("Chapters (WebVTT)", info["captions"]["chapters"]),
+        *((f"Tensors: {name}", name) for name in info["tensor_files"]),
+        ("Manifest (JSON)", "manifest.json"),
+    ]]
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    template = env.from_string(resources.files("scenes").joinpath("templates/index.html").read_text("utf-8"))
+    return template.render(
+        title=config.title,
+        sentence=config.sentence,
+        language=LANGUAGE,
+        model=getattr(lesson, "model_name", config.model),
+        tokens=list(trace.tokens or ()),
+        facts=[
+            f"d_model = {trace.d_model}",
+            f"h = {trace.n_head} heads",
+            f"d_k = {trace.d_head}",
+            f"{trace.n_pos} tokens",
+            *(["causal mask"] if trace.mask is not None else []),
+        ],
+        duration=_clock(info["duration"]),
+        theme=theme,
+        color_scheme=config.theme,
+        sources=sources,
+        gif=url(info["lesson_videos"]["gif"]) if "gif" in info["lesson_videos"] and not sources else None,
+        poster=url(info["poster"]),
+        captions_track=_data_url(to_webvtt(info["lesson_cues"]), "text/vtt"),
+        chapters_track=_data_url(to_webvtt(info["chapter_track"]), "text/vtt"),
+        chapters=chapters,
+        page_data={"chapters": [{"id": c["id"], "start": c["start"]} for c in chapters], "duration": info["duration"]},
+        downloads=downloads,
+        generator=f"mha-explainer {versions()['mha-explainer']}",
+        width=result.width,
+        height=result.height,
+    )

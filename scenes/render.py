@@ -1,0 +1,647 @@
+"""Render the lesson: one process per chapter, a content-hash cache, the joined video.
+
+    result = render_lesson(LessonConfig(chapters=("intro", "one-head")), jobs=2)
+    result.lesson_files["mp4"]     # media/lesson.mp4, with chapter marks
+    result.chapters[0].cues        # narration cues of the first chapter
+
+How a render goes:
+1. The main process builds the Lesson once and hashes what each chapter depends
+   on: the config fields that change pixels, the Lesson's tensors, the source code
+   of ``mha_core/`` and ``scenes/``, and the resolution/frame rate.
+2. Chapters whose hash has a finished entry in ``<out>/.cache/<hash>/`` are reused.
+   The others render in a pool of ``jobs`` spawned processes. Manim's config is
+   process-global, so each job renders under its own ``tempconfig`` with a private
+   media folder; each worker builds the Lesson from the config itself (same config
+   => same tensors, checked against the main process's hash).
+3. A job renders an H.264 master, grabs the last frame, converts to the other
+   formats asked for, and moves its finished folder into the cache in one
+   ``os.replace``. Final files are copied out of the cache under temporary names and
+   moved into place, so an interrupted render never leaves a truncated file with
+   a finished name.
+4. The chapter videos are joined (packets copied, no re-encode) into
+   ``<out>/lesson.<fmt>`` with one chapter mark per chapter and the index at the
+   front of the file (``+faststart``) for web streaming.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import queue as queue_module
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+from .base import Cue
+from .config import CHAPTER_IDS, LessonConfig
+
+# Bump when the layout of a cache entry changes: old entries are then ignored.
+CACHE_SCHEMA = 1
+CACHE_KEEP = 60  # finished chapter entries kept in <out>/.cache (least recently used go first)
+MASTER = "video.mp4"  # every chapter is rendered once to H.264; other formats are converted from it
+VIDEO_FORMATS = ("mp4", "webm", "gif")
+# Config fields that cannot change a chapter's pixels or cues (what to render and where),
+# or whose effect is already in the hash another way (quality/fps/pixel_height via the
+# resolved size and rate; device via the tensors).
+_NOT_IN_HASH = {"chapters", "out", "formats", "device", "quality", "fps", "pixel_height"}
+
+
+class RenderError(Exception):
+    """A render that cannot go on; ``str(err)`` is one sentence for the user."""
+
+
+class OutputFolderError(RenderError):
+    """The output folder cannot be created or written (a usage error: exit code 2 in the CLI)."""
+
+
+# -- results ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChapterResult:
+    chapter_id: str
+    number: int  # 1-based position in the full lesson (CHAPTER_IDS): stable file names
+    title: str
+    summary: str
+    files: dict[str, Path]  # format -> file in out/chapters/
+    duration: float  # seconds (frames / fps)
+    start: float  # where this chapter starts in the joined video
+    cues: tuple[Cue, ...]  # relative to the chapter's start
+    cache_key: str
+    cached: bool  # reused from the cache instead of rendered
+    render_seconds: float  # wall time of the render job (0 when cached)
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    config: LessonConfig
+    out: Path
+    chapters: tuple[ChapterResult, ...]
+    lesson_files: dict[str, Path]  # format -> joined video in out/
+    duration: float
+    width: int
+    height: int
+    fps: int
+    lesson_hash: str
+    code_hash: str
+    lesson: object = field(repr=False, compare=False, default=None)  # the Lesson built in this process
+
+    def lesson_cues(self) -> list[Cue]:
+        """Every chapter's narration cues, on the joined video's clock."""
+        return [Cue(round(c.start + ch.start, 3), round(c.end + ch.start, 3), c.text)
+                for ch in self.chapters for c in ch.cues]
+
+    def chapter_marks(self) -> list[tuple[float, float, str]]:
+        """(start, end, title) of each chapter, as written into the joined video."""
+        return [(ch.start, ch.end, ch.title) for ch in self.chapters]
+
+
+# -- hashing ---------------------------------------------------------------------
+
+
+def code_hash() -> str:
+    """sha256 of the source files of mha_core/ and scenes/ plus the Manim and PyAV versions."""
+    import av
+    import manim
+
+    import mha_core
+    import scenes
+
+    h = hashlib.sha256(f"manim {manim.__version__} av {av.__version__} schema {CACHE_SCHEMA}".encode())
+    for package in (mha_core, scenes):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".txt", ".json", ".toml") and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def fingerprint(obj) -> str:
+    """sha256 of a value's contents: tensors by dtype, shape and bytes; dataclasses, dicts,
+    sequences and plain objects recursively. The LessonConfig inside is skipped (its
+    pixel-relevant fields are hashed separately, so chapter subsets share the cache)."""
+    h = hashlib.sha256()
+    _feed(h, obj, set())
+    return h.hexdigest()
+
+
+def _feed(h, obj, seen: set) -> None:
+    import numpy as np
+    import torch
+
+    def put(tag: str, data: bytes = b"") -> None:
+        h.update(tag.encode() + b"\x1f" + data + b"\x1e")
+
+    if obj is None or isinstance(obj, (bool, int, float, str, complex)):
+        put(type(obj).__name__, repr(obj).encode())
+        return
+    if isinstance(obj, (bytes, bytearray)):
+        put("bytes", bytes(obj))
+        return
+    if isinstance(obj, LessonConfig):
+        put("config")
+        return
+    if id(obj) in seen:
+        put("cycle")
+        return
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous().reshape(-1)
+        put(f"tensor {t.dtype} {tuple(obj.shape)}", t.view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, np.ndarray):
+        put(f"ndarray {obj.dtype} {obj.shape}", np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, torch.nn.Module):
+        put(type(obj).__name__)
+        _feed(h, dict(obj.state_dict()), seen)
+    elif is_dataclass(obj):
+        put(type(obj).__name__)
+        for f in fields(obj):
+            put(f.name)
+            _feed(h, getattr(obj, f.name), seen)
+    elif isinstance(obj, dict):
+        put("dict")
+        for key in sorted(obj, key=repr):
+            put(repr(key))
+            _feed(h, obj[key], seen)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        put(type(obj).__name__, str(len(items)).encode())
+        for item in items:
+            _feed(h, item, seen)
+    elif hasattr(obj, "model_dump"):  # other pydantic models
+        put(type(obj).__name__, json.dumps(obj.model_dump(mode="json"), sort_keys=True).encode())
+    elif hasattr(obj, "__dict__"):
+        put(type(obj).__name__)
+        _feed(h, {k: v for k, v in vars(obj).items() if not callable(v)}, seen)
+    else:  # opaque (e.g. a Rust tokenizer): its type is all we can say
+        put(f"opaque {type(obj).__module__}.{type(obj).__qualname__}")
+
+
+def render_settings(config: LessonConfig) -> dict:
+    """What a chapter's pixels and cues depend on, besides the Lesson's numbers and the code."""
+    fields_ = config.model_dump(mode="json", exclude=_NOT_IN_HASH)
+    return {**fields_, "width": config.width, "height": config.height, "fps": config.frame_rate}
+
+
+def chapter_key(chapter_id: str, settings: dict, lesson_hash: str, code: str) -> str:
+    payload = json.dumps({"chapter": chapter_id, "settings": settings, "lesson": lesson_hash, "code": code},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# -- the cache ---------------------------------------------------------------------
+
+
+class Cache:
+    """``<out>/.cache/<key>/``: meta.json (written last) + video.mp4 + last.png + conversions.
+
+    An entry appears in one ``os.replace`` of a finished folder, so a folder with
+    meta.json is complete; jobs work in ``.cache/tmp/``.
+    """
+
+    def __init__(self, out: Path):
+        self.root = out / ".cache"
+        self.tmp = self.root / "tmp"
+
+    def entry(self, key: str) -> Path:
+        return self.root / key
+
+    def meta(self, key: str) -> dict | None:
+        try:
+            meta = json.loads((self.entry(key) / "meta.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return meta if meta.get("schema") == CACHE_SCHEMA else None
+
+    def missing(self, key: str, formats) -> list[str]:
+        """Files (by format) that a finished entry still lacks; every format if there is no entry."""
+        if self.meta(key) is None:
+            return list(formats)
+        return [f for f in formats if not (self.entry(key) / _cache_name(f)).is_file()]
+
+    def touch(self, key: str) -> None:
+        try:
+            os.utime(self.entry(key) / "meta.json")
+        except OSError:
+            pass
+
+    def prune(self, keep: int = CACHE_KEEP, protect: set[str] = frozenset()) -> None:
+        """Drop the least recently used entries beyond ``keep``, and stale job folders."""
+        entries = []
+        for path in self.root.iterdir() if self.root.is_dir() else ():
+            meta = path / "meta.json"
+            if path.name not in ("tmp", "logs") and path.name not in protect:
+                entries.append((meta.stat().st_mtime if meta.exists() else 0.0, path))
+        entries.sort(reverse=True)
+        for _, path in entries[max(keep - len(protect), 0):]:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _cache_name(fmt: str) -> str:
+    return {"mp4": MASTER, "png": "last.png"}.get(fmt, f"video.{fmt}")
+
+
+# -- the worker (runs in a spawned process) -------------------------------------------
+
+_progress_queue = None
+_lessons: dict[str, tuple[object, str]] = {}  # config json -> (Lesson, its fingerprint)
+
+
+def _init_worker(progress_queue) -> None:
+    global _progress_queue
+    _progress_queue = progress_queue
+    # Ctrl-C goes to the whole process group: let the main process decide, and clean up.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _report(*message) -> None:
+    if _progress_queue is not None:
+        try:
+            _progress_queue.put_nowait(message)
+        except Exception:  # progress is best effort
+            pass
+
+
+@dataclass(frozen=True)
+class Job:
+    chapter_id: str
+    key: str
+    config_json: str
+    lesson_hash: str
+    formats: tuple[str, ...]  # what the cache entry must contain when the job ends
+    cache_root: str
+    chapters_module: str = "scenes.chapters"  # a module with CHAPTERS: {id: LessonScene subclass}
+
+
+def _lesson_for(config_json: str):
+    """Build (once per worker) the Lesson of a config; returns it with its fingerprint."""
+    if config_json not in _lessons:
+        from .lesson import build_lesson
+
+        lesson = build_lesson(LessonConfig.model_validate_json(config_json))
+        _lessons[config_json] = (lesson, fingerprint(lesson))
+    return _lessons[config_json]
+
+
+def manim_settings(config: LessonConfig, media_dir: Path, *, fmt: str = "mp4") -> dict:
+    """The ``tempconfig`` a chapter renders under: size, rate, theme background, quiet, private media folder."""
+    from . import style
+
+    return {
+        "media_dir": str(media_dir),
+        "pixel_height": config.height,
+        "pixel_width": config.width,
+        "frame_rate": config.frame_rate,
+        "format": fmt,
+        "background_color": style.theme(config.theme).background,
+        "output_file": "chapter",
+        "progress_bar": "none",
+        "verbosity": "ERROR",
+        "media_loglevel": "ERROR",
+        "disable_caching": True,  # our cache works per chapter; Manim's per-play hashing only costs time here
+        "disable_caching_warning": True,
+        "preview": False,
+        "log_to_file": False,
+    }
+
+
+def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | None = None):
+    """Render one constructed-later scene under ``settings``; returns (video path or None, last frame RGBA).
+
+    ``scene`` is a zero-argument factory: Manim reads its config when the scene is
+    constructed, so construction must happen inside the ``tempconfig``.
+    """
+    from manim import tempconfig
+
+    with tempconfig(settings):
+        instance = scene()
+        if on_play is not None:  # report progress after each play/wait (Scene.wait calls self.play)
+            original = instance.play
+
+            def play(*args, **kwargs):
+                result = original(*args, **kwargs)
+                on_play(float(instance.renderer.time))
+                return result
+
+            instance.play = play
+        instance.render()
+        writer = instance.renderer.file_writer
+        frame = instance.renderer.get_frame()
+        try:
+            video = Path(writer.movie_file_path)
+        except AttributeError:
+            video = None
+        return instance, (video if video is not None and video.is_file() else None), frame
+
+
+def _run_job(job: Job) -> dict:
+    """Make sure ``job.key``'s cache entry has ``job.formats``; returns its meta (or an error)."""
+    from . import media
+
+    started = time.perf_counter()
+    cache_root = Path(job.cache_root)
+    entry = cache_root / job.key
+    work = cache_root / "tmp" / f"{job.key[:16]}-{os.getpid()}"
+    try:
+        if (entry / "meta.json").is_file() and (entry / MASTER).is_file():
+            # Only conversions are missing: add them to the finished entry, each atomically.
+            meta = json.loads((entry / "meta.json").read_text())
+            _convert(entry / MASTER, entry, job.formats)
+            return meta
+
+        _report("start", job.chapter_id)
+        lesson, lesson_hash = _lesson_for(job.config_json)
+        if lesson_hash != job.lesson_hash:
+            raise RuntimeError("the Lesson built in the worker differs from the main process's "
+                               "(same config should give the same tensors)")
+        import importlib
+
+        scene_cls = importlib.import_module(job.chapters_module).CHAPTERS[job.chapter_id]
+        work.mkdir(parents=True, exist_ok=True)
+        built = work / "entry"
+        built.mkdir()
+        video_wanted = any(f in VIDEO_FORMATS for f in job.formats)
+        settings = manim_settings(lesson.config, work / "media", fmt="mp4" if video_wanted else "png")
+        scene, video, frame = render_scene(lambda: scene_cls(lesson), settings,
+                                           on_play=lambda t: _report("time", job.chapter_id, t))
+        if video_wanted:
+            if video is None:
+                raise RuntimeError(f"chapter {job.chapter_id!r} produced no video (does it play any animation?)")
+            os.replace(video, built / MASTER)
+            duration = media.probe(built / MASTER).duration
+        else:
+            duration = float(scene.renderer.time)
+        media.save_png(frame, built / "last.png")
+        _convert(built / MASTER, built, job.formats)
+        meta = {
+            "schema": CACHE_SCHEMA,
+            "chapter_id": job.chapter_id,
+            "title": scene_cls.title,
+            "summary": scene_cls.summary,
+            "duration": duration,
+            "cues": [c.to_dict() for c in scene.cues],
+            "render_seconds": round(time.perf_counter() - started, 3),
+            "key": job.key,
+        }
+        (built / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            os.replace(built, entry)
+        except OSError:  # another render finished the same entry first: theirs is as good
+            if not (entry / "meta.json").is_file():
+                raise
+        _report("done", job.chapter_id)
+        return meta
+    except BaseException as err:  # noqa: BLE001 - reported to the main process, which decides
+        return {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _convert(master: Path, folder: Path, formats) -> None:
+    from . import media
+
+    for fmt in formats:
+        target = folder / _cache_name(fmt)
+        if fmt in ("webm", "gif") and not target.is_file():
+            media.convert(master, target)
+
+
+# -- the main process ------------------------------------------------------------------
+
+
+def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: bool = True,
+                  console=None, lesson=None, chapters_module: str = "scenes.chapters") -> RenderResult:
+    """Render ``config.chapters`` into ``config.out``; see the module docstring.
+
+    ``jobs``: processes rendering at once (default: one per CPU core).
+    ``use_cache``: False re-renders every chosen chapter.
+    ``console``: a rich Console for the live progress display (None: quiet).
+    ``lesson``: a Lesson already built from ``config`` (else it is built here).
+    ``chapters_module``: where the scenes come from (tests swap in their own).
+    Raises ``RenderError`` (one sentence) when the output folder is unusable or a chapter fails.
+    """
+    from . import media
+
+    out = prepare_out(config.out)
+    formats = tuple(dict.fromkeys(config.formats))
+    chapter_ids = tuple(dict.fromkeys(config.chapters))
+    # Conversions (webm, gif) are made from the H.264 master, so any video format needs it.
+    cache_formats = tuple(dict.fromkeys((["mp4"] if set(formats) & set(VIDEO_FORMATS) else []) + list(formats)))
+
+    if lesson is None:
+        from .lesson import build_lesson
+
+        lesson = build_lesson(config)
+    lesson_hash = fingerprint(lesson)
+    code = code_hash()
+    settings = render_settings(config)
+    if chapters_module != "scenes.chapters":  # other scenes, other pixels
+        settings = {**settings, "chapters_module": chapters_module}
+    keys = {cid: chapter_key(cid, settings, lesson_hash, code) for cid in chapter_ids}
+    cache = Cache(out)
+    if not use_cache:
+        for key in keys.values():
+            shutil.rmtree(cache.entry(key), ignore_errors=True)
+    todo = [cid for cid in chapter_ids if cache.missing(keys[cid], cache_formats)]
+    rendered = {cid for cid in todo if cache.meta(keys[cid]) is None}
+
+    config_json = config.model_dump_json()
+    job_list = [Job(cid, keys[cid], config_json, lesson_hash, cache_formats, str(cache.root), chapters_module)
+                for cid in todo]
+    metas = _run_jobs(job_list, jobs, console)
+
+    failures = {cid: m for cid, m in metas.items() if "error" in m}
+    if failures:
+        logs = cache.root / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for cid, m in failures.items():
+            (logs / f"{cid}.log").write_text(m["traceback"])
+        cid, m = next(iter(failures.items()))
+        others = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise RenderError(f"chapter {cid!r} failed{others}: {m['error']}; the full traceback is in {logs / (cid + '.log')}")
+
+    # Copy each chapter's files out of the cache (temporary name, then os.replace).
+    chapters_dir = out / "chapters"
+    chapters_dir.mkdir(exist_ok=True)
+    results, start = [], 0.0
+    for cid in chapter_ids:
+        key = keys[cid]
+        meta = cache.meta(key)
+        cache.touch(key)
+        number = CHAPTER_IDS.index(cid) + 1
+        files = {}
+        for fmt in formats:
+            target = chapters_dir / f"{number:02d}-{cid}.{fmt}"
+            with media.atomic_path(target) as tmp:
+                shutil.copyfile(cache.entry(key) / _cache_name(fmt), tmp)
+            files[fmt] = target
+        results.append(ChapterResult(
+            chapter_id=cid, number=number, title=meta["title"], summary=meta["summary"], files=files,
+            duration=meta["duration"], start=round(start, 6), cues=tuple(Cue(**c) for c in meta["cues"]),
+            cache_key=key, cached=cid not in rendered, render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
+        ))
+        start += meta["duration"]
+
+    # The joined lesson video, per video format, with one chapter mark per chapter.
+    marks = [media.ChapterMark(ch.start, ch.end, f"{ch.number}. {ch.title}") for ch in results]
+    lesson_files = {}
+    for fmt in formats:
+        if fmt not in VIDEO_FORMATS:
+            continue
+        target = out / f"lesson.{fmt}"
+        # A GIF is made from the masters' frames (one palette); other formats copy packets.
+        sources = [cache.entry(ch.cache_key) / (MASTER if fmt == "gif" else _cache_name(fmt)) for ch in results]
+        media.join_videos(sources, target, marks)
+        lesson_files[fmt] = target
+    cache.prune(protect=set(keys.values()))
+    return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
+                        duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
+                        lesson_hash=lesson_hash, code_hash=code, lesson=lesson)
+
+
+def prepare_out(out: Path) -> Path:
+    """Create the output folder (and its cache) or say in one sentence why it can't be used.
+
+    Writing is tried for real (a temporary file): permission bits say nothing for
+    root or on a read-only file system.
+    """
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise OutputFolderError(f"the output folder {out} is a file; choose a folder with --out")
+    existed = out.is_dir()
+    try:
+        (out / ".cache" / "tmp").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        if existed:
+            raise OutputFolderError(f"cannot write to the output folder {out} ({reason}); "
+                                    "choose a folder you can write to with --out") from None
+        raise OutputFolderError(f"cannot create the output folder {out} ({reason}); choose another with --out") from None
+    return out.resolve()
+
+
+def _run_jobs(job_list: list[Job], jobs: int | None, console) -> dict:
+    """Run the jobs in a pool of spawned processes; returns {chapter: meta or error}."""
+    if not job_list:
+        return {}
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(job_list)))
+    ctx = multiprocessing.get_context("spawn")
+    progress_queue = ctx.Queue()
+    display = _Display(console, [j.chapter_id for j in job_list])
+    metas = {}
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(progress_queue,))
+    try:
+        with display:
+            pending = {}
+            for job in job_list:
+                pending[executor.submit(_run_job, job)] = job.chapter_id
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                _drain(progress_queue, display)
+                for future in done:
+                    cid = pending.pop(future)
+                    try:
+                        metas[cid] = future.result()
+                    except Exception as err:  # a worker died (killed, out of memory)
+                        metas[cid] = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+                    display.finish(cid, metas[cid])
+        executor.shutdown(wait=True)
+    except BaseException:
+        # Interrupted: stop the workers now; their half-made files are in .cache/tmp and go with them.
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.join(timeout=5)
+        raise
+    finally:
+        progress_queue.close()
+        _clean_tmp(job_list)
+    return metas
+
+
+def _clean_tmp(job_list: list[Job]) -> None:
+    for job in job_list:
+        for path in (Path(job.cache_root) / "tmp").glob(f"{job.key[:16]}-*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _drain(progress_queue, display) -> None:
+    while True:
+        try:
+            message = progress_queue.get_nowait()
+        except (queue_module.Empty, OSError, EOFError, ValueError):
+            return
+        kind, cid, *rest = message
+        if kind == "start":
+            display.start(cid)
+        elif kind == "time":
+            display.advance(cid, rest[0])
+
+
+class _Display:
+    """The live progress table (rich): one row per chapter being rendered, plus the total."""
+
+    def __init__(self, console, chapter_ids):
+        self.console = console
+        self.progress = None
+        if console is None:
+            return
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(bar_width=24),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console, transient=False,
+        )
+        self.total = self.progress.add_task("all chapters", total=len(chapter_ids), status=f"0/{len(chapter_ids)}")
+        self.rows = {cid: self.progress.add_task(cid, total=None, start=False, status="queued")
+                     for cid in chapter_ids}
+        self.n_done = 0
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def start(self, cid):
+        if self.progress is not None:
+            self.progress.start_task(self.rows[cid])
+            self.progress.update(self.rows[cid], status="rendering")
+
+    def advance(self, cid, video_seconds):
+        if self.progress is not None:
+            self.progress.update(self.rows[cid], status=f"{video_seconds:5.1f} s of video")
+
+    def finish(self, cid, meta):
+        if self.progress is None:
+            return
+        self.n_done += 1
+        row = self.rows[cid]
+        if "error" in meta:
+            status = "[red]failed[/]"
+        else:
+            status = f"[green]done[/] {meta.get('duration', 0):.1f} s"
+        self.progress.update(row, total=1, completed=1, status=status)
+        self.progress.stop_task(row)
+        self.progress.update(self.total, completed=self.n_done, status=f"{self.n_done}/{len(self.rows)}")
+
