@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -172,7 +173,8 @@ def _print_tables(trace, mha, profiles, digits, model, layer) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    # Piped output gets room for a 12-head table; a terminal keeps its own width.
+    console = Console(width=None if sys.stdout.isatty() else 132)
     tokens = list(trace.tokens or [str(i) for i in range(trace.n_pos)])
     title = f"MiniLM layer {layer}" if model == "minilm" else "toy model"
     console.print(
@@ -189,12 +191,14 @@ def _print_tables(trace, mha, profiles, digits, model, layer) -> None:
     console.print(shapes)
 
     fmt = f"{{:.{digits}f}}"
-    show_cols = 12  # wider matrices are cut with an ellipsis column
+    n_cols_max = 16  # attention patterns: every key when it fits, else an ellipsis column
+    show_cols = 8  # wider matrices are cut with an ellipsis column
     for name in ("x", "concat", "output"):
         console.print(_matrix_table(escape(f"{name} [pos, d_model]"), getattr(trace, name), tokens, fmt, show_cols))
     for head in range(trace.n_head):
-        console.print(_matrix_table(escape(f"head {head}: attention weights [query, key] (rows sum to 1)"),
-                                    trace.weights[head], tokens, fmt, show_cols, col_labels=tokens))
+        console.print(_matrix_table(escape(f"head {head}: attention weights [query, key] (rows sum to 1; "
+                                           "columns are the keys' token numbers)"),
+                                    trace.weights[head], [f"[{i}] {t}" for i, t in enumerate(tokens)], fmt, n_cols_max))
     if profiles is not None:
         console.print(_profile_table(profiles))
     cost = mha_core.attention_cost(trace.d_model, trace.n_head, trace.n_pos)
@@ -211,12 +215,15 @@ def _matrix_table(title, matrix, row_labels, fmt, show_cols, col_labels=None):
     n_cols = matrix.shape[-1]
     cols = list(range(n_cols)) if n_cols <= show_cols else list(range(show_cols - 1)) + [None, n_cols - 1]
     table = Table(title=title, title_justify="left")
+    from rich import box
     from rich.markup import escape
 
-    table.add_column("")
+    table.box = box.SIMPLE
+    table.padding = (0, 1)
+    table.add_column("", overflow="ellipsis", max_width=12)
     for c in cols:
         label = "…" if c is None else (col_labels[c] if col_labels else str(c))
-        table.add_column(escape(label), justify="right")
+        table.add_column(escape(label), justify="right", no_wrap=True, min_width=len(fmt.format(-1.0)))
     for r, label in enumerate(row_labels):
         cells = ["…" if c is None else _cell(matrix[r, c].item(), fmt) for c in cols]
         table.add_row(escape(label), *cells)
@@ -231,16 +238,17 @@ def _cell(value: float, fmt: str) -> str:
 
 
 def _profile_table(profiles):
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=escape("Head signatures (mean over the shipped sentences; previous token = key i-1 for query i)"),
                   title_justify="left")
-    columns = ("head", "prev", "next", "self", "[CLS]", "[SEP]", "punct", "entropy", "label")
+    columns = ("head", "prev", "next", "self", "[CLS]", "[SEP]", "punct", "entropy", "ablation", "label")
     for col in columns:
-        table.add_column(col, justify="left" if col == "label" else "right")
+        table.add_column(escape(col), justify="left" if col == "label" else "right", overflow="fold")
     for p in profiles:
-        table.add_row(str(p.head), *(f"{v:.2f}" for v in (p.previous, p.next, p.self, p.cls, p.sep, p.punct, p.entropy)),
-                      p.label_text)
+        values = (p.previous, p.next, p.current, p.cls, p.sep, p.punctuation, p.entropy, p.ablation)
+        table.add_row(str(p.head), *("–" if v is None else f"{v:.2f}" for v in values), escape(p.label or "–"))
     return table
 
 
@@ -310,6 +318,42 @@ def _print_render_summary(console, result, folder) -> None:
     for fmt, path in result.lesson_files.items():
         console.print(f"Lesson video ({fmt}, {result.duration:.1f} s): {path}")
     console.print(f"Lesson page: {folder.index}")
+
+
+# -- config ------------------------------------------------------------------
+
+
+@main.group()
+def config() -> None:
+    """Write and check lesson.toml (every parameter a course author can set)."""
+
+
+@config.command("init")
+@click.argument("path", type=click.Path(path_type=Path), default="lesson.toml", required=False)
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+def config_init(path, force):
+    """Write a commented default config to PATH (default: lesson.toml)."""
+    from scenes.config import write_default_toml
+
+    write_default_toml(path, force=force)  # ConfigError: exit 2
+    click.echo(f"Wrote {path}. Edit it, then: mha-explainer render --config {path}")
+
+
+@config.command("show")
+@lesson_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML.")
+def config_show(config_file, as_json, **overrides):
+    """Print the effective config: defaults <- --config FILE <- flags, with where each value came from."""
+    from scenes.config import load_config_with_sources
+
+    effective, sources = load_config_with_sources(config_file, **overrides)  # validated; ConfigError: exit 2
+    if as_json:
+        click.echo(json.dumps(effective.model_dump(mode="json"), indent=2))
+    else:
+        layers = ["defaults"] + [str(config_file)] * bool(config_file) + ["flags"] * ("flag" in sources.values())
+        click.echo(f"# effective config: {' <- '.join(layers)}; "
+                   f"video {effective.width}x{effective.height} at {effective.frame_rate} fps")
+        click.echo(effective.to_toml(sources), nl=False)
 
 
 if __name__ == "__main__":

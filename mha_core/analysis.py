@@ -232,7 +232,8 @@ def _label(means: dict, n: int) -> tuple[str | None, float | None, str]:
     if cleared:
         _, name = max(cleared)  # the signature that clears its threshold by most
         threshold, label, words = LABELS[name]
-        return label, threshold, f"{label} head: {means[name]:.2f} of attention on {words}, {over}, threshold {threshold}"
+        text = f"{label} head: {means[name]:.2f} of attention on {words}, {over}, threshold {threshold}"
+        return label, threshold, text
     if means["entropy"] >= BROAD_THRESHOLD:
         return "broad", BROAD_THRESHOLD, (
             f"broad head: normalised entropy {means['entropy']:.2f} (1 = even spread over all keys), "

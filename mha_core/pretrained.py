@@ -144,7 +144,8 @@ class MiniLM:
         self._attn: dict[int, MultiHeadAttention] = {}
 
     def __repr__(self) -> str:
-        return f"MiniLM({MODEL_NAME}: {self.n_layer} layers × {self.n_head} heads, d_model {self.d_model}, {self.device})"
+        shape = f"{self.n_layer} layers × {self.n_head} heads, d_model {self.d_model}"
+        return f"MiniLM({MODEL_NAME}: {shape}, {self.device})"
 
     # -- pieces of the forward pass -----------------------------------------
 
@@ -191,7 +192,7 @@ class MiniLM:
             p = self.params
             with torch.no_grad():
                 # nn.Linear stores W as [out, in] and computes x Wᵀ; our row-vector W_Q is that Wᵀ.
-                for ours, theirs in (("Q", "self.query"), ("K", "self.key"), ("V", "self.value"), ("O", "output.dense")):
+                for ours, theirs in _LINEARS:
                     getattr(mha, f"W_{ours}").copy_(p[pre + theirs + ".weight"].T)
                     getattr(mha, f"b_{ours}").copy_(p[pre + theirs + ".bias"])
             self._attn[layer] = mha
@@ -274,6 +275,10 @@ class MiniLM:
             raise ValueError(f"layer must be an integer 0-{self.n_layer - 1}, got {layer!r}.")
         if not 0 <= layer < self.n_layer:
             raise ValueError(f"layer {layer} is out of range; MiniLM has layers 0-{self.n_layer - 1}.")
+
+
+# Our parameter name -> the BERT checkpoint's nn.Linear under encoder.layer.L.attention.
+_LINEARS = (("Q", "self.query"), ("K", "self.key"), ("V", "self.value"), ("O", "output.dense"))
 
 
 def _unpad(t: AttentionTrace, b: int, n: int, tokens, layer: int) -> AttentionTrace:

@@ -190,8 +190,11 @@ def _write_all(result, root: Path, staging: Path) -> list[str]:
 
 
 def _move_into_place(staging: Path, root: Path, names: list[str]) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
     # index.html and manifest.json go last: while they are old, they still describe old, complete files.
     for name in sorted(names, key=lambda n: n in ("index.html", "manifest.json")):
+        os.chmod(staging / name, 0o666 & ~umask)  # readable like any new file (a web server must serve them)
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / name, target)
@@ -318,8 +321,9 @@ def _background(theme_name: str) -> tuple[int, int, int]:
 def lesson_tensors(lesson) -> dict[str, object]:
     """File name -> an AttentionTrace or a dict of tensors: everything the chapters draw numbers from."""
     files = {"trace.safetensors": lesson.trace, "copies.safetensors": lesson.copies}
-    if lesson.specialization.trace is not lesson.trace:
-        files["specialization.safetensors"] = lesson.specialization.trace
+    special = lesson.specialization.trace
+    if not _same_trace(special, lesson.trace):  # e.g. trained MiniLM heads next to a toy model
+        files["specialization.safetensors"] = special
     files["analysis.safetensors"] = {
         "js": lesson.js,
         "copies_js": lesson.copies_js,
@@ -328,6 +332,12 @@ def lesson_tensors(lesson) -> dict[str, object]:
         "normed": lesson.normed,
     }
     return files
+
+
+def _same_trace(a, b) -> bool:
+    return a.tokens == b.tokens and all(
+        x.shape == y.shape and torch.equal(x, y) for x, y in zip(a.tensors().values(), b.tensors().values())
+    ) and a.tensors().keys() == b.tensors().keys()
 
 
 def tensor_summary(tensors: dict) -> dict:

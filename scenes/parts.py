@@ -81,12 +81,12 @@ def _typst_proto(source: str, size: float, math_mode: bool):
 
 def formula(th: Theme, math_src: str, size: float = style.BODY_SIZE + 4, color=None) -> MathTypst:
     """Typst maths, e.g. ``formula(th, "d_k = frac(d, h)")`` (no LaTeX anywhere)."""
-    return _typst_proto(math_src, size, True).copy().set_color(color or th.text)
+    return _typst_proto(math_src, size * style.TYPST_SCALE, True).copy().set_color(color or th.text)
 
 
 def typst_text(th: Theme, source: str, size: float = style.BODY_SIZE, color=None) -> Typst:
     """Typst markup: ``*bold*``, ``_italic_``, inline ``$maths$``."""
-    return _typst_proto(source, size, False).copy().set_color(color or th.text)
+    return _typst_proto(source, size * style.TYPST_SCALE, False).copy().set_color(color or th.text)
 
 
 # -- numbers --------------------------------------------------------------------
@@ -308,7 +308,10 @@ def _align_right(group: VGroup) -> None:
 
 class TokenRow(VGroup):
     """Tokens in boxes, left to right. ``tokens[i]`` = VGroup(box, word), ``words[i]``, ``boxes[i]``;
-    ``hidden`` = how many tokens were not drawn (long sentence), ``note`` says so on screen (or None)."""
+    ``hidden`` = how many tokens were not drawn (long sentence), ``note`` says so on screen (or None).
+
+    The words are cut from one line of text, so they share a baseline ("was" does not float above "The").
+    """
 
     def __init__(self, th: Theme, tokens: Sequence[str], *, size: float = style.BODY_SIZE,
                  max_tokens: int = style.MAX_TOKENS, max_width: float | None = None, buff: float = 0.14,
@@ -317,19 +320,19 @@ class TokenRow(VGroup):
         shown = list(tokens[:max_tokens])
         self.hidden = len(tokens) - len(shown)
         self.words, self.boxes, self.tokens = VGroup(), VGroup(), VGroup()
-        for i, tok in enumerate(shown):
-            word = text(th, tok, size, th.text)
+        words, mid = baseline_words(th, shown, size)
+        box_h = size / 48 * 0.85
+        for i, word in enumerate(words):
             box = RoundedRectangle(
-                corner_radius=0.08, width=word.width + 0.22, height=size / 48 * 0.72,
+                corner_radius=0.08, width=max(word.width, size / 48 * 0.3) + 0.22, height=box_h,
                 stroke_color=(colors[i] if colors else th.grid), stroke_width=1.5 if boxed else 0,
                 fill_color=th.panel, fill_opacity=1 if boxed else 0,
             )
-            word.move_to(box)
-            # Keep baselines level: Pango centres each word's ink, so "it" and "cat," would sit differently.
+            box.move_to([word.get_x(), mid, 0])  # same height for every box around the shared line
             self.words.add(word)
             self.boxes.add(box)
             self.tokens.add(VGroup(box, word))
-        self.tokens.arrange(RIGHT, buff=buff)
+        self.tokens.arrange(RIGHT, buff=buff, center=True, aligned_edge=DOWN)
         self.add(self.tokens)
         self.note = None
         if self.hidden:
@@ -338,6 +341,29 @@ class TokenRow(VGroup):
             self.add(self.note)
         if max_width is not None:
             fit(self, width=max_width)
+
+
+def baseline_words(th: Theme, words: Sequence[str], size: float = style.BODY_SIZE,
+                   color=None) -> tuple[list[VGroup], float]:
+    """One VGroup of glyphs per word, cut from a single line of text so their baselines agree,
+    and the y of the line's middle (cap height to descender), for boxes that sit evenly around them."""
+    clean = ["".join(w.split()) or "\u00b7" for w in words]
+    line = text(th, "Hg  " + "  ".join(clean), size, color)  # "Hg" measures the line, then is dropped
+    h, g = line.submobjects[:2]
+    mid = (h.get_top()[1] + g.get_bottom()[1]) / 2
+    out, k = [], 2
+    for w in clean:
+        out.append(Glyphs(w, line.submobjects[k:k + len(w)]))
+        k += len(w)
+    return out, mid
+
+
+class Glyphs(VGroup):
+    """Glyphs cut from a longer Text (a word of a token row); ``.text`` is the word."""
+
+    def __init__(self, word: str, glyphs, **kwargs):
+        super().__init__(*glyphs, **kwargs)
+        self.text = word
 
 
 def token_row(th: Theme, tokens: Sequence[str], **kwargs) -> TokenRow:
@@ -533,10 +559,11 @@ def brace_label(th: Theme, mob: VMobject, s: str, direction=DOWN, color=None, si
 
 def card(th: Theme, content: VMobject, *, accent=None, buff: float = 0.22, width: float | None = None) -> VGroup:
     """A panel behind ``content`` (optionally with an accent bar on its left)."""
-    w = max(content.width + 2 * buff, width or 0)
+    pad_left = 0.12 if accent is not None else 0.0  # room for the accent bar
+    w = max(content.width + 2 * buff + pad_left, width or 0)
     box = RoundedRectangle(corner_radius=0.12, width=w, height=content.height + 2 * buff,
                            stroke_color=accent or th.grid, stroke_width=1.2, fill_color=th.panel, fill_opacity=1)
-    box.move_to(content)
+    box.move_to(content).shift(LEFT * pad_left / 2)
     group = VGroup(box)
     if accent is not None:
         bar = Rectangle(width=0.07, height=box.height - 0.16, stroke_width=0, fill_color=accent, fill_opacity=1)
@@ -559,7 +586,7 @@ def formula_card(th: Theme, *lines: str, title: str | None = None, size: float =
 def note(th: Theme, s: str, *, width: float = 5.0, kind: str = "info", size: float = style.LABEL_SIZE) -> VGroup:
     """A callout: ``kind="caveat"`` / ``"trap"`` get the warning accent, ``"info"`` the muted one."""
     accent = th.warn if kind in ("caveat", "trap") else th.muted
-    return card(th, paragraph(th, s, width - 0.5, size), accent=accent, width=width)
+    return card(th, paragraph(th, s, width - 0.5, size), accent=accent)
 
 
 def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = None) -> VGroup:
@@ -620,6 +647,21 @@ def sweep(frame: VMobject, targets: Sequence[VMobject], reveal: Sequence[VMobjec
                 r.set_opacity(1)
 
     return UpdateFromAlphaFunc(frame, update)
+
+
+def hold(scene, at_least: float = 0.0) -> None:
+    """Wait until the narration cue now open has been up long enough to read (``style.reading_time``).
+
+    Call it at the end of a beat, after its animations: the captions come from the cues, so a
+    cue must stay up as long as it takes to read, whatever the animations take.
+    """
+    cue = getattr(scene, "_open_cue", None)
+    needed = at_least * scene.pacing
+    if cue is not None:
+        start, said = cue
+        needed = max(needed, style.reading_time(said) - (scene.now - start))
+    if needed > 0.05:
+        scene.wait(needed / scene.pacing)
 
 
 # -- layout helpers ----------------------------------------------------------------

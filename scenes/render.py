@@ -76,7 +76,7 @@ class ChapterResult:
     cues: tuple[Cue, ...]  # relative to the chapter's start
     cache_key: str
     cached: bool  # reused from the cache instead of rendered
-    render_seconds: float  # wall time of the render job (0 when cached)
+    render_seconds: float  # wall time Manim spent on this chapter (0 when cached)
 
     @property
     def end(self) -> float:
@@ -283,7 +283,7 @@ class Job:
     lesson_hash: str
     formats: tuple[str, ...]  # what the cache entry must contain when the job ends
     cache_root: str
-    chapters_module: str = "scenes.chapters"  # a module with CHAPTERS: {id: LessonScene subclass}
+    chapters_module: str = "scenes.chapters"  # "module[:attribute]" of a {id: LessonScene subclass} dict
 
 
 def _lesson_for(config_json: str):
@@ -294,6 +294,14 @@ def _lesson_for(config_json: str):
         lesson = build_lesson(LessonConfig.model_validate_json(config_json))
         _lessons[config_json] = (lesson, fingerprint(lesson))
     return _lessons[config_json]
+
+
+def _chapters(spec: str) -> dict:
+    """The scene classes named by "module" (its CHAPTERS) or "module:attribute"."""
+    import importlib
+
+    module, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module), attribute or "CHAPTERS")
 
 
 def manim_settings(config: LessonConfig, media_dir: Path, *, fmt: str = "mp4") -> dict:
@@ -363,13 +371,12 @@ def _run_job(job: Job) -> dict:
             return meta
 
         _report("start", job.chapter_id)
-        lesson, lesson_hash = _lesson_for(job.config_json)
+        lesson, lesson_hash = _lesson_for(job.config_json)  # built once per worker process
+        setup_seconds = time.perf_counter() - started
         if lesson_hash != job.lesson_hash:
             raise RuntimeError("the Lesson built in the worker differs from the main process's "
                                "(same config should give the same tensors)")
-        import importlib
-
-        scene_cls = importlib.import_module(job.chapters_module).CHAPTERS[job.chapter_id]
+        scene_cls = _chapters(job.chapters_module)[job.chapter_id]
         work.mkdir(parents=True, exist_ok=True)
         built = work / "entry"
         built.mkdir()
@@ -377,6 +384,7 @@ def _run_job(job: Job) -> dict:
         settings = manim_settings(lesson.config, work / "media", fmt="mp4" if video_wanted else "png")
         scene, video, frame = render_scene(lambda: scene_cls(lesson), settings,
                                            on_play=lambda t: _report("time", job.chapter_id, t))
+        render_seconds = time.perf_counter() - started - setup_seconds
         if video_wanted:
             if video is None:
                 raise RuntimeError(f"chapter {job.chapter_id!r} produced no video (does it play any animation?)")
@@ -393,7 +401,9 @@ def _run_job(job: Job) -> dict:
             "summary": scene_cls.summary,
             "duration": duration,
             "cues": [c.to_dict() for c in scene.cues],
-            "render_seconds": round(time.perf_counter() - started, 3),
+            "setup_seconds": round(setup_seconds, 3),  # imports and the Lesson, first job of a worker only
+            "render_seconds": round(render_seconds, 3),  # Manim: construct + frames + encoding
+            "job_seconds": round(time.perf_counter() - started, 3),  # + last frame, conversions
             "key": job.key,
         }
         (built / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -430,7 +440,8 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     ``use_cache``: False re-renders every chosen chapter.
     ``console``: a rich Console for the live progress display (None: quiet).
     ``lesson``: a Lesson already built from ``config`` (else it is built here).
-    ``chapters_module``: where the scenes come from (tests swap in their own).
+    ``chapters_module``: "module[:attribute]" of the {chapter id: scene class} dict to render
+    (default: the lesson's CHAPTERS; tests swap in their own).
     Raises ``RenderError`` (one sentence) when the output folder is unusable or a chapter fails.
     """
     from . import media

@@ -30,6 +30,9 @@ BODY_SIZE = 24
 LABEL_SIZE = 20
 SMALL_SIZE = 17
 NUMBER_SIZE = 18  # smallest size still readable at 480p
+# Typst draws a font size ~1.4x smaller than Pango does: parts.formula multiplies by this so that
+# a formula and a Text of the same size match.
+TYPST_SCALE = 1.4
 
 # -- layout (Manim units; the frame is 14.22 x 8) ------------------------------
 
@@ -44,6 +47,12 @@ MAX_MATRIX_COLS = 8
 BEAT = 1.2  # a typical animation
 HOLD = 1.5  # time to read a new idea before the next beat
 SHORT = 0.6
+READING_RATE = 18.0  # characters per second a caption is comfortably read at
+
+
+def reading_time(text: str) -> float:
+    """Seconds a narration cue should stay up (at pacing 1)."""
+    return max(1.5, len(text) / READING_RATE)
 
 # -- number formats --------------------------------------------------------------
 

@@ -103,3 +103,25 @@ def test_chapters_lists_the_lesson_in_order(run):
     assert result.exit_code == 0
     ids = [line.split()[1] for line in result.output.splitlines()]
     assert ids == list(CHAPTER_IDS)
+
+
+def test_inspect_minilm_prints_the_pretrained_heads(run):
+    sentence = "The cat sat down because it was tired."
+    result = run("inspect", "--model", "minilm", "--layer", "0", "--sentence", sentence, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    trace = mha_core.trace_pretrained(sentence, layer=0, device="cpu")  # checked against transformers in test_pretrained
+    assert data["tokens"][0] == "[CLS]" and data["tokens"][-1] == "[SEP]"
+    assert data["n_head"] == 12 and data["d_model"] == 384
+    torch.testing.assert_close(torch.tensor(data["stages"]["weights"]["values"], dtype=torch.float64), trace.weights.double())
+    profiles = mha_core.corpus_profiles(0)
+    assert [p["label"] for p in data["head_profiles"]] == [p.label for p in profiles]
+    tables = run("inspect", "--model", "minilm", "--layer", "0", "--sentence", sentence).output
+    assert "Head signatures" in tables and "previous token = key i-1 for query i" in tables
+
+
+def test_inspect_minilm_rejects_a_missing_layer_and_causal(run):
+    result = run("inspect", "--model", "minilm", "--layer", "9")
+    assert result.exit_code == 2 and "layer 9" in result.output
+    result = run("inspect", "--model", "minilm", "--causal")
+    assert result.exit_code == 2 and "bidirectional" in result.output

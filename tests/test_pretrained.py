@@ -1,6 +1,5 @@
 """all-MiniLM-L6-v2 loader, checked against an independent implementation: transformers' BertModel."""
 
-import shutil
 
 import pytest
 import torch

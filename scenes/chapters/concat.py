@@ -1,14 +1,118 @@
-"""Chapter: Concatenate the heads (storyboard being written)."""
+"""Chapter 7 — concatenate: the h head outputs side by side, back to the model width.
+
+Storyboard: the head outputs, each n × d_k in its head's colour, apart -> they
+slide together into one n × d matrix (the real numbers of Concat) -> braces count
+the width: h · d_k = d, and n rows -> "stacked, not yet combined".
+"""
 
 from __future__ import annotations
 
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, GrowFromCenter, LaggedStart, VGroup, config
+
+from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
+
+APART = 0.55  # extra gap between head blocks before they are joined
 
 
 class ConcatScene(LessonScene):
     chapter_id = "concat"
     title = "Concatenate the heads"
-    summary = "The h head outputs are laid side by side, back to the full model width: h · d_k = d. Stacked, not yet combined."
+    summary = ("The h head outputs are laid side by side, back to the full model width: h · d_k = d. "
+               "The heads are stacked, not yet combined.")
 
     def construct(self):
-        self.wait(1)
+        self.th = self.lesson.theme
+        self.heads_apart()
+        self.join()
+        self.count_width()
+        self.stacked_not_combined()
+
+    # -- parts ---------------------------------------------------------------------------------
+
+    def concat_matrix(self) -> parts_flow.HeadBlocks:
+        L = self.lesson
+        C = parts_flow.head_blocks(self.th, L.trace.concat, L.n_head, row_labels=L.tokens, shape=False)
+        _, _, bottom, top = parts.content_box()
+        # Room on the left for the "n = 9" brace, above for the width brace, below for the takeaway.
+        parts.fit(C, width=config.frame_width - 2 * style.FRAME_MARGIN - 2.0, height=top - bottom - 2.4)
+        return C.move_to(UP * 0.1 + RIGHT * 0.5)
+
+    # -- beats ---------------------------------------------------------------------------------
+
+    def heads_apart(self):
+        L, th = self.lesson, self.th
+        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        C = self.concat_matrix()
+        self.C = C
+        drawn = [h for h in C.heads if h is not None]
+        # Each head's block (numbers, tint, tag) starts apart from its neighbours, with its own shape.
+        self.pieces = []
+        shapes = VGroup()
+        for k, h in enumerate(C.heads):
+            offset = (k - (len(C.heads) - 1) / 2) * APART
+            if h is None:
+                piece = VGroup(C.slot(k), C.elided)
+            else:
+                piece = VGroup(C.block(h), C.chip(h))
+                shape = parts.text(th, f"{L.trace.n_pos} \u00d7 {L.d_head}", style.SMALL_SIZE, th.muted)
+                shapes.add(shape.next_to(C.block(h), DOWN, buff=0.2).shift(RIGHT * offset))
+            piece.shift(RIGHT * offset)
+            self.pieces.append((piece, offset))
+        self.piece_shapes = shapes
+        lead = parts_flow.maths(th, '"head"_i = A_i V_i in RR^(n times d_k)')
+        lead.next_to(self.header, DOWN, buff=0.3).align_to(self.header, LEFT)
+        self.lead = lead
+        blocks = VGroup(*(p for p, _ in self.pieces))
+        hidden = ""
+        if len(drawn) < L.n_head:
+            hidden = f" (heads {drawn[-2] + 2}\u2013{drawn[-1]} are behind the \u22ef)"
+        self.say(f"Each of the {L.n_head} heads handed back its own {L.trace.n_pos} by {L.d_head} matrix: "
+                 f"one row per token, d_k columns{hidden}.")
+        self.play(FadeIn(self.header), FadeIn(lead), run_time=style.BEAT)
+        self.play(FadeIn(C.row_labels), LaggedStart(*(FadeIn(p) for p in blocks), lag_ratio=0.2),
+                  FadeIn(shapes), run_time=style.BEAT * 1.5)
+        self.wait(style.HOLD)
+
+    def join(self):
+        C = self.C
+        self.say("Concatenation lays them side by side along the feature axis: "
+                 "each token's row is its head outputs, one after another.")
+        self.play(*(p.animate.shift(LEFT * off) for p, off in self.pieces), FadeOut(self.piece_shapes),
+                  run_time=style.BEAT * 1.5)
+        self.play(Create(C.brackets), run_time=style.SHORT)
+        self.wait(style.SHORT)
+
+    def count_width(self):
+        L, th, C = self.lesson, self.th, self.C
+        top = parts_flow.brace(th, VGroup(C.brackets, C.chips),
+                               f"h dot d_k = {L.n_head} dot {L.d_head} = {L.d_model} = d", UP, size=style.LABEL_SIZE)
+        left = parts_flow.brace(th, VGroup(C.brackets, C.row_labels), f"n = {L.trace.n_pos}", LEFT,
+                                size=style.LABEL_SIZE)
+        under = VGroup()
+        for h in (h for h in C.heads if h is not None):
+            under.add(parts_flow.brace(th, C.block(h)[0], f"d_k = {L.d_head}", DOWN, th.head(h)))
+        self.braces = VGroup(top, left, under)
+        self.say(f"Every head adds d_k = {L.d_head} columns. {L.n_head} heads times {L.d_head} is {L.d_model}: "
+                 f"the concatenation is exactly the model width d again, with one row per token.")
+        self.play(FadeOut(self.lead), LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15),
+                  run_time=style.BEAT)
+        self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
+        self.wait(style.HOLD)
+
+    def stacked_not_combined(self):
+        th = self.th
+        eq = parts_flow.maths(th, '"Concat"("head"_1, ..., "head"_h) in RR^(n times d)')
+        msg = parts.note(th, "Stacked, not yet combined: each column still belongs to exactly one head. "
+                             "The next step, W_O, blends them.", width=7.2)
+        bottom = VGroup(eq, msg).arrange(RIGHT, buff=0.5)
+        parts.fit(bottom, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        bottom.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
+        # Make room: the matrix and its braces move up under the header if they would touch.
+        group = VGroup(self.C, self.braces)
+        room = bottom.get_top()[1] + 0.2 - group.get_bottom()[1]
+        anims = [group.animate.shift(UP * room)] if room > 0 else []
+        self.say("All heads contribute side by side, but nothing has mixed yet: "
+                 "every column still belongs to exactly one head. The next projection blends them.")
+        self.play(*anims, FadeIn(eq), FadeIn(msg), run_time=style.BEAT)
+        self.wait(style.HOLD * 1.5)

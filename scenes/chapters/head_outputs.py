@@ -1,14 +1,211 @@
-"""Chapter: Each head mixes values (storyboard being written)."""
+"""Chapter 6 — head outputs: each head turns its weights into a weighted sum of its value rows.
+
+Storyboard: head_i = A_i V_i -> one token's output row in head 1, worked through with
+the real weights: each value row scaled by its weight, summed -> the same token in
+every head: a different weight row, a different output -> "no head is the whole answer".
+"""
 
 from __future__ import annotations
 
+import numpy as np
+from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, FadeOut, LaggedStart, Square, VGroup, Write, config)
+
+from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
+
+MAX_HEAD_ROWS = 12  # heads listed one per row in the "every head" beat; more are cut (and the screen says so)
+VALUE_COLS = 6  # columns of V_i drawn in the worked row (an ellipsis beyond)
+OUTPUT_COLS = 5  # columns of each head's output row in the "every head" beat
 
 
 class HeadOutputsScene(LessonScene):
     chapter_id = "head-outputs"
     title = "Each head mixes values"
-    summary = "Every head turns its attention weights into its own weighted sum of value vectors: n × d_k per head, each a different context mix."
+    summary = ("Every head turns its attention weights into its own weighted sum of value vectors: "
+               "an n × d_k output per head, each a different context mix.")
 
     def construct(self):
-        self.wait(1)
+        self.th = self.lesson.theme
+        self.q = self.lesson.focus
+        self.formula()
+        self.weighted_sum()
+        self.every_head()
+        self.no_head_is_the_answer()
+
+    # -- beats ---------------------------------------------------------------------------------
+
+    def formula(self):
+        L, th = self.lesson, self.th
+        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        eq = parts_flow.maths(th, '"head"_i = A_i V_i in RR^(n times d_k), quad A_i = op("softmax")(frac(Q_i K_i^T, '
+                                  'sqrt(d_k)))', style.LABEL_SIZE)
+        # Top right, beside the header: it stays up while the chapter works through it.
+        room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
+        parts.fit(eq, width=room)
+        self.eq = eq.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
+        self.say("Each head now uses its attention weights: every token's output is a weighted sum "
+                 "of that head's value vectors.")
+        self.play(FadeIn(self.header), run_time=style.SHORT)
+        self.play(Write(eq), run_time=style.BEAT)
+        parts_flow.settle(self)
+
+    def weighted_sum(self):
+        L, th, q = self.lesson, self.th, self.q
+        tok = L.tokens[q]
+        w = L.trace.weights[0, q]
+        # Every value row counts in the sum, so up to MAX_TOKENS rows are drawn (not the usual 8).
+        V = parts.number_matrix(th, L.trace.v[0], row_labels=L.tokens, name="V_1", name_color=th.role("V"),
+                                max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
+                                shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
+        # The weights of the focus token, one beside each value row: a column of A_1's row for that token.
+        weights = VGroup()
+        for r in V.rows:
+            if r is None:
+                continue
+            cell = Square(side_length=0.26, stroke_color=th.grid, stroke_width=1, fill_color=th.weight_color(float(w[r])),
+                          fill_opacity=1)
+            num = parts.number(th, float(w[r]), style.WEIGHT_DIGITS)
+            times = parts.text(th, "\u00d7", style.LABEL_SIZE, th.muted)
+            item = VGroup(cell, num, times).arrange(RIGHT, buff=0.1)
+            item.next_to(V.row_labels, LEFT, buff=0.25).set_y(V.row(r).get_y())
+            item.num = num
+            weights.add(item)
+        parts._align_right(weights)
+        w_title = parts_flow.maths(th, f'A_1["{tok}", j]', style.LABEL_SIZE)
+        w_title.next_to(weights, UP, buff=0.15).set_y(V.name.get_y())
+        out = parts_flow.vector(th, L.trace.heads[0, q], max_cols=VALUE_COLS)
+        out.name = parts_flow.maths(th, f'"head"_1["{tok}"] =', style.LABEL_SIZE, th.head(0))
+        sigma = parts_flow.maths(th, 'sum_j A_1["' + tok + '", j] dot V_1[j]', style.LABEL_SIZE, th.muted)
+        panel = VGroup(weights, w_title, V)
+        out.next_to(V.brackets, DOWN, buff=0.55).align_to(V.brackets, LEFT)
+        # The output's columns line up under V's columns (same layout, same column pitch).
+        out.shift(RIGHT * (V.body[0].get_x() - out.body[0].get_x()))
+        out.name.next_to(out.brackets, LEFT, buff=0.2)
+        sigma.next_to(out.brackets, RIGHT, buff=0.3)
+        out.add(out.name)
+        # On the right, head 1's whole output: the worked row is one of its n rows.
+        H = parts.number_matrix(th, L.trace.heads[0], row_labels=L.tokens, name='"head"_1', name_color=th.head(0),
+                                max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
+                                shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
+        H.next_to(panel, RIGHT, buff=1.2).align_to(V, UP)
+        block = VGroup(panel, out, sigma, H)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom + 0.2)
+        block.next_to(self.header, DOWN, buff=0.3).set_x(0)
+        self.V, self.weight_column, self.out, self.H = V, weights, out, H
+
+        drawn = [r for r in V.rows if r is not None]
+        frame = parts.highlight_box(th, VGroup(weights[0], V.row(drawn[0])), buff=0.05)
+        hidden = "" if len(drawn) == L.trace.n_pos else " (the rows behind the dots count too)"
+        self.say(f"Take head 1 and the token \u201c{tok}\u201d. Its attention row gives one weight per token; "
+                 f"each value row is scaled by its weight{hidden}.")
+        self.play(FadeIn(V), run_time=style.BEAT)
+        self.play(FadeIn(w_title), LaggedStart(*(FadeIn(x) for x in weights), lag_ratio=0.08), run_time=style.BEAT)
+        # Rows the token barely attends to fade: what is left is what it reads.
+        top_w = max(float(w[r]) for r in drawn)
+        self.play(*(V.row(r).animate.set_opacity(0.3 + 0.7 * float(w[r]) / top_w) for r in drawn), run_time=style.SHORT)
+        parts_flow.settle(self)
+        self.say(f"Add the scaled rows up, and you have \u201c{tok}\u201d's output in head 1: "
+                 f"a blend of the values it attends to.")
+        rows = [VGroup(weights[k], V.row(r)) for k, r in enumerate(drawn)]
+        self.add(frame)
+        self.play(parts.sweep(frame, rows), run_time=style.BEAT * 1.5)
+        self.play(FadeOut(frame), FadeIn(out), FadeIn(sigma), run_time=style.BEAT)
+        parts_flow.settle(self)
+        h_row = H.row(q)
+        self.say(f"Every token gets such a row: head 1's output is {L.trace.n_pos} rows of d_k = {L.d_head}, "
+                 f"one context mix per token.")
+        mark = parts.highlight_box(th, VGroup(h_row, *parts_flow.row_label(H, q)), color=th.head(0))
+        self.play(FadeIn(H, shift=LEFT * 0.3), run_time=style.BEAT)
+        if len(h_row):  # the focus row may sit behind the ellipsis in a long sentence
+            self.play(FadeIn(mark), run_time=style.SHORT)
+            block.add(mark)
+        parts_flow.settle(self, style.HOLD)
+        self.worked = VGroup(block)
+
+    def every_head(self):
+        L, th, q = self.lesson, self.th, self.q
+        tok = L.tokens[q]
+        n_show = min(L.n_head, MAX_HEAD_ROWS)
+        n_keys = min(L.trace.n_pos, style.MAX_TOKENS)
+        cell = 0.3
+        rows = VGroup()
+        self.head_rows = []
+        for i in range(n_show):
+            w = L.trace.weights[i, q].numpy()
+            chip = parts.head_chip(th, i)
+            cells = VGroup(*(
+                Square(side_length=cell, stroke_color=th.background, stroke_width=1,
+                       fill_color=th.weight_color(float(w[k])), fill_opacity=1)
+                for k in range(n_keys)
+            )).arrange(RIGHT, buff=0)
+            for k, c in enumerate(cells):
+                c.weight = float(w[k])
+            top_k = int(np.argmax(w[:n_keys]))
+            mark = parts.highlight_box(th, cells[top_k], buff=0.0, color=th.head(i))
+            arrow = parts.text(th, "\u2192", style.LABEL_SIZE, th.muted)
+            vec = parts_flow.vector(th, L.trace.heads[i, q], max_cols=OUTPUT_COLS, col_gap=0.45)
+            most = VGroup(parts.text(th, f"most on \u201c{L.tokens[top_k]}\u201d", style.SMALL_SIZE, th.muted),
+                          parts.number(th, float(w[top_k]), style.WEIGHT_DIGITS, style.SMALL_SIZE, th.muted))
+            most.arrange(RIGHT, buff=0.12)
+            row = VGroup(chip, VGroup(cells, mark), arrow, vec, most).arrange(RIGHT, buff=0.25)
+            row.cells, row.vector, row.top = cells, vec, most
+            rows.add(row)
+            self.head_rows.append(row)
+        rows.arrange(DOWN, buff=0.1, aligned_edge=LEFT)
+        # Columns: line the cells, arrows, vectors and tags up across rows.
+        for part in (1, 2, 3, 4):
+            x = max(r[part].get_left()[0] for r in rows)
+            for r in rows:
+                r[part].shift(RIGHT * (x - r[part].get_left()[0]))
+        keys = VGroup(*(
+            parts.text(th, L.tokens[k], style.SMALL_SIZE - 2, th.muted).rotate(np.pi / 2)
+            .next_to(rows[0].cells[k], UP, buff=0.08)
+            for k in range(n_keys)
+        ))
+        _align_bottom(keys)
+        col_titles = VGroup(
+            parts.text(th, f"weights of \u201c{tok}\u201d over the keys", style.SMALL_SIZE, th.muted)
+            .next_to(keys, UP, buff=0.1).align_to(rows, LEFT),
+            parts_flow.maths(th, f'"head"_i["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
+            .next_to(rows[0].vector, UP, buff=0.15).align_to(rows[0].vector, LEFT),
+        )
+        # Keep the two titles apart when the key labels are short.
+        col_titles[1].set_y(max(col_titles[1].get_y(), col_titles[0].get_y()))
+        table = VGroup(col_titles, keys, rows)
+        notes = VGroup()
+        if n_show < L.n_head:
+            notes.add(parts.text(th, f"first {n_show} of {L.n_head} heads drawn", style.SMALL_SIZE, th.muted))
+        if n_keys < L.trace.n_pos:
+            notes.add(parts.text(th, f"first {n_keys} of {L.trace.n_pos} keys drawn", style.SMALL_SIZE, th.muted))
+        if len(notes):
+            notes.arrange(RIGHT, buff=0.4).next_to(rows, DOWN, buff=0.15).align_to(rows, LEFT)
+            table.add(notes)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(table, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 1.2)
+        table.next_to(self.header, DOWN, buff=0.35).set_x(0)
+        self.table = table
+        self.say(f"Every head does the same for \u201c{tok}\u201d, with its own weights and its own values: "
+                 f"a different row of weights, a different output.")
+        self.play(FadeOut(self.worked), run_time=style.SHORT)
+        self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
+                  LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT * 2)
+        parts_flow.settle(self, style.HOLD)
+
+    def no_head_is_the_answer(self):
+        L, th = self.lesson, self.th
+        msg = parts.note(th, f"Same shape from every head ({L.trace.n_pos} \u00d7 {L.d_head}), a different context "
+                             f"mix in each: no head is the whole answer.", width=9.5)
+        msg.next_to(self.table, DOWN, buff=0.3)
+        msg.set_x(0)
+        self.say("The outputs have compatible shapes, but each carries a different context mix. "
+                 "No head is the whole answer.")
+        self.play(FadeIn(msg), run_time=style.BEAT)
+        parts_flow.settle(self, style.HOLD)
+
+
+def _align_bottom(group: VGroup) -> None:
+    if len(group):
+        y = min(m.get_bottom()[1] for m in group)
+        for m in group:
+            m.shift(UP * (y - m.get_bottom()[1]))

@@ -1,14 +1,267 @@
-"""Chapter: One head (storyboard being written)."""
+"""Chapter 2 — one head, one query row worked through with the real numbers.
+
+Storyboard: the formula -> the query vector q of one word beside every key vector
+k_j -> a sweep computes q·k_j -> divide by √d_k -> softmax turns the row into
+weights that sum to 1 -> the weights mix the value vectors into the head's output
+for that word -> arcs show where information flows (not why).
+
+Everything on screen is read from ``lesson.trace`` for head 1 (index 0) and the
+query ``lesson.focus``.
+"""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    ReplacementTransform,
+    VGroup,
+    config,
+)
+
+from scenes import parts, style
 from scenes.base import LessonScene
+from scenes.parts import NumberLabel
+
+HEAD = 0  # the head worked through (shown as "head 1")
+MAX_DIMS = 6  # vector entries drawn per column before an ellipsis
+
+
+class WorkedRow(VGroup):
+    """The worked query row as a table whose columns are the keys.
+
+    Rows: key tokens; the key vectors k_j (or value vectors v_j) as columns; q·k_j; ÷√d_k; softmax.
+    The query vector q stands in its own column on the left. Every number is a NumberLabel.
+    """
+
+    def __init__(self, th, lesson, head: int, query: int):
+        super().__init__()
+        t = lesson.trace
+        self.keys = list(range(min(t.n_pos, style.MAX_TOKENS)))
+        self.dims = parts.shown_indices(t.d_head, MAX_DIMS)
+        kT = t.k[head].T  # [d_head, key_pos]
+        vT = t.v[head].T
+        scores = t.scores[head, query]
+        scaled = (t.masked if t.mask is not None else t.scaled)[head, query]
+        weights = t.weights[head, query]
+
+        # Column geometry: wide enough for the longest token and the longest number.
+        words, _ = parts.baseline_words(th, [t.tokens[j] for j in self.keys], style.SMALL_SIZE)
+        numbers = [scores, scaled, weights, kT, vT]
+        width = max(len(style.fmt(float(x))) for arr in numbers for x in np.ravel(arr.numpy())
+                    if math.isfinite(float(x)))
+        char = parts.NumberLabel(0, "0", style.NUMBER_SIZE).char_width
+        self.pitch = max(max(w.width for w in words), width * char) + 0.3
+        x0 = 0.0  # centre x of the first key column
+        self.col_x = [x0 + i * self.pitch for i in range(len(self.keys))]
+        dy = 0.34
+        y = 0.0
+
+        self.key_labels = VGroup(*words)
+        for w, x in zip(words, self.col_x):
+            w.set_x(x)
+        self.key_labels.set_y(y)
+        y -= 0.45
+        self.vec_top = y
+        self.vec_y = [y - a * dy for a in range(len(self.dims))]
+        y = self.vec_y[-1] - 0.55
+
+        def vectors(mat, color):
+            block = VGroup()
+            cells = {}
+            for a, dim in enumerate(self.dims):
+                for j, x in zip(self.keys, self.col_x):
+                    if dim is None:
+                        mob = parts.text(th, "\u22ee", style.NUMBER_SIZE, th.muted)
+                    else:
+                        v = float(mat[dim, j])
+                        mob = NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, color)
+                        cells[(dim, j)] = mob
+                    block.add(mob.move_to([x, self.vec_y[a], 0]))
+            block.cells = cells
+            return block
+
+        self.k_block = vectors(kT, th.role("K"))
+        self.v_block = vectors(vT, th.role("V"))
+        self.columns = [VGroup(*(m for (d, jj), m in self.k_block.cells.items() if jj == j)) for j in self.keys]
+
+        # The query vector, in a column left of the keys.
+        self.q_x = x0 - self.pitch - 0.2
+        self.q_col = VGroup()
+        for a, dim in enumerate(self.dims):
+            if dim is None:
+                mob = parts.text(th, "\u22ee", style.NUMBER_SIZE, th.muted)
+            else:
+                v = float(t.q[head, query, dim])
+                mob = NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, th.role("Q"))
+            self.q_col.add(mob.move_to([self.q_x, self.vec_y[a], 0]))
+        self.q_label = parts.text(th, t.tokens[query], style.SMALL_SIZE, th.role("Q"))
+        self.q_label.move_to([self.q_x, self.key_labels.get_y(), 0])
+        self.dot = parts.text(th, "\u00b7", style.TITLE_SIZE + 10, th.muted).move_to(
+            [(self.q_x + x0) / 2, self.q_col.get_y(), 0])
+
+        def number_row(values, yy, color=None, digits=style.DIGITS):
+            row = VGroup()
+            v = values.numpy()
+            scale = float(np.abs(v[np.isfinite(v)]).max()) if np.isfinite(v).any() else 1.0
+            for j, x in zip(self.keys, self.col_x):
+                val = float(v[j])
+                shown = style.fmt(val, digits) if math.isfinite(val) else "\u2212\u221e"
+                col = color or th.signed_color(val, scale)
+                row.add(NumberLabel(val, shown, style.NUMBER_SIZE, col).move_to([x, yy, 0]))
+            return row
+
+        self.score_y, self.scaled_y, self.weight_y = y, y - 0.45, y - 0.9
+        self.scores = number_row(scores, self.score_y)
+        self.scaled = number_row(scaled, self.scaled_y)
+        self.weights = number_row(weights, self.weight_y, color=th.text)
+        self.weight_sum = float(weights.sum())
+
+        label_x = self.q_x - 0.75
+        sqrt_dk = style.fmt(math.sqrt(t.d_head))
+
+        def row_label(src, yy):
+            lab = parts.formula(th, src, style.LABEL_SIZE, th.muted)
+            return lab.move_to([label_x, yy, 0], aligned_edge=RIGHT)
+
+        self.score_label = row_label("q dot k_j", self.score_y)
+        mask_note = ", mask" if t.mask is not None else ""
+        self.scaled_label = row_label(f'"÷" sqrt({t.d_head}) = {sqrt_dk}' if not mask_note else
+                                      f'"÷" sqrt({t.d_head}) "{mask_note}"', self.scaled_y)
+        self.weight_label = row_label('op("softmax")', self.weight_y)
+        self.k_label = row_label("k_j", self.vec_y[min(1, len(self.vec_y) - 1)])
+        self.v_label = row_label("v_j", self.vec_y[min(1, len(self.vec_y) - 1)])
+        self.add(self.key_labels, self.q_label, self.q_col, self.dot, self.k_block, self.k_label)
 
 
 class OneHeadScene(LessonScene):
     chapter_id = "one-head"
     title = "One head"
-    summary = ""
+    summary = ("One attention head worked through with real numbers: a query is compared with every key, "
+               "the scores are scaled by √d_k, softmax turns them into weights, and the weights mix the values.")
 
     def construct(self):
-        self.wait(1)
+        L = self.lesson
+        self.th = L.theme
+        self.f = L.focus
+        self.setup_stage()
+        self.queries_meet_keys()
+        self.scale_scores()
+        self.softmax_row()
+        self.mix_values()
+        self.where_not_why()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def setup_stage(self):
+        th, L = self.th, self.lesson
+        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title,
+                                           f"{parts.model_line(L)} \u00b7 head {HEAD + 1}")
+        self.table = WorkedRow(th, L, HEAD, self.f)
+        left, right, bottom, top = parts.content_box()
+        # Scale the whole table (and the rows added later) to the content width, once.
+        everything = VGroup(self.table, self.table.scores, self.table.scaled, self.table.weights,
+                            self.table.score_label, self.table.scaled_label, self.table.weight_label,
+                            self.table.v_block, self.table.v_label)
+        parts.fit(everything, width=right - left - 0.2)
+        everything.move_to([0, 0, 0]).align_to([0, top - 0.9, 0], UP)
+        self.everything = everything
+        self.formula = parts.formula(th, 'op("head")_1 = op("softmax")(frac(Q_1 K_1^T, sqrt(d_k))) V_1',
+                                     style.BODY_SIZE)
+        self.formula.to_corner(UP + RIGHT, buff=style.TITLE_BUFF)
+        if self.formula.get_left()[0] < self.header.get_right()[0] + 0.3:  # long title: tuck it under
+            self.formula.next_to(self.header, DOWN, buff=0.2).to_edge(RIGHT, buff=style.TITLE_BUFF)
+
+    def queries_meet_keys(self):
+        th, T = self.th, self.table
+        word = self.lesson.tokens[self.f]
+        self.say("One head scores how much each token should read from every other token.")
+        self.play(FadeIn(self.header), FadeIn(self.formula), run_time=style.BEAT)
+        parts.hold(self)
+        self.say(f"Take the query of \u201c{word}\u201d and the key of every token.")
+        self.play(FadeIn(T.key_labels), FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
+        self.play(FadeIn(T.k_block), FadeIn(T.k_label), FadeIn(T.dot), run_time=style.BEAT)
+        parts.hold(self)
+        self.say("Each score is a dot product: multiply the two vectors entry by entry and add.")
+        frame = parts.highlight_box(th, T.columns[0], buff=0.08)
+        qbox = parts.highlight_box(th, T.q_col, buff=0.08, color=th.role("Q"))
+        self.play(Create(frame), Create(qbox), FadeIn(T.score_label), run_time=style.SHORT)
+        self.add(T.scores)
+        self.play(parts.sweep(frame, T.columns, reveal=list(T.scores)), run_time=max(2.0, 0.3 * len(T.keys)))
+        self.play(FadeOut(frame), FadeOut(qbox), run_time=style.SHORT)
+        parts.hold(self)
+
+    def scale_scores(self):
+        T, L = self.table, self.lesson
+        self.say(f"Divide by the square root of d_k, here \u221a{L.d_head}, so the scores do not grow with the width.")
+        self.play(FadeIn(T.scaled_label), ReplacementTransform(T.scores.copy(), T.scaled), run_time=style.BEAT)
+        parts.hold(self)
+
+    def softmax_row(self):
+        th, T = self.th, self.table
+        total = parts.formula(th, f'sum = {style.fmt(T.weight_sum)}', style.LABEL_SIZE, th.muted)
+        total.next_to(T.weights, RIGHT, buff=0.3)
+        if total.get_right()[0] > config.frame_width / 2 - style.FRAME_MARGIN:
+            total.next_to(T.weights, DOWN, buff=0.2).align_to(T.weights, RIGHT)
+        self.total = total
+        self.say("Softmax turns the row into weights: all positive, summing to one.")
+        self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
+        self.play(FadeIn(total), run_time=style.SHORT)
+        parts.hold(self)
+
+    def mix_values(self):
+        th, T, L = self.th, self.table, self.lesson
+        out = L.trace.heads[HEAD, self.f]
+        dims = [d for d in T.dims]
+        entries = VGroup()
+        for d in dims:
+            if d is None:
+                entries.add(parts.text(th, "\u2026", style.NUMBER_SIZE, th.muted))
+            else:
+                v = float(out[d])
+                entries.add(NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, th.head(HEAD)))
+        entries.arrange(RIGHT, buff=0.3)
+        lhs = parts.formula(th, f'op("head")_1 ("{L.tokens[self.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
+        result = VGroup(lhs, entries).arrange(RIGHT, buff=0.25)
+        parts.fit(result, width=config.frame_width - 1.0)
+        self.say("Then the weights mix the value vectors: each token's value, scaled by its weight, summed.")
+        self.play(FadeOut(VGroup(T.k_block, T.k_label, T.q_col, T.dot, T.scores, T.score_label, T.scaled,
+                                 T.scaled_label)),
+                  T.q_label.animate.set_opacity(0.4), run_time=style.SHORT)
+        self.play(FadeIn(T.v_block), FadeIn(T.v_label), run_time=style.BEAT)
+        result.next_to(VGroup(T.weights, self.total), DOWN, buff=0.45)
+        result.set_x(0)
+        frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == 0)), buff=0.08)
+        v_columns = [VGroup(*(m for (d, jj), m in T.v_block.cells.items() if jj == j)) for j in T.keys]
+        self.play(Create(frame), run_time=style.SHORT)
+        self.play(parts.sweep(frame, v_columns), FadeIn(lhs), run_time=max(1.5, 0.2 * len(T.keys)))
+        self.play(FadeOut(frame), FadeIn(entries, shift=DOWN * 0.1), run_time=style.BEAT)
+        self.result = result
+        parts.hold(self)
+
+    def where_not_why(self):
+        th, T, L = self.th, self.table, self.lesson
+        w = L.trace.weights[HEAD, self.f, : len(T.keys)]
+        keep = [int(k) for k in np.argsort(-w.numpy())[:4]]
+        arcs = VGroup(*(parts.attention_arc(th, T.key_labels[self.f], T.key_labels[k], float(w[k]), th.head(HEAD),
+                                            max_width=10, height=0.35) for k in sorted(keep) if k != self.f))
+        caveat = parts.note(th, "Attention weights show where information flows, not why the model decided.",
+                            width=min(9.0, config.frame_width - 1.0), kind="caveat")
+        caveat.to_edge(DOWN, buff=style.FRAME_MARGIN)
+        if caveat.get_top()[1] > self.result.get_bottom()[1] - 0.15:
+            caveat.next_to(self.result, DOWN, buff=0.2)
+        self.say("The strongest weights are where information flows for this word. "
+                 "They show where, not why the model decided.")
+        self.play(T.q_label.animate.set_opacity(1), LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.15),
+                  run_time=style.BEAT)
+        self.play(FadeIn(caveat, shift=UP * 0.2), run_time=style.BEAT)
+        parts.hold(self, style.HOLD)

@@ -1,0 +1,387 @@
+"""The lesson folder, built from a small real render: videos, captions, frames, tensors, manifest.
+
+Every check reads the files back (PyAV, a strict WebVTT parser, the ``srt`` parser,
+safetensors) and compares them with what the render and the Lesson say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import srt
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from scenes import export
+from scenes.config import load_config
+from scenes.export import ExportError, TimedCue, to_srt, to_webvtt, write_lesson_folder
+
+CHAPTERS = ("intro", "concat")  # two short real chapters
+
+
+def render_small_lesson(base: Path):
+    """Two chapters at 144p, 5 fps, fast pacing, mp4 + webm; shared by the export and page tests (render cache)."""
+    from scenes.render import render_lesson
+
+    config = load_config(
+        chapters=",".join(CHAPTERS), pixel_height=144, fps=5, pacing=0.3, formats=("mp4", "webm"),
+        theme="light", specialization_model="toy", out=base / "r2-lesson",
+    )
+    return render_lesson(config, jobs=2)
+
+
+@pytest.fixture(scope="module")
+def lesson(tmp_path_factory):
+    result = render_small_lesson(tmp_path_factory.getbasetemp())
+    folder = write_lesson_folder(result)
+    manifest = json.loads(folder.manifest.read_text("utf-8"))
+    return result, folder, manifest
+
+
+# -- a strict WebVTT reader (only what the spec allows, nothing lenient) -------------------
+
+_TIMING = re.compile(r"^(\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3})$")
+
+
+def parse_webvtt(text: str) -> list[tuple[float, float, str]]:
+    assert "\r" not in text
+    assert text.startswith("WEBVTT\n\n") or text == "WEBVTT\n", "missing WEBVTT header"
+    cues = []
+    for block in filter(None, text.split("\n\n")[1:]):
+        lines = block.strip("\n").split("\n")
+        if "-->" not in lines[0]:
+            assert lines[0].strip(), "empty cue identifier"
+            lines = lines[1:]
+        match = _TIMING.match(lines[0])
+        assert match, f"bad cue timing line {lines[0]!r}"
+        g = [int(x) for x in match.groups()]
+        start = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
+        end = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
+        payload = lines[1:]
+        assert payload and all(line.strip() for line in payload), "a cue needs text and no blank lines"
+        for line in payload:
+            assert "-->" not in line
+            assert "<" not in line, "raw '<' starts a tag"
+            assert not re.search(r"&(?!(amp|lt|gt|nbsp|lrm|rlm);)", line), "raw '&' starts an entity"
+        assert end > start
+        cues.append((start, end, html.unescape("\n".join(payload))))
+    return cues
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def video_duration(path: Path) -> float:
+    """frames / fps, counted by decoding (independent of container metadata)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        rate = stream.average_rate or stream.codec_context.framerate
+    return frames / float(rate)
+
+
+# -- captions -------------------------------------------------------------------------------
+
+
+def test_captions_match_the_scenes_cues_on_the_joined_timeline(lesson):
+    result, folder, manifest = lesson
+    cues = parse_webvtt((folder.root / "captions.vtt").read_text("utf-8"))
+    expected = [
+        (ch.start + c.start, min(c.end, ch.duration) + ch.start, " ".join(c.text.split()))
+        for ch in result.chapters for c in ch.cues if min(c.end, ch.duration) - c.start > 0.05
+    ]
+    assert len(cues) > 0, "the rendered chapters said nothing"
+    assert len(cues) == len(expected)
+    for (start, end, text), (e_start, e_end, e_text) in zip(cues, expected):
+        assert text == e_text
+        assert start == pytest.approx(e_start, abs=0.002) and end == pytest.approx(e_end, abs=0.002)
+    duration = manifest["video"]["duration"]
+    assert all(0 <= s < e <= duration + 1e-3 for s, e, _ in cues)
+    assert all(a[1] <= b[0] + 1e-3 for a, b in zip(cues, cues[1:])), "captions overlap"
+    # Each caption lies inside its chapter's span of the joined video.
+    for chapter in manifest["chapters"]:
+        inside = [c for c in cues if chapter["start"] - 1e-3 <= c[0] < chapter["end"]]
+        assert all(c[1] <= chapter["end"] + 1e-3 for c in inside)
+        assert len(inside) == chapter["cues"]
+
+
+def test_srt_says_the_same_as_webvtt(lesson):
+    _, folder, _ = lesson
+    vtt = parse_webvtt((folder.root / "captions.vtt").read_text("utf-8"))
+    subs = list(srt.parse((folder.root / "captions.srt").read_text("utf-8"), ignore_errors=False))
+    assert [s.index for s in subs] == list(range(1, len(vtt) + 1))
+    for sub, (start, end, text) in zip(subs, vtt):
+        assert sub.start.total_seconds() == pytest.approx(start, abs=1e-6)
+        assert sub.end.total_seconds() == pytest.approx(end, abs=1e-6)
+        assert sub.content == text
+
+
+def test_chapter_track_and_per_chapter_captions(lesson):
+    result, folder, manifest = lesson
+    track = parse_webvtt((folder.root / "chapters.vtt").read_text("utf-8"))
+    assert [(s, e) for s, e, _ in track] == [(c["start"], c["end"]) for c in manifest["chapters"]]
+    assert [t for _, _, t in track] == [f"{ch.number}. {ch.title}" for ch in result.chapters]
+    for chapter in manifest["chapters"]:
+        own = parse_webvtt((folder.root / chapter["captions"]["vtt"]).read_text("utf-8"))
+        assert len(own) == chapter["cues"]
+        assert all(0 <= s < e <= chapter["duration"] + 1e-3 for s, e, _ in own)
+        own_srt = list(srt.parse((folder.root / chapter["captions"]["srt"]).read_text("utf-8")))
+        assert [x.content for x in own_srt] == [t for _, _, t in own]
+
+
+def test_caption_text_is_escaped_and_kept_on_one_paragraph():
+    cues = [
+        TimedCue(0.0, 1.25, "Q <K> & V --> softmax"),
+        TimedCue(1.25, 3600 + 61.5, "two\n\nparagraphs  become one"),
+    ]
+    vtt = to_webvtt([TimedCue(c.start, c.end, " ".join(c.text.split())) for c in cues])
+    parsed = parse_webvtt(vtt)
+    assert parsed == [(0.0, 1.25, "Q <K> & V --> softmax"), (1.25, 3661.5, "two paragraphs become one")]
+    assert "01:01:01.500" in vtt
+    subs = list(srt.parse(to_srt(cues[:1])))
+    assert subs[0].content == "Q <K> & V --> softmax" and subs[0].end.total_seconds() == 1.25
+
+
+# -- videos ---------------------------------------------------------------------------------
+
+
+def test_videos_open_with_the_right_durations(lesson):
+    result, folder, manifest = lesson
+    chapters = manifest["chapters"]
+    for chapter, ch in zip(chapters, result.chapters):
+        for fmt in ("mp4", "webm"):
+            path = folder.root / chapter["videos"][fmt]
+            assert video_duration(path) == pytest.approx(chapter["duration"], abs=1 / result.fps + 1e-6)
+        assert chapter["duration"] == pytest.approx(ch.duration, abs=1e-3)
+        assert chapter["end"] == pytest.approx(chapter["start"] + chapter["duration"], abs=2e-3)
+    assert [c["start"] for c in chapters][0] == 0
+    assert all(a["end"] == pytest.approx(b["start"], abs=2e-3) for a, b in zip(chapters, chapters[1:]))
+    total = sum(c["duration"] for c in chapters)
+    assert manifest["video"]["duration"] == pytest.approx(total, abs=2e-3)
+    for fmt in ("mp4", "webm"):
+        assert video_duration(folder.root / manifest["lesson"]["videos"][fmt]) == pytest.approx(total, abs=1e-3)
+
+
+def test_joined_mp4_is_web_ready_with_chapter_marks(lesson):
+    result, folder, manifest = lesson
+    path = folder.root / "lesson.mp4"
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.codec_context.width, stream.codec_context.height) == (result.width, result.height)
+        marks = [(float(c["start"] * c["time_base"]), float(c["end"] * c["time_base"])) for c in container.chapters()]
+    assert marks == [pytest.approx((c["start"], c["end"]), abs=2e-3) for c in manifest["chapters"]]
+    # moov (the index) before mdat (the media): playable while it downloads.
+    data, atoms, offset = path.read_bytes(), [], 0
+    while offset + 8 <= len(data):
+        size, name = int.from_bytes(data[offset : offset + 4], "big"), data[offset + 4 : offset + 8].decode("latin-1")
+        atoms.append(name)
+        offset += size if size >= 8 else len(data)
+    assert atoms.index("moov") < atoms.index("mdat")
+
+
+# -- frames ---------------------------------------------------------------------------------
+
+
+def decoded_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def png_pixels(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="rgb24")
+
+
+def test_poster_and_thumbnails_are_frames_of_the_videos(lesson):
+    result, folder, manifest = lesson
+    poster = png_pixels(folder.root / manifest["lesson"]["poster"])
+    assert poster.shape == (result.height, result.width, 3)
+    sources = {c["id"]: decoded_frames(folder.root / c["videos"]["mp4"]) for c in manifest["chapters"]}
+    # The poster is exactly one decoded frame of one of the chapters (lossless PNG of it).
+    assert any(np.array_equal(poster, f) for frames in sources.values() for f in frames)
+    background = np.array(export._background(result.config.theme))
+    assert (np.abs(poster.astype(int) - background).sum(-1) > 40).mean() > 0.01, "poster is blank"
+    for chapter in manifest["chapters"]:
+        thumb = png_pixels(folder.root / chapter["thumbnail"])
+        assert thumb.shape[1] == min(export.THUMB_WIDTH, result.width)
+        assert thumb.shape[0] / thumb.shape[1] == pytest.approx(9 / 16, abs=0.02)
+
+
+# -- tensors --------------------------------------------------------------------------------
+
+
+def test_trace_file_holds_the_lesson_tensors(lesson):
+    result, folder, manifest = lesson
+    path = folder.root / "trace.safetensors"
+    loaded = load_file(str(path))
+    trace = result.lesson.trace
+    assert set(loaded) == set(trace.tensors())
+    for name, tensor in trace.tensors().items():
+        assert torch.equal(loaded[name], tensor.cpu()), name
+    with safe_open(str(path), "pt") as f:
+        assert f.metadata()["tokens"].split("\x1f") == list(trace.tokens)
+    copies = load_file(str(folder.root / "copies.safetensors"))
+    assert torch.equal(copies["weights"], result.lesson.copies.weights)
+
+
+def test_manifest_tensor_summary_matches_the_files(lesson):
+    _, folder, manifest = lesson
+    assert "trace.safetensors" in manifest["tensors"]
+    for name, summary in manifest["tensors"].items():
+        tensors = load_file(str(folder.root / name))
+        assert set(summary) == set(tensors)
+        for key, t in tensors.items():
+            entry = summary[key]
+            assert entry["shape"] == list(t.shape)
+            assert entry["dtype"] == str(t.dtype).removeprefix("torch.")
+            if t.dtype == torch.bool:
+                assert entry["true"] == int(t.sum())
+                continue
+            finite = t.double()[torch.isfinite(t.double())]
+            assert entry["min"] == pytest.approx(finite.min().item())
+            assert entry["max"] == pytest.approx(finite.max().item())
+            assert entry["mean"] == pytest.approx(finite.mean().item())
+            assert entry.get("non_finite", 0) == t.numel() - finite.numel()
+
+
+# -- manifest -------------------------------------------------------------------------------
+
+
+def test_manifest_hashes_and_sizes_match_the_files(lesson):
+    _, folder, manifest = lesson
+    listed = manifest["files"]
+    on_disk = {
+        p.relative_to(folder.root).as_posix()
+        for p in folder.root.rglob("*")
+        if p.is_file() and not p.relative_to(folder.root).as_posix().startswith(".")
+    }
+    assert set(listed) == on_disk - {"manifest.json"}
+    for name, entry in listed.items():
+        path = folder.root / name
+        assert entry["bytes"] == path.stat().st_size, name
+        assert entry["sha256"] == sha256(path), name
+    # Every path the manifest mentions is listed.
+    mentioned = [*manifest["lesson"]["videos"].values(), *manifest["lesson"]["captions"].values(),
+                 manifest["lesson"]["poster"], manifest["lesson"]["page"]]
+    for chapter in manifest["chapters"]:
+        mentioned += [*chapter["videos"].values(), *chapter["captions"].values(), chapter["thumbnail"]]
+    assert set(mentioned) <= set(listed)
+
+
+def test_manifest_config_versions_and_chapters(lesson):
+    result, _, manifest = lesson
+    from importlib.metadata import version
+
+    assert manifest["config"] == result.config.model_dump(mode="json")
+    assert manifest["versions"]["manim"] == version("manim")
+    assert manifest["versions"]["torch"] == torch.__version__
+    assert manifest["versions"]["mha-explainer"] == version("mha-explainer")
+    assert [c["id"] for c in manifest["chapters"]] == list(CHAPTERS)
+    assert [c["title"] for c in manifest["chapters"]] == [ch.title for ch in result.chapters]
+    assert [c["summary"] for c in manifest["chapters"]] == [ch.summary for ch in result.chapters]
+    assert manifest["video"] == {"width": result.width, "height": result.height, "fps": result.fps,
+                                 "duration": pytest.approx(result.duration, abs=2e-3)}
+
+
+# -- the page's HTML (the browser test drives it) -----------------------------------------------
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text, self._in = [], {}, None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in = tag
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in in ("h1", "title"):
+            self.text[self._in] = self.text.get(self._in, "") + data
+
+
+def test_page_uses_relative_paths_and_no_network(lesson):
+    _, folder, manifest = lesson
+    page = folder.index.read_text("utf-8")
+    parsed = _Collect()
+    parsed.feed(page)
+    urls = [v for _, attrs in parsed.tags for k, v in attrs.items() if k in ("src", "href", "poster")]
+    assert urls
+    for url in urls:
+        assert not re.match(r"^(https?:)?//", url), f"network URL {url}"
+        if url.startswith("data:") or url.startswith("#"):
+            continue
+        assert not url.startswith("/") and (folder.root / url).is_file(), f"broken relative link {url}"
+    sources = [attrs for tag, attrs in parsed.tags if tag == "source"]
+    assert [s["src"] for s in sources] == [manifest["lesson"]["videos"]["mp4"], manifest["lesson"]["videos"]["webm"]]
+    assert "<link" not in page and "@import" not in page
+
+
+def test_user_text_is_escaped(lesson, tmp_path):
+    result, folder, _ = lesson
+    copy = tmp_path / "copy"
+    shutil.copytree(folder.root, copy, ignore=shutil.ignore_patterns(".cache"))
+    hostile = '</script><script>alert("t")</script> & <b>"bold"</b>'
+    config = result.config.model_copy(update={"title": hostile, "sentence": "It's <i>2 < 3</i> & done."})
+    moved = dataclasses.replace(
+        result, config=config, out=copy,
+        lesson_files={k: copy / Path(v).relative_to(folder.root) for k, v in result.lesson_files.items()},
+        chapters=tuple(dataclasses.replace(ch, files={k: copy / Path(v).relative_to(folder.root)
+                                                      for k, v in ch.files.items()}) for ch in result.chapters),
+    )
+    page = write_lesson_folder(moved).index.read_text("utf-8")
+    parsed = _Collect()
+    parsed.feed(page)
+    assert parsed.text["h1"] == hostile and parsed.text["title"] == hostile
+    assert [tag for tag, _ in parsed.tags].count("script") == 2  # the page's own two
+    assert "It&#39;s &lt;i&gt;2 &lt; 3&lt;/i&gt; &amp; done." in page
+
+
+# -- all or nothing -------------------------------------------------------------------------------
+
+
+def test_a_failure_leaves_no_half_written_files(lesson, tmp_path, monkeypatch):
+    result, folder, _ = lesson
+    copy = tmp_path / "copy"
+    shutil.copytree(folder.root, copy, ignore=shutil.ignore_patterns(".cache"))
+    for name in ("index.html", "manifest.json", "captions.vtt", "poster.png"):
+        (copy / name).unlink()
+    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export, "render_page", boom)  # fails after captions, frames and tensors were staged
+    moved = dataclasses.replace(result, out=copy, lesson_files={k: copy / Path(v).relative_to(folder.root)
+                                                                for k, v in result.lesson_files.items()})
+    moved = dataclasses.replace(moved, chapters=tuple(
+        dataclasses.replace(ch, files={k: copy / Path(v).relative_to(folder.root) for k, v in ch.files.items()})
+        for ch in result.chapters))
+    with pytest.raises(OSError, match="disk full"):
+        write_lesson_folder(moved)
+    after = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    assert after == before  # nothing new, nothing changed, no staging folder left
+    assert not any(p.name.startswith(".export-") for p in copy.iterdir())
+
+
+def test_missing_video_is_one_sentence(lesson, tmp_path):
+    result, _, _ = lesson
+    gone = dataclasses.replace(result, lesson_files={"mp4": tmp_path / "nope.mp4"})
+    with pytest.raises(ExportError, match=r"rendered file .*nope\.mp4 is missing; render again"):
+        write_lesson_folder(gone)

@@ -1,0 +1,173 @@
+"""The lesson folder's index.html in a real headless browser (Debian's chromium + chromedriver).
+
+Opened as file://, the way a course author double-clicks it: the video loads,
+captions and chapter tracks have cues, clicking a chapter seeks, the layout fits
+a phone. Skips only where no browser is installed (``make test-deps`` installs one).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+
+from scenes.export import write_lesson_folder
+
+pytestmark = [pytest.mark.browser, pytest.mark.render]
+
+CHAPTERS = ("intro", "concat")
+BROWSER_FLAGS = (
+    "--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
+    "--disable-sync --no-first-run --hide-scrollbars --autoplay-policy=no-user-gesture-required"
+).split()
+
+
+def _browser_paths():
+    browser = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    driver = shutil.which("chromedriver")
+    if browser is None or driver is None:
+        missing = " and ".join(n for n, p in (("chromium", browser), ("chromedriver", driver)) if p is None)
+        pytest.skip(f"{missing} not found; install them with `make test-deps` (Debian: chromium chromium-driver)")
+    return browser, driver
+
+
+@pytest.fixture(scope="module")
+def lesson(tmp_path_factory):
+    # The same small render as test_export (same config, same folder: the render cache makes it cheap there).
+    from test_export import render_small_lesson
+
+    result = render_small_lesson(tmp_path_factory.getbasetemp())
+    folder = write_lesson_folder(result)
+    return result, folder, json.loads(folder.manifest.read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    binary, driver_path = _browser_paths()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in BROWSER_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver.set_script_timeout(20)
+    yield driver
+    driver.quit()
+
+
+def open_page(browser, folder, width=1280, height=800, mobile=False):
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+    browser.get(folder.index.as_uri())
+    # Wait for the video's metadata (readyState >= 1) or an error.
+    return browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const v = document.getElementById('lesson');
+        const report = () => done({ready: v.readyState, duration: v.duration, error: v.error && v.error.code,
+                                   src: v.currentSrc});
+        if (v.readyState >= 1 || v.error) report();
+        else { v.addEventListener('loadedmetadata', report, {once: true}); v.addEventListener('error', report, {once: true}); }
+    """)
+
+
+def test_video_loads_with_captions_and_chapter_tracks(browser, lesson, tmp_path):
+    result, folder, manifest = lesson
+    state = open_page(browser, folder)
+    assert state["error"] is None and state["ready"] >= 1
+    assert state["src"].endswith("/lesson.mp4")  # mp4 is offered first and this browser plays it
+    assert state["duration"] == pytest.approx(manifest["video"]["duration"], abs=0.25)
+
+    tracks = browser.execute_script("""
+        const v = document.getElementById('lesson');
+        return Array.from(v.textTracks).map(t => {
+            if (t.mode === 'disabled') t.mode = 'hidden';   // load the chapters track too
+            return t.kind; });
+    """)
+    assert tracks == ["captions", "chapters"]
+    time.sleep(0.5)
+    cues = browser.execute_script("""
+        return Array.from(document.getElementById('lesson').textTracks).map(
+            t => Array.from(t.cues || []).map(c => [c.startTime, c.endTime, c.text]));
+    """)
+    expected = sum(c["cues"] for c in manifest["chapters"])
+    assert expected > 0 and len(cues[0]) == expected
+    assert all(0 <= s < e <= state["duration"] + 1e-3 for s, e, _ in cues[0])
+    assert [(s, e) for s, e, _ in cues[1]] == [pytest.approx((c["start"], c["end"]), abs=1e-3)
+                                              for c in manifest["chapters"]]
+    first_cue = result.chapters[0].cues[0].text
+    assert cues[0][0][2] == " ".join(first_cue.split())
+
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors  # e.g. a caption file blocked on file://, a missing image
+    shot = tmp_path / "page.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+
+
+def test_clicking_a_chapter_seeks_the_video(browser, lesson):
+    _, folder, manifest = lesson
+    open_page(browser, folder)
+    target = manifest["chapters"][1]
+    browser.execute_script("""
+        const v = document.getElementById('lesson');
+        window.seekedAt = null;
+        v.addEventListener('seeked', () => { window.seekedAt = v.currentTime; }, {once: true});
+    """)
+    buttons = browser.find_elements("css selector", "button.chapter")
+    assert [b.get_attribute("data-start") for b in buttons] == [f"{c['start']:.3f}" for c in manifest["chapters"]]
+    buttons[1].click()
+    for _ in range(100):
+        seeked = browser.execute_script("return window.seekedAt")
+        if seeked is not None:
+            break
+        time.sleep(0.05)
+    assert seeked == pytest.approx(target["start"], abs=0.25)
+    time.sleep(0.5)
+    state = browser.execute_script("""
+        const v = document.getElementById('lesson');
+        return {t: v.currentTime, frames: v.webkitDecodedFrameCount, width: v.videoWidth,
+                current: Array.from(document.querySelectorAll('button.chapter')).map(b => b.getAttribute('aria-current'))};
+    """)
+    assert state["frames"] > 0 and state["width"] == manifest["video"]["width"]  # really decoded, not just parsed
+    assert target["start"] - 0.05 <= state["t"] <= target["end"]
+    assert state["current"] == ["false", "true"]
+
+
+def test_page_shows_the_config_text_and_chapter_summaries(browser, lesson):
+    result, folder, manifest = lesson
+    open_page(browser, folder)
+    text = browser.execute_script("""
+        return {h1: document.querySelector('h1').textContent,
+                names: Array.from(document.querySelectorAll('.chapter .name')).map(e => e.textContent),
+                summaries: Array.from(document.querySelectorAll('.chapter .summary')).map(e => e.textContent),
+                images: Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)};
+    """)
+    assert text["h1"] == result.config.title
+    assert text["names"] == [ch.title for ch in result.chapters]
+    assert text["summaries"] == [ch.summary for ch in result.chapters]
+    assert all(text["images"])
+
+
+@pytest.mark.parametrize(("width", "height", "mobile"), [(390, 844, True), (1366, 900, False)])
+def test_layout_fits_phone_and_laptop(browser, lesson, tmp_path, width, height, mobile):
+    _, folder, _ = lesson
+    open_page(browser, folder, width, height, mobile)
+    box = browser.execute_script("""
+        const v = document.getElementById('lesson').getBoundingClientRect();
+        const list = document.querySelector('nav.chapters').getBoundingClientRect();
+        return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+                video: [v.left, v.right, v.width], list: [list.left, list.top, v.bottom]};
+    """)
+    assert box["scroll"] <= box["inner"], "the page scrolls sideways"
+    assert 0 <= box["video"][0] and box["video"][1] <= box["inner"] and box["video"][2] > 0.5 * min(width, 900)
+    if mobile:  # chapters below the video
+        assert box["list"][1] >= box["list"][2]
+    else:  # chapters beside it
+        assert box["list"][0] >= box["video"][1]
+    browser.save_screenshot(str(tmp_path / f"page-{width}.png"))

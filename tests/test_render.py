@@ -1,0 +1,277 @@
+"""The render pipeline: every chapter through scenes.render, checked with PyAV.
+
+The whole lesson renders once (module fixture, 256x144 at 5 fps, two processes);
+the other tests read those files or render tiny stand-in scenes defined here
+(the workers import them from this module: ``chapters_module="test_render:QUICK"``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from manim import RIGHT, Dot
+
+from scenes import media
+from scenes.base import LessonScene
+from scenes.config import CHAPTER_IDS, LessonConfig
+from scenes.render import RenderError, render_lesson
+from scenes.style import theme
+
+pytestmark = pytest.mark.render
+
+HEIGHT, FPS = 144, 5
+WIDTH = 256  # 16:9, even
+
+
+def tiny(out: Path, **overrides) -> LessonConfig:
+    return LessonConfig(pixel_height=HEIGHT, fps=FPS, out=out, **overrides)
+
+
+def quick(out: Path, **overrides) -> LessonConfig:
+    """For the stand-in scenes: one chapter, and no pretrained model to load."""
+    return tiny(out, chapters=("intro",), specialization_model="toy", **overrides)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("render")
+
+
+@pytest.fixture(scope="module")
+def rendered(out):
+    """The full lesson, rendered once: what most tests read."""
+    return render_lesson(tiny(out, formats=("mp4", "png")), jobs=2)
+
+
+# -- stand-in scenes (cheap) for cache and failure behaviour -----------------------------
+
+
+class QuickScene(LessonScene):
+    chapter_id, title, summary = "intro", "A dot", "One dot moves."
+
+    def construct(self):
+        self.say("A dot moves.")
+        self.play(Dot(color=self.lesson.theme.text).animate.shift(RIGHT * 2), run_time=1)
+
+
+class CrashScene(LessonScene):
+    chapter_id, title, summary = "intro", "Crash", "Fails half-way."
+
+    def construct(self):
+        self.play(Dot(color=self.lesson.theme.text).animate.shift(RIGHT), run_time=1)
+        raise RuntimeError("this scene fails on purpose")
+
+
+class KilledScene(LessonScene):
+    chapter_id, title, summary = "intro", "Killed", "Its process dies half-way, like a killed job."
+
+    def construct(self):
+        self.play(Dot(color=self.lesson.theme.text).animate.shift(RIGHT), run_time=1)
+        os._exit(3)
+
+
+QUICK = {"intro": QuickScene}
+CRASH = {"intro": CrashScene}
+KILLED = {"intro": KilledScene}
+
+
+# -- every chapter ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chapter_id", CHAPTER_IDS)
+def test_chapter_video(rendered, chapter_id):
+    ch = next(c for c in rendered.chapters if c.chapter_id == chapter_id)
+    info = media.probe(ch.files["mp4"])
+    assert (info.width, info.height) == (WIDTH, HEIGHT)
+    assert info.fps == FPS
+    assert 15 <= info.duration <= 40, f"{chapter_id}: {info.duration:.1f} s at pacing 1"
+    assert info.duration == pytest.approx(ch.duration)
+
+    # The background is the theme's, and something is drawn on it.
+    background = np.array([int(theme("dark").background[i:i + 2], 16) for i in (1, 3, 5)])
+    frames = media.sample_frames(ch.files["mp4"], 7)
+    drawn = [np.abs(f.astype(int) - background).max(axis=2) > 40 for f in frames]
+    assert max(d.mean() for d in drawn) > 0.005, f"{chapter_id}: every sampled frame is blank"
+    corner = frames[len(frames) // 2][2, 2].astype(int)
+    assert np.abs(corner - background).max() <= 12  # H.264 moves colours a little
+
+    # Narration cues lie inside the video, in order; the last frame was saved.
+    assert ch.cues, f"{chapter_id} says nothing"
+    # (a cue lasts at least 0.5 s, so the last one may end just after the video)
+    assert all(0 <= c.start < ch.duration and c.start < c.end <= ch.duration + 0.5 and c.text.strip()
+               for c in ch.cues)
+    assert [c.start for c in ch.cues] == sorted(c.start for c in ch.cues)
+    assert ch.files["png"].stat().st_size > 0
+
+
+def test_pacing_scales_duration(rendered, out):
+    """Half the pacing gives half the video (up to one frame per animation)."""
+    ch = min(rendered.chapters, key=lambda c: c.render_seconds)  # the cheapest chapter to render again
+    fast = render_lesson(tiny(out, chapters=(ch.chapter_id,), pacing=0.5), jobs=1).chapters[0]
+    assert not fast.cached
+    assert fast.duration == pytest.approx(ch.duration / 2, rel=0.1)
+
+
+# -- the joined lesson ---------------------------------------------------------------------
+
+
+def test_joined_video_has_every_chapter_and_marks(rendered):
+    lesson = rendered.lesson_files["mp4"]
+    info = media.probe(lesson)
+    chapter_infos = [media.probe(ch.files["mp4"]) for ch in rendered.chapters]
+    assert info.frames == sum(i.frames for i in chapter_infos)  # remuxed, nothing lost or added
+    assert info.duration == pytest.approx(sum(i.duration for i in chapter_infos), abs=1 / FPS)
+    assert info.codec == "h264" and (info.width, info.height) == (WIDTH, HEIGHT)
+
+    assert len(info.chapters) == len(rendered.chapters) == len(CHAPTER_IDS)
+    for (start, end, title), ch in zip(info.chapters, rendered.chapters):
+        assert start == pytest.approx(ch.start, abs=0.002)
+        assert end == pytest.approx(ch.start + ch.duration, abs=0.002)
+        assert ch.title in title
+    assert info.chapters[0][0] == 0
+    assert info.chapters[-1][1] == pytest.approx(info.duration, abs=0.002)
+
+
+def test_joined_mp4_streams_from_the_start(rendered):
+    """+faststart: the index (moov) comes before the media data (mdat)."""
+    boxes, data = [], rendered.lesson_files["mp4"].read_bytes()
+    pos = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        boxes.append(data[pos + 4:pos + 8].decode("latin-1"))
+        if size < 8:
+            break
+        pos += size
+    assert boxes.index("moov") < boxes.index("mdat")
+
+
+# -- the cache --------------------------------------------------------------------------------
+
+
+def test_unchanged_render_comes_from_the_cache(rendered, out):
+    entries = {ch.chapter_id: out / ".cache" / ch.cache_key / "video.mp4" for ch in rendered.chapters}
+    before = {cid: p.stat().st_mtime_ns for cid, p in entries.items()}
+    again = render_lesson(tiny(out, formats=("mp4", "png")), jobs=2)
+    assert all(ch.cached for ch in again.chapters)
+    assert [ch.cache_key for ch in again.chapters] == [ch.cache_key for ch in rendered.chapters]
+    assert {cid: p.stat().st_mtime_ns for cid, p in entries.items()} == before  # not rewritten
+    assert again.lesson_hash == rendered.lesson_hash
+
+
+def test_cache_misses_when_the_sentence_changes(tmp_path):
+    first = render_lesson(quick(tmp_path), jobs=1, chapters_module="test_render:QUICK")
+    same = render_lesson(quick(tmp_path), jobs=1, chapters_module="test_render:QUICK")
+    other = render_lesson(quick(tmp_path, sentence="Dogs bark at night."), jobs=1, chapters_module="test_render:QUICK")
+    assert not first.chapters[0].cached
+    assert same.chapters[0].cached and same.chapters[0].cache_key == first.chapters[0].cache_key
+    assert not other.chapters[0].cached
+    assert other.lesson_hash != first.lesson_hash
+    assert media.probe(other.lesson_files["mp4"]).duration == pytest.approx(1.0)
+
+
+def test_no_cache_renders_again(tmp_path):
+    first = render_lesson(quick(tmp_path), jobs=1, chapters_module="test_render:QUICK")
+    again = render_lesson(quick(tmp_path), jobs=1, use_cache=False, chapters_module="test_render:QUICK")
+    assert not again.chapters[0].cached
+    if again.code_hash == first.code_hash:  # (the sources did not change in between)
+        assert again.chapters[0].cache_key == first.chapters[0].cache_key
+
+
+# -- failures leave nothing that looks finished -------------------------------------------------
+
+
+@pytest.mark.parametrize("scenes, words", [("test_render:CRASH", "fails on purpose"),
+                                           ("test_render:KILLED", "terminated abruptly")])
+def test_failed_job_leaves_no_final_file(tmp_path, scenes, words):
+    with pytest.raises(RenderError) as err:
+        render_lesson(quick(tmp_path, formats=("mp4", "png")), jobs=1, chapters_module=scenes)
+    message = str(err.value)
+    assert "intro" in message and words in message and "\n" not in message
+    assert not list(tmp_path.glob("chapters/*"))
+    assert not (tmp_path / "lesson.mp4").exists()
+    cache = tmp_path / ".cache"
+    assert not [p for p in cache.iterdir() if (p / "meta.json").exists()]  # no cache entry
+    assert not list((cache / "tmp").iterdir())  # the job's work folder is gone
+
+
+def test_atomic_path_keeps_nothing_on_failure(tmp_path):
+    target = tmp_path / "video.mp4"
+    with pytest.raises(OSError):
+        with media.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half a video")
+            raise OSError("disk full")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def run_cli(*args):
+    from cli import main
+
+    return CliRunner().invoke(main, ["render", *args])
+
+
+def assert_one_sentence(result):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert errors[0].count(". ") == 0 and len(errors[0]) < 300  # one sentence
+
+
+def test_cli_unknown_chapter(tmp_path):
+    result = run_cli("intro", "attention-is-magic", "--out", str(tmp_path / "o"))
+    assert_one_sentence(result)
+    assert "attention-is-magic" in result.output and "one-head" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_unsupported_format(tmp_path):
+    result = run_cli("--format", "avi", "--out", str(tmp_path / "o"))
+    assert_one_sentence(result)
+    assert "avi" in result.output and "webm" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_heads_must_divide_d_model(tmp_path):
+    result = run_cli("--heads", "3", "--d-model", "16", "--out", str(tmp_path / "o"))
+    assert_one_sentence(result)
+    assert "heads" in result.output and "16" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_unwritable_folder(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("intro", "--out", str(blocker / "media"))
+    assert_one_sentence(result)
+    assert "output folder" in result.output
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def test_cli_read_only_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = run_cli("intro", "--out", str(locked))
+        assert_one_sentence(result)
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_cli_render_from_cache_writes_the_lesson_folder(rendered, out):
+    """Same settings as the fixture into the same folder: every chapter comes from the cache."""
+    result = run_cli("--pixel-height", str(HEIGHT), "--fps", str(FPS), "--format", "mp4", "--format", "png",
+                     "--out", str(out), "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert "cached" in result.output
+    assert (out / "lesson.mp4").is_file() and (out / "index.html").is_file()
+    assert media.probe(out / "lesson.mp4").duration == pytest.approx(rendered.duration, abs=1 / FPS)
