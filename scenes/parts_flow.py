@@ -407,7 +407,7 @@ def pipeline(th: Theme, names: Sequence[str], shapes: Sequence[str], **kwargs) -
 
 # -- timing ---------------------------------------------------------------------------
 
-WORDS_PER_SECOND = 2.6  # a calm narration pace: a cue stays up at least as long as it takes to say
+WORDS_PER_SECOND = 2.8  # a brisk narration pace (~170 words a minute): a cue stays up at least as long as it takes to say
 
 
 def spoken_seconds(text: str) -> float:

@@ -43,8 +43,7 @@ class HeadOutputsScene(LessonScene):
         room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
         parts.fit(eq, width=room)
         self.eq = eq.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
-        self.say("Each head now uses its attention weights: every token's output is a weighted sum "
-                 "of that head's value vectors.")
+        self.say("Each head now uses its weights: a token's output is a weighted sum of value vectors.")
         self.play(FadeIn(self.header), run_time=style.SHORT)
         self.play(Write(eq), run_time=style.BEAT)
         parts_flow.settle(self)
@@ -96,25 +95,22 @@ class HeadOutputsScene(LessonScene):
 
         drawn = [r for r in V.rows if r is not None]
         frame = parts.highlight_box(th, VGroup(weights[0], V.row(drawn[0])), buff=0.05)
-        hidden = "" if len(drawn) == L.trace.n_pos else " (the rows behind the dots count too)"
-        self.say(f"Take head 1 and the token \u201c{tok}\u201d. Its attention row gives one weight per token; "
-                 f"each value row is scaled by its weight{hidden}.")
+        hidden = "" if len(drawn) == L.trace.n_pos else " (hidden rows count too)"
+        self.say(f"Take head 1 and \u201c{tok}\u201d: each value row is scaled by its attention weight{hidden}.")
         self.play(FadeIn(V), run_time=style.BEAT)
         self.play(FadeIn(w_title), LaggedStart(*(FadeIn(x) for x in weights), lag_ratio=0.08), run_time=style.BEAT)
         # Rows the token barely attends to fade: what is left is what it reads.
         top_w = max(float(w[r]) for r in drawn)
         self.play(*(V.row(r).animate.set_opacity(0.3 + 0.7 * float(w[r]) / top_w) for r in drawn), run_time=style.SHORT)
         parts_flow.settle(self)
-        self.say(f"Add the scaled rows up, and you have \u201c{tok}\u201d's output in head 1: "
-                 f"a blend of the values it attends to.")
+        self.say(f"Add the scaled rows: that is \u201c{tok}\u201d's output in head 1, a blend of what it attends to.")
         rows = [VGroup(weights[k], V.row(r)) for k, r in enumerate(drawn)]
         self.add(frame)
         self.play(parts.sweep(frame, rows), run_time=style.BEAT * 1.5)
         self.play(FadeOut(frame), FadeIn(out), FadeIn(sigma), run_time=style.BEAT)
         parts_flow.settle(self)
         h_row = H.row(q)
-        self.say(f"Every token gets such a row: head 1's output is {L.trace.n_pos} rows of d_k = {L.d_head}, "
-                 f"one context mix per token.")
+        self.say(f"Every token gets such a row: head 1's output is {L.trace.n_pos} by {L.d_head}.")
         mark = parts.highlight_box(th, VGroup(h_row, *parts_flow.row_label(H, q)), color=th.head(0))
         self.play(FadeIn(H, shift=LEFT * 0.3), run_time=style.BEAT)
         if len(h_row):  # the focus row may sit behind the ellipsis in a long sentence
@@ -185,8 +181,7 @@ class HeadOutputsScene(LessonScene):
         parts.fit(table, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 1.2)
         table.next_to(self.header, DOWN, buff=0.35).set_x(0)
         self.table = table
-        self.say(f"Every head does the same for \u201c{tok}\u201d, with its own weights and its own values: "
-                 f"a different row of weights, a different output.")
+        self.say(f"Every head does this with its own weights and values: a different mix for the same token.")
         self.play(FadeOut(self.worked), run_time=style.SHORT)
         self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
                   LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT * 2)
@@ -198,8 +193,7 @@ class HeadOutputsScene(LessonScene):
                              f"mix in each: no head is the whole answer.", width=9.5)
         msg.next_to(self.table, DOWN, buff=0.3)
         msg.set_x(0)
-        self.say("The outputs have compatible shapes, but each carries a different context mix. "
-                 "No head is the whole answer.")
+        self.say("Same shapes, different context mixes: no head is the whole answer.")
         self.play(FadeIn(msg), run_time=style.BEAT)
         parts_flow.settle(self, style.HOLD)
 

@@ -234,11 +234,14 @@ class OneHeadScene(LessonScene):
         result = VGroup(lhs, entries).arrange(RIGHT, buff=0.25)
         parts.fit(result, width=config.frame_width - 1.0)
         self.say("Then the weights mix the value vectors: each token's value, scaled by its weight, summed.")
+        # Clear the key side and lift the weights under the value vectors.
+        lift = UP * (T.weights.get_y() - T.scores.get_y())
         self.play(FadeOut(VGroup(T.k_block, T.k_label, T.q_col, T.dot, T.scores, T.score_label, T.scaled,
                                  T.scaled_label)),
-                  T.q_label.animate.set_opacity(0.4), run_time=style.SHORT)
+                  VGroup(T.weights, T.weight_label, self.total).animate.shift(lift),
+                  T.q_label.animate.set_opacity(0.4), run_time=style.BEAT)
         self.play(FadeIn(T.v_block), FadeIn(T.v_label), run_time=style.BEAT)
-        result.next_to(VGroup(T.weights, self.total), DOWN, buff=0.45)
+        result.next_to(VGroup(T.weights, self.total), DOWN, buff=0.35)
         result.set_x(0)
         frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == 0)), buff=0.08)
         v_columns = [VGroup(*(m for (d, jj), m in T.v_block.cells.items() if jj == j)) for j in T.keys]
