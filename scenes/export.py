@@ -271,6 +271,7 @@ def frames_at(path: Path, times) -> list[av.VideoFrame]:
     """The frames shown at each of ``times`` (seconds, ascending), decoded once from the start."""
     out, times = [], list(times)
     with av.open(str(path)) as container:
+        container.streams.video[0].thread_type = "AUTO"  # frame threads: long 1080p60 chapters decode faster
         previous = None
         for frame in container.decode(video=0):
             t = float(frame.time or 0.0)
@@ -434,7 +435,7 @@ def _data_url(text: str, mime: str) -> str:
 
 
 def _clock(seconds: float) -> str:
-    seconds = int(math.floor(seconds + 0.5))
+    seconds = int(math.floor(seconds + 1e-6))  # like a player's clock: 37.6 s is 0:37
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 

@@ -58,7 +58,7 @@ class Specialization:
     trace: AttentionTrace  # tokens are what that model saw (word pieces for MiniLM)
     signatures: tuple  # HeadSignature per head, on this sentence
     profiles: tuple | None  # corpus_profiles(layer): measured over a corpus (trained model only)
-    tags: tuple[str, ...]  # short measured tag per head ("previous-token 0.93", "own token 0.31")
+    tags: tuple[tuple[str, str], ...]  # per head (headline, measure): ("previous-token", "1.00 previous")
     descriptions: tuple[str, ...]  # one measured sentence per head: its label_text, or its numbers
 
     @property
@@ -124,6 +124,38 @@ class Lesson:
 
         return replace(self, config=self.config.model_copy(update={"theme": theme}))
 
+    # -- added by scenes engineer B for chapters 6-10 (see /tmp/team/REQUESTS_B.md); derived, read-only ----------
+
+    @property
+    def head_writes(self) -> torch.Tensor:
+        """``[head, pos, d_model]``: what head i writes into the output, head_i W_O^(i).
+
+        Summed over heads, plus b_O, this is ``trace.output`` (the projection is linear).
+        """
+        with torch.no_grad():
+            W_O = self.mha.head_weights("O").detach().to("cpu", self.trace.heads.dtype)
+            return self.trace.heads @ W_O
+
+    @property
+    def b_O(self) -> torch.Tensor | None:
+        return None if self.mha.b_O is None else self.mha.b_O.detach().cpu()
+
+    @property
+    def trained_ablation(self) -> torch.Tensor | None:
+        """``head_ablation`` of the trained MiniLM layer on its own trace, or None when the lesson has no MiniLM."""
+        spec = self.specialization
+        if not spec.trained:
+            return None
+        if self.config.model == "minilm" and self.config.layer == spec.layer and not self.config.causal:
+            return self.ablation
+        return _minilm_ablation(self.config.device, spec.layer, spec.trace)
+
+
+def _minilm_ablation(device: str, layer: int, trace: AttentionTrace) -> torch.Tensor:
+    mha = load_minilm(device).attention(layer)
+    with torch.no_grad():
+        return head_ablation(mha, trace.to(device=mha.W_Q.device)).detach().cpu()
+
 
 def build_lesson(config: LessonConfig) -> Lesson:
     mha, trace = _mechanics(config)
@@ -171,15 +203,16 @@ SIGNATURE_NAMES = {"previous": "previous", "next": "next", "current": "own token
                    "punctuation": "punct.", "entropy": "entropy"}
 
 
-def head_tag(head: int, signatures, profile=None) -> str:
-    """A short measured tag for one head: 'previous-token 0.93' (corpus label) or its strongest share."""
+def head_tag(head: int, signatures, profile=None) -> tuple[str, str]:
+    """A short measured tag for one head, as (headline, measure): ("previous-token", "1.00 previous")
+    for a corpus label, ("no label", "0.16 [CLS]") otherwise (its strongest share)."""
     if profile is not None and profile.label:
         name = _LABEL_SIGNATURE.get(profile.label, "entropy")
-        return f"{profile.label} {profile.get(name):.2f}"
+        return profile.label, f"{profile.get(name):.2f} {SIGNATURE_NAMES[name]}"
     source = profile if profile is not None else signatures[head]
     name, value = strongest_share(source)
-    prefix = "no label: " if profile is not None else ""
-    return f"{prefix}{SIGNATURE_NAMES[name]} {value:.2f}"
+    # Without a corpus profile (the untrained toy model) there is nothing to label: say so.
+    return ("no label" if profile is not None else "untrained"), f"{value:.2f} {SIGNATURE_NAMES[name]}"
 
 
 def describe_head(head: int, signatures, profile=None) -> str:

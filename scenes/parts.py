@@ -44,6 +44,7 @@ from manim import (
     VGroup,
     VMobject,
     config,
+    interpolate_color,
 )
 
 from . import style
@@ -303,6 +304,39 @@ def _align_right(group: VGroup) -> None:
             m.shift(RIGHT * (x - m.get_right()[0]))
 
 
+def heatmap(th: Theme, values, height: float, *, width: float | None = None, levels: int = 8,
+            scale: float | None = None) -> VGroup:
+    """A matrix as coloured cells (sign and size), without numbers: for matrices too big to read.
+
+    Cells are binned into ``levels`` shades per sign and each shade is one path, so even
+    48 x 48 cells cost a few dozen mobjects. ``.values`` keeps the matrix drawn. (Manim 0.22's
+    ImageMobject cannot be drawn with this Pillow, so no images.)
+    """
+    v = _values(values)
+    rows, cols = v.shape
+    width = width if width is not None else height * cols / rows
+    cw, ch = width / cols, height / rows
+    scale = scale or float(np.abs(v).max()) or 1.0
+    level = np.minimum((np.abs(v) / scale) ** 0.7 * levels, levels - 1e-9).astype(int)  # gamma: small stay visible
+    group = VGroup()
+    for sign, end in ((1, th.positive), (-1, th.negative)):
+        for lv in range(levels):
+            where = np.argwhere((np.sign(v) >= 0 if sign > 0 else v < 0) & (level == lv))
+            if not len(where):
+                continue
+            path = VMobject(stroke_width=0, fill_opacity=1,
+                            fill_color=interpolate_color(ManimColor(th.panel), ManimColor(end), (lv + 1) / levels))
+            for r, c in where:
+                x0, y0 = c * cw, -r * ch
+                path.start_new_path(np.array([x0, y0, 0.0]))
+                path.add_points_as_corners([[x0 + cw, y0, 0], [x0 + cw, y0 - ch, 0], [x0, y0 - ch, 0], [x0, y0, 0]])
+            group.add(path)
+    frame = Rectangle(width=width, height=height, stroke_width=0).move_to([width / 2, -height / 2, 0])
+    group.add(frame)  # keeps the bounding box whole even where a corner is empty
+    group.values = v
+    return group
+
+
 # -- tokens -----------------------------------------------------------------------
 
 
@@ -406,6 +440,7 @@ class AttentionGrid(VGroup):
     ``numbers=True``), ``row_labels``/``col_labels`` (query/key tokens), ``axis_labels``
     ("query" / "key"), ``bar`` (ColorBar or None), ``title`` (or None), ``frame`` (outline in the
     head's colour). Positions beyond ``max_tokens`` are cut and ``note`` says so.
+    ``labels``: True, False, "rows" (query tokens only) or "cols" (key tokens only).
     """
 
     def __init__(self, th: Theme, weights, tokens: Sequence[str] | None = None, *, cell: float = 0.42,
@@ -446,18 +481,19 @@ class AttentionGrid(VGroup):
             self.add(VGroup(*(n for row in self.numbers for n in row)))
 
         self.row_labels, self.col_labels, self.axis_labels = VGroup(), VGroup(), VGroup()
-        if labels and tokens is not None:
+        if labels in (True, "rows") and tokens is not None:
             for q in range(nq):
                 lab = text(th, tokens[q], label_size, th.text)
                 lab.next_to(self.frame, LEFT, buff=0.12).set_y(self.cells[q][0].get_y())
                 self.row_labels.add(lab)
             _align_right(self.row_labels)
+        if labels in (True, "cols") and tokens is not None:
             for k in range(nk):
                 lab = text(th, tokens[k], label_size, th.text).rotate(math.pi / 2)
                 lab.next_to(self.frame, UP, buff=0.12).set_x(self.cells[0][k].get_x())
                 self.col_labels.add(lab)
             _align_bottom(self.col_labels)
-            self.add(self.row_labels, self.col_labels)
+        self.add(self.row_labels, self.col_labels)
         if axes:
             left_of = self.row_labels if len(self.row_labels) else self.frame
             top_of = self.col_labels if len(self.col_labels) else self.frame
@@ -591,9 +627,8 @@ def note(th: Theme, s: str, *, width: float = 5.0, kind: str = "info", size: flo
 
 def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = None) -> VGroup:
     """'2  One head' at the top-left, and an optional muted line under it (e.g. the model's sizes)."""
-    num = text(th, str(number), style.TITLE_SIZE, th.highlight, bold=True)
-    head = text(th, title, style.TITLE_SIZE, th.text, bold=True)
-    line = VGroup(num, head).arrange(RIGHT, buff=0.25, aligned_edge=DOWN)
+    line = text(th, f"{number}  {title}", style.TITLE_SIZE, th.text, bold=True)
+    line[: len(str(number))].set_color(th.highlight)  # one glyph per non-space character
     group = VGroup(line)
     if subtitle:
         group.add(text(th, subtitle, style.SMALL_SIZE, th.muted))
@@ -665,6 +700,32 @@ def hold(scene, at_least: float = 0.0) -> None:
 
 
 # -- layout helpers ----------------------------------------------------------------
+
+_FLAT_BOTTOM = set("HIKLMNEFTZXhiklmnrxz1234570.:")  # glyphs that end exactly on the baseline
+
+
+def baseline_y(mob: VMobject) -> float:
+    """The baseline of a line of text: Pango centres each Text on its ink, so 'joy' and 'hat' differ."""
+    if isinstance(mob, NumberLabel):
+        return float(mob.get_bottom()[1])  # digits sit on the baseline
+    chars = getattr(mob, "text", None)
+    if isinstance(chars, str):
+        glyphs = [c for c in chars if not c.isspace()]
+        if len(glyphs) == len(mob.submobjects):
+            for c, g in zip(glyphs, mob.submobjects):
+                if c in _FLAT_BOTTOM:
+                    return float(g.get_bottom()[1])
+    return float(mob.get_bottom()[1])
+
+
+def inline(*mobs: VMobject, buff: float = 0.25) -> VGroup:
+    """Mobjects side by side on one baseline (a sentence made of several Texts and numbers)."""
+    group = VGroup(*mobs).arrange(RIGHT, buff=buff)
+    y = baseline_y(mobs[0])
+    for m in mobs[1:]:
+        m.shift(UP * (y - baseline_y(m)))
+    return group
+
 
 
 def fit(mob: VMobject, width: float | None = None, height: float | None = None) -> VMobject:

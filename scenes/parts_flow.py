@@ -241,6 +241,57 @@ def vector(th: Theme, values, *, name: str | None = None, name_color=None, max_c
     return row
 
 
+class VectorStack(VGroup):
+    """Row vectors one under another with their columns lined up and their names right-aligned on the left.
+
+    ``rows[k]`` is a ``NumberMatrix`` of one row (``.entry(0, j)``), ``names[k]`` its name; ``rule(k)``
+    draws a sum line above row k (call it before adding the stack to the scene).
+    """
+
+    def __init__(self, th: Theme, items: Sequence[tuple], *, max_cols: int = style.MAX_MATRIX_COLS,
+                 buff: float = 0.16, name_size: float = style.LABEL_SIZE, **kwargs):
+        super().__init__(**kwargs)
+        self.th = th
+        self.rows, self.names = VGroup(), VGroup()
+        for name, values, color in items:
+            # values None: a "⋮" row standing for rows not drawn (its name says which).
+            row = vector(th, values, max_cols=max_cols) if values is not None else parts.text(th, "\u22ee", name_size,
+                                                                                               th.muted)
+            label = name if isinstance(name, VMobject) else maths(th, name, name_size, color)
+            self.rows.add(row)
+            self.names.add(label)
+        self.rows.arrange(DOWN, buff=buff)
+        vectors = [r for r in self.rows if isinstance(r, parts.NumberMatrix)]
+        for row in self.rows:  # same column pitch in every row: line the first entries up
+            if isinstance(row, parts.NumberMatrix):
+                row.shift(RIGHT * (vectors[0].body[0].get_x() - row.body[0].get_x()))
+            else:
+                row.set_x(vectors[0].body[0].get_x())
+        left = min(r.get_left()[0] for r in vectors)
+        for row, label in zip(self.rows, self.names):
+            label.next_to([left, row.get_y(), 0], LEFT, buff=0.25)
+        parts._align_right(self.names)
+        self.rules = VGroup()
+        self.add(self.rows, self.names)
+
+    def rule(self, k: int, gap: float = 0.16) -> Line:
+        """A sum line between row k-1 and row k, as wide as the rows (rows k.. move down to make room)."""
+        for mob in (*self.rows[k:], *self.names[k:]):
+            mob.shift(DOWN * gap)
+        y = (self.rows[k - 1].get_bottom()[1] + self.rows[k].get_top()[1]) / 2
+        left = min(r.get_left()[0] for r in self.rows)
+        right = max(r.get_right()[0] for r in self.rows)
+        line = Line([left, y, 0], [right, y, 0], stroke_color=self.th.muted, stroke_width=3)
+        self.rules.add(line)
+        self.add(line)
+        return line
+
+
+def vector_stack(th: Theme, items: Sequence[tuple], **kwargs) -> VectorStack:
+    """``vector_stack(th, [("x", trace.x[i], None), ("+ MultiHead(x)", trace.output[i], None)])``."""
+    return VectorStack(th, items, **kwargs)
+
+
 def row_label(M: parts.NumberMatrix, r: int) -> list:
     """[the row label of source row r] of a NumberMatrix, or [] if that row is not drawn or unlabelled."""
     drawn = [i for i in M.rows if i is not None]

@@ -230,6 +230,21 @@ class Cache:
             return list(formats)
         return [f for f in formats if not (self.entry(key) / _cache_name(f)).is_file()]
 
+    def timings(self) -> dict[str, float]:
+        """Seconds each chapter took to render last time (for scheduling the longest first)."""
+        try:
+            return {str(k): float(v) for k, v in json.loads((self.root / "timings.json").read_text()).items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def record_timings(self, seconds: dict[str, float]) -> None:
+        if not seconds:
+            return
+        path = self.root / "timings.json"
+        tmp = path.with_name(f".timings.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**self.timings(), **seconds}, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+
     def touch(self, key: str) -> None:
         try:
             os.utime(self.entry(key) / "meta.json")
@@ -241,7 +256,7 @@ class Cache:
         entries = []
         for path in self.root.iterdir() if self.root.is_dir() else ():
             meta = path / "meta.json"
-            if path.name not in ("tmp", "logs") and path.name not in protect:
+            if path.is_dir() and path.name not in ("tmp", "logs") and path.name not in protect:
                 entries.append((meta.stat().st_mtime if meta.exists() else 0.0, path))
         entries.sort(reverse=True)
         for _, path in entries[max(keep - len(protect), 0):]:
@@ -319,6 +334,9 @@ def manim_settings(config: LessonConfig, media_dir: Path, *, fmt: str = "mp4") -
         "progress_bar": "none",
         "verbosity": "ERROR",
         "media_loglevel": "ERROR",
+        # x264's "veryfast" preset: ~20% less render time than Manim's default ("medium") at the same crf,
+        # for flat-colour diagrams a slightly bigger file (measured on a 20 s 720p30 clip: 12.5 s -> 10.4 s).
+        "video_encoder_options": {"preset": "veryfast"},
         "disable_caching": True,  # our cache works per chapter; Manim's per-play hashing only costs time here
         "disable_caching_warning": True,
         "preview": False,
@@ -327,7 +345,7 @@ def manim_settings(config: LessonConfig, media_dir: Path, *, fmt: str = "mp4") -
 
 
 def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | None = None):
-    """Render one constructed-later scene under ``settings``; returns (video path or None, last frame RGBA).
+    """Render a scene under ``settings``; returns (the scene, its video path or None, the last frame as RGBA).
 
     ``scene`` is a zero-argument factory: Manim reads its config when the scene is
     constructed, so construction must happen inside the ``tempconfig``.
@@ -368,7 +386,7 @@ def _run_job(job: Job) -> dict:
             # Only conversions are missing: add them to the finished entry, each atomically.
             meta = json.loads((entry / "meta.json").read_text())
             _convert(entry / MASTER, entry, job.formats)
-            return meta
+            return {**meta, "rendered": False}
 
         _report("start", job.chapter_id)
         lesson, lesson_hash = _lesson_for(job.config_json)  # built once per worker process
@@ -407,15 +425,14 @@ def _run_job(job: Job) -> dict:
             "key": job.key,
         }
         (built / "meta.json").write_text(json.dumps(meta, indent=1))
-        try:
-            os.replace(built, entry)
-        except OSError:  # another render finished the same entry first: theirs is as good
-            if not (entry / "meta.json").is_file():
-                raise
+        if entry.exists():  # an entry without a video (a png-only render) is superseded
+            shutil.rmtree(entry)
+        os.replace(built, entry)
         _report("done", job.chapter_id)
-        return meta
+        return {**meta, "rendered": True}
     except BaseException as err:  # noqa: BLE001 - reported to the main process, which decides
-        return {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        return {"error": f"{type(err).__name__}: {first_line}".rstrip(": "), "traceback": traceback.format_exc()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -467,13 +484,17 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
         for key in keys.values():
             shutil.rmtree(cache.entry(key), ignore_errors=True)
     todo = [cid for cid in chapter_ids if cache.missing(keys[cid], cache_formats)]
-    rendered = {cid for cid in todo if cache.meta(keys[cid]) is None}
 
     config_json = config.model_dump_json()
+    # Longest first (from the last render's timings), so the pool does not end on one long job.
+    last_times = cache.timings()
+    todo.sort(key=lambda cid: -last_times.get(cid, float("inf")))
     job_list = [Job(cid, keys[cid], config_json, lesson_hash, cache_formats, str(cache.root), chapters_module)
                 for cid in todo]
     metas = _run_jobs(job_list, jobs, console)
+    cache.record_timings({cid: m["job_seconds"] for cid, m in metas.items() if m.get("rendered")})
 
+    rendered = {cid for cid, m in metas.items() if m.get("rendered")}
     failures = {cid: m for cid, m in metas.items() if "error" in m}
     if failures:
         logs = cache.root / "logs"
@@ -553,7 +574,7 @@ def _run_jobs(job_list: list[Job], jobs: int | None, console) -> dict:
     workers = max(1, min(jobs or os.cpu_count() or 1, len(job_list)))
     ctx = multiprocessing.get_context("spawn")
     progress_queue = ctx.Queue()
-    display = _Display(console, [j.chapter_id for j in job_list])
+    display = _Display(console, sorted((j.chapter_id for j in job_list), key=CHAPTER_IDS.index))
     metas = {}
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                    initargs=(progress_queue,))

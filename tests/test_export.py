@@ -269,10 +269,16 @@ def test_manifest_hashes_and_sizes_match_the_files(lesson):
         if p.is_file() and not p.relative_to(folder.root).as_posix().startswith(".")
     }
     assert set(listed) == on_disk - {"manifest.json"}
+    probe = folder.root / "probe.txt"  # a file made the ordinary way: the folder's files get its permissions
+    probe.write_text("x")
+    mode = probe.stat().st_mode & 0o777
+    probe.unlink()
     for name, entry in listed.items():
         path = folder.root / name
         assert entry["bytes"] == path.stat().st_size, name
         assert entry["sha256"] == sha256(path), name
+        if name in folder.written:
+            assert path.stat().st_mode & 0o777 == mode, name
     # Every path the manifest mentions is listed.
     mentioned = [*manifest["lesson"]["videos"].values(), *manifest["lesson"]["captions"].values(),
                  manifest["lesson"]["poster"], manifest["lesson"]["page"]]

@@ -1,14 +1,216 @@
-"""Chapter: What heads cost (storyboard being written)."""
+"""Chapter 9 — what heads cost, and what they are worth.
+
+Storyboard: parameters: four d × d matrices, 4d², whatever h is (heads cut the same
+matrices into column blocks) -> multiply-adds per stage for the live h and for h = 1
+at the same width: the totals match, only scale + softmax grow with h -> the seeds'
+table (h = 1, 2, 8 at d = 512; GPT-3's h = 96) -> more heads is not free -> measured:
+zero one head at a time; not every head is equally useful.
+"""
 
 from __future__ import annotations
 
+from manim import (DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup,
+                   config)
+
+from mha_core import attention_cost
+from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
+
+# The seeds' worked example (d = 512 with h = 1, 2, 8) and GPT-3's attention shape (Brown et al. 2020,
+# "Language Models are Few-Shot Learners", table 2.1: d_model 12288, 96 heads of 128).
+SEED_EXAMPLE = ((1, 512), (2, 512), (8, 512))
+GPT3 = (96, 12288)
+PRUNING_SOURCE = "Michel et al. 2019, \u201cAre Sixteen Heads Really Better than One?\u201d"
 
 
 class CostScene(LessonScene):
     chapter_id = "cost"
     title = "What heads cost"
-    summary = "Parameters stay 4d² whatever the head count; compute per stage barely changes; but more heads is not free, and not every head is equally useful."
+    summary = ("Parameters stay 4d² whatever the head count, and the multiply-adds barely change; but more heads "
+               "is not free, and not every head is equally useful (measured by zeroing heads).")
 
     def construct(self):
-        self.wait(1)
+        self.th = self.lesson.theme
+        self.parameters()
+        self.compute()
+        self.seeds_table()
+        self.not_free()
+        self.ablation()
+
+    # -- beats ---------------------------------------------------------------------------------
+
+    def parameters(self):
+        L, th, cost = self.lesson, self.th, self.lesson.cost
+        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        side = 1.25
+        squares = VGroup()
+        for role in ("Q", "K", "V", "O"):
+            sq = Square(side_length=side, stroke_color=th.role(role), stroke_width=2.5, fill_color=th.role(role),
+                        fill_opacity=0.12)
+            name = parts_flow.maths(th, f"W_{role}", style.LABEL_SIZE, th.role(role))
+            dims = parts.text(th, "d \u00d7 d", style.SMALL_SIZE, th.muted)
+            squares.add(VGroup(sq, VGroup(name, dims).arrange(DOWN, buff=0.1).move_to(sq)))
+        squares.arrange(RIGHT, buff=0.3)
+        # W_Q again, cut into h column blocks: the heads' W_Q^(i) are views of the same numbers.
+        n_strips = min(L.n_head, 24)  # beyond this the strips are thinner than a pixel line at 480p
+        strip_w = side / n_strips
+        strips = VGroup(*(
+            Rectangle(width=strip_w, height=side, stroke_width=0.8, stroke_color=th.background,
+                      fill_color=th.head(i), fill_opacity=0.75).move_to(squares[0][0].get_left() + RIGHT * strip_w * (i + 0.5))
+            for i in range(n_strips)
+        ))
+        split = parts.text(th, f"h = {L.n_head}: the same W_Q, cut into {L.n_head} blocks of d_k = {L.d_head} columns",
+                           style.SMALL_SIZE, th.muted)
+        weights = parts.NumberLabel(cost.weight_parameters, style.count(cost.weight_parameters), style.BODY_SIZE,
+                                    th.text)
+        total = parts.NumberLabel(cost.parameters, style.count(cost.parameters), style.BODY_SIZE, th.highlight)
+        single = L.cost.single_head()
+        single_total = parts.NumberLabel(single.parameters, style.count(single.parameters), style.BODY_SIZE, th.text)
+        lines = VGroup(
+            VGroup(parts_flow.maths(th, f"4 d^2 = 4 dot {L.d_model}^2 =", style.BODY_SIZE), weights,
+                   parts.text(th, "weights", style.BODY_SIZE, th.muted)),
+            VGroup(parts.text(th, f"+ biases 4d:", style.BODY_SIZE, th.muted),
+                   parts.NumberLabel(cost.parameters - cost.weight_parameters,
+                                     style.count(cost.parameters - cost.weight_parameters), style.BODY_SIZE, th.text)),
+            VGroup(parts.text(th, f"parameters with h = {L.n_head}:", style.BODY_SIZE), total),
+            VGroup(parts.text(th, "parameters with h = 1:", style.BODY_SIZE), single_total),
+        )
+        for line in lines:
+            line.arrange(RIGHT, buff=0.18)
+        lines.arrange(DOWN, buff=0.28, aligned_edge=LEFT)
+        self.param_numbers = {"weights": weights, "total": total, "single": single_total}
+        left = VGroup(squares, split)
+        split.next_to(squares, DOWN, buff=0.3).align_to(squares, LEFT)
+        body = VGroup(left, lines).arrange(RIGHT, buff=0.8)
+        parts.fit(body, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        _, _, bottom, top = parts.content_box()
+        body.move_to([0, (top + bottom) / 2 + 0.3, 0])
+        strips.move_to(squares[0][0])
+        self.say("Parameters: four d by d matrices, 4 d squared, whatever the number of heads.")
+        self.play(FadeIn(self.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
+                  run_time=style.BEAT)
+        self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+        self.say("Heads just cut the same matrices into column blocks: the count is identical.")
+        self.play(FadeIn(strips), FadeIn(split), run_time=style.BEAT)
+        self.bring_to_front(squares[0][1])  # W_Q's label stays readable over its head blocks
+        self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+        self.param_view = VGroup(body, strips)
+
+    def compute(self):
+        L, th = self.lesson, self.th
+        live, single = L.cost, L.cost.single_head()
+        rows = [["stage", "formula", f"h = {L.n_head}", "h = 1"]]
+        for a, b in zip(live.stages, single.stages):
+            elementwise = a.macs == 0 and a.elementwise > 0
+            name = a.name + (" (element-wise)" if elementwise else "")
+            rows.append([name, a.formula, a.elementwise if elementwise else a.macs,
+                         b.elementwise if elementwise else b.macs])
+        rows.append(["multiply-adds in total", "", live.total_macs, single.total_macs])
+        grows = next(k for k, s in enumerate(live.stages, start=1) if s.elementwise)
+        colors = {(grows, c): th.highlight for c in range(4)}
+        T = parts_flow.table(th, rows, total=True, colors=colors)
+        title = parts.text(th, f"Operations per stage, n = {L.trace.n_pos} tokens, d = {L.d_model}",
+                           style.LABEL_SIZE, th.muted)
+        group = VGroup(title, T).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        note = parts.text(th, "only scale + softmax grow with h (one n \u00d7 n map per head)", style.SMALL_SIZE,
+                          th.highlight)
+        note.next_to(T, DOWN, buff=0.3).align_to(T, LEFT)
+        group.add(note)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
+        group.move_to([0, (top + bottom) / 2, 0])
+        self.compute_table = T
+        self.say(f"Compute: {L.n_head} heads cost the same multiply-adds as one full-width head; "
+                 f"only scale and softmax grow with h.")
+        self.play(FadeOut(self.param_view), FadeIn(title), FadeIn(T), run_time=style.BEAT)
+        self.play(FadeIn(note), run_time=style.SHORT)
+        parts_flow.settle(self, style.SHORT)
+        self.compute_view = group
+
+    def seeds_table(self):
+        L, th = self.lesson, self.th
+        n = L.trace.n_pos
+        # The seeds' shapes are hypothetical models: their costs come from the same accounting as the live one.
+        examples = [("seeds' example", h, d, attention_cost(d, h, n)) for h, d in SEED_EXAMPLE]
+        examples.append(("GPT-3 (Brown et al. 2020)", GPT3[0], GPT3[1], attention_cost(GPT3[1], GPT3[0], n)))
+        examples.append(("this lesson's model", L.n_head, L.d_model, L.cost))
+        rows = [["", "h", "d", "d_k", "weights 4d\u00b2", "multiply-adds", "softmax ops"]]
+        for label, h, d, c in examples:
+            rows.append([label, h, d, c.d_head, c.weight_parameters, c.total_macs, c.total_elementwise])
+        colors = {(len(rows) - 1, c): th.highlight for c in range(7)}
+        T = parts_flow.table(th, rows, colors=colors, size=style.SMALL_SIZE + 1)
+        title = parts.text(th, f"One attention layer at n = {n} tokens", style.LABEL_SIZE, th.muted)
+        group = VGroup(title, T).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
+        group.move_to([0, (top + bottom) / 2, 0])
+        self.seed_table = T
+        self.seed_costs = examples
+        self.say("The seeds' example agrees: at d = 512, one, two or eight heads cost the same. "
+                 "GPT-3 uses 96 heads of 128.")
+        self.play(FadeOut(self.compute_view), FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
+                  run_time=style.BEAT * 1.5)
+        parts_flow.settle(self, style.SHORT)
+        self.seed_view = group
+
+    def not_free(self):
+        L, th = self.lesson, self.th
+        n, h, dk = L.trace.n_pos, L.n_head, L.d_head
+        points = (
+            f"memory traffic: {h} attention maps of {n} \u00d7 {n} to write and read, not one",
+            f"kernel efficiency: many small products, each only d_k = {dk} wide",
+            f"KV cache shape: keys and values cached per head, {h} \u00d7 n \u00d7 {dk} each, per layer",
+            f"per-head width shrinks: d_k = d / h = {L.d_model} / {h} = {dk}",
+        )
+        items = VGroup(*(parts.paragraph(th, "\u2022 " + p, 10.5, style.LABEL_SIZE) for p in points))
+        items.arrange(DOWN, buff=0.22, aligned_edge=LEFT)
+        title = parts.text(th, "More heads is not free", style.HEADING_SIZE, th.warn, bold=True)
+        group = VGroup(title, items).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
+        panel = parts.card(th, group, accent=th.warn)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(panel, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
+        panel.move_to([0, (top + bottom) / 2, 0])
+        self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
+                 "narrower heads.")
+        self.play(FadeOut(self.seed_view), FadeIn(panel), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+        self.free_view = panel
+
+    def ablation(self):
+        L, th = self.lesson, self.th
+        spec = L.specialization
+        # Trained heads show it best: MiniLM's layer when the lesson has it, else the mechanics model.
+        measured = L.trained_ablation
+        if measured is not None:
+            values, where = measured, f"{spec.model_name}, layer {spec.layer}"
+        else:
+            values, where = L.ablation, L.model_name
+        n = len(values)
+        chart = parts_flow.bar_chart(th, values, [str(i + 1) for i in range(n)],
+                                     colors=[th.head(i) for i in range(n)], height=2.6,
+                                     bar_width=0.7 if n <= 6 else 0.45)
+        axis = parts.text(th, "head zeroed", style.SMALL_SIZE, th.muted).next_to(chart.labels, DOWN, buff=0.12)
+        title = parts.paragraph(th, "Zero one head: how much does the attention output change?", 11,
+                                style.LABEL_SIZE)
+        sub = parts.text(th, f"\u2016change\u2016 / \u2016output\u2016 \u00b7 {where} \u00b7 this sentence",
+                         style.SMALL_SIZE, th.muted)
+        chart_group = VGroup(title, sub, VGroup(chart, axis)).arrange(DOWN, buff=0.25)
+        lesson_note = parts.note(th, "Not every head is equally useful: zeroing some changes the output far less than "
+                                     f"zeroing others, which is why heads can often be pruned ({PRUNING_SOURCE}).",
+                                 width=11)
+        group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=0.35)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom + 0.2)
+        group.move_to([0, (top + bottom) / 2, 0])
+        self.chart = chart
+        self.ablation_values = values
+        self.say("And not every head is equally useful: zeroing some barely moves the output, "
+                 "which is why heads can be pruned.")
+        self.play(FadeOut(self.free_view), FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis),
+                  FadeIn(chart.labels), run_time=style.SHORT)
+        self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),
+                  run_time=style.BEAT)
+        self.play(FadeIn(lesson_note), run_time=style.SHORT)
+        parts_flow.settle(self, style.HOLD)

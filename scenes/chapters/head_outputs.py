@@ -89,8 +89,8 @@ class HeadOutputsScene(LessonScene):
         H.next_to(panel, RIGHT, buff=1.2).align_to(V, UP)
         block = VGroup(panel, out, sigma, H)
         _, _, bottom, top = parts.content_box()
-        parts.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom + 0.2)
-        block.next_to(self.header, DOWN, buff=0.3).set_x(0)
+        parts.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
+        block.move_to([0, (top + bottom) / 2, 0])
         self.V, self.weight_column, self.out, self.H = V, weights, out, H
 
         drawn = [r for r in V.rows if r is not None]
@@ -163,7 +163,7 @@ class HeadOutputsScene(LessonScene):
         col_titles = VGroup(
             parts.text(th, f"weights of \u201c{tok}\u201d over the keys", style.SMALL_SIZE, th.muted)
             .next_to(keys, UP, buff=0.1).align_to(rows, LEFT),
-            parts_flow.maths(th, f'"head"_i["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
+            parts_flow.maths(th, f'"head"_(i)["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
             .next_to(rows[0].vector, UP, buff=0.15).align_to(rows[0].vector, LEFT),
         )
         # Keep the two titles apart when the key labels are short.

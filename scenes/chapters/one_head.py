@@ -209,9 +209,7 @@ class OneHeadScene(LessonScene):
     def softmax_row(self):
         th, T = self.th, self.table
         total = parts.formula(th, f'sum = {style.fmt(T.weight_sum)}', style.LABEL_SIZE, th.muted)
-        total.next_to(T.weights, RIGHT, buff=0.3)
-        if total.get_right()[0] > config.frame_width / 2 - style.FRAME_MARGIN:
-            total.next_to(T.weights, DOWN, buff=0.2).align_to(T.weights, RIGHT)
+        total.next_to(T.weight_label, DOWN, buff=0.2).align_to(T.weight_label, RIGHT)
         self.total = total
         self.say("Softmax turns the row into weights: all positive, summing to one.")
         self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
@@ -235,13 +233,13 @@ class OneHeadScene(LessonScene):
         parts.fit(result, width=config.frame_width - 1.0)
         self.say("Then the weights mix the value vectors: each token's value, scaled by its weight, summed.")
         # Clear the key side and lift the weights under the value vectors.
-        lift = UP * (T.weights.get_y() - T.scores.get_y())
+        lift = UP * (T.scores.get_y() - T.weights.get_y())
         self.play(FadeOut(VGroup(T.k_block, T.k_label, T.q_col, T.dot, T.scores, T.score_label, T.scaled,
                                  T.scaled_label)),
                   VGroup(T.weights, T.weight_label, self.total).animate.shift(lift),
                   T.q_label.animate.set_opacity(0.4), run_time=style.BEAT)
         self.play(FadeIn(T.v_block), FadeIn(T.v_label), run_time=style.BEAT)
-        result.next_to(VGroup(T.weights, self.total), DOWN, buff=0.35)
+        result.next_to(T.weights, DOWN, buff=0.45)
         result.set_x(0)
         frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == 0)), buff=0.08)
         v_columns = [VGroup(*(m for (d, jj), m in T.v_block.cells.items() if jj == j)) for j in T.keys]

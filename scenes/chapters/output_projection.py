@@ -1,14 +1,168 @@
-"""Chapter: W_O blends the heads (storyboard being written)."""
+"""Chapter 8 — W_O blends the heads; the residual update; Add & Norm.
+
+Storyboard: W_O drawn as a matrix of its own (d × d), its rows in head blocks ->
+one token's concatenation meets those row blocks and comes out as one output row ->
+split by head: every head writes a full-width contribution, W_O sums them (+ b_O) ->
+the output is added to the token's vector (the residual stream) -> LayerNorm ->
+n × d in, n × d out: a drop-in block you can stack.
+"""
 
 from __future__ import annotations
 
+from manim import (DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, GrowFromCenter, LaggedStart,
+                   RoundedRectangle, VGroup, config)
+
+from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
+
+MAX_WRITE_ROWS = 6  # per-head contributions listed; more heads: the first few, "⋮", the last
 
 
 class OutputProjectionScene(LessonScene):
     chapter_id = "output-projection"
     title = "W_O blends the heads"
-    summary = "The output projection W_O mixes the concatenated heads into one update per token, added to the residual stream, then Add & Norm."
+    summary = ("The output projection W_O mixes the concatenated heads into one update vector per token; "
+               "the update is added to the residual stream, then Add & Norm takes over.")
 
     def construct(self):
-        self.wait(1)
+        self.th = self.lesson.theme
+        self.q = self.lesson.focus
+        self.the_matrix()
+        self.one_token_through()
+        self.per_head_writes()
+        self.residual_update()
+        self.add_and_norm()
+        self.drop_in_block()
+
+    # -- beats ---------------------------------------------------------------------------------
+
+    def the_matrix(self):
+        L, th = self.lesson, self.th
+        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        eq = parts_flow.maths(th, '"MultiHead"(X) = "Concat"("head"_1, ..., "head"_h) W_O', style.LABEL_SIZE)
+        room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
+        self.eq = parts.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
+
+        W = parts_flow.head_blocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
+                                   shape=False)
+        W.name = parts_flow.maths(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
+        W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, learned", style.SMALL_SIZE, th.muted)
+        W.name.next_to(W.brackets, UP, buff=0.15)
+        W.add(W.name)
+        # Tags on the right of each row block: which head's numbers those rows read.
+        tags = VGroup()
+        for h in (h for h in W.heads if h is not None):
+            tag = parts.head_chip(th, h, style.SMALL_SIZE - 2, label=f"reads head {h + 1}")
+            tags.add(tag.next_to(W.brackets, RIGHT, buff=0.15).set_y(W.block(h)[0].get_y()))
+        self.W, self.W_tags = W, tags
+        group = VGroup(W, tags)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(group, height=top - bottom - 1.0)
+        group.move_to([1.0, (top + bottom) / 2 + 0.4, 0])
+        W.shape.next_to(W.brackets, DOWN, buff=0.12)
+        self.say("Most explainers skip this matrix: W_O, learned, d by d, its rows in one block per head.")
+        self.play(FadeIn(self.header), FadeIn(eq), run_time=style.SHORT)
+        self.play(FadeIn(W), FadeIn(W.shape), run_time=style.BEAT)
+        self.play(LaggedStart(*(FadeIn(t, shift=LEFT * 0.2) for t in tags), lag_ratio=0.15), run_time=style.BEAT)
+        parts_flow.settle(self)
+
+    def one_token_through(self):
+        L, th, q, W = self.lesson, self.th, self.q, self.W
+        tok = L.tokens[q]
+        # The token's concatenation, drawn as a column so that its entry j sits beside row j of W_O.
+        c = parts_flow.head_blocks(th, L.trace.concat[q].reshape(-1, 1), L.n_head, axis=0, max_other=1, shape=False)
+        c.scale(W.body[0].height / c.body[0].height if c.body[0].height else 1)
+        c.shift(UP * (W.body.get_top()[1] - c.body.get_top()[1]))
+        c.next_to(W, LEFT, buff=0.45)
+        c.shift(UP * (W.body.get_top()[1] - c.body.get_top()[1]))
+        c_name = parts_flow.maths(th, f'"Concat"["{tok}"]', style.LABEL_SIZE).next_to(c.brackets, UP, buff=0.15)
+        c_name.align_to(c.brackets, RIGHT)
+        dot = parts_flow.maths(th, "dot", style.BODY_SIZE).move_to((c.get_right() + W.get_left()) / 2)
+        out = parts_flow.vector(th, L.trace.output[q], max_cols=style.MAX_MATRIX_COLS, col_gap=0.45)
+        out.next_to(W.brackets, DOWN, buff=0.5)
+        out.shift(RIGHT * (W.body[0].get_x() - out.body[0].get_x()))  # column j under column j of W_O
+        out_name = parts_flow.maths(th, f'"output"["{tok}"] =', style.LABEL_SIZE, th.role("O"))
+        out_name.next_to(out.brackets, LEFT, buff=0.2)
+        self.product = VGroup(c, c_name, dot, out, out_name)
+        self.say(f"Row block i multiplies only head i's part of \u201c{tok}\u201d's concatenation; "
+                 f"each output number sums all the blocks.")
+        self.play(FadeOut(W.shape), FadeIn(c), FadeIn(c_name), FadeIn(dot), run_time=style.BEAT)
+        self.play(FadeIn(out), FadeIn(out_name), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+
+    def per_head_writes(self):
+        L, th, q = self.lesson, self.th, self.q
+        tok = L.tokens[q]
+        heads = parts_flow.shown_heads(L.n_head, MAX_WRITE_ROWS)
+        items = []
+        for k, h in enumerate(heads):
+            if h is None:
+                items.append((parts.text(th, f"heads {heads[k - 1] + 2}\u2013{heads[k + 1]}", style.SMALL_SIZE,
+                                         th.muted), None, None))
+            else:
+                items.append((f'"head"_{h + 1}["{tok}"] W_O^(({h + 1}))', L.head_writes[h, q], th.head(h)))
+        if L.b_O is not None:
+            items.append(("+ b_O", L.b_O, th.muted))
+        items.append((f'"output"["{tok}"]', L.trace.output[q], th.role("O")))
+        stack = parts_flow.vector_stack(th, items, max_cols=style.MAX_MATRIX_COLS)
+        stack.rule(len(items) - 1)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(stack, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 0.2)
+        stack.move_to([0, (top + bottom) / 2, 0])
+        self.writes = stack
+        self.say("Split by head: each block turns one head into a full-width contribution, and W_O adds them up.")
+        self.play(FadeOut(VGroup(self.W, self.W_tags, self.product)), run_time=style.SHORT)
+        body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
+        self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
+        self.play(Create(stack.rules), FadeIn(body[-1]), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+
+    def residual_update(self):
+        L, th, q = self.lesson, self.th, self.q
+        tok = L.tokens[q]
+        stack = parts_flow.vector_stack(th, [
+            (f'X["{tok}"]', L.trace.x[q], th.role("X")),
+            (f'+ "MultiHead"(X)["{tok}"]', L.trace.output[q], th.role("O")),
+            ('= "residual"', L.residual[q], th.text),
+            ('"LayerNorm"("residual")', L.normed[q], th.highlight),
+        ], max_cols=style.MAX_MATRIX_COLS)
+        stack.rule(2)
+        _, _, bottom, top = parts.content_box()
+        parts.fit(stack, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 1.8)
+        stack.move_to([0, top - 0.3 - stack.height / 2 - 0.4, 0])
+        self.residual = stack
+        body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
+        self.say(f"That output is an update, added to \u201c{tok}\u201d's own vector: the residual stream.")
+        self.play(FadeOut(self.writes), run_time=style.SHORT)
+        self.play(FadeIn(body[0]), run_time=style.SHORT)
+        self.play(FadeIn(body[1]), run_time=style.SHORT)
+        self.play(Create(stack.rules), FadeIn(body[2]), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+        self.norm_row = body[3]
+
+    def add_and_norm(self):
+        self.say("Then Add and Norm: layer normalisation rescales each row to mean 0, variance 1.")
+        self.play(FadeIn(self.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+
+    def drop_in_block(self):
+        L, th = self.lesson, self.th
+        shape = f"{L.trace.n_pos} \u00d7 {L.d_model}"
+        x_in = parts.shape_badge(th, f"X: {shape}", th.role("X"))
+        block = parts.card(th, parts.text(th, "multi-head attention + Add & Norm", style.LABEL_SIZE),
+                           accent=th.role("O"))
+        x_out = parts.shape_badge(th, f"out: {shape}", th.role("O"))
+        nxt = parts.card(th, parts.text(th, "next block", style.LABEL_SIZE, th.muted))
+        row = VGroup(x_in, block, x_out, nxt).arrange(RIGHT, buff=0.7)
+        arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=0.08, stroke_width=3, color=th.muted,
+                                tip_length=0.15) for a, b in zip(row[:-1], row[1:])))
+        strip = VGroup(row, arrows)
+        parts.fit(strip, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        strip.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.3)
+        note = parts.text(th, "same shape in and out: a drop-in block you can stack", style.LABEL_SIZE, th.muted)
+        note.next_to(strip, UP, buff=0.25)
+        self.say(f"Output {L.trace.n_pos} by {L.d_model}, the same shape as the input: "
+                 f"a drop-in block you can stack.")
+        self.play(FadeIn(row[:3]), Create(arrows[:2]), run_time=style.BEAT)
+        self.play(FadeIn(row[3]), Create(arrows[2]), FadeIn(note), run_time=style.BEAT)
+        parts_flow.settle(self, style.HOLD)

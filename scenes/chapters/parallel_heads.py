@@ -1,14 +1,134 @@
-"""Chapter: Heads in parallel (storyboard being written)."""
+"""Chapter 4 — heads in parallel: all h patterns side by side on one colour scale.
+
+Storyboard: every head's attention pattern appears at once (they run in parallel),
+rows = queries and columns = keys, one [0, 1] colour bar for all -> the same query
+row highlighted in every head: each head reads from different places -> each head
+sees the same sequence through a different lens.
+"""
 
 from __future__ import annotations
 
+import math
+
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup, config
+
+from scenes import parts, style
 from scenes.base import LessonScene
+
+LABEL_MIN_CELL = 0.24  # below this cell size, token labels would overlap: leave them out
+MAX_CELL = 0.42
+
+
+def grid_layout(h: int, n: int, width: float, height: float, label_w: float, title_h: float = 0.4,
+                gap: float = 0.3) -> tuple[int, int, float, bool]:
+    """(columns, rows, cell size, with token labels) that make h patterns of n x n cells as big as possible."""
+    best = (1, h, 0.0, False)
+    for labels in (True, False):
+        over_w = label_w + 0.4 if labels else 0.4  # query labels + axis word, left of the first column
+        over_h = label_w if labels else 0.3  # rotated key labels above the first row
+        for cols in range(1, h + 1):
+            rows = math.ceil(h / cols)
+            cell_w = (width - over_w - (cols - 1) * gap) / (cols * n)
+            cell_h = (height - over_h - rows * title_h - (rows - 1) * gap) / (rows * n)
+            cell = min(cell_w, cell_h, MAX_CELL)
+            if labels and cell < LABEL_MIN_CELL:
+                continue
+            if cell > best[2] + 1e-9:
+                best = (cols, rows, cell, labels)
+        if best[2] > 0 and best[3] == labels:
+            return best
+    return best
 
 
 class ParallelHeadsScene(LessonScene):
     chapter_id = "parallel-heads"
     title = "Heads in parallel"
-    summary = ""
+    summary = ("All h attention patterns side by side on the same colour scale: the heads run in parallel, "
+               "and each one spreads the same query's attention differently.")
 
     def construct(self):
-        self.wait(1)
+        L = self.lesson
+        self.th = L.theme
+        self.header = parts.chapter_header(self.th, L.chapter_number(self.chapter_id), self.title,
+                                           parts.model_line(L))
+        self.build_patterns()
+        self.all_at_once()
+        self.same_query()
+
+    def build_patterns(self):
+        th, L = self.th, self.lesson
+        tokens = L.tokens
+        n = min(L.trace.n_pos, style.MAX_TOKENS)
+        left, right, bottom, top = parts.content_box()
+        self.bar = parts.color_bar(th, height=2.4)
+        width = right - left - self.bar.width - 0.4
+        room_top = self.header.get_bottom()[1] - 0.25
+        height = room_top - bottom - 0.5  # leaves a line for the note under the patterns
+        label_w = max(parts.text(th, t, style.SMALL_SIZE).width for t in tokens[:n]) + 0.15
+        cols, rows, cell, labels = grid_layout(L.n_head, n, width, height, label_w)
+        grids = VGroup()
+        for i in range(L.n_head):
+            r, c = divmod(i, cols)
+            which = False
+            if labels:
+                which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
+            g = parts.attention_grid(th, L.trace.weights[i], tokens, cell=cell, labels=which, axes=False, bar=False,
+                                     color=th.head(i), max_tokens=style.MAX_TOKENS)
+            chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=0.1)
+            g.chip = chip
+            g.add(chip)
+            grids.add(g)
+        # Place frames on a regular lattice (labels hang outside the frames).
+        pitch_x = n * cell + 0.3
+        pitch_y = n * cell + 0.45
+        for i, g in enumerate(grids):
+            r, c = divmod(i, cols)
+            g.shift([c * pitch_x - g.frame.get_x(), -r * pitch_y - g.frame.get_y(), 0])
+        axes = VGroup()
+        key = parts.text(th, "key \u2192", style.SMALL_SIZE, th.muted)
+        query = parts.text(th, "query \u2192", style.SMALL_SIZE, th.muted).rotate(-math.pi / 2)
+        key.next_to(grids, UP, buff=0.1).align_to(grids[0].frame, LEFT)
+        query.next_to(grids, LEFT, buff=0.1).align_to(grids[0].frame, UP)
+        axes.add(key, query)
+        layout = VGroup(grids, axes)
+        parts.fit(layout, width=width, height=room_top - bottom - 0.45)
+        layout.move_to([left + layout.width / 2, room_top - layout.height / 2, 0])
+        self.bar.next_to(layout, RIGHT, buff=0.4).align_to(grids[0].frame, UP)
+        note = "rows: queries \u00b7 columns: keys \u00b7 one colour scale for every head"
+        if not labels:
+            shown = " ".join(tokens[:n])
+            note = f"tokens in order: {shown}"
+        self.note = parts.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
+        self.note.next_to(layout, DOWN, buff=0.2).align_to(layout, LEFT)
+        if self.note.get_bottom()[1] < bottom:
+            self.note.shift(UP * (bottom - self.note.get_bottom()[1]))
+        self.grids, self.axes, self.cell = grids, axes, cell
+
+    def all_at_once(self):
+        L = self.lesson
+        self.say(f"Here are all {L.n_head} heads on the same sentence, side by side. "
+                 "Rows are queries, columns are keys.")
+        self.play(FadeIn(self.header), run_time=style.SHORT)
+        # One animation for all heads: they run in parallel, not one after another.
+        self.play(FadeIn(self.grids), FadeIn(self.axes), FadeIn(self.bar), FadeIn(self.note), run_time=style.BEAT)
+        parts.hold(self)
+        self.say("Every pattern uses the same colour scale, from zero to one, so they can be compared directly.")
+        self.play(self.bar.animate.scale(1.08), run_time=style.SHORT)
+        self.play(self.bar.animate.scale(1 / 1.08), run_time=style.SHORT)
+        parts.hold(self)
+
+    def same_query(self):
+        th, L = self.th, self.lesson
+        f = min(L.focus, len(self.grids[0].cells) - 1)
+        boxes = VGroup(*(parts.highlight_box(th, g.row_cells(f), buff=0.02) for g in self.grids))
+        tops = VGroup()
+        for i, g in enumerate(self.grids):
+            k = int(L.trace.weights[i, f, : len(g.cells[0])].argmax())
+            tops.add(parts.highlight_box(th, g.cells[f][k], buff=0.0, color=th.text).set_stroke(width=2))
+        self.say(f"Follow one query, \u201c{L.tokens[f]}\u201d, across the heads: "
+                 "each head puts its weight somewhere else.")
+        self.play(Create(boxes), run_time=style.BEAT)
+        self.play(Create(tops), run_time=style.SHORT)
+        parts.hold(self)
+        self.say("Same tokens, different lenses: the heads share no weights and run side by side.")
+        parts.hold(self, style.HOLD)

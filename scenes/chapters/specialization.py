@@ -1,14 +1,171 @@
-"""Chapter: Heads specialise (storyboard being written)."""
+"""Chapter 5 — heads specialise: real trained heads, labelled only by what was measured.
+
+Storyboard: the sentence as the trained model sees it (word pieces) -> all heads of one
+layer, each tagged by its measured signature (mean over a corpus; a label only above a
+threshold, otherwise the numbers) -> one head up close, with its measured sentence ->
+the caveats: specialisation is learned, not assigned; do not over-read one head.
+
+The data come from ``lesson.specialization`` (MiniLM by default; with the toy model the
+same chapter shows untrained heads honestly: different patterns, no roles).
+"""
 
 from __future__ import annotations
 
+import math
+
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, config
+
+from mha_core.analysis import SHARE_THRESHOLD
+from scenes import parts, style
 from scenes.base import LessonScene
+from scenes.chapters.parallel_heads import grid_layout
+
+
+def showcase_head(spec) -> int:
+    """The head to look at up close: the labelled head whose signature is strongest, else the most focused one."""
+    scores = []
+    for i, (headline, measure) in enumerate(spec.tags):
+        value = float(measure.split()[0])
+        labelled = spec.labels[i] is not None and spec.labels[i] != "broad"
+        scores.append((labelled, value, -i))
+    return -max(scores)[2]
 
 
 class SpecializationScene(LessonScene):
     chapter_id = "specialization"
     title = "Heads specialise"
-    summary = ""
+    summary = ("The heads of a trained model (all-MiniLM-L6-v2) attend in different, measurable ways. "
+               "Specialisation is learned, not assigned, and one head on one sentence proves little.")
 
     def construct(self):
-        self.wait(1)
+        L = self.lesson
+        self.th, self.spec = L.theme, L.specialization
+        sp = self.spec
+        where = f"layer {sp.layer} \u00b7 " if sp.layer is not None else ""
+        kind = "trained" if sp.trained else "untrained: no roles to find"
+        self.header = parts.chapter_header(self.th, L.chapter_number(self.chapter_id), self.title,
+                                           f"{sp.model_name} \u00b7 {where}{sp.n_head} heads \u00b7 {kind}")
+        self.word_pieces()
+        self.all_heads()
+        self.one_head_up_close()
+        self.caveats()
+
+    # -- beats -----------------------------------------------------------------------
+
+    def word_pieces(self):
+        th, sp = self.th, self.spec
+        self.row = parts.token_row(th, sp.trace.tokens, size=style.LABEL_SIZE,
+                                   max_width=config.frame_width - 1.0)
+        self.row.next_to(self.header, DOWN, buff=0.3).set_x(0)
+        if sp.trained:
+            self.say(f"Now a real trained model, {sp.model_name}. It reads our sentence as word pieces, "
+                     "with [CLS] and [SEP] around it.")
+        else:
+            self.say("With the untrained toy model there is nothing learned to find. "
+                     "Here is what its heads look like anyway.")
+        self.play(FadeIn(self.header), FadeIn(self.row, shift=DOWN * 0.2), run_time=style.BEAT)
+        parts.hold(self)
+
+    def all_heads(self):
+        th, sp = self.th, self.spec
+        tokens = sp.trace.tokens
+        n = min(sp.trace.n_pos, style.MAX_TOKENS)
+        left, right, bottom, top = parts.content_box()
+        bar = parts.color_bar(th, height=2.0)
+        tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for tag in sp.tags for s in tag) + 0.25
+        width = right - left - bar.width - 0.5
+        room_top = self.row.get_bottom()[1] - 0.3
+        height = room_top - bottom - 0.45
+        # The tags under each pattern set the narrowest column a layout may use.
+        max_cols = max(1, int((width + 0.3) // tag_w))
+        cols, rows, cell, _ = grid_layout(sp.n_head, n, width, height, 0.0, title_h=0.95)
+        if cols > max_cols:
+            cols = max_cols
+            rows = math.ceil(sp.n_head / cols)
+            cell = min((height - rows * 0.95 - (rows - 1) * 0.2) / (rows * n), (width / cols - 0.3) / n, 0.3)
+        grids = VGroup()
+        for i in range(sp.n_head):
+            g = parts.attention_grid(th, sp.trace.weights[i], None, cell=cell, labels=False, axes=False, bar=False,
+                                     color=th.head(i) if sp.labels[i] else th.grid)
+            headline, measure = sp.tags[i]
+            labelled = sp.labels[i] is not None
+            t1 = parts.text(th, f"{i + 1} \u00b7 {headline}", style.SMALL_SIZE, th.head(i) if labelled else th.muted,
+                            bold=labelled)
+            t2 = parts.text(th, measure, style.SMALL_SIZE, th.text if labelled else th.muted)
+            tag = VGroup(t1, t2).arrange(DOWN, buff=0.08).next_to(g.frame, DOWN, buff=0.1)
+            g.tag = tag
+            g.add(tag)
+            grids.add(g)
+        pitch_x = max(n * cell, tag_w) + 0.3
+        for i, g in enumerate(grids):
+            r, c = divmod(i, cols)
+            g.shift([c * pitch_x - g.frame.get_x(), -r * (n * cell + 1.05) - g.frame.get_y(), 0])
+        parts.fit(grids, width=width, height=height)
+        grids.move_to([left + grids.width / 2, room_top - grids.height / 2, 0])
+        bar.next_to(grids, RIGHT, buff=0.4).align_to(grids, UP)
+        if sp.trained:
+            p = sp.profiles[0]
+            legend = (f"numbers: mean share of attention over {p.n_sentences} sentences \u00b7 a label needs "
+                      f"\u2265 {SHARE_THRESHOLD} \u00b7 rows: queries, columns: keys")
+        else:
+            legend = "numbers: largest share of attention on this sentence \u00b7 rows: queries, columns: keys"
+        self.legend = parts.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
+        self.legend.next_to(grids, DOWN, buff=0.15).align_to(grids, LEFT)
+        if self.legend.get_bottom()[1] < bottom:
+            self.legend.shift(UP * (bottom - self.legend.get_bottom()[1]))
+        n_labelled = sum(1 for x in sp.labels if x is not None)
+        if sp.trained:
+            self.say(f"Here are its {sp.n_head} heads in layer {sp.layer}. We measured each one over many "
+                     f"sentences: {n_labelled} of them earn a label, the rest are described by their numbers.")
+        else:
+            self.say("Different patterns, yes, but no roles: these weights were never trained.")
+        self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.legend), run_time=style.BEAT)
+        parts.hold(self)
+        self.grids, self.bar, self.n_labelled = grids, bar, n_labelled
+
+    def one_head_up_close(self):
+        th, sp = self.th, self.spec
+        i = showcase_head(sp)
+        left, right, bottom, top = parts.content_box()
+        frame = parts.highlight_box(th, self.grids[i].frame, buff=0.05, color=th.head(i))
+        self.play(Create(frame), run_time=style.SHORT)
+        big = parts.attention_grid(th, sp.trace.weights[i], sp.trace.tokens, cell=0.3, color=th.head(i),
+                                   title=f"head {i + 1}")
+        room_top = self.row.get_bottom()[1] - 0.25
+        parts.fit(big, width=(right - left) * 0.55, height=room_top - bottom)
+        big.move_to([left + big.width / 2, room_top - big.height / 2, 0])
+        text = sp.descriptions[i]
+        card = parts.note(th, text, width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info")
+        card.next_to(big, RIGHT, buff=0.4).align_to(big, UP)
+        headline = sp.tags[i][0]
+        if sp.trained and sp.labels[i]:
+            self.say(f"Head {i + 1} up close: a {headline} head, measured over the corpus, not guessed from a picture.")
+        else:
+            self.say(f"Head {i + 1} up close, described by its numbers: no signature clears its threshold.")
+        self.play(FadeOut(self.grids), FadeOut(self.bar), FadeOut(self.legend), FadeOut(frame), run_time=style.SHORT)
+        self.play(FadeIn(big), FadeIn(card, shift=LEFT * 0.2), run_time=style.BEAT)
+        parts.hold(self)
+        self.big, self.card = big, card
+
+    def caveats(self):
+        th, sp = self.th, self.spec
+        left, right, bottom, top = parts.content_box()
+        width = min(right - self.big.get_right()[0] - 0.4, 5.6)
+        if sp.trained:
+            learned = ("Specialisation is learned, not assigned: nobody told any head what to do; "
+                       "training shaped each one.")
+            unlabelled = sp.n_head - self.n_labelled
+            over_read = (f"Do not over-read one head: {unlabelled} of {sp.n_head} heads here have no clean label, "
+                         "and one sentence proves nothing.")
+        else:
+            learned = "Specialisation is learned, not assigned: untrained heads differ, but have no roles."
+            over_read = "Do not over-read one head: a pattern on one sentence is not a role."
+        notes = VGroup(parts.note(th, learned, width=width, kind="caveat"),
+                       parts.note(th, over_read, width=width, kind="caveat")).arrange(DOWN, buff=0.2)
+        # Under the measured description, which stays up.
+        parts.fit(notes, height=self.card.get_bottom()[1] - bottom - 0.2)
+        notes.next_to(self.card, DOWN, buff=0.2).align_to(self.card, LEFT)
+        self.say("Two caveats. Specialisation is learned, not assigned. "
+                 "And do not read one head on one sentence as proof.")
+        self.play(FadeIn(notes, shift=UP * 0.2), run_time=style.BEAT)
+        parts.hold(self, style.HOLD)

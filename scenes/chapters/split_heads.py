@@ -1,14 +1,175 @@
-"""Chapter: Split into heads (storyboard being written)."""
+"""Chapter 3 — split into heads: d_k = d / h, and W_Q's column blocks are the heads' own projections.
+
+Storyboard: d_k = d / h with the live model's numbers (and the lesson text's example,
+labelled as such) -> W_Q drawn whole, its columns coloured in h blocks, the blocks
+pulled apart: h separate learned projections W_Q^(i), the same numbers in two views
+-> the failure trap, computed: copies of one head give identical patterns (distance 0),
+separate projections give different ones.
+"""
 
 from __future__ import annotations
 
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, Rectangle, VGroup, Write, config
+
+from scenes import parts, style
 from scenes.base import LessonScene
+
+# The lesson text's worked example (shown as such, next to the live model's own numbers).
+SEED_D, SEED_H = 512, 8
+MAX_TRAP_HEADS = 6  # patterns per row in the failure trap
+MAX_CELLS = 48  # W_Q drawn with at most this many cells per side
+
+
+def mean_off_diagonal(dist) -> float:
+    """Mean distance over pairs of different heads (0 when there is a single head)."""
+    h = dist.shape[0]
+    if h < 2:
+        return 0.0
+    return float((dist.sum() - dist.diagonal().sum()) / (h * (h - 1)))
 
 
 class SplitHeadsScene(LessonScene):
     chapter_id = "split-heads"
     title = "Split into heads"
-    summary = ""
+    summary = ("Each head works in d_k = d / h dimensions through its own learned projections: the column "
+               "blocks of W_Q. Copies of one head would give identical patterns; separate projections do not.")
 
     def construct(self):
-        self.wait(1)
+        L = self.lesson
+        self.th = L.theme
+        self.header = parts.chapter_header(self.th, L.chapter_number(self.chapter_id), self.title,
+                                           parts.model_line(L))
+        self.play(FadeIn(self.header), run_time=style.SHORT)
+        self.head_width()
+        self.split_projection()
+        self.failure_trap()
+
+    # -- beats -----------------------------------------------------------------------
+
+    def head_width(self):
+        th, L = self.th, self.lesson
+        d, h, dk = L.d_model, L.n_head, L.d_head
+        live = parts.formula(th, f"d_k = frac(d, h) = frac({d}, {h}) = {dk}", style.HEADING_SIZE)
+        seed = parts.formula_card(th, f"d = {SEED_D}, h = {SEED_H} arrow.double d_k = {SEED_D // SEED_H}",
+                                  title="the lesson text's example", size=style.LABEL_SIZE)
+        VGroup(live, seed).arrange(RIGHT, buff=1.0).move_to(UP * 1.6)
+        parts.fit(VGroup(live, seed), width=config.frame_width - 1.0)
+        self.say(f"Multi-head attention splits the model width d across h heads: each head works in d over h "
+                 f"dimensions, here {d} over {h}, that is {dk}.")
+        self.play(Write(live), run_time=style.BEAT)
+        self.play(FadeIn(seed, shift=LEFT * 0.2), run_time=style.SHORT)
+        parts.hold(self)
+        self.dk_group = VGroup(live, seed)
+
+    def split_projection(self):
+        th, L = self.th, self.lesson
+        d, h, dk = L.d_model, L.n_head, L.d_head
+        W = L.mha.W_Q.detach()
+        size = 2.6
+        # Wide models: draw every stride-th row and column (a divisor of d_k keeps the blocks whole).
+        stride = next(s for s in range(1, dk + 1) if dk % s == 0 and d // s <= MAX_CELLS)
+        Ws = W[::stride, ::stride]
+        ks = dk // stride
+        scale = float(W.abs().max())
+        # One heatmap per column block, side by side: together they are W_Q.
+        blocks = [parts.heatmap(th, Ws[:, i * ks:(i + 1) * ks], size, width=size / h, scale=scale)
+                  for i in range(h)]
+        for i, b in enumerate(blocks):
+            b.move_to(LEFT * (size / 2 - (i + 0.5) * size / h))
+        whole = VGroup(*[Rectangle(width=size / h, height=size, stroke_color=th.head(i), stroke_width=2)
+                         .move_to(b) for i, b in enumerate(blocks)])
+        stage = VGroup(*whole).move_to(DOWN * 0.9 + LEFT * 3.2)
+        for b, r in zip(blocks, whole):
+            b.move_to(r)
+        name = parts.formula(th, "W_Q", style.BODY_SIZE, th.role("Q")).next_to(stage, UP, buff=0.15)
+        sampled = f" \u00b7 every {stride}th row and column drawn" if stride > 1 else ""
+        shape = parts.text(th, f"{d} \u00d7 {d}{sampled}", style.SMALL_SIZE, th.muted).next_to(stage, DOWN, buff=0.12)
+        self.say("The query projection W_Q is one d by d matrix, but its columns fall into h blocks, one per head.")
+        self.play(FadeOut(self.dk_group[1]), self.dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
+                  run_time=style.SHORT)
+        self.play(*(FadeIn(b) for b in blocks), FadeIn(name), FadeIn(shape), run_time=style.BEAT)
+        self.play(LaggedStart(*(Create(r) for r in whole), lag_ratio=0.1), run_time=style.BEAT)
+        parts.hold(self)
+
+        # Pull the blocks apart: h separate projections W_Q^(i), each d x d_k.
+        gap = min(0.35, 4.0 / h)
+        spread = VGroup(*(r.copy() for r in whole)).arrange(RIGHT, buff=gap).move_to(stage)
+        labels = VGroup()
+        step = 1 if spread[0].width + gap >= 0.75 else max(1, h - 1)  # label all, or first and last
+        for i in range(h):
+            if i % step == 0 or i == h - 1:
+                lab = parts.formula(th, f"W_Q^(({i + 1}))", style.SMALL_SIZE, th.head(i))
+                labels.add(lab.next_to(spread[i], UP, buff=0.12))
+        block_shape = parts.text(th, f"each {d} \u00d7 {dk}", style.SMALL_SIZE, th.muted)
+        block_shape.next_to(spread, DOWN, buff=0.12)
+        self.say("Pulled apart, the blocks are h separate learned projections, W_Q one to h, each d by d_k.")
+        self.play(*(b.animate.move_to(s) for b, s in zip(blocks, spread)),
+                  *(r.animate.move_to(s) for r, s in zip(whole, spread)),
+                  FadeOut(name), FadeOut(shape), run_time=style.BEAT)
+        self.play(FadeIn(labels), FadeIn(block_shape), run_time=style.SHORT)
+
+        # The same numbers, as numbers: head 1's block.
+        zoom = parts.number_matrix(th, L.mha.head_weights("Q")[0], name="W_Q^((1))", name_color=th.head(0),
+                                   max_rows=7, max_cols=4, shape=f"{d} \u00d7 {dk}")
+        same = parts.formula(th, f"= W_Q [:, 1..{dk}]", style.LABEL_SIZE, th.muted)
+        view = VGroup(zoom, same).arrange(DOWN, buff=0.2)
+        left, right, bottom, top = parts.content_box()
+        parts.fit(view, width=right - spread.get_right()[0] - 0.8, height=top - bottom - 0.4)
+        view.move_to([(spread.get_right()[0] + right) / 2, stage.get_y() + 0.3, 0])
+        frame = parts.highlight_box(th, spread[0], buff=0.05, color=th.head(0))
+        self.say("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q.")
+        self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
+        parts.hold(self)
+        self.play(FadeOut(VGroup(self.dk_group[0], labels, block_shape, view, frame, *whole)),
+                  *(FadeOut(b) for b in blocks), run_time=style.SHORT)
+
+    def failure_trap(self):
+        th, L = self.th, self.lesson
+        n_show = min(L.n_head, MAX_TRAP_HEADS)
+        left, right, bottom, top = parts.content_box()
+        bar = parts.color_bar(th, height=2.2)
+        width = right - left - bar.width - 0.6
+        n = min(L.trace.n_pos, style.MAX_TOKENS)
+        cell = min(0.3, (width / n_show - 0.35) / n, (top - bottom - 2.4) / 2 / n)
+
+        def pattern_row(weights, caption, dist, color):
+            grids = VGroup(*(parts.attention_grid(th, weights[i], None, cell=cell, labels=False, axes=False,
+                                                  bar=False, title=f"head {i + 1}", color=th.head(i))
+                             for i in range(n_show)))
+            grids.arrange(RIGHT, buff=0.35, aligned_edge=DOWN)
+            label = parts.text(th, caption, style.LABEL_SIZE, color)
+            distance = parts.text(th, "mean distance between heads: ", style.LABEL_SIZE, th.muted)
+            value = parts.number(th, dist, 2, style.LABEL_SIZE, color)
+            line = parts.inline(label, distance, value, buff=0.3)
+            group = VGroup(line, grids).arrange(DOWN, aligned_edge=LEFT, buff=0.2)
+            group.grids, group.value = grids, value
+            return group
+
+        real = pattern_row(L.trace.weights, "separate projections:", mean_off_diagonal(L.js), th.text)
+        copies = pattern_row(L.copies.weights, "copies of head 1:", mean_off_diagonal(L.copies_js), th.warn)
+        rows = VGroup(real, copies).arrange(DOWN, aligned_edge=LEFT, buff=0.45)
+        trap = parts.text(th, "Failure trap: multi-head attention is not the same attention repeated.",
+                          style.LABEL_SIZE, th.warn)
+        parts.fit(trap, width=right - left)
+        trap.next_to(self.header, DOWN, buff=0.3).align_to(self.header, LEFT)
+        hint = parts.text(th, "rows: queries \u00b7 columns: keys", style.SMALL_SIZE, th.muted)
+        if L.n_head > n_show:
+            hint = parts.text(th, f"first {n_show} of {L.n_head} heads \u00b7 rows: queries, columns: keys",
+                              style.SMALL_SIZE, th.muted)
+        # Fit the two rows between the trap line and the hint at the bottom.
+        room_top = trap.get_bottom()[1] - 0.3
+        room_bottom = bottom + hint.height + 0.2
+        parts.fit(rows, width=width, height=room_top - room_bottom)
+        rows.move_to([left + rows.width / 2, room_top - rows.height / 2, 0])
+        bar.next_to(rows, RIGHT, buff=0.5).align_to(rows, DOWN)
+        hint.next_to(rows, DOWN, buff=0.2).align_to(rows, LEFT)
+        self.real_value, self.copies_value = real.value, copies.value
+        self.say("The failure trap: treating multi-head attention as one attention duplicated.")
+        self.play(FadeIn(trap), run_time=style.SHORT)
+        parts.hold(self)
+        self.say("Make every head a copy of head 1 and run it: all patterns come out identical, distance zero.")
+        self.play(FadeIn(copies), FadeIn(bar), FadeIn(hint), run_time=style.BEAT)
+        parts.hold(self)
+        self.say("With separate learned projections, the same sentence gives different patterns in every head.")
+        self.play(FadeIn(real), run_time=style.BEAT)
+        parts.hold(self, style.HOLD)

@@ -1,0 +1,112 @@
+"""Render speed: the lesson against a one-dot floor, one job against two, and the cache.
+
+    python benchmarks/render.py                        # 720p30, the whole lesson (takes a while)
+    python benchmarks/render.py --height 144 --fps 5 --chapters intro,recap   # a quick dry run
+
+Prints, with PASS/FAIL against the targets:
+- lesson seconds at --jobs 1 and the floor: a scene with one dot moving for the
+  lesson's whole duration at the same size and frame rate, through the same
+  pipeline (a spawned worker process, Manim, H.264), i.e. what any video that
+  long costs. Target: lesson <= 2.5 x floor.
+- the --jobs 2 speed-up over --jobs 1 (target >= 1.6 x);
+- a second, unchanged render, which comes from the cache (target <= 5 s): timed
+  in this process (render_lesson) and as a user runs it (the CLI, a new Python).
+Every render here is forced (no cache) except the last one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from manim import LEFT, RIGHT, Dot, linear
+
+from scenes.base import LessonScene
+from scenes.config import CHAPTER_IDS, LessonConfig
+from scenes.render import render_lesson
+
+TARGET_RATIO, TARGET_SPEEDUP, TARGET_CACHED = 2.5, 1.6, 5.0
+
+
+class FloorScene(LessonScene):
+    """One dot crossing the frame for ``FLOOR_SECONDS``: the cheapest video of that length."""
+
+    chapter_id, title, summary = "intro", "Floor", "One dot moving."
+
+    def construct(self):
+        seconds = float(os.environ["FLOOR_SECONDS"])
+        dot = Dot(color=self.lesson.theme.text).shift(LEFT * 6)
+        self.play(dot.animate.shift(RIGHT * 12), run_time=seconds / self.pacing, rate_func=linear)
+
+
+FLOOR = {"intro": FloorScene}  # the workers import it as "render:FLOOR" (this folder is on sys.path)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--chapters", default=",".join(CHAPTER_IDS))
+    parser.add_argument("--out", type=Path, default=None, help="work folder (default: a temporary one)")
+    args = parser.parse_args()
+
+    out = args.out or Path(tempfile.mkdtemp(prefix="mha-bench-"))
+    config = LessonConfig(pixel_height=args.height, fps=args.fps, chapters=args.chapters, out=out / "lesson")
+    print(f"{len(config.chapters)} chapters at {config.width}x{config.height}, {config.frame_rate} fps; "
+          f"{os.cpu_count()} CPU cores; work folder {out}", flush=True)
+
+    one, t_one = timed(lambda: render_lesson(config, jobs=1, use_cache=False))
+    print(f"lesson, --jobs 1:   {t_one:7.1f} s for {one.duration:.1f} s of video", flush=True)
+    for ch in one.chapters:
+        print(f"    {ch.chapter_id:<18} {ch.duration:5.1f} s of video  rendered in {ch.render_seconds:6.1f} s")
+
+    os.environ["FLOOR_SECONDS"] = str(one.duration)  # the spawned worker reads it
+    floor_config = config.model_copy(update={"chapters": ("intro",), "specialization_model": "toy",
+                                             "out": out / "floor"})
+    floor, t_floor = timed(lambda: render_lesson(floor_config, jobs=1, use_cache=False,
+                                                 chapters_module="render:FLOOR"))
+    print(f"floor (one dot):    {t_floor:7.1f} s for {floor.duration:.1f} s of video", flush=True)
+
+    two, t_two = timed(lambda: render_lesson(config, jobs=2, use_cache=False))
+    print(f"lesson, --jobs 2:   {t_two:7.1f} s", flush=True)
+
+    cached, t_cached = timed(lambda: render_lesson(config, jobs=2))
+    if not all(ch.cached for ch in cached.chapters):  # only if the sources changed while this ran
+        print("note: the sources changed during the benchmark, so the 'unchanged' render re-rendered")
+    cli = [sys.executable, "-m", "cli", "render", "--pixel-height", str(args.height), "--fps", str(args.fps),
+           "--chapters", ",".join(config.chapters), "--out", str(config.out)]
+    proc, t_cli = timed(lambda: subprocess.run(cli, capture_output=True, text=True,
+                                               cwd=Path(__file__).resolve().parents[1]))
+    if proc.returncode:
+        print(proc.stdout + proc.stderr)
+
+    ratio, speedup = t_one / t_floor, t_one / t_two
+    print()
+    print(f"lesson seconds (--jobs 1)      {t_one:7.1f}")
+    print(f"floor seconds                  {t_floor:7.1f}")
+    print(f"ratio lesson / floor           {ratio:7.2f}   target <= {TARGET_RATIO}   {verdict(ratio <= TARGET_RATIO)}")
+    print(f"speed-up --jobs 2 vs 1         {speedup:7.2f}   target >= {TARGET_SPEEDUP}   "
+          f"{verdict(speedup >= TARGET_SPEEDUP)}")
+    print(f"unchanged render, in process   {t_cached:7.1f}   target <= {TARGET_CACHED}   "
+          f"{verdict(t_cached <= TARGET_CACHED)}")
+    print(f"unchanged render, CLI          {t_cli:7.1f}   target <= {TARGET_CACHED}   "
+          f"{verdict(t_cli <= TARGET_CACHED and proc.returncode == 0)}  (new Python: imports + lesson folder)")
+
+
+if __name__ == "__main__":
+    main()
