@@ -156,6 +156,17 @@ class LessonConfig(BaseModel):
     def _device_name(cls, value: str) -> str:
         if not re.fullmatch(r"cpu|cuda(:\d+)?|mps|auto", value):
             raise ValueError("is not a device; choose cpu, cuda, cuda:N, mps or auto")
+        import torch
+
+        # Checked here, before anything renders, rather than when the first chapter builds its model.
+        if value.startswith("cuda"):
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count == 0:
+                raise ValueError("asks for CUDA, but this torch sees no CUDA device; use auto or cpu")
+            if ":" in value and int(value.split(":")[1]) >= count:
+                raise ValueError(f"is not there; this machine has cuda:0 to cuda:{count - 1}")
+        if value == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError("asks for Apple's MPS, which is not available here; use auto or cpu")
         return value
 
     # -- derived ---------------------------------------------------------------
@@ -178,8 +189,8 @@ class LessonConfig(BaseModel):
         for key in KNOWN_KEYS:
             value = getattr(self, key)
             note = f"  # {sources[key]}" if sources and key in sources else ""
-            if value is None:
-                lines.append(f"# {key} = {toml_value(_unset_hint(self, key))}{note or '  # unset'}")
+            if value is None:  # TOML has no null: show what it resolves to, commented out
+                lines.append(f"# {key} = {toml_value(_unset_hint(self, key))}  # unset: the quality preset's")
             else:
                 lines.append(f"{key} = {toml_value(value)}{note}")
         return "\n".join(lines) + "\n"
@@ -297,7 +308,7 @@ def _one_sentence(err: ValidationError, values: dict, label: str | None, lines: 
         if label and key in lines:
             message = f"{label} line {lines[key]}: {message}"
         parts.append(message)
-    return "; ".join(parts), first_key
+    return "; also ".join(parts), first_key
 
 
 def _describe(error: dict, key: str | None, values: dict) -> str:

@@ -75,11 +75,11 @@ def write_lesson_folder(result) -> LessonFolder:
     _check_inputs(result, root)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
     try:
-        written = _write_all(result, root, staging)
+        written = _write_all(result, root, _Staging(staging))
         _move_into_place(staging, root, written)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _remove_stale_thumbs(root, written)
+    _remove_stale(root, written)
     return LessonFolder(root, root / "index.html", root / "manifest.json", tuple(written))
 
 
@@ -96,83 +96,40 @@ def _check_inputs(result, root: Path) -> None:
             raise ExportError(f"rendered file {path} is outside the output folder {root}")
 
 
-def _write_all(result, root: Path, staging: Path) -> list[str]:
-    """Write every file under ``staging`` (same relative names as in ``root``); return those names."""
-    config, lesson = result.config, result.lesson
-    files: list[str] = []
+class _Staging:
+    """The hidden folder files are written to first, under their final relative names."""
 
-    def put(name: str, data: bytes | str) -> str:
-        target = staging / name
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.names: list[str] = []
+
+    def path(self, name: str) -> Path:
+        self.names.append(name)
+        target = self.folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        files.append(name)
+        return target
+
+    def put(self, name: str, data: bytes | str) -> str:
+        self.path(name).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         return name
 
-    rel = lambda path: Path(path).resolve().relative_to(root).as_posix()  # noqa: E731
 
-    # Videos are measured, not trusted: durations in the manifest come from the files.
-    lesson_videos = {fmt: rel(p) for fmt, p in result.lesson_files.items()}
-    infos = {name: probe_video(root / name) for name in lesson_videos.values() if not name.endswith(".png")}
-    chapters = []
-    for ch in result.chapters:
-        videos = {fmt: rel(p) for fmt, p in ch.files.items()}
-        measured = next((probe_video(root / videos[f]) for f in FRAME_SOURCES[:3] if f in videos), None)
-        infos.update({n: probe_video(root / n) for n in videos.values() if not n.endswith(".png")})
-        stem = Path(next(iter(videos.values()))).stem if videos else f"{ch.number:02d}-{ch.chapter_id}"
-        chapters.append(
-            {
-                "number": ch.number,
-                "id": ch.chapter_id,
-                "title": ch.title,
-                "summary": ch.summary,
-                "start": round(float(ch.start), 3),
-                "end": round(float(ch.start + ch.duration), 3),
-                "duration": round(measured.duration if measured else float(ch.duration), 3),
-                "videos": videos,
-                "stem": stem,
-                "cues": chapter_cues(ch),
-            }
-        )
-
-    # Captions: the joined video's, the chapter track, and each chapter's own.
-    lesson_cues = [TimedCue(c["start"] + q.start, c["start"] + q.end, q.text) for c in chapters for q in c["cues"]]
-    chapter_track = [TimedCue(c["start"], c["end"], f"{c['number']}. {c['title']}") for c in chapters]
-    captions = {"vtt": put("captions.vtt", to_webvtt(lesson_cues)), "srt": put("captions.srt", to_srt(lesson_cues))}
-    captions["chapters"] = put("chapters.vtt", to_webvtt(chapter_track))
-    for c in chapters:
-        c["captions"] = {
-            "vtt": put(f"chapters/{c['stem']}.vtt", to_webvtt(c["cues"])),
-            "srt": put(f"chapters/{c['stem']}.srt", to_srt(c["cues"])),
-        }
-
-    # Frames: a thumbnail per chapter (its fullest frame) and the poster.
-    background = _background(config.theme)
-    frames = {}
-    for c, ch in zip(chapters, result.chapters):
-        source = next((root / c["videos"][f] for f in FRAME_SOURCES if f in c["videos"]), None)
-        if source is None:
-            raise ExportError(f"chapter {c['id']} has no video or image to take a thumbnail from")
-        frames[c["id"]] = fullest_frame(source, c["duration"], background)
-        c["thumbnail"] = put(f"thumbs/{c['stem']}.png", png_bytes(frames[c["id"]], width=THUMB_WIDTH))
-    poster_id = next((cid for cid in POSTER_CHAPTERS if cid in frames), chapters[0]["id"])
-    poster = put("poster.png", png_bytes(frames[poster_id]))
-
-    # Tensors: exactly what the scenes drew from.
+def _write_all(result, root: Path, staging: _Staging) -> list[str]:
+    """Write every file into ``staging``; return their names (relative to ``root``)."""
+    lesson_videos, chapters, infos = _measure(result, root)
+    captions, lesson_cues, chapter_track = _write_captions(chapters, staging)
+    poster = _write_frames(chapters, root, staging, result.config.theme)
     tensor_files = {}
-    for name, tensors in lesson_tensors(lesson).items():
-        target = staging / name
+    for name, tensors in lesson_tensors(result.lesson).items():
         if isinstance(tensors, dict):
             from safetensors.torch import save_file
 
-            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(target))
-            summary = tensors
-        else:  # an AttentionTrace: its own writer keeps tokens and conventions in the metadata
-            tensors.save(target)
-            summary = tensors.tensors()
-        files.append(name)
-        tensor_files[name] = tensor_summary(summary)
-
-    page_info = {
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(staging.path(name)))
+        else:  # an AttentionTrace: its own writer keeps the tokens and the convention in the metadata
+            tensors.save(staging.path(name))
+            tensors = tensors.tensors()
+        tensor_files[name] = tensor_summary(tensors)
+    info = {
         "lesson_videos": lesson_videos,
         "chapters": chapters,
         "captions": captions,
@@ -182,11 +139,69 @@ def _write_all(result, root: Path, staging: Path) -> list[str]:
         "duration": _lesson_duration(lesson_videos, infos, chapters),
         "tensor_files": list(tensor_files),
     }
-    put("index.html", render_page(result, page_info, staging))
+    staging.put("index.html", render_page(result, info))
+    manifest = build_manifest(result, root, staging, info, infos, tensor_files)
+    staging.put("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return staging.names
 
-    manifest = build_manifest(result, root, staging, page_info, infos, tensor_files, files)
-    put("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return files
+
+def _measure(result, root: Path):
+    """Relative names of the rendered files, and their durations read from the files (not trusted)."""
+    rel = lambda path: Path(path).resolve().relative_to(root).as_posix()  # noqa: E731
+    lesson_videos = {fmt: rel(p) for fmt, p in result.lesson_files.items()}
+    chapters = [(ch, {fmt: rel(p) for fmt, p in ch.files.items()}) for ch in result.chapters]
+    names = [*lesson_videos.values(), *(n for _, videos in chapters for n in videos.values())]
+    infos = {n: probe_video(root / n) for n in names if not n.endswith(".png")}
+    measured = []
+    for ch, videos in chapters:
+        playable = [videos[f] for f in FRAME_SOURCES[:3] if f in videos]
+        measured.append(
+            {
+                "number": ch.number,
+                "id": ch.chapter_id,
+                "title": ch.title,
+                "summary": ch.summary,
+                # start/end are the chapter marks in the joined video; duration is measured
+                "start": round(float(ch.start), 3),
+                "end": round(float(ch.start + ch.duration), 3),
+                "duration": round(infos[playable[0]].duration if playable else float(ch.duration), 3),
+                "videos": videos,
+                "stem": Path(next(iter(videos.values()))).stem if videos else f"{ch.number:02d}-{ch.chapter_id}",
+                "cues": chapter_cues(ch),
+            }
+        )
+    return lesson_videos, measured, infos
+
+
+def _write_captions(chapters: list[dict], staging: _Staging):
+    """The joined video's captions (VTT, SRT), its chapter track, and each chapter's own captions."""
+    lesson_cues = [TimedCue(c["start"] + q.start, c["start"] + q.end, q.text) for c in chapters for q in c["cues"]]
+    chapter_track = [TimedCue(c["start"], c["end"], f"{c['number']}. {c['title']}") for c in chapters]
+    captions = {
+        "vtt": staging.put("captions.vtt", to_webvtt(lesson_cues)),
+        "srt": staging.put("captions.srt", to_srt(lesson_cues)),
+        "chapters": staging.put("chapters.vtt", to_webvtt(chapter_track)),
+    }
+    for c in chapters:
+        c["captions"] = {
+            "vtt": staging.put(f"chapters/{c['stem']}.vtt", to_webvtt(c["cues"])),
+            "srt": staging.put(f"chapters/{c['stem']}.srt", to_srt(c["cues"])),
+        }
+    return captions, lesson_cues, chapter_track
+
+
+def _write_frames(chapters: list[dict], root: Path, staging: _Staging, theme_name: str) -> str:
+    """A thumbnail per chapter (its fullest frame) and the poster; returns the poster's name."""
+    background = _background(theme_name)
+    frames = {}
+    for c in chapters:
+        source = next((root / c["videos"][f] for f in FRAME_SOURCES if f in c["videos"]), None)
+        if source is None:
+            raise ExportError(f"chapter {c['id']} has no video or image to take a thumbnail from")
+        frames[c["id"]] = fullest_frame(source, c["duration"], background)
+        c["thumbnail"] = staging.put(f"thumbs/{c['stem']}.png", png_bytes(frames[c["id"]], width=THUMB_WIDTH))
+    poster_id = next((cid for cid in POSTER_CHAPTERS if cid in frames), chapters[0]["id"])
+    return staging.put("poster.png", png_bytes(frames[poster_id]))
 
 
 def _move_into_place(staging: Path, root: Path, names: list[str]) -> None:
@@ -200,11 +215,16 @@ def _move_into_place(staging: Path, root: Path, names: list[str]) -> None:
         os.replace(staging / name, target)
 
 
-def _remove_stale_thumbs(root: Path, written: list[str]) -> None:
+# Files only the export writes: those a previous export left for chapters not rendered now go.
+_EXPORT_OWNED = ("thumbs/*.png", "chapters/*.vtt", "chapters/*.srt", "specialization.safetensors")
+
+
+def _remove_stale(root: Path, written: list[str]) -> None:
     keep = {root / name for name in written}
-    for path in (root / "thumbs").glob("*.png"):
-        if path not in keep:
-            path.unlink(missing_ok=True)
+    for pattern in _EXPORT_OWNED:
+        for path in root.glob(pattern):
+            if path not in keep:
+                path.unlink(missing_ok=True)
 
 
 def _lesson_duration(lesson_videos: dict, infos: dict, chapters: list) -> float:
@@ -383,10 +403,11 @@ def versions() -> dict[str, str]:
     return found
 
 
-def build_manifest(result, root: Path, staging: Path, info: dict, infos: dict, tensor_files: dict, written) -> dict:
-    config = result.config
-    where = lambda name: staging / name if name in written else root / name  # noqa: E731
-    listed = sorted({*written, *info["lesson_videos"].values(), *(n for c in info["chapters"] for n in c["videos"].values())})
+def build_manifest(result, root: Path, staging: _Staging, info: dict, infos: dict, tensor_files: dict) -> dict:
+    config, written = result.config, set(staging.names)
+    where = lambda name: staging.folder / name if name in written else root / name  # noqa: E731
+    rendered = [*info["lesson_videos"].values(), *(n for c in info["chapters"] for n in c["videos"].values())]
+    listed = sorted({*written, *rendered})
     return {
         "generator": f"mha-explainer {versions()['mha-explainer']}",
         "versions": versions(),
@@ -439,7 +460,7 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def render_page(result, info: dict, staging: Path) -> str:
+def render_page(result, info: dict) -> str:
     """index.html: the joined video with captions and chapters, a chapter list that seeks, the summaries."""
     import jinja2
 
@@ -459,7 +480,8 @@ def render_page(result, info: dict, staging: Path) -> str:
             "clock": _clock(c["start"]),
             "length": _clock(c["duration"]),
             "thumbnail": url(c["thumbnail"]),
-            "video": url(next(iter(c["videos"].values()))) if c["videos"] else None,
+            "files": [(fmt, url(name)) for fmt, name in c["videos"].items()]
+            + [("captions " + kind, url(name)) for kind, name in c["captions"].items()],
             "cues": [{"start": c["start"] + q.start, "clock": _clock(c["start"] + q.start), "text": q.text} for q in c["cues"]],
         }
         for c in info["chapters"]

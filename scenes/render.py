@@ -37,6 +37,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, fields, is_dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from .base import Cue
@@ -344,6 +345,45 @@ def manim_settings(config: LessonConfig, media_dir: Path, *, fmt: str = "mp4") -
     }
 
 
+def _install_fast_repeats() -> None:
+    """Encode a held (frozen) frame's repeats from one converted frame.
+
+    Manim converts the RGBA array to YUV again for every repeat of a frozen frame
+    (``self.wait()``, holds); converting once and re-sending the same YUV frame
+    makes a held second ~40% cheaper (150 identical 720p frames: 3.0 s -> 1.9 s)
+    and gives the same packets. Patched in the render process only; Manim is pinned
+    to 0.22, whose ``VideoSegmentEncoder.write_frame`` this mirrors.
+    """
+    from manim.scene import scene_file_writer
+    from manim.scene.video_segment_encoder import VideoSegmentEncoder
+
+    if getattr(scene_file_writer.VideoSegmentEncoder, "fast_repeats", False):
+        return
+
+    class FastRepeatEncoder(VideoSegmentEncoder):
+        fast_repeats = True
+
+        def write_frame(self, pixels, *, repeat: int = 1) -> None:
+            if repeat == 1:
+                return super().write_frame(pixels, repeat=1)
+            import av
+
+            self._validate_frame(pixels, repeat)
+            time_base = Fraction(self.spec.frame_rate.denominator, self.spec.frame_rate.numerator)
+            try:
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgba").reformat(format=self._stream.pix_fmt)
+                frame.time_base = time_base
+                for _ in range(repeat):
+                    frame.pts = self._next_pts
+                    self._next_pts += 1
+                    for packet in self._stream.encode(frame):
+                        self._container.mux(packet)
+            except BaseException as error:
+                raise self._operation_error("encode", error) from error
+
+    scene_file_writer.VideoSegmentEncoder = FastRepeatEncoder
+
+
 def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | None = None):
     """Render a scene under ``settings``; returns (the scene, its video path or None, the last frame as RGBA).
 
@@ -352,6 +392,7 @@ def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | No
     """
     from manim import tempconfig
 
+    _install_fast_repeats()
     with tempconfig(settings):
         instance = scene()
         if on_play is not None:  # report progress after each play/wait (Scene.wait calls self.play)

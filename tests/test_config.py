@@ -104,6 +104,19 @@ def test_bad_value_names_key_value_and_allowed(overrides, expected):
     assert "\n" not in message and "Traceback" not in message
 
 
+def test_unavailable_device_is_caught_before_rendering():
+    import torch
+
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        assert load_config(device="cuda").device == "cuda"
+        assert f"this machine has cuda:0 to cuda:{count - 1}" in error_for(device=f"cuda:{count}")
+    else:
+        assert error_for(device="cuda:0") == (
+            'device = "cuda:0" asks for CUDA, but this torch sees no CUDA device; use auto or cpu')
+    assert load_config(device="auto").device == "auto"
+
+
 def test_heads_choices_come_from_d_model():
     # 12 divides 384 and so do 1 .. 64 of its divisors: the message lists exactly those.
     message = error_for(heads=5, d_model=384)

@@ -171,7 +171,9 @@ def test_videos_open_with_the_right_durations(lesson):
     total = sum(c["duration"] for c in chapters)
     assert manifest["video"]["duration"] == pytest.approx(total, abs=2e-3)
     for fmt in ("mp4", "webm"):
-        assert video_duration(folder.root / manifest["lesson"]["videos"][fmt]) == pytest.approx(total, abs=1e-3)
+        name = manifest["lesson"]["videos"][fmt]
+        assert video_duration(folder.root / name) == pytest.approx(total, abs=1e-3)
+        assert manifest["lesson"]["durations"][name] == pytest.approx(total, abs=1e-3)
 
 
 def test_joined_mp4_is_web_ready_with_chapter_marks(lesson):

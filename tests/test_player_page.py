@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.render]
 CHAPTERS = ("intro", "concat")
 BROWSER_FLAGS = (
     "--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
-    "--disable-sync --no-first-run --hide-scrollbars --autoplay-policy=no-user-gesture-required"
+    "--disable-sync --no-first-run --hide-scrollbars"
 ).split()
 
 
@@ -137,6 +137,19 @@ def test_clicking_a_chapter_seeks_the_video(browser, lesson):
     assert state["frames"] > 0 and state["width"] == manifest["video"]["width"]  # really decoded, not just parsed
     assert target["start"] - 0.05 <= state["t"] <= target["end"]
     assert state["current"] == ["false", "true"]
+
+
+def test_a_link_to_a_chapter_opens_there(browser, lesson):
+    _, folder, manifest = lesson
+    target = manifest["chapters"][-1]
+    browser.get("about:blank")  # a fresh load, not a hash change on the open page
+    browser.get(folder.index.as_uri() + "#" + target["id"])
+    t = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1], v = document.getElementById('lesson');
+        const check = () => (v.readyState >= 1 && v.currentTime > 0) ? done(v.currentTime) : setTimeout(check, 50);
+        check();
+    """)
+    assert t == pytest.approx(target["start"], abs=0.25)
 
 
 def test_page_shows_the_config_text_and_chapter_summaries(browser, lesson):

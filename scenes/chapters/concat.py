@@ -45,7 +45,6 @@ class ConcatScene(LessonScene):
         self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         C = self.concat_matrix()
         self.C = C
-        drawn = [h for h in C.heads if h is not None]
         # Each head's block (numbers, tint, tag) starts apart from its neighbours, with its own shape.
         self.pieces = []
         shapes = VGroup()
@@ -54,7 +53,9 @@ class ConcatScene(LessonScene):
             if h is None:
                 piece = VGroup(C.slot(k), C.elided)
             else:
-                piece = VGroup(C.block(h), C.chip(h))
+                piece = VGroup(C.block(h)[0], C.slot(k), C.chip(h))
+            if k == 0:  # the token labels travel with the first block
+                piece.add(C.row_labels)
                 shape = parts.text(th, f"{L.trace.n_pos} \u00d7 {L.d_head}", style.SMALL_SIZE, th.muted)
                 shapes.add(shape.next_to(C.block(h), DOWN, buff=0.2).shift(RIGHT * offset))
             piece.shift(RIGHT * offset)
@@ -64,24 +65,21 @@ class ConcatScene(LessonScene):
         lead.next_to(self.header, DOWN, buff=0.3).align_to(self.header, LEFT)
         self.lead = lead
         blocks = VGroup(*(p for p, _ in self.pieces))
-        hidden = ""
-        if len(drawn) < L.n_head:
-            hidden = f" (heads {drawn[-2] + 2}\u2013{drawn[-1]} are behind the \u22ef)"
-        self.say(f"Each of the {L.n_head} heads handed back its own {L.trace.n_pos} by {L.d_head} matrix: "
-                 f"one row per token, d_k columns{hidden}.")
+        self.say(f"Each of the {L.n_head} heads handed back a {L.trace.n_pos} by {L.d_head} matrix: "
+                 f"one row per token.")
         self.play(FadeIn(self.header), FadeIn(lead), run_time=style.BEAT)
-        self.play(FadeIn(C.row_labels), LaggedStart(*(FadeIn(p) for p in blocks), lag_ratio=0.2),
+        self.play(LaggedStart(*(FadeIn(p) for p in blocks), lag_ratio=0.2),
                   FadeIn(shapes), run_time=style.BEAT * 1.5)
-        self.wait(style.HOLD)
+        parts_flow.settle(self, style.SHORT)
 
     def join(self):
         C = self.C
-        self.say("Concatenation lays them side by side along the feature axis: "
-                 "each token's row is its head outputs, one after another.")
+        self.say("Concatenation lays them side by side: each token's row becomes its head outputs, "
+                 "one after another.")
         self.play(*(p.animate.shift(LEFT * off) for p, off in self.pieces), FadeOut(self.piece_shapes),
                   run_time=style.BEAT * 1.5)
         self.play(Create(C.brackets), run_time=style.SHORT)
-        self.wait(style.SHORT)
+        parts_flow.settle(self, style.SHORT)
 
     def count_width(self):
         L, th, C = self.lesson, self.th, self.C
@@ -93,12 +91,11 @@ class ConcatScene(LessonScene):
         for h in (h for h in C.heads if h is not None):
             under.add(parts_flow.brace(th, C.block(h)[0], f"d_k = {L.d_head}", DOWN, th.head(h)))
         self.braces = VGroup(top, left, under)
-        self.say(f"Every head adds d_k = {L.d_head} columns. {L.n_head} heads times {L.d_head} is {L.d_model}: "
-                 f"the concatenation is exactly the model width d again, with one row per token.")
+        self.say(f"{L.n_head} heads of {L.d_head} columns make {L.d_model}: the model width d is back.")
         self.play(FadeOut(self.lead), LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15),
                   run_time=style.BEAT)
         self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
-        self.wait(style.HOLD)
+        parts_flow.settle(self, style.SHORT)
 
     def stacked_not_combined(self):
         th = self.th
@@ -112,7 +109,7 @@ class ConcatScene(LessonScene):
         group = VGroup(self.C, self.braces)
         room = bottom.get_top()[1] + 0.2 - group.get_bottom()[1]
         anims = [group.animate.shift(UP * room)] if room > 0 else []
-        self.say("All heads contribute side by side, but nothing has mixed yet: "
-                 "every column still belongs to exactly one head. The next projection blends them.")
+        self.say("Stacked, not yet combined: every column still belongs to one head. "
+                 "The next projection blends them.")
         self.play(*anims, FadeIn(eq), FadeIn(msg), run_time=style.BEAT)
-        self.wait(style.HOLD * 1.5)
+        parts_flow.settle(self, style.HOLD)

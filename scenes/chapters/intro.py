@@ -82,6 +82,7 @@ class IntroScene(LessonScene):
                                       max_width=12)
             arcs.add(arc)
             chip = parts.head_chip(th, h, label=f"head {h + 1}: {style.fmt(float(w[k]))} on \u201c{L.tokens[k]}\u201d")
+            chip.weight, chip.key = float(w[k]), k
             chips.add(chip)
         chips.arrange_in_grid(cols=n_heads if n_heads <= 4 else 3, buff=(0.25, 0.15))
         parts.fit(chips, width=config.frame_width - 1.0)
@@ -101,6 +102,7 @@ class IntroScene(LessonScene):
         self.say("That is multi-head attention: several learned ways of relating the same tokens, "
                  "run in parallel, then fused.")
         parts.hold(self)
+        self.arcs, self.chips = arcs, chips
         self.play(FadeOut(VGroup(self.row, arcs, chips, note, focus)), run_time=style.SHORT)
 
     def chapter_plan(self):

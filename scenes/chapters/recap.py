@@ -1,14 +1,123 @@
-"""Chapter: Recap (storyboard being written)."""
+"""Chapter 10 — recap: the decision rule as a pipeline, and the failure trap with its evidence.
+
+Storyboard: the decision rule -> the pipeline with the live shapes (X -> split
+Q/K/V into heads -> each head mixes values -> concat -> W_O -> Add & Norm) -> the
+failure trap, and the measured evidence: Jensen–Shannon distances between the
+real heads' patterns vs copies of one head (all 0) -> the one sentence to remember.
+"""
 
 from __future__ import annotations
 
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Create, FadeIn, FadeOut, GrowArrow, LaggedStart, VGroup, config
+
+from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
+
+DECISION_RULE = "Split Q/K/V into heads, let each head mix values, then concatenate and project through W_O."
+FAILURE_TRAP = "Treating multi-head attention as duplicated attention rather than separate learned projections."
+REMEMBER = "Multi-head attention: several learned ways of relating the same tokens, run in parallel, then fused."
+NUMBERED_CELL = 0.6  # grid cells at least this big carry their numbers (4 characters must fit)
 
 
 class RecapScene(LessonScene):
     chapter_id = "recap"
     title = "Recap"
-    summary = "The decision rule and the failure trap, with the measured evidence."
+    summary = ("The decision rule (split Q/K/V into heads, let each head mix values, concatenate, project through W_O) "
+               "and the failure trap, with the measured evidence that heads are not copies.")
 
     def construct(self):
-        self.wait(1)
+        self.th = self.lesson.theme
+        self.decision_rule()
+        self.pipeline()
+        self.failure_trap()
+        self.remember()
+
+    # -- beats ---------------------------------------------------------------------------------
+
+    def decision_rule(self):
+        L, th = self.lesson, self.th
+        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        label = parts.text(th, "Decision rule", style.LABEL_SIZE, th.highlight, bold=True)
+        rule = parts.paragraph(th, DECISION_RULE, 11.5, style.BODY_SIZE)
+        self.rule_card = parts.card(th, VGroup(label, rule).arrange(DOWN, buff=0.15, aligned_edge=LEFT),
+                                    accent=th.highlight)
+        parts.fit(self.rule_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        self.rule_card.next_to(self.header, DOWN, buff=0.35).set_x(0)
+        self.say("The decision rule: split Q, K and V into heads, let each head mix values, "
+                 "then concatenate and project through W_O.")
+        self.play(FadeIn(self.header), FadeIn(self.rule_card), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+
+    def pipeline(self):
+        L, th = self.lesson, self.th
+        n, d, h, dk = L.trace.n_pos, L.d_model, L.n_head, L.d_head
+        names = ["X", "split Q, K, V\ninto h heads", "each head\nmixes values", "concatenate", "project\nthrough W_O",
+                 "+ X, then\nAdd & Norm"]
+        shapes = [f"{n} \u00d7 {d}", f"{h} \u00d7 {n} \u00d7 {dk} each", f"{h} \u00d7 {n} \u00d7 {dk}",
+                  f"{n} \u00d7 {d}", f"{n} \u00d7 {d}", f"{n} \u00d7 {d}"]
+        colors = [th.role("X"), th.role("Q"), th.role("V"), th.grid, th.role("O"), th.highlight]
+        P = parts_flow.pipeline(th, names, shapes, colors=colors, size=style.BODY_SIZE,
+                                width=config.frame_width - 2 * style.FRAME_MARGIN)
+        _, _, bottom, _ = parts.content_box()
+        P.move_to([0, (self.rule_card.get_bottom()[1] + bottom) / 2, 0])
+        self.pipe = P
+        self.say(f"With this model's shapes: {n} by {d} in, {h} heads of {dk}, back to {n} by {d}, "
+                 f"then W_O, and Add and Norm.")
+        self.play(FadeIn(P.stages[0]), FadeIn(P.shapes[0]), run_time=style.SHORT)
+        self.play(LaggedStart(*(
+            LaggedStart(GrowArrow(a), FadeIn(s), FadeIn(t), lag_ratio=0.3)
+            for a, s, t in zip(P.arrows, P.stages[1:], P.shapes[1:])
+        ), lag_ratio=0.5), run_time=style.BEAT * 3)
+        parts_flow.settle(self, style.SHORT)
+
+    def failure_trap(self):
+        L, th = self.lesson, self.th
+        h = L.n_head
+        label = parts.text(th, "Failure trap", style.LABEL_SIZE, th.warn, bold=True)
+        trap = parts.paragraph(th, FAILURE_TRAP, 11.5, style.BODY_SIZE)
+        trap_card = parts.card(th, VGroup(label, trap).arrange(DOWN, buff=0.15, aligned_edge=LEFT), accent=th.warn)
+        parts.fit(trap_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        trap_card.next_to(self.header, DOWN, buff=0.35).set_x(0)
+
+        _, _, bottom, top = parts.content_box()
+        room = trap_card.get_bottom()[1] - 0.5 - (bottom + 0.9)  # height left for the grids and their labels
+        cell = min(0.75, room / h)
+        heads = [str(i + 1) for i in range(h)]
+        grids = VGroup()
+        for values, title in ((L.js, "separate learned projections (this model)"),
+                              (L.copies_js, "every head a copy of head 1")):
+            g = parts.attention_grid(th, values, heads, cell=cell, numbers=cell >= NUMBERED_CELL, axes=False,
+                                     bar=False, max_tokens=h)
+            g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=0.15)
+            g.add(g.title)
+            grids.add(g)
+        bar = parts.color_bar(th, height=min(2.2, h * cell), label="JS distance")
+        evidence = VGroup(grids[0], grids[1], bar).arrange(RIGHT, buff=0.8, aligned_edge=DOWN)
+        caption = parts.text(th, "Jensen\u2013Shannon distance between two heads' attention patterns, "
+                                 "mean over query rows (0 = identical)", style.SMALL_SIZE, th.muted)
+        caption.next_to(evidence, DOWN, buff=0.25)
+        block = VGroup(evidence, caption)
+        parts.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN,
+                  height=trap_card.get_bottom()[1] - 0.3 - (bottom + 0.1))
+        block.next_to(trap_card, DOWN, buff=0.3).set_x(0)
+        self.evidence_grids = grids
+        self.say("The failure trap: treating multi-head attention as duplicated attention "
+                 "rather than separate learned projections.")
+        self.play(FadeOut(self.rule_card), FadeOut(self.pipe), run_time=style.SHORT)
+        self.play(FadeIn(trap_card), run_time=style.SHORT)
+        parts_flow.settle(self, style.SHORT)
+        self.say("Measured on this sentence: separate projections give different patterns; "
+                 "copies of one head are 0 apart, one view repeated.")
+        self.play(FadeIn(grids[0]), FadeIn(bar), FadeIn(caption), run_time=style.BEAT)
+        self.play(FadeIn(grids[1]), run_time=style.BEAT)
+        parts_flow.settle(self, style.SHORT)
+        self.trap_view = VGroup(trap_card, block)
+
+    def remember(self):
+        th = self.th
+        line = parts.paragraph(th, REMEMBER, 11, style.HEADING_SIZE, th.highlight, align=ORIGIN)
+        line.move_to(self.trap_view[1])
+        self.say(REMEMBER)
+        self.play(FadeOut(self.trap_view[1]), run_time=style.SHORT)
+        self.play(FadeIn(line), run_time=style.BEAT)
+        parts_flow.settle(self, style.HOLD)

@@ -116,6 +116,7 @@ class SplitHeadsScene(LessonScene):
         left, right, bottom, top = parts.content_box()
         parts.fit(view, width=right - spread.get_right()[0] - 0.8, height=top - bottom - 0.4)
         view.move_to([(spread.get_right()[0] + right) / 2, stage.get_y() + 0.3, 0])
+        self.zoom = zoom
         frame = parts.highlight_box(th, spread[0], buff=0.05, color=th.head(0))
         self.say("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q.")
         self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
@@ -164,6 +165,7 @@ class SplitHeadsScene(LessonScene):
         bar.next_to(rows, RIGHT, buff=0.5).align_to(rows, DOWN)
         hint.next_to(rows, DOWN, buff=0.2).align_to(rows, LEFT)
         self.real_value, self.copies_value = real.value, copies.value
+        self.real_grids, self.copies_grids = real.grids, copies.grids
         self.say("The failure trap: treating multi-head attention as one attention duplicated.")
         self.play(FadeIn(trap), run_time=style.SHORT)
         parts.hold(self)
