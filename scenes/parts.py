@@ -32,7 +32,6 @@ from manim import (
     UP,
     ArcBetweenPoints,
     Brace,
-    Line,
     ManimColor,
     MathTypst,
     Rectangle,

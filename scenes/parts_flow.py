@@ -26,21 +26,6 @@ from .style import Theme
 # and this many columns (or rows) of each head: enough to see the blocks, few enough to read at 480p.
 MAX_BLOCK_HEADS = 4
 MAX_PER_HEAD = 3
-# Typst maths renders about 0.68x as tall as Pango text at the same font size; formulas here are
-# scaled by this so that a style size means the same height for both.
-MATH_SCALE = 1.45
-
-
-def maths(th: Theme, src: str, size: float = style.BODY_SIZE, color=None):
-    """``parts.formula`` at the height of ``parts.text`` of the same ``size``."""
-    return parts.formula(th, src, size * MATH_SCALE, color)
-
-
-def brace(th: Theme, mob, label: str, direction=DOWN, color=None, size: float = style.SMALL_SIZE) -> VGroup:
-    """``parts.brace_label`` with a Typst maths label at text height."""
-    return parts.brace_label(th, mob, label, direction, color, size * MATH_SCALE, math_mode=True)
-
-
 def shown_heads(n_head: int, limit: int = MAX_BLOCK_HEADS) -> list[int | None]:
     """Which heads a blocked matrix draws: all if they fit, else the first limit-1, an ellipsis (None), the last."""
     if n_head <= limit:
@@ -177,7 +162,7 @@ class HeadBlocks(VGroup):
 
         self.name = None
         if name:
-            self.name = maths(th, name, style.LABEL_SIZE, name_color)
+            self.name = parts.formula(th, name, style.LABEL_SIZE, name_color)
             self.name.next_to(VGroup(self.brackets, self.chips), UP, buff=0.15)
             self.add(self.name)
         self.shape = None
@@ -235,7 +220,7 @@ def vector(th: Theme, values, *, name: str | None = None, name_color=None, max_c
     row = parts.number_matrix(th, _values(values).reshape(1, -1), max_cols=max_cols, col_colors=col_colors,
                               shape=shape, **kwargs)
     if name:
-        row.name = maths(th, name, style.LABEL_SIZE, name_color)
+        row.name = parts.formula(th, name, style.LABEL_SIZE, name_color)
         row.name.next_to(row.brackets, LEFT, buff=0.2)
         row.add(row.name)
     return row
@@ -253,24 +238,27 @@ class VectorStack(VGroup):
         super().__init__(**kwargs)
         self.th = th
         self.rows, self.names = VGroup(), VGroup()
+        lines = VGroup()
         for name, values, color in items:
             # values None: a "⋮" row standing for rows not drawn (its name says which).
-            row = vector(th, values, max_cols=max_cols) if values is not None else parts.text(th, "\u22ee", name_size,
-                                                                                               th.muted)
-            label = name if isinstance(name, VMobject) else maths(th, name, name_size, color)
+            if values is None:
+                row = parts.text(th, "\u22ee", name_size, th.muted)
+            else:
+                row = vector(th, values, max_cols=max_cols)
+            label = name if isinstance(name, VMobject) else parts.formula(th, name, name_size, color)
+            label.next_to(row, LEFT, buff=0.25)
             self.rows.add(row)
             self.names.add(label)
-        self.rows.arrange(DOWN, buff=buff)
+            lines.add(VGroup(label, row))
+        # Each line is as tall as the taller of its name and its numbers: names never overlap.
+        lines.arrange(DOWN, buff=buff)
         vectors = [r for r in self.rows if isinstance(r, parts.NumberMatrix)]
+        x0 = vectors[0].body[0].get_x()
         for row in self.rows:  # same column pitch in every row: line the first entries up
-            if isinstance(row, parts.NumberMatrix):
-                row.shift(RIGHT * (vectors[0].body[0].get_x() - row.body[0].get_x()))
-            else:
-                row.set_x(vectors[0].body[0].get_x())
+            row.shift(RIGHT * ((x0 - row.body[0].get_x()) if isinstance(row, parts.NumberMatrix) else x0 - row.get_x()))
         left = min(r.get_left()[0] for r in vectors)
-        for row, label in zip(self.rows, self.names):
-            label.next_to([left, row.get_y(), 0], LEFT, buff=0.25)
-        parts._align_right(self.names)
+        for label in self.names:
+            label.next_to([left, label.get_y(), 0], LEFT, buff=0.25)
         self.rules = VGroup()
         self.add(self.rows, self.names)
 
@@ -454,22 +442,3 @@ class Pipeline(VGroup):
 
 def pipeline(th: Theme, names: Sequence[str], shapes: Sequence[str], **kwargs) -> Pipeline:
     return Pipeline(th, names, shapes, **kwargs)
-
-
-# -- timing ---------------------------------------------------------------------------
-
-WORDS_PER_SECOND = 2.8  # a brisk narration pace (~170 words a minute): a cue stays up at least as long as it takes to say
-
-
-def spoken_seconds(text: str) -> float:
-    return len(text.split()) / WORDS_PER_SECOND
-
-
-def settle(scene, hold: float = style.SHORT) -> None:
-    """Wait ``hold`` (paced), or longer if the open narration cue needs more time to be said."""
-    open_cue = getattr(scene, "_open_cue", None)
-    needed = 0.0
-    if open_cue is not None:
-        start, text = open_cue
-        needed = (spoken_seconds(text) * scene.pacing - (scene.now - start)) / scene.pacing
-    scene.wait(max(hold, needed))

@@ -213,7 +213,6 @@ class Cache:
 
     def __init__(self, out: Path):
         self.root = out / ".cache"
-        self.tmp = self.root / "tmp"
 
     def entry(self, key: str) -> Path:
         return self.root / key
@@ -253,7 +252,7 @@ class Cache:
             pass
 
     def prune(self, keep: int = CACHE_KEEP, protect: set[str] = frozenset()) -> None:
-        """Drop the least recently used entries beyond ``keep``, and stale job folders."""
+        """Drop the least recently used entries beyond ``keep`` (never those in ``protect``)."""
         entries = []
         for path in self.root.iterdir() if self.root.is_dir() else ():
             meta = path / "meta.json"
@@ -300,6 +299,7 @@ class Job:
     formats: tuple[str, ...]  # what the cache entry must contain when the job ends
     cache_root: str
     chapters_module: str = "scenes.chapters"  # "module[:attribute]" of a {id: LessonScene subclass} dict
+    force: bool = False  # render even if the entry exists (--no-cache)
 
 
 def _lesson_for(config_json: str):
@@ -423,7 +423,7 @@ def _run_job(job: Job) -> dict:
     entry = cache_root / job.key
     work = cache_root / "tmp" / f"{job.key[:16]}-{os.getpid()}"
     try:
-        if (entry / "meta.json").is_file() and (entry / MASTER).is_file():
+        if not job.force and (entry / "meta.json").is_file() and (entry / MASTER).is_file():
             # Only conversions are missing: add them to the finished entry, each atomically.
             meta = json.loads((entry / "meta.json").read_text())
             _convert(entry / MASTER, entry, job.formats)
@@ -466,7 +466,7 @@ def _run_job(job: Job) -> dict:
             "key": job.key,
         }
         (built / "meta.json").write_text(json.dumps(meta, indent=1))
-        if entry.exists():  # an entry without a video (a png-only render) is superseded
+        if entry.exists():  # superseded: an entry without a video (png only), or --no-cache
             shutil.rmtree(entry)
         os.replace(built, entry)
         _report("done", job.chapter_id)
@@ -521,17 +521,15 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
         settings = {**settings, "chapters_module": chapters_module}
     keys = {cid: chapter_key(cid, settings, lesson_hash, code) for cid in chapter_ids}
     cache = Cache(out)
-    if not use_cache:
-        for key in keys.values():
-            shutil.rmtree(cache.entry(key), ignore_errors=True)
-    todo = [cid for cid in chapter_ids if cache.missing(keys[cid], cache_formats)]
+    # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
+    todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], cache_formats)]
 
     config_json = config.model_dump_json()
     # Longest first (from the last render's timings), so the pool does not end on one long job.
     last_times = cache.timings()
     todo.sort(key=lambda cid: -last_times.get(cid, float("inf")))
-    job_list = [Job(cid, keys[cid], config_json, lesson_hash, cache_formats, str(cache.root), chapters_module)
-                for cid in todo]
+    job_list = [Job(cid, keys[cid], config_json, lesson_hash, cache_formats, str(cache.root), chapters_module,
+                    force=not use_cache) for cid in todo]
     metas = _run_jobs(job_list, jobs, console)
     cache.record_timings({cid: m["job_seconds"] for cid, m in metas.items() if m.get("rendered")})
 

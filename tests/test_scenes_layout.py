@@ -49,6 +49,8 @@ def run_headless(scene_cls, lesson, tmp_path, on_step=None):
                 "background_color": lesson.theme.background}
     with tempconfig(settings):
         scene = Probe(lesson, skip_animations=True)
+        # Layout needs the mobjects, not pixels: skip drawing the static frames too.
+        scene.renderer.update_frame = lambda *args, **kwargs: None
         scene.render()
     return scene
 

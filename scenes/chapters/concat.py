@@ -61,7 +61,7 @@ class ConcatScene(LessonScene):
             piece.shift(RIGHT * offset)
             self.pieces.append((piece, offset))
         self.piece_shapes = shapes
-        lead = parts_flow.maths(th, '"head"_i = A_i V_i in RR^(n times d_k)')
+        lead = parts.formula(th, '"head"_i = A_i V_i in RR^(n times d_k)', style.BODY_SIZE)
         lead.next_to(self.header, DOWN, buff=0.3).align_to(self.header, LEFT)
         self.lead = lead
         blocks = VGroup(*(p for p, _ in self.pieces))
@@ -70,7 +70,7 @@ class ConcatScene(LessonScene):
         self.play(FadeIn(self.header), FadeIn(lead), run_time=style.BEAT)
         self.play(LaggedStart(*(FadeIn(p) for p in blocks), lag_ratio=0.2),
                   FadeIn(shapes), run_time=style.BEAT * 1.5)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
 
     def join(self):
         C = self.C
@@ -79,27 +79,28 @@ class ConcatScene(LessonScene):
         self.play(*(p.animate.shift(LEFT * off) for p, off in self.pieces), FadeOut(self.piece_shapes),
                   run_time=style.BEAT * 1.5)
         self.play(Create(C.brackets), run_time=style.SHORT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
 
     def count_width(self):
         L, th, C = self.lesson, self.th, self.C
-        top = parts_flow.brace(th, VGroup(C.brackets, C.chips),
-                               f"h dot d_k = {L.n_head} dot {L.d_head} = {L.d_model} = d", UP, size=style.LABEL_SIZE)
-        left = parts_flow.brace(th, VGroup(C.brackets, C.row_labels), f"n = {L.trace.n_pos}", LEFT,
-                                size=style.LABEL_SIZE)
+        top = parts.brace_label(th, VGroup(C.brackets, C.chips),
+                                f"h dot d_k = {L.n_head} dot {L.d_head} = {L.d_model} = d", UP,
+                                size=style.LABEL_SIZE, math_mode=True)
+        left = parts.brace_label(th, VGroup(C.brackets, C.row_labels), f"n = {L.trace.n_pos}", LEFT,
+                                 size=style.LABEL_SIZE, math_mode=True)
         under = VGroup()
         for h in (h for h in C.heads if h is not None):
-            under.add(parts_flow.brace(th, C.block(h)[0], f"d_k = {L.d_head}", DOWN, th.head(h)))
+            under.add(parts.brace_label(th, C.block(h)[0], f"d_k = {L.d_head}", DOWN, th.head(h), math_mode=True))
         self.braces = VGroup(top, left, under)
         self.say(f"{L.n_head} heads of {L.d_head} columns make {L.d_model}: the model width d is back.")
         self.play(FadeOut(self.lead), LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15),
                   run_time=style.BEAT)
         self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
 
     def stacked_not_combined(self):
         th = self.th
-        eq = parts_flow.maths(th, '"Concat"("head"_1, ..., "head"_h) in RR^(n times d)')
+        eq = parts.formula(th, '"Concat"("head"_1, ..., "head"_h) in RR^(n times d)', style.BODY_SIZE)
         msg = parts.note(th, "Stacked, not yet combined: each column still belongs to exactly one head. "
                              "The next step, W_O, blends them.", width=7.2)
         bottom = VGroup(eq, msg).arrange(RIGHT, buff=0.5)
@@ -112,4 +113,4 @@ class ConcatScene(LessonScene):
         self.say("Stacked, not yet combined: every column still belongs to one head. "
                  "The next projection blends them.")
         self.play(*anims, FadeIn(eq), FadeIn(msg), run_time=style.BEAT)
-        parts_flow.settle(self, style.HOLD)
+        parts.hold(self, style.HOLD)

@@ -9,8 +9,7 @@ zero one head at a time; not every head is equally useful.
 
 from __future__ import annotations
 
-from manim import (DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup,
-                   config)
+from manim import DOWN, LEFT, RIGHT, FadeIn, FadeOut, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, config
 
 from mha_core import attention_cost
 from scenes import parts, parts_flow, style
@@ -47,7 +46,7 @@ class CostScene(LessonScene):
         for role in ("Q", "K", "V", "O"):
             sq = Square(side_length=side, stroke_color=th.role(role), stroke_width=2.5, fill_color=th.role(role),
                         fill_opacity=0.12)
-            name = parts_flow.maths(th, f"W_{role}", style.LABEL_SIZE, th.role(role))
+            name = parts.formula(th, f"W_{role}", style.LABEL_SIZE, th.role(role))
             dims = parts.text(th, "d \u00d7 d", style.SMALL_SIZE, th.muted)
             squares.add(VGroup(sq, VGroup(name, dims).arrange(DOWN, buff=0.1).move_to(sq)))
         squares.arrange(RIGHT, buff=0.3)
@@ -67,7 +66,7 @@ class CostScene(LessonScene):
         single = L.cost.single_head()
         single_total = parts.NumberLabel(single.parameters, style.count(single.parameters), style.BODY_SIZE, th.text)
         lines = VGroup(
-            VGroup(parts_flow.maths(th, f"4 d^2 = 4 dot {L.d_model}^2 =", style.BODY_SIZE), weights,
+            VGroup(parts.formula(th, f"4 d^2 = 4 dot {L.d_model}^2 =", style.BODY_SIZE), weights,
                    parts.text(th, "weights", style.BODY_SIZE, th.muted)),
             VGroup(parts.text(th, f"+ biases 4d:", style.BODY_SIZE, th.muted),
                    parts.NumberLabel(cost.parameters - cost.weight_parameters,
@@ -90,12 +89,12 @@ class CostScene(LessonScene):
         self.play(FadeIn(self.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
                   run_time=style.BEAT)
         self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
         self.say("Heads just cut the same matrices into column blocks: the count is identical.")
         self.play(FadeIn(strips), FadeIn(split), run_time=style.BEAT)
         self.bring_to_front(squares[0][1])  # W_Q's label stays readable over its head blocks
         self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
         self.param_view = VGroup(body, strips)
 
     def compute(self):
@@ -126,7 +125,7 @@ class CostScene(LessonScene):
                  f"only scale and softmax grow with h.")
         self.play(FadeOut(self.param_view), FadeIn(title), FadeIn(T), run_time=style.BEAT)
         self.play(FadeIn(note), run_time=style.SHORT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
         self.compute_view = group
 
     def seeds_table(self):
@@ -152,7 +151,7 @@ class CostScene(LessonScene):
                  "GPT-3 uses 96 heads of 128.")
         self.play(FadeOut(self.compute_view), FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
                   run_time=style.BEAT * 1.5)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
         self.seed_view = group
 
     def not_free(self):
@@ -175,7 +174,7 @@ class CostScene(LessonScene):
         self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
                  "narrower heads.")
         self.play(FadeOut(self.seed_view), FadeIn(panel), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
         self.free_view = panel
 
     def ablation(self):
@@ -213,4 +212,4 @@ class CostScene(LessonScene):
         self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),
                   run_time=style.BEAT)
         self.play(FadeIn(lesson_note), run_time=style.SHORT)
-        parts_flow.settle(self, style.HOLD)
+        parts.hold(self, style.HOLD)

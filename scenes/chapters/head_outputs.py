@@ -8,7 +8,7 @@ every head: a different weight row, a different output -> "no head is the whole 
 from __future__ import annotations
 
 import numpy as np
-from manim import (DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, FadeOut, LaggedStart, Square, VGroup, Write, config)
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, LaggedStart, Square, VGroup, Write, config
 
 from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
@@ -37,7 +37,7 @@ class HeadOutputsScene(LessonScene):
     def formula(self):
         L, th = self.lesson, self.th
         self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
-        eq = parts_flow.maths(th, '"head"_i = A_i V_i in RR^(n times d_k), quad A_i = op("softmax")(frac(Q_i K_i^T, '
+        eq = parts.formula(th, '"head"_i = A_i V_i in RR^(n times d_k), quad A_i = op("softmax")(frac(Q_i K_i^T, '
                                   'sqrt(d_k)))', style.LABEL_SIZE)
         # Top right, beside the header: it stays up while the chapter works through it.
         room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
@@ -46,7 +46,7 @@ class HeadOutputsScene(LessonScene):
         self.say("Each head now uses its weights: a token's output is a weighted sum of value vectors.")
         self.play(FadeIn(self.header), run_time=style.SHORT)
         self.play(Write(eq), run_time=style.BEAT)
-        parts_flow.settle(self)
+        parts.hold(self, style.SHORT)
 
     def weighted_sum(self):
         L, th, q = self.lesson, self.th, self.q
@@ -70,11 +70,11 @@ class HeadOutputsScene(LessonScene):
             item.num = num
             weights.add(item)
         parts._align_right(weights)
-        w_title = parts_flow.maths(th, f'A_1["{tok}", j]', style.LABEL_SIZE)
+        w_title = parts.formula(th, f'A_1["{tok}", j]', style.LABEL_SIZE)
         w_title.next_to(weights, UP, buff=0.15).set_y(V.name.get_y())
         out = parts_flow.vector(th, L.trace.heads[0, q], max_cols=VALUE_COLS)
-        out.name = parts_flow.maths(th, f'"head"_1["{tok}"] =', style.LABEL_SIZE, th.head(0))
-        sigma = parts_flow.maths(th, 'sum_j A_1["' + tok + '", j] dot V_1[j]', style.LABEL_SIZE, th.muted)
+        out.name = parts.formula(th, f'"head"_1["{tok}"] =', style.LABEL_SIZE, th.head(0))
+        sigma = parts.formula(th, 'sum_j A_1["' + tok + '", j] dot V_1[j]', style.LABEL_SIZE, th.muted)
         panel = VGroup(weights, w_title, V)
         out.next_to(V.brackets, DOWN, buff=0.55).align_to(V.brackets, LEFT)
         # The output's columns line up under V's columns (same layout, same column pitch).
@@ -102,13 +102,13 @@ class HeadOutputsScene(LessonScene):
         # Rows the token barely attends to fade: what is left is what it reads.
         top_w = max(float(w[r]) for r in drawn)
         self.play(*(V.row(r).animate.set_opacity(0.3 + 0.7 * float(w[r]) / top_w) for r in drawn), run_time=style.SHORT)
-        parts_flow.settle(self)
+        parts.hold(self, style.SHORT)
         self.say(f"Add the scaled rows: that is \u201c{tok}\u201d's output in head 1, a blend of what it attends to.")
         rows = [VGroup(weights[k], V.row(r)) for k, r in enumerate(drawn)]
         self.add(frame)
         self.play(parts.sweep(frame, rows), run_time=style.BEAT * 1.5)
         self.play(FadeOut(frame), FadeIn(out), FadeIn(sigma), run_time=style.BEAT)
-        parts_flow.settle(self)
+        parts.hold(self, style.SHORT)
         h_row = H.row(q)
         self.say(f"Every token gets such a row: head 1's output is {L.trace.n_pos} by {L.d_head}.")
         mark = parts.highlight_box(th, VGroup(h_row, *parts_flow.row_label(H, q)), color=th.head(0))
@@ -116,7 +116,7 @@ class HeadOutputsScene(LessonScene):
         if len(h_row):  # the focus row may sit behind the ellipsis in a long sentence
             self.play(FadeIn(mark), run_time=style.SHORT)
             block.add(mark)
-        parts_flow.settle(self, style.HOLD)
+        parts.hold(self, style.HOLD)
         self.worked = VGroup(block)
 
     def every_head(self):
@@ -163,7 +163,7 @@ class HeadOutputsScene(LessonScene):
         col_titles = VGroup(
             parts.text(th, f"weights of \u201c{tok}\u201d over the keys", style.SMALL_SIZE, th.muted)
             .next_to(keys, UP, buff=0.1).align_to(rows, LEFT),
-            parts_flow.maths(th, f'"head"_(i)["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
+            parts.formula(th, f'"head"_(i)["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
             .next_to(rows[0].vector, UP, buff=0.15).align_to(rows[0].vector, LEFT),
         )
         # Keep the two titles apart when the key labels are short.
@@ -185,7 +185,7 @@ class HeadOutputsScene(LessonScene):
         self.play(FadeOut(self.worked), run_time=style.SHORT)
         self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
                   LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT * 2)
-        parts_flow.settle(self, style.HOLD)
+        parts.hold(self, style.HOLD)
 
     def no_head_is_the_answer(self):
         L, th = self.lesson, self.th
@@ -195,7 +195,7 @@ class HeadOutputsScene(LessonScene):
         msg.set_x(0)
         self.say("Same shapes, different context mixes: no head is the whole answer.")
         self.play(FadeIn(msg), run_time=style.BEAT)
-        parts_flow.settle(self, style.HOLD)
+        parts.hold(self, style.HOLD)
 
 
 def _align_bottom(group: VGroup) -> None:

@@ -16,7 +16,6 @@ import math
 import numpy as np
 from manim import (
     DOWN,
-    LEFT,
     RIGHT,
     UP,
     Create,
@@ -257,9 +256,9 @@ class OneHeadScene(LessonScene):
                                             max_width=10, height=0.35) for k in sorted(keep) if k != self.f))
         caveat = parts.note(th, "Attention weights show where information flows, not why the model decided.",
                             width=min(9.0, config.frame_width - 1.0), kind="caveat")
-        caveat.to_edge(DOWN, buff=style.FRAME_MARGIN)
-        if caveat.get_top()[1] > self.result.get_bottom()[1] - 0.15:
-            caveat.next_to(self.result, DOWN, buff=0.2)
+        caveat.next_to(self.result, DOWN, buff=0.5)
+        if caveat.get_bottom()[1] < -config.frame_height / 2 + style.FRAME_MARGIN:
+            caveat.next_to(self.result, DOWN, buff=0.15)
         self.say("The strongest weights are where information flows for this word. "
                  "They show where, not why the model decided.")
         self.play(T.q_label.animate.set_opacity(1), LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.15),

@@ -9,8 +9,7 @@ n × d in, n × d out: a drop-in block you can stack.
 
 from __future__ import annotations
 
-from manim import (DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, GrowFromCenter, LaggedStart,
-                   RoundedRectangle, VGroup, config)
+from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, VGroup, config
 
 from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
@@ -39,13 +38,13 @@ class OutputProjectionScene(LessonScene):
     def the_matrix(self):
         L, th = self.lesson, self.th
         self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
-        eq = parts_flow.maths(th, '"MultiHead"(X) = "Concat"("head"_1, ..., "head"_h) W_O', style.LABEL_SIZE)
+        eq = parts.formula(th, '"MultiHead"(X) = "Concat"("head"_1, ..., "head"_h) W_O', style.LABEL_SIZE)
         room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
         self.eq = parts.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
 
         W = parts_flow.head_blocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
                                    shape=False)
-        W.name = parts_flow.maths(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
+        W.name = parts.formula(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
         W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, learned", style.SMALL_SIZE, th.muted)
         W.name.next_to(W.brackets, UP, buff=0.15)
         W.add(W.name)
@@ -64,7 +63,7 @@ class OutputProjectionScene(LessonScene):
         self.play(FadeIn(self.header), FadeIn(eq), run_time=style.SHORT)
         self.play(FadeIn(W), FadeIn(W.shape), run_time=style.BEAT)
         self.play(LaggedStart(*(FadeIn(t, shift=LEFT * 0.2) for t in tags), lag_ratio=0.15), run_time=style.BEAT)
-        parts_flow.settle(self)
+        parts.hold(self, style.SHORT)
 
     def one_token_through(self):
         L, th, q, W = self.lesson, self.th, self.q, self.W
@@ -75,20 +74,21 @@ class OutputProjectionScene(LessonScene):
         c.shift(UP * (W.body.get_top()[1] - c.body.get_top()[1]))
         c.next_to(W, LEFT, buff=0.45)
         c.shift(UP * (W.body.get_top()[1] - c.body.get_top()[1]))
-        c_name = parts_flow.maths(th, f'"Concat"["{tok}"]', style.LABEL_SIZE).next_to(c.brackets, UP, buff=0.15)
+        c_name = parts.formula(th, f'"Concat"["{tok}"]', style.LABEL_SIZE).next_to(c.brackets, UP, buff=0.15)
         c_name.align_to(c.brackets, RIGHT)
-        dot = parts_flow.maths(th, "dot", style.BODY_SIZE).move_to((c.get_right() + W.get_left()) / 2)
+        dot = parts.formula(th, "dot", style.BODY_SIZE).move_to((c.get_right() + W.get_left()) / 2)
         out = parts_flow.vector(th, L.trace.output[q], max_cols=style.MAX_MATRIX_COLS, col_gap=0.45)
         out.next_to(W.brackets, DOWN, buff=0.5)
         out.shift(RIGHT * (W.body[0].get_x() - out.body[0].get_x()))  # column j under column j of W_O
-        out_name = parts_flow.maths(th, f'"output"["{tok}"] =', style.LABEL_SIZE, th.role("O"))
+        out_name = parts.formula(th, f'"output"["{tok}"] =', style.LABEL_SIZE, th.role("O"))
         out_name.next_to(out.brackets, LEFT, buff=0.2)
+        self.concat_column, self.output_row = c, out
         self.product = VGroup(c, c_name, dot, out, out_name)
         self.say(f"Row block i multiplies only head i's part of \u201c{tok}\u201d's concatenation; "
                  f"each output number sums all the blocks.")
         self.play(FadeOut(W.shape), FadeIn(c), FadeIn(c_name), FadeIn(dot), run_time=style.BEAT)
         self.play(FadeIn(out), FadeIn(out_name), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
 
     def per_head_writes(self):
         L, th, q = self.lesson, self.th, self.q
@@ -115,7 +115,7 @@ class OutputProjectionScene(LessonScene):
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
         self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
         self.play(Create(stack.rules), FadeIn(body[-1]), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
 
     def residual_update(self):
         L, th, q = self.lesson, self.th, self.q
@@ -137,13 +137,13 @@ class OutputProjectionScene(LessonScene):
         self.play(FadeIn(body[0]), run_time=style.SHORT)
         self.play(FadeIn(body[1]), run_time=style.SHORT)
         self.play(Create(stack.rules), FadeIn(body[2]), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
         self.norm_row = body[3]
 
     def add_and_norm(self):
         self.say("Then Add and Norm: layer normalisation rescales each row to mean 0, variance 1.")
         self.play(FadeIn(self.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
 
     def drop_in_block(self):
         L, th = self.lesson, self.th
@@ -165,4 +165,4 @@ class OutputProjectionScene(LessonScene):
                  f"a drop-in block you can stack.")
         self.play(FadeIn(row[:3]), Create(arrows[:2]), run_time=style.BEAT)
         self.play(FadeIn(row[3]), Create(arrows[2]), FadeIn(note), run_time=style.BEAT)
-        parts_flow.settle(self, style.HOLD)
+        parts.hold(self, style.HOLD)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup, config
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup
 
 from scenes import parts, style
 from scenes.base import LessonScene

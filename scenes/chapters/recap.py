@@ -8,7 +8,7 @@ real heads' patterns vs copies of one head (all 0) -> the one sentence to rememb
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Create, FadeIn, FadeOut, GrowArrow, LaggedStart, VGroup, config
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, FadeOut, GrowArrow, LaggedStart, VGroup, config
 
 from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
@@ -46,7 +46,7 @@ class RecapScene(LessonScene):
         self.say("The decision rule: split Q, K and V into heads, let each head mix values, "
                  "then concatenate and project through W_O.")
         self.play(FadeIn(self.header), FadeIn(self.rule_card), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
 
     def pipeline(self):
         L, th = self.lesson, self.th
@@ -68,7 +68,7 @@ class RecapScene(LessonScene):
             LaggedStart(GrowArrow(a), FadeIn(s), FadeIn(t), lag_ratio=0.3)
             for a, s, t in zip(P.arrows, P.stages[1:], P.shapes[1:])
         ), lag_ratio=0.5), run_time=style.BEAT * 3)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
 
     def failure_trap(self):
         L, th = self.lesson, self.th
@@ -105,12 +105,12 @@ class RecapScene(LessonScene):
                  "rather than separate learned projections.")
         self.play(FadeOut(self.rule_card), FadeOut(self.pipe), run_time=style.SHORT)
         self.play(FadeIn(trap_card), run_time=style.SHORT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
         self.say("Measured on this sentence: separate projections give different patterns; "
                  "copies of one head are 0 apart, one view repeated.")
         self.play(FadeIn(grids[0]), FadeIn(bar), FadeIn(caption), run_time=style.BEAT)
         self.play(FadeIn(grids[1]), run_time=style.BEAT)
-        parts_flow.settle(self, style.SHORT)
+        parts.hold(self, style.SHORT)
         self.trap_view = VGroup(trap_card, block)
 
     def remember(self):
@@ -120,4 +120,4 @@ class RecapScene(LessonScene):
         self.say(REMEMBER)
         self.play(FadeOut(self.trap_view[1]), run_time=style.SHORT)
         self.play(FadeIn(line), run_time=style.BEAT)
-        parts_flow.settle(self, style.HOLD)
+        parts.hold(self, style.HOLD)

@@ -1,0 +1,195 @@
+"""Chapters 6-10 show the Lesson's real numbers: read them back off the number mobjects.
+
+Each chapter runs once, headless (animations skipped, no frames drawn, no video
+written), on the default toy lesson; the tests then compare what the scene's parts
+display (``NumberLabel.value`` / ``.str``, grid cells' ``.weight``) with the Lesson's
+tensors at the displayed precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from manim import tempconfig
+
+from mha_core import attention_cost
+from scenes import style
+from scenes.chapters import CHAPTERS
+from scenes.chapters.cost import GPT3, SEED_EXAMPLE
+from scenes.config import LessonConfig
+from scenes.lesson import build_lesson
+from scenes.parts import NumberLabel
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    # The toy specialization keeps the fixture fast (no pretrained model to load).
+    return build_lesson(LessonConfig(specialization_model="toy"))
+
+
+@pytest.fixture(scope="module")
+def scenes(lesson, tmp_path_factory):
+    """Every chapter of this file, run to its end state once."""
+    media = tmp_path_factory.mktemp("media")
+    settings = {"media_dir": str(media), "pixel_height": 90, "pixel_width": 160, "frame_rate": 5, "dry_run": True,
+                "verbosity": "ERROR", "progress_bar": "none", "background_color": lesson.theme.background}
+    done = {}
+    for chapter_id in ("head-outputs", "concat", "output-projection", "cost", "recap"):
+        with tempconfig(settings):
+            scene = CHAPTERS[chapter_id](lesson, skip_animations=True)
+            scene.renderer.update_frame = lambda *args, **kwargs: None  # numbers need mobjects, not pixels
+            scene.render()
+        done[chapter_id] = scene
+    return done
+
+
+def shows(label: NumberLabel, expected: float, digits: int = style.DIGITS) -> bool:
+    """The label displays ``expected`` at the displayed precision (and keeps it as its value)."""
+    return label.str == style.fmt(float(expected), digits) and np.isclose(label.value, float(expected), atol=1e-6)
+
+
+def assert_entries(matrix, expected: torch.Tensor, *, at_least: int = 1) -> None:
+    """Every drawn entry (i, j) of a NumberMatrix/HeadBlocks shows expected[i, j]."""
+    expected = expected.detach().double().reshape(expected.shape[0], -1)
+    checked = 0
+    for (i, j), label in matrix._entries.items():
+        assert shows(label, expected[i, j]), f"entry ({i}, {j}) shows {label.str}, expected {float(expected[i, j])}"
+        checked += 1
+    assert checked >= at_least
+
+
+def assert_row(vector, expected: torch.Tensor) -> None:
+    """A one-row NumberMatrix shows ``expected`` at every drawn column."""
+    assert_entries(vector, expected.reshape(1, -1), at_least=min(3, expected.numel()))
+
+
+# -- 6 head outputs -----------------------------------------------------------------------
+
+
+def test_head_outputs_worked_row_is_the_weighted_sum_of_value_rows(scenes, lesson):
+    s, t, q = scenes["head-outputs"], lesson.trace, lesson.focus
+    assert_entries(s.V, t.v[0], at_least=t.n_pos * min(t.d_head, 4))
+    drawn = [r for r in s.V.rows if r is not None]
+    assert [float(item.num.value) for item in s.weight_column] == pytest.approx(t.weights[0, q, drawn].tolist())
+    for item, r in zip(s.weight_column, drawn):
+        assert shows(item.num, t.weights[0, q, r], style.WEIGHT_DIGITS)
+    assert_row(s.out, t.heads[0, q])
+    assert_entries(s.H, t.heads[0], at_least=t.n_pos)
+    # What is drawn as "the sum" really is the weights times the value rows.
+    assert torch.allclose(t.weights[0, q] @ t.v[0], t.heads[0, q], atol=1e-5)
+
+
+def test_head_outputs_every_head_row(scenes, lesson):
+    s, t, q = scenes["head-outputs"], lesson.trace, lesson.focus
+    assert len(s.head_rows) == t.n_head
+    for i, row in enumerate(s.head_rows):
+        assert [c.weight for c in row.cells] == pytest.approx(t.weights[i, q].tolist())
+        assert_row(row.vector, t.heads[i, q])
+        top = int(torch.argmax(t.weights[i, q]))
+        assert shows(row.top[1], t.weights[i, q, top], style.WEIGHT_DIGITS)
+        assert lesson.tokens[top] in row.top[0].text
+
+
+# -- 7 concat ----------------------------------------------------------------------------------
+
+
+def test_concat_shows_the_concatenation_in_head_blocks(scenes, lesson):
+    C, t = scenes["concat"].C, lesson.trace
+    assert_entries(C, t.concat, at_least=t.n_head * 2 * 7)
+    for h in (h for h in C.heads if h is not None):
+        cols = {j for (_, j), label in C._entries.items() if label in C.block(h)[1]}
+        assert cols and all(h * t.d_head <= j < (h + 1) * t.d_head for j in cols), f"head {h + 1}'s block"
+        # The block is that head's own output: concatenation only moves numbers.
+        for (i, j), label in C._entries.items():
+            if j in cols:
+                assert shows(label, t.heads[h, i, j - h * t.d_head])
+
+
+# -- 8 output projection ---------------------------------------------------------------------
+
+
+def test_output_projection_shows_W_O_and_one_token_through_it(scenes, lesson):
+    s, t, q = scenes["output-projection"], lesson.trace, lesson.focus
+    assert_entries(s.W, lesson.mha.W_O, at_least=3 * 7 * 2)
+    assert s.W.axis == 0 and s.W.d_head == lesson.d_head  # row blocks: the rows that read each head
+    assert_entries(s.concat_column, t.concat[q].reshape(-1, 1), at_least=2 * t.n_head)
+    assert_row(s.output_row, t.output[q])
+
+
+def test_output_projection_per_head_writes_sum_to_the_output(scenes, lesson):
+    s, t, q = scenes["output-projection"], lesson.trace, lesson.focus
+    rows = [r for r in s.writes.rows if hasattr(r, "_entries")]
+    expected = [lesson.head_writes[h, q] for h in range(lesson.n_head)] + [lesson.b_O, t.output[q]]
+    assert len(rows) == len(expected)
+    for row, values in zip(rows, expected):
+        assert_row(row, values)
+    assert torch.allclose(lesson.head_writes[:, q].sum(0) + lesson.b_O, t.output[q], atol=1e-5)
+
+
+def test_output_projection_residual_and_norm(scenes, lesson):
+    s, t, q = scenes["output-projection"], lesson.trace, lesson.focus
+    for row, values in zip(s.residual.rows, (t.x[q], t.output[q], lesson.residual[q], lesson.normed[q])):
+        assert_row(row, values)
+
+
+# -- 9 cost -------------------------------------------------------------------------------------
+
+
+def test_cost_parameters_and_stages_come_from_attention_cost(scenes, lesson):
+    s, cost = scenes["cost"], lesson.cost
+    single = attention_cost(lesson.d_model, 1, lesson.trace.n_pos)
+    assert s.param_numbers["weights"].value == cost.weight_parameters == 4 * lesson.d_model**2
+    assert s.param_numbers["total"].value == cost.parameters
+    assert s.param_numbers["single"].value == single.parameters == cost.parameters
+    assert s.param_numbers["total"].str == style.count(cost.parameters)
+    T = s.compute_table
+    for k, (a, b) in enumerate(zip(cost.stages, single.stages), start=1):
+        live, one = (a.macs, b.macs) if a.macs or not a.elementwise else (a.elementwise, b.elementwise)
+        assert (T.cell(k, 2).value, T.cell(k, 3).value) == (live, one), a.name
+    last = len(cost.stages) + 1
+    assert (T.cell(last, 2).value, T.cell(last, 3).value) == (cost.total_macs, single.total_macs)
+    assert cost.total_macs == single.total_macs  # what the chapter says: the heads' compute is the same
+
+
+def test_cost_seed_table_rows(scenes, lesson):
+    T, n = scenes["cost"].seed_table, lesson.trace.n_pos
+    shapes = [*SEED_EXAMPLE, GPT3, (lesson.n_head, lesson.d_model)]
+    for r, (h, d) in enumerate(shapes, start=1):
+        c = attention_cost(d, h, n)
+        shown = [T.cell(r, k).value for k in range(1, 7)]
+        assert shown == [h, d, d // h, c.weight_parameters, c.total_macs, c.total_elementwise]
+        assert T.cell(r, 5).str == style.count(c.total_macs)
+    assert [T.cell(r, 4).value for r in (1, 2, 3)] == [4 * 512**2] * 3  # the seeds' point: h does not change it
+
+
+def test_cost_ablation_bars_are_the_lessons(scenes, lesson):
+    chart = scenes["cost"].chart
+    values = lesson.trained_ablation if lesson.trained_ablation is not None else lesson.ablation
+    assert len(chart.bars) == len(values)
+    for bar, label, v in zip(chart.bars, chart.numbers, values):
+        assert bar.value == pytest.approx(float(v))
+        assert shows(label, v)
+    heights = np.array([b.height for b in chart.bars])
+    assert np.argmax(heights) == int(torch.argmax(values)) and np.argmin(heights) == int(torch.argmin(values))
+
+
+# -- 10 recap ---------------------------------------------------------------------------------
+
+
+def test_recap_evidence_is_the_measured_distances(scenes, lesson):
+    real, copies = scenes["recap"].evidence_grids
+    h = lesson.n_head
+    assert np.array([[c.weight for c in row] for row in real.cells]) == pytest.approx(lesson.js.numpy())
+    assert np.array([[c.weight for c in row] for row in copies.cells]) == pytest.approx(lesson.copies_js.numpy())
+    assert all(n.str == "0.00" for row in copies.numbers for n in row) and len(copies.numbers) == h
+    off_diagonal = lesson.js[~torch.eye(h, dtype=torch.bool)]
+    assert off_diagonal.min() > 0.05  # separate projections: really different patterns
+
+
+def test_recap_pipeline_shapes_are_the_live_ones(scenes, lesson):
+    P, t = scenes["recap"].pipe, lesson.trace
+    texts = [s.original_text for s in P.shapes]
+    full = f"{t.n_pos} \u00d7 {t.d_model}"
+    assert texts[0] == texts[3] == texts[-1] == full
+    assert texts[2] == f"{t.n_head} \u00d7 {t.n_pos} \u00d7 {t.d_head}"
