@@ -296,12 +296,26 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
     console = Console(stderr=True)
+    _stop_on_sigterm()
     try:
         result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console)
     except RenderError as err:
         raise click.ClickException(str(err)) from None
     folder = write_lesson_folder(result)
     _print_render_summary(console, result, folder)
+
+
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM (a CI timeout, `kill`) like Ctrl-C: stop the workers, remove their work, exit 143."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (e.g. called from a test runner's thread)
+        pass
 
 
 def _print_render_summary(console, result, folder) -> None:

@@ -278,8 +278,18 @@ def _init_worker(progress_queue) -> None:
     _progress_queue = progress_queue
     # Ctrl-C goes to the whole process group: let the main process decide, and clean up.
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose main process died (killed, not interrupted) stops instead of rendering on alone."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _report(*message) -> None:
@@ -521,6 +531,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
         settings = {**settings, "chapters_module": chapters_module}
     keys = {cid: chapter_key(cid, settings, lesson_hash, code) for cid in chapter_ids}
     cache = Cache(out)
+    _clean_stale_work(cache.root)
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
     todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], cache_formats)]
 
@@ -634,17 +645,37 @@ def _run_jobs(job_list: list[Job], jobs: int | None, console) -> dict:
                     display.finish(cid, metas[cid])
         executor.shutdown(wait=True)
     except BaseException:
-        # Interrupted: stop the workers now; their half-made files are in .cache/tmp and go with them.
+        # Interrupted: stop the workers now (else the pool waits for their jobs to finish); their
+        # half-made files are in .cache/tmp and go below. shutdown() forgets the processes: take them first.
+        processes = list((getattr(executor, "_processes", None) or {}).values())
         executor.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(executor, "_processes", {}).values()):
+        for process in processes:
             process.terminate()
-        for process in list(getattr(executor, "_processes", {}).values()):
+        for process in processes:
             process.join(timeout=5)
         raise
     finally:
         progress_queue.close()
         _clean_tmp(job_list)
     return metas
+
+
+def _clean_stale_work(cache_root: Path) -> None:
+    """Remove job folders left by renders that were killed (their process no longer exists)."""
+    for path in (cache_root / "tmp").glob("*-*"):
+        pid = path.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _clean_tmp(job_list: list[Job]) -> None:

@@ -41,14 +41,15 @@ class CostScene(LessonScene):
     def parameters(self):
         L, th, cost = self.lesson, self.th, self.lesson.cost
         self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
-        side = 1.25
+        side = 1.6
         squares = VGroup()
         for role in ("Q", "K", "V", "O"):
             sq = Square(side_length=side, stroke_color=th.role(role), stroke_width=2.5, fill_color=th.role(role),
                         fill_opacity=0.12)
             name = parts.formula(th, f"W_{role}", style.LABEL_SIZE, th.role(role))
             dims = parts.text(th, "d \u00d7 d", style.SMALL_SIZE, th.muted)
-            squares.add(VGroup(sq, VGroup(name, dims).arrange(DOWN, buff=0.1).move_to(sq)))
+            label = VGroup(name, dims).arrange(DOWN, buff=0.1).move_to(sq).set_z_index(1)  # above head strips
+            squares.add(VGroup(sq, label))
         squares.arrange(RIGHT, buff=0.3)
         # W_Q again, cut into h column blocks: the heads' W_Q^(i) are views of the same numbers.
         n_strips = min(L.n_head, 24)  # beyond this the strips are thinner than a pixel line at 480p
@@ -92,7 +93,6 @@ class CostScene(LessonScene):
         parts.hold(self, style.SHORT)
         self.say("Heads just cut the same matrices into column blocks: the count is identical.")
         self.play(FadeIn(strips), FadeIn(split), run_time=style.BEAT)
-        self.bring_to_front(squares[0][1])  # W_Q's label stays readable over its head blocks
         self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=style.BEAT)
         parts.hold(self, style.SHORT)
         self.param_view = VGroup(body, strips)
@@ -123,7 +123,8 @@ class CostScene(LessonScene):
         self.compute_table = T
         self.say(f"Compute: {L.n_head} heads cost the same multiply-adds as one full-width head; "
                  f"only scale and softmax grow with h.")
-        self.play(FadeOut(self.param_view), FadeIn(title), FadeIn(T), run_time=style.BEAT)
+        self.play(FadeOut(self.param_view), run_time=style.SHORT)
+        self.play(FadeIn(title), FadeIn(T), run_time=style.BEAT)
         self.play(FadeIn(note), run_time=style.SHORT)
         parts.hold(self, style.SHORT)
         self.compute_view = group
@@ -149,7 +150,8 @@ class CostScene(LessonScene):
         self.seed_costs = examples
         self.say("The seeds' example agrees: at d = 512, one, two or eight heads cost the same. "
                  "GPT-3 uses 96 heads of 128.")
-        self.play(FadeOut(self.compute_view), FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
+        self.play(FadeOut(self.compute_view), run_time=style.SHORT)
+        self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
                   run_time=style.BEAT * 1.5)
         parts.hold(self, style.SHORT)
         self.seed_view = group
@@ -173,7 +175,8 @@ class CostScene(LessonScene):
         panel.move_to([0, (top + bottom) / 2, 0])
         self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
                  "narrower heads.")
-        self.play(FadeOut(self.seed_view), FadeIn(panel), run_time=style.BEAT)
+        self.play(FadeOut(self.seed_view), run_time=style.SHORT)
+        self.play(FadeIn(panel), run_time=style.BEAT)
         parts.hold(self, style.SHORT)
         self.free_view = panel
 
@@ -196,19 +199,24 @@ class CostScene(LessonScene):
         sub = parts.text(th, f"\u2016change\u2016 / \u2016output\u2016 \u00b7 {where} \u00b7 this sentence",
                          style.SMALL_SIZE, th.muted)
         chart_group = VGroup(title, sub, VGroup(chart, axis)).arrange(DOWN, buff=0.25)
-        lesson_note = parts.note(th, "Not every head is equally useful: zeroing some changes the output far less than "
-                                     f"zeroing others, which is why heads can often be pruned ({PRUNING_SOURCE}).",
-                                 width=11)
+        if measured is not None:
+            lesson = ("Trained heads are not equally useful: zeroing some moves the output far less than zeroing "
+                      f"others, and many heads can be pruned with little harm ({PRUNING_SOURCE}).")
+        else:  # an untrained model's differences are chance: say what trained models show, with the source
+            lesson = ("This model is untrained, so its differences are chance. In trained models some heads matter "
+                      f"far less than others, and many can be pruned with little harm ({PRUNING_SOURCE}).")
+        lesson_note = parts.note(th, lesson, width=11)
         group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=0.35)
         _, _, bottom, top = parts.content_box()
-        parts.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom + 0.2)
+        parts.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
         group.move_to([0, (top + bottom) / 2, 0])
         self.chart = chart
         self.ablation_values = values
-        self.say("And not every head is equally useful: zeroing some barely moves the output, "
-                 "which is why heads can be pruned.")
-        self.play(FadeOut(self.free_view), FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis),
-                  FadeIn(chart.labels), run_time=style.SHORT)
+        self.say("And not every head is equally useful: zero one head at a time and see how far the output moves. "
+                 "In trained models, many heads can be pruned.")
+        self.play(FadeOut(self.free_view), run_time=style.SHORT)
+        self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
+                  run_time=style.SHORT)
         self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),
                   run_time=style.BEAT)
         self.play(FadeIn(lesson_note), run_time=style.SHORT)

@@ -178,7 +178,9 @@ class HeadOutputsScene(LessonScene):
             notes.arrange(RIGHT, buff=0.4).next_to(rows, DOWN, buff=0.15).align_to(rows, LEFT)
             table.add(notes)
         _, _, bottom, top = parts.content_box()
-        parts.fit(table, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 1.2)
+        # Few heads make a small table: let it grow (up to 1.4x) into the room, or shrink to fit.
+        room_w, room_h = config.frame_width - 2 * style.FRAME_MARGIN, top - bottom - 1.2
+        table.scale(min(1.4, room_w / table.width, room_h / table.height))
         table.next_to(self.header, DOWN, buff=0.35).set_x(0)
         self.table = table
         self.say(f"Every head does this with its own weights and values: a different mix for the same token.")

@@ -115,7 +115,7 @@ class RecapScene(LessonScene):
 
     def remember(self):
         th = self.th
-        line = parts.paragraph(th, REMEMBER, 11, style.HEADING_SIZE, th.highlight, align=ORIGIN)
+        line = parts.paragraph(th, REMEMBER, 12.5, style.HEADING_SIZE, th.highlight, align=ORIGIN)
         line.move_to(self.trap_view[1])
         self.say(REMEMBER)
         self.play(FadeOut(self.trap_view[1]), run_time=style.SHORT)

@@ -135,7 +135,8 @@ class SpecializationScene(LessonScene):
         parts.fit(big, width=(right - left) * 0.55, height=room_top - bottom)
         big.move_to([left + big.width / 2, room_top - big.height / 2, 0])
         text = sp.descriptions[i]
-        card = parts.note(th, text, width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info")
+        card = parts.note(th, text, width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info",
+                          size=style.SMALL_SIZE)
         card.next_to(big, RIGHT, buff=0.4).align_to(big, UP)
         headline = sp.tags[i][0]
         if sp.trained and sp.labels[i]:
@@ -160,8 +161,9 @@ class SpecializationScene(LessonScene):
         else:
             learned = "Specialisation is learned, not assigned: untrained heads differ, but have no roles."
             over_read = "Do not over-read one head: a pattern on one sentence is not a role."
-        notes = VGroup(parts.note(th, learned, width=width, kind="caveat"),
-                       parts.note(th, over_read, width=width, kind="caveat")).arrange(DOWN, buff=0.2)
+        notes = VGroup(parts.note(th, learned, width=width, kind="caveat", size=style.SMALL_SIZE),
+                       parts.note(th, over_read, width=width, kind="caveat", size=style.SMALL_SIZE))
+        notes.arrange(DOWN, buff=0.2)
         # Under the measured description, which stays up.
         parts.fit(notes, height=self.card.get_bottom()[1] - bottom - 0.2)
         notes.next_to(self.card, DOWN, buff=0.2).align_to(self.card, LEFT)
