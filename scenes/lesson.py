@@ -201,6 +201,8 @@ def build_specialization(source: str, config: LessonConfig, *, toy=None) -> Spec
 # Short names of the signatures, for tags under small patterns.
 SIGNATURE_NAMES = {"previous": "previous", "next": "next", "current": "own token", "cls": "[CLS]", "sep": "[SEP]",
                    "punctuation": "punct.", "entropy": "entropy"}
+SIGNATURE_WORDS = {**SIGNATURE_NAMES, "previous": "the previous token", "next": "the next token",
+                   "current": "its own token", "punctuation": "punctuation"}
 
 
 def head_tag(head: int, signatures, profile=None) -> tuple[str, str]:
@@ -221,7 +223,7 @@ def describe_head(head: int, signatures, profile=None) -> str:
         return profile.label_text
     sig = signatures[head]
     name, value = strongest_share(sig)
-    return (f"head {head + 1}: largest share {value:.2f} on {SIGNATURE_NAMES[name]}, "
+    return (f"head {head + 1}: largest share {value:.2f} on {SIGNATURE_WORDS[name]}, "
             f"normalised entropy {sig.entropy:.2f} (this sentence only)")
 
 

@@ -449,12 +449,13 @@ class AttentionGrid(VGroup):
     ("query" / "key"), ``bar`` (ColorBar or None), ``title`` (or None), ``frame`` (outline in the
     head's colour). Positions beyond ``max_tokens`` are cut and ``note`` says so.
     ``labels``: True, False, "rows" (query tokens only) or "cols" (key tokens only).
+    With ``note=False`` nothing says so: put ``parts.cap_note(n)`` in a caption shared by many grids.
     """
 
     def __init__(self, th: Theme, weights, tokens: Sequence[str] | None = None, *, cell: float = 0.42,
                  max_tokens: int = style.MAX_TOKENS, numbers: bool = False, digits: int = style.WEIGHT_DIGITS,
                  labels: bool = True, axes: bool = True, bar: bool = True, title: str | None = None,
-                 color=None, label_size: float = style.SMALL_SIZE, mask=None, **kwargs):
+                 color=None, label_size: float = style.SMALL_SIZE, mask=None, note: bool = True, **kwargs):
         super().__init__(**kwargs)
         w = _values(weights)
         n_q, n_k = w.shape
@@ -522,13 +523,18 @@ class AttentionGrid(VGroup):
             self.bar.next_to(self.frame, RIGHT, buff=0.3).align_to(self.frame, DOWN)
             self.add(self.bar)
         self.note = None
-        if max(n_q, n_k) > max_tokens:
+        if note and max(n_q, n_k) > max_tokens:  # (note=False: the caller says it once for many grids)
             self.note = text(th, f"first {max_tokens} of {max(n_q, n_k)} tokens drawn", style.SMALL_SIZE, th.muted)
             self.note.next_to(self.frame, DOWN, buff=0.12)
             self.add(self.note)
 
     def row_cells(self, q: int) -> VGroup:
         return VGroup(*self.cells[q])
+
+
+def cap_note(n_tokens: int, max_tokens: int = style.MAX_TOKENS) -> str:
+    """'' or '; first 12 of 18 tokens drawn' — for a caption under many capped patterns."""
+    return f"; first {max_tokens} of {n_tokens} tokens drawn" if n_tokens > max_tokens else ""
 
 
 def attention_grid(th: Theme, weights, tokens=None, **kwargs) -> AttentionGrid:

@@ -26,6 +26,8 @@ from .style import Theme
 # and this many columns (or rows) of each head: enough to see the blocks, few enough to read at 480p.
 MAX_BLOCK_HEADS = 4
 MAX_PER_HEAD = 3
+
+
 def shown_heads(n_head: int, limit: int = MAX_BLOCK_HEADS) -> list[int | None]:
     """Which heads a blocked matrix draws: all if they fit, else the first limit-1, an ellipsis (None), the last."""
     if n_head <= limit:
@@ -38,9 +40,10 @@ class HeadBlocks(VGroup):
 
     Each drawn head's block sits on a tint of that head's colour with a small gap between blocks, so
     the blocks read as "head 1 | head 2 | ...". ``entry(i, j)`` (source indices) -> NumberLabel or None,
-    ``block(h)`` -> VGroup(tint, numbers) of head h (None if not drawn), ``heads`` (drawn head indices,
-    None = ellipsis), ``rows``/``cols`` (drawn source indices along the other axis), ``brackets``,
-    ``row_labels``, ``chips`` (head tags above/left of the blocks), ``name``, ``shape``.
+    ``block(h)`` -> VGroup(tint, numbers) of head h (None if not drawn), ``slot(k)`` -> every glyph of
+    the k-th drawn slot, ``heads`` (drawn head indices, None = ellipsis), ``other`` (drawn source indices
+    along the other axis), ``brackets``, ``row_labels``, ``chips`` (head tags above/left of the blocks),
+    ``elided`` (the "3–11" tag of an ellipsis slot, or None), ``name``, ``shape``.
     """
 
     def __init__(self, th: Theme, values, n_head: int, *, axis: int = 1, digits: int = style.DIGITS,
@@ -57,6 +60,7 @@ class HeadBlocks(VGroup):
         self.heads = shown_heads(n_head, max_heads)
         local = shown_indices(d_head, max_per_head)  # within one head's block
         other = shown_indices(v.shape[1 - axis], max_other)
+        self.other = other
 
         drawn = [h * d_head + j for h in self.heads if h is not None for j in local if j is not None]
         sub = v[:, drawn] if axis == 1 else v[drawn, :]
@@ -67,7 +71,8 @@ class HeadBlocks(VGroup):
         dx = width_chars * char_w + 2 * col_gap * char_w
         dy = size / style.NUMBER_SIZE * 0.55 * 0.62
 
-        # Slots along the blocked axis: (head, local index) with None for ellipses; gaps between heads.
+        # Slots along the blocked axis: (k-th drawn head, head, local index), None for ellipses;
+        # a gap between heads.
         slots, pos, cursor = [], [], 0.0
         step = dx if axis == 1 else dy
         for k, h in enumerate(self.heads):
@@ -89,8 +94,7 @@ class HeadBlocks(VGroup):
         numbers_of = {h: VGroup() for h in self.heads if h is not None}
         self._slots = [VGroup() for _ in self.heads]
         for b, o in enumerate(other):
-            for (k, h, j), p in zip(slots, pos):
-                along = p
+            for (k, h, j), along in zip(slots, pos):
                 across = b * (dy if axis == 1 else dx)
                 xy = np.array([along, -across, 0.0]) if axis == 1 else np.array([across, -along, 0.0])
                 if o is None or h is None or j is None:
@@ -113,8 +117,10 @@ class HeadBlocks(VGroup):
 
         # Tints behind each head's block, in the head's colour.
         tints = VGroup()
-        for h, nums in numbers_of.items():
-            extent = VGroup(*nums, *self._ellipses_in_block(body, nums, axis))
+        for k, h in enumerate(self.heads):
+            if h is None:
+                continue
+            extent, nums = self._slots[k], numbers_of[h]  # the block's numbers and its elided-column dots
             pad = 0.07
             tint = Rectangle(width=extent.width + 2 * pad, height=extent.height + 2 * pad, stroke_color=th.head(h),
                              stroke_width=1.5, fill_color=th.head(h), fill_opacity=0.14).move_to(extent)
@@ -171,14 +177,6 @@ class HeadBlocks(VGroup):
             self.shape = parts.text(th, text, style.SMALL_SIZE, th.muted).next_to(self.brackets, DOWN, buff=0.12)
             self.add(self.shape)
 
-    @staticmethod
-    def _ellipses_in_block(body: VGroup, nums: VGroup, axis: int) -> list:
-        """Ellipsis glyphs that sit inside a block's span (the elided columns of one head)."""
-        lo = nums.get_left()[0] if axis == 1 else nums.get_bottom()[1]
-        hi = nums.get_right()[0] if axis == 1 else nums.get_top()[1]
-        k = 0 if axis == 1 else 1
-        return [m for m in body if not isinstance(m, NumberLabel) and lo < m.get_center()[k] < hi]
-
     def entry(self, i: int, j: int) -> NumberLabel | None:
         return self._entries.get((i, j))
 
@@ -209,6 +207,38 @@ def _ellipsis(axis: int, other_elided: bool, blocked_elided: bool) -> str:
 def head_blocks(th: Theme, values, n_head: int, **kwargs) -> HeadBlocks:
     """See ``HeadBlocks``: ``head_blocks(th, trace.concat, lesson.n_head, row_labels=lesson.tokens)``."""
     return HeadBlocks(th, values, n_head, **kwargs)
+
+
+# -- big [0, 1] matrices ------------------------------------------------------------
+
+
+def weight_heatmap(th: Theme, values, side: float, *, levels: int = 16) -> VGroup:
+    """A square matrix of values in [0, 1] as cells on the attention-weight colour scale, without numbers.
+
+    For matrices too big for an ``AttentionGrid`` of Squares (one mobject per cell): cells are binned
+    into ``levels`` shades and each shade is one path, like ``parts.heatmap``. ``.values`` keeps the
+    matrix drawn, ``.frame`` is its outline.
+    """
+    v = _values(values)
+    n_rows, n_cols = v.shape
+    cw, ch = side / n_cols, side / n_rows
+    level = np.clip((v * levels).astype(int), 0, levels - 1)
+    group = VGroup()
+    for lv in range(levels):
+        where = np.argwhere(level == lv)
+        if not len(where):
+            continue
+        path = VMobject(stroke_width=0, fill_opacity=1, fill_color=th.weight_color((lv + 0.5) / levels))
+        for r, c in where:
+            x0, y0 = c * cw, -r * ch
+            path.start_new_path(np.array([x0, y0, 0.0]))
+            path.add_points_as_corners([[x0 + cw, y0, 0], [x0 + cw, y0 - ch, 0], [x0, y0 - ch, 0], [x0, y0, 0]])
+        group.add(path)
+    group.frame = Rectangle(width=side, height=side, stroke_color=th.grid, stroke_width=1).move_to(
+        [side / 2, -side / 2, 0])
+    group.add(group.frame)
+    group.values = v
+    return group
 
 
 # -- vectors --------------------------------------------------------------------------
@@ -288,6 +318,11 @@ def row_label(M: parts.NumberMatrix, r: int) -> list:
     return [M.row_labels[drawn.index(r)]]
 
 
+def count(th: Theme, n: int, size: float = style.LABEL_SIZE, color=None) -> NumberLabel:
+    """A big integer as shown everywhere (``style.count``: thin-space thousands), keeping ``.value``."""
+    return NumberLabel(int(n), style.count(int(n)), size, color or th.text)
+
+
 # -- tables ---------------------------------------------------------------------------
 
 
@@ -355,7 +390,7 @@ def _cell(th: Theme, value, size: float, color) -> VMobject:
     if isinstance(value, bool):
         value = str(value)
     if isinstance(value, (int, np.integer)):
-        return NumberLabel(int(value), style.count(int(value)), size, color)
+        return count(th, value, size, color)
     if isinstance(value, float):
         return NumberLabel(value, style.fmt(value), size, color)
     return parts.text(th, str(value), size, color)

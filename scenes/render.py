@@ -105,7 +105,12 @@ class RenderResult:
 
     def chapter_marks(self) -> list[tuple[float, float, str]]:
         """(start, end, title) of each chapter, as written into the joined video."""
-        return [(ch.start, ch.end, ch.title) for ch in self.chapters]
+        return [(ch.start, ch.end, mark_title(ch)) for ch in self.chapters]
+
+
+def mark_title(chapter: ChapterResult) -> str:
+    """A chapter mark's title in the joined video: "2. One head"."""
+    return f"{chapter.number}. {chapter.title}"
 
 
 # -- hashing ---------------------------------------------------------------------
@@ -578,7 +583,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
         start += meta["duration"]
 
     # The joined lesson video, per video format, with one chapter mark per chapter.
-    marks = [media.ChapterMark(ch.start, ch.end, f"{ch.number}. {ch.title}") for ch in results]
+    marks = [media.ChapterMark(ch.start, ch.end, mark_title(ch)) for ch in results]
     lesson_files = {}
     for fmt in formats:
         if fmt not in VIDEO_FORMATS:

@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 import pytest
-from manim import ManimColor, MarkupText, Text, Typst, config, tempconfig
+from manim import ManimColor, MarkupText, Text, Typst, Wait, config, tempconfig
 
 from scenes.chapters import CHAPTERS
 from scenes.config import LessonConfig
@@ -40,7 +40,7 @@ def run_headless(scene_cls, lesson, tmp_path, on_step=None):
     class Probe(scene_cls):
         def play(self, *args, **kwargs):
             result = super().play(*args, **kwargs)
-            if on_step is not None:
+            if on_step is not None and not all(isinstance(a, Wait) for a in args):  # a wait moves nothing
                 on_step(self)
             return result
 
@@ -84,7 +84,8 @@ def layout_problems(scene) -> list[str]:
     texts = visible_texts(scene)
     boxes = []
     for t in texts:
-        lo, hi = t.get_corner(np.array([-1, -1, 0])), t.get_corner(np.array([1, 1, 0]))
+        points = np.concatenate([m.points for m in t.family_members_with_points()])
+        lo, hi = points.min(axis=0), points.max(axis=0)  # the ink's bounding box
         boxes.append((lo, hi))
         if lo[0] < -w - 1e-3 or hi[0] > w + 1e-3 or lo[1] < -h - 1e-3 or hi[1] > h + 1e-3:
             problems.append(f"off frame: {describe(t)} at x {lo[0]:.2f}..{hi[0]:.2f}, y {lo[1]:.2f}..{hi[1]:.2f}")

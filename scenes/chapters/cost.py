@@ -9,7 +9,7 @@ zero one head at a time; not every head is equally useful.
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, RIGHT, FadeIn, FadeOut, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, config
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, config
 
 from mha_core import attention_cost
 from scenes import parts, parts_flow, style
@@ -46,32 +46,22 @@ class CostScene(LessonScene):
         for role in ("Q", "K", "V", "O"):
             sq = Square(side_length=side, stroke_color=th.role(role), stroke_width=2.5, fill_color=th.role(role),
                         fill_opacity=0.12)
-            name = parts.formula(th, f"W_{role}", style.LABEL_SIZE, th.role(role))
-            dims = parts.text(th, "d \u00d7 d", style.SMALL_SIZE, th.muted)
-            label = VGroup(name, dims).arrange(DOWN, buff=0.1).move_to(sq).set_z_index(1)  # above head strips
-            squares.add(VGroup(sq, label))
+            # Labels outside the square: W_Q's inside gets covered by its head blocks.
+            name = parts.formula(th, f"W_{role}", style.LABEL_SIZE, th.role(role)).next_to(sq, UP, buff=0.12)
+            dims = parts.text(th, "d \u00d7 d", style.SMALL_SIZE, th.muted).next_to(sq, DOWN, buff=0.12)
+            squares.add(VGroup(sq, name, dims))
         squares.arrange(RIGHT, buff=0.3)
-        # W_Q again, cut into h column blocks: the heads' W_Q^(i) are views of the same numbers.
-        n_strips = min(L.n_head, 24)  # beyond this the strips are thinner than a pixel line at 480p
-        strip_w = side / n_strips
-        strips = VGroup(*(
-            Rectangle(width=strip_w, height=side, stroke_width=0.8, stroke_color=th.background,
-                      fill_color=th.head(i), fill_opacity=0.75).move_to(squares[0][0].get_left() + RIGHT * strip_w * (i + 0.5))
-            for i in range(n_strips)
-        ))
         split = parts.text(th, f"h = {L.n_head}: the same W_Q, cut into {L.n_head} blocks of d_k = {L.d_head} columns",
                            style.SMALL_SIZE, th.muted)
-        weights = parts.NumberLabel(cost.weight_parameters, style.count(cost.weight_parameters), style.BODY_SIZE,
-                                    th.text)
-        total = parts.NumberLabel(cost.parameters, style.count(cost.parameters), style.BODY_SIZE, th.highlight)
         single = L.cost.single_head()
-        single_total = parts.NumberLabel(single.parameters, style.count(single.parameters), style.BODY_SIZE, th.text)
+        weights = parts_flow.count(th, cost.weight_parameters, style.BODY_SIZE)
+        total = parts_flow.count(th, cost.parameters, style.BODY_SIZE, th.highlight)
+        single_total = parts_flow.count(th, single.parameters, style.BODY_SIZE)
         lines = VGroup(
             VGroup(parts.formula(th, f"4 d^2 = 4 dot {L.d_model}^2 =", style.BODY_SIZE), weights,
                    parts.text(th, "weights", style.BODY_SIZE, th.muted)),
-            VGroup(parts.text(th, f"+ biases 4d:", style.BODY_SIZE, th.muted),
-                   parts.NumberLabel(cost.parameters - cost.weight_parameters,
-                                     style.count(cost.parameters - cost.weight_parameters), style.BODY_SIZE, th.text)),
+            VGroup(parts.text(th, "+ biases 4d:", style.BODY_SIZE, th.muted),
+                   parts_flow.count(th, cost.parameters - cost.weight_parameters, style.BODY_SIZE)),
             VGroup(parts.text(th, f"parameters with h = {L.n_head}:", style.BODY_SIZE), total),
             VGroup(parts.text(th, "parameters with h = 1:", style.BODY_SIZE), single_total),
         )
@@ -85,7 +75,16 @@ class CostScene(LessonScene):
         parts.fit(body, width=config.frame_width - 2 * style.FRAME_MARGIN)
         _, _, bottom, top = parts.content_box()
         body.move_to([0, (top + bottom) / 2 + 0.3, 0])
-        strips.move_to(squares[0][0])
+        # W_Q again, cut into h column blocks: the heads' W_Q^(i) are views of the same numbers.
+        W_Q = squares[0][0]
+        strip_w = W_Q.width / L.n_head
+        edge = 0.8 if L.n_head <= 24 else 0  # separators would swallow very thin strips
+        strips = VGroup(*(
+            Rectangle(width=strip_w, height=W_Q.height, stroke_width=edge, stroke_color=th.background,
+                      fill_color=th.head(i), fill_opacity=0.75)
+            .move_to(W_Q.get_left() + RIGHT * strip_w * (i + 0.5))
+            for i in range(L.n_head)
+        ))
         self.say("Parameters: four d by d matrices, 4 d squared, whatever the number of heads.")
         self.play(FadeIn(self.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
                   run_time=style.BEAT)

@@ -166,8 +166,9 @@ class HeadOutputsScene(LessonScene):
             parts.formula(th, f'"head"_(i)["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
             .next_to(rows[0].vector, UP, buff=0.15).align_to(rows[0].vector, LEFT),
         )
-        # Keep the two titles apart when the key labels are short.
-        col_titles[1].set_y(max(col_titles[1].get_y(), col_titles[0].get_y()))
+        # One line of titles; the second moves right if a short key row leaves the first no room.
+        col_titles[1].set_y(col_titles[0].get_y())
+        col_titles[1].shift(RIGHT * max(0.0, col_titles[0].get_right()[0] + 0.4 - col_titles[1].get_left()[0]))
         table = VGroup(col_titles, keys, rows)
         notes = VGroup()
         if n_show < L.n_head:
@@ -181,7 +182,7 @@ class HeadOutputsScene(LessonScene):
         # Few heads make a small table: let it grow (up to 1.4x) into the room, or shrink to fit.
         room_w, room_h = config.frame_width - 2 * style.FRAME_MARGIN, top - bottom - 1.2
         table.scale(min(1.4, room_w / table.width, room_h / table.height))
-        table.next_to(self.header, DOWN, buff=0.35).set_x(0)
+        table.move_to([0, (top + bottom) / 2 + 0.55, 0])  # centred, with room below for the takeaway
         self.table = table
         self.say(f"Every head does this with its own weights and values: a different mix for the same token.")
         self.play(FadeOut(self.worked), run_time=style.SHORT)

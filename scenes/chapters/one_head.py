@@ -164,7 +164,7 @@ class OneHeadScene(LessonScene):
     def setup_stage(self):
         th, L = self.th, self.lesson
         self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title,
-                                           f"{parts.model_line(L)} \u00b7 head {HEAD + 1}")
+                                           f"{parts.model_line(L)} \u00b7 head {HEAD + 1}{parts.cap_note(L.trace.n_pos)}")
         self.table = WorkedRow(th, L, HEAD, self.f)
         left, right, bottom, top = parts.content_box()
         # Scale the whole table (and the rows added later) to the content width, once.
@@ -172,13 +172,15 @@ class OneHeadScene(LessonScene):
                             self.table.score_label, self.table.scaled_label, self.table.weight_label,
                             self.table.v_block, self.table.v_label)
         parts.fit(everything, width=right - left - 0.2)
-        everything.move_to([0, 0, 0]).align_to([0, top - 0.9, 0], UP)
         self.everything = everything
         self.formula = parts.formula(th, 'op("head")_1 = op("softmax")(frac(Q_1 K_1^T, sqrt(d_k))) V_1',
                                      style.BODY_SIZE)
         self.formula.to_corner(UP + RIGHT, buff=style.TITLE_BUFF)
-        if self.formula.get_left()[0] < self.header.get_right()[0] + 0.3:  # long title: tuck it under
+        table_top = top - 0.9
+        if self.formula.get_left()[0] < self.header.get_right()[0] + 0.3:  # long subtitle: tuck it under
             self.formula.next_to(self.header, DOWN, buff=0.2).to_edge(RIGHT, buff=style.TITLE_BUFF)
+            table_top = min(table_top, self.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
+        everything.move_to([0, 0, 0]).align_to([0, table_top, 0], UP)
 
     def queries_meet_keys(self):
         th, T = self.th, self.table
@@ -252,7 +254,8 @@ class OneHeadScene(LessonScene):
         th, T, L = self.th, self.table, self.lesson
         w = L.trace.weights[HEAD, self.f, : len(T.keys)]
         keep = [int(k) for k in np.argsort(-w.numpy())[:4]]
-        arcs = VGroup(*(parts.attention_arc(th, T.key_labels[self.f], T.key_labels[k], float(w[k]), th.head(HEAD),
+        source = T.key_labels[self.f] if self.f < len(T.keys) else T.q_label  # the query's own column, if drawn
+        arcs = VGroup(*(parts.attention_arc(th, source, T.key_labels[k], float(w[k]), th.head(HEAD),
                                             max_width=10, height=0.35) for k in sorted(keep) if k != self.f))
         caveat = parts.note(th, "Attention weights show where information flows, not why the model decided.",
                             width=min(9.0, config.frame_width - 1.0), kind="caveat")

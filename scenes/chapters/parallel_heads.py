@@ -73,7 +73,7 @@ class ParallelHeadsScene(LessonScene):
             if labels:
                 which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
             g = parts.attention_grid(th, L.trace.weights[i], tokens, cell=cell, labels=which, axes=False, bar=False,
-                                     color=th.head(i), max_tokens=style.MAX_TOKENS)
+                                     color=th.head(i), max_tokens=style.MAX_TOKENS, note=False)
             chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=0.1)
             g.chip = chip
             g.add(chip)
@@ -98,6 +98,7 @@ class ParallelHeadsScene(LessonScene):
         if not labels:
             shown = " ".join(tokens[:n])
             note = f"tokens in order: {shown}"
+        note += parts.cap_note(len(tokens))
         self.note = parts.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
         self.note.next_to(layout, DOWN, buff=0.2).align_to(layout, LEFT)
         if self.note.get_bottom()[1] < bottom:

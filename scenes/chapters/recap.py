@@ -82,12 +82,19 @@ class RecapScene(LessonScene):
         _, _, bottom, top = parts.content_box()
         room = trap_card.get_bottom()[1] - 0.5 - (bottom + 0.9)  # height left for the grids and their labels
         cell = min(0.75, room / h)
+        # Head numbers along both axes while they fit (as many as tokens in a pattern), else none.
         heads = [str(i + 1) for i in range(h)]
+        labelled = h <= style.MAX_TOKENS
         grids = VGroup()
         for values, title in ((L.js, "separate learned projections (this model)"),
                               (L.copies_js, "every head a copy of head 1")):
-            g = parts.attention_grid(th, values, heads, cell=cell, numbers=cell >= NUMBERED_CELL, axes=False,
-                                     bar=False, max_tokens=h)
+            if not labelled:
+                title += f", {h} \u00d7 {h} heads"
+            if labelled:
+                g = parts.attention_grid(th, values, heads, cell=cell, numbers=cell >= NUMBERED_CELL, axes=False,
+                                         bar=False, max_tokens=h)
+            else:  # one Square per cell would be thousands of mobjects: shaded paths instead
+                g = parts_flow.weight_heatmap(th, values, cell * h)
             g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=0.15)
             g.add(g.title)
             grids.add(g)

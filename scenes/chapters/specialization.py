@@ -86,7 +86,7 @@ class SpecializationScene(LessonScene):
         grids = VGroup()
         for i in range(sp.n_head):
             g = parts.attention_grid(th, sp.trace.weights[i], None, cell=cell, labels=False, axes=False, bar=False,
-                                     color=th.head(i) if sp.labels[i] else th.grid)
+                                     color=th.head(i) if sp.labels[i] else th.grid, note=False)
             headline, measure = sp.tags[i]
             labelled = sp.labels[i] is not None
             t1 = parts.text(th, f"{i + 1} \u00b7 {headline}", style.SMALL_SIZE, th.head(i) if labelled else th.muted,
@@ -109,6 +109,7 @@ class SpecializationScene(LessonScene):
                       f"\u2265 {SHARE_THRESHOLD} \u00b7 rows: queries, columns: keys")
         else:
             legend = "numbers: largest share of attention on this sentence \u00b7 rows: queries, columns: keys"
+        legend += parts.cap_note(len(tokens))
         self.legend = parts.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
         self.legend.next_to(grids, DOWN, buff=0.15).align_to(grids, LEFT)
         if self.legend.get_bottom()[1] < bottom:
@@ -163,7 +164,7 @@ class SpecializationScene(LessonScene):
             over_read = "Do not over-read one head: a pattern on one sentence is not a role."
         notes = VGroup(parts.note(th, learned, width=width, kind="caveat", size=style.SMALL_SIZE),
                        parts.note(th, over_read, width=width, kind="caveat", size=style.SMALL_SIZE))
-        notes.arrange(DOWN, buff=0.2)
+        notes.arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         # Under the measured description, which stays up.
         parts.fit(notes, height=self.card.get_bottom()[1] - bottom - 0.2)
         notes.next_to(self.card, DOWN, buff=0.2).align_to(self.card, LEFT)

@@ -135,7 +135,7 @@ class SplitHeadsScene(LessonScene):
 
         def pattern_row(weights, caption, dist, color):
             grids = VGroup(*(parts.attention_grid(th, weights[i], None, cell=cell, labels=False, axes=False,
-                                                  bar=False, title=f"head {i + 1}", color=th.head(i))
+                                                  bar=False, title=f"head {i + 1}", color=th.head(i), note=False)
                              for i in range(n_show)))
             grids.arrange(RIGHT, buff=0.35, aligned_edge=DOWN)
             label = parts.text(th, caption, style.LABEL_SIZE, color)
@@ -153,10 +153,10 @@ class SplitHeadsScene(LessonScene):
                           style.LABEL_SIZE, th.warn)
         parts.fit(trap, width=right - left)
         trap.next_to(self.header, DOWN, buff=0.3).align_to(self.header, LEFT)
-        hint = parts.text(th, "rows: queries \u00b7 columns: keys", style.SMALL_SIZE, th.muted)
+        hint = "rows: queries \u00b7 columns: keys"
         if L.n_head > n_show:
-            hint = parts.text(th, f"first {n_show} of {L.n_head} heads \u00b7 rows: queries, columns: keys",
-                              style.SMALL_SIZE, th.muted)
+            hint = f"first {n_show} of {L.n_head} heads \u00b7 rows: queries, columns: keys"
+        hint = parts.text(th, hint + parts.cap_note(L.trace.n_pos), style.SMALL_SIZE, th.muted)
         # Fit the two rows between the trap line and the hint at the bottom.
         room_top = trap.get_bottom()[1] - 0.3
         room_bottom = bottom + hint.height + 0.2
