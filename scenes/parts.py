@@ -450,23 +450,39 @@ class AttentionGrid(VGroup):
     head's colour). Positions beyond ``max_tokens`` are cut and ``note`` says so.
     ``labels``: True, False, "rows" (query tokens only) or "cols" (key tokens only).
     With ``note=False`` nothing says so: put ``parts.cap_note(n)`` in a caption shared by many grids.
+    ``binned=True`` (small overview patterns): cells are drawn as one path per shade, ``cells`` is None;
+    use ``weights``, ``cell_box(q, k)`` and ``row_box(q)`` instead.
     """
 
     def __init__(self, th: Theme, weights, tokens: Sequence[str] | None = None, *, cell: float = 0.42,
                  max_tokens: int = style.MAX_TOKENS, numbers: bool = False, digits: int = style.WEIGHT_DIGITS,
                  labels: bool = True, axes: bool = True, bar: bool = True, title: str | None = None,
-                 color=None, label_size: float = style.SMALL_SIZE, mask=None, note: bool = True, **kwargs):
+                 color=None, label_size: float = style.SMALL_SIZE, mask=None, note: bool = True,
+                 binned: bool = False, **kwargs):
         super().__init__(**kwargs)
         w = _values(weights)
         n_q, n_k = w.shape
         nq, nk = min(n_q, max_tokens), min(n_k, max_tokens)
         self.weights = w
         self.cells, self.numbers = [], []
+        self.n_queries, self.n_keys, self.cell = nq, nk, cell
         grid = VGroup()
+        if binned:
+            # One path per shade (WEIGHT_LEVELS of them): a dozen small patterns stay cheap to draw and copy.
+            self.cells = None
+            levels = np.minimum((np.clip(w[:nq, :nk], 0, 1) * style.WEIGHT_LEVELS).astype(int), style.WEIGHT_LEVELS - 1)
+            for lv in np.unique(levels):
+                path = VMobject(stroke_color=th.background, stroke_width=1.0, fill_opacity=1,
+                                fill_color=th.weight_color((lv + 0.5) / style.WEIGHT_LEVELS))
+                for q, k in np.argwhere(levels == lv):
+                    x0, y0 = k * cell - cell / 2, -q * cell + cell / 2
+                    path.start_new_path(np.array([x0, y0, 0.0]))
+                    path.add_points_as_corners([[x0 + cell, y0, 0], [x0 + cell, y0 - cell, 0], [x0, y0 - cell, 0],
+                                                [x0, y0, 0]])
+                path.level = int(lv)
+                grid.add(path)
         proto = Square(side_length=cell, stroke_color=th.background, stroke_width=1.2, fill_opacity=1)
-        # Four characters ("0.37") must fit a cell: below ~0.6 units per cell, leave numbers out.
-        number_size = min(style.NUMBER_SIZE, 0.85 * cell / (4 * _char_width(1.0)))
-        for q in range(nq):
+        for q in range(nq) if not binned else ():
             row, nums = [], []
             for k in range(nk):
                 x = float(w[q, k])
@@ -493,13 +509,13 @@ class AttentionGrid(VGroup):
         if labels in (True, "rows") and tokens is not None:
             for q in range(nq):
                 lab = text(th, tokens[q], label_size, th.text)
-                lab.next_to(self.frame, LEFT, buff=0.12).set_y(self.cells[q][0].get_y())
+                lab.next_to(self.frame, LEFT, buff=0.12).set_y(self.row_box(q).get_y())
                 self.row_labels.add(lab)
             _align_right(self.row_labels)
         if labels in (True, "cols") and tokens is not None:
             for k in range(nk):
                 lab = text(th, tokens[k], label_size, th.text).rotate(math.pi / 2)
-                lab.next_to(self.frame, UP, buff=0.12).set_x(self.cells[0][k].get_x())
+                lab.next_to(self.frame, UP, buff=0.12).set_x(self.cell_box(0, k).get_x())
                 self.col_labels.add(lab)
             _align_bottom(self.col_labels)
         self.add(self.row_labels, self.col_labels)
@@ -530,6 +546,18 @@ class AttentionGrid(VGroup):
 
     def row_cells(self, q: int) -> VGroup:
         return VGroup(*self.cells[q])
+
+    def cell_box(self, q: int, k: int) -> Rectangle:
+        """An invisible square exactly over cell (q, k) (works in binned mode too)."""
+        x0, y1 = self.frame.get_left()[0], self.frame.get_top()[1]
+        c = self.frame.width / self.n_keys
+        return Square(side_length=c, stroke_width=0).move_to([x0 + (k + 0.5) * c, y1 - (q + 0.5) * c, 0])
+
+    def row_box(self, q: int) -> Rectangle:
+        """An invisible rectangle over query row q."""
+        c = self.frame.width / self.n_keys
+        return Rectangle(width=self.frame.width, height=c, stroke_width=0).move_to(
+            [self.frame.get_x(), self.frame.get_top()[1] - (q + 0.5) * c, 0])
 
 
 def cap_note(n_tokens: int, max_tokens: int = style.MAX_TOKENS) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, Arrow, Line, Rectangle, RoundedRectangle, VGroup, VMobject
+from manim import DOWN, LEFT, RIGHT, UP, Arrow, FadeOut, Line, Rectangle, RoundedRectangle, VGroup, VMobject
 
 from . import parts, style
 from .parts import NumberLabel, _values, shown_indices
@@ -209,6 +209,18 @@ def head_blocks(th: Theme, values, n_head: int, **kwargs) -> HeadBlocks:
     return HeadBlocks(th, values, n_head, **kwargs)
 
 
+# -- beats ------------------------------------------------------------------------------
+
+# Leaving is quicker than arriving: a fade-out redraws every glyph it fades on every frame.
+EXIT = 0.6 * style.SHORT
+
+
+def clear(scene, *mobs) -> None:
+    """Fade ``mobs`` out quickly; brought to the front first, so nothing drawn after them is redrawn too."""
+    scene.bring_to_front(*mobs)
+    scene.play(*(FadeOut(m) for m in mobs), run_time=EXIT)
+
+
 # -- big [0, 1] matrices ------------------------------------------------------------
 
 
@@ -319,8 +331,22 @@ def row_label(M: parts.NumberMatrix, r: int) -> list:
 
 
 def count(th: Theme, n: int, size: float = style.LABEL_SIZE, color=None) -> NumberLabel:
-    """A big integer as shown everywhere (``style.count``: thin-space thousands), keeping ``.value``."""
-    return NumberLabel(int(n), style.count(int(n)), size, color or th.text)
+    """A big integer as ``style.count`` writes it (thin-space thousands), keeping ``.value`` and ``.str``.
+
+    Built from the digit glyphs with a thin gap opened before each group of three (a thin space
+    is not in the glyph bank, and a Pango Text per number costs ~65 ms).
+    """
+    shown = style.count(int(n))
+    label = NumberLabel(int(n), shown.replace("\u2009", ""), size, color or th.text)
+    gap, k = 0.4 * label.char_width, 0
+    for ch in shown:
+        if ch == "\u2009":
+            for glyph in label.submobjects[k:]:
+                glyph.shift(RIGHT * gap)
+        else:
+            k += 1
+    label.str = shown
+    return label
 
 
 # -- tables ---------------------------------------------------------------------------

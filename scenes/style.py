@@ -41,6 +41,7 @@ TITLE_BUFF = 0.35  # title's distance from the top-left corner
 MAX_TOKENS = 12  # longer sentences are capped where tokens are drawn (and the screen says so)
 MAX_MATRIX_ROWS = 8  # more rows/columns than this get an ellipsis row/column
 MAX_MATRIX_COLS = 8
+WEIGHT_LEVELS = 32  # shades of the weight scale in binned (overview) attention patterns
 
 # -- timing (seconds at pacing 1) ---------------------------------------------
 

@@ -30,21 +30,35 @@ class ConcatScene(LessonScene):
 
     # -- parts ---------------------------------------------------------------------------------
 
-    def concat_matrix(self) -> parts_flow.HeadBlocks:
-        L = self.lesson
-        C = parts_flow.head_blocks(self.th, L.trace.concat, L.n_head, row_labels=L.tokens, shape=False)
-        _, _, bottom, top = parts.content_box()
-        # Room on the left for the "n = 9" brace, above for the width brace, below for the takeaway.
-        parts.fit(C, width=config.frame_width - 2 * style.FRAME_MARGIN - 2.0, height=top - bottom - 2.4)
-        return C.move_to(UP * 0.1 + RIGHT * 0.5)
+    def layout(self):
+        """The concatenation and the takeaway strip, placed once: nothing has to move to make room later."""
+        L, th = self.lesson, self.th
+        eq = parts.formula(th, '"Concat"("head"_1, ..., "head"_h) in RR^(n times d)', style.BODY_SIZE)
+        msg = parts.note(th, "Stacked, not yet combined: each column still belongs to exactly one head. "
+                             "The next step, W_O, blends them.", width=7.2)
+        self.takeaway = VGroup(eq, msg).arrange(RIGHT, buff=0.5)
+        parts.fit(self.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        self.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
+
+        C = parts_flow.head_blocks(th, L.trace.concat, L.n_head, row_labels=L.tokens, shape=False)
+        _, _, _, top = parts.content_box()
+        # Braces go above (the width), left (n) and under each block (d_k): keep room for them.
+        brace_room = 0.75
+        low = self.takeaway.get_top()[1] + 0.15 + brace_room
+        high = top - brace_room
+        parts.fit(C, width=config.frame_width - 2 * style.FRAME_MARGIN - 2.0, height=high - low)
+        C.move_to([0.5, (high + low) / 2, 0])
+        self.C = C
 
     # -- beats ---------------------------------------------------------------------------------
 
     def heads_apart(self):
         L, th = self.lesson, self.th
         self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
-        C = self.concat_matrix()
-        self.C = C
+        lead = parts.formula(th, '"head"_i = A_i V_i in RR^(n times d_k)', style.LABEL_SIZE)
+        self.lead = lead.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
+        self.layout()
+        C = self.C
         # Each head's block (numbers, tint, tag) starts apart from its neighbours, with its own shape.
         self.pieces = []
         shapes = VGroup()
@@ -54,22 +68,18 @@ class ConcatScene(LessonScene):
                 piece = VGroup(C.slot(k), C.elided)
             else:
                 piece = VGroup(C.block(h)[0], C.slot(k), C.chip(h))
-            if k == 0:  # the token labels travel with the first block
-                piece.add(C.row_labels)
                 shape = parts.text(th, f"{L.trace.n_pos} \u00d7 {L.d_head}", style.SMALL_SIZE, th.muted)
                 shapes.add(shape.next_to(C.block(h), DOWN, buff=0.2).shift(RIGHT * offset))
+            if k == 0:  # the token labels travel with the first block
+                piece.add(C.row_labels)
             piece.shift(RIGHT * offset)
             self.pieces.append((piece, offset))
         self.piece_shapes = shapes
-        lead = parts.formula(th, '"head"_i = A_i V_i in RR^(n times d_k)', style.BODY_SIZE)
-        lead.next_to(self.header, DOWN, buff=0.3).align_to(self.header, LEFT)
-        self.lead = lead
         blocks = VGroup(*(p for p, _ in self.pieces))
         self.say(f"Each of the {L.n_head} heads handed back a {L.trace.n_pos} by {L.d_head} matrix: "
                  f"one row per token.")
-        self.play(FadeIn(self.header), FadeIn(lead), run_time=style.BEAT)
-        self.play(LaggedStart(*(FadeIn(p) for p in blocks), lag_ratio=0.2),
-                  FadeIn(shapes), run_time=style.BEAT * 1.5)
+        self.play(FadeIn(self.header), FadeIn(lead), run_time=style.SHORT)
+        self.play(FadeIn(blocks), FadeIn(shapes), run_time=style.BEAT)
         parts.hold(self, style.SHORT)
 
     def join(self):
@@ -77,7 +87,7 @@ class ConcatScene(LessonScene):
         self.say("Concatenation lays them side by side: each token's row becomes its head outputs, "
                  "one after another.")
         self.play(*(p.animate.shift(LEFT * off) for p, off in self.pieces), FadeOut(self.piece_shapes),
-                  run_time=style.BEAT * 1.5)
+                  run_time=style.BEAT)
         self.play(Create(C.brackets), run_time=style.SHORT)
         parts.hold(self, style.SHORT)
 
@@ -93,24 +103,12 @@ class ConcatScene(LessonScene):
             under.add(parts.brace_label(th, C.block(h)[0], f"d_k = {L.d_head}", DOWN, th.head(h), math_mode=True))
         self.braces = VGroup(top, left, under)
         self.say(f"{L.n_head} heads of {L.d_head} columns make {L.d_model}: the model width d is back.")
-        self.play(FadeOut(self.lead), LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15),
-                  run_time=style.BEAT)
+        self.play(LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15), run_time=style.BEAT)
         self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
         parts.hold(self, style.SHORT)
 
     def stacked_not_combined(self):
-        th = self.th
-        eq = parts.formula(th, '"Concat"("head"_1, ..., "head"_h) in RR^(n times d)', style.BODY_SIZE)
-        msg = parts.note(th, "Stacked, not yet combined: each column still belongs to exactly one head. "
-                             "The next step, W_O, blends them.", width=7.2)
-        bottom = VGroup(eq, msg).arrange(RIGHT, buff=0.5)
-        parts.fit(bottom, width=config.frame_width - 2 * style.FRAME_MARGIN)
-        bottom.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
-        # Make room: the matrix and its braces move up under the header if they would touch.
-        group = VGroup(self.C, self.braces)
-        room = bottom.get_top()[1] + 0.2 - group.get_bottom()[1]
-        anims = [group.animate.shift(UP * room)] if room > 0 else []
         self.say("Stacked, not yet combined: every column still belongs to one head. "
                  "The next projection blends them.")
-        self.play(*anims, FadeIn(eq), FadeIn(msg), run_time=style.BEAT)
+        self.play(FadeIn(self.takeaway), run_time=style.BEAT)
         parts.hold(self, style.HOLD)

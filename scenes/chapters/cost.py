@@ -9,7 +9,7 @@ zero one head at a time; not every head is equally useful.
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, config
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, config
 
 from mha_core import attention_cost
 from scenes import parts, parts_flow, style
@@ -122,7 +122,7 @@ class CostScene(LessonScene):
         self.compute_table = T
         self.say(f"Compute: {L.n_head} heads cost the same multiply-adds as one full-width head; "
                  f"only scale and softmax grow with h.")
-        self.play(FadeOut(self.param_view), run_time=style.SHORT)
+        parts_flow.clear(self, self.param_view)
         self.play(FadeIn(title), FadeIn(T), run_time=style.BEAT)
         self.play(FadeIn(note), run_time=style.SHORT)
         parts.hold(self, style.SHORT)
@@ -149,7 +149,7 @@ class CostScene(LessonScene):
         self.seed_costs = examples
         self.say("The seeds' example agrees: at d = 512, one, two or eight heads cost the same. "
                  "GPT-3 uses 96 heads of 128.")
-        self.play(FadeOut(self.compute_view), run_time=style.SHORT)
+        parts_flow.clear(self, self.compute_view)
         self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
                   run_time=style.BEAT * 1.5)
         parts.hold(self, style.SHORT)
@@ -174,7 +174,7 @@ class CostScene(LessonScene):
         panel.move_to([0, (top + bottom) / 2, 0])
         self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
                  "narrower heads.")
-        self.play(FadeOut(self.seed_view), run_time=style.SHORT)
+        parts_flow.clear(self, self.seed_view)
         self.play(FadeIn(panel), run_time=style.BEAT)
         parts.hold(self, style.SHORT)
         self.free_view = panel
@@ -213,7 +213,7 @@ class CostScene(LessonScene):
         self.ablation_values = values
         self.say("And not every head is equally useful: zero one head at a time and see how far the output moves. "
                  "In trained models, many heads can be pruned.")
-        self.play(FadeOut(self.free_view), run_time=style.SHORT)
+        parts_flow.clear(self, self.free_view)
         self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
                   run_time=style.SHORT)
         self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),

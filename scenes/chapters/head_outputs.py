@@ -185,9 +185,9 @@ class HeadOutputsScene(LessonScene):
         table.move_to([0, (top + bottom) / 2 + 0.55, 0])  # centred, with room below for the takeaway
         self.table = table
         self.say(f"Every head does this with its own weights and values: a different mix for the same token.")
-        self.play(FadeOut(self.worked), run_time=style.SHORT)
+        parts_flow.clear(self, self.worked)
         self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
-                  LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT * 2)
+                  LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT)
         parts.hold(self, style.HOLD)
 
     def no_head_is_the_answer(self):

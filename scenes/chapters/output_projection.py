@@ -111,7 +111,7 @@ class OutputProjectionScene(LessonScene):
         stack.move_to([0, (top + bottom) / 2, 0])
         self.writes = stack
         self.say("Split by head: each block turns one head into a full-width contribution, and W_O adds them up.")
-        self.play(FadeOut(VGroup(self.W, self.W_tags, self.product)), run_time=style.SHORT)
+        parts_flow.clear(self, self.W, self.W_tags, self.product)
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
         self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
         self.play(Create(stack.rules), FadeIn(body[-1]), run_time=style.BEAT)
@@ -133,7 +133,7 @@ class OutputProjectionScene(LessonScene):
         self.residual = stack
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
         self.say(f"That output is an update, added to \u201c{tok}\u201d's own vector: the residual stream.")
-        self.play(FadeOut(self.writes), run_time=style.SHORT)
+        parts_flow.clear(self, self.writes)
         self.play(FadeIn(body[0]), run_time=style.SHORT)
         self.play(FadeIn(body[1]), run_time=style.SHORT)
         self.play(Create(stack.rules), FadeIn(body[2]), run_time=style.BEAT)

@@ -73,7 +73,7 @@ class ParallelHeadsScene(LessonScene):
             if labels:
                 which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
             g = parts.attention_grid(th, L.trace.weights[i], tokens, cell=cell, labels=which, axes=False, bar=False,
-                                     color=th.head(i), max_tokens=style.MAX_TOKENS, note=False)
+                                     color=th.head(i), max_tokens=style.MAX_TOKENS, note=False, binned=True)
             chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=0.1)
             g.chip = chip
             g.add(chip)
@@ -120,12 +120,12 @@ class ParallelHeadsScene(LessonScene):
 
     def same_query(self):
         th, L = self.th, self.lesson
-        f = min(L.focus, len(self.grids[0].cells) - 1)
-        boxes = VGroup(*(parts.highlight_box(th, g.row_cells(f), buff=0.02) for g in self.grids))
+        f = min(L.focus, self.grids[0].n_queries - 1)
+        boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=0.02) for g in self.grids))
         tops = VGroup()
         for i, g in enumerate(self.grids):
-            k = int(L.trace.weights[i, f, : len(g.cells[0])].argmax())
-            tops.add(parts.highlight_box(th, g.cells[f][k], buff=0.0, color=th.text).set_stroke(width=2))
+            k = int(L.trace.weights[i, f, : g.n_keys].argmax())
+            tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=0.0, color=th.text).set_stroke(width=2))
         self.say(f"Follow one query, \u201c{L.tokens[f]}\u201d, across the heads: "
                  "each head puts its weight somewhere else.")
         self.play(Create(boxes), run_time=style.BEAT)

@@ -8,7 +8,7 @@ real heads' patterns vs copies of one head (all 0) -> the one sentence to rememb
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, FadeOut, GrowArrow, LaggedStart, VGroup, config
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, GrowArrow, LaggedStart, VGroup, config
 
 from scenes import parts, parts_flow, style
 from scenes.base import LessonScene
@@ -110,7 +110,7 @@ class RecapScene(LessonScene):
         self.evidence_grids = grids
         self.say("The failure trap: treating multi-head attention as duplicated attention "
                  "rather than separate learned projections.")
-        self.play(FadeOut(self.rule_card), FadeOut(self.pipe), run_time=style.SHORT)
+        parts_flow.clear(self, self.rule_card, self.pipe)
         self.play(FadeIn(trap_card), run_time=style.SHORT)
         parts.hold(self, style.SHORT)
         self.say("Measured on this sentence: separate projections give different patterns; "
@@ -125,6 +125,6 @@ class RecapScene(LessonScene):
         line = parts.paragraph(th, REMEMBER, 12.5, style.HEADING_SIZE, th.highlight, align=ORIGIN)
         line.move_to(self.trap_view[1])
         self.say(REMEMBER)
-        self.play(FadeOut(self.trap_view[1]), run_time=style.SHORT)
+        parts_flow.clear(self, self.trap_view[1])
         self.play(FadeIn(line), run_time=style.BEAT)
         parts.hold(self, style.HOLD)

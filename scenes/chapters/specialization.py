@@ -86,7 +86,7 @@ class SpecializationScene(LessonScene):
         grids = VGroup()
         for i in range(sp.n_head):
             g = parts.attention_grid(th, sp.trace.weights[i], None, cell=cell, labels=False, axes=False, bar=False,
-                                     color=th.head(i) if sp.labels[i] else th.grid, note=False)
+                                     color=th.head(i) if sp.labels[i] else th.grid, note=False, binned=True)
             headline, measure = sp.tags[i]
             labelled = sp.labels[i] is not None
             t1 = parts.text(th, f"{i + 1} \u00b7 {headline}", style.SMALL_SIZE, th.head(i) if labelled else th.muted,

@@ -135,11 +135,13 @@ class SplitHeadsScene(LessonScene):
 
         def pattern_row(weights, caption, dist, color):
             grids = VGroup(*(parts.attention_grid(th, weights[i], None, cell=cell, labels=False, axes=False,
-                                                  bar=False, title=f"head {i + 1}", color=th.head(i), note=False)
+                                                  bar=False, title=f"head {i + 1}", color=th.head(i), note=False,
+                                                  binned=True)
                              for i in range(n_show)))
             grids.arrange(RIGHT, buff=0.35, aligned_edge=DOWN)
             label = parts.text(th, caption, style.LABEL_SIZE, color)
-            distance = parts.text(th, "mean distance between heads: ", style.LABEL_SIZE, th.muted)
+            distance = parts.text(th, "mean Jensen-Shannon distance between heads (0 = identical):", style.LABEL_SIZE,
+                                  th.muted)
             value = parts.number(th, dist, 2, style.LABEL_SIZE, color)
             line = parts.inline(label, distance, value, buff=0.3)
             group = VGroup(line, grids).arrange(DOWN, aligned_edge=LEFT, buff=0.2)
