@@ -466,6 +466,8 @@ class AttentionGrid(VGroup):
         self.weights = w
         self.cells, self.numbers = [], []
         self.n_queries, self.n_keys, self.cell = nq, nk, cell
+        # Four characters ("0.37") must fit a cell: below ~0.6 units per cell, leave numbers out.
+        number_size = min(style.NUMBER_SIZE, 0.85 * cell / (4 * _char_width(1.0)))
         grid = VGroup()
         if binned:
             # One path per shade (WEIGHT_LEVELS of them): a dozen small patterns stay cheap to draw and copy.

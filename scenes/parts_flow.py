@@ -221,38 +221,6 @@ def clear(scene, *mobs) -> None:
     scene.play(*(FadeOut(m) for m in mobs), run_time=EXIT)
 
 
-# -- big [0, 1] matrices ------------------------------------------------------------
-
-
-def weight_heatmap(th: Theme, values, side: float, *, levels: int = 16) -> VGroup:
-    """A square matrix of values in [0, 1] as cells on the attention-weight colour scale, without numbers.
-
-    For matrices too big for an ``AttentionGrid`` of Squares (one mobject per cell): cells are binned
-    into ``levels`` shades and each shade is one path, like ``parts.heatmap``. ``.values`` keeps the
-    matrix drawn, ``.frame`` is its outline.
-    """
-    v = _values(values)
-    n_rows, n_cols = v.shape
-    cw, ch = side / n_cols, side / n_rows
-    level = np.clip((v * levels).astype(int), 0, levels - 1)
-    group = VGroup()
-    for lv in range(levels):
-        where = np.argwhere(level == lv)
-        if not len(where):
-            continue
-        path = VMobject(stroke_width=0, fill_opacity=1, fill_color=th.weight_color((lv + 0.5) / levels))
-        for r, c in where:
-            x0, y0 = c * cw, -r * ch
-            path.start_new_path(np.array([x0, y0, 0.0]))
-            path.add_points_as_corners([[x0 + cw, y0, 0], [x0 + cw, y0 - ch, 0], [x0, y0 - ch, 0], [x0, y0, 0]])
-        group.add(path)
-    group.frame = Rectangle(width=side, height=side, stroke_color=th.grid, stroke_width=1).move_to(
-        [side / 2, -side / 2, 0])
-    group.add(group.frame)
-    group.values = v
-    return group
-
-
 # -- vectors --------------------------------------------------------------------------
 
 

@@ -163,3 +163,20 @@ def scene_showcase(scene):
     from scenes.chapters.specialization import showcase_head
 
     return showcase_head(scene.spec)
+
+
+def test_grid_numbers_and_matrix_ellipsis_keep_their_sources():
+    from scenes import parts
+
+    th = style.theme("light")
+    w = torch.softmax(torch.randn(5, 5, generator=torch.Generator().manual_seed(0)), dim=-1)
+    grid = parts.attention_grid(th, w, list("abcde"), cell=0.7, numbers=True)
+    for q in range(5):
+        for k in range(5):
+            shown(grid.numbers[q][k], float(w[q, k]))
+    big = torch.randn(20, 30, generator=torch.Generator().manual_seed(1))
+    m = parts.number_matrix(th, big, max_rows=6, max_cols=5)
+    assert m.rows == [0, 1, 2, 3, None, 19] and m.cols == [0, 1, 2, None, 29]
+    for (i, j), label in m._entries.items():
+        shown(label, float(big[i, j]))
+    assert m.entry(10, 10) is None  # elided

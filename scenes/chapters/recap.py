@@ -90,11 +90,10 @@ class RecapScene(LessonScene):
                               (L.copies_js, "every head a copy of head 1")):
             if not labelled:
                 title += f", {h} \u00d7 {h} heads"
-            if labelled:
-                g = parts.attention_grid(th, values, heads, cell=cell, numbers=cell >= NUMBERED_CELL, axes=False,
-                                         bar=False, max_tokens=h)
-            else:  # one Square per cell would be thousands of mobjects: shaded paths instead
-                g = parts_flow.weight_heatmap(th, values, cell * h)
+            # Many heads: one Square per cell would be thousands of mobjects, so shaded paths (binned).
+            g = parts.attention_grid(th, values, heads if labelled else None, cell=cell, axes=False, bar=False,
+                                     numbers=labelled and cell >= NUMBERED_CELL, labels=labelled,
+                                     binned=not labelled, max_tokens=h)
             g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=0.15)
             g.add(g.title)
             grids.add(g)
