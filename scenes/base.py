@@ -67,6 +67,11 @@ class LessonScene(Scene):
     def now(self) -> float:
         return float(self.renderer.time)
 
+    @property
+    def open_cue(self) -> tuple[float, str] | None:
+        """(start time, text) of the narration cue now showing, if any."""
+        return self._open_cue
+
     def say(self, text: str) -> None:
         """Start a narration cue now (and end the previous one)."""
         self._close_cue()

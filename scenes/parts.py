@@ -734,15 +734,17 @@ def hold(scene, at_least: float = 0.0) -> None:
     """Wait until the narration cue now open has been up long enough to read (``style.reading_time``).
 
     Call it at the end of a beat, after its animations: the captions come from the cues, so a
-    cue must stay up as long as it takes to read, whatever the animations take.
+    cue must stay up as long as it takes to read, whatever the animations take. Reading time
+    scales with the pacing like everything else (pacing 2 = everything twice as slow).
     """
-    cue = getattr(scene, "_open_cue", None)
-    needed = at_least * scene.pacing
+    needed = at_least
+    cue = scene.open_cue
     if cue is not None:
         start, said = cue
-        needed = max(needed, style.reading_time(said) - (scene.now - start))
-    if needed > 0.05:
-        scene.wait(needed / scene.pacing)
+        needed = max(needed, style.reading_time(said))
+        needed -= (scene.now - start) / scene.pacing  # in unpaced seconds, as ``wait`` expects
+    if needed * scene.pacing > 0.05:
+        scene.wait(needed)
 
 
 # -- layout helpers ----------------------------------------------------------------
