@@ -86,8 +86,6 @@ def inspect(sentence, model, layer, n_head, d_model, seed, causal, device, digit
 
 
 def _trace_for(sentence, model, layer, n_head, d_model, seed, causal, device):
-    import torch
-
     if not sentence.strip() or not mha_core.tokenize(sentence):
         raise _usage_error("the sentence is empty; pass --sentence with at least one word")
     try:
@@ -102,11 +100,9 @@ def _trace_for(sentence, model, layer, n_head, d_model, seed, causal, device):
                 raise ValueError(f"{name} must be a positive whole number, got {value}")
         if seed < 0:
             raise ValueError(f"--seed must be 0 or more, got {seed}")
-        mha = mha_core.build_toy(d_model, n_head, seed, device=device)
-        tokens = mha_core.tokenize(sentence)
-        x = mha_core.embed(tokens, d_model, seed, device=mha.W_Q.device)
-        with torch.no_grad():
-            return mha.trace(x, "causal" if causal else None, tokens=tokens), mha
+        mha, trace = mha_core.toy_block(sentence, d_model=d_model, n_head=n_head, seed=seed, causal=causal,
+                                        device=device)
+        return trace, mha
     except ValueError as err:
         message = str(err).replace("num_heads", "--heads").replace("d_model", "--d-model")
         raise _usage_error(message) from None

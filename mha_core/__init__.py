@@ -23,7 +23,7 @@ from .cost import AttentionCost, StageCost, attention_cost
 from .device import resolve_device, resolve_dtype
 from .embeddings import embed, positional_encoding, token_vector, tokenize
 from .pretrained import ChecksumError, MiniLM, load_minilm, trace_pretrained, verify_model_files
-from .toy import build_toy, trace_sentence
+from .toy import build_toy, toy_block, trace_sentence
 from .trace import STAGES, AttentionTrace
 
 __version__ = "0.1.0"
@@ -59,5 +59,6 @@ __all__ = [
     "resolve_mask",
     "token_vector",
     "tokenize",
+    "toy_block",
     "trace_sentence",
 ]

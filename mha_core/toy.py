@@ -14,7 +14,7 @@ def build_toy(d_model: int, n_head: int, seed: int = 0, *, device="auto", dtype=
     return MultiHeadAttention(d_model, n_head, seed=seed, device=resolve_device(device), dtype=resolve_dtype(dtype))
 
 
-def trace_sentence(
+def toy_block(
     sentence: str,
     *,
     d_model: int = 16,
@@ -23,12 +23,17 @@ def trace_sentence(
     causal: bool = False,
     device="auto",
     dtype="float32",
-) -> AttentionTrace:
-    """Trace the toy model on a sentence; ``.tokens`` holds the words it was built from."""
+) -> tuple[MultiHeadAttention, AttentionTrace]:
+    """The toy model and its trace of a sentence; ``.tokens`` holds the words it was built from."""
     tokens = tokenize(sentence)
     if not tokens:
         raise ValueError("the sentence is empty; give at least one word.")
     mha = build_toy(d_model, n_head, seed, device=device, dtype=dtype)
     x = embed(tokens, d_model, seed, device=mha.W_Q.device, dtype=mha.W_Q.dtype)
     with torch.no_grad():
-        return mha.trace(x, "causal" if causal else None, tokens=tokens)
+        return mha, mha.trace(x, "causal" if causal else None, tokens=tokens)
+
+
+def trace_sentence(sentence: str, **kwargs) -> AttentionTrace:
+    """Trace the toy model on a sentence (keywords as ``toy_block``)."""
+    return toy_block(sentence, **kwargs)[1]

@@ -23,15 +23,13 @@ from mha_core import (
     MultiHeadAttention,
     add_and_norm,
     attention_cost,
-    build_toy,
     copies_of_one_head,
     corpus_profiles,
-    embed,
     head_ablation,
     head_distances,
     head_signatures,
     load_minilm,
-    tokenize,
+    toy_block,
     trace_pretrained,
 )
 
@@ -60,6 +58,7 @@ class Specialization:
     profiles: tuple | None  # corpus_profiles(layer): measured over a corpus (trained model only)
     tags: tuple[tuple[str, str], ...]  # per head (headline, measure): ("previous-token", "1.00 previous")
     descriptions: tuple[str, ...]  # one measured sentence per head: its label_text, or its numbers
+    ablation: torch.Tensor | None  # [head] head_ablation of the trained layer on this sentence (None: untrained)
 
     @property
     def n_head(self) -> int:
@@ -142,19 +141,8 @@ class Lesson:
 
     @property
     def trained_ablation(self) -> torch.Tensor | None:
-        """``head_ablation`` of the trained MiniLM layer on its own trace, or None when the lesson has no MiniLM."""
-        spec = self.specialization
-        if not spec.trained:
-            return None
-        if self.config.model == "minilm" and self.config.layer == spec.layer and not self.config.causal:
-            return self.ablation
-        return _minilm_ablation(self.config.device, spec.layer, spec.trace)
-
-
-def _minilm_ablation(device: str, layer: int, trace: AttentionTrace) -> torch.Tensor:
-    mha = load_minilm(device).attention(layer)
-    with torch.no_grad():
-        return head_ablation(mha, trace.to(device=mha.W_Q.device)).detach().cpu()
+        """``head_ablation`` of the trained MiniLM layer, or None when the lesson shows no trained heads."""
+        return self.specialization.ablation
 
 
 def build_lesson(config: LessonConfig) -> Lesson:
@@ -184,18 +172,20 @@ def build_lesson(config: LessonConfig) -> Lesson:
 def build_specialization(source: str, config: LessonConfig, *, toy=None) -> Specialization:
     """Trained MiniLM heads of ``config.layer`` (``"minilm"``) or the toy model's untrained heads (``"toy"``)."""
     if source == "minilm":
-        trace = _cpu(trace_pretrained(config.sentence, layer=config.layer, device=config.device))
-        profiles = tuple(corpus_profiles(config.layer, device=config.device))
+        trace = trace_pretrained(config.sentence, layer=config.layer, device=config.device)
+        with torch.no_grad():
+            ablation = head_ablation(load_minilm(config.device).attention(config.layer), trace).detach().cpu()
+        trace, profiles = _cpu(trace), tuple(corpus_profiles(config.layer, device=config.device))
         name, layer, trained = MINILM_NAME, config.layer, True
     else:
         _, trace = toy if toy is not None else _toy(config)
-        trace, profiles = _cpu(trace), None
+        trace, profiles, ablation = _cpu(trace), None, None
         name, layer, trained = f"toy model (untrained, seed {config.seed})", None, False
     signatures = tuple(head_signatures(trace))
     per_head = [profiles[i] if profiles else None for i in range(trace.n_head)]
     tags = tuple(head_tag(i, signatures, p) for i, p in enumerate(per_head))
     descriptions = tuple(describe_head(i, signatures, p) for i, p in enumerate(per_head))
-    return Specialization(source, name, layer, trained, trace, signatures, profiles, tags, descriptions)
+    return Specialization(source, name, layer, trained, trace, signatures, profiles, tags, descriptions, ablation)
 
 
 # Short names of the signatures, for tags under small patterns.
@@ -248,12 +238,8 @@ def pick_focus(tokens) -> int:
 
 
 def _toy(config: LessonConfig):
-    tokens = tokenize(config.sentence)
-    mha = build_toy(config.d_model, config.heads, config.seed, device=config.device)
-    x = embed(tokens, config.d_model, config.seed, device=mha.W_Q.device, dtype=mha.W_Q.dtype)
-    with torch.no_grad():
-        trace = mha.trace(x, "causal" if config.causal else None, tokens=tokens)
-    return mha, trace
+    return toy_block(config.sentence, d_model=config.d_model, n_head=config.heads, seed=config.seed,
+                     causal=config.causal, device=config.device)
 
 
 def _mechanics(config: LessonConfig):
