@@ -63,7 +63,8 @@ def _lighten(mob):
 
 @functools.lru_cache(maxsize=2048)
 def _text_proto(text: str, font: str, size: float, weight: str, slant: str) -> Text:
-    return _lighten(Text(text, font=font, font_size=size, weight=weight, slant=slant))
+    # No ligatures: one glyph per character, since token rows cut words out of one line ("fl" in "flawed").
+    return _lighten(Text(text, font=font, font_size=size, weight=weight, slant=slant, disable_ligatures=True))
 
 
 def text(th: Theme, s: str, size: float = style.BODY_SIZE, color=None, *, mono=False, bold=False, italic=False) -> Text:
@@ -107,7 +108,7 @@ _GLYPH_SIZE = 48
 @functools.lru_cache(maxsize=1)
 def _glyph_bank() -> tuple[dict[str, VMobject], float]:
     """One glyph per character of ``_GLYPHS`` cut from a single line of DejaVu Sans Mono (same baseline)."""
-    line = _lighten(Text("0" + _GLYPHS + "0", font=style.MONO, font_size=_GLYPH_SIZE))
+    line = _lighten(Text("0" + _GLYPHS + "0", font=style.MONO, font_size=_GLYPH_SIZE, disable_ligatures=True))
     glyphs = line.submobjects
     advance = (glyphs[-1].get_center()[0] - glyphs[0].get_center()[0]) / (len(glyphs) - 1)
     origin = glyphs[0].get_center()[0]
