@@ -62,15 +62,19 @@ def _lighten(mob):
 
 
 @functools.lru_cache(maxsize=2048)
-def _text_proto(text: str, font: str, size: float, weight: str, slant: str) -> Text:
-    # No ligatures: one glyph per character, since token rows cut words out of one line ("fl" in "flawed").
-    return _lighten(Text(text, font=font, font_size=size, weight=weight, slant=slant, disable_ligatures=True))
+def _text_proto(text: str, font: str, size: float, weight: str, slant: str, ligatures: bool) -> Text:
+    return _lighten(Text(text, font=font, font_size=size, weight=weight, slant=slant, disable_ligatures=not ligatures))
 
 
-def text(th: Theme, s: str, size: float = style.BODY_SIZE, color=None, *, mono=False, bold=False, italic=False) -> Text:
-    """A ``manim.Text`` in the theme's text colour (cached by content: creating text is slow in Pango)."""
+def text(th: Theme, s: str, size: float = style.BODY_SIZE, color=None, *, mono=False, bold=False, italic=False,
+         ligatures=True) -> Text:
+    """A ``manim.Text`` in the theme's text colour (cached by content: creating text is slow in Pango).
+
+    ``ligatures=False`` gives exactly one submobject per character, spaces included.
+    """
     font = style.MONO if mono else style.FONT
-    mob = _text_proto(s, font, size, "BOLD" if bold else "NORMAL", "ITALIC" if italic else "NORMAL").copy()
+    weight, slant = "BOLD" if bold else "NORMAL", "ITALIC" if italic else "NORMAL"
+    mob = _text_proto(s, font, size, weight, slant, ligatures).copy()
     return mob.set_color(color or th.text)
 
 
@@ -108,7 +112,7 @@ _GLYPH_SIZE = 48
 @functools.lru_cache(maxsize=1)
 def _glyph_bank() -> tuple[dict[str, VMobject], float]:
     """One glyph per character of ``_GLYPHS`` cut from a single line of DejaVu Sans Mono (same baseline)."""
-    line = _lighten(Text("0" + _GLYPHS + "0", font=style.MONO, font_size=_GLYPH_SIZE, disable_ligatures=True))
+    line = _lighten(Text("0" + _GLYPHS + "0", font=style.MONO, font_size=_GLYPH_SIZE))
     glyphs = line.submobjects
     advance = (glyphs[-1].get_center()[0] - glyphs[0].get_center()[0]) / (len(glyphs) - 1)
     origin = glyphs[0].get_center()[0]
@@ -137,7 +141,7 @@ class NumberLabel(VGroup):
                 self.add(bank[ch].copy().shift(RIGHT * (k * advance)))
             self.scale(size / _GLYPH_SIZE, about_point=ORIGIN)
         else:  # a character the bank lacks: fall back to Pango
-            self.add(_text_proto(shown, style.MONO, size, "NORMAL", "NORMAL").copy())
+            self.add(_text_proto(shown, style.MONO, size, "NORMAL", "NORMAL", True).copy())
         if color is not None:
             self.set_color(color)
 
@@ -391,13 +395,16 @@ def baseline_words(th: Theme, words: Sequence[str], size: float = style.BODY_SIZ
     """One VGroup of glyphs per word, cut from a single line of text so their baselines agree,
     and the y of the line's middle (cap height to descender), for boxes that sit evenly around them."""
     clean = ["".join(w.split()) or "\u00b7" for w in words]
-    line = text(th, "Hg  " + "  ".join(clean), size, color)  # "Hg" measures the line, then is dropped
+    # Without ligatures every character, space included, is one submobject ("fl" stays two glyphs),
+    # so a word's glyphs are found by its character positions in the line.
+    line_text = "Hg  " + "  ".join(clean)  # "Hg" measures the line, then is dropped
+    line = text(th, line_text, size, color, ligatures=False)
     h, g = line.submobjects[:2]
     mid = (h.get_top()[1] + g.get_bottom()[1]) / 2
-    out, k = [], 2
+    out, k = [], len("Hg  ")
     for w in clean:
         out.append(Glyphs(w, line.submobjects[k:k + len(w)]))
-        k += len(w)
+        k += len(w) + 2
     return out, mid
 
 
