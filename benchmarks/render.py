@@ -72,6 +72,7 @@ def main() -> None:
 
     one, t_one = timed(lambda: render_lesson(config, jobs=1, use_cache=False))
     print(f"lesson, --jobs 1:   {t_one:7.1f} s for {one.duration:.1f} s of video", flush=True)
+    print("    phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in one.timings.items()))
     for ch in one.chapters:
         print(f"    {ch.chapter_id:<18} {ch.duration:5.1f} s of video  rendered in {ch.render_seconds:6.1f} s")
 
@@ -84,6 +85,7 @@ def main() -> None:
 
     two, t_two = timed(lambda: render_lesson(config, jobs=2, use_cache=False))
     print(f"lesson, --jobs 2:   {t_two:7.1f} s", flush=True)
+    print("    phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in two.timings.items()))
 
     if code_hash() != two.code_hash:  # someone edited mha_core/ or scenes/ while this ran
         print("note: the sources changed during the benchmark, so the 'unchanged' render re-renders")

@@ -63,7 +63,8 @@ def probe(path: Path) -> VideoInfo:
     """Resolution, frame rate, frame count, duration and chapter marks of a video file."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
+        # The nominal rate: average_rate is measured from timestamps and can be off by a tick (30.0008).
+        fps = Fraction(stream.base_rate or stream.guessed_rate or stream.average_rate or 0)
         frames = stream.frames
         if not frames:  # some containers (webm, gif) don't store a frame count: count packets
             frames = sum(1 for p in container.demux(stream) if p.size)
@@ -126,7 +127,7 @@ def _streams_match(paths: Sequence[Path]) -> bool:
         with av.open(str(path)) as c:
             s = c.streams.video[0]
             cc = s.codec_context
-            keys.add((cc.name, cc.width, cc.height, cc.pix_fmt, s.average_rate, s.time_base, bytes(cc.extradata or b"")))
+            keys.add((cc.name, cc.width, cc.height, cc.pix_fmt, s.base_rate, s.time_base, bytes(cc.extradata or b"")))
     return len(keys) == 1
 
 
@@ -183,7 +184,7 @@ def _remux_into(paths: Sequence[Path], out, fmt: str) -> None:
 def _reencode_into(paths: Sequence[Path], out, fmt: str) -> None:
     with av.open(str(paths[0])) as first:
         s0 = first.streams.video[0]
-        width, height, rate = s0.codec_context.width, s0.codec_context.height, s0.average_rate or Fraction(30)
+        width, height, rate = s0.codec_context.width, s0.codec_context.height, s0.base_rate or Fraction(30)
     codec, pix_fmt, options = ENCODERS[fmt]
     stream = out.add_stream(codec, rate=rate, options=dict(options))
     stream.pix_fmt = pix_fmt
@@ -221,7 +222,7 @@ def _to_gif(sources: Sequence[Path], target: Path) -> None:
     """
     with av.open(str(sources[0])) as first:
         template = first.streams.video[0]
-        rate = template.average_rate or Fraction(30)
+        rate = template.base_rate or Fraction(30)
         width, height = template.codec_context.width, template.codec_context.height
         stats = av.filter.Graph()
         src = stats.add_buffer(template=template)
@@ -283,7 +284,7 @@ def _frames(sources: Sequence[Path]):
     n = 0
     for path in sources:
         with av.open(str(path)) as src:
-            rate = src.streams.video[0].average_rate or Fraction(30)
+            rate = src.streams.video[0].base_rate or Fraction(30)
             for frame in src.decode(video=0):
                 frame.pts, frame.time_base = n, Fraction(1) / rate
                 n += 1

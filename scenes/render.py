@@ -97,6 +97,7 @@ class RenderResult:
     lesson_hash: str
     code_hash: str
     lesson: object = field(repr=False, compare=False, default=None)  # the Lesson built in this process
+    timings: dict = field(repr=False, compare=False, default_factory=dict)  # wall seconds per phase of the render
 
     def lesson_cues(self) -> list[Cue]:
         """Every chapter's narration cues, on the joined video's clock."""
@@ -524,6 +525,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     """
     from . import media
 
+    clock = _Clock()
     out = prepare_out(config.out)
     formats = tuple(dict.fromkeys(config.formats))
     chapter_ids = tuple(dict.fromkeys(config.chapters))
@@ -534,6 +536,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
         from .lesson import build_lesson
 
         lesson = build_lesson(config)
+    clock.lap("lesson")
     lesson_hash = fingerprint(lesson)
     code = code_hash()
     settings = render_settings(config)
@@ -553,7 +556,9 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     threads = 0 if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
     job_list = [Job(cid, keys[cid], config_json, lesson_hash, cache_formats, str(cache.root), chapters_module,
                     force=not use_cache, encoder_threads=threads) for cid in todo]
+    clock.lap("hash")
     metas = _run_jobs(job_list, jobs, console)
+    clock.lap("jobs")
     cache.record_timings({cid: m["job_seconds"] for cid, m in metas.items() if m.get("rendered")})
 
     rendered = {cid for cid, m in metas.items() if m.get("rendered")}
@@ -589,6 +594,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
         ))
         start += meta["duration"]
 
+    clock.lap("copy")
     # The joined lesson video, per video format, with one chapter mark per chapter.
     marks = [media.ChapterMark(ch.start, ch.end, mark_title(ch)) for ch in results]
     lesson_files = {}
@@ -601,9 +607,10 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
         media.join_videos(sources, target, marks)
         lesson_files[fmt] = target
     cache.prune(protect=set(keys.values()))
+    clock.lap("join")
     return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
-                        lesson_hash=lesson_hash, code_hash=code, lesson=lesson)
+                        lesson_hash=lesson_hash, code_hash=code, lesson=lesson, timings=clock.laps)
 
 
 def prepare_out(out: Path) -> Path:
@@ -670,6 +677,19 @@ def _run_jobs(job_list: list[Job], jobs: int | None, console) -> dict:
         progress_queue.close()
         _clean_tmp(job_list)
     return metas
+
+
+class _Clock:
+    """Wall time per phase of a render (``RenderResult.timings``; the benchmark prints it)."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 def _workers(jobs: int | None, n_jobs: int) -> int:
