@@ -191,7 +191,7 @@ def resolve_mask(mask: MaskLike, n: int, device) -> torch.Tensor | None:
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise ValueError("mask must be None, \"causal\" or a boolean tensor (True = may attend).")
     # Checked by hand: torch.broadcast_shapes pulls in sympy (a second's import) on first use.
-    if mask.dim() < 2 or any(size not in (1, n) for size in mask.shape[-2:]):
+    if mask.dim() < 1 or any(size not in (1, n) for size in mask.shape[-2:]):
         raise ValueError(f"mask of shape {list(mask.shape)} does not broadcast to ({n}, {n}).")
     mask = mask.to(device)
     # A per-sequence mask [batch, q, k] must skip the head axis of [batch, head, q, k].

@@ -77,10 +77,10 @@ class AttentionTrace:
         moved = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, torch.Tensor) and (f.name != "mask"):
-                value = value.to(*args, **kwargs)
-            elif isinstance(value, torch.Tensor):  # keep the mask boolean
-                value = value.to(device=kwargs.get("device", value.device))
+            if isinstance(value, torch.Tensor):
+                moved_value = value.to(*args, **kwargs)
+                # The mask follows the device but stays boolean.
+                value = value.to(moved_value.device) if f.name == "mask" else moved_value
             moved[f.name] = value
         return AttentionTrace(**moved)
 

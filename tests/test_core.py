@@ -253,3 +253,19 @@ def test_cuda_trace_matches_cpu(dtype):
     ref = mha_gpu.to_torch()
     out, _ = ref(x.cuda(), x.cuda(), x.cuda(), attn_mask=~gpu.mask)
     torch.testing.assert_close(gpu.output, out, atol=TOL[dtype], rtol=1e-5)
+
+
+def test_a_key_mask_of_shape_n_broadcasts_over_queries():
+    mha = MultiHeadAttention(8, 2, seed=1, dtype=torch.float64)
+    x = _random_x(4, 8, dtype=torch.float64)
+    keys = torch.tensor([True, True, False, True])  # key 2 may not be attended to by anyone
+    trace = mha.trace(x, keys)
+    assert torch.equal(trace.weights[..., 2], torch.zeros(2, 4, dtype=torch.float64))
+    torch.testing.assert_close(trace.output, mha.trace(x, keys.expand(4, 4)).output, atol=0, rtol=0)
+
+
+def test_trace_to_casts_tensors_and_keeps_the_mask_boolean():
+    trace = trace_sentence("The cat sat.", d_model=8, n_head=2, causal=True)
+    cast = trace.to("cpu", torch.float64)
+    assert cast.weights.dtype == torch.float64 and cast.mask.dtype == torch.bool
+    assert cast.tokens == trace.tokens
