@@ -279,8 +279,7 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     """
     from rich.console import Console
 
-    from scenes.export import write_lesson_folder
-    from scenes.render import OutputFolderError, RenderError, prepare_out, render_lesson
+    from scenes.render import OutputFolderError, RenderError, prepare_out, unchanged_folder
 
     if chapter_args:
         if overrides.get("chapters"):
@@ -292,13 +291,24 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
     console = Console(stderr=True)
+    manifest = None if no_cache else unchanged_folder(config)
+    if manifest is not None:  # nothing to do: no torch, no Manim, no Lesson to build
+        console.print(f"Nothing changed since the last render into {config.out}: kept as it is "
+                      "(--no-cache renders again).")
+        _print_render_summary(console, manifest, config.out, cached=True)
+        return
+    # Only a real render pays for these imports (torch, Manim: seconds).
+    from scenes.export import write_lesson_folder
+    from scenes.render import render_lesson
+
     _stop_on_sigterm()
     try:
         result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console)
     except RenderError as err:
         raise click.ClickException(str(err)) from None
     folder = write_lesson_folder(result)
-    _print_render_summary(console, result, folder)
+    rendered = {ch.chapter_id: ch.render_seconds for ch in result.chapters if not ch.cached}
+    _print_render_summary(console, json.loads(folder.manifest.read_text()), result.out, rendered=rendered)
 
 
 def _stop_on_sigterm() -> None:
@@ -314,20 +324,28 @@ def _stop_on_sigterm() -> None:
         pass
 
 
-def _print_render_summary(console, result, folder) -> None:
+def _print_render_summary(console, manifest: dict, out: Path, *, rendered: dict | None = None,
+                          cached: bool = False) -> None:
+    """The chapters table and where the videos and the page are, read from the folder's manifest.
+
+    ``rendered``: {chapter id: seconds} of the chapters rendered now (the others came from the cache).
+    """
     from rich.table import Table
 
-    table = Table(title=f"{len(result.chapters)} chapters, {result.width}×{result.height} at {result.fps} fps",
-                  title_justify="left")
+    video = manifest["video"]
+    title = f"{len(manifest['chapters'])} chapters, {video['width']}×{video['height']} at {video['fps']} fps"
+    table = Table(title=title, title_justify="left")
     for col, justify in (("#", "right"), ("chapter", "left"), ("duration", "right"), ("render", "right")):
         table.add_column(col, justify=justify)
-    for ch in result.chapters:
-        how = "cached" if ch.cached else f"{ch.render_seconds:.1f} s"
-        table.add_row(str(ch.number), ch.title, f"{ch.duration:.1f} s", how)
+    for ch in manifest["chapters"]:
+        seconds = (rendered or {}).get(ch["id"])
+        how = "unchanged" if cached else f"{seconds:.1f} s" if seconds is not None else "cached"
+        table.add_row(str(ch["number"]), ch["title"], f"{ch['duration']:.1f} s", how)
     console.print(table)
-    for fmt, path in result.lesson_files.items():
-        console.print(f"Lesson video ({fmt}, {result.duration:.1f} s): {path}")
-    console.print(f"Lesson page: {folder.index}")
+    out = Path(out).expanduser().resolve()
+    for fmt, name in manifest["lesson"]["videos"].items():
+        console.print(f"Lesson video ({fmt}, {video['duration']:.1f} s): {out / name}")
+    console.print(f"Lesson page: {out / manifest['lesson']['page']}")
 
 
 # -- config ------------------------------------------------------------------

@@ -6,59 +6,39 @@
     torch.Size([2, 5, 5])
 """
 
-from .analysis import (
-    HeadProfile,
-    HeadSignature,
-    copies_of_one_head,
-    corpus_profiles,
-    corpus_sentences,
-    head_ablation,
-    head_distances,
-    head_signatures,
-    profile_heads,
-)
-from .attention import MultiHeadAttention, divisors, resolve_mask
-from .block import add_and_norm
-from .cost import AttentionCost, StageCost, attention_cost
-from .device import resolve_device, resolve_dtype
-from .embeddings import embed, positional_encoding, token_vector, tokenize
-from .pretrained import ChecksumError, MiniLM, load_minilm, trace_pretrained, verify_model_files
-from .toy import build_toy, toy_block, trace_sentence
-from .trace import STAGES, AttentionTrace
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ChecksumError",
-    "HeadProfile",
-    "HeadSignature",
-    "MiniLM",
-    "copies_of_one_head",
-    "corpus_profiles",
-    "corpus_sentences",
-    "head_ablation",
-    "head_distances",
-    "head_signatures",
-    "load_minilm",
-    "profile_heads",
-    "trace_pretrained",
-    "verify_model_files",
-    "STAGES",
-    "AttentionCost",
-    "AttentionTrace",
-    "MultiHeadAttention",
-    "StageCost",
-    "add_and_norm",
-    "attention_cost",
-    "build_toy",
-    "divisors",
-    "embed",
-    "positional_encoding",
-    "resolve_device",
-    "resolve_dtype",
-    "resolve_mask",
-    "token_vector",
-    "tokenize",
-    "toy_block",
-    "trace_sentence",
-]
+# Public name -> the submodule that defines it. Loaded on first use (PEP 562), so that
+# `import mha_core` and the torch-free parts (sizes, the version) do not pay torch's
+# ~2 s import: the CLI's --version, config checks and an unchanged render stay fast.
+_EXPORTS = {
+    "analysis": ("HeadProfile", "HeadSignature", "copies_of_one_head", "corpus_profiles", "corpus_sentences",
+                 "head_ablation", "head_distances", "head_signatures", "profile_heads"),
+    "attention": ("MultiHeadAttention", "resolve_mask"),
+    "block": ("add_and_norm",),
+    "cost": ("AttentionCost", "StageCost", "attention_cost"),
+    "device": ("resolve_device", "resolve_dtype"),
+    "embeddings": ("embed", "positional_encoding", "token_vector", "tokenize"),
+    "pretrained": ("ChecksumError", "MiniLM", "load_minilm", "trace_pretrained", "verify_model_files"),
+    "sizes": ("divisors",),
+    "toy": ("build_toy", "toy_block", "trace_sentence"),
+    "trace": ("STAGES", "AttentionTrace"),
+}
+_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_SOURCE[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_SOURCE])
+
+
+__all__ = sorted(_SOURCE)

@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from .sizes import divisors, or_list
 from .trace import AttentionTrace
 
 MaskLike = torch.Tensor | str | None
@@ -38,7 +39,7 @@ class MultiHeadAttention(nn.Module):
         if d_model % num_heads:
             raise ValueError(
                 f"num_heads = {num_heads} does not divide d_model = {d_model}; "
-                f"pick {_or_list(divisors(d_model))}."
+                f"pick {or_list(divisors(d_model))}."
             )
         self.d_model = d_model
         self.n_head = num_heads
@@ -196,16 +197,6 @@ def resolve_mask(mask: MaskLike, n: int, device) -> torch.Tensor | None:
     mask = mask.to(device)
     # A per-sequence mask [batch, q, k] must skip the head axis of [batch, head, q, k].
     return mask.unsqueeze(-3) if mask.dim() == 3 else mask
-
-
-def divisors(n: int) -> list[int]:
-    return [h for h in range(1, n + 1) if n % h == 0]
-
-
-def _or_list(values: list[int]) -> str:
-    """[1, 2, 4, 8] -> "1, 2, 4 or 8" (for error messages)."""
-    words = [str(v) for v in values]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _uniform(shape, bound: float, gen: torch.Generator) -> torch.Tensor:

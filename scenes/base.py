@@ -13,19 +13,9 @@ one; the cues become the captions of the lesson folder.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from manim import Scene, Wait
 
-
-@dataclass(frozen=True)
-class Cue:
-    start: float  # seconds from the start of this chapter's video
-    end: float
-    text: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from .captions import Cue
 
 
 class LessonScene(Scene):

@@ -23,7 +23,7 @@ import click
 from annotated_types import Ge, Gt, Le, MaxLen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from mha_core import divisors
+from mha_core.sizes import divisors, or_list
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,12 +57,6 @@ FORMATS = ("mp4", "webm", "gif", "png")
 DEFAULT_SENTENCE = "The cat sat down because it was tired."
 MAX_SENTENCE_CHARS = 500  # MiniLM reads at most 512 word pieces, [CLS] and [SEP] included
 MAX_HEADS = 64
-
-
-def or_list(values) -> str:
-    """[1, 2, 4, 8] -> "1, 2, 4 or 8" (for messages)."""
-    words = [str(v) for v in values]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _split_list(value):

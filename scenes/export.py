@@ -18,15 +18,13 @@ the end, so a failure leaves none of these files half-written.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 import os
-import platform
 import shutil
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,6 +32,9 @@ import av
 import click
 import numpy as np
 import torch
+
+from .captions import Cue, chapter_cues, to_srt, to_webvtt
+from .render import sha256_file, versions
 
 VIDEO_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}  # what a <video> plays, in the order offered
 FRAME_SOURCES = ("mp4", "webm", "gif", "png")  # where thumbnails are pulled from, best first
@@ -44,13 +45,6 @@ LANGUAGE = "en"
 
 class ExportError(click.ClickException):
     """The lesson folder could not be written (one sentence)."""
-
-
-@dataclass(frozen=True)
-class TimedCue:
-    start: float
-    end: float
-    text: str
 
 
 @dataclass(frozen=True)
@@ -175,8 +169,8 @@ def _measure(result, root: Path):
 
 def _write_captions(chapters: list[dict], staging: _Staging):
     """The joined video's captions (VTT, SRT), its chapter track, and each chapter's own captions."""
-    lesson_cues = [TimedCue(c["start"] + q.start, c["start"] + q.end, q.text) for c in chapters for q in c["cues"]]
-    chapter_track = [TimedCue(c["start"], c["end"], f"{c['number']}. {c['title']}") for c in chapters]
+    lesson_cues = [Cue(c["start"] + q.start, c["start"] + q.end, q.text) for c in chapters for q in c["cues"]]
+    chapter_track = [Cue(c["start"], c["end"], f"{c['number']}. {c['title']}") for c in chapters]
     captions = {
         "vtt": staging.put("captions.vtt", to_webvtt(lesson_cues)),
         "srt": staging.put("captions.srt", to_srt(lesson_cues)),
@@ -232,46 +226,6 @@ def _lesson_duration(lesson_videos: dict, infos: dict, chapters: list) -> float:
         if fmt in lesson_videos:
             return round(infos[lesson_videos[fmt]].duration, 3)
     return round(chapters[-1]["end"], 3)
-
-
-# -- captions ------------------------------------------------------------------------
-
-
-def chapter_cues(chapter) -> list[TimedCue]:
-    """A chapter's narration cues, clipped to its video (times relative to the chapter)."""
-    cues = []
-    for cue in chapter.cues:
-        start, end = float(cue.start), min(float(cue.end), float(chapter.duration))
-        text = " ".join(str(cue.text).split())  # captions are one paragraph: no blank lines inside a cue
-        if text and end - start > 0.05:
-            cues.append(TimedCue(round(start, 3), round(end, 3), text))
-    return cues
-
-
-def _timestamp(seconds: float, decimal: str) -> str:
-    ms = max(0, int(round(seconds * 1000)))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{decimal}{ms:03d}"
-
-
-def to_webvtt(cues) -> str:
-    """WebVTT text; cue text is escaped (&, <, >) so that it is shown, not parsed as markup."""
-    blocks = ["WEBVTT"]
-    for i, cue in enumerate(cues, 1):
-        text = cue.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        times = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
-        blocks.append(f"{i}\n{times}\n{text}")
-    return "\n\n".join(blocks) + "\n"
-
-
-def to_srt(cues) -> str:
-    blocks = []
-    for i, cue in enumerate(cues, 1):
-        times = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
-        blocks.append(f"{i}\n{times}\n{cue.text}")
-    return "\n\n".join(blocks) + "\n"
 
 
 # -- videos and frames ---------------------------------------------------------------------
@@ -383,26 +337,6 @@ def tensor_summary(tensors: dict) -> dict:
 # -- manifest ---------------------------------------------------------------------------
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def versions() -> dict[str, str]:
-    found = {}
-    for package in ("mha-explainer", "manim", "torch", "av", "numpy", "pydantic", "safetensors"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    found["python"] = platform.python_version()
-    found["libavcodec"] = ".".join(map(str, av.library_versions.get("libavcodec", ())))
-    return found
-
-
 def build_manifest(result, root: Path, staging: _Staging, info: dict, infos: dict, tensor_files: dict) -> dict:
     config, written = result.config, set(staging.names)
     where = lambda name: staging.folder / name if name in written else root / name  # noqa: E731
@@ -414,7 +348,8 @@ def build_manifest(result, root: Path, staging: _Staging, info: dict, infos: dic
         "config": config.model_dump(mode="json"),
         "model": getattr(result.lesson, "model_name", config.model),
         "video": {"width": result.width, "height": result.height, "fps": result.fps, "duration": info["duration"]},
-        "hashes": {"lesson": getattr(result, "lesson_hash", None), "code": getattr(result, "code_hash", None)},
+        "hashes": {name: getattr(result, attribute, None)
+                   for name, attribute in (("lesson", "lesson_hash"), ("code", "code_hash"), ("folder", "folder_key"))},
         "lesson": {
             "videos": info["lesson_videos"],
             "durations": {n: round(infos[n].duration, 3) for n in info["lesson_videos"].values() if n in infos},
@@ -440,7 +375,7 @@ def build_manifest(result, root: Path, staging: _Staging, info: dict, infos: dic
         ],
         "tensors": tensor_files,
         "files": {
-            name: {"bytes": where(name).stat().st_size, "sha256": sha256(where(name))}
+            name: {"bytes": where(name).stat().st_size, "sha256": sha256_file(where(name))}
             for name in listed
             if name != "manifest.json"
         },

@@ -29,6 +29,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import platform
 import queue as queue_module
 import shutil
 import tempfile
@@ -38,9 +39,10 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, fields, is_dataclass
 from fractions import Fraction
+from importlib import metadata, resources
 from pathlib import Path
 
-from .base import Cue
+from .captions import Cue
 from .config import CHAPTER_IDS, LessonConfig
 
 # Bump when the layout of a cache entry changes: old entries are then ignored.
@@ -96,6 +98,7 @@ class RenderResult:
     fps: int
     lesson_hash: str
     code_hash: str
+    folder_key: str  # what the whole lesson folder depends on (see unchanged_folder)
     lesson: object = field(repr=False, compare=False, default=None)  # the Lesson built in this process
     timings: dict = field(repr=False, compare=False, default_factory=dict)  # wall seconds per phase of the render
 
@@ -119,19 +122,84 @@ def mark_title(chapter: ChapterResult) -> str:
 
 def code_hash() -> str:
     """sha256 of the source files of mha_core/ and scenes/ plus the Manim and PyAV versions."""
-    import av
-    import manim
-
     import mha_core
     import scenes
 
-    h = hashlib.sha256(f"manim {manim.__version__} av {av.__version__} schema {CACHE_SCHEMA}".encode())
+    h = hashlib.sha256(f"manim {_version('manim')} av {_version('av')} schema {CACHE_SCHEMA}".encode())
     for package in (mha_core, scenes):
         root = Path(package.__file__).parent
         for path in sorted(root.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".txt", ".json", ".toml") and "__pycache__" not in path.parts:
                 h.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of what computes, draws and encodes the lesson (recorded in the manifest)."""
+    import av
+
+    found = {package: _version(package)
+             for package in ("mha-explainer", "manim", "torch", "av", "numpy", "pydantic", "safetensors")}
+    found["python"] = platform.python_version()
+    found["libavcodec"] = ".".join(map(str, av.library_versions.get("libavcodec", ())))
+    return found
+
+
+def _version(package: str) -> str:
+    try:  # package metadata: no import of the package itself (manim and torch take seconds)
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def folder_key(config: LessonConfig) -> str:
+    """sha256 of everything a lesson folder depends on: the whole config (chapters, formats
+    and folder included), the code, the player page's template, the library versions and
+    the machine's architecture. The manifest records it; see ``unchanged_folder``."""
+    page = resources.files("scenes") / "templates"
+    payload = {
+        "config": config.model_dump(mode="json"),
+        "code": code_hash(),
+        "page": {item.name: hashlib.sha256(item.read_bytes()).hexdigest()
+                 for item in sorted(page.iterdir(), key=lambda item: item.name) if item.is_file()},
+        "versions": versions(),
+        "machine": platform.machine(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def unchanged_folder(config: LessonConfig) -> dict | None:
+    """The manifest of ``config.out`` if rendering ``config`` would write that folder again, else None.
+
+    True when the manifest carries this config's ``folder_key`` and every file it lists
+    is still there with the recorded size and sha256. The CLI then skips the render
+    without importing torch or Manim or building the Lesson (seconds of a new Python).
+    The Lesson is a function of the key's inputs: seeded weights and embeddings, MiniLM
+    files checked by sha256, the corpus inside ``mha_core/``. Devices other than the CPU
+    are left out (a GPU may round differently), so they always take the full path.
+    """
+    out = Path(config.out).expanduser()
+    if config.device != "cpu":
+        return None
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        if manifest.get("hashes", {}).get("folder") != folder_key(config):
+            return None
+        for name, recorded in manifest["files"].items():
+            path = out / name
+            if path.stat().st_size != recorded["bytes"] or sha256_file(path) != recorded["sha256"]:
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # no manifest, an old or hand-edited one, a missing file: render
+    return manifest
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def fingerprint(obj) -> str:
@@ -610,7 +678,8 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     clock.lap("join")
     return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
-                        lesson_hash=lesson_hash, code_hash=code, lesson=lesson, timings=clock.laps)
+                        lesson_hash=lesson_hash, code_hash=code, folder_key=folder_key(config), lesson=lesson,
+                        timings=clock.laps)
 
 
 def prepare_out(out: Path) -> Path:

@@ -24,8 +24,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from scenes import export
+from scenes.captions import Cue, to_srt, to_webvtt
 from scenes.config import load_config
-from scenes.export import ExportError, TimedCue, to_srt, to_webvtt, write_lesson_folder
+from scenes.export import ExportError, write_lesson_folder
 
 CHAPTERS = ("intro", "concat")  # two short real chapters
 
@@ -143,10 +144,10 @@ def test_chapter_track_and_per_chapter_captions(lesson):
 
 def test_caption_text_is_escaped_and_kept_on_one_paragraph():
     cues = [
-        TimedCue(0.0, 1.25, "Q <K> & V --> softmax"),
-        TimedCue(1.25, 3600 + 61.5, "two\n\nparagraphs  become one"),
+        Cue(0.0, 1.25, "Q <K> & V --> softmax"),
+        Cue(1.25, 3600 + 61.5, "two\n\nparagraphs  become one"),
     ]
-    vtt = to_webvtt([TimedCue(c.start, c.end, " ".join(c.text.split())) for c in cues])
+    vtt = to_webvtt([Cue(c.start, c.end, " ".join(c.text.split())) for c in cues])
     parsed = parse_webvtt(vtt)
     assert parsed == [(0.0, 1.25, "Q <K> & V --> softmax"), (1.25, 3661.5, "two paragraphs become one")]
     assert "01:01:01.500" in vtt

@@ -296,3 +296,41 @@ def test_cli_render_from_cache_writes_the_lesson_folder(rendered, out):
     assert "cached" in result.output
     assert (out / "lesson.mp4").is_file() and (out / "index.html").is_file()
     assert media.probe(out / "lesson.mp4").duration == pytest.approx(rendered.duration, abs=1 / FPS)
+
+
+def test_cli_keeps_an_unchanged_folder_without_rendering(rendered, out):
+    """The same command again finds the folder as it would write it: nothing is rewritten, and
+    neither torch nor Manim is imported (the fast path of a new Python). A damaged file or
+    another option means a real render again."""
+    import subprocess
+    import sys
+
+    skip_if_sources_changed(rendered)
+    args = ["--pixel-height", str(HEIGHT), "--fps", str(FPS), "--format", "mp4", "--format", "png",
+            "--out", str(out), "--jobs", "2"]
+    assert run_cli(*args).exit_code == 0  # the folder, with its manifest, as this code writes it
+    folder = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*")
+              if p.is_file() and ".cache" not in p.relative_to(out).parts}
+
+    probe = ("import sys; from cli import main; main(sys.argv[1:], standalone_mode=False); "
+             "print('imported:', *[m for m in ('torch', 'manim') if m in sys.modules])")
+    again = subprocess.run([sys.executable, "-c", probe, "render", *args], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[1])
+    assert again.returncode == 0, again.stderr
+    assert "Nothing changed" in again.stderr
+    assert again.stdout.strip() == "imported:"
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder} == folder
+
+    captions = out / "captions.vtt"
+    captions.write_text("WEBVTT\n")  # damaged by hand: the manifest's sha256 no longer matches
+    repaired = run_cli(*args)
+    assert repaired.exit_code == 0, repaired.output
+    assert "Nothing changed" not in repaired.output and "cached" in repaired.output
+    assert captions.read_bytes() == folder[captions][1]
+
+    from scenes.render import unchanged_folder
+
+    same = tiny(out, formats=("mp4", "png"))
+    assert unchanged_folder(same) is not None
+    for other in ({"theme": "light"}, {"chapters": ("intro",)}, {"formats": ("mp4",)}):
+        assert unchanged_folder(tiny(out, **{"formats": ("mp4", "png"), **other})) is None, other

@@ -184,7 +184,7 @@ class HeadOutputsScene(LessonScene):
         table.scale(min(1.4, room_w / table.width, room_h / table.height))
         table.move_to([0, (top + bottom) / 2 + 0.55, 0])  # centred, with room below for the takeaway
         self.table = table
-        self.say(f"Every head does this with its own weights and values: a different mix for the same token.")
+        self.say("Every head does this with its own weights and values: a different mix for the same token.")
         parts_flow.clear(self, self.worked)
         self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
                   LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT)

@@ -1,0 +1,17 @@
+"""Which head counts split a model width evenly (d_model = n_head * d_head).
+
+Kept free of torch so that validating a config (``scenes.config``) stays cheap.
+"""
+
+from __future__ import annotations
+
+
+def divisors(n: int) -> list[int]:
+    """The head counts h that divide ``n``: each head then gets d_head = n / h dimensions."""
+    return [h for h in range(1, n + 1) if n % h == 0]
+
+
+def or_list(values: list[int]) -> str:
+    """[1, 2, 4, 8] -> "1, 2, 4 or 8" (for error messages)."""
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
