@@ -6,7 +6,7 @@ videos (``lesson.mp4``, ``chapters/NN-id.mp4``, ...) into ``result.out`` and add
     captions.vtt, captions.srt   narration cues of every chapter, timed to the joined video
     chapters.vtt                 one cue per chapter (a <track kind="chapters">)
     chapters/NN-id.vtt, .srt     each chapter's captions, timed to its own video
-    poster.png, thumbs/NN-id.png frames pulled from the videos with PyAV
+    poster.png, thumbs/NN-id.png each chapter's fullest settled frame, as the render kept it
     trace.safetensors            the tensors behind the video (+ copies, specialization, analysis)
     manifest.json                config, versions, chapter times, durations, sha256 of every file, tensor summary
     index.html                   a player page that needs no server and no network
@@ -30,14 +30,13 @@ from urllib.parse import quote
 
 import av
 import click
-import numpy as np
 import torch
 
 from .captions import Cue, chapter_cues, to_srt, to_webvtt
 from .render import sha256_file, versions
 
 VIDEO_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}  # what a <video> plays, in the order offered
-FRAME_SOURCES = ("mp4", "webm", "gif", "png")  # where thumbnails are pulled from, best first
+PLAYABLE = ("mp4", "webm", "gif")  # chapter files whose duration is measured, best first
 THUMB_WIDTH = 320
 POSTER_CHAPTERS = ("parallel-heads", "one-head", "intro")  # the poster shows the first of these rendered
 LANGUAGE = "en"
@@ -112,7 +111,7 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
     """Write every file into ``staging``; return their names (relative to ``root``)."""
     lesson_videos, chapters, infos = _measure(result, root)
     captions, lesson_cues, chapter_track = _write_captions(chapters, staging)
-    poster = _write_frames(chapters, root, staging, result.config.theme)
+    poster = _write_frames(chapters, staging)
     tensor_files = {}
     for name, tensors in lesson_tensors(result.lesson).items():
         if isinstance(tensors, dict):
@@ -148,7 +147,7 @@ def _measure(result, root: Path):
     infos = {n: probe_video(root / n) for n in names if not n.endswith(".png")}
     measured = []
     for ch, videos in chapters:
-        playable = [videos[f] for f in FRAME_SOURCES[:3] if f in videos]
+        playable = [videos[f] for f in PLAYABLE if f in videos]
         measured.append(
             {
                 "number": ch.number,
@@ -160,6 +159,7 @@ def _measure(result, root: Path):
                 "end": round(float(ch.start + ch.duration), 3),
                 "duration": round(infos[playable[0]].duration if playable else float(ch.duration), 3),
                 "videos": videos,
+                "frame": ch.frame,
                 "stem": Path(next(iter(videos.values()))).stem if videos else f"{ch.number:02d}-{ch.chapter_id}",
                 "cues": chapter_cues(ch),
             }
@@ -184,15 +184,17 @@ def _write_captions(chapters: list[dict], staging: _Staging):
     return captions, lesson_cues, chapter_track
 
 
-def _write_frames(chapters: list[dict], root: Path, staging: _Staging, theme_name: str) -> str:
-    """A thumbnail per chapter (its fullest frame) and the poster; returns the poster's name."""
-    background = _background(theme_name)
+def _write_frames(chapters: list[dict], staging: _Staging) -> str:
+    """A thumbnail per chapter (its fullest settled frame, kept by the render) and the poster;
+    returns the poster's name."""
     frames = {}
     for c in chapters:
-        source = next((root / c["videos"][f] for f in FRAME_SOURCES if f in c["videos"]), None)
-        if source is None:
-            raise ExportError(f"chapter {c['id']} has no video or image to take a thumbnail from")
-        frames[c["id"]] = fullest_frame(source, c["duration"], background)
+        try:
+            with av.open(str(c["frame"])) as image:
+                frames[c["id"]] = next(image.decode(video=0))
+        except (av.FFmpegError, OSError, StopIteration) as err:
+            raise ExportError(f"cannot read the frame {c['frame']} of chapter {c['id']} ({err}); "
+                              "render again with --no-cache") from None
         c["thumbnail"] = staging.put(f"thumbs/{c['stem']}.png", png_bytes(frames[c["id"]], width=THUMB_WIDTH))
     poster_id = next((cid for cid in POSTER_CHAPTERS if cid in frames), chapters[0]["id"])
     return staging.put("poster.png", png_bytes(frames[poster_id]))
@@ -241,36 +243,6 @@ def probe_video(path: Path):
         raise ExportError(f"cannot read the video {path} ({err}); render again") from None
 
 
-def frames_at(path: Path, times) -> list[av.VideoFrame]:
-    """The frames shown at each of ``times`` (seconds, ascending), decoded once from the start."""
-    out, times = [], list(times)
-    with av.open(str(path)) as container:
-        container.streams.video[0].thread_type = "AUTO"  # frame threads: long 1080p60 chapters decode faster
-        previous = None
-        for frame in container.decode(video=0):
-            t = float(frame.time or 0.0)
-            while times and t > times[0] + 1e-6:  # ``previous`` was on screen at times[0]
-                out.append(previous or frame)
-                times.pop(0)
-            if not times:
-                break
-            previous = frame
-        out.extend(previous for _ in times)  # past the end: the last frame
-    return out
-
-
-def fullest_frame(path: Path, duration: float, background: tuple[int, int, int], samples: int = 7) -> av.VideoFrame:
-    """Of a few frames across the video, the one with most drawn on it (a settled diagram, not a fade)."""
-    times = [duration * (0.2 + 0.75 * i / (samples - 1)) for i in range(samples)] if duration > 0 else [0.0]
-    frames = frames_at(path, times)
-
-    def ink(frame) -> float:
-        small = frame.reformat(width=160, height=90, format="rgb24").to_ndarray().astype(np.int16)
-        return float((np.abs(small - np.array(background)).sum(axis=-1) > 40).mean())
-
-    return max(frames, key=ink)  # max keeps the earliest of equals
-
-
 def png_bytes(frame: av.VideoFrame, width: int | None = None) -> bytes:
     """A frame as PNG bytes (scaled to ``width``, keeping its aspect ratio)."""
     if width and frame.width > width:
@@ -281,13 +253,6 @@ def png_bytes(frame: av.VideoFrame, width: int | None = None) -> bytes:
     codec = av.CodecContext.create("png", "w")
     codec.width, codec.height, codec.pix_fmt = frame.width, frame.height, "rgb24"
     return b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)])
-
-
-def _background(theme_name: str) -> tuple[int, int, int]:
-    from . import style
-
-    value = style.theme(theme_name).background.lstrip("#")
-    return tuple(int(value[i : i + 2], 16) for i in (0, 2, 4))
 
 
 # -- tensors -------------------------------------------------------------------------------

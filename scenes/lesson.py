@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import torch
 
-from mha_core.analysis import LABELS
 from mha_core import (
     AttentionCost,
     AttentionTrace,
@@ -32,6 +31,7 @@ from mha_core import (
     toy_block,
     trace_pretrained,
 )
+from mha_core.analysis import LABELS
 
 from . import style
 from .config import LessonConfig

@@ -100,6 +100,15 @@ def last_frame(path: Path) -> np.ndarray | None:
         return None if frame is None else frame.to_ndarray(format="rgb24")
 
 
+def ink(pixels: np.ndarray, background: str) -> float:
+    """Share of a frame that is drawn on (differs from the ``background`` colour, "#rrggbb"):
+    how much a frame shows. Measured on about 160 x 90 samples, enough to rank frames."""
+    step = max(1, pixels.shape[0] // 90)
+    small = pixels[::step, ::step, :3].astype(np.int16)
+    rgb = np.array([int(background.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)], dtype=np.int16)
+    return float((np.abs(small - rgb).sum(axis=-1) > 40).mean())
+
+
 def save_png(pixels: np.ndarray, target: Path) -> None:
     """Write an RGB(A) uint8 array as a PNG, atomically."""
     from PIL import Image

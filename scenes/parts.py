@@ -190,7 +190,8 @@ class NumberMatrix(VGroup):
                  row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
                  name: str | None = None, name_color=None, shape: str | bool | None = True,
                  signed: bool = True, color=None, col_colors: Sequence | None = None, col_gap: float = 0.75,
-                 row_gap: float = 0.55, label_size: float = style.SMALL_SIZE, **kwargs):
+                 row_gap: float = 0.55, label_size: float = style.SMALL_SIZE, width_chars: int | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         v = _values(values)
         if v.ndim == 1:
@@ -203,7 +204,8 @@ class NumberMatrix(VGroup):
         scale = float(np.abs(finite).max()) if finite.size else 1.0
         self._entries: dict[tuple[int, int], NumberLabel] = {}
 
-        width_chars = max(len(style.fmt(x, digits)) for x in shown.flat) if shown.size else 1
+        # Column width in characters: the widest number drawn, unless given (matrices that must line up).
+        width_chars = width_chars or (max(len(style.fmt(x, digits)) for x in shown.flat) if shown.size else 1)
         char_w = _glyph_bank()[1] * size / _GLYPH_SIZE
         dx = width_chars * char_w + col_gap * char_w * 2  # column pitch
         dy = size / style.NUMBER_SIZE * row_gap * 0.62  # row pitch
@@ -227,7 +229,9 @@ class NumberMatrix(VGroup):
                     self._entries[(r, c)] = mob
                 body.add(mob)
         self.body = body
-        self.brackets = _brackets(th, body)
+        # The brackets hug the columns' width, not the ink: same shape and width for same-sized matrices.
+        slot_right = (len(self.cols) - 1) * dx + dx / 2 - col_gap * char_w
+        self.brackets = _brackets(th, body, x_range=(dx / 2 - col_gap * char_w - width_chars * char_w, slot_right))
         self.add(self.brackets, body)
 
         self.row_labels = VGroup()
@@ -298,8 +302,13 @@ def number_row(th: Theme, values, *, digits: int = style.DIGITS, size: float = s
     return row.arrange(RIGHT, buff=gap)
 
 
-def _brackets(th: Theme, body: VMobject, pad: float = 0.12, tick: float = 0.1) -> VGroup:
-    left, right = body.get_left()[0] - pad, body.get_right()[0] + pad
+def _brackets(th: Theme, body: VMobject, pad: float = 0.12, tick: float = 0.1,
+              x_range: tuple[float, float] | None = None) -> VGroup:
+    """[ ] around ``body``; ``x_range``: the (left, right) to enclose, if wider than the ink."""
+    left, right = body.get_left()[0], body.get_right()[0]
+    if x_range is not None:
+        left, right = min(left, x_range[0]), max(right, x_range[1])
+    left, right = left - pad, right + pad
     top, bottom = body.get_top()[1] + pad * 0.8, body.get_bottom()[1] - pad * 0.8
 
     def bracket(x, sign):

@@ -46,9 +46,10 @@ from .captions import Cue
 from .config import CHAPTER_IDS, LessonConfig
 
 # Bump when the layout of a cache entry changes: old entries are then ignored.
-CACHE_SCHEMA = 1
+CACHE_SCHEMA = 2
 CACHE_KEEP = 60  # finished chapter entries kept in <out>/.cache (least recently used go first)
 MASTER = "video.mp4"  # every chapter is rendered once to H.264; other formats are converted from it
+FULLEST = "fullest.png"  # the chapter's fullest settled frame (thumbnail and poster of the lesson folder)
 VIDEO_FORMATS = ("mp4", "webm", "gif")
 # Config fields that cannot change a chapter's pixels or cues (what to render and where),
 # or whose effect is already in the hash another way (quality/fps/pixel_height via the
@@ -78,6 +79,7 @@ class ChapterResult:
     start: float  # where this chapter starts in the joined video
     cues: tuple[Cue, ...]  # relative to the chapter's start
     cache_key: str
+    frame: Path  # the fullest settled frame, PNG (in the cache): for thumbnails and the poster
     cached: bool  # reused from the cache instead of rendered
     render_seconds: float  # wall time Manim spent on this chapter (0 when cached)
 
@@ -279,7 +281,7 @@ def chapter_key(chapter_id: str, settings: dict, lesson_hash: str, code: str) ->
 
 
 class Cache:
-    """``<out>/.cache/<key>/``: meta.json (written last) + video.mp4 + last.png + conversions.
+    """``<out>/.cache/<key>/``: meta.json (written last) + video.mp4 + last.png + fullest.png + conversions.
 
     An entry appears in one ``os.replace`` of a finished folder, so a folder with
     meta.json is complete; jobs work in ``.cache/tmp/``.
@@ -473,25 +475,36 @@ def _install_fast_repeats() -> None:
 
 
 def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | None = None):
-    """Render a scene under ``settings``; returns (the scene, its video path or None, the last frame as RGBA).
+    """Render a scene under ``settings``; returns (the scene, its video path or None, the last
+    frame, the fullest frame), frames as RGBA arrays.
 
+    The fullest frame is, of the frames at the end of each play or wait (settled, not
+    mid-fade), the one with the most drawn on it: the chapter's thumbnail, taken from the
+    renderer's own pixels instead of decoding the video again.
     ``scene`` is a zero-argument factory: Manim reads its config when the scene is
     constructed, so construction must happen inside the ``tempconfig``.
     """
     from manim import tempconfig
 
+    from . import media
+
     _install_fast_repeats()
     with tempconfig(settings):
         instance = scene()
-        if on_play is not None:  # report progress after each play/wait (Scene.wait calls self.play)
-            original = instance.play
+        original = instance.play
+        fullest = {"ink": -1.0, "frame": None}
 
-            def play(*args, **kwargs):
-                result = original(*args, **kwargs)
+        def play(*args, **kwargs):  # Scene.wait calls self.play too
+            result = original(*args, **kwargs)
+            pixels = instance.renderer.camera.pixel_array  # read in place; copied only when kept
+            ink = media.ink(pixels, settings["background_color"])
+            if ink > fullest["ink"]:
+                fullest.update(ink=ink, frame=pixels.copy())
+            if on_play is not None:  # progress
                 on_play(float(instance.renderer.time))
-                return result
+            return result
 
-            instance.play = play
+        instance.play = play
         instance.render()
         writer = instance.renderer.file_writer
         frame = instance.renderer.get_frame()
@@ -499,7 +512,8 @@ def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | No
             video = Path(writer.movie_file_path)
         except AttributeError:
             video = None
-        return instance, (video if video is not None and video.is_file() else None), frame
+        video = video if video is not None and video.is_file() else None
+        return instance, video, frame, frame if fullest["frame"] is None else fullest["frame"]
 
 
 def _run_job(job: Job) -> dict:
@@ -530,8 +544,8 @@ def _run_job(job: Job) -> dict:
         video_wanted = any(f in VIDEO_FORMATS for f in job.formats)
         settings = manim_settings(lesson.config, work / "media", fmt="mp4" if video_wanted else "png",
                                   encoder_threads=job.encoder_threads)
-        scene, video, frame = render_scene(lambda: scene_cls(lesson), settings,
-                                           on_play=lambda t: _report("time", job.chapter_id, t))
+        scene, video, frame, fullest = render_scene(lambda: scene_cls(lesson), settings,
+                                                    on_play=lambda t: _report("time", job.chapter_id, t))
         render_seconds = time.perf_counter() - started - setup_seconds
         if video_wanted:
             if video is None:
@@ -541,6 +555,7 @@ def _run_job(job: Job) -> dict:
         else:
             duration = float(scene.renderer.time)
         media.save_png(frame, built / "last.png")
+        media.save_png(fullest, built / FULLEST)
         _convert(built / MASTER, built, job.formats)
         meta = {
             "schema": CACHE_SCHEMA,
@@ -658,7 +673,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
         results.append(ChapterResult(
             chapter_id=cid, number=number, title=meta["title"], summary=meta["summary"], files=files,
             duration=meta["duration"], start=round(start, 6), cues=tuple(Cue(**c) for c in meta["cues"]),
-            cache_key=key, cached=cid not in rendered, render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
+            cache_key=key, frame=cache.entry(key) / FULLEST, cached=cid not in rendered, render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
         ))
         start += meta["duration"]
 

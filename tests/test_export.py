@@ -27,6 +27,7 @@ from scenes import export
 from scenes.captions import Cue, to_srt, to_webvtt
 from scenes.config import load_config
 from scenes.export import ExportError, write_lesson_folder
+from scenes.style import theme
 
 CHAPTERS = ("intro", "concat")  # two short real chapters
 
@@ -213,9 +214,11 @@ def test_poster_and_thumbnails_are_frames_of_the_videos(lesson):
     poster = png_pixels(folder.root / manifest["lesson"]["poster"])
     assert poster.shape == (result.height, result.width, 3)
     sources = {c["id"]: decoded_frames(folder.root / c["videos"]["mp4"]) for c in manifest["chapters"]}
-    # The poster is exactly one decoded frame of one of the chapters (lossless PNG of it).
-    assert any(np.array_equal(poster, f) for frames in sources.values() for f in frames)
-    background = np.array(export._background(result.config.theme))
+    # The poster is a frame of one of the chapters: the renderer's own pixels (lossless PNG), so it
+    # matches a decoded video frame up to the video's compression.
+    error = min(np.abs(poster.astype(int) - f).mean() for frames in sources.values() for f in frames)
+    assert error < 2.0, error
+    background = np.array([int(theme(result.config.theme).background[i : i + 2], 16) for i in (1, 3, 5)])
     assert (np.abs(poster.astype(int) - background).sum(-1) > 40).mean() > 0.01, "poster is blank"
     for chapter in manifest["chapters"]:
         thumb = png_pixels(folder.root / chapter["thumbnail"])

@@ -125,6 +125,8 @@ class HeadOutputsScene(LessonScene):
         n_show = min(L.n_head, MAX_HEAD_ROWS)
         n_keys = min(L.trace.n_pos, style.MAX_TOKENS)
         cell = 0.3
+        # One column width for every head's vector, so their brackets line up down the table.
+        width = max(len(style.fmt(float(x), style.DIGITS)) for x in L.trace.heads[:n_show, q].flatten())
         rows = VGroup()
         self.head_rows = []
         for i in range(n_show):
@@ -140,7 +142,7 @@ class HeadOutputsScene(LessonScene):
             top_k = int(np.argmax(w[:n_keys]))
             mark = parts.highlight_box(th, cells[top_k], buff=0.0, color=th.head(i))
             arrow = parts.text(th, "\u2192", style.LABEL_SIZE, th.muted)
-            vec = parts_flow.vector(th, L.trace.heads[i, q], max_cols=OUTPUT_COLS, col_gap=0.45)
+            vec = parts_flow.vector(th, L.trace.heads[i, q], max_cols=OUTPUT_COLS, col_gap=0.45, width_chars=width)
             most = VGroup(parts.text(th, f"most on \u201c{L.tokens[top_k]}\u201d", style.SMALL_SIZE, th.muted),
                           parts.number(th, float(w[top_k]), style.WEIGHT_DIGITS, style.SMALL_SIZE, th.muted))
             most.arrange(RIGHT, buff=0.12)
