@@ -11,8 +11,8 @@ How a render goes:
 2. Chapters whose hash has a finished entry in ``<out>/.cache/<hash>/`` are reused.
    The others render in a pool of ``jobs`` spawned processes. Manim's config is
    process-global, so each job renders under its own ``tempconfig`` with a private
-   media folder; each worker builds the Lesson from the config itself (same config
-   => same tensors, checked against the main process's hash).
+   media folder; the workers receive the main process's Lesson (pickled once per
+   worker), so every chapter draws the very tensors that were hashed.
 3. A job renders an H.264 master, grabs the last frame, converts to the other
    formats asked for, and moves its finished folder into the cache in one
    ``os.replace``. Final files are copied out of the cache under temporary names and
@@ -346,12 +346,23 @@ def _cache_name(fmt: str) -> str:
 # -- the worker (runs in a spawned process) -------------------------------------------
 
 _progress_queue = None
-_lessons: dict[str, tuple[object, str]] = {}  # config json -> (Lesson, its fingerprint)
+_thread_limits = None
+_lesson = None  # the Lesson of the render, sent by the main process
 
 
-def _init_worker(progress_queue) -> None:
-    global _progress_queue
+def _init_worker(progress_queue, lesson, cores: int) -> None:
+    """Set up a render process: the Lesson to draw (built once, in the main process), and
+    ``cores``, the CPU cores it may use (all of them / the number of workers)."""
+    global _progress_queue, _lesson, _thread_limits
     _progress_queue = progress_queue
+    _lesson = lesson
+    # Native thread pools (OpenBLAS/OpenMP under numpy, torch's intra-op pool) size themselves to the
+    # whole machine; in each of several workers that oversubscribes the cores (BLAS threads spin).
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(cores)
+    _thread_limits = threadpool_limits(limits=cores)  # kept: the limits last while it lives
     # Ctrl-C goes to the whole process group: let the main process decide, and clean up.
     import signal
     import threading
@@ -380,23 +391,11 @@ def _report(*message) -> None:
 class Job:
     chapter_id: str
     key: str
-    config_json: str
-    lesson_hash: str
     formats: tuple[str, ...]  # what the cache entry must contain when the job ends
     cache_root: str
     chapters_module: str = "scenes.chapters"  # "module[:attribute]" of a {id: LessonScene subclass} dict
     force: bool = False  # render even if the entry exists (--no-cache)
     encoder_threads: int = 0  # x264 threads (0: x264 decides); jobs x threads = cores avoids oversubscribing
-
-
-def _lesson_for(config_json: str):
-    """Build (once per worker) the Lesson of a config; returns it with its fingerprint."""
-    if config_json not in _lessons:
-        from .lesson import build_lesson
-
-        lesson = build_lesson(LessonConfig.model_validate_json(config_json))
-        _lessons[config_json] = (lesson, fingerprint(lesson))
-    return _lessons[config_json]
 
 
 def _chapters(spec: str) -> dict:
@@ -435,33 +434,46 @@ def manim_settings(config: LessonConfig, media_dir: Path, *, fmt: str = "mp4", e
     }
 
 
-def _install_fast_repeats() -> None:
-    """Encode a held (frozen) frame's repeats from one converted frame.
+def _install_fast_frames() -> None:
+    """Convert Manim's frames to the video's pixel format with less copying.
 
-    Manim converts the RGBA array to YUV again for every repeat of a frozen frame
-    (``self.wait()``, holds); converting once and re-sending the same YUV frame
-    makes a held second ~40% cheaper (150 identical 720p frames: 3.0 s -> 1.9 s)
-    and gives the same packets. Patched in the render process only; Manim is pinned
-    to 0.22, whose ``VideoSegmentEncoder.write_frame`` this mirrors.
+    Manim 0.22 hands each RGBA frame to PyAV through ``VideoFrame.from_ndarray``
+    (2.5 ms for a 720p frame, more than x264 takes to encode it) and converts it
+    again for every repeat of a held frame (``self.wait()``, holds). Here one RGBA
+    frame per segment is reused (filling its buffer: 0.2 ms) and converted to YUV
+    once per distinct frame, with the same swscale conversion, so the packets are
+    the same. A held second costs ~40% less (150 identical 720p frames: 3.0 s ->
+    1.9 s), and the encoder thread, which a one-dot video waits on, does a third
+    less per frame. Patched in the render process only; Manim is pinned to 0.22,
+    whose ``VideoSegmentEncoder.write_frame`` this mirrors.
     """
     from manim.scene import scene_file_writer
     from manim.scene.video_segment_encoder import VideoSegmentEncoder
 
-    if getattr(scene_file_writer.VideoSegmentEncoder, "fast_repeats", False):
+    if getattr(scene_file_writer.VideoSegmentEncoder, "fast_frames", False):
         return
 
-    class FastRepeatEncoder(VideoSegmentEncoder):
-        fast_repeats = True
+    class FastFrameEncoder(VideoSegmentEncoder):
+        fast_frames = True
+        _rgba = _rgba_view = None
 
         def write_frame(self, pixels, *, repeat: int = 1) -> None:
-            if repeat == 1:
-                return super().write_frame(pixels, repeat=1)
+            if self._stream.pix_fmt == "rgba":  # no conversion: the reused frame would be encoded as is
+                return super().write_frame(pixels, repeat=repeat)
             import av
+            import numpy as np
 
             self._validate_frame(pixels, repeat)
             time_base = Fraction(self.spec.frame_rate.denominator, self.spec.frame_rate.numerator)
             try:
-                frame = av.VideoFrame.from_ndarray(pixels, format="rgba").reformat(format=self._stream.pix_fmt)
+                if self._rgba is None:
+                    height, width = pixels.shape[:2]
+                    self._rgba = av.VideoFrame(width, height, "rgba")
+                    plane = self._rgba.planes[0]  # rows may be padded to line_size bytes
+                    self._rgba_view = (np.frombuffer(plane, np.uint8).reshape(height, plane.line_size)
+                                       [:, : width * 4].reshape(height, width, 4))
+                np.copyto(self._rgba_view, pixels)
+                frame = self._rgba.reformat(format=self._stream.pix_fmt)  # a new frame: the encoder keeps it
                 frame.time_base = time_base
                 for _ in range(repeat):
                     frame.pts = self._next_pts
@@ -471,7 +483,7 @@ def _install_fast_repeats() -> None:
             except BaseException as error:
                 raise self._operation_error("encode", error) from error
 
-    scene_file_writer.VideoSegmentEncoder = FastRepeatEncoder
+    scene_file_writer.VideoSegmentEncoder = FastFrameEncoder
 
 
 def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | None = None):
@@ -488,7 +500,7 @@ def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | No
 
     from . import media
 
-    _install_fast_repeats()
+    _install_fast_frames()
     with tempconfig(settings):
         instance = scene()
         original = instance.play
@@ -532,11 +544,7 @@ def _run_job(job: Job) -> dict:
             return {**meta, "rendered": False}
 
         _report("start", job.chapter_id)
-        lesson, lesson_hash = _lesson_for(job.config_json)  # built once per worker process
-        setup_seconds = time.perf_counter() - started
-        if lesson_hash != job.lesson_hash:
-            raise RuntimeError("the Lesson built in the worker differs from the main process's "
-                               "(same config should give the same tensors)")
+        lesson = _lesson
         scene_cls = _chapters(job.chapters_module)[job.chapter_id]
         work.mkdir(parents=True, exist_ok=True)
         built = work / "entry"
@@ -546,7 +554,7 @@ def _run_job(job: Job) -> dict:
                                   encoder_threads=job.encoder_threads)
         scene, video, frame, fullest = render_scene(lambda: scene_cls(lesson), settings,
                                                     on_play=lambda t: _report("time", job.chapter_id, t))
-        render_seconds = time.perf_counter() - started - setup_seconds
+        render_seconds = time.perf_counter() - started
         if video_wanted:
             if video is None:
                 raise RuntimeError(f"chapter {job.chapter_id!r} produced no video (does it play any animation?)")
@@ -564,7 +572,6 @@ def _run_job(job: Job) -> dict:
             "summary": scene_cls.summary,
             "duration": duration,
             "cues": [c.to_dict() for c in scene.cues],
-            "setup_seconds": round(setup_seconds, 3),  # imports and the Lesson, first job of a worker only
             "render_seconds": round(render_seconds, 3),  # Manim: construct + frames + encoding
             "job_seconds": round(time.perf_counter() - started, 3),  # + last frame, conversions
             "key": job.key,
@@ -631,16 +638,15 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
     todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], cache_formats)]
 
-    config_json = config.model_dump_json()
     # Longest first (from the last render's timings), so the pool does not end on one long job.
     last_times = cache.timings()
     todo.sort(key=lambda cid: -last_times.get(cid, float("inf")))
     workers = _workers(jobs, len(todo))
     threads = 0 if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
-    job_list = [Job(cid, keys[cid], config_json, lesson_hash, cache_formats, str(cache.root), chapters_module,
+    job_list = [Job(cid, keys[cid], cache_formats, str(cache.root), chapters_module,
                     force=not use_cache, encoder_threads=threads) for cid in todo]
     clock.lap("hash")
-    metas = _run_jobs(job_list, jobs, console)
+    metas = _run_jobs(job_list, jobs, lesson, console)
     clock.lap("jobs")
     cache.record_timings({cid: m["job_seconds"] for cid, m in metas.items() if m.get("rendered")})
 
@@ -720,7 +726,7 @@ def prepare_out(out: Path) -> Path:
     return out.resolve()
 
 
-def _run_jobs(job_list: list[Job], jobs: int | None, console) -> dict:
+def _run_jobs(job_list: list[Job], jobs: int | None, lesson, console) -> dict:
     """Run the jobs in a pool of spawned processes; returns {chapter: meta or error}."""
     if not job_list:
         return {}
@@ -729,8 +735,9 @@ def _run_jobs(job_list: list[Job], jobs: int | None, console) -> dict:
     progress_queue = ctx.Queue()
     display = _Display(console, sorted((j.chapter_id for j in job_list), key=CHAPTER_IDS.index))
     metas = {}
+    cores = max(1, (os.cpu_count() or 1) // workers)
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(progress_queue,))
+                                   initargs=(progress_queue, lesson, cores))
     try:
         with display:
             pending = {}

@@ -334,3 +334,34 @@ def test_cli_keeps_an_unchanged_folder_without_rendering(rendered, out):
     assert unchanged_folder(same) is not None
     for other in ({"theme": "light"}, {"chapters": ("intro",)}, {"formats": ("mp4",)}):
         assert unchanged_folder(tiny(out, **{"formats": ("mp4", "png"), **other})) is None, other
+
+
+def test_fast_frame_encoder_writes_what_manim_writes(tmp_path):
+    """The patched encoder (one reused RGBA frame, one conversion per held frame) gives Manim's own video."""
+    from fractions import Fraction
+
+    import av
+    from manim._config.video_encoder import VideoEncoderSpec
+    from manim.scene import scene_file_writer
+    from manim.scene.video_segment_encoder import VideoSegmentEncoder
+
+    from scenes.render import _install_fast_frames
+
+    _install_fast_frames()
+    fast = scene_file_writer.VideoSegmentEncoder
+    assert fast is not VideoSegmentEncoder and issubclass(fast, VideoSegmentEncoder)
+    spec = VideoEncoderSpec("mp4", "libx264", "yuv420p", 64, 48, Fraction(5),
+                            (("crf", "23"), ("preset", "veryfast"), ("threads", "1")))
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (48, 64, 4), dtype=np.uint8) for _ in range(3)]
+    decoded = {}
+    for cls in (VideoSegmentEncoder, fast):
+        target = tmp_path / f"{cls.__name__}.mp4"
+        encoder = cls(target=target, spec=spec)
+        for i, pixels in enumerate(frames):
+            encoder.write_frame(pixels, repeat=i + 1)  # 1, 2 and 3 copies: 6 frames
+        encoder.finish()
+        with av.open(str(target)) as container:
+            decoded[cls] = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded[fast]) == 6
+    assert all(np.array_equal(a, b) for a, b in zip(decoded[VideoSegmentEncoder], decoded[fast], strict=True))
