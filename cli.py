@@ -275,11 +275,14 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     CHAPTER is one of: intro, one-head, split-heads, parallel-heads, specialization,
     head-outputs, concat, output-projection, cost, recap (in the order to play).
     Writes OUT/chapters/NN-CHAPTER.mp4, the joined OUT/lesson.mp4 with chapter marks,
-    captions, a poster, a manifest and index.html. Unchanged chapters come from OUT/.cache.
+    captions, a poster, a manifest and index.html. OUT must be new, empty or a lesson
+    folder this tool wrote; only files its manifest lists are replaced or deleted.
+    Unchanged chapters come from OUT/.mha-explainer/cache.
     """
     from rich.console import Console
 
-    from scenes.render import OutputFolderError, RenderError, prepare_out, unchanged_folder
+    from scenes.folder import OutputFolderError, owned_files, resolve_out
+    from scenes.render import RenderError, unchanged_folder
 
     if chapter_args:
         if overrides.get("chapters"):
@@ -287,7 +290,7 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
         overrides["chapters"] = tuple(chapter_args)
     config = load_config(config_file, **overrides)  # validated once, before anything renders (ConfigError: exit 2)
     try:
-        prepare_out(config.out)
+        owned_files(resolve_out(config.out))  # whose folder: known before anything heavy is imported
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
     console = Console(stderr=True)
@@ -298,17 +301,19 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
         _print_render_summary(console, manifest, config.out, cached=True)
         return
     # Only a real render pays for these imports (torch, Manim: seconds).
-    from scenes.export import write_lesson_folder
+    from scenes.export import ExportError
     from scenes.render import render_lesson
 
     _stop_on_sigterm()
     try:
         result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console)
-    except RenderError as err:
+    except OutputFolderError as err:  # busy, or a file of someone else's where the lesson writes
+        raise _usage_error(str(err)) from None
+    except (RenderError, ExportError) as err:
         raise click.ClickException(str(err)) from None
-    folder = write_lesson_folder(result)
     rendered = {ch.chapter_id: ch.render_seconds for ch in result.chapters if not ch.cached}
-    _print_render_summary(console, json.loads(folder.manifest.read_text()), result.out, rendered=rendered)
+    _print_render_summary(console, json.loads(result.manifest.read_text(encoding="utf-8")), result.out,
+                          rendered=rendered)
 
 
 def _stop_on_sigterm() -> None:

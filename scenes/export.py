@@ -1,7 +1,8 @@
 """The lesson folder: what a course author uploads next to the rendered videos.
 
-``write_lesson_folder(result)`` runs after ``scenes.render`` has written the
-videos (``lesson.mp4``, ``chapters/NN-id.mp4``, ...) into ``result.out`` and adds:
+``write_lesson_folder(result, staging)`` runs inside ``scenes.render.render_lesson``
+once the videos (``lesson.mp4``, ``chapters/NN-id.mp4``, ...) are in the staging
+folder, and adds there:
 
     captions.vtt, captions.srt   narration cues of every chapter, timed to the joined video
     chapters.vtt                 one cue per chapter (a <track kind="chapters">)
@@ -11,8 +12,8 @@ videos (``lesson.mp4``, ``chapters/NN-id.mp4``, ...) into ``result.out`` and add
     manifest.json                config, versions, chapter times, durations, sha256 of every file, tensor summary
     index.html                   a player page that needs no server and no network
 
-Everything is written into a hidden staging folder first and moved into place at
-the end, so a failure leaves none of these files half-written.
+The render then moves the whole staging folder into ``result.out`` in one commit
+(``scenes.folder``), so a failure leaves the previous folder as it was.
 """
 
 from __future__ import annotations
@@ -20,20 +21,17 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
-import shutil
-import tempfile
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
 import av
-import click
 import torch
 
 from .captions import Cue, chapter_cues, to_srt, to_webvtt
-from .render import sha256_file, versions
+from .config import CHAPTER_IDS
+from .folder import FOLDER_FORMAT, GENERATOR, MANIFEST, versions
+from mha_core.files import sha256_file
 
 VIDEO_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}  # what a <video> plays, in the order offered
 PLAYABLE = ("mp4", "webm", "gif")  # chapter files whose duration is measured, best first
@@ -42,55 +40,60 @@ POSTER_CHAPTERS = ("parallel-heads", "one-head", "intro")  # the poster shows th
 LANGUAGE = "en"
 
 
-class ExportError(click.ClickException):
+class ExportError(RuntimeError):
     """The lesson folder could not be written (one sentence)."""
-
-
-@dataclass(frozen=True)
-class LessonFolder:
-    root: Path
-    index: Path
-    manifest: Path
-    written: tuple[str, ...]  # paths relative to root, of the files this export wrote
 
 
 # -- the folder ------------------------------------------------------------------------
 
 
-def write_lesson_folder(result) -> LessonFolder:
-    """Write captions, frames, tensors, manifest and player page next to the rendered videos.
+def chapter_stem(chapter_id: str) -> str:
+    """Base name of a chapter's files: its 1-based place in the full lesson, stable across subsets."""
+    return f"{CHAPTER_IDS.index(chapter_id) + 1:02d}-{chapter_id}"
 
-    ``result`` is a ``scenes.render.RenderResult``: ``out``, ``config``, ``lesson``,
-    ``chapters`` (each with ``chapter_id``, ``number``, ``title``, ``summary``, ``files``,
-    ``start``, ``duration``, ``cues``), ``lesson_files``, ``width``, ``height``, ``fps``.
+
+def planned_names(config) -> set[str]:
+    """Every file a render of ``config`` may write into the lesson folder (checked before it
+    renders, so that a file the tool did not write is found before minutes of work)."""
+    videos = [fmt for fmt in config.formats if fmt != "png"]
+    names = {MANIFEST, "index.html", "captions.vtt", "captions.srt", "chapters.vtt", "poster.png",
+             *(f"lesson.{fmt}" for fmt in videos), *TENSOR_FILES}
+    for cid in config.chapters:
+        stem = chapter_stem(cid)
+        names |= {f"chapters/{stem}.{fmt}" for fmt in config.formats}
+        names |= {f"chapters/{stem}.vtt", f"chapters/{stem}.srt", f"thumbs/{stem}.png"}
+    return names
+
+
+def write_lesson_folder(result, staging: Path) -> list[str]:
+    """Write captions, frames, tensors, manifest and player page into ``staging``, next to the
+    rendered videos; returns the names (relative) of every file of the folder, videos included.
+
+    ``result`` is a ``scenes.render.RenderResult``: ``out`` (the lesson folder the files will be
+    moved into), ``config``, ``lesson``, ``chapters`` (each with ``chapter_id``, ``number``,
+    ``title``, ``summary``, ``files``, ``start``, ``duration``, ``cues``), ``lesson_files``,
+    ``width``, ``height``, ``fps``. Its file paths are the final ones, under ``result.out``; the
+    files themselves are under ``staging`` with the same relative names.
     """
-    root = Path(result.out).resolve()
-    _check_inputs(result, root)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
-    try:
-        written = _write_all(result, root, _Staging(staging))
-        _move_into_place(staging, root, written)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _remove_stale(root, written)
-    return LessonFolder(root, root / "index.html", root / "manifest.json", tuple(written))
+    root = Path(result.out)
+    staging = Path(staging)
+    _check_inputs(result, root, staging)
+    return _write_all(result, root, _Staging(staging))
 
 
-def _check_inputs(result, root: Path) -> None:
-    if not root.is_dir():
-        raise ExportError(f"output folder {root} does not exist; render the lesson into it first")
+def _check_inputs(result, root: Path, staging: Path) -> None:
     if not result.chapters:
         raise ExportError("no chapters were rendered; nothing to export")
     for path in [*result.lesson_files.values(), *(p for ch in result.chapters for p in ch.files.values())]:
         path = Path(path)
-        if not path.is_file():
-            raise ExportError(f"rendered file {path} is missing; render again")
-        if not path.resolve().is_relative_to(root):
+        if not path.is_relative_to(root):
             raise ExportError(f"rendered file {path} is outside the output folder {root}")
+        if not (staging / path.relative_to(root)).is_file():
+            raise ExportError(f"rendered file {path} is missing; render again")
 
 
 class _Staging:
-    """The hidden folder files are written to first, under their final relative names."""
+    """The folder files are written to first, under their final relative names."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -107,17 +110,20 @@ class _Staging:
         return name
 
 
+TENSOR_FILES = ("trace.safetensors", "copies.safetensors", "specialization.safetensors", "analysis.safetensors")
+
+
 def _write_all(result, root: Path, staging: _Staging) -> list[str]:
-    """Write every file into ``staging``; return their names (relative to ``root``)."""
-    lesson_videos, chapters, infos = _measure(result, root)
+    """Write every file into ``staging``; return the names of the folder's files (relative)."""
+    from mha_core.files import save_safetensors
+
+    lesson_videos, chapters, infos = _measure(result, root, staging.folder)
     captions, lesson_cues, chapter_track = _write_captions(chapters, staging)
     poster = _write_frames(chapters, staging)
     tensor_files = {}
     for name, tensors in lesson_tensors(result.lesson).items():
         if isinstance(tensors, dict):
-            from safetensors.torch import save_file
-
-            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(staging.path(name)))
+            save_safetensors(tensors, staging.path(name))
         else:  # an AttentionTrace: its own writer keeps the tokens and the convention in the metadata
             tensors.save(staging.path(name))
             tensors = tensors.tensors()
@@ -133,18 +139,18 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
         "tensor_files": list(tensor_files),
     }
     staging.put("index.html", render_page(result, info))
-    manifest = build_manifest(result, root, staging, info, infos, tensor_files)
-    staging.put("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return staging.names
+    manifest = build_manifest(result, staging, info, infos, tensor_files)
+    staging.put(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return sorted({*staging.names, *manifest["files"]})
 
 
-def _measure(result, root: Path):
-    """Relative names of the rendered files, and their durations read from the files (not trusted)."""
-    rel = lambda path: Path(path).resolve().relative_to(root).as_posix()  # noqa: E731
+def _measure(result, root: Path, staged: Path):
+    """Relative names of the rendered files, and their durations read from the (staged) files."""
+    rel = lambda path: Path(path).relative_to(root).as_posix()  # noqa: E731
     lesson_videos = {fmt: rel(p) for fmt, p in result.lesson_files.items()}
     chapters = [(ch, {fmt: rel(p) for fmt, p in ch.files.items()}) for ch in result.chapters]
     names = [*lesson_videos.values(), *(n for _, videos in chapters for n in videos.values())]
-    infos = {n: probe_video(root / n) for n in names if not n.endswith(".png")}
+    infos = {n: probe_video(staged / n) for n in names if not n.endswith(".png")}
     measured = []
     for ch, videos in chapters:
         playable = [videos[f] for f in PLAYABLE if f in videos]
@@ -160,7 +166,7 @@ def _measure(result, root: Path):
                 "duration": round(infos[playable[0]].duration if playable else float(ch.duration), 3),
                 "videos": videos,
                 "frame": ch.frame,
-                "stem": Path(next(iter(videos.values()))).stem if videos else f"{ch.number:02d}-{ch.chapter_id}",
+                "stem": chapter_stem(ch.chapter_id),
                 "cues": chapter_cues(ch),
             }
         )
@@ -198,29 +204,6 @@ def _write_frames(chapters: list[dict], staging: _Staging) -> str:
         c["thumbnail"] = staging.put(f"thumbs/{c['stem']}.png", png_bytes(frames[c["id"]], width=THUMB_WIDTH))
     poster_id = next((cid for cid in POSTER_CHAPTERS if cid in frames), chapters[0]["id"])
     return staging.put("poster.png", png_bytes(frames[poster_id]))
-
-
-def _move_into_place(staging: Path, root: Path, names: list[str]) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    # index.html and manifest.json go last: while they are old, they still describe old, complete files.
-    for name in sorted(names, key=lambda n: n in ("index.html", "manifest.json")):
-        os.chmod(staging / name, 0o666 & ~umask)  # readable like any new file (a web server must serve them)
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / name, target)
-
-
-# Files only the export writes: those a previous export left for chapters not rendered now go.
-_EXPORT_OWNED = ("thumbs/*.png", "chapters/*.vtt", "chapters/*.srt", "specialization.safetensors")
-
-
-def _remove_stale(root: Path, written: list[str]) -> None:
-    keep = {root / name for name in written}
-    for pattern in _EXPORT_OWNED:
-        for path in root.glob(pattern):
-            if path not in keep:
-                path.unlink(missing_ok=True)
 
 
 def _lesson_duration(lesson_videos: dict, infos: dict, chapters: list) -> float:
@@ -302,13 +285,15 @@ def tensor_summary(tensors: dict) -> dict:
 # -- manifest ---------------------------------------------------------------------------
 
 
-def build_manifest(result, root: Path, staging: _Staging, info: dict, infos: dict, tensor_files: dict) -> dict:
-    config, written = result.config, set(staging.names)
-    where = lambda name: staging.folder / name if name in written else root / name  # noqa: E731
+def build_manifest(result, staging: _Staging, info: dict, infos: dict, tensor_files: dict) -> dict:
+    """The folder's manifest; its ``generator`` marks the folder as this tool's, and ``files`` lists
+    every file the tool wrote (the only ones a later render may replace or delete)."""
+    config = result.config
     rendered = [*info["lesson_videos"].values(), *(n for c in info["chapters"] for n in c["videos"].values())]
-    listed = sorted({*written, *rendered})
+    listed = sorted({*staging.names, *rendered})
     return {
-        "generator": f"mha-explainer {versions()['mha-explainer']}",
+        "generator": f"{GENERATOR} {versions()['mha-explainer']}",
+        "format": FOLDER_FORMAT,
         "versions": versions(),
         "config": config.model_dump(mode="json"),
         "model": getattr(result.lesson, "model_name", config.model),
@@ -340,9 +325,9 @@ def build_manifest(result, root: Path, staging: _Staging, info: dict, infos: dic
         ],
         "tensors": tensor_files,
         "files": {
-            name: {"bytes": where(name).stat().st_size, "sha256": sha256_file(where(name))}
+            name: {"bytes": (staging.folder / name).stat().st_size, "sha256": sha256_file(staging.folder / name)}
             for name in listed
-            if name != "manifest.json"
+            if name != MANIFEST
         },
     }
 
@@ -421,7 +406,7 @@ def render_page(result, info: dict) -> str:
         chapters=chapters,
         page_data={"chapters": [{"id": c["id"], "start": c["start"]} for c in chapters], "duration": info["duration"]},
         downloads=downloads,
-        generator=f"mha-explainer {versions()['mha-explainer']}",
+        generator=f"{GENERATOR} {versions()['mha-explainer']}",
         width=result.width,
         height=result.height,
     )

@@ -8,46 +8,52 @@ How a render goes:
 1. The main process builds the Lesson once and hashes what each chapter depends
    on: the config fields that change pixels, the Lesson's tensors, the source code
    of ``mha_core/`` and ``scenes/``, and the resolution/frame rate.
-2. Chapters whose hash has a finished entry in ``<out>/.cache/<hash>/`` are reused.
+2. Chapters whose hash has a finished entry in ``<out>/.mha-explainer/cache/<hash>/`` are reused.
    The others render in a pool of ``jobs`` spawned processes. Manim's config is
    process-global, so each job renders under its own ``tempconfig`` with a private
    media folder; the workers receive the main process's Lesson (pickled once per
    worker), so every chapter draws the very tensors that were hashed.
 3. A job renders an H.264 master, grabs the last frame, converts to the other
    formats asked for, and moves its finished folder into the cache in one
-   ``os.replace``. Final files are copied out of the cache under temporary names and
-   moved into place, so an interrupted render never leaves a truncated file with
-   a finished name.
-4. The chapter videos are joined (packets copied, no re-encode) into
-   ``<out>/lesson.<fmt>`` with one chapter mark per chapter and the index at the
-   front of the file (``+faststart``) for web streaming.
+   ``os.replace``.
+4. The chapter videos are copied out of the cache and joined (packets copied, no
+   re-encode) into ``lesson.<fmt>`` with one chapter mark per chapter and the index at
+   the front of the file (``+faststart``) for web streaming; ``scenes.export`` adds
+   captions, frames, tensors, the manifest and the page.
+5. All of that is made in a staging folder and moved into ``<out>`` in one commit
+   (``scenes.folder``): the folder is the previous run or the new one, never a mix,
+   and the tool never replaces or deletes a file it did not write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
 import os
 import platform
 import queue as queue_module
+import re
 import shutil
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, fields, is_dataclass
 from fractions import Fraction
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
+
+from mha_core.files import sha256_file
 
 from .captions import Cue
 from .config import CHAPTER_IDS, LessonConfig
+from .folder import claim, package_version, read_manifest, resolve_out, tidy, versions
 
 # Bump when the layout of a cache entry changes: old entries are then ignored.
 CACHE_SCHEMA = 2
-CACHE_KEEP = 60  # finished chapter entries kept in <out>/.cache (least recently used go first)
+CACHE_KEEP = 60  # finished chapter entries kept in <out>/.mha-explainer/cache (least recently used go first)
 MASTER = "video.mp4"  # every chapter is rendered once to H.264; other formats are converted from it
 FULLEST = "fullest.png"  # the chapter's fullest settled frame (thumbnail and poster of the lesson folder)
 VIDEO_FORMATS = ("mp4", "webm", "gif")
@@ -58,11 +64,8 @@ _NOT_IN_HASH = {"chapters", "out", "formats", "device", "quality", "fps", "pixel
 
 
 class RenderError(Exception):
-    """A render that cannot go on; ``str(err)`` is one sentence for the user."""
-
-
-class OutputFolderError(RenderError):
-    """The output folder cannot be created or written (a usage error: exit code 2 in the CLI)."""
+    """A render that cannot go on; ``str(err)`` is one sentence for the user.
+    (A folder that cannot be used raises ``scenes.folder.OutputFolderError``, a usage error.)"""
 
 
 # -- results ---------------------------------------------------------------------
@@ -103,6 +106,16 @@ class RenderResult:
     folder_key: str  # what the whole lesson folder depends on (see unchanged_folder)
     lesson: object = field(repr=False, compare=False, default=None)  # the Lesson built in this process
     timings: dict = field(repr=False, compare=False, default_factory=dict)  # wall seconds per phase of the render
+    written: tuple[str, ...] = ()  # every file of the lesson folder (relative names), once it is written
+
+    @property
+    def index(self) -> Path:
+        """The player page."""
+        return self.out / "index.html"
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / "manifest.json"
 
     def lesson_cues(self) -> list[Cue]:
         """Every chapter's narration cues, on the joined video's clock."""
@@ -127,31 +140,13 @@ def code_hash() -> str:
     import mha_core
     import scenes
 
-    h = hashlib.sha256(f"manim {_version('manim')} av {_version('av')} schema {CACHE_SCHEMA}".encode())
+    h = hashlib.sha256(f"manim {package_version('manim')} av {package_version('av')} schema {CACHE_SCHEMA}".encode())
     for package in (mha_core, scenes):
         root = Path(package.__file__).parent
         for path in sorted(root.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".txt", ".json", ".toml") and "__pycache__" not in path.parts:
                 h.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
-
-
-def versions() -> dict[str, str]:
-    """Versions of what computes, draws and encodes the lesson (recorded in the manifest)."""
-    import av
-
-    found = {package: _version(package)
-             for package in ("mha-explainer", "manim", "torch", "av", "numpy", "pydantic", "safetensors")}
-    found["python"] = platform.python_version()
-    found["libavcodec"] = ".".join(map(str, av.library_versions.get("libavcodec", ())))
-    return found
-
-
-def _version(package: str) -> str:
-    try:  # package metadata: no import of the package itself (manim and torch take seconds)
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def folder_key(config: LessonConfig, code: str | None = None) -> str:
@@ -182,11 +177,13 @@ def unchanged_folder(config: LessonConfig) -> dict | None:
     files checked by sha256, the corpus inside ``mha_core/``. Devices other than the CPU
     are left out (a GPU may round differently), so they always take the full path.
     """
-    out = Path(config.out).expanduser()
     if config.device != "cpu":
         return None
     try:
-        manifest = json.loads((out / "manifest.json").read_text())
+        out = resolve_out(config.out)
+        if not tidy(out):  # not ours, or busy; else what dead runs left is finished or cleared
+            return None
+        manifest = read_manifest(out)
         if manifest.get("hashes", {}).get("folder") != folder_key(config):
             return None
         for name, recorded in manifest["files"].items():
@@ -194,16 +191,8 @@ def unchanged_folder(config: LessonConfig) -> dict | None:
             if path.stat().st_size != recorded["bytes"] or sha256_file(path) != recorded["sha256"]:
                 return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # no manifest, an old or hand-edited one, a missing file: render
+        return None  # an old or hand-edited manifest, a missing file: render
     return manifest
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fingerprint(obj) -> str:
@@ -282,22 +271,25 @@ def chapter_key(chapter_id: str, settings: dict, lesson_hash: str, code: str) ->
 # -- the cache ---------------------------------------------------------------------
 
 
-class Cache:
-    """``<out>/.cache/<key>/``: meta.json (written last) + video.mp4 + last.png + fullest.png + conversions.
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}")  # a cache entry is named by its chapter key
 
-    An entry appears in one ``os.replace`` of a finished folder, so a folder with
-    meta.json is complete; jobs work in ``.cache/tmp/``.
+
+class Cache:
+    """``<root>/<key>/``: meta.json (written last) + video.mp4 + last.png + fullest.png + conversions.
+
+    ``root`` is ``<out>/.mha-explainer/cache``. An entry appears in one ``os.replace`` of a
+    finished folder, so a folder with meta.json is complete; jobs work in ``<root>/tmp/``.
     """
 
-    def __init__(self, out: Path):
-        self.root = out / ".cache"
+    def __init__(self, root: Path):
+        self.root = Path(root)
 
     def entry(self, key: str) -> Path:
         return self.root / key
 
     def meta(self, key: str) -> dict | None:
         try:
-            meta = json.loads((self.entry(key) / "meta.json").read_text())
+            meta = json.loads((self.entry(key) / "meta.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         return meta if meta.get("schema") == CACHE_SCHEMA else None
@@ -311,7 +303,7 @@ class Cache:
     def timings(self) -> dict[str, float]:
         """Seconds each chapter took to render last time (for scheduling the longest first)."""
         try:
-            return {str(k): float(v) for k, v in json.loads((self.root / "timings.json").read_text()).items()}
+            return {str(k): float(v) for k, v in json.loads((self.root / "timings.json").read_text(encoding="utf-8")).items()}
         except (OSError, ValueError, AttributeError):
             return {}
 
@@ -320,7 +312,7 @@ class Cache:
             return
         path = self.root / "timings.json"
         tmp = path.with_name(f".timings.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**self.timings(), **seconds}, indent=1, sort_keys=True))
+        tmp.write_text(json.dumps({**self.timings(), **seconds}, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
 
     def touch(self, key: str) -> None:
@@ -330,11 +322,13 @@ class Cache:
             pass
 
     def prune(self, keep: int = CACHE_KEEP, protect: set[str] = frozenset()) -> None:
-        """Drop the least recently used entries beyond ``keep`` (never those in ``protect``)."""
+        """Drop the least recently used entries beyond ``keep`` (never those in ``protect``).
+        Only entries are candidates: folders named by a chapter key, inside the cache."""
         entries = []
         for path in self.root.iterdir() if self.root.is_dir() else ():
             meta = path / "meta.json"
-            if path.is_dir() and path.name not in ("tmp", "logs") and path.name not in protect:
+            if _ENTRY_NAME.fullmatch(path.name) and path.is_dir() and not path.is_symlink() \
+                    and path.name not in protect:
                 entries.append((meta.stat().st_mtime if meta.exists() else 0.0, path))
         entries.sort(reverse=True)
         for _, path in entries[max(keep - len(protect), 0):]:
@@ -541,7 +535,7 @@ def _run_job(job: Job) -> dict:
     try:
         if not job.force and (entry / "meta.json").is_file() and (entry / MASTER).is_file():
             # Only conversions are missing: add them to the finished entry, each atomically.
-            meta = json.loads((entry / "meta.json").read_text())
+            meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
             _convert(entry / MASTER, entry, job.formats)
             return {**meta, "rendered": False}
 
@@ -578,7 +572,7 @@ def _run_job(job: Job) -> dict:
             "job_seconds": round(time.perf_counter() - started, 3),  # + last frame, conversions
             "key": job.key,
         }
-        (built / "meta.json").write_text(json.dumps(meta, indent=1))
+        (built / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         if entry.exists():  # superseded: an entry without a video (png only), or --no-cache
             shutil.rmtree(entry)
         os.replace(built, entry)
@@ -605,7 +599,7 @@ def _convert(master: Path, folder: Path, formats) -> None:
 
 def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: bool = True,
                   console=None, lesson=None, chapters_module: str = "scenes.chapters") -> RenderResult:
-    """Render ``config.chapters`` into ``config.out``; see the module docstring.
+    """Render ``config.chapters`` and write the lesson folder ``config.out``; see the module docstring.
 
     ``jobs``: processes rendering at once (default: one per CPU core).
     ``use_cache``: False re-renders every chosen chapter.
@@ -613,12 +607,28 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     ``lesson``: a Lesson already built from ``config`` (else it is built here).
     ``chapters_module``: "module[:attribute]" of the {chapter id: scene class} dict to render
     (default: the lesson's CHAPTERS; tests swap in their own).
-    Raises ``RenderError`` (one sentence) when the output folder is unusable or a chapter fails.
+    Raises ``scenes.folder.OutputFolderError`` (a usage error) when the folder is not ours, is
+    busy or cannot be written, before anything renders; ``RenderError`` when a chapter fails;
+    the folder then stays as the previous run left it.
     """
-    from . import media
+    from . import export
+
+    with claim(config.out, export.planned_names(config)) as folder:
+        result = _render_into(folder, config, jobs=jobs, use_cache=use_cache, console=console, lesson=lesson,
+                              chapters_module=chapters_module)
+        started = time.perf_counter()
+        names = export.write_lesson_folder(result, folder.staging)
+        result.timings["export"] = round(time.perf_counter() - started, 3)
+        folder.commit(names)
+    return dataclasses.replace(result, written=tuple(names))
+
+
+def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, lesson, chapters_module) -> RenderResult:
+    """Render the chapters (cache first) and put their videos and the joined lesson in ``folder.staging``."""
+    from . import export, media
 
     clock = _Clock()
-    out = prepare_out(config.out)
+    out, staging = folder.root, folder.staging
     formats = tuple(dict.fromkeys(config.formats))
     chapter_ids = tuple(dict.fromkeys(config.chapters))
     # Conversions (webm, gif) are made from the H.264 master, so any video format needs it.
@@ -635,8 +645,8 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     if chapters_module != "scenes.chapters":  # other scenes, other pixels
         settings = {**settings, "chapters_module": chapters_module}
     keys = {cid: chapter_key(cid, settings, lesson_hash, code) for cid in chapter_ids}
-    cache = Cache(out)
-    _clean_stale_work(cache.root)
+    cache = Cache(folder.cache)
+    (cache.root / "tmp").mkdir(parents=True, exist_ok=True)  # (what killed renders left there is gone: recover)
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
     todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], cache_formats)]
 
@@ -657,33 +667,31 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     rendered = {cid for cid, m in metas.items() if m.get("rendered")}
     failures = {cid: m for cid, m in metas.items() if "error" in m}
     if failures:
-        logs = cache.root / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        folder.logs.mkdir(parents=True, exist_ok=True)
         for cid, m in failures.items():
-            (logs / f"{cid}.log").write_text(m["traceback"])
+            (folder.logs / f"{cid}.log").write_text(m["traceback"], encoding="utf-8")
         cid, m = next(iter(failures.items()))
         others = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        raise RenderError(f"chapter {cid!r} failed{others}: {m['error']}; the full traceback is in {logs / (cid + '.log')}")
+        raise RenderError(f"chapter {cid!r} failed{others}: {m['error']}; "
+                          f"the full traceback is in {folder.logs / (cid + '.log')}")
 
-    # Copy each chapter's files out of the cache (temporary name, then os.replace).
-    chapters_dir = out / "chapters"
-    chapters_dir.mkdir(exist_ok=True)
+    # Each chapter's files, copied out of the cache into the staging folder.
     results, start = [], 0.0
     for cid in chapter_ids:
         key = keys[cid]
         meta = cache.meta(key)
         cache.touch(key)
-        number = CHAPTER_IDS.index(cid) + 1
         files = {}
         for fmt in formats:
-            target = chapters_dir / f"{number:02d}-{cid}.{fmt}"
-            with media.atomic_path(target) as tmp:
-                shutil.copyfile(cache.entry(key) / _cache_name(fmt), tmp)
-            files[fmt] = target
+            name = f"chapters/{export.chapter_stem(cid)}.{fmt}"
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cache.entry(key) / _cache_name(fmt), staging / name)
+            files[fmt] = out / name
         results.append(ChapterResult(
-            chapter_id=cid, number=number, title=meta["title"], summary=meta["summary"], files=files,
-            duration=meta["duration"], start=round(start, 6), cues=tuple(Cue(**c) for c in meta["cues"]),
-            cache_key=key, frame=cache.entry(key) / FULLEST, cached=cid not in rendered, render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
+            chapter_id=cid, number=CHAPTER_IDS.index(cid) + 1, title=meta["title"], summary=meta["summary"],
+            files=files, duration=meta["duration"], start=round(start, 6), cues=tuple(Cue(**c) for c in meta["cues"]),
+            cache_key=key, frame=cache.entry(key) / FULLEST, cached=cid not in rendered,
+            render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
         ))
         start += meta["duration"]
 
@@ -694,40 +702,17 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     for fmt in formats:
         if fmt not in VIDEO_FORMATS:
             continue
-        target = out / f"lesson.{fmt}"
+        name = f"lesson.{fmt}"
         # A GIF is made from the masters' frames (one palette); other formats copy packets.
         sources = [cache.entry(ch.cache_key) / (MASTER if fmt == "gif" else _cache_name(fmt)) for ch in results]
-        media.join_videos(sources, target, marks)
-        lesson_files[fmt] = target
+        media.join_videos(sources, staging / name, marks)
+        lesson_files[fmt] = out / name
     cache.prune(protect=set(keys.values()))
     clock.lap("join")
     return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
                         lesson_hash=lesson_hash, code_hash=code, folder_key=folder_key(config, code), lesson=lesson,
                         timings=clock.laps)
-
-
-def prepare_out(out: Path) -> Path:
-    """Create the output folder (and its cache) or say in one sentence why it can't be used.
-
-    Writing is tried for real (a temporary file): permission bits say nothing for
-    root or on a read-only file system.
-    """
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise OutputFolderError(f"the output folder {out} is a file; choose a folder with --out")
-    existed = out.is_dir()
-    try:
-        (out / ".cache" / "tmp").mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        if existed:
-            raise OutputFolderError(f"cannot write to the output folder {out} ({reason}); "
-                                    "choose a folder you can write to with --out") from None
-        raise OutputFolderError(f"cannot create the output folder {out} ({reason}); choose another with --out") from None
-    return out.resolve()
 
 
 def _run_jobs(job_list: list[Job], jobs: int | None, lesson, console) -> dict:
@@ -760,16 +745,18 @@ def _run_jobs(job_list: list[Job], jobs: int | None, lesson, console) -> dict:
         executor.shutdown(wait=True)
     except BaseException:
         # Interrupted: stop the workers now (else the pool waits for their jobs to finish); their
-        # half-made files are in .cache/tmp and go below. shutdown() forgets the processes: take them first.
+        # half-made files are in the cache's tmp/ and go below. shutdown() forgets the processes: take them first.
         processes = list((getattr(executor, "_processes", None) or {}).values())
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
         for process in processes:
             process.join(timeout=5)
+        executor.shutdown(wait=True)  # the pool's manager sees its workers gone and frees its queues
         raise
     finally:
         progress_queue.close()
+        progress_queue.join_thread()
         _clean_tmp(job_list)
     return metas
 
@@ -793,24 +780,6 @@ def _cores_per_worker(workers: int) -> int:
 
 def _workers(jobs: int | None, n_jobs: int) -> int:
     return max(1, min(jobs or os.cpu_count() or 1, n_jobs))
-
-
-def _clean_stale_work(cache_root: Path) -> None:
-    """Remove job folders left by renders that were killed (their process no longer exists)."""
-    for path in (cache_root / "tmp").glob("*-*"):
-        pid = path.name.rpartition("-")[2]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _clean_tmp(job_list: list[Job]) -> None:

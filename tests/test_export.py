@@ -45,10 +45,9 @@ def render_small_lesson(base: Path):
 
 @pytest.fixture(scope="module")
 def lesson(tmp_path_factory):
-    result = render_small_lesson(tmp_path_factory.getbasetemp())
-    folder = write_lesson_folder(result)
-    manifest = json.loads(folder.manifest.read_text("utf-8"))
-    return result, folder, manifest
+    result = render_small_lesson(tmp_path_factory.getbasetemp())  # renders and writes the lesson folder
+    manifest = json.loads(result.manifest.read_text("utf-8"))
+    return result, result, manifest
 
 
 # -- a strict WebVTT reader (only what the spec allows, nothing lenient) -------------------
@@ -99,7 +98,7 @@ def video_duration(path: Path) -> float:
 
 def test_captions_match_the_scenes_cues_on_the_joined_timeline(lesson):
     result, folder, manifest = lesson
-    cues = parse_webvtt((folder.root / "captions.vtt").read_text("utf-8"))
+    cues = parse_webvtt((folder.out / "captions.vtt").read_text("utf-8"))
     expected = [
         (ch.start + c.start, min(c.end, ch.duration) + ch.start, " ".join(c.text.split()))
         for ch in result.chapters for c in ch.cues if min(c.end, ch.duration) - c.start > 0.05
@@ -121,8 +120,8 @@ def test_captions_match_the_scenes_cues_on_the_joined_timeline(lesson):
 
 def test_srt_says_the_same_as_webvtt(lesson):
     _, folder, _ = lesson
-    vtt = parse_webvtt((folder.root / "captions.vtt").read_text("utf-8"))
-    subs = list(srt.parse((folder.root / "captions.srt").read_text("utf-8"), ignore_errors=False))
+    vtt = parse_webvtt((folder.out / "captions.vtt").read_text("utf-8"))
+    subs = list(srt.parse((folder.out / "captions.srt").read_text("utf-8"), ignore_errors=False))
     assert [s.index for s in subs] == list(range(1, len(vtt) + 1))
     for sub, (start, end, text) in zip(subs, vtt):
         assert sub.start.total_seconds() == pytest.approx(start, abs=1e-6)
@@ -132,14 +131,14 @@ def test_srt_says_the_same_as_webvtt(lesson):
 
 def test_chapter_track_and_per_chapter_captions(lesson):
     result, folder, manifest = lesson
-    track = parse_webvtt((folder.root / "chapters.vtt").read_text("utf-8"))
+    track = parse_webvtt((folder.out / "chapters.vtt").read_text("utf-8"))
     assert [(s, e) for s, e, _ in track] == [(c["start"], c["end"]) for c in manifest["chapters"]]
     assert [t for _, _, t in track] == [f"{ch.number}. {ch.title}" for ch in result.chapters]
     for chapter in manifest["chapters"]:
-        own = parse_webvtt((folder.root / chapter["captions"]["vtt"]).read_text("utf-8"))
+        own = parse_webvtt((folder.out / chapter["captions"]["vtt"]).read_text("utf-8"))
         assert len(own) == chapter["cues"]
         assert all(0 <= s < e <= chapter["duration"] + 1e-3 for s, e, _ in own)
-        own_srt = list(srt.parse((folder.root / chapter["captions"]["srt"]).read_text("utf-8")))
+        own_srt = list(srt.parse((folder.out / chapter["captions"]["srt"]).read_text("utf-8")))
         assert [x.content for x in own_srt] == [t for _, _, t in own]
 
 
@@ -164,7 +163,7 @@ def test_videos_open_with_the_right_durations(lesson):
     chapters = manifest["chapters"]
     for chapter, ch in zip(chapters, result.chapters):
         for fmt in ("mp4", "webm"):
-            path = folder.root / chapter["videos"][fmt]
+            path = folder.out / chapter["videos"][fmt]
             assert video_duration(path) == pytest.approx(chapter["duration"], abs=1 / result.fps + 1e-6)
         assert chapter["duration"] == pytest.approx(ch.duration, abs=1e-3)
         assert chapter["end"] == pytest.approx(chapter["start"] + chapter["duration"], abs=2e-3)
@@ -174,13 +173,13 @@ def test_videos_open_with_the_right_durations(lesson):
     assert manifest["video"]["duration"] == pytest.approx(total, abs=2e-3)
     for fmt in ("mp4", "webm"):
         name = manifest["lesson"]["videos"][fmt]
-        assert video_duration(folder.root / name) == pytest.approx(total, abs=1e-3)
+        assert video_duration(folder.out / name) == pytest.approx(total, abs=1e-3)
         assert manifest["lesson"]["durations"][name] == pytest.approx(total, abs=1e-3)
 
 
 def test_joined_mp4_is_web_ready_with_chapter_marks(lesson):
     result, folder, manifest = lesson
-    path = folder.root / "lesson.mp4"
+    path = folder.out / "lesson.mp4"
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
@@ -211,9 +210,9 @@ def png_pixels(path: Path) -> np.ndarray:
 
 def test_poster_and_thumbnails_are_frames_of_the_videos(lesson):
     result, folder, manifest = lesson
-    poster = png_pixels(folder.root / manifest["lesson"]["poster"])
+    poster = png_pixels(folder.out / manifest["lesson"]["poster"])
     assert poster.shape == (result.height, result.width, 3)
-    sources = {c["id"]: decoded_frames(folder.root / c["videos"]["mp4"]) for c in manifest["chapters"]}
+    sources = {c["id"]: decoded_frames(folder.out / c["videos"]["mp4"]) for c in manifest["chapters"]}
     # The poster is a frame of one of the chapters: the renderer's own pixels (lossless PNG), so it
     # matches a decoded video frame up to the video's compression.
     error = min(np.abs(poster.astype(int) - f).mean() for frames in sources.values() for f in frames)
@@ -221,7 +220,7 @@ def test_poster_and_thumbnails_are_frames_of_the_videos(lesson):
     background = np.array([int(theme(result.config.theme).background[i : i + 2], 16) for i in (1, 3, 5)])
     assert (np.abs(poster.astype(int) - background).sum(-1) > 40).mean() > 0.01, "poster is blank"
     for chapter in manifest["chapters"]:
-        thumb = png_pixels(folder.root / chapter["thumbnail"])
+        thumb = png_pixels(folder.out / chapter["thumbnail"])
         assert thumb.shape[1] == min(export.THUMB_WIDTH, result.width)
         assert thumb.shape[0] / thumb.shape[1] == pytest.approx(9 / 16, abs=0.02)
 
@@ -231,7 +230,7 @@ def test_poster_and_thumbnails_are_frames_of_the_videos(lesson):
 
 def test_trace_file_holds_the_lesson_tensors(lesson):
     result, folder, manifest = lesson
-    path = folder.root / "trace.safetensors"
+    path = folder.out / "trace.safetensors"
     loaded = load_file(str(path))
     trace = result.lesson.trace
     assert set(loaded) == set(trace.tensors())
@@ -239,7 +238,7 @@ def test_trace_file_holds_the_lesson_tensors(lesson):
         assert torch.equal(loaded[name], tensor.cpu()), name
     with safe_open(str(path), "pt") as f:
         assert f.metadata()["tokens"].split("\x1f") == list(trace.tokens)
-    copies = load_file(str(folder.root / "copies.safetensors"))
+    copies = load_file(str(folder.out / "copies.safetensors"))
     assert torch.equal(copies["weights"], result.lesson.copies.weights)
 
 
@@ -247,7 +246,7 @@ def test_manifest_tensor_summary_matches_the_files(lesson):
     _, folder, manifest = lesson
     assert "trace.safetensors" in manifest["tensors"]
     for name, summary in manifest["tensors"].items():
-        tensors = load_file(str(folder.root / name))
+        tensors = load_file(str(folder.out / name))
         assert set(summary) == set(tensors)
         for key, t in tensors.items():
             entry = summary[key]
@@ -270,17 +269,17 @@ def test_manifest_hashes_and_sizes_match_the_files(lesson):
     _, folder, manifest = lesson
     listed = manifest["files"]
     on_disk = {
-        p.relative_to(folder.root).as_posix()
-        for p in folder.root.rglob("*")
-        if p.is_file() and not p.relative_to(folder.root).as_posix().startswith(".")
+        p.relative_to(folder.out).as_posix()
+        for p in folder.out.rglob("*")
+        if p.is_file() and not p.relative_to(folder.out).as_posix().startswith(".")
     }
     assert set(listed) == on_disk - {"manifest.json"}
-    probe = folder.root / "probe.txt"  # a file made the ordinary way: the folder's files get its permissions
+    probe = folder.out / "probe.txt"  # a file made the ordinary way: the folder's files get its permissions
     probe.write_text("x")
     mode = probe.stat().st_mode & 0o777
     probe.unlink()
     for name, entry in listed.items():
-        path = folder.root / name
+        path = folder.out / name
         assert entry["bytes"] == path.stat().st_size, name
         assert entry["sha256"] == sha256(path), name
         if name in folder.written:
@@ -339,7 +338,7 @@ def test_page_uses_relative_paths_and_no_network(lesson):
         assert not re.match(r"^(https?:)?//", url), f"network URL {url}"
         if url.startswith("data:") or url.startswith("#"):
             continue
-        assert not url.startswith("/") and (folder.root / url).is_file(), f"broken relative link {url}"
+        assert not url.startswith("/") and (folder.out / url).is_file(), f"broken relative link {url}"
     sources = [attrs for tag, attrs in parsed.tags if tag == "source"]
     assert [s["src"] for s in sources] == [manifest["lesson"]["videos"]["mp4"], manifest["lesson"]["videos"]["webm"]]
     assert "<link" not in page and "@import" not in page
@@ -347,17 +346,12 @@ def test_page_uses_relative_paths_and_no_network(lesson):
 
 def test_user_text_is_escaped(lesson, tmp_path):
     result, folder, _ = lesson
-    copy = tmp_path / "copy"
-    shutil.copytree(folder.root, copy, ignore=shutil.ignore_patterns(".cache"))
+    staged = tmp_path / "staged"  # what the render stages: the videos, under their relative names
+    shutil.copytree(folder.out, staged, ignore=shutil.ignore_patterns(".mha-explainer"))
     hostile = '</script><script>alert("t")</script> & <b>"bold"</b>'
     config = result.config.model_copy(update={"title": hostile, "sentence": "It's <i>2 < 3</i> & done."})
-    moved = dataclasses.replace(
-        result, config=config, out=copy,
-        lesson_files={k: copy / Path(v).relative_to(folder.root) for k, v in result.lesson_files.items()},
-        chapters=tuple(dataclasses.replace(ch, files={k: copy / Path(v).relative_to(folder.root)
-                                                      for k, v in ch.files.items()}) for ch in result.chapters),
-    )
-    page = write_lesson_folder(moved).index.read_text("utf-8")
+    write_lesson_folder(dataclasses.replace(result, config=config), staged)
+    page = (staged / "index.html").read_text("utf-8")
     parsed = _Collect()
     parsed.feed(page)
     assert parsed.text["h1"] == hostile and parsed.text["title"] == hostile
@@ -368,32 +362,33 @@ def test_user_text_is_escaped(lesson, tmp_path):
 # -- all or nothing -------------------------------------------------------------------------------
 
 
-def test_a_failure_leaves_no_half_written_files(lesson, tmp_path, monkeypatch):
+def test_a_failure_leaves_the_previous_folder(lesson, monkeypatch):
+    """The export fails after captions, frames and tensors were staged: the folder is the last run's."""
+    from scenes.folder import OWN
+    from scenes.render import render_lesson
+
     result, folder, _ = lesson
-    copy = tmp_path / "copy"
-    shutil.copytree(folder.root, copy, ignore=shutil.ignore_patterns(".cache"))
-    for name in ("index.html", "manifest.json", "captions.vtt", "poster.png"):
-        (copy / name).unlink()
-    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in folder.out.rglob("*") if p.is_file() and OWN not in p.parts}
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(export, "render_page", boom)  # fails after captions, frames and tensors were staged
-    moved = dataclasses.replace(result, out=copy, lesson_files={k: copy / Path(v).relative_to(folder.root)
-                                                                for k, v in result.lesson_files.items()})
-    moved = dataclasses.replace(moved, chapters=tuple(
-        dataclasses.replace(ch, files={k: copy / Path(v).relative_to(folder.root) for k, v in ch.files.items()})
-        for ch in result.chapters))
-    with pytest.raises(OSError, match="disk full"):
-        write_lesson_folder(moved)
-    after = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
-    assert after == before  # nothing new, nothing changed, no staging folder left
-    assert not any(p.name.startswith(".export-") for p in copy.iterdir())
+    monkeypatch.setattr(export, "render_page", boom)
+    with pytest.raises(OSError, match="disk full"):  # another folder (mp4 only), from the cached chapters
+        render_lesson(result.config.model_copy(update={"formats": ("mp4",)}), jobs=1)
+    after = {p: p.read_bytes() for p in folder.out.rglob("*") if p.is_file() and OWN not in p.parts}
+    assert after == before  # nothing new, nothing changed
+    assert not list((folder.out / OWN).glob("staging-*"))
 
 
 def test_missing_video_is_one_sentence(lesson, tmp_path):
     result, _, _ = lesson
-    gone = dataclasses.replace(result, lesson_files={"mp4": tmp_path / "nope.mp4"})
+    gone = dataclasses.replace(result, lesson_files={"mp4": result.out / "nope.mp4"})
     with pytest.raises(ExportError, match=r"rendered file .*nope\.mp4 is missing; render again"):
-        write_lesson_folder(gone)
+        write_lesson_folder(gone, result.out)
+
+
+def test_the_folder_holds_only_planned_names(lesson):
+    """What a render may write is known before it renders (so a file of the author's is found first)."""
+    result, _, _ = lesson
+    assert set(result.written) <= export.planned_names(result.config)

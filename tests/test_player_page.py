@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-from scenes.export import write_lesson_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.render]
 
@@ -38,9 +37,8 @@ def lesson(tmp_path_factory):
     # The same small render as test_export (same config, same folder: the render cache makes it cheap there).
     from test_export import render_small_lesson
 
-    result = render_small_lesson(tmp_path_factory.getbasetemp())
-    folder = write_lesson_folder(result)
-    return result, folder, json.loads(folder.manifest.read_text("utf-8"))
+    result = render_small_lesson(tmp_path_factory.getbasetemp())  # renders and writes the lesson folder
+    return result, result, json.loads(result.manifest.read_text("utf-8"))
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from manim import RIGHT, Dot
 from scenes import media
 from scenes.base import LessonScene
 from scenes.config import CHAPTER_IDS, LessonConfig
+from scenes.folder import OWN
 from scenes.render import RenderError, render_lesson
 from scenes.style import theme
 
@@ -161,7 +162,7 @@ def skip_if_sources_changed(rendered):
 
 def test_unchanged_render_comes_from_the_cache(rendered, out):
     skip_if_sources_changed(rendered)
-    entries = {ch.chapter_id: out / ".cache" / ch.cache_key / "video.mp4" for ch in rendered.chapters}
+    entries = {ch.chapter_id: out / OWN / "cache" / ch.cache_key / "video.mp4" for ch in rendered.chapters}
     before = {cid: p.stat().st_mtime_ns for cid, p in entries.items()}
     again = render_lesson(tiny(out, formats=("mp4", "png")), jobs=2)
     assert all(ch.cached for ch in again.chapters)
@@ -213,9 +214,10 @@ def test_failed_job_leaves_no_final_file(tmp_path, scenes, words):
     assert "intro" in message and words in message and "\n" not in message
     assert not list(tmp_path.glob("chapters/*"))
     assert not (tmp_path / "lesson.mp4").exists()
-    cache = tmp_path / ".cache"
+    cache = tmp_path / OWN / "cache"
     assert not [p for p in cache.iterdir() if (p / "meta.json").exists()]  # no cache entry
     assert not list((cache / "tmp").iterdir())  # the job's work folder is gone
+    assert not list((tmp_path / OWN).glob("staging-*"))
 
 
 def test_atomic_path_keeps_nothing_on_failure(tmp_path):
@@ -310,7 +312,7 @@ def test_cli_keeps_an_unchanged_folder_without_rendering(rendered, out):
             "--out", str(out), "--jobs", "2"]
     assert run_cli(*args).exit_code == 0  # the folder, with its manifest, as this code writes it
     folder = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*")
-              if p.is_file() and ".cache" not in p.relative_to(out).parts}
+              if p.is_file() and OWN not in p.relative_to(out).parts}
 
     probe = ("import sys; from cli import main; main(sys.argv[1:], standalone_mode=False); "
              "print('imported:', *[m for m in ('torch', 'manim') if m in sys.modules])")
