@@ -281,7 +281,7 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     """
     from rich.console import Console
 
-    from scenes.folder import OutputFolderError, owned_files, resolve_out
+    from scenes.render.folder import OutputFolderError, owned_files, resolve_out
     from scenes.render import RenderError, unchanged_folder
 
     if chapter_args:
@@ -301,7 +301,7 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
         _print_render_summary(console, manifest, config.out, cached=True)
         return
     # Only a real render pays for these imports (torch, Manim: seconds).
-    from scenes.export import ExportError
+    from scenes.render.export import ExportError
     from scenes.render import render_lesson
 
     _stop_on_sigterm()

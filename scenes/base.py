@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from manim import Scene, Wait
 
-from .captions import Cue
+from .narration import Cue
 
 
 class LessonScene(Scene):

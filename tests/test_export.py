@@ -23,10 +23,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from scenes import export
-from scenes.captions import Cue, to_srt, to_webvtt
+from scenes.render import export
+from scenes.narration import Cue
+from scenes.render.captions import to_srt, to_webvtt
 from scenes.config import load_config
-from scenes.export import ExportError, write_lesson_folder
+from scenes.render.export import ExportError, write_lesson_folder
 from scenes.style import theme
 
 CHAPTERS = ("intro", "concat")  # two short real chapters
@@ -364,7 +365,7 @@ def test_user_text_is_escaped(lesson, tmp_path):
 
 def test_a_failure_leaves_the_previous_folder(lesson, monkeypatch):
     """The export fails after captions, frames and tensors were staged: the folder is the last run's."""
-    from scenes.folder import OWN
+    from scenes.render.folder import OWN
     from scenes.render import render_lesson
 
     result, folder, _ = lesson

@@ -1,6 +1,6 @@
 """The output folder is the tool's alone: ownership, one writer at a time, one run in it.
 
-Most tests drive ``scenes.folder`` directly (no rendering); the CLI tests render a
+Most tests drive ``scenes.render.folder`` directly (no rendering); the CLI tests render a
 stand-in scene (one dot, 144p at 5 fps) or are refused before anything renders.
 """
 
@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 from manim import RIGHT, Dot
 
-from scenes import folder as folder_module
+from scenes.render import folder as folder_module
 from scenes.base import LessonScene
 from scenes.config import LessonConfig
-from scenes.folder import OWN, FolderBusyError, OutputFolderError, claim
+from scenes.render.folder import OWN, FolderBusyError, OutputFolderError, claim
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -203,7 +203,7 @@ def test_a_commit_cut_off_half_way_is_finished_by_the_next_run(tmp_path, monkeyp
 
 
 def test_pruning_stays_inside_the_cache(tmp_path):
-    from scenes.render import Cache
+    from scenes.render.cache import Cache
 
     cache = Cache(tmp_path / "cache")
     keys = [f"{i:064x}" for i in range(3)]

@@ -1,6 +1,6 @@
 """The lesson folder: what a course author uploads next to the rendered videos.
 
-``write_lesson_folder(result, staging)`` runs inside ``scenes.render.render_lesson``
+``write_lesson_folder(result, staging)`` runs inside ``pipeline.render_lesson``
 once the videos (``lesson.mp4``, ``chapters/NN-id.mp4``, ...) are in the staging
 folder, and adds there:
 
@@ -13,7 +13,7 @@ folder, and adds there:
     index.html                   a player page that needs no server and no network
 
 The render then moves the whole staging folder into ``result.out`` in one commit
-(``scenes.folder``), so a failure leaves the previous folder as it was.
+(``folder``), so a failure leaves the previous folder as it was.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from urllib.parse import quote
 import av
 import torch
 
-from .captions import Cue, chapter_cues, to_srt, to_webvtt
-from .config import CHAPTER_IDS
-from .folder import FOLDER_FORMAT, GENERATOR, MANIFEST, versions
 from mha_core.files import sha256_file
+
+from ..config import CHAPTER_IDS
+from ..narration import Cue
+from .captions import chapter_cues, to_srt, to_webvtt
+from .folder import FOLDER_FORMAT, GENERATOR, MANIFEST, versions
 
 VIDEO_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}  # what a <video> plays, in the order offered
 PLAYABLE = ("mp4", "webm", "gif")  # chapter files whose duration is measured, best first
@@ -69,7 +71,7 @@ def write_lesson_folder(result, staging: Path) -> list[str]:
     """Write captions, frames, tensors, manifest and player page into ``staging``, next to the
     rendered videos; returns the names (relative) of every file of the folder, videos included.
 
-    ``result`` is a ``scenes.render.RenderResult``: ``out`` (the lesson folder the files will be
+    ``result`` is a ``pipeline.RenderResult``: ``out`` (the lesson folder the files will be
     moved into), ``config``, ``lesson``, ``chapters`` (each with ``chapter_id``, ``number``,
     ``title``, ``summary``, ``files``, ``start``, ``duration``, ``cues``), ``lesson_files``,
     ``width``, ``height``, ``fps``. Its file paths are the final ones, under ``result.out``; the
@@ -217,7 +219,7 @@ def _lesson_duration(lesson_videos: dict, infos: dict, chapters: list) -> float:
 
 
 def probe_video(path: Path):
-    """``scenes.media.probe`` (duration = frames / fps, chapter marks), with a one-sentence error."""
+    """``media.probe`` (duration = frames / fps, chapter marks), with a one-sentence error."""
     from .media import probe
 
     try:
@@ -349,7 +351,7 @@ def render_page(result, info: dict) -> str:
     """index.html: the joined video with captions and chapters, a chapter list that seeks, the summaries."""
     import jinja2
 
-    from . import style
+    from .. import style
 
     config, lesson = result.config, result.lesson
     theme = style.theme(config.theme)
@@ -381,7 +383,7 @@ def render_page(result, info: dict) -> str:
         ("Manifest (JSON)", "manifest.json"),
     ]]
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    template = env.from_string(resources.files("scenes").joinpath("templates/index.html").read_text("utf-8"))
+    template = env.from_string(resources.files("scenes.render").joinpath("templates/index.html").read_text("utf-8"))
     return template.render(
         title=config.title,
         sentence=config.sentence,

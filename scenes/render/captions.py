@@ -1,22 +1,12 @@
-"""Narration cues and the caption files made from them (WebVTT, SubRip).
+"""Caption files made from the chapters' narration cues (WebVTT, SubRip).
 
-A chapter records ``Cue``s as it plays (``LessonScene.say``); the lesson folder
+A chapter records ``Cue``s as it plays (``scenes.narration``); the lesson folder
 turns them into captions.vtt / captions.srt, timed to the joined video.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
-
-@dataclass(frozen=True)
-class Cue:
-    start: float  # seconds from the start of the video the cue belongs to
-    end: float
-    text: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from ..narration import Cue
 
 
 def chapter_cues(chapter) -> list[Cue]:

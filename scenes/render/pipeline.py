@@ -1,0 +1,241 @@
+"""Render the lesson: one process per chapter, a content-hash cache, the joined video.
+
+    result = render_lesson(LessonConfig(chapters=("intro", "one-head")), jobs=2)
+    result.lesson_files["mp4"]     # media/lesson.mp4, with chapter marks
+    result.chapters[0].cues        # narration cues of the first chapter
+
+How a render goes:
+1. The main process builds the Lesson once and hashes what each chapter depends
+   on: the config fields that change pixels, the Lesson's tensors, the source code
+   of ``mha_core/`` and ``scenes/``, and the resolution/frame rate.
+2. Chapters whose hash has a finished entry in ``<out>/.mha-explainer/cache/<hash>/`` are reused.
+   The others render in a pool of ``jobs`` spawned processes. Manim's config is
+   process-global, so each job renders under its own ``tempconfig`` with a private
+   media folder; the workers receive the main process's Lesson (pickled once per
+   worker), so every chapter draws the very tensors that were hashed.
+3. A job renders an H.264 master, grabs the last frame, converts to the other
+   formats asked for, and moves its finished folder into the cache in one
+   ``os.replace``.
+4. The chapter videos are copied out of the cache and joined (packets copied, no
+   re-encode) into ``lesson.<fmt>`` with one chapter mark per chapter and the index at
+   the front of the file (``+faststart``) for web streaming; ``export`` adds
+   captions, frames, tensors, the manifest and the page.
+5. All of that is made in a staging folder and moved into ``<out>`` in one commit
+   (``folder``): the folder is the previous run or the new one, never a mix,
+   and the tool never replaces or deletes a file it did not write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import CHAPTER_IDS, LessonConfig
+from ..narration import Cue
+from .cache import FULLEST, MASTER, Cache, cache_name
+from .folder import claim
+from .jobs import cores_per_worker, run_jobs, workers_for
+from .keys import chapter_key, code_hash, fingerprint, folder_key, render_settings
+from .worker import VIDEO_FORMATS, Job
+
+
+class RenderError(Exception):
+    """A render that cannot go on; ``str(err)`` is one sentence for the user.
+    (A folder that cannot be used raises ``scenes.render.folder.OutputFolderError``, a usage error.)"""
+
+
+@dataclass(frozen=True)
+class ChapterResult:
+    chapter_id: str
+    number: int  # 1-based position in the full lesson (CHAPTER_IDS): stable file names
+    title: str
+    summary: str
+    files: dict[str, Path]  # format -> file in out/chapters/
+    duration: float  # seconds (frames / fps)
+    start: float  # where this chapter starts in the joined video
+    cues: tuple[Cue, ...]  # relative to the chapter's start
+    cache_key: str
+    frame: Path  # the fullest settled frame, PNG (in the cache): for thumbnails and the poster
+    cached: bool  # reused from the cache instead of rendered
+    render_seconds: float  # wall time Manim spent on this chapter (0 when cached)
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    config: LessonConfig
+    out: Path
+    chapters: tuple[ChapterResult, ...]
+    lesson_files: dict[str, Path]  # format -> joined video in out/
+    duration: float
+    width: int
+    height: int
+    fps: int
+    lesson_hash: str
+    code_hash: str
+    folder_key: str  # what the whole lesson folder depends on (see unchanged_folder)
+    lesson: object = field(repr=False, compare=False, default=None)  # the Lesson built in this process
+    timings: dict = field(repr=False, compare=False, default_factory=dict)  # wall seconds per phase of the render
+    written: tuple[str, ...] = ()  # every file of the lesson folder (relative names), once it is written
+
+    @property
+    def index(self) -> Path:
+        """The player page."""
+        return self.out / "index.html"
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / "manifest.json"
+
+    def lesson_cues(self) -> list[Cue]:
+        """Every chapter's narration cues, on the joined video's clock."""
+        return [Cue(round(c.start + ch.start, 3), round(c.end + ch.start, 3), c.text)
+                for ch in self.chapters for c in ch.cues]
+
+    def chapter_marks(self) -> list[tuple[float, float, str]]:
+        """(start, end, title) of each chapter, as written into the joined video."""
+        return [(ch.start, ch.end, mark_title(ch)) for ch in self.chapters]
+
+
+def mark_title(chapter: ChapterResult) -> str:
+    """A chapter mark's title in the joined video: "2. One head"."""
+    return f"{chapter.number}. {chapter.title}"
+
+
+
+def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: bool = True,
+                  console=None, lesson=None, chapters_module: str = "scenes.chapters") -> RenderResult:
+    """Render ``config.chapters`` and write the lesson folder ``config.out``; see the module docstring.
+
+    ``jobs``: processes rendering at once (default: one per CPU core).
+    ``use_cache``: False re-renders every chosen chapter.
+    ``console``: a rich Console for the live progress display (None: quiet).
+    ``lesson``: a Lesson already built from ``config`` (else it is built here).
+    ``chapters_module``: "module[:attribute]" of the {chapter id: scene class} dict to render
+    (default: the lesson's CHAPTERS; tests swap in their own).
+    Raises ``folder.OutputFolderError`` (a usage error) when the folder is not ours, is
+    busy or cannot be written, before anything renders; ``RenderError`` when a chapter fails;
+    the folder then stays as the previous run left it.
+    """
+    from . import export
+
+    with claim(config.out, export.planned_names(config)) as folder:
+        result = _render_into(folder, config, jobs=jobs, use_cache=use_cache, console=console, lesson=lesson,
+                              chapters_module=chapters_module)
+        started = time.perf_counter()
+        names = export.write_lesson_folder(result, folder.staging)
+        result.timings["export"] = round(time.perf_counter() - started, 3)
+        folder.commit(names)
+    return dataclasses.replace(result, written=tuple(names))
+
+
+def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, lesson, chapters_module) -> RenderResult:
+    """Render the chapters (cache first) and put their videos and the joined lesson in ``folder.staging``."""
+    from . import export, media
+
+    clock = _Clock()
+    out, staging = folder.root, folder.staging
+    formats = tuple(dict.fromkeys(config.formats))
+    chapter_ids = tuple(dict.fromkeys(config.chapters))
+    # Conversions (webm, gif) are made from the H.264 master, so any video format needs it.
+    cache_formats = tuple(dict.fromkeys((["mp4"] if set(formats) & set(VIDEO_FORMATS) else []) + list(formats)))
+
+    if lesson is None:
+        from ..lesson import build_lesson
+
+        lesson = build_lesson(config)
+    clock.lap("lesson")
+    lesson_hash = fingerprint(lesson)
+    code = code_hash()
+    settings = render_settings(config)
+    if chapters_module != "scenes.chapters":  # other scenes, other pixels
+        settings = {**settings, "chapters_module": chapters_module}
+    keys = {cid: chapter_key(cid, settings, lesson_hash, code) for cid in chapter_ids}
+    cache = Cache(folder.cache)
+    (cache.root / "tmp").mkdir(parents=True, exist_ok=True)  # (what killed renders left there is gone: recover)
+    # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
+    todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], cache_formats)]
+
+    # Longest first (from the last render's timings), so the pool does not end on one long job.
+    last_times = cache.timings()
+    todo.sort(key=lambda cid: -last_times.get(cid, float("inf")))
+    workers = workers_for(jobs, len(todo))
+    # Each worker's cores: one draws (Manim's thread), the rest encode. x264's own choice (0) takes
+    # every core and costs ~10% more CPU on 2 cores for no gain (cost chapter, 720p30: 32.0 s -> 28.9 s).
+    threads = max(1, cores_per_worker(workers) - 1)
+    job_list = [Job(cid, keys[cid], cache_formats, str(cache.root), chapters_module,
+                    force=not use_cache, encoder_threads=threads) for cid in todo]
+    clock.lap("hash")
+    metas = run_jobs(job_list, jobs, lesson, console)
+    clock.lap("jobs")
+    cache.record_timings({cid: m["job_seconds"] for cid, m in metas.items() if m.get("rendered")})
+
+    rendered = {cid for cid, m in metas.items() if m.get("rendered")}
+    failures = {cid: m for cid, m in metas.items() if "error" in m}
+    if failures:
+        folder.logs.mkdir(parents=True, exist_ok=True)
+        for cid, m in failures.items():
+            (folder.logs / f"{cid}.log").write_text(m["traceback"], encoding="utf-8")
+        cid, m = next(iter(failures.items()))
+        others = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise RenderError(f"chapter {cid!r} failed{others}: {m['error']}; "
+                          f"the full traceback is in {folder.logs / (cid + '.log')}")
+
+    # Each chapter's files, copied out of the cache into the staging folder.
+    results, start = [], 0.0
+    for cid in chapter_ids:
+        key = keys[cid]
+        meta = cache.meta(key)
+        cache.touch(key)
+        files = {}
+        for fmt in formats:
+            name = f"chapters/{export.chapter_stem(cid)}.{fmt}"
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cache.entry(key) / cache_name(fmt), staging / name)
+            files[fmt] = out / name
+        results.append(ChapterResult(
+            chapter_id=cid, number=CHAPTER_IDS.index(cid) + 1, title=meta["title"], summary=meta["summary"],
+            files=files, duration=meta["duration"], start=round(start, 6), cues=tuple(Cue(**c) for c in meta["cues"]),
+            cache_key=key, frame=cache.entry(key) / FULLEST, cached=cid not in rendered,
+            render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
+        ))
+        start += meta["duration"]
+
+    clock.lap("copy")
+    # The joined lesson video, per video format, with one chapter mark per chapter.
+    marks = [media.ChapterMark(ch.start, ch.end, mark_title(ch)) for ch in results]
+    lesson_files = {}
+    for fmt in formats:
+        if fmt not in VIDEO_FORMATS:
+            continue
+        name = f"lesson.{fmt}"
+        # A GIF is made from the masters' frames (one palette); other formats copy packets.
+        sources = [cache.entry(ch.cache_key) / (MASTER if fmt == "gif" else cache_name(fmt)) for ch in results]
+        media.join_videos(sources, staging / name, marks)
+        lesson_files[fmt] = out / name
+    cache.prune(protect=set(keys.values()))
+    clock.lap("join")
+    return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
+                        duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
+                        lesson_hash=lesson_hash, code_hash=code, folder_key=folder_key(config, code), lesson=lesson,
+                        timings=clock.laps)
+
+
+
+class _Clock:
+    """Wall time per phase of a render (``RenderResult.timings``; the benchmark prints it)."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
