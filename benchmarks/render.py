@@ -42,7 +42,7 @@ class FloorScene(LessonScene):
 
     def construct(self):
         seconds = float(os.environ["FLOOR_SECONDS"])
-        dot = Dot(color=self.lesson.theme.text).shift(LEFT * 6)
+        dot = Dot(color=self.theme.text).shift(LEFT * 6)
         self.play(dot.animate.shift(RIGHT * 12), run_time=seconds / self.pacing, rate_func=linear)
 
 

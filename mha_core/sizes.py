@@ -1,4 +1,4 @@
-"""Which head counts split a model width evenly (d_model = n_head * d_head).
+"""Small counting helpers, free of torch: head counts that split a width, and which of n items to draw.
 
 Kept free of torch so that validating a config (``scenes.config``) stays cheap.
 """
@@ -15,3 +15,11 @@ def or_list(values: list[int]) -> str:
     """[1, 2, 4, 8] -> "1, 2, 4 or 8" (for error messages)."""
     words = [str(v) for v in values]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def shown_indices(n: int, limit: int) -> list[int | None]:
+    """Which of n rows (columns, heads) to draw: all if n <= limit, else the first limit-2,
+    an ellipsis (None) and the last, so limit places in all."""
+    if n <= limit:
+        return list(range(n))
+    return list(range(limit - 2)) + [None, n - 1]

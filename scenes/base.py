@@ -1,11 +1,12 @@
-"""LessonScene: the base of every chapter — a Lesson to read from, pacing, narration cues.
+"""LessonScene: the base of every chapter — a Lesson to read from, its theme, pacing, narration cues.
 
 A chapter's ``construct`` reads like a storyboard:
 
     def construct(self):
         self.say("Queries compare against keys.")
         self.play(Create(grid), run_time=2)
-        self.wait(1)
+        self.hold()                       # until the cue has been up long enough to read
+        self.clear(grid)                  # a quick fade-out before the next beat
 
 ``say`` opens a narration cue at the current video time and closes the previous
 one; the cues become the captions of the lesson folder.
@@ -13,9 +14,13 @@ one; the cues become the captions of the lesson folder.
 
 from __future__ import annotations
 
-from manim import Scene, Wait
+from manim import FadeOut, Scene, Wait
 
+from . import style
 from .narration import Cue
+
+# Leaving is quicker than arriving: a fade-out redraws every glyph it fades on every frame.
+EXIT = 0.6 * style.SHORT
 
 
 class LessonScene(Scene):
@@ -28,6 +33,10 @@ class LessonScene(Scene):
         self.cues: list[Cue] = []
         self._open_cue: tuple[float, str] | None = None
         super().__init__(**kwargs)
+
+    @property
+    def theme(self) -> style.Theme:
+        return style.theme(self.lesson.config.theme)
 
     # -- pacing --------------------------------------------------------------
 
@@ -73,6 +82,27 @@ class LessonScene(Scene):
             end = max(self.now, start + 0.5)
             self.cues.append(Cue(round(start, 3), round(end, 3), text))
             self._open_cue = None
+
+    def hold(self, at_least: float = 0.0) -> None:
+        """Wait until the narration cue now open has been up long enough to read (``style.reading_time``).
+
+        Call it at the end of a beat, after its animations: the captions come from the cues, so a
+        cue must stay up as long as it takes to read, whatever the animations take. Reading time
+        scales with the pacing like everything else (pacing 2 = everything twice as slow).
+        """
+        needed = at_least
+        cue = self.open_cue
+        if cue is not None:
+            start, said = cue
+            needed = max(needed, style.reading_time(said))
+            needed -= (self.now - start) / self.pacing  # in unpaced seconds, as ``wait`` expects
+        if needed * self.pacing > 0.05:
+            self.wait(needed)
+
+    def clear(self, *mobs) -> None:
+        """Fade ``mobs`` out quickly; brought to the front first, so nothing drawn after them is redrawn too."""
+        self.bring_to_front(*mobs)
+        self.play(*(FadeOut(m) for m in mobs), run_time=EXIT)
 
     def tear_down(self):
         self._close_cue()

@@ -225,7 +225,7 @@ class DotScene(LessonScene):
 
     def construct(self):
         self.say("A dot moves.")
-        self.play(Dot(color=self.lesson.theme.text).animate.shift(RIGHT * 2), run_time=1)
+        self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
 
 
 class SlowScene(DotScene):
@@ -233,7 +233,7 @@ class SlowScene(DotScene):
 
     def construct(self):
         self.say("A dot moves.")
-        self.play(Dot(color=self.lesson.theme.text).animate.shift(RIGHT * 2), run_time=1)
+        self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
         time.sleep(60)
 
 

@@ -6,7 +6,7 @@ from scenes import parts, style
 def test_token_row_keeps_one_glyph_per_character_in_ligature_words():
     # Pango joins "fl"/"fi" into one glyph unless told not to; the row cuts words out of one line.
     words = ["The", "scientist", "reviewed", "flawed", "fifty", "offices", "."]
-    row = parts.token_row(style.theme("light"), words)
+    row = parts.TokenRow(style.theme("light"), words)
     assert [w.text for w in row.words] == words
     assert [len(w.submobjects) for w in row.words] == [len(w) for w in words]
     lefts = [w.get_left()[0] for w in row.words]

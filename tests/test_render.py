@@ -56,14 +56,14 @@ class QuickScene(LessonScene):
 
     def construct(self):
         self.say("A dot moves.")
-        self.play(Dot(color=self.lesson.theme.text).animate.shift(RIGHT * 2), run_time=1)
+        self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
 
 
 class CrashScene(LessonScene):
     chapter_id, title, summary = "intro", "Crash", "Fails half-way."
 
     def construct(self):
-        self.play(Dot(color=self.lesson.theme.text).animate.shift(RIGHT), run_time=1)
+        self.play(Dot(color=self.theme.text).animate.shift(RIGHT), run_time=1)
         raise RuntimeError("this scene fails on purpose")
 
 
@@ -71,7 +71,7 @@ class KilledScene(LessonScene):
     chapter_id, title, summary = "intro", "Killed", "Its process dies half-way, like a killed job."
 
     def construct(self):
-        self.play(Dot(color=self.lesson.theme.text).animate.shift(RIGHT), run_time=1)
+        self.play(Dot(color=self.theme.text).animate.shift(RIGHT), run_time=1)
         os._exit(3)
 
 

@@ -33,7 +33,7 @@ def scenes(lesson, tmp_path_factory):
     """Every chapter of this file, run to its end state once."""
     media = tmp_path_factory.mktemp("media")
     settings = {"media_dir": str(media), "pixel_height": 90, "pixel_width": 160, "frame_rate": 5, "dry_run": True,
-                "verbosity": "ERROR", "progress_bar": "none", "background_color": lesson.theme.background}
+                "verbosity": "ERROR", "progress_bar": "none", "background_color": style.theme(lesson.config.theme).background}
     done = {}
     for chapter_id in ("head-outputs", "concat", "output-projection", "cost", "recap"):
         with tempconfig(settings):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from manim import ManimColor, MarkupText, Text, Typst, Wait, config, tempconfig
 
+from scenes import style
 from scenes.chapters import CHAPTERS
 from scenes.config import LessonConfig
 from scenes.lesson import build_lesson
@@ -46,7 +47,7 @@ def run_headless(scene_cls, lesson, tmp_path, on_step=None):
 
     settings = {"media_dir": str(tmp_path), "pixel_height": 180, "pixel_width": 320, "frame_rate": 5,
                 "dry_run": True, "verbosity": "ERROR", "progress_bar": "none",
-                "background_color": lesson.theme.background}
+                "background_color": style.theme(lesson.config.theme).background}
     with tempconfig(settings):
         scene = Probe(lesson, skip_animations=True)
         # Layout needs the mobjects, not pixels: skip drawing the static frames too.
@@ -126,7 +127,7 @@ def test_chapter_layout(lesson, chapter_id, theme, tmp_path):
     problems: list[str] = []
 
     def check(scene):
-        for p in layout_problems(scene) + contrast_problems(scene, lesson.theme):
+        for p in layout_problems(scene) + contrast_problems(scene, style.theme(lesson.config.theme)):
             problems.append(f"after play {len(scene.cues)}: {p}")
 
     scene = run_headless(CHAPTERS[chapter_id], lesson, tmp_path, on_step=check)

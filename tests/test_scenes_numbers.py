@@ -117,7 +117,7 @@ def cell_weights(grid) -> torch.Tensor:
 
 def test_parallel_heads_show_every_pattern_on_one_scale(lesson, scenes):
     grids = scenes["parallel-heads"].grids
-    th = lesson.theme
+    th = style.theme(lesson.config.theme)
     assert len(grids) == lesson.n_head
     for i, g in enumerate(grids):
         assert torch.allclose(cell_weights(g), lesson.trace.weights[i].double(), atol=1e-6)
@@ -170,12 +170,12 @@ def test_grid_numbers_and_matrix_ellipsis_keep_their_sources():
 
     th = style.theme("light")
     w = torch.softmax(torch.randn(5, 5, generator=torch.Generator().manual_seed(0)), dim=-1)
-    grid = parts.attention_grid(th, w, list("abcde"), cell=0.7, numbers=True)
+    grid = parts.AttentionGrid(th, w, list("abcde"), cell=0.7, numbers=True)
     for q in range(5):
         for k in range(5):
             shown(grid.numbers[q][k], float(w[q, k]))
     big = torch.randn(20, 30, generator=torch.Generator().manual_seed(1))
-    m = parts.number_matrix(th, big, max_rows=6, max_cols=5)
+    m = parts.NumberMatrix(th, big, max_rows=6, max_cols=5)
     assert m.rows == [0, 1, 2, 3, None, 19] and m.cols == [0, 1, 2, None, 29]
     for (i, j), label in m._entries.items():
         shown(label, float(big[i, j]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, GrowFromCenter, LaggedStart, VGroup, config
 
-from scenes import parts, parts_flow, style
+from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 APART = 0.55  # extra gap between head blocks before they are joined
@@ -22,7 +22,7 @@ class ConcatScene(LessonScene):
                "The heads are stacked, not yet combined.")
 
     def construct(self):
-        self.th = self.lesson.theme
+        self.th = self.theme
         self.heads_apart()
         self.join()
         self.count_width()
@@ -37,16 +37,16 @@ class ConcatScene(LessonScene):
         msg = parts.note(th, "Stacked, not yet combined: each column still belongs to exactly one head. "
                              "The next step, W_O, blends them.", width=7.2)
         self.takeaway = VGroup(eq, msg).arrange(RIGHT, buff=0.5)
-        parts.fit(self.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        layout.fit(self.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
 
-        C = parts_flow.head_blocks(th, L.trace.concat, L.n_head, row_labels=L.tokens, shape=False)
-        _, _, _, top = parts.content_box()
+        C = parts.HeadBlocks(th, L.trace.concat, L.n_head, row_labels=L.tokens, shape=False)
+        _, _, _, top = layout.content_box()
         # Braces go above (the width), left (n) and under each block (d_k): keep room for them.
         brace_room = 0.75
         low = self.takeaway.get_top()[1] + 0.15 + brace_room
         high = top - brace_room
-        parts.fit(C, width=config.frame_width - 2 * style.FRAME_MARGIN - 2.0, height=high - low)
+        layout.fit(C, width=config.frame_width - 2 * style.FRAME_MARGIN - 2.0, height=high - low)
         C.move_to([0.5, (high + low) / 2, 0])
         self.C = C
 
@@ -80,7 +80,7 @@ class ConcatScene(LessonScene):
                  f"one row per token.")
         self.play(FadeIn(self.header), FadeIn(lead), run_time=style.SHORT)
         self.play(FadeIn(blocks), FadeIn(shapes), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def join(self):
         C = self.C
@@ -89,7 +89,7 @@ class ConcatScene(LessonScene):
         self.play(*(p.animate.shift(LEFT * off) for p, off in self.pieces), FadeOut(self.piece_shapes),
                   run_time=style.BEAT)
         self.play(Create(C.brackets), run_time=style.SHORT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def count_width(self):
         L, th, C = self.lesson, self.th, self.C
@@ -105,10 +105,10 @@ class ConcatScene(LessonScene):
         self.say(f"{L.n_head} heads of {L.d_head} columns make {L.d_model}: the model width d is back.")
         self.play(LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15), run_time=style.BEAT)
         self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def stacked_not_combined(self):
         self.say("Stacked, not yet combined: every column still belongs to one head. "
                  "The next projection blends them.")
         self.play(FadeIn(self.takeaway), run_time=style.BEAT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

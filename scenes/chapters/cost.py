@@ -12,7 +12,7 @@ from __future__ import annotations
 from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, config
 
 from mha_core import attention_cost
-from scenes import parts, parts_flow, style
+from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 # The seeds' worked example (d = 512 with h = 1, 2, 8) and GPT-3's attention shape (Brown et al. 2020,
@@ -29,7 +29,7 @@ class CostScene(LessonScene):
                "is not free, and not every head is equally useful (measured by zeroing heads).")
 
     def construct(self):
-        self.th = self.lesson.theme
+        self.th = self.theme
         self.parameters()
         self.compute()
         self.seeds_table()
@@ -54,14 +54,14 @@ class CostScene(LessonScene):
         split = parts.text(th, f"h = {L.n_head}: the same W_Q, cut into {L.n_head} blocks of d_k = {L.d_head} columns",
                            style.SMALL_SIZE, th.muted)
         single = L.cost.single_head()
-        weights = parts_flow.count(th, cost.weight_parameters, style.BODY_SIZE)
-        total = parts_flow.count(th, cost.parameters, style.BODY_SIZE, th.highlight)
-        single_total = parts_flow.count(th, single.parameters, style.BODY_SIZE)
+        weights = parts.count(th, cost.weight_parameters, style.BODY_SIZE)
+        total = parts.count(th, cost.parameters, style.BODY_SIZE, th.highlight)
+        single_total = parts.count(th, single.parameters, style.BODY_SIZE)
         lines = VGroup(
             VGroup(parts.formula(th, f"4 d^2 = 4 dot {L.d_model}^2 =", style.BODY_SIZE), weights,
                    parts.text(th, "weights", style.BODY_SIZE, th.muted)),
             VGroup(parts.text(th, "+ biases 4d:", style.BODY_SIZE, th.muted),
-                   parts_flow.count(th, cost.parameters - cost.weight_parameters, style.BODY_SIZE)),
+                   parts.count(th, cost.parameters - cost.weight_parameters, style.BODY_SIZE)),
             VGroup(parts.text(th, f"parameters with h = {L.n_head}:", style.BODY_SIZE), total),
             VGroup(parts.text(th, "parameters with h = 1:", style.BODY_SIZE), single_total),
         )
@@ -72,8 +72,8 @@ class CostScene(LessonScene):
         left = VGroup(squares, split)
         split.next_to(squares, DOWN, buff=0.3).align_to(squares, LEFT)
         body = VGroup(left, lines).arrange(RIGHT, buff=0.8)
-        parts.fit(body, width=config.frame_width - 2 * style.FRAME_MARGIN)
-        _, _, bottom, top = parts.content_box()
+        layout.fit(body, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        _, _, bottom, top = layout.content_box()
         body.move_to([0, (top + bottom) / 2 + 0.3, 0])
         # W_Q again, cut into h column blocks: the heads' W_Q^(i) are views of the same numbers.
         W_Q = squares[0][0]
@@ -89,11 +89,11 @@ class CostScene(LessonScene):
         self.play(FadeIn(self.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
                   run_time=style.BEAT)
         self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.say("Heads just cut the same matrices into column blocks: the count is identical.")
         self.play(FadeIn(strips), FadeIn(split), run_time=style.BEAT)
         self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.param_view = VGroup(body, strips)
 
     def compute(self):
@@ -108,7 +108,7 @@ class CostScene(LessonScene):
         rows.append(["multiply-adds in total", "", live.total_macs, single.total_macs])
         grows = next(k for k, s in enumerate(live.stages, start=1) if s.elementwise)
         colors = {(grows, c): th.highlight for c in range(4)}
-        T = parts_flow.table(th, rows, total=True, colors=colors)
+        T = parts.Table(th, rows, total=True, colors=colors)
         title = parts.text(th, f"Operations per stage, n = {L.trace.n_pos} tokens, d = {L.d_model}",
                            style.LABEL_SIZE, th.muted)
         group = VGroup(title, T).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
@@ -116,16 +116,14 @@ class CostScene(LessonScene):
                           th.highlight)
         note.next_to(T, DOWN, buff=0.3).align_to(T, LEFT)
         group.add(note)
-        _, _, bottom, top = parts.content_box()
-        parts.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
-        group.move_to([0, (top + bottom) / 2, 0])
+        layout.fit_in_content(group)
         self.compute_table = T
         self.say(f"Compute: {L.n_head} heads cost the same multiply-adds as one full-width head; "
                  f"only scale and softmax grow with h.")
-        parts_flow.clear(self, self.param_view)
+        self.clear(self.param_view)
         self.play(FadeIn(title), FadeIn(T), run_time=style.BEAT)
         self.play(FadeIn(note), run_time=style.SHORT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.compute_view = group
 
     def seeds_table(self):
@@ -139,20 +137,18 @@ class CostScene(LessonScene):
         for label, h, d, c in examples:
             rows.append([label, h, d, c.d_head, c.weight_parameters, c.total_macs, c.total_elementwise])
         colors = {(len(rows) - 1, c): th.highlight for c in range(7)}
-        T = parts_flow.table(th, rows, colors=colors, size=style.SMALL_SIZE + 1)
+        T = parts.Table(th, rows, colors=colors, size=style.SMALL_SIZE + 1)
         title = parts.text(th, f"One attention layer at n = {n} tokens", style.LABEL_SIZE, th.muted)
         group = VGroup(title, T).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
-        _, _, bottom, top = parts.content_box()
-        parts.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
-        group.move_to([0, (top + bottom) / 2, 0])
+        layout.fit_in_content(group)
         self.seed_table = T
         self.seed_costs = examples
         self.say("The seeds' example agrees: at d = 512, one, two or eight heads cost the same. "
                  "GPT-3 uses 96 heads of 128.")
-        parts_flow.clear(self, self.compute_view)
+        self.clear(self.compute_view)
         self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
                   run_time=style.BEAT * 1.5)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.seed_view = group
 
     def not_free(self):
@@ -169,14 +165,12 @@ class CostScene(LessonScene):
         title = parts.text(th, "More heads is not free", style.HEADING_SIZE, th.warn, bold=True)
         group = VGroup(title, items).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         panel = parts.card(th, group, accent=th.warn)
-        _, _, bottom, top = parts.content_box()
-        parts.fit(panel, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
-        panel.move_to([0, (top + bottom) / 2, 0])
+        layout.fit_in_content(panel)
         self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
                  "narrower heads.")
-        parts_flow.clear(self, self.seed_view)
+        self.clear(self.seed_view)
         self.play(FadeIn(panel), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.free_view = panel
 
     def ablation(self):
@@ -189,7 +183,7 @@ class CostScene(LessonScene):
         else:
             values, where = L.ablation, L.model_name
         n = len(values)
-        chart = parts_flow.bar_chart(th, values, [str(i + 1) for i in range(n)],
+        chart = parts.BarChart(th, values, [str(i + 1) for i in range(n)],
                                      colors=[th.head(i) for i in range(n)], height=2.6,
                                      bar_width=0.7 if n <= 6 else 0.45)
         axis = parts.text(th, "head zeroed", style.SMALL_SIZE, th.muted).next_to(chart.labels, DOWN, buff=0.12)
@@ -206,17 +200,15 @@ class CostScene(LessonScene):
                       f"far less than others, and many can be pruned with little harm ({PRUNING_SOURCE}).")
         lesson_note = parts.note(th, lesson, width=11)
         group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=0.35)
-        _, _, bottom, top = parts.content_box()
-        parts.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
-        group.move_to([0, (top + bottom) / 2, 0])
+        layout.fit_in_content(group)
         self.chart = chart
         self.ablation_values = values
         self.say("And not every head is equally useful: zero one head at a time and see how far the output moves. "
                  "In trained models, many heads can be pruned.")
-        parts_flow.clear(self, self.free_view)
+        self.clear(self.free_view)
         self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
                   run_time=style.SHORT)
         self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),
                   run_time=style.BEAT)
         self.play(FadeIn(lesson_note), run_time=style.SHORT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

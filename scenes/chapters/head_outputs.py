@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, LaggedStart, Square, VGroup, Write, config
 
-from scenes import parts, parts_flow, style
+from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 MAX_HEAD_ROWS = 12  # heads listed one per row in the "every head" beat; more are cut (and the screen says so)
@@ -25,7 +25,7 @@ class HeadOutputsScene(LessonScene):
                "an n × d_k output per head, each a different context mix.")
 
     def construct(self):
-        self.th = self.lesson.theme
+        self.th = self.theme
         self.q = self.lesson.focus
         self.formula()
         self.weighted_sum()
@@ -41,19 +41,19 @@ class HeadOutputsScene(LessonScene):
                                   'sqrt(d_k)))', style.LABEL_SIZE)
         # Top right, beside the header: it stays up while the chapter works through it.
         room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
-        parts.fit(eq, width=room)
+        layout.fit(eq, width=room)
         self.eq = eq.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
         self.say("Each head now uses its weights: a token's output is a weighted sum of value vectors.")
         self.play(FadeIn(self.header), run_time=style.SHORT)
         self.play(Write(eq), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def weighted_sum(self):
         L, th, q = self.lesson, self.th, self.q
         tok = L.tokens[q]
         w = L.trace.weights[0, q]
         # Every value row counts in the sum, so up to MAX_TOKENS rows are drawn (not the usual 8).
-        V = parts.number_matrix(th, L.trace.v[0], row_labels=L.tokens, name="V_1", name_color=th.role("V"),
+        V = parts.NumberMatrix(th, L.trace.v[0], row_labels=L.tokens, name="V_1", name_color=th.role("V"),
                                 max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
                                 shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
         # The weights of the focus token, one beside each value row: a column of A_1's row for that token.
@@ -69,10 +69,10 @@ class HeadOutputsScene(LessonScene):
             item.next_to(V.row_labels, LEFT, buff=0.25).set_y(V.row(r).get_y())
             item.num = num
             weights.add(item)
-        parts._align_right(weights)
+        layout.align_right(weights)
         w_title = parts.formula(th, f'A_1["{tok}", j]', style.LABEL_SIZE)
         w_title.next_to(weights, UP, buff=0.15).set_y(V.name.get_y())
-        out = parts_flow.vector(th, L.trace.heads[0, q], max_cols=VALUE_COLS)
+        out = parts.vector(th, L.trace.heads[0, q], max_cols=VALUE_COLS)
         out.name = parts.formula(th, f'"head"_1["{tok}"] =', style.LABEL_SIZE, th.head(0))
         sigma = parts.formula(th, 'sum_j A_1["' + tok + '", j] dot V_1[j]', style.LABEL_SIZE, th.muted)
         panel = VGroup(weights, w_title, V)
@@ -83,14 +83,12 @@ class HeadOutputsScene(LessonScene):
         sigma.next_to(out.brackets, RIGHT, buff=0.3)
         out.add(out.name)
         # On the right, head 1's whole output: the worked row is one of its n rows.
-        H = parts.number_matrix(th, L.trace.heads[0], row_labels=L.tokens, name='"head"_1', name_color=th.head(0),
+        H = parts.NumberMatrix(th, L.trace.heads[0], row_labels=L.tokens, name='"head"_1', name_color=th.head(0),
                                 max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
                                 shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
         H.next_to(panel, RIGHT, buff=1.2).align_to(V, UP)
         block = VGroup(panel, out, sigma, H)
-        _, _, bottom, top = parts.content_box()
-        parts.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
-        block.move_to([0, (top + bottom) / 2, 0])
+        layout.fit_in_content(block)
         self.V, self.weight_column, self.out, self.H = V, weights, out, H
 
         drawn = [r for r in V.rows if r is not None]
@@ -102,21 +100,21 @@ class HeadOutputsScene(LessonScene):
         # Rows the token barely attends to fade: what is left is what it reads.
         top_w = max(float(w[r]) for r in drawn)
         self.play(*(V.row(r).animate.set_opacity(0.3 + 0.7 * float(w[r]) / top_w) for r in drawn), run_time=style.SHORT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.say(f"Add the scaled rows: that is \u201c{tok}\u201d's output in head 1, a blend of what it attends to.")
         rows = [VGroup(weights[k], V.row(r)) for k, r in enumerate(drawn)]
         self.add(frame)
         self.play(parts.sweep(frame, rows), run_time=style.BEAT * 1.5)
         self.play(FadeOut(frame), FadeIn(out), FadeIn(sigma), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         h_row = H.row(q)
         self.say(f"Every token gets such a row: head 1's output is {L.trace.n_pos} by {L.d_head}.")
-        mark = parts.highlight_box(th, VGroup(h_row, *parts_flow.row_label(H, q)), color=th.head(0))
+        mark = parts.highlight_box(th, VGroup(h_row, *parts.row_label(H, q)), color=th.head(0))
         self.play(FadeIn(H, shift=LEFT * 0.3), run_time=style.BEAT)
         if len(h_row):  # the focus row may sit behind the ellipsis in a long sentence
             self.play(FadeIn(mark), run_time=style.SHORT)
             block.add(mark)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)
         self.worked = VGroup(block)
 
     def every_head(self):
@@ -142,7 +140,7 @@ class HeadOutputsScene(LessonScene):
             top_k = int(np.argmax(w[:n_keys]))
             mark = parts.highlight_box(th, cells[top_k], buff=0.0, color=th.head(i))
             arrow = parts.text(th, "\u2192", style.LABEL_SIZE, th.muted)
-            vec = parts_flow.vector(th, L.trace.heads[i, q], max_cols=OUTPUT_COLS, col_gap=0.45, width_chars=width)
+            vec = parts.vector(th, L.trace.heads[i, q], max_cols=OUTPUT_COLS, col_gap=0.45, width_chars=width)
             most = VGroup(parts.text(th, f"most on \u201c{L.tokens[top_k]}\u201d", style.SMALL_SIZE, th.muted),
                           parts.number(th, float(w[top_k]), style.WEIGHT_DIGITS, style.SMALL_SIZE, th.muted))
             most.arrange(RIGHT, buff=0.12)
@@ -180,17 +178,17 @@ class HeadOutputsScene(LessonScene):
         if len(notes):
             notes.arrange(RIGHT, buff=0.4).next_to(rows, DOWN, buff=0.15).align_to(rows, LEFT)
             table.add(notes)
-        _, _, bottom, top = parts.content_box()
+        _, _, bottom, top = layout.content_box()
         # Few heads make a small table: let it grow (up to 1.4x) into the room, or shrink to fit.
         room_w, room_h = config.frame_width - 2 * style.FRAME_MARGIN, top - bottom - 1.2
         table.scale(min(1.4, room_w / table.width, room_h / table.height))
         table.move_to([0, (top + bottom) / 2 + 0.55, 0])  # centred, with room below for the takeaway
         self.table = table
         self.say("Every head does this with its own weights and values: a different mix for the same token.")
-        parts_flow.clear(self, self.worked)
+        self.clear(self.worked)
         self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
                   LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)
 
     def no_head_is_the_answer(self):
         L, th = self.lesson, self.th
@@ -200,7 +198,7 @@ class HeadOutputsScene(LessonScene):
         msg.set_x(0)
         self.say("Same shapes, different context mixes: no head is the whole answer.")
         self.play(FadeIn(msg), run_time=style.BEAT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)
 
 
 def _align_bottom(group: VGroup) -> None:

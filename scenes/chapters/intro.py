@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, VGroup, Write, config
 
-from scenes import parts, style
+from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 # Kinds of relationship a sentence holds at once (from the lesson texts); they describe
@@ -29,7 +29,7 @@ class IntroScene(LessonScene):
                "One sentence holds several at once; each head of the model links its words differently.")
 
     def construct(self):
-        self.th = self.lesson.theme
+        self.th = self.theme
         self.title_card()
         self.sentence_relations()
         self.heads_in_parallel()
@@ -39,25 +39,25 @@ class IntroScene(LessonScene):
 
     def title_card(self):
         th = self.th
-        title = parts.fit(parts.text(th, self.lesson.config.title, style.TITLE_SIZE + 6, bold=True),
+        title = layout.fit(parts.text(th, self.lesson.config.title, style.TITLE_SIZE + 6, bold=True),
                           width=config.frame_width - 1.2)
         question = parts.text(th, "Which relationships can different heads attend to in parallel?",
                               style.HEADING_SIZE, th.highlight)
-        parts.fit(question, width=config.frame_width - 1.2)
+        layout.fit(question, width=config.frame_width - 1.2)
         VGroup(title, question).arrange(DOWN, buff=0.5).move_to(UP * 0.3)
         self.say("One attention head gives a model one way of looking at a sentence.")
         self.play(Write(title), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.say("The question of this lesson: which relationships can different heads attend to, in parallel?")
         self.play(FadeIn(question, shift=UP * 0.2), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.play(FadeOut(title), question.animate.scale(0.8).to_edge(UP, buff=style.TITLE_BUFF),
                   run_time=style.BEAT)
         self.question = question
 
     def sentence_relations(self):
         th = self.th
-        self.row = parts.token_row(th, self.lesson.tokens, size=style.HEADING_SIZE,
+        self.row = parts.TokenRow(th, self.lesson.tokens, size=style.HEADING_SIZE,
                                    max_width=config.frame_width - 1.0).move_to(DOWN * 0.6)
         kinds = VGroup(*(parts.text(th, f"\u2022 {r}", style.LABEL_SIZE, th.muted) for r in RELATIONS))
         kinds.arrange(DOWN, aligned_edge=LEFT, buff=0.14)
@@ -68,7 +68,7 @@ class IntroScene(LessonScene):
                  "a pronoun and what it refers to, neighbouring words.")
         self.play(FadeIn(self.row, shift=UP * 0.2), run_time=style.BEAT)
         self.play(FadeIn(self.kinds), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
 
     def heads_in_parallel(self):
         th, L = self.th, self.lesson
@@ -85,23 +85,23 @@ class IntroScene(LessonScene):
             chip.weight, chip.key = float(w[k]), k
             chips.add(chip)
         chips.arrange_in_grid(cols=n_heads if n_heads <= 4 else 3, buff=(0.25, 0.15))
-        parts.fit(chips, width=config.frame_width - 1.0)
+        layout.fit(chips, width=config.frame_width - 1.0)
         chips.move_to(UP * 2.0)
         focus = parts.highlight_box(th, self.row.tokens[f])
         caption = f"each head's strongest link from \u201c{L.tokens[f]}\u201d \u00b7 real weights, {L.model_name}"
         if L.n_head > n_heads:
             caption += f"; first {n_heads} of {L.n_head} heads"
-        note = parts.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
+        note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
         note.next_to(self.row, DOWN, buff=0.25 if self.row.note is None else 0.6)
         self.say(f"Watch the word \u201c{L.tokens[f]}\u201d. Each head of the model links it somewhere else, "
                  "all at the same time.")
         self.play(FadeOut(self.kinds), Create(focus), run_time=style.SHORT)
         self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),
                   run_time=style.BEAT * 1.5)
-        parts.hold(self)
+        self.hold()
         self.say("That is multi-head attention: several learned ways of relating the same tokens, "
                  "run in parallel, then fused.")
-        parts.hold(self)
+        self.hold()
         self.arcs, self.chips = arcs, chips
         self.play(FadeOut(VGroup(self.row, arcs, chips, note, focus)), run_time=style.SHORT)
 
@@ -128,10 +128,10 @@ class IntroScene(LessonScene):
         columns.arrange(RIGHT, aligned_edge=UP, buff=1.2)
         heading = parts.text(th, "The plan", style.HEADING_SIZE, bold=True)
         plan = VGroup(heading, columns).arrange(DOWN, aligned_edge=LEFT, buff=0.35)
-        parts.fit(plan, width=config.frame_width - 1.0, height=config.frame_height - 2.2)
+        layout.fit(plan, width=config.frame_width - 1.0, height=config.frame_height - 2.2)
         plan.move_to(DOWN * 0.3)
         self.say("We build it step by step: one head, split heads, their patterns, "
                  "then how their outputs are joined and projected.")
         self.play(FadeIn(heading), LaggedStart(*(FadeIn(i, shift=RIGHT * 0.2) for i in items), lag_ratio=0.08),
                   run_time=style.BEAT * 1.5)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

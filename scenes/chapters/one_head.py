@@ -27,7 +27,8 @@ from manim import (
     config,
 )
 
-from scenes import parts, style
+from mha_core.sizes import shown_indices
+from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.parts import NumberLabel
 
@@ -46,7 +47,7 @@ class WorkedRow(VGroup):
         super().__init__()
         t = lesson.trace
         self.keys = list(range(min(t.n_pos, style.MAX_TOKENS)))
-        self.dims = parts.shown_indices(t.d_head, MAX_DIMS)
+        self.dims = shown_indices(t.d_head, MAX_DIMS)
         kT = t.k[head].T  # [d_head, key_pos]
         vT = t.v[head].T
         scores = t.scores[head, query]
@@ -150,7 +151,7 @@ class OneHeadScene(LessonScene):
 
     def construct(self):
         L = self.lesson
-        self.th = L.theme
+        self.th = self.theme
         self.f = L.focus
         self.setup_stage()
         self.queries_meet_keys()
@@ -166,12 +167,12 @@ class OneHeadScene(LessonScene):
         self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title,
                                            f"{parts.model_line(L)} \u00b7 head {HEAD + 1}{parts.cap_note(L.trace.n_pos)}")
         self.table = WorkedRow(th, L, HEAD, self.f)
-        left, right, bottom, top = parts.content_box()
+        left, right, bottom, top = layout.content_box()
         # Scale the whole table (and the rows added later) to the content width, once.
         everything = VGroup(self.table, self.table.scores, self.table.scaled, self.table.weights,
                             self.table.score_label, self.table.scaled_label, self.table.weight_label,
                             self.table.v_block, self.table.v_label)
-        parts.fit(everything, width=right - left - 0.2)
+        layout.fit(everything, width=right - left - 0.2)
         self.everything = everything
         self.formula = parts.formula(th, 'op("head")_1 = op("softmax")(frac(Q_1 K_1^T, sqrt(d_k))) V_1',
                                      style.BODY_SIZE)
@@ -187,11 +188,11 @@ class OneHeadScene(LessonScene):
         word = self.lesson.tokens[self.f]
         self.say("One head scores how much each token should read from every other token.")
         self.play(FadeIn(self.header), FadeIn(self.formula), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.say(f"Take the query of \u201c{word}\u201d and the key of every token.")
         self.play(FadeIn(T.key_labels), FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
         self.play(FadeIn(T.k_block), FadeIn(T.k_label), FadeIn(T.dot), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.say("Each score is a dot product: multiply the two vectors entry by entry and add.")
         frame = parts.highlight_box(th, T.columns[0], buff=0.08)
         qbox = parts.highlight_box(th, T.q_col, buff=0.08, color=th.role("Q"))
@@ -199,13 +200,13 @@ class OneHeadScene(LessonScene):
         self.add(T.scores)
         self.play(parts.sweep(frame, T.columns, reveal=list(T.scores)), run_time=max(2.0, 0.3 * len(T.keys)))
         self.play(FadeOut(frame), FadeOut(qbox), run_time=style.SHORT)
-        parts.hold(self)
+        self.hold()
 
     def scale_scores(self):
         T, L = self.table, self.lesson
         self.say(f"Divide by the square root of d_k, here \u221a{L.d_head}, so the scores do not grow with the width.")
         self.play(FadeIn(T.scaled_label), ReplacementTransform(T.scores.copy(), T.scaled), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
 
     def softmax_row(self):
         th, T = self.th, self.table
@@ -215,7 +216,7 @@ class OneHeadScene(LessonScene):
         self.say("Softmax turns the row into weights: all positive, summing to one.")
         self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
         self.play(FadeIn(total), run_time=style.SHORT)
-        parts.hold(self)
+        self.hold()
 
     def mix_values(self):
         th, T, L = self.th, self.table, self.lesson
@@ -231,7 +232,7 @@ class OneHeadScene(LessonScene):
         entries.arrange(RIGHT, buff=0.3)
         lhs = parts.formula(th, f'op("head")_1 ("{L.tokens[self.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
         result = VGroup(lhs, entries).arrange(RIGHT, buff=0.25)
-        parts.fit(result, width=config.frame_width - 1.0)
+        layout.fit(result, width=config.frame_width - 1.0)
         self.say("Then the weights mix the value vectors: each token's value, scaled by its weight, summed.")
         # Clear the key side and lift the weights under the value vectors.
         lift = UP * (T.scores.get_y() - T.weights.get_y())
@@ -248,7 +249,7 @@ class OneHeadScene(LessonScene):
         self.play(parts.sweep(frame, v_columns), FadeIn(lhs), run_time=max(1.5, 0.2 * len(T.keys)))
         self.play(FadeOut(frame), FadeIn(entries, shift=DOWN * 0.1), run_time=style.BEAT)
         self.result = result
-        parts.hold(self)
+        self.hold()
 
     def where_not_why(self):
         th, T, L = self.th, self.table, self.lesson
@@ -267,4 +268,4 @@ class OneHeadScene(LessonScene):
         self.play(T.q_label.animate.set_opacity(1), LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.15),
                   run_time=style.BEAT)
         self.play(FadeIn(caveat, shift=UP * 0.2), run_time=style.BEAT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, VGroup, config
 
-from scenes import parts, parts_flow, style
+from mha_core.sizes import shown_indices
+from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 MAX_WRITE_ROWS = 6  # per-head contributions listed; more heads: the first few, "⋮", the last
@@ -24,7 +25,7 @@ class OutputProjectionScene(LessonScene):
                "the update is added to the residual stream, then Add & Norm takes over.")
 
     def construct(self):
-        self.th = self.lesson.theme
+        self.th = self.theme
         self.q = self.lesson.focus
         self.the_matrix()
         self.one_token_through()
@@ -40,9 +41,9 @@ class OutputProjectionScene(LessonScene):
         self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         eq = parts.formula(th, '"MultiHead"(X) = "Concat"("head"_1, ..., "head"_h) W_O', style.LABEL_SIZE)
         room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
-        self.eq = parts.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
+        self.eq = layout.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
 
-        W = parts_flow.head_blocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
+        W = parts.HeadBlocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
                                    shape=False)
         W.name = parts.formula(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
         W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, learned", style.SMALL_SIZE, th.muted)
@@ -55,21 +56,21 @@ class OutputProjectionScene(LessonScene):
             tags.add(tag.next_to(W.brackets, RIGHT, buff=0.15).set_y(W.block(h)[0].get_y()))
         self.W, self.W_tags = W, tags
         group = VGroup(W, tags)
-        _, _, bottom, top = parts.content_box()
-        parts.fit(group, height=top - bottom - 1.0)
+        _, _, bottom, top = layout.content_box()
+        layout.fit(group, height=top - bottom - 1.0)
         group.move_to([1.0, (top + bottom) / 2 + 0.4, 0])
         W.shape.next_to(W.brackets, DOWN, buff=0.12)
         self.say("Most explainers skip this matrix: W_O, learned, d by d, its rows in one block per head.")
         self.play(FadeIn(self.header), FadeIn(eq), run_time=style.SHORT)
         self.play(FadeIn(W), FadeIn(W.shape), run_time=style.BEAT)
         self.play(LaggedStart(*(FadeIn(t, shift=LEFT * 0.2) for t in tags), lag_ratio=0.15), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def one_token_through(self):
         L, th, q, W = self.lesson, self.th, self.q, self.W
         tok = L.tokens[q]
         # The token's concatenation, drawn as a column so that its entry j sits beside row j of W_O.
-        c = parts_flow.head_blocks(th, L.trace.concat[q].reshape(-1, 1), L.n_head, axis=0, max_other=1, shape=False)
+        c = parts.HeadBlocks(th, L.trace.concat[q].reshape(-1, 1), L.n_head, axis=0, max_other=1, shape=False)
         c.scale(W.body[0].height / c.body[0].height if c.body[0].height else 1)
         c.shift(UP * (W.body.get_top()[1] - c.body.get_top()[1]))
         c.next_to(W, LEFT, buff=0.45)
@@ -77,7 +78,7 @@ class OutputProjectionScene(LessonScene):
         c_name = parts.formula(th, f'"Concat"["{tok}"]', style.LABEL_SIZE).next_to(c.brackets, UP, buff=0.15)
         c_name.align_to(c.brackets, RIGHT)
         dot = parts.formula(th, "dot", style.BODY_SIZE).move_to((c.get_right() + W.get_left()) / 2)
-        out = parts_flow.vector(th, L.trace.output[q], max_cols=style.MAX_MATRIX_COLS, col_gap=0.45)
+        out = parts.vector(th, L.trace.output[q], max_cols=style.MAX_MATRIX_COLS, col_gap=0.45)
         out.next_to(W.brackets, DOWN, buff=0.5)
         out.shift(RIGHT * (W.body[0].get_x() - out.body[0].get_x()))  # column j under column j of W_O
         out_name = parts.formula(th, f'"output"["{tok}"] =', style.LABEL_SIZE, th.role("O"))
@@ -88,12 +89,12 @@ class OutputProjectionScene(LessonScene):
                  f"each output number sums all the blocks.")
         self.play(FadeOut(W.shape), FadeIn(c), FadeIn(c_name), FadeIn(dot), run_time=style.BEAT)
         self.play(FadeIn(out), FadeIn(out_name), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def per_head_writes(self):
         L, th, q = self.lesson, self.th, self.q
         tok = L.tokens[q]
-        heads = parts_flow.shown_heads(L.n_head, MAX_WRITE_ROWS)
+        heads = shown_indices(L.n_head, MAX_WRITE_ROWS)
         items = []
         for k, h in enumerate(heads):
             if h is None:
@@ -104,46 +105,44 @@ class OutputProjectionScene(LessonScene):
         if L.b_O is not None:
             items.append(("+ b_O", L.b_O, th.muted))
         items.append((f'"output"["{tok}"]', L.trace.output[q], th.role("O")))
-        stack = parts_flow.vector_stack(th, items, max_cols=style.MAX_MATRIX_COLS)
+        stack = parts.VectorStack(th, items, max_cols=style.MAX_MATRIX_COLS)
         stack.rule(len(items) - 1)
-        _, _, bottom, top = parts.content_box()
-        parts.fit(stack, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 0.2)
-        stack.move_to([0, (top + bottom) / 2, 0])
+        layout.fit_in_content(stack, trim=0.2)
         self.writes = stack
         self.say("Split by head: each block turns one head into a full-width contribution, and W_O adds them up.")
-        parts_flow.clear(self, self.W, self.W_tags, self.product)
+        self.clear(self.W, self.W_tags, self.product)
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
         self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
         self.play(Create(stack.rules), FadeIn(body[-1]), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def residual_update(self):
         L, th, q = self.lesson, self.th, self.q
         tok = L.tokens[q]
-        stack = parts_flow.vector_stack(th, [
+        stack = parts.VectorStack(th, [
             (f'X["{tok}"]', L.trace.x[q], th.role("X")),
             (f'+ "MultiHead"(X)["{tok}"]', L.trace.output[q], th.role("O")),
             ('= "residual"', L.residual[q], th.text),
             ('"LayerNorm"("residual")', L.normed[q], th.highlight),
         ], max_cols=style.MAX_MATRIX_COLS)
         stack.rule(2)
-        _, _, bottom, top = parts.content_box()
-        parts.fit(stack, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 1.8)
+        _, _, bottom, top = layout.content_box()
+        layout.fit(stack, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 1.8)
         stack.move_to([0, top - 0.3 - stack.height / 2 - 0.4, 0])
         self.residual = stack
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
         self.say(f"That output is an update, added to \u201c{tok}\u201d's own vector: the residual stream.")
-        parts_flow.clear(self, self.writes)
+        self.clear(self.writes)
         self.play(FadeIn(body[0]), run_time=style.SHORT)
         self.play(FadeIn(body[1]), run_time=style.SHORT)
         self.play(Create(stack.rules), FadeIn(body[2]), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.norm_row = body[3]
 
     def add_and_norm(self):
         self.say("Then Add and Norm: layer normalisation rescales each row to mean 0, variance 1.")
         self.play(FadeIn(self.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def drop_in_block(self):
         L, th = self.lesson, self.th
@@ -157,7 +156,7 @@ class OutputProjectionScene(LessonScene):
         arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=0.08, stroke_width=3, color=th.muted,
                                 tip_length=0.15) for a, b in zip(row[:-1], row[1:])))
         strip = VGroup(row, arrows)
-        parts.fit(strip, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        layout.fit(strip, width=config.frame_width - 2 * style.FRAME_MARGIN)
         strip.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.3)
         note = parts.text(th, "same shape in and out: a drop-in block you can stack", style.LABEL_SIZE, th.muted)
         note.next_to(strip, UP, buff=0.25)
@@ -165,4 +164,4 @@ class OutputProjectionScene(LessonScene):
                  f"a drop-in block you can stack.")
         self.play(FadeIn(row[:3]), Create(arrows[:2]), run_time=style.BEAT)
         self.play(FadeIn(row[3]), Create(arrows[2]), FadeIn(note), run_time=style.BEAT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

@@ -12,33 +12,8 @@ import math
 
 from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup
 
-from scenes import parts, style
+from scenes import layout, parts, style
 from scenes.base import LessonScene
-
-LABEL_MIN_CELL = 0.24  # below this cell size, token labels would overlap: leave them out
-MAX_CELL = 0.42
-
-
-def grid_layout(h: int, n: int, width: float, height: float, label_w: float, title_h: float = 0.4,
-                gap: float = 0.3) -> tuple[int, int, float, bool]:
-    """(columns, rows, cell size, with token labels) that make h patterns of n x n cells as big as possible."""
-    best = (1, h, 0.0, False)
-    for labels in (True, False):
-        over_w = label_w + 0.4 if labels else 0.4  # query labels + axis word, left of the first column
-        over_h = label_w if labels else 0.3  # rotated key labels above the first row
-        for cols in range(1, h + 1):
-            rows = math.ceil(h / cols)
-            cell_w = (width - over_w - (cols - 1) * gap) / (cols * n)
-            cell_h = (height - over_h - rows * title_h - (rows - 1) * gap) / (rows * n)
-            cell = min(cell_w, cell_h, MAX_CELL)
-            if labels and cell < LABEL_MIN_CELL:
-                continue
-            if cell > best[2] + 1e-9:
-                best = (cols, rows, cell, labels)
-        if best[2] > 0 and best[3] == labels:
-            return best
-    return best
-
 
 class ParallelHeadsScene(LessonScene):
     chapter_id = "parallel-heads"
@@ -48,7 +23,7 @@ class ParallelHeadsScene(LessonScene):
 
     def construct(self):
         L = self.lesson
-        self.th = L.theme
+        self.th = self.theme
         self.header = parts.chapter_header(self.th, L.chapter_number(self.chapter_id), self.title,
                                            parts.model_line(L))
         self.build_patterns()
@@ -59,20 +34,20 @@ class ParallelHeadsScene(LessonScene):
         th, L = self.th, self.lesson
         tokens = L.tokens
         n = min(L.trace.n_pos, style.MAX_TOKENS)
-        left, right, bottom, top = parts.content_box()
-        self.bar = parts.color_bar(th, height=2.4)
+        left, right, bottom, top = layout.content_box()
+        self.bar = parts.ColorBar(th, height=2.4)
         width = right - left - self.bar.width - 0.4
         room_top = self.header.get_bottom()[1] - 0.25
         height = room_top - bottom - 0.5  # leaves a line for the note under the patterns
         label_w = max(parts.text(th, t, style.SMALL_SIZE).width for t in tokens[:n]) + 0.15
-        cols, rows, cell, labels = grid_layout(L.n_head, n, width, height, label_w)
+        cols, rows, cell, labels = layout.grid_layout(L.n_head, n, width, height, label_w)
         grids = VGroup()
         for i in range(L.n_head):
             r, c = divmod(i, cols)
             which = False
             if labels:
                 which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
-            g = parts.attention_grid(th, L.trace.weights[i], tokens, cell=cell, labels=which, axes=False, bar=False,
+            g = parts.AttentionGrid(th, L.trace.weights[i], tokens, cell=cell, labels=which, axes=False, bar=False,
                                      color=th.head(i), max_tokens=style.MAX_TOKENS, note=False, binned=True)
             chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=0.1)
             g.chip = chip
@@ -90,17 +65,17 @@ class ParallelHeadsScene(LessonScene):
         key.next_to(grids, UP, buff=0.1).align_to(grids[0].frame, LEFT)
         query.next_to(grids, LEFT, buff=0.1).align_to(grids[0].frame, UP)
         axes.add(key, query)
-        layout = VGroup(grids, axes)
-        parts.fit(layout, width=width, height=room_top - bottom - 0.45)
-        layout.move_to([left + layout.width / 2, room_top - layout.height / 2, 0])
-        self.bar.next_to(layout, RIGHT, buff=0.4).align_to(grids[0].frame, UP)
+        arranged = VGroup(grids, axes)
+        layout.fit(arranged, width=width, height=room_top - bottom - 0.45)
+        arranged.move_to([left + arranged.width / 2, room_top - arranged.height / 2, 0])
+        self.bar.next_to(arranged, RIGHT, buff=0.4).align_to(grids[0].frame, UP)
         note = "rows: queries \u00b7 columns: keys \u00b7 one colour scale for every head"
         if not labels:
             shown = " ".join(tokens[:n])
             note = f"tokens in order: {shown}"
         note += parts.cap_note(len(tokens))
-        self.note = parts.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
-        self.note.next_to(layout, DOWN, buff=0.2).align_to(layout, LEFT)
+        self.note = layout.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
+        self.note.next_to(arranged, DOWN, buff=0.2).align_to(arranged, LEFT)
         if self.note.get_bottom()[1] < bottom:
             self.note.shift(UP * (bottom - self.note.get_bottom()[1]))
         self.grids, self.axes, self.cell = grids, axes, cell
@@ -112,11 +87,11 @@ class ParallelHeadsScene(LessonScene):
         self.play(FadeIn(self.header), run_time=style.SHORT)
         # One animation for all heads: they run in parallel, not one after another.
         self.play(FadeIn(self.grids), FadeIn(self.axes), FadeIn(self.bar), FadeIn(self.note), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.say("Every pattern uses the same colour scale, from zero to one, so they can be compared directly.")
         self.play(self.bar.animate.scale(1.08), run_time=style.SHORT)
         self.play(self.bar.animate.scale(1 / 1.08), run_time=style.SHORT)
-        parts.hold(self)
+        self.hold()
 
     def same_query(self):
         th, L = self.th, self.lesson
@@ -130,6 +105,6 @@ class ParallelHeadsScene(LessonScene):
                  "each head puts its weight somewhere else.")
         self.play(Create(boxes), run_time=style.BEAT)
         self.play(Create(tops), run_time=style.SHORT)
-        parts.hold(self)
+        self.hold()
         self.say("Same tokens, different lenses: the heads share no weights and run side by side.")
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

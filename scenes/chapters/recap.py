@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, GrowArrow, LaggedStart, VGroup, config
 
-from scenes import parts, parts_flow, style
+from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 DECISION_RULE = "Split Q/K/V into heads, let each head mix values, then concatenate and project through W_O."
@@ -26,7 +26,7 @@ class RecapScene(LessonScene):
                "and the failure trap, with the measured evidence that heads are not copies.")
 
     def construct(self):
-        self.th = self.lesson.theme
+        self.th = self.theme
         self.decision_rule()
         self.pipeline()
         self.failure_trap()
@@ -41,12 +41,12 @@ class RecapScene(LessonScene):
         rule = parts.paragraph(th, DECISION_RULE, 11.5, style.BODY_SIZE)
         self.rule_card = parts.card(th, VGroup(label, rule).arrange(DOWN, buff=0.15, aligned_edge=LEFT),
                                     accent=th.highlight)
-        parts.fit(self.rule_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        layout.fit(self.rule_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.rule_card.next_to(self.header, DOWN, buff=0.35).set_x(0)
         self.say("The decision rule: split Q, K and V into heads, let each head mix values, "
                  "then concatenate and project through W_O.")
         self.play(FadeIn(self.header), FadeIn(self.rule_card), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def pipeline(self):
         L, th = self.lesson, self.th
@@ -56,9 +56,9 @@ class RecapScene(LessonScene):
         shapes = [f"{n} \u00d7 {d}", f"{h} \u00d7 {n} \u00d7 {dk} each", f"{h} \u00d7 {n} \u00d7 {dk}",
                   f"{n} \u00d7 {d}", f"{n} \u00d7 {d}", f"{n} \u00d7 {d}"]
         colors = [th.role("X"), th.role("Q"), th.role("V"), th.grid, th.role("O"), th.highlight]
-        P = parts_flow.pipeline(th, names, shapes, colors=colors, size=style.BODY_SIZE,
+        P = parts.Pipeline(th, names, shapes, colors=colors, size=style.BODY_SIZE,
                                 width=config.frame_width - 2 * style.FRAME_MARGIN)
-        _, _, bottom, _ = parts.content_box()
+        _, _, bottom, _ = layout.content_box()
         P.move_to([0, (self.rule_card.get_bottom()[1] + bottom) / 2, 0])
         self.pipe = P
         self.say(f"With this model's shapes: {n} by {d} in, {h} heads of {dk}, back to {n} by {d}, "
@@ -68,7 +68,7 @@ class RecapScene(LessonScene):
             LaggedStart(GrowArrow(a), FadeIn(s), FadeIn(t), lag_ratio=0.3)
             for a, s, t in zip(P.arrows, P.stages[1:], P.shapes[1:])
         ), lag_ratio=0.5), run_time=style.BEAT * 3)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
 
     def failure_trap(self):
         L, th = self.lesson, self.th
@@ -76,10 +76,10 @@ class RecapScene(LessonScene):
         label = parts.text(th, "Failure trap", style.LABEL_SIZE, th.warn, bold=True)
         trap = parts.paragraph(th, FAILURE_TRAP, 11.5, style.BODY_SIZE)
         trap_card = parts.card(th, VGroup(label, trap).arrange(DOWN, buff=0.15, aligned_edge=LEFT), accent=th.warn)
-        parts.fit(trap_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        layout.fit(trap_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
         trap_card.next_to(self.header, DOWN, buff=0.35).set_x(0)
 
-        _, _, bottom, top = parts.content_box()
+        _, _, bottom, top = layout.content_box()
         room = trap_card.get_bottom()[1] - 0.5 - (bottom + 0.9)  # height left for the grids and their labels
         cell = min(0.75, room / h)
         # Head numbers along both axes while they fit (as many as tokens in a pattern), else none.
@@ -91,32 +91,32 @@ class RecapScene(LessonScene):
             if not labelled:
                 title += f", {h} \u00d7 {h} heads"
             # Many heads: one Square per cell would be thousands of mobjects, so shaded paths (binned).
-            g = parts.attention_grid(th, values, heads if labelled else None, cell=cell, axes=False, bar=False,
+            g = parts.AttentionGrid(th, values, heads if labelled else None, cell=cell, axes=False, bar=False,
                                      numbers=labelled and cell >= NUMBERED_CELL, labels=labelled,
                                      binned=not labelled, max_tokens=h)
             g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=0.15)
             g.add(g.title)
             grids.add(g)
-        bar = parts.color_bar(th, height=min(2.2, h * cell), label="JS distance")
+        bar = parts.ColorBar(th, height=min(2.2, h * cell), label="JS distance")
         evidence = VGroup(grids[0], grids[1], bar).arrange(RIGHT, buff=0.8, aligned_edge=DOWN)
         caption = parts.text(th, "Jensen\u2013Shannon distance between two heads' attention patterns, "
                                  "mean over query rows (0 = identical)", style.SMALL_SIZE, th.muted)
         caption.next_to(evidence, DOWN, buff=0.25)
         block = VGroup(evidence, caption)
-        parts.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN,
+        layout.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN,
                   height=trap_card.get_bottom()[1] - 0.3 - (bottom + 0.1))
         block.next_to(trap_card, DOWN, buff=0.3).set_x(0)
         self.evidence_grids = grids
         self.say("The failure trap: treating multi-head attention as duplicated attention "
                  "rather than separate learned projections.")
-        parts_flow.clear(self, self.rule_card, self.pipe)
+        self.clear(self.rule_card, self.pipe)
         self.play(FadeIn(trap_card), run_time=style.SHORT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.say("Measured on this sentence: separate projections give different patterns; "
                  "copies of one head are 0 apart, one view repeated.")
         self.play(FadeIn(grids[0]), FadeIn(bar), FadeIn(caption), run_time=style.BEAT)
         self.play(FadeIn(grids[1]), run_time=style.BEAT)
-        parts.hold(self, style.SHORT)
+        self.hold(style.SHORT)
         self.trap_view = VGroup(trap_card, block)
 
     def remember(self):
@@ -124,6 +124,6 @@ class RecapScene(LessonScene):
         line = parts.paragraph(th, REMEMBER, 12.5, style.HEADING_SIZE, th.highlight, align=ORIGIN)
         line.move_to(self.trap_view[1])
         self.say(REMEMBER)
-        parts_flow.clear(self, self.trap_view[1])
+        self.clear(self.trap_view[1])
         self.play(FadeIn(line), run_time=style.BEAT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

@@ -16,9 +16,8 @@ import math
 from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, config
 
 from mha_core.analysis import SHARE_THRESHOLD
-from scenes import parts, style
+from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.chapters.parallel_heads import grid_layout
 
 
 def showcase_head(spec) -> int:
@@ -39,7 +38,7 @@ class SpecializationScene(LessonScene):
 
     def construct(self):
         L = self.lesson
-        self.th, self.spec = L.theme, L.specialization
+        self.th, self.spec = self.theme, L.specialization
         sp = self.spec
         where = f"layer {sp.layer} \u00b7 " if sp.layer is not None else ""
         kind = "trained" if sp.trained else "untrained: no roles to find"
@@ -54,7 +53,7 @@ class SpecializationScene(LessonScene):
 
     def word_pieces(self):
         th, sp = self.th, self.spec
-        self.row = parts.token_row(th, sp.trace.tokens, size=style.LABEL_SIZE,
+        self.row = parts.TokenRow(th, sp.trace.tokens, size=style.LABEL_SIZE,
                                    max_width=config.frame_width - 1.0)
         self.row.next_to(self.header, DOWN, buff=0.3).set_x(0)
         if sp.trained:
@@ -64,28 +63,28 @@ class SpecializationScene(LessonScene):
             self.say("With the untrained toy model there is nothing learned to find. "
                      "Here is what its heads look like anyway.")
         self.play(FadeIn(self.header), FadeIn(self.row, shift=DOWN * 0.2), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
 
     def all_heads(self):
         th, sp = self.th, self.spec
         tokens = sp.trace.tokens
         n = min(sp.trace.n_pos, style.MAX_TOKENS)
-        left, right, bottom, top = parts.content_box()
-        bar = parts.color_bar(th, height=2.0)
+        left, right, bottom, top = layout.content_box()
+        bar = parts.ColorBar(th, height=2.0)
         tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for tag in sp.tags for s in tag) + 0.25
         width = right - left - bar.width - 0.5
         room_top = self.row.get_bottom()[1] - 0.3
         height = room_top - bottom - 0.45
         # The tags under each pattern set the narrowest column a layout may use.
         max_cols = max(1, int((width + 0.3) // tag_w))
-        cols, rows, cell, _ = grid_layout(sp.n_head, n, width, height, 0.0, title_h=0.95)
+        cols, rows, cell, _ = layout.grid_layout(sp.n_head, n, width, height, 0.0, title_h=0.95)
         if cols > max_cols:
             cols = max_cols
             rows = math.ceil(sp.n_head / cols)
             cell = min((height - rows * 0.95 - (rows - 1) * 0.2) / (rows * n), (width / cols - 0.3) / n, 0.3)
         grids = VGroup()
         for i in range(sp.n_head):
-            g = parts.attention_grid(th, sp.trace.weights[i], None, cell=cell, labels=False, axes=False, bar=False,
+            g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, labels=False, axes=False, bar=False,
                                      color=th.head(i) if sp.labels[i] else th.grid, note=False, binned=True)
             headline, measure = sp.tags[i]
             labelled = sp.labels[i] is not None
@@ -100,7 +99,7 @@ class SpecializationScene(LessonScene):
         for i, g in enumerate(grids):
             r, c = divmod(i, cols)
             g.shift([c * pitch_x - g.frame.get_x(), -r * (n * cell + 1.05) - g.frame.get_y(), 0])
-        parts.fit(grids, width=width, height=height)
+        layout.fit(grids, width=width, height=height)
         grids.move_to([left + grids.width / 2, room_top - grids.height / 2, 0])
         bar.next_to(grids, RIGHT, buff=0.4).align_to(grids, UP)
         if sp.trained:
@@ -110,7 +109,7 @@ class SpecializationScene(LessonScene):
         else:
             legend = "numbers: largest share of attention on this sentence \u00b7 rows: queries, columns: keys"
         legend += parts.cap_note(len(tokens))
-        self.legend = parts.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
+        self.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
         self.legend.next_to(grids, DOWN, buff=0.15).align_to(grids, LEFT)
         if self.legend.get_bottom()[1] < bottom:
             self.legend.shift(UP * (bottom - self.legend.get_bottom()[1]))
@@ -121,19 +120,19 @@ class SpecializationScene(LessonScene):
         else:
             self.say("Different patterns, yes, but no roles: these weights were never trained.")
         self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.legend), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.grids, self.bar, self.n_labelled = grids, bar, n_labelled
 
     def one_head_up_close(self):
         th, sp = self.th, self.spec
         i = showcase_head(sp)
-        left, right, bottom, top = parts.content_box()
+        left, right, bottom, top = layout.content_box()
         frame = parts.highlight_box(th, self.grids[i].frame, buff=0.05, color=th.head(i))
         self.play(Create(frame), run_time=style.SHORT)
-        big = parts.attention_grid(th, sp.trace.weights[i], sp.trace.tokens, cell=0.3, color=th.head(i),
+        big = parts.AttentionGrid(th, sp.trace.weights[i], sp.trace.tokens, cell=0.3, color=th.head(i),
                                    title=f"head {i + 1}")
         room_top = self.row.get_bottom()[1] - 0.25
-        parts.fit(big, width=(right - left) * 0.55, height=room_top - bottom)
+        layout.fit(big, width=(right - left) * 0.55, height=room_top - bottom)
         big.move_to([left + big.width / 2, room_top - big.height / 2, 0])
         text = sp.descriptions[i]
         card = parts.note(th, text, width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info",
@@ -146,12 +145,12 @@ class SpecializationScene(LessonScene):
             self.say(f"Head {i + 1} up close, described by its numbers: no signature clears its threshold.")
         self.play(FadeOut(self.grids), FadeOut(self.bar), FadeOut(self.legend), FadeOut(frame), run_time=style.SHORT)
         self.play(FadeIn(big), FadeIn(card, shift=LEFT * 0.2), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.big, self.card = big, card
 
     def caveats(self):
         th, sp = self.th, self.spec
-        left, right, bottom, top = parts.content_box()
+        left, right, bottom, top = layout.content_box()
         width = min(right - self.big.get_right()[0] - 0.4, 5.6)
         if sp.trained:
             learned = ("Specialisation is learned, not assigned: nobody told any head what to do; "
@@ -166,9 +165,9 @@ class SpecializationScene(LessonScene):
                        parts.note(th, over_read, width=width, kind="caveat", size=style.SMALL_SIZE))
         notes.arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         # Under the measured description, which stays up.
-        parts.fit(notes, height=self.card.get_bottom()[1] - bottom - 0.2)
+        layout.fit(notes, height=self.card.get_bottom()[1] - bottom - 0.2)
         notes.next_to(self.card, DOWN, buff=0.2).align_to(self.card, LEFT)
         self.say("Two caveats. Specialisation is learned, not assigned. "
                  "And do not read one head on one sentence as proof.")
         self.play(FadeIn(notes, shift=UP * 0.2), run_time=style.BEAT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, Rectangle, VGroup, Write, config
 
-from scenes import parts, style
+from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 # The lesson text's worked example (shown as such, next to the live model's own numbers).
@@ -36,7 +36,7 @@ class SplitHeadsScene(LessonScene):
 
     def construct(self):
         L = self.lesson
-        self.th = L.theme
+        self.th = self.theme
         self.header = parts.chapter_header(self.th, L.chapter_number(self.chapter_id), self.title,
                                            parts.model_line(L))
         self.play(FadeIn(self.header), run_time=style.SHORT)
@@ -53,12 +53,12 @@ class SplitHeadsScene(LessonScene):
         seed = parts.formula_card(th, f"d = {SEED_D}, h = {SEED_H} arrow.double d_k = {SEED_D // SEED_H}",
                                   title="the lesson text's example", size=style.LABEL_SIZE)
         VGroup(live, seed).arrange(RIGHT, buff=1.0).move_to(UP * 1.6)
-        parts.fit(VGroup(live, seed), width=config.frame_width - 1.0)
+        layout.fit(VGroup(live, seed), width=config.frame_width - 1.0)
         self.say(f"Multi-head attention splits the model width d across h heads: each head works in d over h "
                  f"dimensions, here {d} over {h}, that is {dk}.")
         self.play(Write(live), run_time=style.BEAT)
         self.play(FadeIn(seed, shift=LEFT * 0.2), run_time=style.SHORT)
-        parts.hold(self)
+        self.hold()
         self.dk_group = VGroup(live, seed)
 
     def split_projection(self):
@@ -89,7 +89,7 @@ class SplitHeadsScene(LessonScene):
                   run_time=style.SHORT)
         self.play(*(FadeIn(b) for b in blocks), FadeIn(name), FadeIn(shape), run_time=style.BEAT)
         self.play(LaggedStart(*(Create(r) for r in whole), lag_ratio=0.1), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
 
         # Pull the blocks apart: h separate projections W_Q^(i), each d x d_k.
         gap = min(0.35, 4.0 / h)
@@ -109,32 +109,32 @@ class SplitHeadsScene(LessonScene):
         self.play(FadeIn(labels), FadeIn(block_shape), run_time=style.SHORT)
 
         # The same numbers, as numbers: head 1's block.
-        zoom = parts.number_matrix(th, L.mha.head_weights("Q")[0], name="W_Q^((1))", name_color=th.head(0),
+        zoom = parts.NumberMatrix(th, L.mha.head_weights("Q")[0], name="W_Q^((1))", name_color=th.head(0),
                                    max_rows=7, max_cols=4, shape=f"{d} \u00d7 {dk}")
         same = parts.formula(th, f"= W_Q [:, 1..{dk}]", style.LABEL_SIZE, th.muted)
         view = VGroup(zoom, same).arrange(DOWN, buff=0.2)
-        left, right, bottom, top = parts.content_box()
-        parts.fit(view, width=right - spread.get_right()[0] - 0.8, height=top - bottom - 0.4)
+        left, right, bottom, top = layout.content_box()
+        layout.fit(view, width=right - spread.get_right()[0] - 0.8, height=top - bottom - 0.4)
         view.move_to([(spread.get_right()[0] + right) / 2, stage.get_y() + 0.3, 0])
         self.zoom = zoom
         frame = parts.highlight_box(th, spread[0], buff=0.05, color=th.head(0))
         self.say("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q.")
         self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.play(FadeOut(VGroup(self.dk_group[0], labels, block_shape, view, frame, *whole)),
                   *(FadeOut(b) for b in blocks), run_time=style.SHORT)
 
     def failure_trap(self):
         th, L = self.th, self.lesson
         n_show = min(L.n_head, MAX_TRAP_HEADS)
-        left, right, bottom, top = parts.content_box()
-        bar = parts.color_bar(th, height=2.2)
+        left, right, bottom, top = layout.content_box()
+        bar = parts.ColorBar(th, height=2.2)
         width = right - left - bar.width - 0.6
         n = min(L.trace.n_pos, style.MAX_TOKENS)
         cell = min(0.3, (width / n_show - 0.35) / n, (top - bottom - 2.4) / 2 / n)
 
         def pattern_row(weights, caption, dist, color):
-            grids = VGroup(*(parts.attention_grid(th, weights[i], None, cell=cell, labels=False, axes=False,
+            grids = VGroup(*(parts.AttentionGrid(th, weights[i], None, cell=cell, labels=False, axes=False,
                                                   bar=False, title=f"head {i + 1}", color=th.head(i), note=False,
                                                   binned=True)
                              for i in range(n_show)))
@@ -153,7 +153,7 @@ class SplitHeadsScene(LessonScene):
         rows = VGroup(real, copies).arrange(DOWN, aligned_edge=LEFT, buff=0.45)
         trap = parts.text(th, "Failure trap: multi-head attention is not the same attention repeated.",
                           style.LABEL_SIZE, th.warn)
-        parts.fit(trap, width=right - left)
+        layout.fit(trap, width=right - left)
         trap.next_to(self.header, DOWN, buff=0.3).align_to(self.header, LEFT)
         hint = "rows: queries \u00b7 columns: keys"
         if L.n_head > n_show:
@@ -162,7 +162,7 @@ class SplitHeadsScene(LessonScene):
         # Fit the two rows between the trap line and the hint at the bottom.
         room_top = trap.get_bottom()[1] - 0.3
         room_bottom = bottom + hint.height + 0.2
-        parts.fit(rows, width=width, height=room_top - room_bottom)
+        layout.fit(rows, width=width, height=room_top - room_bottom)
         rows.move_to([left + rows.width / 2, room_top - rows.height / 2, 0])
         bar.next_to(rows, RIGHT, buff=0.5).align_to(rows, DOWN)
         hint.next_to(rows, DOWN, buff=0.2).align_to(rows, LEFT)
@@ -170,10 +170,10 @@ class SplitHeadsScene(LessonScene):
         self.real_grids, self.copies_grids = real.grids, copies.grids
         self.say("The failure trap: treating multi-head attention as one attention duplicated.")
         self.play(FadeIn(trap), run_time=style.SHORT)
-        parts.hold(self)
+        self.hold()
         self.say("Make every head a copy of head 1 and run it: all patterns come out identical, distance zero.")
         self.play(FadeIn(copies), FadeIn(bar), FadeIn(hint), run_time=style.BEAT)
-        parts.hold(self)
+        self.hold()
         self.say("With separate learned projections, the same sentence gives different patterns in every head.")
         self.play(FadeIn(real), run_time=style.BEAT)
-        parts.hold(self, style.HOLD)
+        self.hold(style.HOLD)

@@ -1,0 +1,195 @@
+"""Attention patterns: the [0, 1] colour bar, grids (rows = queries, columns = keys), arcs between tokens."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from manim import DOWN, LEFT, RIGHT, UP, ArcBetweenPoints, Rectangle, Square, VGroup, VMobject
+
+from .. import style
+from ..layout import align_bottom, align_right
+from ..style import Theme
+from .numbers import NumberLabel, char_width, values_of
+from .text import text
+from .tokens import TokenRow
+
+
+class ColorBar(VGroup):
+    """The fixed [0, 1] attention-weight scale, vertical, with ticks 0 / 0.5 / 1 and a label."""
+
+    def __init__(self, th: Theme, height: float = 2.0, width: float = 0.18, *, label: str = "weight",
+                 size: float = style.SMALL_SIZE, steps: int = 24, **kwargs):
+        super().__init__(**kwargs)
+        h = height / steps
+        self.strip = VGroup(*(
+            Rectangle(width=width, height=h, stroke_width=0, fill_opacity=1,
+                      fill_color=th.weight_color((k + 0.5) / steps)).move_to(UP * (k * h))
+            for k in range(steps)
+        ))
+        frame = Rectangle(width=width, height=height, stroke_color=th.grid, stroke_width=1).move_to(self.strip)
+        self.ticks = VGroup()
+        for value, shown in ((0.0, "0"), (0.5, "0.5"), (1.0, "1")):
+            tick = NumberLabel(value, shown, size, th.muted)
+            tick.next_to(frame, RIGHT, buff=0.08).set_y(frame.get_bottom()[1] + value * height)
+            self.ticks.add(tick)
+        self.label = text(th, label, size, th.muted).next_to(VGroup(frame, self.ticks), UP, buff=0.12)
+        self.add(self.strip, frame, self.ticks, self.label)
+
+
+class AttentionGrid(VGroup):
+    """One attention pattern: rows = queries, columns = keys, cells shaded on the fixed [0, 1] scale.
+
+    ``cells[q][k]`` (Squares; ``.weight`` attribute), ``numbers[q][k]`` (NumberLabels when
+    ``numbers=True``), ``row_labels``/``col_labels`` (query/key tokens), ``axis_labels``
+    ("query" / "key"), ``bar`` (ColorBar or None), ``title`` (or None), ``frame`` (outline in the
+    head's colour). Positions beyond ``max_tokens`` are cut and ``note`` says so.
+    ``labels``: True, False, "rows" (query tokens only) or "cols" (key tokens only).
+    With ``note=False`` nothing says so: put ``parts.cap_note(n)`` in a caption shared by many grids.
+    ``binned=True`` (small overview patterns): cells are drawn as one path per shade, ``cells`` is None;
+    use ``weights``, ``cell_box(q, k)`` and ``row_box(q)`` instead.
+    """
+
+    def __init__(self, th: Theme, weights, tokens: Sequence[str] | None = None, *, cell: float = 0.42,
+                 max_tokens: int = style.MAX_TOKENS, numbers: bool = False, digits: int = style.WEIGHT_DIGITS,
+                 labels: bool = True, axes: bool = True, bar: bool = True, title: str | None = None,
+                 color=None, label_size: float = style.SMALL_SIZE, mask=None, note: bool = True,
+                 binned: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        w = values_of(weights)
+        n_q, n_k = w.shape
+        nq, nk = min(n_q, max_tokens), min(n_k, max_tokens)
+        self.weights = w
+        self.cells, self.numbers = [], []
+        self.n_queries, self.n_keys, self.cell = nq, nk, cell
+        # Four characters ("0.37") must fit a cell: below ~0.6 units per cell, leave numbers out.
+        number_size = min(style.NUMBER_SIZE, 0.85 * cell / (4 * char_width(1.0)))
+        grid = VGroup()
+        if binned:
+            # One path per shade (WEIGHT_LEVELS of them): a dozen small patterns stay cheap to draw and copy.
+            self.cells = None
+            levels = np.minimum((np.clip(w[:nq, :nk], 0, 1) * style.WEIGHT_LEVELS).astype(int), style.WEIGHT_LEVELS - 1)
+            for lv in np.unique(levels):
+                path = VMobject(stroke_color=th.background, stroke_width=1.0, fill_opacity=1,
+                                fill_color=th.weight_color((lv + 0.5) / style.WEIGHT_LEVELS))
+                for q, k in np.argwhere(levels == lv):
+                    x0, y0 = k * cell - cell / 2, -q * cell + cell / 2
+                    path.start_new_path(np.array([x0, y0, 0.0]))
+                    path.add_points_as_corners([[x0 + cell, y0, 0], [x0 + cell, y0 - cell, 0], [x0, y0 - cell, 0],
+                                                [x0, y0, 0]])
+                path.level = int(lv)
+                grid.add(path)
+        proto = Square(side_length=cell, stroke_color=th.background, stroke_width=1.2, fill_opacity=1)
+        for q in range(nq) if not binned else ():
+            row, nums = [], []
+            for k in range(nk):
+                x = float(w[q, k])
+                sq = proto.copy().set_fill(th.weight_color(x), 1)  # copying is ~8x cheaper than Square()
+                sq.move_to([k * cell, -q * cell, 0])
+                sq.weight = x
+                row.append(sq)
+                grid.add(sq)
+                if numbers:
+                    # Both scales run from ~background (0) to high contrast (1): flip the ink half-way.
+                    num = NumberLabel(x, style.fmt(x, digits), number_size, th.text if x < 0.55 else th.background)
+                    num.move_to(sq)
+                    nums.append(num)
+            self.cells.append(row)
+            self.numbers.append(nums)
+        self.grid = grid
+        self.frame = Rectangle(width=nk * cell, height=nq * cell, stroke_color=color or th.grid,
+                               stroke_width=2.5 if color is not None else 1).move_to(grid)
+        self.add(grid, self.frame)
+        if numbers:
+            self.add(VGroup(*(n for row in self.numbers for n in row)))
+
+        self.row_labels, self.col_labels, self.axis_labels = VGroup(), VGroup(), VGroup()
+        if labels in (True, "rows") and tokens is not None:
+            for q in range(nq):
+                lab = text(th, tokens[q], label_size, th.text)
+                lab.next_to(self.frame, LEFT, buff=0.12).set_y(self.row_box(q).get_y())
+                self.row_labels.add(lab)
+            align_right(self.row_labels)
+        if labels in (True, "cols") and tokens is not None:
+            for k in range(nk):
+                lab = text(th, tokens[k], label_size, th.text).rotate(math.pi / 2)
+                lab.next_to(self.frame, UP, buff=0.12).set_x(self.cell_box(0, k).get_x())
+                self.col_labels.add(lab)
+            align_bottom(self.col_labels)
+        self.add(self.row_labels, self.col_labels)
+        if axes:
+            left_of = self.row_labels if len(self.row_labels) else self.frame
+            top_of = self.col_labels if len(self.col_labels) else self.frame
+            key = text(th, "key \u2192", label_size, th.muted).next_to(top_of, UP, buff=0.1)
+            key.align_to(self.frame, LEFT)
+            query = text(th, "query \u2192", label_size, th.muted).rotate(-math.pi / 2)
+            query.next_to(left_of, LEFT, buff=0.12).align_to(self.frame, UP)
+            self.axis_labels.add(query, key)
+            self.add(self.axis_labels)
+        self.title = None
+        if title:
+            self.title = text(th, title, style.LABEL_SIZE, color or th.text)
+            self.title.next_to(VGroup(self.frame, self.col_labels, self.axis_labels), UP, buff=0.12)
+            self.add(self.title)
+        self.bar = None
+        if bar:
+            self.bar = ColorBar(th, height=min(2.2, max(1.2, nq * cell)))
+            self.bar.next_to(self.frame, RIGHT, buff=0.3).align_to(self.frame, DOWN)
+            self.add(self.bar)
+        self.note = None
+        if note and max(n_q, n_k) > max_tokens:  # (note=False: the caller says it once for many grids)
+            self.note = text(th, f"first {max_tokens} of {max(n_q, n_k)} tokens drawn", style.SMALL_SIZE, th.muted)
+            self.note.next_to(self.frame, DOWN, buff=0.12)
+            self.add(self.note)
+
+    def row_cells(self, q: int) -> VGroup:
+        return VGroup(*self.cells[q])
+
+    def cell_box(self, q: int, k: int) -> Rectangle:
+        """An invisible square exactly over cell (q, k) (works in binned mode too)."""
+        x0, y1 = self.frame.get_left()[0], self.frame.get_top()[1]
+        c = self.frame.width / self.n_keys
+        return Square(side_length=c, stroke_width=0).move_to([x0 + (k + 0.5) * c, y1 - (q + 0.5) * c, 0])
+
+    def row_box(self, q: int) -> Rectangle:
+        """An invisible rectangle over query row q."""
+        c = self.frame.width / self.n_keys
+        return Rectangle(width=self.frame.width, height=c, stroke_width=0).move_to(
+            [self.frame.get_x(), self.frame.get_top()[1] - (q + 0.5) * c, 0])
+
+
+def cap_note(n_tokens: int, max_tokens: int = style.MAX_TOKENS) -> str:
+    """'' or '; first 12 of 18 tokens drawn' — for a caption under many capped patterns."""
+    return f"; first {max_tokens} of {n_tokens} tokens drawn" if n_tokens > max_tokens else ""
+
+
+def attention_arc(th: Theme, source: VMobject, target: VMobject, weight: float, color=None, *,
+                  max_width: float = 10.0, height: float = 0.6, below: bool = False) -> VMobject:
+    """An arc over (or under) a token row from ``source`` to ``target``; stroke width and opacity by weight."""
+    color = color or th.text
+    w = float(weight)
+    width, opacity = max(0.8, max_width * w), 0.3 + 0.7 * min(1.0, w * 1.5)
+    edge = DOWN if below else UP
+    a, b = source.get_edge_center(edge), target.get_edge_center(edge)
+    if np.allclose(a, b):  # a token attending to itself: a small loop
+        loop = ArcBetweenPoints(a + LEFT * 0.12, a + RIGHT * 0.12, angle=(1 if below else -1) * 1.6 * math.pi)
+        return loop.set_stroke(color, width, opacity)
+    span = abs(b[0] - a[0])
+    angle = -2 * math.atan(2 * min(height + 0.08 * span, 1.6) / max(span, 1e-6))
+    if (b[0] < a[0]) != below:
+        angle = -angle
+    arc = ArcBetweenPoints(a, b, angle=angle)
+    arc.set_stroke(color, width, opacity)
+    arc.weight = w
+    return arc
+
+
+def attention_arcs(th: Theme, row: TokenRow, query: int, weights_row, color=None, *, min_weight: float = 0.0,
+                   top: int | None = None, below: bool = False, max_width: float = 10.0) -> VGroup:
+    """Arcs from one query token to the keys it attends to (the ``top`` strongest, or those above ``min_weight``)."""
+    w = values_of(weights_row).ravel()[: len(row.tokens)]
+    order = np.argsort(-w)
+    keep = [k for k in order if w[k] >= min_weight][: top or len(order)]
+    return VGroup(*(attention_arc(th, row.tokens[query], row.tokens[k], w[k], color, below=below,
+                                  max_width=max_width) for k in sorted(keep)))

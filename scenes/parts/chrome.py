@@ -1,0 +1,99 @@
+"""Chrome: badges, braces, cards and notes, chapter headers, head chips, highlight frames."""
+
+from __future__ import annotations
+
+from manim import DOWN, LEFT, RIGHT, UL, Brace, Rectangle, RoundedRectangle, VGroup, VMobject, config
+
+from .. import style
+from ..layout import fit
+from ..style import Theme
+from .text import formula, paragraph, text
+
+
+def shape_badge(th: Theme, s: str, color=None, size: float = style.SMALL_SIZE, *, math_mode: bool = False) -> VGroup:
+    """A small rounded tag: ``shape_badge(th, "9 × 4")`` or ``shape_badge(th, "n times d_k", math_mode=True)``."""
+    label = formula(th, s, size, color or th.text) if math_mode else text(th, s, size, color or th.text)
+    box = RoundedRectangle(corner_radius=0.1, width=label.width + 0.25, height=label.height + 0.18,
+                           stroke_color=color or th.grid, stroke_width=1.5, fill_color=th.panel, fill_opacity=1)
+    badge = VGroup(box, label.move_to(box))
+    badge.label = label
+    return badge
+
+
+def brace_label(th: Theme, mob: VMobject, s: str, direction=DOWN, color=None, size: float = style.SMALL_SIZE,
+                *, math_mode: bool = False, buff: float = 0.08) -> VGroup:
+    """A brace along one side of ``mob`` with a label (Typst maths if ``math_mode``)."""
+    brace = Brace(mob, direction=direction, buff=buff, sharpness=1.5)
+    brace.set_color(color or th.muted)
+    label = formula(th, s, size, color or th.text) if math_mode else text(th, s, size, color or th.text)
+    label.next_to(brace, direction, buff=0.08)
+    group = VGroup(brace, label)
+    group.brace, group.label = brace, label
+    return group
+
+
+def card(th: Theme, content: VMobject, *, accent=None, buff: float = 0.22, width: float | None = None) -> VGroup:
+    """A panel behind ``content`` (optionally with an accent bar on its left)."""
+    pad_left = 0.12 if accent is not None else 0.0  # room for the accent bar
+    w = max(content.width + 2 * buff + pad_left, width or 0)
+    box = RoundedRectangle(corner_radius=0.12, width=w, height=content.height + 2 * buff,
+                           stroke_color=accent or th.grid, stroke_width=1.2, fill_color=th.panel, fill_opacity=1)
+    box.move_to(content).shift(LEFT * pad_left / 2)
+    group = VGroup(box)
+    if accent is not None:
+        bar = Rectangle(width=0.07, height=box.height - 0.16, stroke_width=0, fill_color=accent, fill_opacity=1)
+        bar.move_to(box.get_left() + RIGHT * 0.1)
+        group.add(bar)
+    group.add(content)
+    group.box, group.content = box, content
+    return group
+
+
+def formula_card(th: Theme, *lines: str, title: str | None = None, size: float = style.BODY_SIZE + 2,
+                 accent=None) -> VGroup:
+    """Typst maths lines on a panel, e.g. ``formula_card(th, "head_i = softmax(...) V_i", title="one head")``."""
+    rows = VGroup(*(formula(th, line, size) for line in lines)).arrange(DOWN, buff=0.22, aligned_edge=LEFT)
+    if title:
+        rows = VGroup(text(th, title, style.SMALL_SIZE, th.muted), rows).arrange(DOWN, buff=0.15, aligned_edge=LEFT)
+    return card(th, rows, accent=accent)
+
+
+def note(th: Theme, s: str, *, width: float = 5.0, kind: str = "info", size: float = style.LABEL_SIZE) -> VGroup:
+    """A callout: ``kind="caveat"`` / ``"trap"`` get the warning accent, ``"info"`` the muted one."""
+    accent = th.warn if kind in ("caveat", "trap") else th.muted
+    return card(th, paragraph(th, s, width - 0.5, size), accent=accent)
+
+
+def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = None) -> VGroup:
+    """'2  One head' at the top-left, and an optional muted line under it (e.g. the model's sizes)."""
+    line = text(th, f"{number}  {title}", style.TITLE_SIZE, th.text, bold=True)
+    line[: len(str(number))].set_color(th.highlight)  # one glyph per non-space character
+    group = VGroup(line)
+    if subtitle:
+        group.add(text(th, subtitle, style.SMALL_SIZE, th.muted))
+        group.arrange(DOWN, aligned_edge=LEFT, buff=0.12)
+    group.to_corner(UL, buff=style.TITLE_BUFF)
+    fit(group, width=config.frame_width - 2 * style.TITLE_BUFF)
+    return group.to_corner(UL, buff=style.TITLE_BUFF)
+
+
+def model_line(lesson) -> str:
+    """The live model's sizes, for chapter subtitles: 'toy model (untrained, seed 0) · d = 16 · h = 4 · d_k = 4'."""
+    return f"{lesson.model_name} \u00b7 d = {lesson.d_model} \u00b7 h = {lesson.n_head} \u00b7 d_k = {lesson.d_head}"
+
+
+def head_chip(th: Theme, head: int, size: float = style.SMALL_SIZE, label: str | None = None) -> VGroup:
+    """A filled tag in head ``head``'s colour reading 'head 1' (heads are numbered from 1 on screen)."""
+    word = text(th, label or f"head {head + 1}", size, th.background, bold=True)
+    box = RoundedRectangle(corner_radius=0.08, width=word.width + 0.2, height=word.height + 0.14,
+                           stroke_width=0, fill_color=th.head(head), fill_opacity=1)
+    chip = VGroup(box, word.move_to(box))
+    chip.label = word
+    return chip
+
+
+def highlight_box(th: Theme, mob: VMobject, buff: float = 0.06, color=None) -> Rectangle:
+    """A frame around ``mob`` (the focus / the sweep)."""
+    r = Rectangle(width=mob.width + 2 * buff, height=mob.height + 2 * buff, stroke_color=color or th.highlight,
+                  stroke_width=3)
+    return r.move_to(mob)

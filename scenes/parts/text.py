@@ -1,0 +1,95 @@
+"""Text: Pango text cached by content, wrapped paragraphs, Typst maths, words cut from one line.
+
+Creating a Text is slow in Pango (~0.1 s); every part here caches by content and copies.
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from collections.abc import Sequence
+
+from manim import DOWN, LEFT, MathTypst, Text, Typst, VGroup
+
+from .. import style
+from ..layout import fit
+from ..style import Theme
+
+
+def lighten(mob):
+    """Drop each glyph's parsed SVG path (used only while building the points): copying a Text,
+    which every FadeIn/Transform does, then costs ~1 ms instead of ~30 ms."""
+    for m in mob.get_family():
+        if getattr(m, "path_obj", None) is not None:
+            m.path_obj = None
+    return mob
+
+
+@functools.lru_cache(maxsize=2048)
+def cached_text(text: str, font: str, size: float, weight: str, slant: str, ligatures: bool) -> Text:
+    return lighten(Text(text, font=font, font_size=size, weight=weight, slant=slant, disable_ligatures=not ligatures))
+
+
+def text(th: Theme, s: str, size: float = style.BODY_SIZE, color=None, *, mono=False, bold=False, italic=False,
+         ligatures=True) -> Text:
+    """A ``manim.Text`` in the theme's text colour (cached by content: creating text is slow in Pango).
+
+    ``ligatures=False`` gives exactly one submobject per character, spaces included.
+    """
+    font = style.MONO if mono else style.FONT
+    weight, slant = "BOLD" if bold else "NORMAL", "ITALIC" if italic else "NORMAL"
+    mob = cached_text(s, font, size, weight, slant, ligatures).copy()
+    return mob.set_color(color or th.text)
+
+
+def paragraph(th: Theme, s: str, width: float, size: float = style.BODY_SIZE, color=None, *, line_buff=0.12,
+              align=LEFT) -> VGroup:
+    """Text wrapped to ``width`` (Manim units); lines are separate ``Text``s, left-aligned."""
+    chars = max(8, int(width / (0.0082 * size)))  # DejaVu Sans: ~0.008 units per character per font point
+    lines = textwrap.wrap(s, chars) or [""]
+    group = VGroup(*(text(th, line, size, color) for line in lines))
+    group.arrange(DOWN, aligned_edge=align, buff=line_buff)
+    return fit(group, width=width)
+
+
+@functools.lru_cache(maxsize=512)
+def _typst_proto(source: str, size: float, math_mode: bool):
+    return lighten(MathTypst(source, font_size=size) if math_mode else Typst(source, font_size=size))
+
+
+def formula(th: Theme, math_src: str, size: float = style.BODY_SIZE + 4, color=None) -> MathTypst:
+    """Typst maths, e.g. ``formula(th, "d_k = frac(d, h)")`` (no LaTeX anywhere)."""
+    return _typst_proto(math_src, size * style.TYPST_SCALE, True).copy().set_color(color or th.text)
+
+
+def typst_text(th: Theme, source: str, size: float = style.BODY_SIZE, color=None) -> Typst:
+    """Typst markup: ``*bold*``, ``_italic_``, inline ``$maths$``."""
+    return _typst_proto(source, size * style.TYPST_SCALE, False).copy().set_color(color or th.text)
+
+
+def baseline_words(th: Theme, words: Sequence[str], size: float = style.BODY_SIZE,
+                   color=None) -> tuple[list[VGroup], float]:
+    """One VGroup of glyphs per word, cut from a single line of text so their baselines agree,
+    and the y of the line's middle (cap height to descender), for boxes that sit evenly around them."""
+    clean = ["".join(w.split()) or "\u00b7" for w in words]
+    # Without ligatures every character, space included, is one submobject ("fl" stays two glyphs),
+    # so a word's glyphs are found by its character positions in the line.
+    line_text = "Hg  " + "  ".join(clean)  # "Hg" measures the line, then is dropped
+    line = text(th, line_text, size, color, ligatures=False)
+    h, g = line.submobjects[:2]
+    mid = (h.get_top()[1] + g.get_bottom()[1]) / 2
+    out, k = [], len("Hg  ")
+    for w in clean:
+        out.append(Glyphs(w, line.submobjects[k:k + len(w)]))
+        k += len(w) + 2
+    return out, mid
+
+
+
+
+class Glyphs(VGroup):
+    """Glyphs cut from a longer Text (a word of a token row); ``.text`` is the word."""
+
+    def __init__(self, word: str, glyphs, **kwargs):
+        super().__init__(*glyphs, **kwargs)
+        self.text = word
