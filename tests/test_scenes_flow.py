@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from manim import tempconfig
+from conftest import run_headless
 
 from mha_core import attention_cost
 from scenes import style
 from scenes.chapters import CHAPTERS
-from scenes.chapters.cost import GPT3, SEED_EXAMPLE
+from scenes.lesson.build import GPT3, WORKED_EXAMPLE
 from scenes.config import LessonConfig
 from scenes.lesson import build_lesson
 from scenes.parts import NumberLabel
@@ -30,18 +30,10 @@ def lesson():
 
 @pytest.fixture(scope="module")
 def scenes(lesson, tmp_path_factory):
-    """Every chapter of this file, run to its end state once."""
+    """Chapters 6-10, run to their end state once."""
     media = tmp_path_factory.mktemp("media")
-    settings = {"media_dir": str(media), "pixel_height": 90, "pixel_width": 160, "frame_rate": 5, "dry_run": True,
-                "verbosity": "ERROR", "progress_bar": "none", "background_color": style.theme(lesson.config.theme).background}
-    done = {}
-    for chapter_id in ("head-outputs", "concat", "output-projection", "cost", "recap"):
-        with tempconfig(settings):
-            scene = CHAPTERS[chapter_id](lesson, skip_animations=True)
-            scene.renderer.update_frame = lambda *args, **kwargs: None  # numbers need mobjects, not pixels
-            scene.render()
-        done[chapter_id] = scene
-    return done
+    return {cid: run_headless(CHAPTERS[cid], lesson, media, pixel_height=90)
+            for cid in ("head-outputs", "concat", "output-projection", "cost", "recap")}
 
 
 def shows(label: NumberLabel, expected: float, digits: int = style.DIGITS) -> bool:
@@ -152,15 +144,15 @@ def test_cost_parameters_and_stages_come_from_attention_cost(scenes, lesson):
     assert cost.total_macs == single.total_macs  # what the chapter says: the heads' compute is the same
 
 
-def test_cost_seed_table_rows(scenes, lesson):
-    T, n = scenes["cost"].seed_table, lesson.trace.n_pos
-    shapes = [*SEED_EXAMPLE, GPT3, (lesson.n_head, lesson.d_model)]
+def test_cost_examples_table_rows(scenes, lesson):
+    T, n = scenes["cost"].examples, lesson.trace.n_pos
+    shapes = [*WORKED_EXAMPLE, GPT3, (lesson.n_head, lesson.d_model)]
     for r, (h, d) in enumerate(shapes, start=1):
         c = attention_cost(d, h, n)
         shown = [T.cell(r, k).value for k in range(1, 7)]
         assert shown == [h, d, d // h, c.weight_parameters, c.total_macs, c.total_elementwise]
         assert T.cell(r, 5).str == style.count(c.total_macs)
-    assert [T.cell(r, 4).value for r in (1, 2, 3)] == [4 * 512**2] * 3  # the seeds' point: h does not change it
+    assert [T.cell(r, 4).value for r in (1, 2, 3)] == [4 * 512**2] * 3  # the worked example's point: h does not change it
 
 
 def test_cost_ablation_bars_are_the_lessons(scenes, lesson):

@@ -12,9 +12,10 @@ import itertools
 
 import numpy as np
 import pytest
-from manim import ManimColor, MarkupText, Text, Typst, Wait, config, tempconfig
+from manim import ManimColor, MarkupText, Text, Typst, config
 
 from scenes import style
+from conftest import run_headless
 from scenes.chapters import CHAPTERS
 from scenes.config import LessonConfig
 from scenes.lesson import build_lesson
@@ -33,27 +34,6 @@ CONFIGS = {
 @pytest.fixture(scope="module", params=list(CONFIGS))
 def lesson(request):
     return build_lesson(CONFIGS[request.param])
-
-
-def run_headless(scene_cls, lesson, tmp_path, on_step=None):
-    """Run a chapter with animations skipped; ``on_step(scene)`` after every play/wait."""
-
-    class Probe(scene_cls):
-        def play(self, *args, **kwargs):
-            result = super().play(*args, **kwargs)
-            if on_step is not None and not all(isinstance(a, Wait) for a in args):  # a wait moves nothing
-                on_step(self)
-            return result
-
-    settings = {"media_dir": str(tmp_path), "pixel_height": 180, "pixel_width": 320, "frame_rate": 5,
-                "dry_run": True, "verbosity": "ERROR", "progress_bar": "none",
-                "background_color": style.theme(lesson.config.theme).background}
-    with tempconfig(settings):
-        scene = Probe(lesson, skip_animations=True)
-        # Layout needs the mobjects, not pixels: skip drawing the static frames too.
-        scene.renderer.update_frame = lambda *args, **kwargs: None
-        scene.render()
-    return scene
 
 
 def visible_texts(scene) -> list:

@@ -1,4 +1,4 @@
-"""The numbers my chapters put on screen are the model's numbers.
+"""The numbers the first five chapters put on screen are the model's numbers.
 
 Each chapter is run headless; the test reads the displayed strings and source values
 off the mobjects (NumberLabel ``.str``/``.value``, grid cells' ``.weight``) and compares
@@ -11,9 +11,11 @@ import math
 
 import pytest
 import torch
-from manim import tempconfig
+from conftest import run_headless
 
+from mha_core.analysis import SHARES
 from scenes import style
+from scenes.chapters.specialization import measure_text
 from scenes.chapters import CHAPTERS
 from scenes.config import LessonConfig
 from scenes.lesson import build_lesson
@@ -27,17 +29,10 @@ def lesson():
 
 @pytest.fixture(scope="module")
 def scenes(lesson, tmp_path_factory):
-    """Each of my chapters, run once with animations skipped, kept for inspection."""
-    out = {}
-    settings = {"media_dir": str(tmp_path_factory.mktemp("media")), "pixel_height": 180, "pixel_width": 320,
-                "frame_rate": 5, "dry_run": True, "verbosity": "ERROR", "progress_bar": "none"}
-    for cid in ("intro", "one-head", "split-heads", "parallel-heads", "specialization"):
-        with tempconfig(settings):
-            scene = CHAPTERS[cid](lesson, skip_animations=True)
-            scene.renderer.update_frame = lambda *args, **kwargs: None
-            scene.render()
-        out[cid] = scene
-    return out
+    """Chapters 1-5, run once with animations skipped, kept for inspection."""
+    media = tmp_path_factory.mktemp("media")
+    return {cid: run_headless(CHAPTERS[cid], lesson, media)
+            for cid in ("intro", "one-head", "split-heads", "parallel-heads", "specialization")}
 
 
 def shown(label: NumberLabel, value: float, digits: int = style.DIGITS) -> None:
@@ -144,18 +139,16 @@ def test_specialization_tags_are_measured(lesson, scenes):
     for i, g in enumerate(scene.grids):
         n = g.n_queries
         assert torch.allclose(cell_weights(g), sp.trace.weights[i, :n, :n].double(), atol=1e-6)
-        headline, measure = sp.tags[i]
-        profile = sp.profiles[i]
-        value = float(measure.split()[0])
+        tag, profile = sp.tags[i], sp.profiles[i]
         if profile.label:
-            assert headline == profile.label
-            assert value >= profile.threshold  # a label only above its threshold
+            assert tag.headline == profile.label
+            assert tag.value == profile.get(tag.signature) >= profile.threshold  # a label only above its threshold
         else:
-            assert headline == "no label"
-            shares = [profile.get(n) for n in ("previous", "next", "current", "cls", "sep", "punctuation")]
-            assert value == pytest.approx(max(s for s in shares if s is not None), abs=0.005)
-        # The tag on screen is the measured string.
-        assert g.tag[1].text.replace(" ", "") == measure.replace(" ", "")
+            assert tag.headline == "no label"
+            shares = [profile.get(n) for n in SHARES]
+            assert tag.value == max(s for s in shares if s is not None)
+        # The tag on screen is the measured value, in two decimals.
+        assert g.tag[1].text.replace(" ", "") == f"{tag.value:.2f}{measure_text(tag).split(' ', 1)[1]}".replace(" ", "")
     assert scene.card.content[0].text.replace(" ", "") in sp.descriptions[scene_showcase(scene)].replace(" ", "")
 
 

@@ -2,8 +2,8 @@
 
 Storyboard: parameters: four d × d matrices, 4d², whatever h is (heads cut the same
 matrices into column blocks) -> multiply-adds per stage for the live h and for h = 1
-at the same width: the totals match, only scale + softmax grow with h -> the seeds'
-table (h = 1, 2, 8 at d = 512; GPT-3's h = 96) -> more heads is not free -> measured:
+at the same width: the totals match, only scale + softmax grow with h -> the worked
+example's table (h = 1, 2, 8 at d = 512; GPT-3's h = 96) -> more heads is not free -> measured:
 zero one head at a time; not every head is equally useful.
 """
 
@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, config
 
-from mha_core import attention_cost
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson import CostExample
 
-# The seeds' worked example (d = 512 with h = 1, 2, 8) and GPT-3's attention shape (Brown et al. 2020,
-# "Language Models are Few-Shot Learners", table 2.1: d_model 12288, 96 heads of 128).
-SEED_EXAMPLE = ((1, 512), (2, 512), (8, 512))
-GPT3 = (96, 12288)
 PRUNING_SOURCE = "Michel et al. 2019, \u201cAre Sixteen Heads Really Better than One?\u201d"
 
 
@@ -32,7 +28,7 @@ class CostScene(LessonScene):
         self.th = self.theme
         self.parameters()
         self.compute()
-        self.seeds_table()
+        self.examples_table()
         self.not_free()
         self.ablation()
 
@@ -126,30 +122,30 @@ class CostScene(LessonScene):
         self.hold(style.SHORT)
         self.compute_view = group
 
-    def seeds_table(self):
+    def examples_table(self):
         L, th = self.lesson, self.th
         n = L.trace.n_pos
-        # The seeds' shapes are hypothetical models: their costs come from the same accounting as the live one.
-        examples = [("seeds' example", h, d, attention_cost(d, h, n)) for h, d in SEED_EXAMPLE]
-        examples.append(("GPT-3 (Brown et al. 2020)", GPT3[0], GPT3[1], attention_cost(GPT3[1], GPT3[0], n)))
-        examples.append(("this lesson's model", L.n_head, L.d_model, L.cost))
+        # Other shapes, costed by the same accounting as the live model (the Lesson computed them).
+        examples = [*L.cost_examples, CostExample("this lesson's model", L.n_head, L.d_model, L.cost)]
         rows = [["", "h", "d", "d_k", "weights 4d\u00b2", "multiply-adds", "softmax ops"]]
-        for label, h, d, c in examples:
-            rows.append([label, h, d, c.d_head, c.weight_parameters, c.total_macs, c.total_elementwise])
+        for ex in examples:
+            c = ex.cost
+            rows.append([ex.name, ex.n_head, ex.d_model, c.d_head, c.weight_parameters, c.total_macs,
+                         c.total_elementwise])
         colors = {(len(rows) - 1, c): th.highlight for c in range(7)}
         T = parts.Table(th, rows, colors=colors, size=style.SMALL_SIZE + 1)
         title = parts.text(th, f"One attention layer at n = {n} tokens", style.LABEL_SIZE, th.muted)
         group = VGroup(title, T).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         layout.fit_in_content(group)
-        self.seed_table = T
-        self.seed_costs = examples
-        self.say("The seeds' example agrees: at d = 512, one, two or eight heads cost the same. "
+        self.examples = T
+        self.example_costs = examples
+        self.say("The worked example agrees: at d = 512, one, two or eight heads cost the same. "
                  "GPT-3 uses 96 heads of 128.")
         self.clear(self.compute_view)
         self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
                   run_time=style.BEAT * 1.5)
         self.hold(style.SHORT)
-        self.seed_view = group
+        self.examples_view = group
 
     def not_free(self):
         L, th = self.lesson, self.th
@@ -168,7 +164,7 @@ class CostScene(LessonScene):
         layout.fit_in_content(panel)
         self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
                  "narrower heads.")
-        self.clear(self.seed_view)
+        self.clear(self.examples_view)
         self.play(FadeIn(panel), run_time=style.BEAT)
         self.hold(style.SHORT)
         self.free_view = panel

@@ -20,13 +20,22 @@ from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 
+# Short names of the signatures, for the tags under small patterns ("1.00 previous").
+SIGNATURE_NAMES = {"previous": "previous", "next": "next", "current": "own token", "cls": "[CLS]", "sep": "[SEP]",
+                   "punctuation": "punct.", "entropy": "entropy"}
+
+
+def measure_text(tag) -> str:
+    """A head tag's measured value as its pattern's caption shows it: "1.00 previous"."""
+    return f"{tag.value:.2f} {SIGNATURE_NAMES[tag.signature]}"
+
+
 def showcase_head(spec) -> int:
     """The head to look at up close: the labelled head whose signature is strongest, else the most focused one."""
     scores = []
-    for i, (headline, measure) in enumerate(spec.tags):
-        value = float(measure.split()[0])
+    for i, tag in enumerate(spec.tags):
         labelled = spec.labels[i] is not None and spec.labels[i] != "broad"
-        scores.append((labelled, value, -i))
+        scores.append((labelled, tag.value, -i))
     return -max(scores)[2]
 
 
@@ -71,7 +80,8 @@ class SpecializationScene(LessonScene):
         n = min(sp.trace.n_pos, style.MAX_TOKENS)
         left, right, bottom, top = layout.content_box()
         bar = parts.ColorBar(th, height=2.0)
-        tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for tag in sp.tags for s in tag) + 0.25
+        tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for tag in sp.tags
+                    for s in (tag.headline, measure_text(tag))) + 0.25
         width = right - left - bar.width - 0.5
         room_top = self.row.get_bottom()[1] - 0.3
         height = room_top - bottom - 0.45
@@ -86,7 +96,7 @@ class SpecializationScene(LessonScene):
         for i in range(sp.n_head):
             g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, labels=False, axes=False, bar=False,
                                      color=th.head(i) if sp.labels[i] else th.grid, note=False, binned=True)
-            headline, measure = sp.tags[i]
+            headline, measure = sp.tags[i].headline, measure_text(sp.tags[i])
             labelled = sp.labels[i] is not None
             t1 = parts.text(th, f"{i + 1} \u00b7 {headline}", style.SMALL_SIZE, th.head(i) if labelled else th.muted,
                             bold=labelled)
@@ -138,7 +148,7 @@ class SpecializationScene(LessonScene):
         card = parts.note(th, text, width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info",
                           size=style.SMALL_SIZE)
         card.next_to(big, RIGHT, buff=0.4).align_to(big, UP)
-        headline = sp.tags[i][0]
+        headline = sp.tags[i].headline
         if sp.trained and sp.labels[i]:
             self.say(f"Head {i + 1} up close: a {headline} head, measured over the corpus, not guessed from a picture.")
         else:

@@ -2,8 +2,10 @@
 
 ``build_lesson(config)`` runs everything once — the trace of the mechanics model,
 the failure-trap model (every head a copy of one), head distances, ablations,
-cost, Add & Norm, and the data of the "heads specialise" chapter — so scenes
-only read and draw. Nothing a scene shows is computed in the scene.
+costs, Add & Norm, and the data of the "heads specialise" chapter — so scenes
+only read and draw. Nothing a scene shows is computed in the scene; measured
+values stay numbers here (a ``HeadTag`` is a name and a value) and are formatted
+only where they are drawn.
 
     >>> lesson = build_lesson(LessonConfig())
     >>> lesson.trace.weights.shape      # [head, query_pos, key_pos]
@@ -31,10 +33,9 @@ from mha_core import (
     toy_block,
     trace_pretrained,
 )
-from mha_core.analysis import LABELS
+from mha_core.analysis import LABELS, SHARES
 
-from . import style
-from .config import LessonConfig
+from ..config import CHAPTER_IDS, LessonConfig
 
 # Words whose attention row is worth working through: a pronoun has to look elsewhere for its meaning.
 _PRONOUNS = {"it", "he", "she", "they", "him", "her", "them", "its", "his", "their", "this", "that", "who", "which"}
@@ -43,6 +44,31 @@ _STOPWORDS = {"the", "a", "an", "of", "to", "in", "on", "and", "or", "but", "is"
 MINILM_NAME = "all-MiniLM-L6-v2"
 # Corpus label -> the signature whose value earned it (mha_core.analysis.LABELS, inverted).
 _LABEL_SIGNATURE = {label: name for name, (_, label, _) in LABELS.items()} | {"broad": "entropy"}
+
+# Model shapes the cost chapter compares with the lesson's own, costed by the same accounting:
+# the worked example of d = 512 with h = 1, 2, 8, and GPT-3's attention (Brown et al. 2020,
+# "Language Models are Few-Shot Learners", table 2.1: d_model 12288, 96 heads of 128).
+WORKED_EXAMPLE = ((1, 512), (2, 512), (8, 512))
+GPT3 = (96, 12288)
+
+
+@dataclass(frozen=True)
+class HeadTag:
+    """What one head's tag under its pattern says, as data: ("previous-token", "previous", 1.0)."""
+
+    headline: str  # the measured label, "no label" (trained, nothing cleared its threshold) or "untrained"
+    signature: str  # the signature the value is (mha_core.analysis.SIGNATURES)
+    value: float
+
+
+@dataclass(frozen=True)
+class CostExample:
+    """One row of the cost chapter's comparison: a model shape and its cost at the lesson's n tokens."""
+
+    name: str
+    n_head: int
+    d_model: int
+    cost: AttentionCost
 
 
 @dataclass(frozen=True)
@@ -56,7 +82,7 @@ class Specialization:
     trace: AttentionTrace  # tokens are what that model saw (word pieces for MiniLM)
     signatures: tuple  # HeadSignature per head, on this sentence
     profiles: tuple | None  # corpus_profiles(layer): measured over a corpus (trained model only)
-    tags: tuple[tuple[str, str], ...]  # per head (headline, measure): ("previous-token", "1.00 previous")
+    tags: tuple[HeadTag, ...]  # per head: its label (or none) and the measured value behind it
     descriptions: tuple[str, ...]  # one measured sentence per head: its label_text, or its numbers
     ablation: torch.Tensor | None  # [head] head_ablation of the trained layer on this sentence (None: untrained)
 
@@ -82,13 +108,10 @@ class Lesson:
     copies_js: torch.Tensor  # the same for the copies (all ~0)
     ablation: torch.Tensor  # [head] relative output change when each head is zeroed
     cost: AttentionCost
+    cost_examples: tuple[CostExample, ...]  # other shapes, the same accounting, at this sentence's length
     residual: torch.Tensor  # x + MultiHead(x)
     normed: torch.Tensor  # LayerNorm(residual)
     specialization: Specialization
-
-    @property
-    def theme(self) -> style.Theme:
-        return style.theme(self.config.theme)
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -113,8 +136,6 @@ class Lesson:
         return f"toy model (untrained, seed {self.config.seed})"
 
     def chapter_number(self, chapter_id: str) -> int:
-        from .config import CHAPTER_IDS
-
         return CHAPTER_IDS.index(chapter_id) + 1
 
     def with_theme(self, theme: str) -> "Lesson":
@@ -123,7 +144,7 @@ class Lesson:
 
         return replace(self, config=self.config.model_copy(update={"theme": theme}))
 
-    # -- added by scenes engineer B for chapters 6-10 (see /tmp/team/REQUESTS_B.md); derived, read-only ----------
+    # -- derived, read-only ----------------------------------------------------------------------------------
 
     @property
     def head_writes(self) -> torch.Tensor:
@@ -162,11 +183,19 @@ def build_lesson(config: LessonConfig) -> Lesson:
         copies_js=head_distances(copies),
         ablation=torch.as_tensor(ablation).detach().cpu(),
         cost=attention_cost(trace.d_model, trace.n_head, trace.n_pos),
+        cost_examples=cost_examples(trace.n_pos),
         residual=residual.detach().cpu(),
         normed=normed.detach().cpu(),
         # Switching what the chapter shows is this one line (config.specialization_model).
         specialization=build_specialization(config.specialization_model, config, toy=(mha, trace)),
     )
+
+
+def cost_examples(n_pos: int) -> tuple[CostExample, ...]:
+    """The worked example and GPT-3, costed at ``n_pos`` tokens."""
+    shapes = [("worked example", h, d) for h, d in WORKED_EXAMPLE]
+    shapes.append(("GPT-3 (Brown et al. 2020)", *GPT3))
+    return tuple(CostExample(name, h, d, attention_cost(d, h, n_pos)) for name, h, d in shapes)
 
 
 def build_specialization(source: str, config: LessonConfig, *, toy=None) -> Specialization:
@@ -188,23 +217,21 @@ def build_specialization(source: str, config: LessonConfig, *, toy=None) -> Spec
     return Specialization(source, name, layer, trained, trace, signatures, profiles, tags, descriptions, ablation)
 
 
-# Short names of the signatures, for tags under small patterns.
-SIGNATURE_NAMES = {"previous": "previous", "next": "next", "current": "own token", "cls": "[CLS]", "sep": "[SEP]",
-                   "punctuation": "punct.", "entropy": "entropy"}
-SIGNATURE_WORDS = {**SIGNATURE_NAMES, "previous": "the previous token", "next": "the next token",
-                   "current": "its own token", "punctuation": "punctuation"}
+# How a signature is named in words (a description: "largest share 0.62 on the previous token").
+SIGNATURE_WORDS = {"previous": "the previous token", "next": "the next token", "current": "its own token",
+                   "cls": "[CLS]", "sep": "[SEP]", "punctuation": "punctuation", "entropy": "entropy"}
 
 
-def head_tag(head: int, signatures, profile=None) -> tuple[str, str]:
-    """A short measured tag for one head, as (headline, measure): ("previous-token", "1.00 previous")
-    for a corpus label, ("no label", "0.16 [CLS]") otherwise (its strongest share)."""
+def head_tag(head: int, signatures, profile=None) -> HeadTag:
+    """A head's measured tag: its corpus label and the value that earned it; else "no label" and its
+    strongest share (a trained model), or "untrained" and its strongest share on this sentence."""
     if profile is not None and profile.label:
         name = _LABEL_SIGNATURE.get(profile.label, "entropy")
-        return profile.label, f"{profile.get(name):.2f} {SIGNATURE_NAMES[name]}"
+        return HeadTag(profile.label, name, float(profile.get(name)))
     source = profile if profile is not None else signatures[head]
     name, value = strongest_share(source)
     # Without a corpus profile (the untrained toy model) there is nothing to label: say so.
-    return ("no label" if profile is not None else "untrained"), f"{value:.2f} {SIGNATURE_NAMES[name]}"
+    return HeadTag("no label" if profile is not None else "untrained", name, value)
 
 
 def describe_head(head: int, signatures, profile=None) -> str:
@@ -219,8 +246,7 @@ def describe_head(head: int, signatures, profile=None) -> str:
 
 def strongest_share(sig) -> tuple[str, float]:
     """The share signature (previous/next/own/[CLS]/[SEP]/punctuation) with the largest value."""
-    shares = [(sig.get(n), n) for n in ("previous", "next", "current", "cls", "sep", "punctuation")
-              if sig.get(n) is not None]
+    shares = [(sig.get(n), n) for n in SHARES if sig.get(n) is not None]
     value, name = max(shares)
     return name, float(value)
 

@@ -1,0 +1,28 @@
+"""Shared test helpers: run a chapter headless (animations skipped, no pixels drawn) to read its state."""
+
+from __future__ import annotations
+
+from manim import Wait, tempconfig
+
+from scenes import style
+
+
+def run_headless(scene_cls, lesson, media_dir, *, on_step=None, pixel_height: int = 180):
+    """Run a chapter to its end state with animations skipped; ``on_step(scene)`` after every play
+    that is not a wait. Layout and numbers need the mobjects, not pixels, so no frame is drawn."""
+
+    class Probe(scene_cls):
+        def play(self, *args, **kwargs):
+            result = super().play(*args, **kwargs)
+            if on_step is not None and not all(isinstance(a, Wait) for a in args):  # a wait moves nothing
+                on_step(self)
+            return result
+
+    settings = {"media_dir": str(media_dir), "pixel_height": pixel_height, "pixel_width": pixel_height * 16 // 9,
+                "frame_rate": 5, "dry_run": True, "verbosity": "ERROR", "progress_bar": "none",
+                "background_color": style.theme(lesson.config.theme).background}
+    with tempconfig(settings):
+        scene = Probe(lesson, skip_animations=True)
+        scene.renderer.update_frame = lambda *args, **kwargs: None
+        scene.render()
+    return scene
