@@ -25,7 +25,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(
         self,
         d_model: int,
-        num_heads: int,
+        n_head: int,
         *,
         bias: bool = True,
         seed: int | None = None,
@@ -33,17 +33,17 @@ class MultiHeadAttention(nn.Module):
         dtype: torch.dtype | None = None,
     ):
         super().__init__()
-        for name, value in (("d_model", d_model), ("num_heads", num_heads)):
+        for name, value in (("d_model", d_model), ("n_head", n_head)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if d_model % num_heads:
+        if d_model % n_head:
             raise ValueError(
-                f"num_heads = {num_heads} does not divide d_model = {d_model}; "
+                f"n_head = {n_head} does not divide d_model = {d_model}; "
                 f"pick {or_list(divisors(d_model))}."
             )
         self.d_model = d_model
-        self.n_head = num_heads
-        self.d_head = d_model // num_heads  # d_k = d_v = d / h
+        self.n_head = n_head
+        self.d_head = d_model // n_head  # d_k = d_v = d / h
         factory = {"device": device, "dtype": dtype or torch.float32}
         self.W_Q = nn.Parameter(torch.empty(d_model, d_model, **factory))
         self.W_K = nn.Parameter(torch.empty(d_model, d_model, **factory))
@@ -57,10 +57,6 @@ class MultiHeadAttention(nn.Module):
         else:
             self.b_Q = self.b_K = self.b_V = self.b_O = None
         self.reset_parameters(seed)
-
-    @property
-    def num_heads(self) -> int:
-        return self.n_head
 
     @property
     def bias(self) -> bool:

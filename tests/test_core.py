@@ -184,7 +184,7 @@ def test_tokenizer_keeps_words_and_punctuation():
 
 @pytest.mark.parametrize("d_model, heads", [(8, 3), (0, 1), (8, 0), (-4, 2)])
 def test_bad_shapes_are_clear_value_errors(d_model, heads):
-    with pytest.raises(ValueError, match="d_model|num_heads"):
+    with pytest.raises(ValueError, match="d_model|n_head"):
         MultiHeadAttention(d_model, heads)
 
 

@@ -159,7 +159,7 @@ class HeadOutputsScene(LessonScene):
             .next_to(rows[0].cells[k], UP, buff=0.08)
             for k in range(n_keys)
         ))
-        _align_bottom(keys)
+        layout.align_bottom(keys)
         col_titles = VGroup(
             parts.text(th, f"weights of \u201c{tok}\u201d over the keys", style.SMALL_SIZE, th.muted)
             .next_to(keys, UP, buff=0.1).align_to(rows, LEFT),
@@ -200,9 +200,3 @@ class HeadOutputsScene(LessonScene):
         self.play(FadeIn(msg), run_time=style.BEAT)
         self.hold(style.HOLD)
 
-
-def _align_bottom(group: VGroup) -> None:
-    if len(group):
-        y = min(m.get_bottom()[1] for m in group)
-        for m in group:
-            m.shift(UP * (y - m.get_bottom()[1]))

@@ -34,6 +34,7 @@ from mha_core import (
     trace_pretrained,
 )
 from mha_core.analysis import LABELS, SHARES
+from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 
 from ..config import CHAPTER_IDS, LessonConfig
 
@@ -41,7 +42,6 @@ from ..config import CHAPTER_IDS, LessonConfig
 _PRONOUNS = {"it", "he", "she", "they", "him", "her", "them", "its", "his", "their", "this", "that", "who", "which"}
 _STOPWORDS = {"the", "a", "an", "of", "to", "in", "on", "and", "or", "but", "is", "was", "are", "were", "be"}
 
-MINILM_NAME = "all-MiniLM-L6-v2"
 # Corpus label -> the signature whose value earned it (mha_core.analysis.LABELS, inverted).
 _LABEL_SIGNATURE = {label: name for name, (_, label, _) in LABELS.items()} | {"broad": "entropy"}
 

@@ -120,7 +120,9 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
     from mha_core.files import save_safetensors
 
     lesson_videos, chapters, infos = _measure(result, root, staging.folder)
-    captions, lesson_cues, chapter_track = _write_captions(chapters, staging)
+    lesson_cues = result.lesson_cues()
+    chapter_track = [Cue(start, end, title) for start, end, title in result.chapter_marks()]
+    captions = _write_captions(chapters, lesson_cues, chapter_track, staging)
     poster = _write_frames(chapters, staging)
     tensor_files = {}
     for name, tensors in lesson_tensors(result.lesson).items():
@@ -147,7 +149,8 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
 
 
 def _measure(result, root: Path, staged: Path):
-    """Relative names of the rendered files, and their durations read from the (staged) files."""
+    """Each chapter's record for the page and the manifest (names of its files, times, durations
+    read from the staged videos), built once and only read after."""
     rel = lambda path: Path(path).relative_to(root).as_posix()  # noqa: E731
     lesson_videos = {fmt: rel(p) for fmt, p in result.lesson_files.items()}
     chapters = [(ch, {fmt: rel(p) for fmt, p in ch.files.items()}) for ch in result.chapters]
@@ -156,6 +159,7 @@ def _measure(result, root: Path, staged: Path):
     measured = []
     for ch, videos in chapters:
         playable = [videos[f] for f in PLAYABLE if f in videos]
+        stem = chapter_stem(ch.chapter_id)
         measured.append(
             {
                 "number": ch.number,
@@ -168,28 +172,25 @@ def _measure(result, root: Path, staged: Path):
                 "duration": round(infos[playable[0]].duration if playable else float(ch.duration), 3),
                 "videos": videos,
                 "frame": ch.frame,
-                "stem": chapter_stem(ch.chapter_id),
+                "captions": {"vtt": f"chapters/{stem}.vtt", "srt": f"chapters/{stem}.srt"},
+                "thumbnail": f"thumbs/{stem}.png",
                 "cues": chapter_cues(ch),
             }
         )
     return lesson_videos, measured, infos
 
 
-def _write_captions(chapters: list[dict], staging: _Staging):
+def _write_captions(chapters: list[dict], lesson_cues, chapter_track, staging: _Staging) -> dict:
     """The joined video's captions (VTT, SRT), its chapter track, and each chapter's own captions."""
-    lesson_cues = [Cue(c["start"] + q.start, c["start"] + q.end, q.text) for c in chapters for q in c["cues"]]
-    chapter_track = [Cue(c["start"], c["end"], f"{c['number']}. {c['title']}") for c in chapters]
     captions = {
         "vtt": staging.put("captions.vtt", to_webvtt(lesson_cues)),
         "srt": staging.put("captions.srt", to_srt(lesson_cues)),
         "chapters": staging.put("chapters.vtt", to_webvtt(chapter_track)),
     }
     for c in chapters:
-        c["captions"] = {
-            "vtt": staging.put(f"chapters/{c['stem']}.vtt", to_webvtt(c["cues"])),
-            "srt": staging.put(f"chapters/{c['stem']}.srt", to_srt(c["cues"])),
-        }
-    return captions, lesson_cues, chapter_track
+        staging.put(c["captions"]["vtt"], to_webvtt(c["cues"]))
+        staging.put(c["captions"]["srt"], to_srt(c["cues"]))
+    return captions
 
 
 def _write_frames(chapters: list[dict], staging: _Staging) -> str:
@@ -203,7 +204,7 @@ def _write_frames(chapters: list[dict], staging: _Staging) -> str:
         except (av.FFmpegError, OSError, StopIteration) as err:
             raise ExportError(f"cannot read the frame {c['frame']} of chapter {c['id']} ({err}); "
                               "render again with --no-cache") from None
-        c["thumbnail"] = staging.put(f"thumbs/{c['stem']}.png", png_bytes(frames[c["id"]], width=THUMB_WIDTH))
+        staging.put(c["thumbnail"], png_bytes(frames[c["id"]], width=THUMB_WIDTH))
     poster_id = next((cid for cid in POSTER_CHAPTERS if cid in frames), chapters[0]["id"])
     return staging.put("poster.png", png_bytes(frames[poster_id]))
 

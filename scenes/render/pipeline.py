@@ -36,6 +36,7 @@ from pathlib import Path
 from ..config import CHAPTER_IDS, LessonConfig
 from ..narration import Cue
 from .cache import FULLEST, MASTER, Cache, cache_name
+from .captions import chapter_cues
 from .folder import claim
 from .jobs import cores_per_worker, run_jobs, workers_for
 from .keys import chapter_key, code_hash, fingerprint, folder_key, render_settings
@@ -94,9 +95,10 @@ class RenderResult:
         return self.out / "manifest.json"
 
     def lesson_cues(self) -> list[Cue]:
-        """Every chapter's narration cues, on the joined video's clock."""
+        """Every chapter's narration cues as captions show them (``captions.chapter_cues``), on the
+        joined video's clock."""
         return [Cue(round(c.start + ch.start, 3), round(c.end + ch.start, 3), c.text)
-                for ch in self.chapters for c in ch.cues]
+                for ch in self.chapters for c in chapter_cues(ch)]
 
     def chapter_marks(self) -> list[tuple[float, float, str]]:
         """(start, end, title) of each chapter, as written into the joined video."""
