@@ -30,9 +30,9 @@ def lesson():
 
 @pytest.fixture(scope="module")
 def scenes(lesson, tmp_path_factory):
-    """Chapters 6-10, run to their end state once."""
+    """The state (what was drawn, by name) of chapters 6-10, each run to its end once."""
     media = tmp_path_factory.mktemp("media")
-    return {cid: run_headless(CHAPTERS[cid], lesson, media, pixel_height=90)
+    return {cid: run_headless(CHAPTERS[cid], lesson, media, pixel_height=90).state
             for cid in ("head-outputs", "concat", "output-projection", "cost", "recap")}
 
 

@@ -29,9 +29,9 @@ def lesson():
 
 @pytest.fixture(scope="module")
 def scenes(lesson, tmp_path_factory):
-    """Chapters 1-5, run once with animations skipped, kept for inspection."""
+    """The state (what was drawn, by name) of chapters 1-5, each run once with animations skipped."""
     media = tmp_path_factory.mktemp("media")
-    return {cid: run_headless(CHAPTERS[cid], lesson, media)
+    return {cid: run_headless(CHAPTERS[cid], lesson, media).state
             for cid in ("intro", "one-head", "split-heads", "parallel-heads", "specialization")}
 
 

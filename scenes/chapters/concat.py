@@ -7,12 +7,40 @@ the width: h · d_k = d, and n rows -> "stacked, not yet combined".
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, GrowFromCenter, LaggedStart, VGroup, config
+from dataclasses import dataclass, field
+
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    GrowFromCenter,
+    LaggedStart,
+    VGroup,
+    VMobject,
+    config,
+)
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 APART = 0.55  # extra gap between head blocks before they are joined
+
+
+@dataclass
+class ConcatState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    takeaway: VMobject | None = None
+    C: VMobject | None = None
+    header: VMobject | None = None
+    lead: VMobject | None = None
+    pieces: list = field(default_factory=list)  # (piece, offset) of each head block moving into place
+    piece_shapes: VMobject | None = None
+    braces: VMobject | None = None
 
 
 class ConcatScene(LessonScene):
@@ -22,7 +50,7 @@ class ConcatScene(LessonScene):
                "The heads are stacked, not yet combined.")
 
     def construct(self):
-        self.th = self.theme
+        self.state = ConcatState()
         self.heads_apart()
         self.join()
         self.count_width()
@@ -32,35 +60,35 @@ class ConcatScene(LessonScene):
 
     def layout(self):
         """The concatenation and the takeaway strip, placed once: nothing has to move to make room later."""
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         eq = parts.formula(th, '"Concat"("head"_1, ..., "head"_h) in RR^(n times d)', style.BODY_SIZE)
         msg = parts.note(th, "Stacked, not yet combined: each column still belongs to exactly one head. "
-                             "The next step, W_O, blends them.", width=7.2)
-        self.takeaway = VGroup(eq, msg).arrange(RIGHT, buff=0.5)
-        layout.fit(self.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
-        self.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
+                         "The next step, W_O, blends them.", width=7.2)
+        self.state.takeaway = VGroup(eq, msg).arrange(RIGHT, buff=0.5)
+        layout.fit(self.state.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        self.state.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
 
         C = parts.HeadBlocks(th, L.trace.concat, L.n_head, row_labels=L.tokens, shape=False)
         _, _, _, top = layout.content_box()
         # Braces go above (the width), left (n) and under each block (d_k): keep room for them.
         brace_room = 0.75
-        low = self.takeaway.get_top()[1] + 0.15 + brace_room
+        low = self.state.takeaway.get_top()[1] + 0.15 + brace_room
         high = top - brace_room
         layout.fit(C, width=config.frame_width - 2 * style.FRAME_MARGIN - 2.0, height=high - low)
         C.move_to([0.5, (high + low) / 2, 0])
-        self.C = C
+        self.state.C = C
 
     # -- beats ---------------------------------------------------------------------------------
 
     def heads_apart(self):
-        L, th = self.lesson, self.th
-        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        L, th = self.lesson, self.theme
+        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         lead = parts.formula(th, '"head"_i = A_i V_i in RR^(n times d_k)', style.LABEL_SIZE)
-        self.lead = lead.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
+        self.state.lead = lead.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.state.header.get_y())
         self.layout()
-        C = self.C
+        C = self.state.C
         # Each head's block (numbers, tint, tag) starts apart from its neighbours, with its own shape.
-        self.pieces = []
+        self.state.pieces = []
         shapes = VGroup()
         for k, h in enumerate(C.heads):
             offset = (k - (len(C.heads) - 1) / 2) * APART
@@ -73,26 +101,26 @@ class ConcatScene(LessonScene):
             if k == 0:  # the token labels travel with the first block
                 piece.add(C.row_labels)
             piece.shift(RIGHT * offset)
-            self.pieces.append((piece, offset))
-        self.piece_shapes = shapes
-        blocks = VGroup(*(p for p, _ in self.pieces))
+            self.state.pieces.append((piece, offset))
+        self.state.piece_shapes = shapes
+        blocks = VGroup(*(p for p, _ in self.state.pieces))
         self.say(f"Each of the {L.n_head} heads handed back a {L.trace.n_pos} by {L.d_head} matrix: "
                  f"one row per token.")
-        self.play(FadeIn(self.header), FadeIn(lead), run_time=style.SHORT)
+        self.play(FadeIn(self.state.header), FadeIn(lead), run_time=style.SHORT)
         self.play(FadeIn(blocks), FadeIn(shapes), run_time=style.BEAT)
         self.hold(style.SHORT)
 
     def join(self):
-        C = self.C
+        C = self.state.C
         self.say("Concatenation lays them side by side: each token's row becomes its head outputs, "
                  "one after another.")
-        self.play(*(p.animate.shift(LEFT * off) for p, off in self.pieces), FadeOut(self.piece_shapes),
+        self.play(*(p.animate.shift(LEFT * off) for p, off in self.state.pieces), FadeOut(self.state.piece_shapes),
                   run_time=style.BEAT)
         self.play(Create(C.brackets), run_time=style.SHORT)
         self.hold(style.SHORT)
 
     def count_width(self):
-        L, th, C = self.lesson, self.th, self.C
+        L, th, C = self.lesson, self.theme, self.state.C
         top = parts.brace_label(th, VGroup(C.brackets, C.chips),
                                 f"h dot d_k = {L.n_head} dot {L.d_head} = {L.d_model} = d", UP,
                                 size=style.LABEL_SIZE, math_mode=True)
@@ -101,7 +129,7 @@ class ConcatScene(LessonScene):
         under = VGroup()
         for h in (h for h in C.heads if h is not None):
             under.add(parts.brace_label(th, C.block(h)[0], f"d_k = {L.d_head}", DOWN, th.head(h), math_mode=True))
-        self.braces = VGroup(top, left, under)
+        self.state.braces = VGroup(top, left, under)
         self.say(f"{L.n_head} heads of {L.d_head} columns make {L.d_model}: the model width d is back.")
         self.play(LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15), run_time=style.BEAT)
         self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
@@ -110,5 +138,5 @@ class ConcatScene(LessonScene):
     def stacked_not_combined(self):
         self.say("Stacked, not yet combined: every column still belongs to one head. "
                  "The next projection blends them.")
-        self.play(FadeIn(self.takeaway), run_time=style.BEAT)
+        self.play(FadeIn(self.state.takeaway), run_time=style.BEAT)
         self.hold(style.HOLD)

@@ -9,13 +9,45 @@ zero one head at a time; not every head is equally useful.
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, config
+from dataclasses import dataclass, field
+
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    FadeIn,
+    GrowFromEdge,
+    LaggedStart,
+    Rectangle,
+    Square,
+    VGroup,
+    VMobject,
+    config,
+)
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson import CostExample
 
 PRUNING_SOURCE = "Michel et al. 2019, \u201cAre Sixteen Heads Really Better than One?\u201d"
+
+
+@dataclass
+class CostState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    header: VMobject | None = None
+    param_numbers: dict = field(default_factory=dict)  # "weights", "total", "single": the parameter counts shown
+    param_view: VMobject | None = None
+    compute_table: VMobject | None = None
+    compute_view: VMobject | None = None
+    examples: VMobject | None = None
+    example_costs: list = field(default_factory=list)  # the CostExamples in the table, in its order
+    examples_view: VMobject | None = None
+    free_view: VMobject | None = None
+    chart: VMobject | None = None
+    ablation_values: object = None  # the ablation numbers the bars show
 
 
 class CostScene(LessonScene):
@@ -25,7 +57,7 @@ class CostScene(LessonScene):
                "is not free, and not every head is equally useful (measured by zeroing heads).")
 
     def construct(self):
-        self.th = self.theme
+        self.state = CostState()
         self.parameters()
         self.compute()
         self.examples_table()
@@ -35,8 +67,8 @@ class CostScene(LessonScene):
     # -- beats ---------------------------------------------------------------------------------
 
     def parameters(self):
-        L, th, cost = self.lesson, self.th, self.lesson.cost
-        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        L, th, cost = self.lesson, self.theme, self.lesson.cost
+        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         side = 1.6
         squares = VGroup()
         for role in ("Q", "K", "V", "O"):
@@ -64,7 +96,7 @@ class CostScene(LessonScene):
         for line in lines:
             line.arrange(RIGHT, buff=0.18)
         lines.arrange(DOWN, buff=0.28, aligned_edge=LEFT)
-        self.param_numbers = {"weights": weights, "total": total, "single": single_total}
+        self.state.param_numbers = {"weights": weights, "total": total, "single": single_total}
         left = VGroup(squares, split)
         split.next_to(squares, DOWN, buff=0.3).align_to(squares, LEFT)
         body = VGroup(left, lines).arrange(RIGHT, buff=0.8)
@@ -82,7 +114,7 @@ class CostScene(LessonScene):
             for i in range(L.n_head)
         ))
         self.say("Parameters: four d by d matrices, 4 d squared, whatever the number of heads.")
-        self.play(FadeIn(self.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
+        self.play(FadeIn(self.state.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
                   run_time=style.BEAT)
         self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=style.BEAT)
         self.hold(style.SHORT)
@@ -90,10 +122,10 @@ class CostScene(LessonScene):
         self.play(FadeIn(strips), FadeIn(split), run_time=style.BEAT)
         self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=style.BEAT)
         self.hold(style.SHORT)
-        self.param_view = VGroup(body, strips)
+        self.state.param_view = VGroup(body, strips)
 
     def compute(self):
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         live, single = L.cost, L.cost.single_head()
         rows = [["stage", "formula", f"h = {L.n_head}", "h = 1"]]
         for a, b in zip(live.stages, single.stages):
@@ -113,17 +145,17 @@ class CostScene(LessonScene):
         note.next_to(T, DOWN, buff=0.3).align_to(T, LEFT)
         group.add(note)
         layout.fit_in_content(group)
-        self.compute_table = T
+        self.state.compute_table = T
         self.say(f"Compute: {L.n_head} heads cost the same multiply-adds as one full-width head; "
                  f"only scale and softmax grow with h.")
-        self.clear(self.param_view)
+        self.clear(self.state.param_view)
         self.play(FadeIn(title), FadeIn(T), run_time=style.BEAT)
         self.play(FadeIn(note), run_time=style.SHORT)
         self.hold(style.SHORT)
-        self.compute_view = group
+        self.state.compute_view = group
 
     def examples_table(self):
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         n = L.trace.n_pos
         # Other shapes, costed by the same accounting as the live model (the Lesson computed them).
         examples = [*L.cost_examples, CostExample("this lesson's model", L.n_head, L.d_model, L.cost)]
@@ -137,18 +169,18 @@ class CostScene(LessonScene):
         title = parts.text(th, f"One attention layer at n = {n} tokens", style.LABEL_SIZE, th.muted)
         group = VGroup(title, T).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         layout.fit_in_content(group)
-        self.examples = T
-        self.example_costs = examples
+        self.state.examples = T
+        self.state.example_costs = examples
         self.say("The worked example agrees: at d = 512, one, two or eight heads cost the same. "
                  "GPT-3 uses 96 heads of 128.")
-        self.clear(self.compute_view)
+        self.clear(self.state.compute_view)
         self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
                   run_time=style.BEAT * 1.5)
         self.hold(style.SHORT)
-        self.examples_view = group
+        self.state.examples_view = group
 
     def not_free(self):
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         n, h, dk = L.trace.n_pos, L.n_head, L.d_head
         points = (
             f"memory traffic: {h} attention maps of {n} \u00d7 {n} to write and read, not one",
@@ -164,13 +196,13 @@ class CostScene(LessonScene):
         layout.fit_in_content(panel)
         self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
                  "narrower heads.")
-        self.clear(self.examples_view)
+        self.clear(self.state.examples_view)
         self.play(FadeIn(panel), run_time=style.BEAT)
         self.hold(style.SHORT)
-        self.free_view = panel
+        self.state.free_view = panel
 
     def ablation(self):
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         spec = L.specialization
         # Trained heads show it best: MiniLM's layer when the lesson has it, else the mechanics model.
         measured = L.trained_ablation
@@ -180,8 +212,8 @@ class CostScene(LessonScene):
             values, where = L.ablation, L.model_name
         n = len(values)
         chart = parts.BarChart(th, values, [str(i + 1) for i in range(n)],
-                                     colors=[th.head(i) for i in range(n)], height=2.6,
-                                     bar_width=0.7 if n <= 6 else 0.45)
+                               colors=[th.head(i) for i in range(n)], height=2.6,
+                               bar_width=0.7 if n <= 6 else 0.45)
         axis = parts.text(th, "head zeroed", style.SMALL_SIZE, th.muted).next_to(chart.labels, DOWN, buff=0.12)
         title = parts.paragraph(th, "Zero one head: how much does the attention output change?", 11,
                                 style.LABEL_SIZE)
@@ -197,11 +229,11 @@ class CostScene(LessonScene):
         lesson_note = parts.note(th, lesson, width=11)
         group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=0.35)
         layout.fit_in_content(group)
-        self.chart = chart
-        self.ablation_values = values
+        self.state.chart = chart
+        self.state.ablation_values = values
         self.say("And not every head is equally useful: zero one head at a time and see how far the output moves. "
                  "In trained models, many heads can be pruned.")
-        self.clear(self.free_view)
+        self.clear(self.state.free_view)
         self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
                   run_time=style.SHORT)
         self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),

@@ -7,8 +7,23 @@ every head: a different weight row, a different output -> "no head is the whole 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, LaggedStart, Square, VGroup, Write, config
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    Square,
+    VGroup,
+    VMobject,
+    Write,
+    config,
+)
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -18,6 +33,22 @@ VALUE_COLS = 6  # columns of V_i drawn in the worked row (an ellipsis beyond)
 OUTPUT_COLS = 5  # columns of each head's output row in the "every head" beat
 
 
+@dataclass
+class HeadOutputsState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    q: int = 0  # the query position worked through
+    header: VMobject | None = None
+    eq: VMobject | None = None
+    V: VMobject | None = None
+    weight_column: VMobject | None = None
+    out: VMobject | None = None
+    H: VMobject | None = None
+    worked: VMobject | None = None
+    head_rows: list = field(default_factory=list)  # per head: the mobjects of its row
+    table: VMobject | None = None
+
+
 class HeadOutputsScene(LessonScene):
     chapter_id = "head-outputs"
     title = "Each head mixes values"
@@ -25,8 +56,8 @@ class HeadOutputsScene(LessonScene):
                "an n × d_k output per head, each a different context mix.")
 
     def construct(self):
-        self.th = self.theme
-        self.q = self.lesson.focus
+        self.state = HeadOutputsState()
+        self.state.q = self.lesson.focus
         self.formula()
         self.weighted_sum()
         self.every_head()
@@ -35,27 +66,27 @@ class HeadOutputsScene(LessonScene):
     # -- beats ---------------------------------------------------------------------------------
 
     def formula(self):
-        L, th = self.lesson, self.th
-        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        L, th = self.lesson, self.theme
+        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         eq = parts.formula(th, '"head"_i = A_i V_i in RR^(n times d_k), quad A_i = op("softmax")(frac(Q_i K_i^T, '
                                   'sqrt(d_k)))', style.LABEL_SIZE)
         # Top right, beside the header: it stays up while the chapter works through it.
-        room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
+        room = config.frame_width / 2 - style.FRAME_MARGIN - self.state.header.get_right()[0] - 0.4
         layout.fit(eq, width=room)
-        self.eq = eq.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
+        self.state.eq = eq.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.state.header.get_y())
         self.say("Each head now uses its weights: a token's output is a weighted sum of value vectors.")
-        self.play(FadeIn(self.header), run_time=style.SHORT)
+        self.play(FadeIn(self.state.header), run_time=style.SHORT)
         self.play(Write(eq), run_time=style.BEAT)
         self.hold(style.SHORT)
 
     def weighted_sum(self):
-        L, th, q = self.lesson, self.th, self.q
+        L, th, q = self.lesson, self.theme, self.state.q
         tok = L.tokens[q]
         w = L.trace.weights[0, q]
         # Every value row counts in the sum, so up to MAX_TOKENS rows are drawn (not the usual 8).
         V = parts.NumberMatrix(th, L.trace.v[0], row_labels=L.tokens, name="V_1", name_color=th.role("V"),
-                                max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
-                                shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
+                               max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
+                               shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
         # The weights of the focus token, one beside each value row: a column of A_1's row for that token.
         weights = VGroup()
         for r in V.rows:
@@ -84,12 +115,12 @@ class HeadOutputsScene(LessonScene):
         out.add(out.name)
         # On the right, head 1's whole output: the worked row is one of its n rows.
         H = parts.NumberMatrix(th, L.trace.heads[0], row_labels=L.tokens, name='"head"_1', name_color=th.head(0),
-                                max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
-                                shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
+                               max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
+                               shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
         H.next_to(panel, RIGHT, buff=1.2).align_to(V, UP)
         block = VGroup(panel, out, sigma, H)
         layout.fit_in_content(block)
-        self.V, self.weight_column, self.out, self.H = V, weights, out, H
+        self.state.V, self.state.weight_column, self.state.out, self.state.H = V, weights, out, H
 
         drawn = [r for r in V.rows if r is not None]
         frame = parts.highlight_box(th, VGroup(weights[0], V.row(drawn[0])), buff=0.05)
@@ -115,10 +146,10 @@ class HeadOutputsScene(LessonScene):
             self.play(FadeIn(mark), run_time=style.SHORT)
             block.add(mark)
         self.hold(style.HOLD)
-        self.worked = VGroup(block)
+        self.state.worked = VGroup(block)
 
     def every_head(self):
-        L, th, q = self.lesson, self.th, self.q
+        L, th, q = self.lesson, self.theme, self.state.q
         tok = L.tokens[q]
         n_show = min(L.n_head, MAX_HEAD_ROWS)
         n_keys = min(L.trace.n_pos, style.MAX_TOKENS)
@@ -126,7 +157,7 @@ class HeadOutputsScene(LessonScene):
         # One column width for every head's vector, so their brackets line up down the table.
         width = max(len(style.fmt(float(x), style.DIGITS)) for x in L.trace.heads[:n_show, q].flatten())
         rows = VGroup()
-        self.head_rows = []
+        self.state.head_rows = []
         for i in range(n_show):
             w = L.trace.weights[i, q].numpy()
             chip = parts.head_chip(th, i)
@@ -147,7 +178,7 @@ class HeadOutputsScene(LessonScene):
             row = VGroup(chip, VGroup(cells, mark), arrow, vec, most).arrange(RIGHT, buff=0.25)
             row.cells, row.vector, row.top = cells, vec, most
             rows.add(row)
-            self.head_rows.append(row)
+            self.state.head_rows.append(row)
         rows.arrange(DOWN, buff=0.1, aligned_edge=LEFT)
         # Columns: line the cells, arrows, vectors and tags up across rows.
         for part in (1, 2, 3, 4):
@@ -183,18 +214,18 @@ class HeadOutputsScene(LessonScene):
         room_w, room_h = config.frame_width - 2 * style.FRAME_MARGIN, top - bottom - 1.2
         table.scale(min(1.4, room_w / table.width, room_h / table.height))
         table.move_to([0, (top + bottom) / 2 + 0.55, 0])  # centred, with room below for the takeaway
-        self.table = table
+        self.state.table = table
         self.say("Every head does this with its own weights and values: a different mix for the same token.")
-        self.clear(self.worked)
+        self.clear(self.state.worked)
         self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
                   LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT)
         self.hold(style.HOLD)
 
     def no_head_is_the_answer(self):
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         msg = parts.note(th, f"Same shape from every head ({L.trace.n_pos} \u00d7 {L.d_head}), a different context "
-                             f"mix in each: no head is the whole answer.", width=9.5)
-        msg.next_to(self.table, DOWN, buff=0.3)
+                         f"mix in each: no head is the whole answer.", width=9.5)
+        msg.next_to(self.state.table, DOWN, buff=0.3)
         msg.set_x(0)
         self.say("Same shapes, different context mixes: no head is the whole answer.")
         self.play(FadeIn(msg), run_time=style.BEAT)

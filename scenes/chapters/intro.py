@@ -7,7 +7,22 @@ weights, all at once -> the chapter plan.
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, VGroup, Write, config
+from dataclasses import dataclass
+
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    VGroup,
+    VMobject,
+    Write,
+    config,
+)
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -22,6 +37,17 @@ RELATIONS = (
 MAX_ARC_HEADS = 6  # more arcs than this from one word stop being readable
 
 
+@dataclass
+class IntroState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    question: VMobject | None = None
+    row: VMobject | None = None
+    kinds: VMobject | None = None
+    arcs: VMobject | None = None
+    chips: VMobject | None = None
+
+
 class IntroScene(LessonScene):
     chapter_id = "intro"
     title = "Many patterns at once"
@@ -29,7 +55,7 @@ class IntroScene(LessonScene):
                "One sentence holds several at once; each head of the model links its words differently.")
 
     def construct(self):
-        self.th = self.theme
+        self.state = IntroState()
         self.title_card()
         self.sentence_relations()
         self.heads_in_parallel()
@@ -38,9 +64,9 @@ class IntroScene(LessonScene):
     # -- beats -------------------------------------------------------------------------------
 
     def title_card(self):
-        th = self.th
+        th = self.theme
         title = layout.fit(parts.text(th, self.lesson.config.title, style.TITLE_SIZE + 6, bold=True),
-                          width=config.frame_width - 1.2)
+                           width=config.frame_width - 1.2)
         question = parts.text(th, "Which relationships can different heads attend to in parallel?",
                               style.HEADING_SIZE, th.highlight)
         layout.fit(question, width=config.frame_width - 1.2)
@@ -53,32 +79,32 @@ class IntroScene(LessonScene):
         self.hold()
         self.play(FadeOut(title), question.animate.scale(0.8).to_edge(UP, buff=style.TITLE_BUFF),
                   run_time=style.BEAT)
-        self.question = question
+        self.state.question = question
 
     def sentence_relations(self):
-        th = self.th
-        self.row = parts.TokenRow(th, self.lesson.tokens, size=style.HEADING_SIZE,
-                                   max_width=config.frame_width - 1.0).move_to(DOWN * 0.6)
+        th = self.theme
+        self.state.row = parts.TokenRow(th, self.lesson.tokens, size=style.HEADING_SIZE,
+                                        max_width=config.frame_width - 1.0).move_to(DOWN * 0.6)
         kinds = VGroup(*(parts.text(th, f"\u2022 {r}", style.LABEL_SIZE, th.muted) for r in RELATIONS))
         kinds.arrange(DOWN, aligned_edge=LEFT, buff=0.14)
         lead = parts.text(th, "A sentence holds several relationships at once:", style.LABEL_SIZE)
-        self.kinds = VGroup(lead, kinds).arrange(DOWN, aligned_edge=LEFT, buff=0.18)
-        self.kinds.next_to(self.row, DOWN, buff=0.6 if self.row.note is None else 0.9)
+        self.state.kinds = VGroup(lead, kinds).arrange(DOWN, aligned_edge=LEFT, buff=0.18)
+        self.state.kinds.next_to(self.state.row, DOWN, buff=0.6 if self.state.row.note is None else 0.9)
         self.say("A sentence holds many relationships at once: a verb and its subject, "
                  "a pronoun and what it refers to, neighbouring words.")
-        self.play(FadeIn(self.row, shift=UP * 0.2), run_time=style.BEAT)
-        self.play(FadeIn(self.kinds), run_time=style.BEAT)
+        self.play(FadeIn(self.state.row, shift=UP * 0.2), run_time=style.BEAT)
+        self.play(FadeIn(self.state.kinds), run_time=style.BEAT)
         self.hold()
 
     def heads_in_parallel(self):
-        th, L = self.th, self.lesson
-        f = min(L.focus, len(self.row.tokens) - 1)
+        th, L = self.theme, self.lesson
+        f = min(L.focus, len(self.state.row.tokens) - 1)
         n_heads = min(L.n_head, MAX_ARC_HEADS)
         arcs, chips = VGroup(), VGroup()
         for h in range(n_heads):
-            w = L.trace.weights[h, f, : len(self.row.tokens)]
+            w = L.trace.weights[h, f, : len(self.state.row.tokens)]
             k = int(w.argmax())
-            arc = parts.attention_arc(th, self.row.tokens[f], self.row.tokens[k], float(w[k]), th.head(h),
+            arc = parts.attention_arc(th, self.state.row.tokens[f], self.state.row.tokens[k], float(w[k]), th.head(h),
                                       max_width=12)
             arcs.add(arc)
             chip = parts.head_chip(th, h, label=f"head {h + 1}: {style.fmt(float(w[k]))} on \u201c{L.tokens[k]}\u201d")
@@ -87,28 +113,30 @@ class IntroScene(LessonScene):
         chips.arrange_in_grid(cols=n_heads if n_heads <= 4 else 3, buff=(0.25, 0.15))
         layout.fit(chips, width=config.frame_width - 1.0)
         chips.move_to(UP * 2.0)
-        focus = parts.highlight_box(th, self.row.tokens[f])
+        focus = parts.highlight_box(th, self.state.row.tokens[f])
         caption = f"each head's strongest link from \u201c{L.tokens[f]}\u201d \u00b7 real weights, {L.model_name}"
         if L.n_head > n_heads:
             caption += f"; first {n_heads} of {L.n_head} heads"
         note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
-        note.next_to(self.row, DOWN, buff=0.25 if self.row.note is None else 0.6)
+        note.next_to(self.state.row, DOWN, buff=0.25 if self.state.row.note is None else 0.6)
         self.say(f"Watch the word \u201c{L.tokens[f]}\u201d. Each head of the model links it somewhere else, "
                  "all at the same time.")
-        self.play(FadeOut(self.kinds), Create(focus), run_time=style.SHORT)
+        self.play(FadeOut(self.state.kinds), Create(focus), run_time=style.SHORT)
         self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),
                   run_time=style.BEAT * 1.5)
         self.hold()
         self.say("That is multi-head attention: several learned ways of relating the same tokens, "
                  "run in parallel, then fused.")
         self.hold()
-        self.arcs, self.chips = arcs, chips
-        self.play(FadeOut(VGroup(self.row, arcs, chips, note, focus)), run_time=style.SHORT)
+        self.state.arcs, self.state.chips = arcs, chips
+        self.play(FadeOut(VGroup(self.state.row, arcs, chips, note, focus)), run_time=style.SHORT)
 
     def chapter_plan(self):
-        from scenes.chapters import CHAPTERS  # the registry imports this module: import late
+        from scenes.chapters import (
+            CHAPTERS,  # the registry imports this module: import late
+        )
 
-        th = self.th
+        th = self.theme
         items = VGroup()
         for cid in self.lesson.config.chapters:
             number = str(self.lesson.chapter_number(cid))

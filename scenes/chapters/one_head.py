@@ -12,6 +12,7 @@ query ``lesson.focus``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from manim import (
@@ -24,6 +25,7 @@ from manim import (
     LaggedStart,
     ReplacementTransform,
     VGroup,
+    VMobject,
     config,
 )
 
@@ -143,6 +145,19 @@ class WorkedRow(VGroup):
         self.add(self.key_labels, self.q_label, self.q_col, self.dot, self.k_block, self.k_label)
 
 
+@dataclass
+class OneHeadState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    f: int = 0  # the query position worked through
+    header: VMobject | None = None
+    table: VMobject | None = None
+    everything: VMobject | None = None
+    formula: VMobject | None = None
+    total: VMobject | None = None
+    result: VMobject | None = None
+
+
 class OneHeadScene(LessonScene):
     chapter_id = "one-head"
     title = "One head"
@@ -150,9 +165,9 @@ class OneHeadScene(LessonScene):
                "the scores are scaled by √d_k, softmax turns them into weights, and the weights mix the values.")
 
     def construct(self):
+        self.state = OneHeadState()
         L = self.lesson
-        self.th = self.theme
-        self.f = L.focus
+        self.state.f = L.focus
         self.setup_stage()
         self.queries_meet_keys()
         self.scale_scores()
@@ -163,31 +178,31 @@ class OneHeadScene(LessonScene):
     # -- helpers ---------------------------------------------------------------------
 
     def setup_stage(self):
-        th, L = self.th, self.lesson
-        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title,
-                                           f"{parts.model_line(L)} \u00b7 head {HEAD + 1}{parts.cap_note(L.trace.n_pos)}")
-        self.table = WorkedRow(th, L, HEAD, self.f)
+        th, L = self.theme, self.lesson
+        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title,
+                                                 f"{parts.model_line(L)} \u00b7 head {HEAD + 1}{parts.cap_note(L.trace.n_pos)}")
+        self.state.table = WorkedRow(th, L, HEAD, self.state.f)
         left, right, bottom, top = layout.content_box()
         # Scale the whole table (and the rows added later) to the content width, once.
-        everything = VGroup(self.table, self.table.scores, self.table.scaled, self.table.weights,
-                            self.table.score_label, self.table.scaled_label, self.table.weight_label,
-                            self.table.v_block, self.table.v_label)
+        everything = VGroup(self.state.table, self.state.table.scores, self.state.table.scaled, self.state.table.weights,
+                            self.state.table.score_label, self.state.table.scaled_label, self.state.table.weight_label,
+                            self.state.table.v_block, self.state.table.v_label)
         layout.fit(everything, width=right - left - 0.2)
-        self.everything = everything
-        self.formula = parts.formula(th, 'op("head")_1 = op("softmax")(frac(Q_1 K_1^T, sqrt(d_k))) V_1',
-                                     style.BODY_SIZE)
-        self.formula.to_corner(UP + RIGHT, buff=style.TITLE_BUFF)
+        self.state.everything = everything
+        self.state.formula = parts.formula(th, 'op("head")_1 = op("softmax")(frac(Q_1 K_1^T, sqrt(d_k))) V_1',
+                                           style.BODY_SIZE)
+        self.state.formula.to_corner(UP + RIGHT, buff=style.TITLE_BUFF)
         table_top = top - 0.9
-        if self.formula.get_left()[0] < self.header.get_right()[0] + 0.3:  # long subtitle: tuck it under
-            self.formula.next_to(self.header, DOWN, buff=0.2).to_edge(RIGHT, buff=style.TITLE_BUFF)
-            table_top = min(table_top, self.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
+        if self.state.formula.get_left()[0] < self.state.header.get_right()[0] + 0.3:  # long subtitle: tuck it under
+            self.state.formula.next_to(self.state.header, DOWN, buff=0.2).to_edge(RIGHT, buff=style.TITLE_BUFF)
+            table_top = min(table_top, self.state.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
         everything.move_to([0, 0, 0]).align_to([0, table_top, 0], UP)
 
     def queries_meet_keys(self):
-        th, T = self.th, self.table
-        word = self.lesson.tokens[self.f]
+        th, T = self.theme, self.state.table
+        word = self.lesson.tokens[self.state.f]
         self.say("One head scores how much each token should read from every other token.")
-        self.play(FadeIn(self.header), FadeIn(self.formula), run_time=style.BEAT)
+        self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
         self.hold()
         self.say(f"Take the query of \u201c{word}\u201d and the key of every token.")
         self.play(FadeIn(T.key_labels), FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
@@ -203,24 +218,24 @@ class OneHeadScene(LessonScene):
         self.hold()
 
     def scale_scores(self):
-        T, L = self.table, self.lesson
+        T, L = self.state.table, self.lesson
         self.say(f"Divide by the square root of d_k, here \u221a{L.d_head}, so the scores do not grow with the width.")
         self.play(FadeIn(T.scaled_label), ReplacementTransform(T.scores.copy(), T.scaled), run_time=style.BEAT)
         self.hold()
 
     def softmax_row(self):
-        th, T = self.th, self.table
+        th, T = self.theme, self.state.table
         total = parts.formula(th, f'sum = {style.fmt(T.weight_sum)}', style.LABEL_SIZE, th.muted)
         total.next_to(T.weight_label, DOWN, buff=0.2).align_to(T.weight_label, RIGHT)
-        self.total = total
+        self.state.total = total
         self.say("Softmax turns the row into weights: all positive, summing to one.")
         self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
         self.play(FadeIn(total), run_time=style.SHORT)
         self.hold()
 
     def mix_values(self):
-        th, T, L = self.th, self.table, self.lesson
-        out = L.trace.heads[HEAD, self.f]
+        th, T, L = self.theme, self.state.table, self.lesson
+        out = L.trace.heads[HEAD, self.state.f]
         dims = [d for d in T.dims]
         entries = VGroup()
         for d in dims:
@@ -230,7 +245,7 @@ class OneHeadScene(LessonScene):
                 v = float(out[d])
                 entries.add(NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, th.head(HEAD)))
         entries.arrange(RIGHT, buff=0.3)
-        lhs = parts.formula(th, f'op("head")_1 ("{L.tokens[self.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
+        lhs = parts.formula(th, f'op("head")_1 ("{L.tokens[self.state.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
         result = VGroup(lhs, entries).arrange(RIGHT, buff=0.25)
         layout.fit(result, width=config.frame_width - 1.0)
         self.say("Then the weights mix the value vectors: each token's value, scaled by its weight, summed.")
@@ -238,7 +253,7 @@ class OneHeadScene(LessonScene):
         lift = UP * (T.scores.get_y() - T.weights.get_y())
         self.play(FadeOut(VGroup(T.k_block, T.k_label, T.q_col, T.dot, T.scores, T.score_label, T.scaled,
                                  T.scaled_label)),
-                  VGroup(T.weights, T.weight_label, self.total).animate.shift(lift),
+                  VGroup(T.weights, T.weight_label, self.state.total).animate.shift(lift),
                   T.q_label.animate.set_opacity(0.4), run_time=style.BEAT)
         self.play(FadeIn(T.v_block), FadeIn(T.v_label), run_time=style.BEAT)
         result.next_to(T.weights, DOWN, buff=0.45)
@@ -248,21 +263,21 @@ class OneHeadScene(LessonScene):
         self.play(Create(frame), run_time=style.SHORT)
         self.play(parts.sweep(frame, v_columns), FadeIn(lhs), run_time=max(1.5, 0.2 * len(T.keys)))
         self.play(FadeOut(frame), FadeIn(entries, shift=DOWN * 0.1), run_time=style.BEAT)
-        self.result = result
+        self.state.result = result
         self.hold()
 
     def where_not_why(self):
-        th, T, L = self.th, self.table, self.lesson
-        w = L.trace.weights[HEAD, self.f, : len(T.keys)]
+        th, T, L = self.theme, self.state.table, self.lesson
+        w = L.trace.weights[HEAD, self.state.f, : len(T.keys)]
         keep = [int(k) for k in np.argsort(-w.numpy())[:4]]
-        source = T.key_labels[self.f] if self.f < len(T.keys) else T.q_label  # the query's own column, if drawn
+        source = T.key_labels[self.state.f] if self.state.f < len(T.keys) else T.q_label  # the query's own column, if drawn
         arcs = VGroup(*(parts.attention_arc(th, source, T.key_labels[k], float(w[k]), th.head(HEAD),
-                                            max_width=10, height=0.35) for k in sorted(keep) if k != self.f))
+                                            max_width=10, height=0.35) for k in sorted(keep) if k != self.state.f))
         caveat = parts.note(th, "Attention weights show where information flows, not why the model decided.",
                             width=min(9.0, config.frame_width - 1.0), kind="caveat")
-        caveat.next_to(self.result, DOWN, buff=0.5)
+        caveat.next_to(self.state.result, DOWN, buff=0.5)
         if caveat.get_bottom()[1] < -config.frame_height / 2 + style.FRAME_MARGIN:
-            caveat.next_to(self.result, DOWN, buff=0.15)
+            caveat.next_to(self.state.result, DOWN, buff=0.15)
         self.say("The strongest weights are where information flows for this word. "
                  "They show where, not why the model decided.")
         self.play(T.q_label.animate.set_opacity(1), LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.15),

@@ -9,13 +9,45 @@ n × d in, n × d out: a drop-in block you can stack.
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, VGroup, config
+from dataclasses import dataclass
+
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Arrow,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    VGroup,
+    VMobject,
+    config,
+)
 
 from mha_core.sizes import shown_indices
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 MAX_WRITE_ROWS = 6  # per-head contributions listed; more heads: the first few, "⋮", the last
+
+
+@dataclass
+class OutputProjectionState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    q: int = 0  # the query position worked through
+    header: VMobject | None = None
+    eq: VMobject | None = None
+    W: VMobject | None = None
+    W_tags: VMobject | None = None
+    concat_column: VMobject | None = None
+    output_row: VMobject | None = None
+    product: VMobject | None = None
+    writes: VMobject | None = None
+    residual: VMobject | None = None
+    norm_row: VMobject | None = None
 
 
 class OutputProjectionScene(LessonScene):
@@ -25,8 +57,8 @@ class OutputProjectionScene(LessonScene):
                "the update is added to the residual stream, then Add & Norm takes over.")
 
     def construct(self):
-        self.th = self.theme
-        self.q = self.lesson.focus
+        self.state = OutputProjectionState()
+        self.state.q = self.lesson.focus
         self.the_matrix()
         self.one_token_through()
         self.per_head_writes()
@@ -37,14 +69,14 @@ class OutputProjectionScene(LessonScene):
     # -- beats ---------------------------------------------------------------------------------
 
     def the_matrix(self):
-        L, th = self.lesson, self.th
-        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        L, th = self.lesson, self.theme
+        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         eq = parts.formula(th, '"MultiHead"(X) = "Concat"("head"_1, ..., "head"_h) W_O', style.LABEL_SIZE)
-        room = config.frame_width / 2 - style.FRAME_MARGIN - self.header.get_right()[0] - 0.4
-        self.eq = layout.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.header.get_y())
+        room = config.frame_width / 2 - style.FRAME_MARGIN - self.state.header.get_right()[0] - 0.4
+        self.state.eq = layout.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.state.header.get_y())
 
         W = parts.HeadBlocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
-                                   shape=False)
+                             shape=False)
         W.name = parts.formula(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
         W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, learned", style.SMALL_SIZE, th.muted)
         W.name.next_to(W.brackets, UP, buff=0.15)
@@ -54,20 +86,20 @@ class OutputProjectionScene(LessonScene):
         for h in (h for h in W.heads if h is not None):
             tag = parts.head_chip(th, h, style.SMALL_SIZE - 2, label=f"reads head {h + 1}")
             tags.add(tag.next_to(W.brackets, RIGHT, buff=0.15).set_y(W.block(h)[0].get_y()))
-        self.W, self.W_tags = W, tags
+        self.state.W, self.state.W_tags = W, tags
         group = VGroup(W, tags)
         _, _, bottom, top = layout.content_box()
         layout.fit(group, height=top - bottom - 1.0)
         group.move_to([1.0, (top + bottom) / 2 + 0.4, 0])
         W.shape.next_to(W.brackets, DOWN, buff=0.12)
         self.say("Most explainers skip this matrix: W_O, learned, d by d, its rows in one block per head.")
-        self.play(FadeIn(self.header), FadeIn(eq), run_time=style.SHORT)
+        self.play(FadeIn(self.state.header), FadeIn(eq), run_time=style.SHORT)
         self.play(FadeIn(W), FadeIn(W.shape), run_time=style.BEAT)
         self.play(LaggedStart(*(FadeIn(t, shift=LEFT * 0.2) for t in tags), lag_ratio=0.15), run_time=style.BEAT)
         self.hold(style.SHORT)
 
     def one_token_through(self):
-        L, th, q, W = self.lesson, self.th, self.q, self.W
+        L, th, q, W = self.lesson, self.theme, self.state.q, self.state.W
         tok = L.tokens[q]
         # The token's concatenation, drawn as a column so that its entry j sits beside row j of W_O.
         c = parts.HeadBlocks(th, L.trace.concat[q].reshape(-1, 1), L.n_head, axis=0, max_other=1, shape=False)
@@ -83,8 +115,8 @@ class OutputProjectionScene(LessonScene):
         out.shift(RIGHT * (W.body[0].get_x() - out.body[0].get_x()))  # column j under column j of W_O
         out_name = parts.formula(th, f'"output"["{tok}"] =', style.LABEL_SIZE, th.role("O"))
         out_name.next_to(out.brackets, LEFT, buff=0.2)
-        self.concat_column, self.output_row = c, out
-        self.product = VGroup(c, c_name, dot, out, out_name)
+        self.state.concat_column, self.state.output_row = c, out
+        self.state.product = VGroup(c, c_name, dot, out, out_name)
         self.say(f"Row block i multiplies only head i's part of \u201c{tok}\u201d's concatenation; "
                  f"each output number sums all the blocks.")
         self.play(FadeOut(W.shape), FadeIn(c), FadeIn(c_name), FadeIn(dot), run_time=style.BEAT)
@@ -92,7 +124,7 @@ class OutputProjectionScene(LessonScene):
         self.hold(style.SHORT)
 
     def per_head_writes(self):
-        L, th, q = self.lesson, self.th, self.q
+        L, th, q = self.lesson, self.theme, self.state.q
         tok = L.tokens[q]
         heads = shown_indices(L.n_head, MAX_WRITE_ROWS)
         items = []
@@ -108,16 +140,16 @@ class OutputProjectionScene(LessonScene):
         stack = parts.VectorStack(th, items, max_cols=style.MAX_MATRIX_COLS)
         stack.rule(len(items) - 1)
         layout.fit_in_content(stack, trim=0.2)
-        self.writes = stack
+        self.state.writes = stack
         self.say("Split by head: each block turns one head into a full-width contribution, and W_O adds them up.")
-        self.clear(self.W, self.W_tags, self.product)
+        self.clear(self.state.W, self.state.W_tags, self.state.product)
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
         self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
         self.play(Create(stack.rules), FadeIn(body[-1]), run_time=style.BEAT)
         self.hold(style.SHORT)
 
     def residual_update(self):
-        L, th, q = self.lesson, self.th, self.q
+        L, th, q = self.lesson, self.theme, self.state.q
         tok = L.tokens[q]
         stack = parts.VectorStack(th, [
             (f'X["{tok}"]', L.trace.x[q], th.role("X")),
@@ -129,23 +161,23 @@ class OutputProjectionScene(LessonScene):
         _, _, bottom, top = layout.content_box()
         layout.fit(stack, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom - 1.8)
         stack.move_to([0, top - 0.3 - stack.height / 2 - 0.4, 0])
-        self.residual = stack
+        self.state.residual = stack
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
         self.say(f"That output is an update, added to \u201c{tok}\u201d's own vector: the residual stream.")
-        self.clear(self.writes)
+        self.clear(self.state.writes)
         self.play(FadeIn(body[0]), run_time=style.SHORT)
         self.play(FadeIn(body[1]), run_time=style.SHORT)
         self.play(Create(stack.rules), FadeIn(body[2]), run_time=style.BEAT)
         self.hold(style.SHORT)
-        self.norm_row = body[3]
+        self.state.norm_row = body[3]
 
     def add_and_norm(self):
         self.say("Then Add and Norm: layer normalisation rescales each row to mean 0, variance 1.")
-        self.play(FadeIn(self.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
+        self.play(FadeIn(self.state.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
         self.hold(style.SHORT)
 
     def drop_in_block(self):
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         shape = f"{L.trace.n_pos} \u00d7 {L.d_model}"
         x_in = parts.shape_badge(th, f"X: {shape}", th.role("X"))
         block = parts.card(th, parts.text(th, "multi-head attention + Add & Norm", style.LABEL_SIZE),

@@ -9,11 +9,25 @@ sees the same sequence through a different lens.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup, VMobject
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+
+
+@dataclass
+class ParallelHeadsState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    header: VMobject | None = None
+    bar: VMobject | None = None
+    note: VMobject | None = None
+    grids: VMobject | None = None
+    axes: VMobject | None = None
+    cell: float = 0.0  # cell size of the patterns
+
 
 class ParallelHeadsScene(LessonScene):
     chapter_id = "parallel-heads"
@@ -22,22 +36,22 @@ class ParallelHeadsScene(LessonScene):
                "and each one spreads the same query's attention differently.")
 
     def construct(self):
+        self.state = ParallelHeadsState()
         L = self.lesson
-        self.th = self.theme
-        self.header = parts.chapter_header(self.th, L.chapter_number(self.chapter_id), self.title,
-                                           parts.model_line(L))
+        self.state.header = parts.chapter_header(self.theme, L.chapter_number(self.chapter_id), self.title,
+                                                 parts.model_line(L))
         self.build_patterns()
         self.all_at_once()
         self.same_query()
 
     def build_patterns(self):
-        th, L = self.th, self.lesson
+        th, L = self.theme, self.lesson
         tokens = L.tokens
         n = min(L.trace.n_pos, style.MAX_TOKENS)
         left, right, bottom, top = layout.content_box()
-        self.bar = parts.ColorBar(th, height=2.4)
-        width = right - left - self.bar.width - 0.4
-        room_top = self.header.get_bottom()[1] - 0.25
+        self.state.bar = parts.ColorBar(th, height=2.4)
+        width = right - left - self.state.bar.width - 0.4
+        room_top = self.state.header.get_bottom()[1] - 0.25
         height = room_top - bottom - 0.5  # leaves a line for the note under the patterns
         label_w = max(parts.text(th, t, style.SMALL_SIZE).width for t in tokens[:n]) + 0.15
         cols, rows, cell, labels = layout.grid_layout(L.n_head, n, width, height, label_w)
@@ -48,7 +62,7 @@ class ParallelHeadsScene(LessonScene):
             if labels:
                 which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
             g = parts.AttentionGrid(th, L.trace.weights[i], tokens, cell=cell, labels=which, axes=False, bar=False,
-                                     color=th.head(i), max_tokens=style.MAX_TOKENS, note=False, binned=True)
+                                    color=th.head(i), max_tokens=style.MAX_TOKENS, note=False, binned=True)
             chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=0.1)
             g.chip = chip
             g.add(chip)
@@ -68,37 +82,37 @@ class ParallelHeadsScene(LessonScene):
         arranged = VGroup(grids, axes)
         layout.fit(arranged, width=width, height=room_top - bottom - 0.45)
         arranged.move_to([left + arranged.width / 2, room_top - arranged.height / 2, 0])
-        self.bar.next_to(arranged, RIGHT, buff=0.4).align_to(grids[0].frame, UP)
+        self.state.bar.next_to(arranged, RIGHT, buff=0.4).align_to(grids[0].frame, UP)
         note = "rows: queries \u00b7 columns: keys \u00b7 one colour scale for every head"
         if not labels:
             shown = " ".join(tokens[:n])
             note = f"tokens in order: {shown}"
         note += parts.cap_note(len(tokens))
-        self.note = layout.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
-        self.note.next_to(arranged, DOWN, buff=0.2).align_to(arranged, LEFT)
-        if self.note.get_bottom()[1] < bottom:
-            self.note.shift(UP * (bottom - self.note.get_bottom()[1]))
-        self.grids, self.axes, self.cell = grids, axes, cell
+        self.state.note = layout.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
+        self.state.note.next_to(arranged, DOWN, buff=0.2).align_to(arranged, LEFT)
+        if self.state.note.get_bottom()[1] < bottom:
+            self.state.note.shift(UP * (bottom - self.state.note.get_bottom()[1]))
+        self.state.grids, self.state.axes, self.state.cell = grids, axes, cell
 
     def all_at_once(self):
         L = self.lesson
         self.say(f"Here are all {L.n_head} heads on the same sentence, side by side. "
                  "Rows are queries, columns are keys.")
-        self.play(FadeIn(self.header), run_time=style.SHORT)
+        self.play(FadeIn(self.state.header), run_time=style.SHORT)
         # One animation for all heads: they run in parallel, not one after another.
-        self.play(FadeIn(self.grids), FadeIn(self.axes), FadeIn(self.bar), FadeIn(self.note), run_time=style.BEAT)
+        self.play(FadeIn(self.state.grids), FadeIn(self.state.axes), FadeIn(self.state.bar), FadeIn(self.state.note), run_time=style.BEAT)
         self.hold()
         self.say("Every pattern uses the same colour scale, from zero to one, so they can be compared directly.")
-        self.play(self.bar.animate.scale(1.08), run_time=style.SHORT)
-        self.play(self.bar.animate.scale(1 / 1.08), run_time=style.SHORT)
+        self.play(self.state.bar.animate.scale(1.08), run_time=style.SHORT)
+        self.play(self.state.bar.animate.scale(1 / 1.08), run_time=style.SHORT)
         self.hold()
 
     def same_query(self):
-        th, L = self.th, self.lesson
-        f = min(L.focus, self.grids[0].n_queries - 1)
-        boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=0.02) for g in self.grids))
+        th, L = self.theme, self.lesson
+        f = min(L.focus, self.state.grids[0].n_queries - 1)
+        boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=0.02) for g in self.state.grids))
         tops = VGroup()
-        for i, g in enumerate(self.grids):
+        for i, g in enumerate(self.state.grids):
             k = int(L.trace.weights[i, f, : g.n_keys].argmax())
             tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=0.0, color=th.text).set_stroke(width=2))
         self.say(f"Follow one query, \u201c{L.tokens[f]}\u201d, across the heads: "

@@ -8,7 +8,21 @@ real heads' patterns vs copies of one head (all 0) -> the one sentence to rememb
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, GrowArrow, LaggedStart, VGroup, config
+from dataclasses import dataclass
+
+from manim import (
+    DOWN,
+    LEFT,
+    ORIGIN,
+    RIGHT,
+    UP,
+    FadeIn,
+    GrowArrow,
+    LaggedStart,
+    VGroup,
+    VMobject,
+    config,
+)
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -19,6 +33,17 @@ REMEMBER = "Multi-head attention: several learned ways of relating the same toke
 NUMBERED_CELL = 0.6  # grid cells at least this big carry their numbers (4 characters must fit)
 
 
+@dataclass
+class RecapState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    header: VMobject | None = None
+    rule_card: VMobject | None = None
+    pipe: VMobject | None = None
+    evidence_grids: tuple = ()  # (real heads, copies of one head)
+    trap_view: VMobject | None = None
+
+
 class RecapScene(LessonScene):
     chapter_id = "recap"
     title = "Recap"
@@ -26,7 +51,7 @@ class RecapScene(LessonScene):
                "and the failure trap, with the measured evidence that heads are not copies.")
 
     def construct(self):
-        self.th = self.theme
+        self.state = RecapState()
         self.decision_rule()
         self.pipeline()
         self.failure_trap()
@@ -35,21 +60,21 @@ class RecapScene(LessonScene):
     # -- beats ---------------------------------------------------------------------------------
 
     def decision_rule(self):
-        L, th = self.lesson, self.th
-        self.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        L, th = self.lesson, self.theme
+        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         label = parts.text(th, "Decision rule", style.LABEL_SIZE, th.highlight, bold=True)
         rule = parts.paragraph(th, DECISION_RULE, 11.5, style.BODY_SIZE)
-        self.rule_card = parts.card(th, VGroup(label, rule).arrange(DOWN, buff=0.15, aligned_edge=LEFT),
-                                    accent=th.highlight)
-        layout.fit(self.rule_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
-        self.rule_card.next_to(self.header, DOWN, buff=0.35).set_x(0)
+        self.state.rule_card = parts.card(th, VGroup(label, rule).arrange(DOWN, buff=0.15, aligned_edge=LEFT),
+                                          accent=th.highlight)
+        layout.fit(self.state.rule_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
+        self.state.rule_card.next_to(self.state.header, DOWN, buff=0.35).set_x(0)
         self.say("The decision rule: split Q, K and V into heads, let each head mix values, "
                  "then concatenate and project through W_O.")
-        self.play(FadeIn(self.header), FadeIn(self.rule_card), run_time=style.BEAT)
+        self.play(FadeIn(self.state.header), FadeIn(self.state.rule_card), run_time=style.BEAT)
         self.hold(style.SHORT)
 
     def pipeline(self):
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         n, d, h, dk = L.trace.n_pos, L.d_model, L.n_head, L.d_head
         names = ["X", "split Q, K, V\ninto h heads", "each head\nmixes values", "concatenate", "project\nthrough W_O",
                  "+ X, then\nAdd & Norm"]
@@ -57,10 +82,10 @@ class RecapScene(LessonScene):
                   f"{n} \u00d7 {d}", f"{n} \u00d7 {d}", f"{n} \u00d7 {d}"]
         colors = [th.role("X"), th.role("Q"), th.role("V"), th.grid, th.role("O"), th.highlight]
         P = parts.Pipeline(th, names, shapes, colors=colors, size=style.BODY_SIZE,
-                                width=config.frame_width - 2 * style.FRAME_MARGIN)
+                           width=config.frame_width - 2 * style.FRAME_MARGIN)
         _, _, bottom, _ = layout.content_box()
-        P.move_to([0, (self.rule_card.get_bottom()[1] + bottom) / 2, 0])
-        self.pipe = P
+        P.move_to([0, (self.state.rule_card.get_bottom()[1] + bottom) / 2, 0])
+        self.state.pipe = P
         self.say(f"With this model's shapes: {n} by {d} in, {h} heads of {dk}, back to {n} by {d}, "
                  f"then W_O, and Add and Norm.")
         self.play(FadeIn(P.stages[0]), FadeIn(P.shapes[0]), run_time=style.SHORT)
@@ -71,13 +96,13 @@ class RecapScene(LessonScene):
         self.hold(style.SHORT)
 
     def failure_trap(self):
-        L, th = self.lesson, self.th
+        L, th = self.lesson, self.theme
         h = L.n_head
         label = parts.text(th, "Failure trap", style.LABEL_SIZE, th.warn, bold=True)
         trap = parts.paragraph(th, FAILURE_TRAP, 11.5, style.BODY_SIZE)
         trap_card = parts.card(th, VGroup(label, trap).arrange(DOWN, buff=0.15, aligned_edge=LEFT), accent=th.warn)
         layout.fit(trap_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
-        trap_card.next_to(self.header, DOWN, buff=0.35).set_x(0)
+        trap_card.next_to(self.state.header, DOWN, buff=0.35).set_x(0)
 
         _, _, bottom, top = layout.content_box()
         room = trap_card.get_bottom()[1] - 0.5 - (bottom + 0.9)  # height left for the grids and their labels
@@ -92,24 +117,24 @@ class RecapScene(LessonScene):
                 title += f", {h} \u00d7 {h} heads"
             # Many heads: one Square per cell would be thousands of mobjects, so shaded paths (binned).
             g = parts.AttentionGrid(th, values, heads if labelled else None, cell=cell, axes=False, bar=False,
-                                     numbers=labelled and cell >= NUMBERED_CELL, labels=labelled,
-                                     binned=not labelled, max_tokens=h)
+                                    numbers=labelled and cell >= NUMBERED_CELL, labels=labelled,
+                                    binned=not labelled, max_tokens=h)
             g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=0.15)
             g.add(g.title)
             grids.add(g)
         bar = parts.ColorBar(th, height=min(2.2, h * cell), label="JS distance")
         evidence = VGroup(grids[0], grids[1], bar).arrange(RIGHT, buff=0.8, aligned_edge=DOWN)
         caption = parts.text(th, "Jensen\u2013Shannon distance between two heads' attention patterns, "
-                                 "mean over query rows (0 = identical)", style.SMALL_SIZE, th.muted)
+                             "mean over query rows (0 = identical)", style.SMALL_SIZE, th.muted)
         caption.next_to(evidence, DOWN, buff=0.25)
         block = VGroup(evidence, caption)
         layout.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN,
-                  height=trap_card.get_bottom()[1] - 0.3 - (bottom + 0.1))
+                   height=trap_card.get_bottom()[1] - 0.3 - (bottom + 0.1))
         block.next_to(trap_card, DOWN, buff=0.3).set_x(0)
-        self.evidence_grids = grids
+        self.state.evidence_grids = grids
         self.say("The failure trap: treating multi-head attention as duplicated attention "
                  "rather than separate learned projections.")
-        self.clear(self.rule_card, self.pipe)
+        self.clear(self.state.rule_card, self.state.pipe)
         self.play(FadeIn(trap_card), run_time=style.SHORT)
         self.hold(style.SHORT)
         self.say("Measured on this sentence: separate projections give different patterns; "
@@ -117,13 +142,13 @@ class RecapScene(LessonScene):
         self.play(FadeIn(grids[0]), FadeIn(bar), FadeIn(caption), run_time=style.BEAT)
         self.play(FadeIn(grids[1]), run_time=style.BEAT)
         self.hold(style.SHORT)
-        self.trap_view = VGroup(trap_card, block)
+        self.state.trap_view = VGroup(trap_card, block)
 
     def remember(self):
-        th = self.th
+        th = self.theme
         line = parts.paragraph(th, REMEMBER, 12.5, style.HEADING_SIZE, th.highlight, align=ORIGIN)
-        line.move_to(self.trap_view[1])
+        line.move_to(self.state.trap_view[1])
         self.say(REMEMBER)
-        self.clear(self.trap_view[1])
+        self.clear(self.state.trap_view[1])
         self.play(FadeIn(line), run_time=style.BEAT)
         self.hold(style.HOLD)

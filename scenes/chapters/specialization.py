@@ -12,13 +12,24 @@ same chapter shows untrained heads honestly: different patterns, no roles).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, config
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    VGroup,
+    VMobject,
+    config,
+)
 
 from mha_core.analysis import SHARE_THRESHOLD
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-
 
 # Short names of the signatures, for the tags under small patterns ("1.00 previous").
 SIGNATURE_NAMES = {"previous": "previous", "next": "next", "current": "own token", "cls": "[CLS]", "sep": "[SEP]",
@@ -39,6 +50,21 @@ def showcase_head(spec) -> int:
     return -max(scores)[2]
 
 
+@dataclass
+class SpecializationState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    spec: object = None  # the Lesson's Specialization
+    header: VMobject | None = None
+    row: VMobject | None = None
+    legend: VMobject | None = None
+    grids: VMobject | None = None
+    bar: VMobject | None = None
+    n_labelled: int = 0
+    big: VMobject | None = None
+    card: VMobject | None = None
+
+
 class SpecializationScene(LessonScene):
     chapter_id = "specialization"
     title = "Heads specialise"
@@ -46,13 +72,14 @@ class SpecializationScene(LessonScene):
                "Specialisation is learned, not assigned, and one head on one sentence proves little.")
 
     def construct(self):
+        self.state = SpecializationState()
         L = self.lesson
-        self.th, self.spec = self.theme, L.specialization
-        sp = self.spec
+        self.state.spec = L.specialization
+        sp = self.state.spec
         where = f"layer {sp.layer} \u00b7 " if sp.layer is not None else ""
         kind = "trained" if sp.trained else "untrained: no roles to find"
-        self.header = parts.chapter_header(self.th, L.chapter_number(self.chapter_id), self.title,
-                                           f"{sp.model_name} \u00b7 {where}{sp.n_head} heads \u00b7 {kind}")
+        self.state.header = parts.chapter_header(self.theme, L.chapter_number(self.chapter_id), self.title,
+                                                 f"{sp.model_name} \u00b7 {where}{sp.n_head} heads \u00b7 {kind}")
         self.word_pieces()
         self.all_heads()
         self.one_head_up_close()
@@ -61,21 +88,21 @@ class SpecializationScene(LessonScene):
     # -- beats -----------------------------------------------------------------------
 
     def word_pieces(self):
-        th, sp = self.th, self.spec
-        self.row = parts.TokenRow(th, sp.trace.tokens, size=style.LABEL_SIZE,
-                                   max_width=config.frame_width - 1.0)
-        self.row.next_to(self.header, DOWN, buff=0.3).set_x(0)
+        th, sp = self.theme, self.state.spec
+        self.state.row = parts.TokenRow(th, sp.trace.tokens, size=style.LABEL_SIZE,
+                                        max_width=config.frame_width - 1.0)
+        self.state.row.next_to(self.state.header, DOWN, buff=0.3).set_x(0)
         if sp.trained:
             self.say(f"Now a real trained model, {sp.model_name}. It reads our sentence as word pieces, "
                      "with [CLS] and [SEP] around it.")
         else:
             self.say("With the untrained toy model there is nothing learned to find. "
                      "Here is what its heads look like anyway.")
-        self.play(FadeIn(self.header), FadeIn(self.row, shift=DOWN * 0.2), run_time=style.BEAT)
+        self.play(FadeIn(self.state.header), FadeIn(self.state.row, shift=DOWN * 0.2), run_time=style.BEAT)
         self.hold()
 
     def all_heads(self):
-        th, sp = self.th, self.spec
+        th, sp = self.theme, self.state.spec
         tokens = sp.trace.tokens
         n = min(sp.trace.n_pos, style.MAX_TOKENS)
         left, right, bottom, top = layout.content_box()
@@ -83,7 +110,7 @@ class SpecializationScene(LessonScene):
         tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for tag in sp.tags
                     for s in (tag.headline, measure_text(tag))) + 0.25
         width = right - left - bar.width - 0.5
-        room_top = self.row.get_bottom()[1] - 0.3
+        room_top = self.state.row.get_bottom()[1] - 0.3
         height = room_top - bottom - 0.45
         # The tags under each pattern set the narrowest column a layout may use.
         max_cols = max(1, int((width + 0.3) // tag_w))
@@ -95,7 +122,7 @@ class SpecializationScene(LessonScene):
         grids = VGroup()
         for i in range(sp.n_head):
             g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, labels=False, axes=False, bar=False,
-                                     color=th.head(i) if sp.labels[i] else th.grid, note=False, binned=True)
+                                    color=th.head(i) if sp.labels[i] else th.grid, note=False, binned=True)
             headline, measure = sp.tags[i].headline, measure_text(sp.tags[i])
             labelled = sp.labels[i] is not None
             t1 = parts.text(th, f"{i + 1} \u00b7 {headline}", style.SMALL_SIZE, th.head(i) if labelled else th.muted,
@@ -119,29 +146,29 @@ class SpecializationScene(LessonScene):
         else:
             legend = "numbers: largest share of attention on this sentence \u00b7 rows: queries, columns: keys"
         legend += parts.cap_note(len(tokens))
-        self.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
-        self.legend.next_to(grids, DOWN, buff=0.15).align_to(grids, LEFT)
-        if self.legend.get_bottom()[1] < bottom:
-            self.legend.shift(UP * (bottom - self.legend.get_bottom()[1]))
+        self.state.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
+        self.state.legend.next_to(grids, DOWN, buff=0.15).align_to(grids, LEFT)
+        if self.state.legend.get_bottom()[1] < bottom:
+            self.state.legend.shift(UP * (bottom - self.state.legend.get_bottom()[1]))
         n_labelled = sum(1 for x in sp.labels if x is not None)
         if sp.trained:
             self.say(f"Here are its {sp.n_head} heads in layer {sp.layer}. We measured each one over many "
                      f"sentences: {n_labelled} of them earn a label, the rest are described by their numbers.")
         else:
             self.say("Different patterns, yes, but no roles: these weights were never trained.")
-        self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.legend), run_time=style.BEAT)
+        self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.state.legend), run_time=style.BEAT)
         self.hold()
-        self.grids, self.bar, self.n_labelled = grids, bar, n_labelled
+        self.state.grids, self.state.bar, self.state.n_labelled = grids, bar, n_labelled
 
     def one_head_up_close(self):
-        th, sp = self.th, self.spec
+        th, sp = self.theme, self.state.spec
         i = showcase_head(sp)
         left, right, bottom, top = layout.content_box()
-        frame = parts.highlight_box(th, self.grids[i].frame, buff=0.05, color=th.head(i))
+        frame = parts.highlight_box(th, self.state.grids[i].frame, buff=0.05, color=th.head(i))
         self.play(Create(frame), run_time=style.SHORT)
         big = parts.AttentionGrid(th, sp.trace.weights[i], sp.trace.tokens, cell=0.3, color=th.head(i),
-                                   title=f"head {i + 1}")
-        room_top = self.row.get_bottom()[1] - 0.25
+                                  title=f"head {i + 1}")
+        room_top = self.state.row.get_bottom()[1] - 0.25
         layout.fit(big, width=(right - left) * 0.55, height=room_top - bottom)
         big.move_to([left + big.width / 2, room_top - big.height / 2, 0])
         text = sp.descriptions[i]
@@ -153,19 +180,19 @@ class SpecializationScene(LessonScene):
             self.say(f"Head {i + 1} up close: a {headline} head, measured over the corpus, not guessed from a picture.")
         else:
             self.say(f"Head {i + 1} up close, described by its numbers: no signature clears its threshold.")
-        self.play(FadeOut(self.grids), FadeOut(self.bar), FadeOut(self.legend), FadeOut(frame), run_time=style.SHORT)
+        self.play(FadeOut(self.state.grids), FadeOut(self.state.bar), FadeOut(self.state.legend), FadeOut(frame), run_time=style.SHORT)
         self.play(FadeIn(big), FadeIn(card, shift=LEFT * 0.2), run_time=style.BEAT)
         self.hold()
-        self.big, self.card = big, card
+        self.state.big, self.state.card = big, card
 
     def caveats(self):
-        th, sp = self.th, self.spec
+        th, sp = self.theme, self.state.spec
         left, right, bottom, top = layout.content_box()
-        width = min(right - self.big.get_right()[0] - 0.4, 5.6)
+        width = min(right - self.state.big.get_right()[0] - 0.4, 5.6)
         if sp.trained:
             learned = ("Specialisation is learned, not assigned: nobody told any head what to do; "
                        "training shaped each one.")
-            unlabelled = sp.n_head - self.n_labelled
+            unlabelled = sp.n_head - self.state.n_labelled
             over_read = (f"Do not over-read one head: {unlabelled} of {sp.n_head} heads here have no clean label, "
                          "and one sentence proves nothing.")
         else:
@@ -175,8 +202,8 @@ class SpecializationScene(LessonScene):
                        parts.note(th, over_read, width=width, kind="caveat", size=style.SMALL_SIZE))
         notes.arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         # Under the measured description, which stays up.
-        layout.fit(notes, height=self.card.get_bottom()[1] - bottom - 0.2)
-        notes.next_to(self.card, DOWN, buff=0.2).align_to(self.card, LEFT)
+        layout.fit(notes, height=self.state.card.get_bottom()[1] - bottom - 0.2)
+        notes.next_to(self.state.card, DOWN, buff=0.2).align_to(self.state.card, LEFT)
         self.say("Two caveats. Specialisation is learned, not assigned. "
                  "And do not read one head on one sentence as proof.")
         self.play(FadeIn(notes, shift=UP * 0.2), run_time=style.BEAT)

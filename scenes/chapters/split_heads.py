@@ -9,7 +9,23 @@ separate projections give different ones.
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, Rectangle, VGroup, Write, config
+from dataclasses import dataclass
+
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    Rectangle,
+    VGroup,
+    VMobject,
+    Write,
+    config,
+)
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -28,6 +44,19 @@ def mean_off_diagonal(dist) -> float:
     return float((dist.sum() - dist.diagonal().sum()) / (h * (h - 1)))
 
 
+@dataclass
+class SplitHeadsState:
+    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+
+    header: VMobject | None = None
+    dk_group: VMobject | None = None
+    zoom: VMobject | None = None
+    real_value: VMobject | None = None
+    copies_value: VMobject | None = None
+    real_grids: VMobject | None = None
+    copies_grids: VMobject | None = None
+
+
 class SplitHeadsScene(LessonScene):
     chapter_id = "split-heads"
     title = "Split into heads"
@@ -35,11 +64,11 @@ class SplitHeadsScene(LessonScene):
                "blocks of W_Q. Copies of one head would give identical patterns; separate projections do not.")
 
     def construct(self):
+        self.state = SplitHeadsState()
         L = self.lesson
-        self.th = self.theme
-        self.header = parts.chapter_header(self.th, L.chapter_number(self.chapter_id), self.title,
-                                           parts.model_line(L))
-        self.play(FadeIn(self.header), run_time=style.SHORT)
+        self.state.header = parts.chapter_header(self.theme, L.chapter_number(self.chapter_id), self.title,
+                                                 parts.model_line(L))
+        self.play(FadeIn(self.state.header), run_time=style.SHORT)
         self.head_width()
         self.split_projection()
         self.failure_trap()
@@ -47,7 +76,7 @@ class SplitHeadsScene(LessonScene):
     # -- beats -----------------------------------------------------------------------
 
     def head_width(self):
-        th, L = self.th, self.lesson
+        th, L = self.theme, self.lesson
         d, h, dk = L.d_model, L.n_head, L.d_head
         live = parts.formula(th, f"d_k = frac(d, h) = frac({d}, {h}) = {dk}", style.HEADING_SIZE)
         seed = parts.formula_card(th, f"d = {SEED_D}, h = {SEED_H} arrow.double d_k = {SEED_D // SEED_H}",
@@ -59,10 +88,10 @@ class SplitHeadsScene(LessonScene):
         self.play(Write(live), run_time=style.BEAT)
         self.play(FadeIn(seed, shift=LEFT * 0.2), run_time=style.SHORT)
         self.hold()
-        self.dk_group = VGroup(live, seed)
+        self.state.dk_group = VGroup(live, seed)
 
     def split_projection(self):
-        th, L = self.th, self.lesson
+        th, L = self.theme, self.lesson
         d, h, dk = L.d_model, L.n_head, L.d_head
         W = L.mha.W_Q.detach()
         size = 2.6
@@ -85,7 +114,7 @@ class SplitHeadsScene(LessonScene):
         sampled = f" \u00b7 every {stride}th row and column drawn" if stride > 1 else ""
         shape = parts.text(th, f"{d} \u00d7 {d}{sampled}", style.SMALL_SIZE, th.muted).next_to(stage, DOWN, buff=0.12)
         self.say("The query projection W_Q is one d by d matrix, but its columns fall into h blocks, one per head.")
-        self.play(FadeOut(self.dk_group[1]), self.dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
+        self.play(FadeOut(self.state.dk_group[1]), self.state.dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
                   run_time=style.SHORT)
         self.play(*(FadeIn(b) for b in blocks), FadeIn(name), FadeIn(shape), run_time=style.BEAT)
         self.play(LaggedStart(*(Create(r) for r in whole), lag_ratio=0.1), run_time=style.BEAT)
@@ -110,22 +139,22 @@ class SplitHeadsScene(LessonScene):
 
         # The same numbers, as numbers: head 1's block.
         zoom = parts.NumberMatrix(th, L.mha.head_weights("Q")[0], name="W_Q^((1))", name_color=th.head(0),
-                                   max_rows=7, max_cols=4, shape=f"{d} \u00d7 {dk}")
+                                  max_rows=7, max_cols=4, shape=f"{d} \u00d7 {dk}")
         same = parts.formula(th, f"= W_Q [:, 1..{dk}]", style.LABEL_SIZE, th.muted)
         view = VGroup(zoom, same).arrange(DOWN, buff=0.2)
         left, right, bottom, top = layout.content_box()
         layout.fit(view, width=right - spread.get_right()[0] - 0.8, height=top - bottom - 0.4)
         view.move_to([(spread.get_right()[0] + right) / 2, stage.get_y() + 0.3, 0])
-        self.zoom = zoom
+        self.state.zoom = zoom
         frame = parts.highlight_box(th, spread[0], buff=0.05, color=th.head(0))
         self.say("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q.")
         self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
         self.hold()
-        self.play(FadeOut(VGroup(self.dk_group[0], labels, block_shape, view, frame, *whole)),
+        self.play(FadeOut(VGroup(self.state.dk_group[0], labels, block_shape, view, frame, *whole)),
                   *(FadeOut(b) for b in blocks), run_time=style.SHORT)
 
     def failure_trap(self):
-        th, L = self.th, self.lesson
+        th, L = self.theme, self.lesson
         n_show = min(L.n_head, MAX_TRAP_HEADS)
         left, right, bottom, top = layout.content_box()
         bar = parts.ColorBar(th, height=2.2)
@@ -135,9 +164,9 @@ class SplitHeadsScene(LessonScene):
 
         def pattern_row(weights, caption, dist, color):
             grids = VGroup(*(parts.AttentionGrid(th, weights[i], None, cell=cell, labels=False, axes=False,
-                                                  bar=False, title=f"head {i + 1}", color=th.head(i), note=False,
-                                                  binned=True)
-                             for i in range(n_show)))
+                                                 bar=False, title=f"head {i + 1}", color=th.head(i), note=False,
+                                                 binned=True)
+                            for i in range(n_show)))
             grids.arrange(RIGHT, buff=0.35, aligned_edge=DOWN)
             label = parts.text(th, caption, style.LABEL_SIZE, color)
             distance = parts.text(th, "mean Jensen-Shannon distance between heads (0 = identical):", style.LABEL_SIZE,
@@ -154,7 +183,7 @@ class SplitHeadsScene(LessonScene):
         trap = parts.text(th, "Failure trap: multi-head attention is not the same attention repeated.",
                           style.LABEL_SIZE, th.warn)
         layout.fit(trap, width=right - left)
-        trap.next_to(self.header, DOWN, buff=0.3).align_to(self.header, LEFT)
+        trap.next_to(self.state.header, DOWN, buff=0.3).align_to(self.state.header, LEFT)
         hint = "rows: queries \u00b7 columns: keys"
         if L.n_head > n_show:
             hint = f"first {n_show} of {L.n_head} heads \u00b7 rows: queries, columns: keys"
@@ -166,8 +195,8 @@ class SplitHeadsScene(LessonScene):
         rows.move_to([left + rows.width / 2, room_top - rows.height / 2, 0])
         bar.next_to(rows, RIGHT, buff=0.5).align_to(rows, DOWN)
         hint.next_to(rows, DOWN, buff=0.2).align_to(rows, LEFT)
-        self.real_value, self.copies_value = real.value, copies.value
-        self.real_grids, self.copies_grids = real.grids, copies.grids
+        self.state.real_value, self.state.copies_value = real.value, copies.value
+        self.state.real_grids, self.state.copies_grids = real.grids, copies.grids
         self.say("The failure trap: treating multi-head attention as one attention duplicated.")
         self.play(FadeIn(trap), run_time=style.SHORT)
         self.hold()
