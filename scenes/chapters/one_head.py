@@ -77,23 +77,8 @@ class WorkedRow(VGroup):
         self.vec_y = [y - a * dy for a in range(len(self.dims))]
         y = self.vec_y[-1] - 0.55
 
-        def vectors(mat, color):
-            block = VGroup()
-            cells = {}
-            for a, dim in enumerate(self.dims):
-                for j, x in zip(self.keys, self.col_x):
-                    if dim is None:
-                        mob = parts.text(th, "\u22ee", style.NUMBER_SIZE, th.muted)
-                    else:
-                        v = float(mat[dim, j])
-                        mob = NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, color)
-                        cells[(dim, j)] = mob
-                    block.add(mob.move_to([x, self.vec_y[a], 0]))
-            block.cells = cells
-            return block
-
-        self.k_block = vectors(kT, th.role("K"))
-        self.v_block = vectors(vT, th.role("V"))
+        self.k_block = self._vector_columns(th, kT, th.role("K"))
+        self.v_block = self._vector_columns(th, vT, th.role("V"))
         self.columns = [VGroup(*(m for (d, jj), m in self.k_block.cells.items() if jj == j)) for j in self.keys]
 
         # The query vector, in a column left of the keys.
@@ -111,38 +96,57 @@ class WorkedRow(VGroup):
         self.dot = parts.text(th, "\u00b7", style.TITLE_SIZE + 10, th.muted).move_to(
             [(self.q_x + x0) / 2, self.q_col.get_y(), 0])
 
-        def number_row(values, yy, color=None, digits=style.DIGITS):
-            row = VGroup()
-            v = values.numpy()
-            scale = float(np.abs(v[np.isfinite(v)]).max()) if np.isfinite(v).any() else 1.0
-            for j, x in zip(self.keys, self.col_x):
-                val = float(v[j])
-                shown = style.fmt(val, digits) if math.isfinite(val) else "\u2212\u221e"
-                col = color or th.signed_color(val, scale)
-                row.add(NumberLabel(val, shown, style.NUMBER_SIZE, col).move_to([x, yy, 0]))
-            return row
-
         self.score_y, self.scaled_y, self.weight_y = y, y - 0.45, y - 0.9
-        self.scores = number_row(scores, self.score_y)
-        self.scaled = number_row(scaled, self.scaled_y)
-        self.weights = number_row(weights, self.weight_y, color=th.text)
+        self.scores = self._stage_numbers(th, scores, self.score_y)
+        self.scaled = self._stage_numbers(th, scaled, self.scaled_y)
+        self.weights = self._stage_numbers(th, weights, self.weight_y, color=th.text)
         self.weight_sum = float(weights.sum())
 
-        label_x = self.q_x - 0.75
+        self.label_x = self.q_x - 0.75
         sqrt_dk = style.fmt(math.sqrt(t.d_head))
 
-        def row_label(src, yy):
-            lab = parts.formula(th, src, style.LABEL_SIZE, th.muted)
-            return lab.move_to([label_x, yy, 0], aligned_edge=RIGHT)
-
-        self.score_label = row_label("q dot k_j", self.score_y)
+        self.score_label = self._stage_label(th, "q dot k_j", self.score_y)
         mask_note = ", mask" if t.mask is not None else ""
-        self.scaled_label = row_label(f'"÷" sqrt({t.d_head}) = {sqrt_dk}' if not mask_note else
+        self.scaled_label = self._stage_label(th, f'"÷" sqrt({t.d_head}) = {sqrt_dk}' if not mask_note else
                                       f'"÷" sqrt({t.d_head}) "{mask_note}"', self.scaled_y)
-        self.weight_label = row_label('op("softmax")', self.weight_y)
-        self.k_label = row_label("k_j", self.vec_y[min(1, len(self.vec_y) - 1)])
-        self.v_label = row_label("v_j", self.vec_y[min(1, len(self.vec_y) - 1)])
+        self.weight_label = self._stage_label(th, 'op("softmax")', self.weight_y)
+        self.k_label = self._stage_label(th, "k_j", self.vec_y[min(1, len(self.vec_y) - 1)])
+        self.v_label = self._stage_label(th, "v_j", self.vec_y[min(1, len(self.vec_y) - 1)])
         self.add(self.key_labels, self.q_label, self.q_col, self.dot, self.k_block, self.k_label)
+
+    def _vector_columns(self, th, mat, color) -> VGroup:
+        """``mat`` [d_head, key] as one column per key (rows: the drawn dimensions); ``.cells[(dim, key)]``."""
+        block = VGroup()
+        cells = {}
+        for a, dim in enumerate(self.dims):
+            for j, x in zip(self.keys, self.col_x):
+                if dim is None:
+                    mob = parts.text(th, "\u22ee", style.NUMBER_SIZE, th.muted)
+                else:
+                    v = float(mat[dim, j])
+                    mob = NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, color)
+                    cells[(dim, j)] = mob
+                block.add(mob.move_to([x, self.vec_y[a], 0]))
+        block.cells = cells
+        return block
+
+    def _stage_numbers(self, th, values, y: float, color=None, digits: int = style.DIGITS) -> VGroup:
+        """One number per key column at height ``y`` (a stage of the row: scores, scaled, weights)."""
+        row = VGroup()
+        v = values.numpy()
+        scale = float(np.abs(v[np.isfinite(v)]).max()) if np.isfinite(v).any() else 1.0
+        for j, x in zip(self.keys, self.col_x):
+            val = float(v[j])
+            shown = style.fmt(val, digits) if math.isfinite(val) else "\u2212\u221e"
+            col = color or th.signed_color(val, scale)
+            row.add(NumberLabel(val, shown, style.NUMBER_SIZE, col).move_to([x, y, 0]))
+        return row
+
+    def _stage_label(self, th, source: str, y: float):
+        """A stage's name (Typst maths) right-aligned left of the query column, at height ``y``."""
+        label = parts.formula(th, source, style.LABEL_SIZE, th.muted)
+        return label.move_to([self.label_x, y, 0], aligned_edge=RIGHT)
+
 
 
 @dataclass
