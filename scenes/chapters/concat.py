@@ -9,20 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from manim import (
-    DOWN,
-    LEFT,
-    RIGHT,
-    UP,
-    Create,
-    FadeIn,
-    FadeOut,
-    GrowFromCenter,
-    LaggedStart,
-    VGroup,
-    VMobject,
-    config,
-)
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, GrowFromCenter, LaggedStart, VGroup, VMobject, config
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -32,15 +19,18 @@ APART = 0.55  # extra gap between head blocks before they are joined
 
 @dataclass
 class ConcatState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    takeaway: VMobject | None = None
-    C: VMobject | None = None
-    header: VMobject | None = None
-    lead: VMobject | None = None
-    pieces: list = field(default_factory=list)  # (piece, offset) of each head block moving into place
-    piece_shapes: VMobject | None = None
-    braces: VMobject | None = None
+    The chapter: the concatenation: every head's output side by side, back to n × d.
+    """
+
+    takeaway: VMobject | None = None  # the closing line: Concat(head_1..head_h) and what it means
+    C: parts.HeadBlocks | None = None  # Concat(head_1..head_h) [pos, d_model], in head blocks
+    header: VMobject | None = None  # chapter number, title and the model line
+    lead: VMobject | None = None  # the formula beside the title
+    pieces: list = field(default_factory=list)  # (block, offset) of each head output sliding into place
+    piece_shapes: VMobject | None = None  # the n × d_k shapes under the pieces
+    braces: VMobject | None = None  # width, n and d_k braces around the result
 
 
 class ConcatScene(LessonScene):

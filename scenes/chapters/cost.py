@@ -11,20 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from manim import (
-    DOWN,
-    LEFT,
-    RIGHT,
-    UP,
-    FadeIn,
-    GrowFromEdge,
-    LaggedStart,
-    Rectangle,
-    Square,
-    VGroup,
-    VMobject,
-    config,
-)
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, VMobject, config
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -35,19 +22,22 @@ PRUNING_SOURCE = "Michel et al. 2019, \u201cAre Sixteen Heads Really Better than
 
 @dataclass
 class CostState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    header: VMobject | None = None
-    param_numbers: dict = field(default_factory=dict)  # "weights", "total", "single": the parameter counts shown
-    param_view: VMobject | None = None
-    compute_table: VMobject | None = None
-    compute_view: VMobject | None = None
-    examples: VMobject | None = None
-    example_costs: list = field(default_factory=list)  # the CostExamples in the table, in its order
-    examples_view: VMobject | None = None
-    free_view: VMobject | None = None
-    chart: VMobject | None = None
-    ablation_values: object = None  # the ablation numbers the bars show
+    The chapter: what heads cost: parameters, multiply-adds, other shapes, measured ablation.
+    """
+
+    header: VMobject | None = None  # chapter number, title and the model line
+    param_numbers: dict = field(default_factory=dict)  # "weights", "total", "single": counts shown
+    param_view: VMobject | None = None  # the four d × d squares and W_Q's head blocks
+    compute_table: parts.Table | None = None  # multiply-adds per stage, this h against one full-width head
+    compute_view: VMobject | None = None  # that table with its title and note
+    examples: parts.Table | None = None  # the worked example, GPT-3 and this model, costed alike
+    example_costs: list = field(default_factory=list)  # the CostExamples of that table, in its order
+    examples_view: VMobject | None = None  # that table with its title
+    free_view: VMobject | None = None  # the "more heads is not free" card
+    chart: parts.BarChart | None = None  # output change when each head is zeroed
+    ablation_values: object = None  # the values the bars show (trained heads if the lesson has them)
 
 
 class CostScene(LessonScene):

@@ -10,20 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from manim import (
-    DOWN,
-    LEFT,
-    RIGHT,
-    UP,
-    FadeIn,
-    FadeOut,
-    LaggedStart,
-    Square,
-    VGroup,
-    VMobject,
-    Write,
-    config,
-)
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, LaggedStart, Square, VGroup, VMobject, Write, config
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -35,18 +22,21 @@ OUTPUT_COLS = 5  # columns of each head's output row in the "every head" beat
 
 @dataclass
 class HeadOutputsState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    q: int = 0  # the query position worked through
-    header: VMobject | None = None
-    eq: VMobject | None = None
-    V: VMobject | None = None
-    weight_column: VMobject | None = None
-    out: VMobject | None = None
-    H: VMobject | None = None
-    worked: VMobject | None = None
-    head_rows: list = field(default_factory=list)  # per head: the mobjects of its row
-    table: VMobject | None = None
+    The chapter: every head's output for the focus word, and how the heads differ.
+    """
+
+    q: int = 0  # the query position (the focus word)
+    header: VMobject | None = None  # chapter number, title and the model line
+    eq: VMobject | None = None  # head_i = A_i V_i beside the title
+    V: VMobject | None = None  # head 1's value vectors V_1
+    weight_column: VMobject | None = None  # head 1's weights for the focus word, one per value
+    out: VMobject | None = None  # head 1's output for the focus word
+    H: VMobject | None = None  # head_1 for every word
+    worked: VMobject | None = None  # the worked mix of head 1, cleared before the table
+    head_rows: list = field(default_factory=list)  # per head: its row of the every-head table
+    table: VMobject | None = None  # every head's output for the focus word, side by side
 
 
 class HeadOutputsScene(LessonScene):

@@ -9,20 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from manim import (
-    DOWN,
-    LEFT,
-    RIGHT,
-    UP,
-    Create,
-    FadeIn,
-    FadeOut,
-    LaggedStart,
-    VGroup,
-    VMobject,
-    Write,
-    config,
-)
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, VGroup, VMobject, Write, config
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -39,13 +26,16 @@ MAX_ARC_HEADS = 6  # more arcs than this from one word stop being readable
 
 @dataclass
 class IntroState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    question: VMobject | None = None
-    row: VMobject | None = None
-    kinds: VMobject | None = None
-    arcs: VMobject | None = None
-    chips: VMobject | None = None
+    The chapter: the question, the sentence and the heads' links from one word.
+    """
+
+    question: VMobject | None = None  # the lesson's question, kept at the top
+    row: parts.TokenRow | None = None  # the sentence's tokens
+    kinds: VMobject | None = None  # the kinds of relationship a sentence holds
+    arcs: VMobject | None = None  # each head's strongest link from the focus word
+    chips: VMobject | None = None  # head chips with each link's weight (.weight, .key)
 
 
 class IntroScene(LessonScene):

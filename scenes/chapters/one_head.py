@@ -15,19 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from manim import (
-    DOWN,
-    RIGHT,
-    UP,
-    Create,
-    FadeIn,
-    FadeOut,
-    LaggedStart,
-    ReplacementTransform,
-    VGroup,
-    VMobject,
-    config,
-)
+from manim import DOWN, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, ReplacementTransform, VGroup, VMobject, config
 
 from mha_core.sizes import shown_indices
 from scenes import layout, parts, style
@@ -151,15 +139,18 @@ class WorkedRow(VGroup):
 
 @dataclass
 class OneHeadState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
+
+    The chapter: one query row worked through: q·k, ÷√d_k, softmax, the mix.
+    """
 
     f: int = 0  # the query position worked through
-    header: VMobject | None = None
-    table: VMobject | None = None
-    everything: VMobject | None = None
-    formula: VMobject | None = None
-    total: VMobject | None = None
-    result: VMobject | None = None
+    header: VMobject | None = None  # chapter number, title and the model line
+    table: WorkedRow | None = None  # the worked row: keys as columns, every stage a row
+    everything: VMobject | None = None  # the table with every row it gains, fitted once
+    formula: VMobject | None = None  # head_1 = softmax(Q_1 K_1ᵀ / √d_k) V_1
+    total: VMobject | None = None  # the weights' sum, 1
+    result: VMobject | None = None  # the head's output for the word: its label and entries
 
 
 class OneHeadScene(LessonScene):
@@ -183,14 +174,14 @@ class OneHeadScene(LessonScene):
 
     def setup_stage(self):
         th, L = self.theme, self.lesson
-        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title,
-                                                 f"{parts.model_line(L)} \u00b7 head {HEAD + 1}{parts.cap_note(L.trace.n_pos)}")
+        subtitle = f"{parts.model_line(L)} \u00b7 head {HEAD + 1}{parts.cap_note(L.trace.n_pos)}"
+        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, subtitle)
         self.state.table = WorkedRow(th, L, HEAD, self.state.f)
         left, right, bottom, top = layout.content_box()
         # Scale the whole table (and the rows added later) to the content width, once.
-        everything = VGroup(self.state.table, self.state.table.scores, self.state.table.scaled, self.state.table.weights,
-                            self.state.table.score_label, self.state.table.scaled_label, self.state.table.weight_label,
-                            self.state.table.v_block, self.state.table.v_label)
+        T = self.state.table
+        everything = VGroup(T, T.scores, T.scaled, T.weights, T.score_label, T.scaled_label, T.weight_label,
+                            T.v_block, T.v_label)
         layout.fit(everything, width=right - left - 0.2)
         self.state.everything = everything
         self.state.formula = parts.formula(th, 'op("head")_1 = op("softmax")(frac(Q_1 K_1^T, sqrt(d_k))) V_1',
@@ -274,7 +265,8 @@ class OneHeadScene(LessonScene):
         th, T, L = self.theme, self.state.table, self.lesson
         w = L.trace.weights[HEAD, self.state.f, : len(T.keys)]
         keep = [int(k) for k in np.argsort(-w.numpy())[:4]]
-        source = T.key_labels[self.state.f] if self.state.f < len(T.keys) else T.q_label  # the query's own column, if drawn
+        f = self.state.f
+        source = T.key_labels[f] if f < len(T.keys) else T.q_label  # the query's own column, if drawn
         arcs = VGroup(*(parts.attention_arc(th, source, T.key_labels[k], float(w[k]), th.head(HEAD),
                                             max_width=10, height=0.35) for k in sorted(keep) if k != self.state.f))
         caveat = parts.note(th, "Attention weights show where information flows, not why the model decided.",

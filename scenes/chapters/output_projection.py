@@ -11,20 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from manim import (
-    DOWN,
-    LEFT,
-    RIGHT,
-    UP,
-    Arrow,
-    Create,
-    FadeIn,
-    FadeOut,
-    LaggedStart,
-    VGroup,
-    VMobject,
-    config,
-)
+from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, VGroup, VMobject, config
 
 from mha_core.sizes import shown_indices
 from scenes import layout, parts, style
@@ -35,19 +22,22 @@ MAX_WRITE_ROWS = 6  # per-head contributions listed; more heads: the first few, 
 
 @dataclass
 class OutputProjectionState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    q: int = 0  # the query position worked through
-    header: VMobject | None = None
-    eq: VMobject | None = None
-    W: VMobject | None = None
-    W_tags: VMobject | None = None
-    concat_column: VMobject | None = None
-    output_row: VMobject | None = None
-    product: VMobject | None = None
-    writes: VMobject | None = None
-    residual: VMobject | None = None
-    norm_row: VMobject | None = None
+    The chapter: W_O, the residual and Add & Norm for the focus word.
+    """
+
+    q: int = 0  # the query position (the focus word)
+    header: VMobject | None = None  # chapter number, title and the model line
+    eq: VMobject | None = None  # MultiHead(x) = Concat(...) W_O beside the title
+    W: parts.HeadBlocks | None = None  # W_O in row blocks: the rows that read head i
+    W_tags: VMobject | None = None  # "reads head i" tags beside W_O's blocks
+    concat_column: VMobject | None = None  # the focus word's concat row, stood up
+    output_row: VMobject | None = None  # its output row
+    product: VMobject | None = None  # concat · W_O = output, with names
+    writes: VMobject | None = None  # what each head writes into the output, summed
+    residual: VMobject | None = None  # x + MultiHead(x), the residual stack
+    norm_row: VMobject | None = None  # LayerNorm of the residual, with the model's own parameters
 
 
 class OutputProjectionScene(LessonScene):
@@ -73,7 +63,8 @@ class OutputProjectionScene(LessonScene):
         self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         eq = parts.formula(th, '"MultiHead"(X) = "Concat"("head"_1, ..., "head"_h) W_O', style.LABEL_SIZE)
         room = config.frame_width / 2 - style.FRAME_MARGIN - self.state.header.get_right()[0] - 0.4
-        self.state.eq = layout.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.state.header.get_y())
+        self.state.eq = layout.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN)
+        self.state.eq.set_y(self.state.header.get_y())
 
         W = parts.HeadBlocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
                              shape=False)

@@ -19,14 +19,17 @@ from scenes.base import LessonScene
 
 @dataclass
 class ParallelHeadsState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    header: VMobject | None = None
-    bar: VMobject | None = None
-    note: VMobject | None = None
-    grids: VMobject | None = None
-    axes: VMobject | None = None
-    cell: float = 0.0  # cell size of the patterns
+    The chapter: all heads' patterns side by side on one scale.
+    """
+
+    header: VMobject | None = None  # chapter number, title and the model line
+    bar: parts.ColorBar | None = None  # the one [0, 1] scale of every pattern
+    note: VMobject | None = None  # what rows and columns are (or the tokens in order)
+    grids: VMobject | None = None  # one AttentionGrid per head
+    axes: VMobject | None = None  # the query and key axis words
+    cell: float = 0.0  # the patterns' cell size
 
 
 class ParallelHeadsScene(LessonScene):
@@ -100,7 +103,8 @@ class ParallelHeadsScene(LessonScene):
                  "Rows are queries, columns are keys.")
         self.play(FadeIn(self.state.header), run_time=style.SHORT)
         # One animation for all heads: they run in parallel, not one after another.
-        self.play(FadeIn(self.state.grids), FadeIn(self.state.axes), FadeIn(self.state.bar), FadeIn(self.state.note), run_time=style.BEAT)
+        s = self.state
+        self.play(FadeIn(s.grids), FadeIn(s.axes), FadeIn(s.bar), FadeIn(s.note), run_time=style.BEAT)
         self.hold()
         self.say("Every pattern uses the same colour scale, from zero to one, so they can be compared directly.")
         self.play(self.state.bar.animate.scale(1.08), run_time=style.SHORT)

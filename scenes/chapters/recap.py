@@ -10,19 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from manim import (
-    DOWN,
-    LEFT,
-    ORIGIN,
-    RIGHT,
-    UP,
-    FadeIn,
-    GrowArrow,
-    LaggedStart,
-    VGroup,
-    VMobject,
-    config,
-)
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, GrowArrow, LaggedStart, VGroup, VMobject, config
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -35,13 +23,16 @@ NUMBERED_CELL = 0.6  # grid cells at least this big carry their numbers (4 chara
 
 @dataclass
 class RecapState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    header: VMobject | None = None
-    rule_card: VMobject | None = None
-    pipe: VMobject | None = None
-    evidence_grids: tuple = ()  # (real heads, copies of one head)
-    trap_view: VMobject | None = None
+    The chapter: the decision rule, the pipeline in this model's shapes, the failure trap.
+    """
+
+    header: VMobject | None = None  # chapter number, title and the model line
+    rule_card: VMobject | None = None  # the decision rule
+    pipe: parts.Pipeline | None = None  # x → heads → concat → W_O with this model's shapes
+    evidence_grids: tuple = ()  # (real heads, copies of one head): the measured failure trap
+    trap_view: VMobject | None = None  # the trap card with its grids
 
 
 class RecapScene(LessonScene):

@@ -14,18 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from manim import (
-    DOWN,
-    LEFT,
-    RIGHT,
-    UP,
-    Create,
-    FadeIn,
-    FadeOut,
-    VGroup,
-    VMobject,
-    config,
-)
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, VMobject, config
 
 from mha_core.analysis import SHARE_THRESHOLD
 from scenes import layout, parts, style
@@ -52,17 +41,20 @@ def showcase_head(spec) -> int:
 
 @dataclass
 class SpecializationState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    spec: object = None  # the Lesson's Specialization
-    header: VMobject | None = None
-    row: VMobject | None = None
-    legend: VMobject | None = None
-    grids: VMobject | None = None
-    bar: VMobject | None = None
-    n_labelled: int = 0
-    big: VMobject | None = None
-    card: VMobject | None = None
+    The chapter: a trained model's heads, labelled by measurement, with the caveats.
+    """
+
+    spec: object = None  # the Lesson's Specialization: the heads shown and their measures
+    header: VMobject | None = None  # chapter number, title and the model's layer
+    row: parts.TokenRow | None = None  # the word pieces the model saw
+    legend: VMobject | None = None  # how to read the tags
+    grids: VMobject | None = None  # one small pattern per head, each with its measured tag (.tag)
+    bar: parts.ColorBar | None = None  # the [0, 1] scale
+    n_labelled: int = 0  # how many heads cleared a threshold
+    big: VMobject | None = None  # the showcased head's pattern, large
+    card: VMobject | None = None  # its measured description
 
 
 class SpecializationScene(LessonScene):
@@ -180,7 +172,8 @@ class SpecializationScene(LessonScene):
             self.say(f"Head {i + 1} up close: a {headline} head, measured over the corpus, not guessed from a picture.")
         else:
             self.say(f"Head {i + 1} up close, described by its numbers: no signature clears its threshold.")
-        self.play(FadeOut(self.state.grids), FadeOut(self.state.bar), FadeOut(self.state.legend), FadeOut(frame), run_time=style.SHORT)
+        s = self.state
+        self.play(FadeOut(s.grids), FadeOut(s.bar), FadeOut(s.legend), FadeOut(frame), run_time=style.SHORT)
         self.play(FadeIn(big), FadeIn(card, shift=LEFT * 0.2), run_time=style.BEAT)
         self.hold()
         self.state.big, self.state.card = big, card

@@ -12,19 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from manim import (
-    DOWN,
-    LEFT,
-    RIGHT,
-    UP,
-    Create,
-    FadeIn,
-    FadeOut,
-    LaggedStart,
-    Rectangle,
-    VGroup,
-    VMobject,
-    Write,
-    config,
+    DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, Rectangle, VGroup, VMobject, Write, config
 )
 
 from scenes import layout, parts, style
@@ -46,15 +34,18 @@ def mean_off_diagonal(dist) -> float:
 
 @dataclass
 class SplitHeadsState:
-    """What the chapter has drawn, by name: each beat leaves here what a later beat (or a test) uses."""
+    """What the beats have drawn, by name; later beats and tests read it.
 
-    header: VMobject | None = None
-    dk_group: VMobject | None = None
-    zoom: VMobject | None = None
-    real_value: VMobject | None = None
-    copies_value: VMobject | None = None
-    real_grids: VMobject | None = None
-    copies_grids: VMobject | None = None
+    The chapter: d_k = d/h, W_Q's column blocks, and the failure trap measured.
+    """
+
+    header: VMobject | None = None  # chapter number, title and the model line
+    dk_group: VMobject | None = None  # d_k = d/h with this model's numbers and 512/8 = 64
+    zoom: VMobject | None = None  # W_Q cut into column blocks, one per head
+    real_value: VMobject | None = None  # mean distance between the real heads' patterns
+    copies_value: VMobject | None = None  # the same for copies of one head (0)
+    real_grids: VMobject | None = None  # the real heads' patterns
+    copies_grids: VMobject | None = None  # the copies' patterns
 
 
 class SplitHeadsScene(LessonScene):
@@ -114,7 +105,8 @@ class SplitHeadsScene(LessonScene):
         sampled = f" \u00b7 every {stride}th row and column drawn" if stride > 1 else ""
         shape = parts.text(th, f"{d} \u00d7 {d}{sampled}", style.SMALL_SIZE, th.muted).next_to(stage, DOWN, buff=0.12)
         self.say("The query projection W_Q is one d by d matrix, but its columns fall into h blocks, one per head.")
-        self.play(FadeOut(self.state.dk_group[1]), self.state.dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
+        dk_group = self.state.dk_group
+        self.play(FadeOut(dk_group[1]), dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
                   run_time=style.SHORT)
         self.play(*(FadeIn(b) for b in blocks), FadeIn(name), FadeIn(shape), run_time=style.BEAT)
         self.play(LaggedStart(*(Create(r) for r in whole), lag_ratio=0.1), run_time=style.BEAT)
