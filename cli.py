@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -17,17 +17,8 @@ from pathlib import Path
 import click
 
 import mha_core
-from scenes.config import lesson_options, load_config
-
-# The shape convention of every traced stage (see mha_core/trace.py).
-CONVENTIONS = {
-    "x": "[pos, d_model]", "q": "[head, pos, d_head]", "k": "[head, pos, d_head]", "v": "[head, pos, d_head]",
-    "scores": "[head, query_pos, key_pos]", "scaled": "[head, query_pos, key_pos]",
-    "masked": "[head, query_pos, key_pos]", "weights": "[head, query_pos, key_pos]",
-    "heads": "[head, pos, d_head]", "concat": "[pos, d_model]", "output": "[pos, d_model]",
-    "mask": "[query_pos, key_pos]",
-}
-SENTENCE_HELP = "Sentence to trace (words and punctuation become tokens)."
+from mha_core.trace import CONVENTIONS  # the shape convention of every traced stage (torch-free)
+from scenes.config import FLAGS, MODEL_KEYS, ConfigError, flag_choices, flag_help, load_config
 
 
 def _usage_error(message: str) -> click.UsageError:
@@ -35,9 +26,14 @@ def _usage_error(message: str) -> click.UsageError:
     return click.UsageError(message.rstrip(".") + ".")
 
 
-def _writable_target(path: Path) -> None:
+def _writable_target(path: Path, force: bool = False) -> None:
     """Fail early (exit 2) when ``path`` cannot be written, before any work is done."""
-    parent = path.expanduser().resolve().parent
+    target = path.expanduser()
+    if target.is_dir():
+        raise _usage_error(f"{path} is a directory; give a file name such as {path / 'trace.safetensors'}")
+    if (target.exists() or target.is_symlink()) and not force:
+        raise _usage_error(f"{path} already exists; pass --force to overwrite it or choose another name")
+    parent = target.resolve().parent
     if not parent.is_dir():
         raise _usage_error(f"the folder {parent} does not exist; create it or choose another path")
     try:  # really try: permission bits say nothing for root or read-only file systems
@@ -46,66 +42,167 @@ def _writable_target(path: Path) -> None:
         raise _usage_error(f"cannot write to {parent}; choose a folder you can write to") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _exit_on_signals() -> None:
+    """Ctrl-C exits 130 and SIGTERM (a CI timeout, `kill`) 143, as shells expect: SystemExit runs every
+    ``finally`` and context manager on the way out (workers stopped, temporary files removed), and
+    click does not turn it into "Aborted!" and exit 1.
+
+    A signal that comes during an import is held until the import is done (checked again every
+    50 ms): C code that imports modules may swallow the exception (torch does, importing numpy),
+    and the command would then run on as if nothing had happened.
+    """
+    pending = []
+
+    def stop(signum, frame):
+        if _importing(frame) and hasattr(signal, "setitimer"):
+            pending[:] = [signum]
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            return
+        raise SystemExit(128 + signum)
+
+    def retry(_signum, frame):
+        if pending:
+            stop(pending[0], frame)
+
+    handlers = {signal.SIGINT: stop, signal.SIGTERM: stop}
+    if hasattr(signal, "SIGALRM"):
+        handlers[signal.SIGALRM] = retry
+    for signum, handler in handlers.items():
+        try:
+            signal.signal(signum, handler)
+        except ValueError:  # not the main thread (e.g. click's CliRunner in a test runner's thread)
+            return
+
+
+def _importing(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _tolerant_streams() -> None:
+    """A character the terminal's encoding lacks (LANG=C and an accented sentence) prints as an escape
+    instead of ending the command with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # absent on CliRunner's and other wrapped streams
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # detached or closed
+                pass
+
+
+class _Command(click.Command):
+    """A command whose ``ConfigError`` (scenes/config.py has no click) is a usage error: exit 2, one sentence."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as err:
+            raise click.UsageError(err.message, ctx) from None
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # subgroups (config) are _Group too
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as err:
+            raise click.UsageError(err.message, ctx) from None
+
+
+def _click_type(key: str, kind: str):
+    if kind in {"choice", "multiple"}:
+        return click.Choice(flag_choices(key))
+    if kind == "folder":
+        return click.Path(path_type=Path, file_okay=False)
+    return {"int": int, "float": float}.get(kind)
+
+
+def lesson_options(command=None, *, keys: tuple[str, ...] | None = None):
+    """Add ``--config FILE`` and one flag per LessonConfig field (scenes.config.FLAGS) to a click command.
+
+    The command receives ``config_file`` and keyword arguments named like the fields
+    (``None`` / ``()`` when not given), ready for ``load_config(config_file, **overrides)``.
+    ``keys`` limits the flags to those fields (``@lesson_options(keys=MODEL_KEYS)``); a
+    config file may still set any key.
+    """
+    if command is None:
+        return lambda command: lesson_options(command, keys=keys)
+    for flag, (key, short, kind) in reversed(list(FLAGS.items())):
+        if keys is not None and key not in keys:
+            continue
+        decls = [flag, key] if short is None else [flag, short, key]
+        settings = {"multiple": True} if kind == "multiple" else {}
+        if key == "chapters":
+            settings["metavar"] = "ID,ID,..."
+        command = click.option(*decls, default=None, type=_click_type(key, kind), help=flag_help(key),
+                               **settings)(command)
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="lesson.toml to read (flags override it); write one with `mha-explainer config init`.",
+    )(command)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(mha_core.__version__, "--version", "-V", prog_name="mha-explainer")
 def main() -> None:
     """Animated lessons on multi-head attention, drawn from the numbers a real model computes."""
+    _exit_on_signals()
+    _tolerant_streams()
 
 
 # -- inspect -----------------------------------------------------------------
 
 
 @main.command()
-@click.option("--sentence", "-s", default="The cat sat down because it was tired.", show_default=True, help=SENTENCE_HELP)
-@click.option("--model", type=click.Choice(["toy", "minilm"]), default="toy", show_default=True,
-              help="toy: a seeded untrained block; minilm: a trained all-MiniLM-L6-v2 layer.")
-@click.option("--layer", type=int, default=0, show_default=True, help="MiniLM layer to trace (0-5).")
-@click.option("--heads", "n_head", type=int, default=4, show_default=True, help="Number of heads h (toy model).")
-@click.option("--d-model", "-d", type=int, default=16, show_default=True, help="Model width d (toy model).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the toy model's weights and embeddings.")
-@click.option("--causal", is_flag=True, help="Mask the future: each token attends only to itself and earlier tokens.")
-@click.option("--device", default="cpu", show_default=True, help="Torch device: cpu, cuda, mps or auto.")
+@lesson_options(keys=MODEL_KEYS)
 @click.option("--digits", type=click.IntRange(0, 8), default=2, show_default=True, help="Decimals shown in tables.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables.")
 @click.option("--save", type=click.Path(path_type=Path, dir_okay=False),
               help="Write every traced tensor to this .safetensors file.")
-def inspect(sentence, model, layer, n_head, d_model, seed, causal, device, digits, as_json, save):
-    """Trace one attention block on a sentence and print every stage."""
+@click.option("--force", is_flag=True, help="Overwrite the --save file if it exists.")
+def inspect(config_file, digits, as_json, save, force, **overrides):
+    """Trace one attention block on a sentence and print every stage.
+
+    Takes the model settings of lesson.toml (--config) and the same flags as render; a
+    config file may hold other keys too, which inspect does not use.
+    """
+    config = load_config(config_file, **overrides)  # the same checks as render (ConfigError: exit 2)
     if save is not None:
-        _writable_target(save)
-    trace, mha = _trace_for(sentence, model, layer, n_head, d_model, seed, causal, device)
-    profiles = _profiles_for(model, layer, device)
+        _writable_target(save, force)
+    trace, mha = _trace_for(config)
+    profiles = _profiles_for(config.model, config.layer, config.device)
     if save is not None:
-        _save_atomically(trace, save)
+        _save(trace, save)
     if as_json:
-        click.echo(json.dumps(_trace_json(trace, mha, profiles), indent=1))
+        click.echo(json.dumps(_trace_json(trace, mha, profiles), indent=1, ensure_ascii=False))
     else:
-        _print_tables(trace, mha, profiles, digits, model, layer)
+        _print_tables(trace, mha, profiles, digits, config.model, config.layer)
     if save is not None and not as_json:
         click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
 
 
-def _trace_for(sentence, model, layer, n_head, d_model, seed, causal, device):
-    if not sentence.strip() or not mha_core.tokenize(sentence):
-        raise _usage_error("the sentence is empty; pass --sentence with at least one word")
+def _trace_for(config):
+    """The trace (and the attention module) of ``config``'s sentence, model, layer, size, seed, mask, device."""
+    if config.model == "minilm" and config.causal:
+        raise _usage_error("MiniLM is a bidirectional encoder; drop --causal with --model minilm")
     try:
-        mha_core.resolve_device(device)
-        if model == "minilm":
-            if causal:
-                raise ValueError("MiniLM is a bidirectional encoder; drop --causal with --model minilm")
-            trace = mha_core.trace_pretrained(sentence, layer=layer, device=device)
-            return trace, mha_core.load_minilm(device).attention(layer)
-        for name, value in (("--heads", n_head), ("--d-model", d_model)):
-            if value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value}")
-        if seed < 0:
-            raise ValueError(f"--seed must be 0 or more, got {seed}")
-        mha, trace = mha_core.toy_block(sentence, d_model=d_model, n_head=n_head, seed=seed, causal=causal,
-                                        device=device)
+        device = mha_core.resolve_device(config.device)
+        if config.model == "minilm":
+            trace = mha_core.trace_pretrained(config.sentence, layer=config.layer, device=device)
+            return trace, mha_core.load_minilm(device).attention(config.layer)
+        mha, trace = mha_core.toy_block(config.sentence, d_model=config.d_model, n_head=config.heads,
+                                        seed=config.seed, causal=config.causal, device=device)
         return trace, mha
-    except ValueError as err:
-        message = str(err).replace("num_heads", "--heads").replace("d_model", "--d-model")
-        raise _usage_error(message) from None
+    except ValueError as err:  # e.g. a sentence longer than MiniLM's 512 word pieces
+        raise _usage_error(str(err)) from None
 
 
 def _profiles_for(model, layer, device):
@@ -116,13 +213,13 @@ def _profiles_for(model, layer, device):
     return corpus_profiles(layer, device=device)
 
 
-def _save_atomically(trace, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.part")
+def _save(trace, path: Path) -> None:
+    # Written under a temporary name and moved into place (mha_core.files.save_safetensors).
     try:
-        trace.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        trace.save(path.expanduser())
+    except OSError as err:  # the folder changed since _writable_target, or the disk is full
+        raise _usage_error(f"cannot write {path} ({err.strerror or type(err).__name__}); "
+                           "choose another path") from None
 
 
 def _trace_json(trace, mha, profiles) -> dict:
@@ -304,7 +401,6 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     from scenes.render.export import ExportError
     from scenes.render import render_lesson
 
-    _stop_on_sigterm()
     try:
         result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console)
     except OutputFolderError as err:  # busy, or a file of someone else's where the lesson writes
@@ -314,19 +410,6 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     rendered = {ch.chapter_id: ch.render_seconds for ch in result.chapters if not ch.cached}
     _print_render_summary(console, json.loads(result.manifest.read_text(encoding="utf-8")), result.out,
                           rendered=rendered)
-
-
-def _stop_on_sigterm() -> None:
-    """Treat SIGTERM (a CI timeout, `kill`) like Ctrl-C: stop the workers, remove their work, exit 143."""
-    import signal
-
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
-
-    try:
-        signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (e.g. called from a test runner's thread)
-        pass
 
 
 def _print_render_summary(console, manifest: dict, out: Path, *, rendered: dict | None = None,

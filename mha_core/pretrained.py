@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from . import files
 from .attention import MultiHeadAttention
 from .device import resolve_device, resolve_dtype
 from .trace import AttentionTrace
@@ -71,11 +71,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return files.sha256_file(path)
 
 
 def verify_model_files(folder: str | os.PathLike | None = None) -> Path:

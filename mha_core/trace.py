@@ -20,16 +20,38 @@ only when the input had one):
 TransformerLens puts ``head`` after ``pos`` for q/k/v/z; we put it first so that
 ``trace.q[i]`` is head i's whole matrix, which is what the lesson draws.
 ``mask`` is ``[query_pos, key_pos]`` booleans, True = "may attend" (None = all).
+``CONVENTIONS`` is this table as data (the CLI prints it; saved files carry it).
+Torch is imported when a trace is used, not when this module is (the CLI reads
+``CONVENTIONS`` without paying for torch).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 #: Tensor fields, in the order the computation produces them.
 STAGES = ("x", "q", "k", "v", "scores", "scaled", "masked", "weights", "heads", "concat", "output")
+
+#: The axes of every traced tensor (the table above), by name.
+CONVENTIONS = {
+    "x": "[pos, d_model]",
+    "q": "[head, pos, d_head]",
+    "k": "[head, pos, d_head]",
+    "v": "[head, pos, d_head]",
+    "scores": "[head, query_pos, key_pos]",
+    "scaled": "[head, query_pos, key_pos]",
+    "masked": "[head, query_pos, key_pos]",
+    "weights": "[head, query_pos, key_pos]",
+    "heads": "[head, pos, d_head]",
+    "concat": "[pos, d_model]",
+    "output": "[pos, d_model]",
+    "mask": "[query_pos, key_pos]",
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,8 @@ class AttentionTrace:
 
     def to(self, *args, **kwargs) -> "AttentionTrace":
         """A copy with every tensor moved/cast like ``Tensor.to``."""
+        import torch
+
         moved = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -85,11 +109,20 @@ class AttentionTrace:
         return AttentionTrace(**moved)
 
     def save(self, path) -> None:
-        """Write every tensor to a safetensors file (tokens go in its metadata)."""
-        from safetensors.torch import save_file
+        """Write every tensor to a safetensors file, the same bytes for the same trace.
 
-        # Clone: stages may share storage (``masked`` is ``scaled`` when nothing is masked).
-        tensors = {name: t.detach().cpu().clone().contiguous() for name, t in self.tensors().items()}
-        metadata = {"tokens": "\x1f".join(self.tokens or ()), "convention": "[head, query_pos, key_pos]"}
-        metadata.update({str(k): str(v) for k, v in self.meta.items()})
-        save_file(tensors, str(path), metadata=metadata)
+        Metadata: ``tokens`` (joined by U+001F), ``convention`` (a JSON object: tensor name ->
+        its axes, from ``CONVENTIONS``, with ``batch`` first where the tensor has that axis),
+        and ``self.meta``'s items as text.
+        """
+        from .files import save_safetensors
+
+        tensors = self.tensors()
+        convention = {}
+        for name, tensor in tensors.items():
+            axes = CONVENTIONS[name]
+            convention[name] = axes.replace("[", "[batch, ", 1) if tensor.dim() == axes.count(",") + 2 else axes
+        metadata = {str(k): str(v) for k, v in self.meta.items()}
+        metadata["tokens"] = "\x1f".join(self.tokens or ())
+        metadata["convention"] = json.dumps(convention, ensure_ascii=False)
+        save_safetensors(tensors, path, metadata)

@@ -8,22 +8,25 @@ Effective config = defaults <- lesson.toml <- command-line flags:
 Scenes never read flags or files: they read the ``Lesson`` built from this
 object. Every problem becomes one ``ConfigError`` sentence that names the key,
 the bad value and what is allowed (and the file's line when it came from one);
-it is a ``click.UsageError``, so a command that lets it through exits with 2.
+the CLI turns it into a usage error (exit code 2). No click here: cli.py builds the
+flags from ``FLAGS`` and ``flag_help``.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import sys
+import unicodedata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import click
 from annotated_types import Ge, Gt, Le, MaxLen
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator
 
 from mha_core.sizes import divisors, or_list
+from scenes.fonts import FONT, FontError, is_right_to_left, undrawable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,6 +61,16 @@ DEFAULT_SENTENCE = "The cat sat down because it was tired."
 MAX_SENTENCE_CHARS = 500  # MiniLM reads at most 512 word pieces, [CLS] and [SEP] included
 MAX_HEADS = 64
 
+# Strict types: a TOML ``true`` is not the number 1 and ``1`` is not true (a float field
+# still takes a whole number: ``pacing = 1``).
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]
+StrictBool = Annotated[bool, Strict()]
+
+# The toy model's tokens, as ``mha_core.tokenize`` splits them (mha_core.embeddings._TOKEN; the
+# copy keeps config checks free of torch's import, and a test keeps the two the same).
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+
 
 def _split_list(value):
     """'intro, cost' (a flag) -> ('intro', 'cost'); lists pass through."""
@@ -80,31 +93,58 @@ class LessonConfig(BaseModel):
     specialization_model: Literal["toy", "minilm"] = Field(
         "minilm", description="model whose heads the 'heads specialise' chapter shows (trained heads need minilm)"
     )
-    layer: int = Field(0, ge=0, le=5, description="MiniLM layer to trace")
-    d_model: int = Field(16, ge=1, le=1024, description="model width d of the toy model")
-    heads: int = Field(4, ge=1, le=MAX_HEADS, description="number of heads h of the toy model; must divide d_model")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed for the toy model's weights and embeddings")
-    causal: bool = Field(False, description="causal mask: each token sees only itself and earlier ones")
+    layer: StrictInt = Field(0, ge=0, le=5, description="MiniLM layer to trace")
+    d_model: StrictInt = Field(16, ge=1, le=1024, description="model width d of the toy model")
+    heads: StrictInt = Field(4, ge=1, le=MAX_HEADS, description="number of heads h of the toy model; must divide d_model")
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="seed for the toy model's weights and embeddings")
+    causal: StrictBool = Field(False, description="causal mask: each token sees only itself and earlier ones")
     device: str = Field("cpu", description="torch device for the core: cpu, cuda, cuda:N, mps or auto")
     theme: Literal["dark", "light"] = Field("dark", description="colour theme of the videos and the player page")
-    pacing: float = Field(1.0, ge=0.1, le=4.0, description="multiplies every animation and wait (2 = half speed)")
+    pacing: StrictFloat = Field(1.0, ge=0.1, le=4.0, description="multiplies every animation and wait (2 = half speed)")
     quality: Literal["preview", "low", "medium", "high", "4k"] = Field(
         "medium", description="Manim quality preset (also l, m, h, k): 480p15, 720p30, 1080p60, 2160p60"
     )
-    fps: int | None = Field(None, ge=1, le=120, description="frame rate; unset: the quality preset's")
-    pixel_height: int | None = Field(None, ge=90, le=4320, description="video height (16:9); unset: the preset's")
+    fps: StrictInt | None = Field(None, ge=1, le=120, description="frame rate; unset: the quality preset's")
+    pixel_height: StrictInt | None = Field(
+        None, ge=90, le=4320, description="video height (16:9), an even number; unset: the preset's"
+    )
     formats: tuple[Literal["mp4", "webm", "gif", "png"], ...] = Field(
         ("mp4",), description="video formats to write: mp4 (H.264), webm (VP9), gif previews, png poster frames"
     )
-    out: Path = Field(Path("media"), description="output folder (relative to the current directory)")
+    out: Path = Field(
+        Path("media"),
+        description="output folder (in a lesson.toml: relative to the file's folder; as a flag: to the current one)",
+    )
 
     # -- checks that need more than a type and a range -------------------------
+
+    @field_validator("title", "sentence", mode="before")
+    @classmethod
+    def _text_from_argv(cls, value):
+        return text_from_argv(value)
+
+    @field_validator("title", "sentence")
+    @classmethod
+    def _drawable_text(cls, value: str) -> str:
+        return drawable_text(value)
 
     @field_validator("sentence")
     @classmethod
     def _sentence_has_words(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("is empty; give a sentence with at least one word")
+            raise ValueError("is empty; give a sentence of at least two words, such as \"The cat sat.\"")
+        words = [token for token in _TOKEN.findall(value) if any(c.isalnum() for c in token)]
+        if len(words) < 2:
+            count = "no words" if not words else "one word"
+            raise ValueError(f"has {count}, but attention needs at least two words to attend between; "
+                             "give a longer sentence, such as \"Hello world\"")
+        return value
+
+    @field_validator("pixel_height")
+    @classmethod
+    def _even_height(cls, value: int | None) -> int | None:
+        if value is not None and value % 2:
+            raise ValueError(f"is odd, but H.264 needs an even height; pick {value - 1} or {value + 1}")
         return value
 
     @field_validator("chapters", "formats", mode="before")
@@ -150,6 +190,8 @@ class LessonConfig(BaseModel):
     def _device_name(cls, value: str) -> str:
         if not re.fullmatch(r"cpu|cuda(:\d+)?|mps|auto", value):
             raise ValueError("is not a device; choose cpu, cuda, cuda:N, mps or auto")
+        if value in {"cpu", "auto"}:
+            return value  # always there: no need to pay for torch's import
         import torch
 
         # Checked here, before anything renders, rather than when the first chapter builds its model.
@@ -182,6 +224,8 @@ class LessonConfig(BaseModel):
         lines = []
         for key in KNOWN_KEYS:
             value = getattr(self, key)
+            if key == "out":  # the same folder wherever the text is saved and read again
+                value = Path(os.path.abspath(value))
             note = f"  # {sources[key]}" if sources and key in sources else ""
             if value is None:  # TOML has no null: show what it resolves to, commented out
                 lines.append(f"# {key} = {toml_value(_unset_hint(self, key))}  # unset: the quality preset's")
@@ -193,11 +237,70 @@ class LessonConfig(BaseModel):
 KNOWN_KEYS = tuple(LessonConfig.model_fields)
 
 
-class ConfigError(click.UsageError, ValueError):
-    """A bad config value or file, as one sentence (``str(err)``); CLI exit code 2."""
+# -- text the lesson draws ---------------------------------------------------------
+
+
+def text_from_argv(value):
+    """A flag's text as the user typed it, even in a C/POSIX locale.
+
+    There Python decodes the command line as ASCII, keeping each other byte as a lone
+    surrogate ("café" arrives as "caf\\udcc3\\udca9"); the bytes are UTF-8 almost always.
+    """
+    if not isinstance(value, str) or value.isascii():
+        return value
+    try:
+        raw = os.fsencode(value)
+    except UnicodeEncodeError:
+        return value  # real non-ASCII text, no escaped bytes: nothing to repair
+    if raw == value.encode("utf-8", "surrogatepass"):
+        return value
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text; type it in a UTF-8 terminal or put it in a lesson.toml") from None
+
+
+def drawable_text(value: str) -> str:
+    """``value`` in NFC, if the lesson can draw it; else ``ValueError`` with the rest of a sentence
+    that starts ``key = "value" ...``: invisible control or format characters (named as U+XXXX),
+    right-to-left scripts, characters without a glyph in the lesson's font.
+    """
+    hidden = [c for c in dict.fromkeys(value) if unicodedata.category(c) in {"Cc", "Cf"}]
+    if hidden:
+        raise ValueError(f"has invisible control characters: {_char_list(hidden, show=False)}; remove them")
+    value = unicodedata.normalize("NFC", value)
+    try:
+        missing = undrawable(value)
+    except FontError as err:
+        raise ValueError(f"has non-ASCII characters, but {err}") from None
+    if not missing:
+        return value
+    right_to_left = [c for c in missing if is_right_to_left(c)]
+    if right_to_left:
+        raise ValueError(f"has right-to-left characters: {_char_list(right_to_left)}; right-to-left scripts are "
+                         "not supported yet, so use a left-to-right script such as Latin, Greek or Cyrillic")
+    raise ValueError(f"has characters the lesson's font ({FONT}) cannot draw: {_char_list(missing)}; "
+                     "use Latin, Greek or Cyrillic letters")
+
+
+def _char_list(chars, show: bool = True, most: int = 5) -> str:
+    def one(c: str) -> str:
+        code = f"U+{ord(c):04X}"
+        name = unicodedata.name(c, "")
+        return f"{c} ({code})" if show else f"{code} ({name})" if name else code
+
+    listed = ", ".join(one(c) for c in chars[:most])
+    return listed + (f" and {len(chars) - most} more" if len(chars) > most else "")
+
+
+class ConfigError(ValueError):
+    """A bad config value or file, as one sentence (``str(err)``); the CLI exits with 2."""
+
+    exit_code = 2
 
     def __init__(self, message: str, key: str | None = None):
         super().__init__(message)
+        self.message = message
         self.key = key
 
     def __str__(self) -> str:
@@ -225,6 +328,8 @@ def load_config_with_sources(path=None, **overrides) -> tuple[LessonConfig, dict
         values, lines = read_toml(path)
         for key in values:
             sources[key] = f"{label} line {lines[key]}" if key in lines else label
+        if isinstance(values.get("out"), str):  # the file's folder, not the current one, is where it points from
+            values["out"] = Path(path).parent / Path(values["out"]).expanduser()
     for key, value in overrides.items():
         if value is None or value == ():
             continue
@@ -243,13 +348,17 @@ def load_config_with_sources(path=None, **overrides) -> tuple[LessonConfig, dict
 def read_toml(path: str | Path) -> tuple[dict, dict[str, int]]:
     """A config file's table and the line each top-level key is on (raises ConfigError)."""
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise ConfigError(f"config file {path} {what}; create one with `mha-explainer config init {path}`")
     try:
-        text = path.read_bytes().decode("utf-8")
+        if not path.is_file():
+            what = "is a folder" if path.is_dir() else "does not exist"
+            raise ConfigError(f"config file {path} {what}; create one with `mha-explainer config init {path}`")
+        data = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read the config file {path} ({err.strerror or err}); check its permissions") from None
+    try:
+        text = data.decode("utf-8-sig")  # a byte order mark (some Windows editors write one) is not part of the text
     except UnicodeDecodeError as err:
-        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        line = data.removeprefix(b"\xef\xbb\xbf")[: err.start].count(b"\n") + 1
         raise ConfigError(f"{path} line {line}: the file is not UTF-8 text; save it as UTF-8") from None
     try:
         table = tomllib.loads(text)
@@ -281,7 +390,7 @@ def _toml_syntax_message(path: Path, err: Exception) -> str:
     else:
         where = str(path)
     text = text[:1].lower() + text[1:]
-    return f"{where}: {text} (not valid TOML; strings need quotes, e.g. theme = \"light\")"
+    return f"{where}: {text} (not valid TOML; strings need quotes, as in theme = \"light\")"
 
 
 def _unknown_key(key: str, kind: str) -> str:
@@ -311,7 +420,12 @@ def _describe(error: dict, key: str | None, values: dict) -> str:
         return msg.removeprefix("Value error, ")
     if kind == "extra_forbidden":
         return _unknown_key(key, "key")
-    shown = f"{key} = {toml_value(values.get(key, error.get('input')))}"
+    value = values.get(key, error.get("input"))
+    try:
+        value = text_from_argv(value)  # "café" typed in a C locale is shown as typed
+    except ValueError:
+        pass
+    shown = f"{key} = {toml_value(value)}"
     if len(error["loc"]) > 1:  # one item of a list
         shown = f"{toml_value(error['input'])} in {shown}"
     if kind == "value_error":
@@ -333,7 +447,7 @@ def _describe(error: dict, key: str | None, values: dict) -> str:
     if kind == "string_too_long":
         return f"{key} is {len(str(error['input']))} characters long; keep it to {_max_len(key)} or fewer"
     if kind in {"tuple_type", "list_type"}:
-        return f"{shown} is not a list; write e.g. {key} = {toml_value(LessonConfig.model_fields[key].default)}"
+        return f"{shown} is not a list; write it as {key} = {toml_value(LessonConfig.model_fields[key].default)}"
     if kind in {"path_type"}:
         return f"{shown} is not a folder path; put it in quotes"
     return f"{shown}: {msg}"
@@ -440,64 +554,81 @@ def default_toml() -> str:
 def write_default_toml(path: str | Path, force: bool = False) -> Path:
     """Write ``default_toml()`` to ``path`` (via a temp name); refuse to overwrite unless ``force``."""
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path} is a folder; give a file name such as {path / 'lesson.toml'}")
-    if path.exists() and not force:
-        raise ConfigError(f"{path} already exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise ConfigError(f"folder {path.parent} does not exist; create it first")
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    created = False
     try:
-        tmp.write_text(default_toml(), encoding="utf-8")
-        tmp.replace(path)
+        if path.is_dir():
+            raise ConfigError(f"{path} is a folder; give a file name such as {path / 'lesson.toml'}")
+        if path.exists() and not force:
+            raise ConfigError(f"{path} already exists; pass --force to overwrite it")
+        if not path.parent.is_dir():
+            raise ConfigError(f"folder {path.parent} does not exist; create it first")
+        with open(tmp, "x", encoding="utf-8") as f:  # "x": never through a file or link someone else left there
+            created = True
+            f.write(default_toml())
+        os.replace(tmp, path)
+        created = False
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ConfigError(f"cannot write {path} ({reason[:1].lower() + reason[1:]}); "
+                          "choose a folder you can write to") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if created:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
     return path
 
 
 # -- command-line flags ------------------------------------------------------------
 
-# flag -> (field, short option, extra click settings); help texts come from the fields.
-_FLAGS = {
-    "--title": ("title", None, {}),
-    "--sentence": ("sentence", "-s", {}),
-    "--chapters": ("chapters", None, {"metavar": "ID,ID,..."}),
-    "--model": ("model", None, {"type": click.Choice(["toy", "minilm"])}),
-    "--specialization-model": ("specialization_model", None, {"type": click.Choice(["toy", "minilm"])}),
-    "--layer": ("layer", None, {"type": int}),
-    "--d-model": ("d_model", "-d", {"type": int}),
-    "--heads": ("heads", None, {"type": int}),
-    "--seed": ("seed", None, {"type": int}),
-    "--causal/--no-causal": ("causal", None, {"default": None}),
-    "--device": ("device", None, {}),
-    "--theme": ("theme", None, {"type": click.Choice(["dark", "light"])}),
-    "--pacing": ("pacing", None, {"type": float}),
-    "--quality": ("quality", "-q", {"type": click.Choice([*QUALITIES, *QUALITY_LETTERS])}),
-    "--fps": ("fps", None, {"type": int}),
-    "--pixel-height": ("pixel_height", None, {"type": int}),
-    "--format": ("formats", None, {"type": click.Choice(FORMATS), "multiple": True, "help_suffix": " (repeat for several)"}),
-    "--out": ("out", "-o", {"type": click.Path(path_type=Path, file_okay=False)}),
+# The command-line flag of each key: flag -> (key, short option, kind); cli.py turns them into
+# click options. kind: "text", "int", "float", "choice" (the field's allowed values),
+# "switch" (--x/--no-x), "multiple" (repeatable choice), "folder".
+FLAGS = {
+    "--title": ("title", None, "text"),
+    "--sentence": ("sentence", "-s", "text"),
+    "--chapters": ("chapters", None, "text"),
+    "--model": ("model", None, "choice"),
+    "--specialization-model": ("specialization_model", None, "choice"),
+    "--layer": ("layer", None, "int"),
+    "--d-model": ("d_model", "-d", "int"),
+    "--heads": ("heads", None, "int"),
+    "--seed": ("seed", None, "int"),
+    "--causal/--no-causal": ("causal", None, "switch"),
+    "--device": ("device", None, "text"),
+    "--theme": ("theme", None, "choice"),
+    "--pacing": ("pacing", None, "float"),
+    "--quality": ("quality", "-q", "choice"),
+    "--fps": ("fps", None, "int"),
+    "--pixel-height": ("pixel_height", None, "int"),
+    "--format": ("formats", None, "multiple"),
+    "--out": ("out", "-o", "folder"),
 }
 
+#: The keys ``inspect`` takes: the model it traces, nothing about the video.
+MODEL_KEYS = ("sentence", "model", "layer", "d_model", "heads", "seed", "causal", "device")
 
-def lesson_options(command):
-    """Add ``--config FILE`` and one flag per LessonConfig field to a click command.
 
-    The command receives ``config_file`` and keyword arguments named like the fields
-    (``None`` / ``()`` when not given), ready for ``load_config(config_file, **overrides)``.
-    """
-    for flag, (key, short, extra) in reversed(list(_FLAGS.items())):
-        extra = dict(extra)
-        suffix = extra.pop("help_suffix", "")
-        decls = [flag, key] if short is None else [flag, short, key]
-        description = LessonConfig.model_fields[key].description or key
-        help_text = description[:1].upper() + description[1:] + suffix + "."
-        if any(isinstance(m, (Ge, Gt, Le)) for m in LessonConfig.model_fields[key].metadata):
-            help_text += f" Range: {_range_text(key)}."
-        command = click.option(*decls, default=extra.pop("default", None), help=help_text, **extra)(command)
-    return click.option(
-        "--config",
-        "config_file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="lesson.toml to read (flags override it); write one with `mha-explainer config init`.",
-    )(command)
+def flag_choices(key: str) -> tuple[str, ...]:
+    """The values a choice flag accepts."""
+    if key == "quality":
+        return (*QUALITIES, *QUALITY_LETTERS)
+    if key == "formats":
+        return FORMATS
+    return tuple(LessonConfig.model_fields[key].annotation.__args__)
+
+
+def flag_help(key: str) -> str:
+    """A flag's help text, from the field: what it is, its range and its default."""
+    field = LessonConfig.model_fields[key]
+    description = field.description or key
+    suffix = " (repeat for several)" if key == "formats" else ""
+    text = description[:1].upper() + description[1:] + suffix + "."
+    if any(isinstance(m, (Ge, Gt, Le)) for m in field.metadata):
+        text += f" Range: {_range_text(key)}."
+    default = field.default
+    if isinstance(default, (str, int, float)) and not isinstance(default, bool) and key != "title":
+        text += f" Default: {toml_value(default) if key == 'sentence' else default}."
+    return text

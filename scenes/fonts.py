@@ -74,8 +74,8 @@ def font_cmap(family: str = FONT) -> frozenset[int]:
     try:
         from fontTools.ttLib import TTFont
     except ImportError:
-        raise FontError("cannot check which characters the lesson's font can draw: the Python package "
-                        "fonttools is missing; install it with `pip install fonttools`") from None
+        raise FontError("the Python package fonttools is missing, so the lesson's font cannot be read; "
+                        "install it with `pip install fonttools`") from None
     try:
         font = TTFont(str(path), lazy=True)
         try:
@@ -83,8 +83,8 @@ def font_cmap(family: str = FONT) -> frozenset[int]:
         finally:
             font.close()
     except Exception as err:  # noqa: BLE001 - a damaged or unreadable font file, whatever fontTools says
-        raise FontError(f"cannot read the character map of the font file {path} ({type(err).__name__}); "
-                        f"reinstall the font {family!r} (Debian: fonts-dejavu-core)") from None
+        raise FontError(f"the font file {path} cannot be read ({type(err).__name__}); "
+                        f"reinstall the font {family!r} (Debian: apt install --reinstall fonts-dejavu-core)") from None
     return frozenset(cmap)
 
 
@@ -99,14 +99,15 @@ def font_file(family: str = FONT) -> Path:
     if fc_match is None:
         if family == FONT and FALLBACK_FILE.is_file():
             return FALLBACK_FILE
-        raise FontError(f"cannot check which characters the lesson's font can draw: fontconfig's fc-match is "
-                        f"not installed and {FALLBACK_FILE} is not there; install fontconfig and the font {family!r}")
+        raise FontError(f"fontconfig (fc-match) is not installed and {FALLBACK_FILE} is not there, so the lesson's "
+                        f"font {family!r} cannot be found; install fontconfig and the font "
+                        "(Debian: apt install fontconfig fonts-dejavu-core)")
     try:
         answer = subprocess.run([fc_match, "-f", "%{family}\n%{file}", family], capture_output=True, text=True,
                                 encoding="utf-8", errors="replace", timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError) as err:
-        raise FontError(f"cannot check which characters the lesson's font can draw: fc-match {family!r} failed "
-                        f"({type(err).__name__}); check that fontconfig works") from None
+        raise FontError(f"fc-match {family!r} failed ({type(err).__name__}), so the lesson's font cannot be found; "
+                        "check that fontconfig works") from None
     families, _, file = answer.partition("\n")
     # fontconfig always answers with some font: when the family is missing, with another one.
     if family.casefold() not in (name.strip().casefold() for name in families.split(",")):

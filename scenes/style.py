@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from manim import ManimColor, interpolate_color
 
+from scenes.fonts import FONT  # noqa: F401 - re-exported: style.FONT; the config refuses text it cannot draw
+
 # -- fonts and sizes (Manim font-size units; 48 is Manim's default) ----------
 
-FONT = "DejaVu Sans"  # Pango name; the only sans family guaranteed on the render machines
 MONO = "DejaVu Sans Mono"  # numbers: fixed width keeps matrix columns aligned
 
 TITLE_SIZE = 34

@@ -1,6 +1,7 @@
 """The inspect/chapters commands: real numbers out, one clear sentence and exit 2 for bad input."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -67,12 +68,15 @@ def test_inspect_save_writes_the_tensors(run, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--sentence", "   "], "sentence is empty"),
-        (["--heads", "3", "--d-model", "8"], "--heads = 3 does not divide --d-model = 8; pick 1, 2, 4 or 8"),
-        (["--heads", "0"], "--heads must be a positive whole number"),
-        (["--d-model", "-8"], "--d-model must be a positive whole number"),
-        (["--seed", "-1"], "--seed must be 0 or more"),
-        (["--device", "tpu9"], "unknown device"),
+        (["--sentence", "   "], 'sentence = "   " is empty'),
+        (["-s", "Hello"], "attention needs at least two words to attend between"),
+        (["--heads", "3", "--d-model", "8"], "heads = 3 does not divide d_model = 8; pick 1, 2, 4 or 8"),
+        (["--heads", "0"], "heads = 0 is out of range; pick 1 to 64"),
+        (["--d-model", "-8"], "d_model = -8 is out of range; pick 1 to 1024"),
+        (["-d", "100000"], "d_model = 100000 is out of range; pick 1 to 1024"),
+        (["--seed", "-1"], "seed = -1 is out of range; pick 0 to 4294967295"),
+        (["--seed", "18446744073709551616"], "seed = 18446744073709551616 is out of range"),
+        (["--device", "tpu9"], 'device = "tpu9" is not a device'),
         (["--save", "/no/such/folder/t.safetensors"], "does not exist"),
     ],
 )
@@ -122,6 +126,160 @@ def test_inspect_minilm_prints_the_pretrained_heads(run):
 
 def test_inspect_minilm_rejects_a_missing_layer_and_causal(run):
     result = run("inspect", "--model", "minilm", "--layer", "9")
-    assert result.exit_code == 2 and "layer 9" in result.output
+    assert result.exit_code == 2 and "layer = 9 is out of range; pick 0 to 5" in result.output
     result = run("inspect", "--model", "minilm", "--causal")
     assert result.exit_code == 2 and "bidirectional" in result.output
+
+
+def test_inspect_reads_the_model_settings_of_a_lesson_toml(run, tmp_path):
+    path = tmp_path / "lesson.toml"
+    path.write_text('sentence = "The cat sat."\nheads = 2\nd_model = 8\nseed = 3\ntheme = "light"\n', encoding="utf-8")
+    data = json.loads(run("inspect", "--config", str(path), "--json").output)
+    trace = mha_core.trace_sentence("The cat sat.", d_model=8, n_head=2, seed=3)
+    torch.testing.assert_close(torch.tensor(data["stages"]["output"]["values"], dtype=torch.float64), trace.output.double())
+    flagged = json.loads(run("inspect", "--config", str(path), "--heads", "4", "--json").output)
+    assert flagged["n_head"] == 4 and flagged["d_model"] == 8  # flags override the file
+
+
+def test_inspect_defaults_are_the_lessons(run):
+    data = json.loads(run("inspect", "--json").output)
+    trace = mha_core.trace_sentence("The cat sat down because it was tired.", d_model=16, n_head=4, seed=0)
+    assert data["tokens"] == list(trace.tokens) and (data["n_head"], data["d_model"]) == (4, 16)
+    torch.testing.assert_close(torch.tensor(data["stages"]["output"]["values"], dtype=torch.float64), trace.output.double())
+
+
+def test_inspect_save_keeps_an_existing_file_unless_forced(run, tmp_path):
+    path = tmp_path / "trace.safetensors"
+    path.write_bytes(b"mine")
+    result = run("inspect", "-s", "The cat sat.", "--save", str(path))
+    assert result.exit_code == 2 and "already exists; pass --force to overwrite it" in result.output
+    assert path.read_bytes() == b"mine"
+    result = run("inspect", "-s", "The cat sat.", "--save", str(path), "--force")
+    assert result.exit_code == 0, result.output
+    assert set(load_file(str(path))) >= {"x", "weights", "output"}
+    assert [p.name for p in tmp_path.iterdir()] == ["trace.safetensors"]
+
+
+def test_saved_metadata_names_each_tensors_axes(run, tmp_path):
+    from safetensors import safe_open
+
+    from mha_core.trace import CONVENTIONS
+
+    path = tmp_path / "t.safetensors"
+    assert run("inspect", "-s", "Le café est fermé.", "--causal", "--heads", "2", "-d", "8",
+               "--save", str(path)).exit_code == 0
+    with safe_open(str(path), "pt") as f:
+        metadata = f.metadata()
+        names = set(f.keys())
+    convention = json.loads(metadata["convention"])
+    assert convention == {name: CONVENTIONS[name] for name in names}
+    assert convention["x"] == "[pos, d_model]" and convention["q"] == "[head, pos, d_head]"
+    assert convention["weights"] == "[head, query_pos, key_pos]" and convention["mask"] == "[query_pos, key_pos]"
+    assert metadata["tokens"].split("\x1f") == ["Le", "café", "est", "fermé", "."]
+
+
+_SAVE = """
+import sys
+import mha_core
+from mha_core.files import save_safetensors
+trace = mha_core.trace_sentence("The cat sat down.", d_model=8, n_head=2, seed=1, causal=True)
+trace.save(sys.argv[1])
+save_safetensors({"b": trace.x, "a": trace.weights}, sys.argv[2], {k: str(i) for i, k in enumerate("zyxwvuts")})
+"""
+
+
+def test_same_trace_same_bytes_in_two_processes(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    root = Path(__file__).resolve().parents[1]
+    files = []
+    for run_number in (1, 2):
+        paths = [tmp_path / f"trace{run_number}.safetensors", tmp_path / f"plain{run_number}.safetensors"]
+        done = subprocess.run([sys.executable, "-c", _SAVE, *map(str, paths)], cwd=root, capture_output=True,
+                              text=True, env={**os.environ, "PYTHONHASHSEED": str(run_number)})
+        assert done.returncode == 0, done.stderr
+        files.append([p.read_bytes() for p in paths])
+    assert files[0] == files[1]
+    trace = mha_core.trace_sentence("The cat sat down.", d_model=8, n_head=2, seed=1, causal=True)
+    loaded = load_file(str(tmp_path / "trace1.safetensors"))
+    assert set(loaded) == set(trace.tensors())
+    for name, tensor in trace.tensors().items():
+        assert torch.equal(loaded[name], tensor.cpu()), name
+    with safe_open(str(tmp_path / "plain1.safetensors"), "pt") as f:
+        assert f.metadata() == {k: str(i) for i, k in enumerate("zyxwvuts")}
+    header_length = int.from_bytes(files[0][1][:8], "little")
+    assert header_length % 8 == 0
+    header = json.loads(files[0][1][8:8 + header_length])
+    assert list(header["__metadata__"]) == sorted("zyxwvuts")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def _wait_for_handlers(pid: int, timeout: float = 20.0) -> None:
+    """Until the CLI has installed its handlers (SIGTERM among the caught signals; Linux), else 1 s."""
+    import signal
+    import time
+    from pathlib import Path
+
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        time.sleep(1.0)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        caught = next((line.split()[1] for line in status.read_text().splitlines() if line.startswith("SigCgt:")), "0")
+        if int(caught, 16) >> (signal.SIGTERM - 1) & 1:
+            return
+        time.sleep(0.02)
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        # MiniLM takes seconds to load: the signal comes while it does.
+        proc = subprocess.Popen([sys.executable, str(root / "cli.py"), "inspect", "--model", "minilm"], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_for_handlers(proc.pid)  # installed before the command starts: torch and the weights still to load
+        time.sleep(0.05)
+        assert proc.poll() is None, "the command ended before the signal"
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, (signum, err[-2000:])
+        assert "Traceback" not in err and "Aborted" not in err, err[-2000:]
+
+
+def test_c_locale_reads_and_prints_non_ascii_text(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    env.pop("PYTHONIOENCODING", None)
+    (tmp_path / "lesson.toml").write_text('sentence = "Le café est fermé."\ntitle = "Ça marche"\n', encoding="utf-8")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, str(root / "cli.py"), *args], cwd=tmp_path, env=env,
+                              capture_output=True)
+
+    shown = cli("config", "show", "--config", "lesson.toml")
+    assert shown.returncode == 0, shown.stderr
+    assert 'sentence = "Le café est fermé."' in shown.stdout.decode("utf-8")
+    for args in (["--config", "lesson.toml"], ["-s", "Le café est fermé."]):
+        tables = cli("inspect", "--heads", "2", "-d", "8", *args)
+        assert tables.returncode == 0, tables.stderr
+        assert b"Traceback" not in tables.stderr
+        data = json.loads(cli("inspect", "--heads", "2", "-d", "8", "--json", *args).stdout.decode("utf-8"))
+        assert data["tokens"] == ["Le", "café", "est", "fermé", "."]
+    bad = cli("inspect", "-s", "Le café 猫 dort.")
+    assert bad.returncode == 2 and "猫 (U+732B)" in bad.stderr.decode("utf-8")
+    assert b"Traceback" not in bad.stderr

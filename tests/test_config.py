@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -42,7 +45,8 @@ def toml(tmp_path):
 
 def test_default_file_reads_back_to_the_defaults(toml):
     path = toml(default_toml())
-    assert load_config(path) == LessonConfig()
+    # out = "media" in a file means the folder next to that file.
+    assert load_config(path) == LessonConfig(out=path.parent / "media")
     table = tomllib.loads(default_toml())
     # Every key a user can set is in the file (unset optional ones as a commented line).
     commented = set(re.findall(r"^# (\w+) = ", default_toml(), flags=re.M))
@@ -96,12 +100,95 @@ def test_flag_values_are_parsed_like_the_cli_gives_them():
         ({"sentence": "   "}, 'sentence = "   " is empty'),
         ({"sentence": "word " * 120}, "sentence is 600 characters long; keep it to 500 or fewer"),
         ({"device": "tpu"}, 'device = "tpu" is not a device; choose cpu, cuda, cuda:N, mps or auto'),
+        # Booleans are not numbers and numbers are not booleans.
+        ({"heads": True}, "heads = true is not a whole number; pick 1 to 64"),
+        ({"fps": False}, "fps = false is not a whole number; pick 1 to 120"),
+        ({"pacing": True}, "pacing = true is not a number; pick 0.1 to 4.0"),
+        ({"causal": 1}, "causal = 1 is not true or false"),
+        ({"heads": 4.0}, "heads = 4.0 is not a whole number"),
+        ({"seed": 2**64}, "seed = 18446744073709551616 is out of range; pick 0 to 4294967295"),
+        ({"d_model": 100_000}, "d_model = 100000 is out of range; pick 1 to 1024"),
+        ({"pixel_height": 91}, "pixel_height = 91 is odd, but H.264 needs an even height; pick 90 or 92"),
+        ({"pixel_height": 145}, "pick 144 or 146"),
+        ({"sentence": "Hello"}, 'sentence = "Hello" has one word, but attention needs at least two words'),
+        ({"sentence": "?!"}, 'sentence = "?!" has no words'),
+        ({"sentence": "Hi\u200bthere you"}, r'sentence = "Hi\u200bthere you" has invisible control characters: '
+                                            "U+200B (ZERO WIDTH SPACE); remove them"),
+        ({"title": "One\ttwo"}, "title = \"One\\u0009two\" has invisible control characters: U+0009"),
+        ({"sentence": "Le chat 猫 dort."}, "has characters the lesson's font (DejaVu Sans) cannot draw: 猫 (U+732B); "
+                                          "use Latin, Greek or Cyrillic letters"),
+        ({"title": "Attention 🚀 now"}, "🚀 (U+1F680)"),
+        ({"sentence": "القطة جلست"}, "right-to-left scripts are not supported yet"),
+        ({"sentence": "The cat is שמח today"}, "has right-to-left characters: ש (U+05E9)"),
     ],
 )
 def test_bad_value_names_key_value_and_allowed(overrides, expected):
     message = error_for(**overrides)
     assert expected in message
     assert "\n" not in message and "Traceback" not in message
+
+
+def test_whole_numbers_fill_float_keys_and_flags_keep_their_types(toml):
+    config = load_config(toml("pacing = 1\nheads = 2\nd_model = 8\ncausal = true\n"))
+    assert config.pacing == 1.0 and isinstance(config.pacing, float)
+    assert (config.heads, config.causal) == (2, True)
+    assert load_config(pacing=2.0, heads=8, causal=False, pixel_height=144, seed=2**32 - 1).seed == 2**32 - 1
+
+
+def test_toml_booleans_and_numbers_do_not_mix(toml):
+    assert error_for(toml("heads = true\n")).endswith("line 1: heads = true is not a whole number; pick 1 to 64")
+    assert error_for(toml("causal = 1\n")).endswith("line 1: causal = 1 is not true or false")
+
+
+def test_text_is_normalised_to_nfc_and_accents_are_drawable():
+    decomposed = "Le cafe\u0301 est ferme\u0301."
+    assert load_config(sentence=decomposed).sentence == "Le café est fermé."
+    for sentence in ("Le café est fermé.", "Der Bär läuft über die Straße.", "Η γάτα κάθισε στο χαλί.",
+                     "Кошка села, потому что устала.", "Hello world", "It's 3 o’clock — «ça va» ?"):
+        assert load_config(sentence=sentence, title=sentence).sentence == sentence
+
+
+def test_the_font_check_is_the_lesson_font():
+    from scenes import fonts
+
+    assert fonts.FONT == "DejaVu Sans"
+    assert fonts.undrawable("plain ASCII, fast") == ()
+    assert fonts.undrawable("猫 and 猫 and 🚀") == ("猫", "🚀")
+    assert fonts.undrawable("Ελληνικά, русский, français") == ()
+    assert fonts.font_file().is_file()
+
+
+def test_missing_font_is_said_not_guessed(monkeypatch):
+    from scenes import fonts
+
+    monkeypatch.setattr(fonts, "FALLBACK_FILE", Path("/no/such/font.ttf"))
+    monkeypatch.setattr(fonts.shutil, "which", lambda name: None)  # no fontconfig
+    fonts.font_file.cache_clear()
+    fonts.font_cmap.cache_clear()
+    try:
+        message = error_for(sentence="Le café est fermé.")
+        assert message.startswith('sentence = "Le café est fermé." has non-ASCII characters, but fontconfig')
+        assert "install fontconfig" in message
+        assert load_config(sentence="Plain text works.").sentence == "Plain text works."  # ASCII needs no font
+    finally:
+        fonts.font_file.cache_clear()
+        fonts.font_cmap.cache_clear()
+
+
+def test_a_family_fontconfig_substitutes_is_not_taken_for_the_font():
+    from scenes import fonts
+
+    if shutil.which("fc-match") is None:
+        pytest.skip("no fontconfig")
+    with pytest.raises(fonts.FontError, match="'No Such Family Xyz' is not installed"):
+        fonts.font_file("No Such Family Xyz")
+
+
+def test_config_tokens_are_the_toy_models_tokens():
+    import mha_core.embeddings
+    from scenes import config as config_module
+
+    assert config_module._TOKEN.pattern == mha_core.embeddings._TOKEN.pattern
 
 
 def test_unavailable_device_is_caught_before_rendering():
@@ -167,18 +254,53 @@ def test_missing_file_and_non_utf8_file(tmp_path):
     assert error_for(bad) == f"{bad} line 2: the file is not UTF-8 text; save it as UTF-8"
 
 
-def test_config_error_is_a_usage_error():
-    import click
-
-    with pytest.raises(click.UsageError) as info:
+def test_config_error_is_a_value_error_and_a_usage_error_on_the_command_line(toml):
+    with pytest.raises(ValueError) as info:
         load_config(heads=0)
-    assert info.value.exit_code == 2
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, ConfigError) and info.value.exit_code == 2
+    # scenes.config has no click: the CLI turns the error into click's usage error, in every command.
+    for argv in (["config", "show", "--heads", "0"], ["inspect", "--heads", "0"],
+                 ["config", "show", "--config", str(toml("heads = 0\n"))]):
+        result = CliRunner().invoke(main, argv)
+        assert result.exit_code == 2 and "Error: " in result.output and "Usage: main " in result.output
 
 
-def test_effective_config_round_trips_through_toml(toml):
-    config = load_config(heads=2, d_model=8, sentence='She said "hi" \\ left.', chapters="cost,intro", fps=12)
+def test_effective_config_round_trips_through_toml(toml, tmp_path):
+    config = load_config(heads=2, d_model=8, sentence='She said "hi" \\ left.', chapters="cost,intro", fps=12,
+                         out=tmp_path / "lesson")
     assert load_config(toml(config.to_toml())) == config
+    # A relative out is written as the absolute folder it means, so the text means it wherever it is saved.
+    relative = load_config(out="media")
+    assert load_config(toml(relative.to_toml())).out == Path(os.path.abspath("media"))
+
+
+def test_out_in_a_file_is_relative_to_that_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "course").mkdir()
+    path = tmp_path / "course" / "lesson.toml"
+    path.write_text('out = "videos"\n', encoding="utf-8")
+    assert load_config(path).out == tmp_path / "course" / "videos"
+    assert load_config(Path("course/lesson.toml")).out == Path("course/videos")
+    assert load_config(path, out=Path("here")).out == Path("here")  # a flag: the current directory's
+    path.write_text('out = "/srv/lessons/a"\n', encoding="utf-8")
+    assert load_config(path).out == Path("/srv/lessons/a")
+    path.write_text('out = "~/lessons"\n', encoding="utf-8")
+    assert load_config(path).out == Path("~/lessons").expanduser()
+    shown = CliRunner().invoke(main, ["config", "show", "--config", "course/lesson.toml"])
+    assert f'out = "{Path("~/lessons").expanduser()}"  # course/lesson.toml line 1' in shown.output
+    path.write_text('out = "videos"\n', encoding="utf-8")
+    shown = CliRunner().invoke(main, ["config", "show", "--config", "course/lesson.toml"])
+    assert f'out = "{tmp_path / "course" / "videos"}"  # course/lesson.toml line 1' in shown.output
+
+
+def test_a_file_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "lesson.toml"
+    path.write_bytes("\ufeffsentence = \"Le café est fermé.\"\nheads = 2\n".encode("utf-8"))
+    config, sources = load_config_with_sources(path)
+    assert (config.sentence, config.heads) == ("Le café est fermé.", 2)
+    assert sources["sentence"] == f"{path} line 1"
+    path.write_bytes("\ufeffheads = 3\n".encode("utf-8"))
+    assert error_for(path).startswith(f"{path} line 1: heads = 3 does not divide d_model = 16")
 
 
 # -- the CLI ---------------------------------------------------------------------------------
@@ -189,7 +311,7 @@ def test_cli_config_init_writes_defaults_and_refuses_to_overwrite(tmp_path):
     path = tmp_path / "lesson.toml"
     result = runner.invoke(main, ["config", "init", str(path)])
     assert result.exit_code == 0, result.output
-    assert load_config(path) == LessonConfig()
+    assert load_config(path) == LessonConfig(out=tmp_path / "media")
 
     path.write_text("heads = 2\n")
     result = runner.invoke(main, ["config", "init", str(path)])
@@ -199,7 +321,7 @@ def test_cli_config_init_writes_defaults_and_refuses_to_overwrite(tmp_path):
 
     result = runner.invoke(main, ["config", "init", str(path), "--force"])
     assert result.exit_code == 0
-    assert load_config(path) == LessonConfig()
+    assert load_config(path) == LessonConfig(out=tmp_path / "media")
     assert [p.name for p in tmp_path.iterdir()] == ["lesson.toml"]  # no temp file left
 
 
@@ -219,9 +341,10 @@ def test_cli_config_show_merges_file_and_flags(toml):
     assert shown["quality"] == "low" and shown["chapters"] == ["intro", "cost"] and shown["formats"] == ["webm", "mp4"]
     assert re.search(r"^heads = 8  # flag$", result.output, flags=re.M)
     assert re.search(rf"^d_model = 8  # {re.escape(str(path))} line 2$", result.output, flags=re.M)
-    # What show prints is itself a config file that gives the same config.
-    assert load_config(toml(result.output, "shown.toml")) == load_config(path, heads=8, quality="l",
-                                                                         chapters="intro,cost", formats=("webm", "mp4"))
+    # What show prints is itself a config file that gives the same config (out as an absolute folder).
+    effective = load_config(path, heads=8, quality="l", chapters="intro,cost", formats=("webm", "mp4"))
+    assert load_config(toml(result.output, "shown.toml")) == effective.model_copy(
+        update={"out": Path(os.path.abspath(effective.out))})
 
     as_json = CliRunner().invoke(main, ["config", "show", "--json", "--causal"])
     assert as_json.exit_code == 0
