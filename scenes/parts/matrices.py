@@ -24,7 +24,46 @@ MAX_BLOCK_HEADS = 4
 MAX_PER_HEAD = 3
 
 
-class NumberMatrix(VGroup):
+class _NumberGrid(VGroup):
+    """What a matrix of numbers and a matrix in head blocks share: the pitch of their cells, numbers
+    right-aligned in a cell (decimal points line up), row labels left of the brackets, the shape
+    under them, and ``entry(i, j)`` by source indices."""
+
+    def _pitch(self, size: float, width_chars: int, col_gap: float, row_gap: float = 0.55) -> tuple[float, float]:
+        """(column, row) pitch: ``width_chars`` characters plus ``col_gap`` characters each side."""
+        char_w = char_width(size)
+        self.inset = col_gap * char_w  # from a cell's right edge to its number's right edge
+        return width_chars * char_w + col_gap * char_w * 2, size / style.NUMBER_SIZE * row_gap * 0.62
+
+    def _place(self, mob: NumberLabel, centre, dx: float) -> NumberLabel:
+        """Right-align ``mob`` in the cell of width ``dx`` centred at ``centre``."""
+        return mob.move_to(centre + RIGHT * (dx / 2 - self.inset), aligned_edge=RIGHT)
+
+    def _label_rows(self, th: Theme, labels: Sequence[str], ys: Sequence[float], size: float) -> VGroup:
+        """Row labels, right-aligned, left of the brackets at heights ``ys``."""
+        group = VGroup()
+        for label, y in zip(labels, ys):
+            lab = text(th, str(label), size, th.muted)
+            group.add(lab.next_to(self.brackets[0], LEFT, buff=0.15).set_y(y))
+        align_right(group)
+        return group
+
+    def _label_shape(self, th: Theme, shape: str | bool | None) -> VMobject | None:
+        """The matrix's shape ("9 × 16", or the text given) under its brackets."""
+        if not shape:
+            return None
+        shape_text = shape if isinstance(shape, str) else f"{self.values.shape[0]} \u00d7 {self.values.shape[1]}"
+        return text(th, shape_text, style.SMALL_SIZE, th.muted).next_to(self.brackets, DOWN, buff=0.12)
+
+    def entry(self, i: int, j: int) -> NumberLabel | None:
+        return self._entries.get((i, j))
+
+    @property
+    def entries(self) -> list[NumberLabel]:
+        return list(self._entries.values())
+
+
+class NumberMatrix(_NumberGrid):
     """A matrix of NumberLabels in brackets; big matrices get an ellipsis row/column.
 
     ``rows``/``cols``: the source indices drawn (None = the ellipsis). ``entry(i, j)`` (source
@@ -55,9 +94,7 @@ class NumberMatrix(VGroup):
         # Column width in characters: the widest number drawn, unless given (matrices that must line up).
         width_chars = width_chars or (max(len(style.fmt(x, digits)) for x in shown.flat) if shown.size else 1)
         char_w = char_width(size)
-        dx = width_chars * char_w + col_gap * char_w * 2  # column pitch
-        dy = size / style.NUMBER_SIZE * row_gap * 0.62  # row pitch
-        self.pitch = (dx, dy)
+        self.pitch = dx, dy = self._pitch(size, width_chars, col_gap, row_gap)
         body = VGroup()
         for a, r in enumerate(self.rows):
             for b, c in enumerate(self.cols):
@@ -71,26 +108,20 @@ class NumberMatrix(VGroup):
                     col = color or (col_colors[c] if col_colors is not None else None)
                     if col is None:
                         col = th.signed_color(x, scale) if signed else th.text
-                    mob = NumberLabel(x, style.fmt(x, digits), size, col)
-                    # Right-align: decimal points line up (fixed digits, monospace).
-                    mob.move_to(pos + RIGHT * (dx / 2 - col_gap * char_w), aligned_edge=RIGHT)
+                    mob = self._place(NumberLabel(x, style.fmt(x, digits), size, col), pos, dx)
                     self._entries[(r, c)] = mob
                 body.add(mob)
         self.body = body
         # The brackets hug the columns' width, not the ink: same shape and width for same-sized matrices.
-        slot_right = (len(self.cols) - 1) * dx + dx / 2 - col_gap * char_w
-        self.brackets = brackets(th, body, x_range=(dx / 2 - col_gap * char_w - width_chars * char_w, slot_right))
+        slot_right = (len(self.cols) - 1) * dx + dx / 2 - self.inset
+        self.brackets = brackets(th, body, x_range=(dx / 2 - self.inset - width_chars * char_w, slot_right))
         self.add(self.brackets, body)
 
         self.row_labels = VGroup()
         if row_labels is not None:
-            for a, r in enumerate(self.rows):
-                if r is None:
-                    continue
-                lab = text(th, str(row_labels[r]), label_size, th.muted)
-                lab.next_to(self.brackets[0], LEFT, buff=0.15).set_y(body[a * len(self.cols)].get_y())
-                self.row_labels.add(lab)
-            align_right(self.row_labels)
+            drawn = [(a, r) for a, r in enumerate(self.rows) if r is not None]
+            self.row_labels = self._label_rows(th, [row_labels[r] for _, r in drawn],
+                                               [body[a * len(self.cols)].get_y() for a, _ in drawn], label_size)
             self.add(self.row_labels)
         self.col_labels = VGroup()
         if col_labels is not None:
@@ -108,19 +139,9 @@ class NumberMatrix(VGroup):
             top = self.col_labels if len(self.col_labels) else self.brackets
             self.name.next_to(top, UP, buff=0.15)
             self.add(self.name)
-        self.shape = None
-        if shape:
-            shape_text = shape if isinstance(shape, str) else f"{v.shape[0]} \u00d7 {v.shape[1]}"
-            self.shape = text(th, shape_text, style.SMALL_SIZE, th.muted)
-            self.shape.next_to(self.brackets, DOWN, buff=0.12)
+        self.shape = self._label_shape(th, shape)
+        if self.shape is not None:
             self.add(self.shape)
-
-    def entry(self, i: int, j: int) -> NumberLabel | None:
-        return self._entries.get((i, j))
-
-    @property
-    def entries(self) -> list[NumberLabel]:
-        return list(self._entries.values())
 
     def row(self, i: int) -> VGroup:
         return VGroup(*(m for (r, _), m in self._entries.items() if r == i))
@@ -150,7 +171,7 @@ def brackets(th: Theme, body: VMobject, pad: float = 0.12, tick: float = 0.1,
     return VGroup(bracket(left, 1), bracket(right, -1))
 
 
-class HeadBlocks(VGroup):
+class HeadBlocks(_NumberGrid):
     """A matrix whose columns (``axis=1``, e.g. Concat) or rows (``axis=0``, e.g. W_O) fall into h head blocks.
 
     Each drawn head's block sits on a tint of that head's colour with a small gap between blocks, so
@@ -182,9 +203,7 @@ class HeadBlocks(VGroup):
         sub = sub[[o for o in other if o is not None]] if axis == 1 else sub[:, [o for o in other if o is not None]]
         self.scale_value = float(np.abs(sub).max()) if sub.size else 1.0  # one colour scale for every block
         width_chars = max(len(style.fmt(x, digits)) for x in sub.flat) if sub.size else 1
-        char_w = char_width(size)
-        dx = width_chars * char_w + 2 * col_gap * char_w
-        dy = size / style.NUMBER_SIZE * 0.55 * 0.62
+        dx, dy = self._pitch(size, width_chars, col_gap)
 
         # Slots along the blocked axis: (k-th drawn head, head, local index), None for ellipses;
         # a gap between heads.
@@ -220,10 +239,8 @@ class HeadBlocks(VGroup):
                     continue
                 r, c = (o, h * d_head + j) if axis == 1 else (h * d_head + j, o)
                 x = float(v[r, c])
-                mob = NumberLabel(x, style.fmt(x, digits), size, th.signed_color(x, self.scale_value))
-                # Right-align: decimal points line up.
-                half = dx / 2 - col_gap * char_w
-                mob.move_to(xy + RIGHT * half, aligned_edge=RIGHT)
+                mob = self._place(NumberLabel(x, style.fmt(x, digits), size, th.signed_color(x, self.scale_value)),
+                                  xy, dx)
                 self._entries[(r, c)] = mob
                 numbers_of[h].add(mob)
                 self._slots[k].add(mob)
@@ -247,14 +264,9 @@ class HeadBlocks(VGroup):
 
         self.row_labels = VGroup()
         if row_labels is not None and axis == 1:
-            for b, o in enumerate(other):
-                if o is None:
-                    continue
-                lab = text(th, str(row_labels[o]), style.SMALL_SIZE, th.muted)
-                y = body[b * len(slots)].get_y()
-                lab.next_to(self.brackets[0], LEFT, buff=0.15).set_y(y)
-                self.row_labels.add(lab)
-            align_right(self.row_labels)
+            drawn = [(b, o) for b, o in enumerate(other) if o is not None]
+            self.row_labels = self._label_rows(th, [row_labels[o] for _, o in drawn],
+                                               [body[b * len(slots)].get_y() for b, _ in drawn], style.SMALL_SIZE)
             self.add(self.row_labels)
 
         self.chips = VGroup()
@@ -286,18 +298,9 @@ class HeadBlocks(VGroup):
             self.name = formula(th, name, style.LABEL_SIZE, name_color)
             self.name.next_to(VGroup(self.brackets, self.chips), UP, buff=0.15)
             self.add(self.name)
-        self.shape = None
-        if shape:
-            shape_text = shape if isinstance(shape, str) else f"{v.shape[0]} \u00d7 {v.shape[1]}"
-            self.shape = text(th, shape_text, style.SMALL_SIZE, th.muted).next_to(self.brackets, DOWN, buff=0.12)
+        self.shape = self._label_shape(th, shape)
+        if self.shape is not None:
             self.add(self.shape)
-
-    def entry(self, i: int, j: int) -> NumberLabel | None:
-        return self._entries.get((i, j))
-
-    @property
-    def entries(self) -> list[NumberLabel]:
-        return list(self._entries.values())
 
     def slot(self, k: int) -> VGroup:
         """Every drawn glyph of the k-th drawn head slot (``heads[k]``; an ellipsis slot too)."""
