@@ -18,7 +18,16 @@ import click
 
 import mha_core
 from mha_core.trace import CONVENTIONS  # the shape convention of every traced stage (torch-free)
-from scenes.config import FLAGS, MODEL_KEYS, ConfigError, flag_choices, flag_help, load_config
+from scenes.lesson.config import (
+    CHAPTER_IDS,
+    CHAPTER_TITLES,
+    FLAGS,
+    MODEL_KEYS,
+    ConfigError,
+    flag_choices,
+    flag_help,
+    load_config,
+)
 
 
 def _usage_error(message: str) -> click.UsageError:
@@ -95,7 +104,7 @@ def _tolerant_streams() -> None:
 
 
 class _Command(click.Command):
-    """A command whose ``ConfigError`` (scenes/config.py has no click) is a usage error: exit 2, one sentence."""
+    """A command whose ``ConfigError`` (scenes/lesson/config.py has no click) is a usage error: exit 2, one sentence."""
 
     def invoke(self, ctx):
         try:
@@ -124,7 +133,7 @@ def _click_type(key: str, kind: str):
 
 
 def lesson_options(command=None, *, keys: tuple[str, ...] | None = None):
-    """Add ``--config FILE`` and one flag per LessonConfig field (scenes.config.FLAGS) to a click command.
+    """Add ``--config FILE`` and one flag per LessonConfig field (scenes.lesson.config.FLAGS) to a click command.
 
     The command receives ``config_file`` and keyword arguments named like the fields
     (``None`` / ``()`` when not given), ready for ``load_config(config_file, **overrides)``.
@@ -351,35 +360,35 @@ def _profile_table(profiles):
 @main.command()
 def chapters() -> None:
     """List the lesson's chapters, in order."""
-    from scenes.chapters import CHAPTERS
-
-    for number, (chapter_id, scene) in enumerate(CHAPTERS.items(), start=1):
-        click.echo(f"{number:2d}. {chapter_id:<18} {scene.title}")
+    for number, (chapter_id, title) in enumerate(CHAPTER_TITLES.items(), start=1):
+        click.echo(f"{number:2d}. {chapter_id:<18} {title}")
 
 
 # -- render ------------------------------------------------------------------
 
 
-@main.command()
+RENDER_HELP = f"""Render chapters (default: all) into videos and a lesson folder for a course page.
+
+CHAPTER is one of: {", ".join(CHAPTER_IDS)} (in the order to play).
+Writes OUT/chapters/NN-CHAPTER.mp4, the joined OUT/lesson.mp4 with chapter marks,
+captions, a poster, a manifest and index.html. OUT must be new, empty or a lesson
+folder this tool wrote; only files its manifest lists are replaced or deleted.
+Unchanged chapters come from OUT/.mha-explainer/cache.
+"""
+
+
+@main.command(help=RENDER_HELP)
 @click.argument("chapter_args", metavar="[CHAPTER]...", nargs=-1)
 @lesson_options
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Chapters rendered at once, one process each. Default: one per CPU core.")
 @click.option("--no-cache", is_flag=True, help="Render the chosen chapters again even if an identical render is cached.")
 def render(chapter_args, config_file, jobs, no_cache, **overrides):
-    """Render chapters (default: all) into videos and a lesson folder for a course page.
-
-    CHAPTER is one of: intro, one-head, split-heads, parallel-heads, specialization,
-    head-outputs, concat, output-projection, cost, recap (in the order to play).
-    Writes OUT/chapters/NN-CHAPTER.mp4, the joined OUT/lesson.mp4 with chapter marks,
-    captions, a poster, a manifest and index.html. OUT must be new, empty or a lesson
-    folder this tool wrote; only files its manifest lists are replaced or deleted.
-    Unchanged chapters come from OUT/.mha-explainer/cache.
-    """
+    """The chapters as videos and the lesson folder (help: RENDER_HELP)."""
     from rich.console import Console
 
-    from scenes.render.folder import OutputFolderError, owned_files, resolve_out
     from scenes.render import RenderError, unchanged_folder
+    from scenes.render.folder import OutputFolderError, owned_files, resolve_out
 
     if chapter_args:
         if overrides.get("chapters"):
@@ -398,8 +407,8 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
         _print_render_summary(console, manifest, config.out, cached=True)
         return
     # Only a real render pays for these imports (torch, Manim: seconds).
-    from scenes.render.export import ExportError
     from scenes.render import render_lesson
+    from scenes.render.export import ExportError
 
     try:
         result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console)
@@ -449,7 +458,7 @@ def config() -> None:
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def config_init(path, force):
     """Write a commented default config to PATH (default: lesson.toml)."""
-    from scenes.config import write_default_toml
+    from scenes.lesson.config import write_default_toml
 
     write_default_toml(path, force=force)  # ConfigError: exit 2
     click.echo(f"Wrote {path}. Edit it, then: mha-explainer render --config {path}")
@@ -460,7 +469,7 @@ def config_init(path, force):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML.")
 def config_show(config_file, as_json, **overrides):
     """Print the effective config: defaults <- --config FILE <- flags, with where each value came from."""
-    from scenes.config import load_config_with_sources
+    from scenes.lesson.config import load_config_with_sources
 
     effective, sources = load_config_with_sources(config_file, **overrides)  # validated; ConfigError: exit 2
     if as_json:

@@ -29,7 +29,7 @@ from pathlib import Path
 from manim import LEFT, RIGHT, Dot, linear
 
 from scenes.base import LessonScene
-from scenes.config import CHAPTER_IDS, LessonConfig
+from scenes.lesson.config import CHAPTER_IDS, LessonConfig
 from scenes.render import code_hash, render_lesson
 
 TARGET_RATIO, TARGET_SPEEDUP, TARGET_CACHED = 2.5, 1.6, 5.0

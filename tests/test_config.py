@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from scenes.config import (
+from scenes.lesson.config import (
     CHAPTER_IDS,
     KNOWN_KEYS,
     ConfigError,
@@ -149,7 +149,7 @@ def test_text_is_normalised_to_nfc_and_accents_are_drawable():
 
 
 def test_the_font_check_is_the_lesson_font():
-    from scenes import fonts
+    from scenes.lesson import fonts
 
     assert fonts.FONT == "DejaVu Sans"
     assert fonts.undrawable("plain ASCII, fast") == ()
@@ -159,7 +159,7 @@ def test_the_font_check_is_the_lesson_font():
 
 
 def test_missing_font_is_said_not_guessed(monkeypatch):
-    from scenes import fonts
+    from scenes.lesson import fonts
 
     monkeypatch.setattr(fonts, "FALLBACK_FILE", Path("/no/such/font.ttf"))
     monkeypatch.setattr(fonts.shutil, "which", lambda name: None)  # no fontconfig
@@ -176,7 +176,7 @@ def test_missing_font_is_said_not_guessed(monkeypatch):
 
 
 def test_a_family_fontconfig_substitutes_is_not_taken_for_the_font():
-    from scenes import fonts
+    from scenes.lesson import fonts
 
     if shutil.which("fc-match") is None:
         pytest.skip("no fontconfig")
@@ -186,7 +186,7 @@ def test_a_family_fontconfig_substitutes_is_not_taken_for_the_font():
 
 def test_config_tokens_are_the_toy_models_tokens():
     import mha_core.embeddings
-    from scenes import config as config_module
+    from scenes.lesson import config as config_module
 
     assert config_module._TOKEN.pattern == mha_core.embeddings._TOKEN.pattern
 
@@ -258,7 +258,7 @@ def test_config_error_is_a_value_error_and_a_usage_error_on_the_command_line(tom
     with pytest.raises(ValueError) as info:
         load_config(heads=0)
     assert isinstance(info.value, ConfigError) and info.value.exit_code == 2
-    # scenes.config has no click: the CLI turns the error into click's usage error, in every command.
+    # scenes.lesson.config has no click: the CLI turns the error into click's usage error, in every command.
     for argv in (["config", "show", "--heads", "0"], ["inspect", "--heads", "0"],
                  ["config", "show", "--config", str(toml("heads = 0\n"))]):
         result = CliRunner().invoke(main, argv)

@@ -23,10 +23,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from scenes.render import export
+from scenes.lesson.config import load_config
 from scenes.narration import Cue
+from scenes.render import export
 from scenes.render.captions import to_srt, to_webvtt
-from scenes.config import load_config
 from scenes.render.export import ExportError, write_lesson_folder
 from scenes.style import theme
 
@@ -365,8 +365,8 @@ def test_user_text_is_escaped(lesson, tmp_path):
 
 def test_a_failure_leaves_the_previous_folder(lesson, monkeypatch):
     """The export fails after captions, frames and tensors were staged: the folder is the last run's."""
-    from scenes.render.folder import OWN
     from scenes.render import render_lesson
+    from scenes.render.folder import OWN
 
     result, folder, _ = lesson
     before = {p: p.read_bytes() for p in folder.out.rglob("*") if p.is_file() and OWN not in p.parts}

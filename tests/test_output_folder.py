@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 from manim import RIGHT, Dot
 
-from scenes.render import folder as folder_module
 from scenes.base import LessonScene
-from scenes.config import LessonConfig
+from scenes.lesson.config import LessonConfig
+from scenes.render import folder as folder_module
 from scenes.render.folder import OWN, FolderBusyError, OutputFolderError, claim
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-
 pytestmark = [pytest.mark.browser, pytest.mark.render]
 
 CHAPTERS = ("intro", "concat")

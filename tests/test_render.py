@@ -15,11 +15,10 @@ import pytest
 from click.testing import CliRunner
 from manim import RIGHT, Dot
 
-from scenes.render import media
 from scenes.base import LessonScene
-from scenes.config import CHAPTER_IDS, LessonConfig
+from scenes.lesson.config import CHAPTER_IDS, LessonConfig
+from scenes.render import RenderError, media, render_lesson
 from scenes.render.folder import OWN
-from scenes.render import RenderError, render_lesson
 from scenes.style import theme
 
 pytestmark = pytest.mark.render

@@ -16,9 +16,9 @@ from conftest import run_headless
 from mha_core import attention_cost
 from scenes import style
 from scenes.chapters import CHAPTERS
-from scenes.lesson.build import GPT3, WORKED_EXAMPLE
-from scenes.config import LessonConfig
 from scenes.lesson import build_lesson
+from scenes.lesson.build import GPT3, WORKED_EXAMPLE
+from scenes.lesson.config import LessonConfig
 from scenes.parts import NumberLabel
 
 

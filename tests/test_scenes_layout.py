@@ -12,13 +12,13 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import run_headless
 from manim import ManimColor, MarkupText, Text, Typst, config
 
 from scenes import style
-from conftest import run_headless
 from scenes.chapters import CHAPTERS
-from scenes.config import LessonConfig
 from scenes.lesson import build_lesson
+from scenes.lesson.config import LessonConfig
 from scenes.parts import Glyphs, NumberLabel
 
 TEXT_TYPES = (Text, MarkupText, Typst, NumberLabel, Glyphs)

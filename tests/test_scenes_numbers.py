@@ -15,10 +15,10 @@ from conftest import run_headless
 
 from mha_core.analysis import SHARES
 from scenes import style
-from scenes.chapters.specialization import measure_text
 from scenes.chapters import CHAPTERS
-from scenes.config import LessonConfig
+from scenes.chapters.specialization import measure_text
 from scenes.lesson import build_lesson
+from scenes.lesson.config import LessonConfig
 from scenes.parts import NumberLabel
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..base import LessonScene
-from ..config import CHAPTER_IDS
+from ..lesson.config import CHAPTER_IDS
 from .concat import ConcatScene
 from .cost import CostScene
 from .head_outputs import HeadOutputsScene

@@ -13,6 +13,7 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, GrowFromCenter
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 
 APART = 0.55  # extra gap between head blocks before they are joined
 
@@ -35,7 +36,7 @@ class ConcatState:
 
 class ConcatScene(LessonScene):
     chapter_id = "concat"
-    title = "Concatenate the heads"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("The h head outputs are laid side by side, back to the full model width: h · d_k = d. "
                "The heads are stacked, not yet combined.")
 

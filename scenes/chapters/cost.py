@@ -16,6 +16,7 @@ from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, LaggedStart, Rect
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson import CostExample
+from scenes.lesson.config import CHAPTER_TITLES
 
 PRUNING_SOURCE = "Michel et al. 2019, \u201cAre Sixteen Heads Really Better than One?\u201d"
 
@@ -42,7 +43,7 @@ class CostState:
 
 class CostScene(LessonScene):
     chapter_id = "cost"
-    title = "What heads cost"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("Parameters stay 4d² whatever the head count, and the multiply-adds barely change; but more heads "
                "is not free, and not every head is equally useful (measured by zeroing heads).")
 

@@ -14,6 +14,7 @@ from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, LaggedStart, Square, V
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 
 MAX_HEAD_ROWS = 12  # heads listed one per row in the "every head" beat; more are cut (and the screen says so)
 VALUE_COLS = 6  # columns of V_i drawn in the worked row (an ellipsis beyond)
@@ -41,7 +42,7 @@ class HeadOutputsState:
 
 class HeadOutputsScene(LessonScene):
     chapter_id = "head-outputs"
-    title = "Each head mixes values"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("Every head turns its attention weights into its own weighted sum of value vectors: "
                "an n × d_k output per head, each a different context mix.")
 

@@ -13,6 +13,7 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, V
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 
 # Kinds of relationship a sentence holds at once (from the lesson texts); they describe
 # language, not this model, and are shown as such.
@@ -40,7 +41,7 @@ class IntroState:
 
 class IntroScene(LessonScene):
     chapter_id = "intro"
-    title = "Many patterns at once"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("The question of the lesson: which relationships can different heads attend to in parallel? "
                "One sentence holds several at once; each head of the model links its words differently.")
 
@@ -122,15 +123,11 @@ class IntroScene(LessonScene):
         self.play(FadeOut(VGroup(self.state.row, arcs, chips, note, focus)), run_time=style.SHORT)
 
     def chapter_plan(self):
-        from scenes.chapters import (
-            CHAPTERS,  # the registry imports this module: import late
-        )
-
         th = self.theme
         items = VGroup()
         for cid in self.lesson.config.chapters:
             number = str(self.lesson.chapter_number(cid))
-            line = parts.text(th, f"{number}  {CHAPTERS[cid].title}", style.LABEL_SIZE)
+            line = parts.text(th, f"{number}  {CHAPTER_TITLES[cid]}", style.LABEL_SIZE)
             line[: len(number)].set_color(th.highlight)  # glyphs: one per non-space character
             items.add(line)
         cols = 2 if len(items) > 5 else 1

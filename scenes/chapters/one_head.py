@@ -20,6 +20,7 @@ from manim import DOWN, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, Replace
 from mha_core.sizes import shown_indices
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 from scenes.parts import NumberLabel
 
 HEAD = 0  # the head worked through (shown as "head 1")
@@ -155,7 +156,7 @@ class OneHeadState:
 
 class OneHeadScene(LessonScene):
     chapter_id = "one-head"
-    title = "One head"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("One attention head worked through with real numbers: a query is compared with every key, "
                "the scores are scaled by √d_k, softmax turns them into weights, and the weights mix the values.")
 

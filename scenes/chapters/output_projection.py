@@ -16,6 +16,7 @@ from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedS
 from mha_core.sizes import shown_indices
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 
 MAX_WRITE_ROWS = 6  # per-head contributions listed; more heads: the first few, "⋮", the last
 
@@ -42,7 +43,7 @@ class OutputProjectionState:
 
 class OutputProjectionScene(LessonScene):
     chapter_id = "output-projection"
-    title = "W_O blends the heads"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("The output projection W_O mixes the concatenated heads into one update vector per token; "
                "the update is added to the residual stream, then Add & Norm takes over.")
 

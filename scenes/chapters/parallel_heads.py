@@ -15,6 +15,7 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup, VMobject
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 
 
 @dataclass
@@ -34,7 +35,7 @@ class ParallelHeadsState:
 
 class ParallelHeadsScene(LessonScene):
     chapter_id = "parallel-heads"
-    title = "Heads in parallel"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("All h attention patterns side by side on the same colour scale: the heads run in parallel, "
                "and each one spreads the same query's attention differently.")
 

@@ -14,6 +14,7 @@ from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, GrowArrow, LaggedStart,
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 
 DECISION_RULE = "Split Q/K/V into heads, let each head mix values, then concatenate and project through W_O."
 FAILURE_TRAP = "Treating multi-head attention as duplicated attention rather than separate learned projections."
@@ -37,7 +38,7 @@ class RecapState:
 
 class RecapScene(LessonScene):
     chapter_id = "recap"
-    title = "Recap"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("The decision rule (split Q/K/V into heads, let each head mix values, concatenate, project through W_O) "
                "and the failure trap, with the measured evidence that heads are not copies.")
 

@@ -19,6 +19,7 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, VMobje
 from mha_core.analysis import SHARE_THRESHOLD
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 
 # Short names of the signatures, for the tags under small patterns ("1.00 previous").
 SIGNATURE_NAMES = {"previous": "previous", "next": "next", "current": "own token", "cls": "[CLS]", "sep": "[SEP]",
@@ -59,7 +60,7 @@ class SpecializationState:
 
 class SpecializationScene(LessonScene):
     chapter_id = "specialization"
-    title = "Heads specialise"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("The heads of a trained model (all-MiniLM-L6-v2) attend in different, measurable ways. "
                "Specialisation is learned, not assigned, and one head on one sentence proves little.")
 

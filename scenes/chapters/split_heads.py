@@ -12,11 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from manim import (
-    DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, Rectangle, VGroup, VMobject, Write, config
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    Rectangle,
+    VGroup,
+    VMobject,
+    Write,
+    config,
 )
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_TITLES
 
 # The lesson text's worked example (shown as such, next to the live model's own numbers).
 SEED_D, SEED_H = 512, 8
@@ -50,7 +63,7 @@ class SplitHeadsState:
 
 class SplitHeadsScene(LessonScene):
     chapter_id = "split-heads"
-    title = "Split into heads"
+    title = CHAPTER_TITLES[chapter_id]
     summary = ("Each head works in d_k = d / h dimensions through its own learned projections: the column "
                "blocks of W_Q. Copies of one head would give identical patterns; separate projections do not.")
 

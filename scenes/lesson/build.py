@@ -36,7 +36,7 @@ from mha_core import (
 from mha_core.analysis import LABELS, SHARES
 from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 
-from ..config import CHAPTER_IDS, LessonConfig
+from .config import CHAPTER_IDS, LessonConfig
 
 # Words whose attention row is worth working through: a pronoun has to look elsewhere for its meaning.
 _PRONOUNS = {"it", "he", "she", "they", "him", "her", "them", "its", "his", "their", "this", "that", "who", "which"}

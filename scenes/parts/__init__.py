@@ -24,8 +24,17 @@ from __future__ import annotations
 
 from .attention import AttentionGrid, ColorBar, attention_arc, attention_arcs, cap_note
 from .charts import BarChart, Pipeline, Table
-from .chrome import (brace_label, card, chapter_header, formula_card, head_chip, highlight_box, model_line, note,
-                     shape_badge)
+from .chrome import (
+                     brace_label,
+                     card,
+                     chapter_header,
+                     formula_card,
+                     head_chip,
+                     highlight_box,
+                     model_line,
+                     note,
+                     shape_badge,
+)
 from .matrices import HeadBlocks, NumberMatrix, VectorStack, heatmap, row_label, vector
 from .motion import sweep
 from .numbers import NumberLabel, baseline_y, char_width, count, inline, number, number_row, values_of

@@ -30,7 +30,7 @@ import torch
 
 from mha_core.files import sha256_file
 
-from ..config import CHAPTER_IDS
+from ..lesson.config import CHAPTER_IDS
 from ..narration import Cue
 from .captions import chapter_cues, to_srt, to_webvtt
 from .folder import FOLDER_FORMAT, GENERATOR, MANIFEST, versions

@@ -10,7 +10,7 @@ import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from ..config import CHAPTER_IDS
+from ..lesson.config import CHAPTER_IDS
 from .progress import Display
 from .worker import Job, init_worker, run_job
 

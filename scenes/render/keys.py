@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mha_core.files import sha256_file
 
-from ..config import LessonConfig
+from ..lesson.config import LessonConfig
 from .cache import CACHE_SCHEMA
 from .folder import package_version, read_manifest, resolve_out, tidy, versions
 

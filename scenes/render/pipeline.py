@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import CHAPTER_IDS, LessonConfig
+from ..lesson.config import CHAPTER_IDS, LessonConfig
 from ..narration import Cue
 from .cache import FULLEST, MASTER, Cache, cache_name
 from .captions import chapter_cues

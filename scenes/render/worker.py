@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import LessonConfig
+from ..lesson.config import LessonConfig
 from .cache import CACHE_SCHEMA, FULLEST, MASTER, cache_name
 from .fast_frames import install_fast_frames
 

@@ -25,26 +25,30 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Le, MaxLen
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator
 
-from mha_core.sizes import divisors, or_list
-from scenes.fonts import FONT, FontError, is_right_to_left, undrawable
+from mha_core.sizes import MINILM_LAYERS, divisors, or_list
+
+from .fonts import FONT, FontError, is_right_to_left, undrawable
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-CHAPTER_IDS = (
-    "intro",
-    "one-head",
-    "split-heads",
-    "parallel-heads",
-    "specialization",
-    "head-outputs",
-    "concat",
-    "output-projection",
-    "cost",
-    "recap",
-)
+# The lesson's chapters, in the order to play: id -> title (the intro's plan lists them; each
+# chapter's scene takes its title from here).
+CHAPTER_TITLES = {
+    "intro": "Many patterns at once",
+    "one-head": "One head",
+    "split-heads": "Split into heads",
+    "parallel-heads": "Heads in parallel",
+    "specialization": "Heads specialise",
+    "head-outputs": "Each head mixes values",
+    "concat": "Concatenate the heads",
+    "output-projection": "W_O blends the heads",
+    "cost": "What heads cost",
+    "recap": "Recap",
+}
+CHAPTER_IDS = tuple(CHAPTER_TITLES)
 
 # Manim's quality presets: name -> (letter, pixel height, frame rate).
 QUALITIES = {
@@ -93,7 +97,7 @@ class LessonConfig(BaseModel):
     specialization_model: Literal["toy", "minilm"] = Field(
         "minilm", description="model whose heads the 'heads specialise' chapter shows (trained heads need minilm)"
     )
-    layer: StrictInt = Field(0, ge=0, le=5, description="MiniLM layer to trace")
+    layer: StrictInt = Field(0, ge=0, le=MINILM_LAYERS - 1, description="MiniLM layer to trace")
     d_model: StrictInt = Field(16, ge=1, le=1024, description="model width d of the toy model")
     heads: StrictInt = Field(4, ge=1, le=MAX_HEADS, description="number of heads h of the toy model; must divide d_model")
     seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="seed for the toy model's weights and embeddings")
