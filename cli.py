@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 import mha_core
+from mha_core.sizes import shown_indices
 from mha_core.trace import CONVENTIONS  # the shape convention of every traced stage (torch-free)
 from scenes.lesson.config import (
     CHAPTER_IDS,
@@ -315,7 +316,7 @@ def _matrix_table(title, matrix, row_labels, fmt, show_cols, col_labels=None):
 
     matrix = matrix.detach().cpu().double()
     n_cols = matrix.shape[-1]
-    cols = list(range(n_cols)) if n_cols <= show_cols else list(range(show_cols - 1)) + [None, n_cols - 1]
+    cols = shown_indices(n_cols, show_cols + 1)  # at most show_cols numbers, and an ellipsis column
     table = Table(title=title, title_justify="left")
     from rich import box
     from rich.markup import escape
