@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -45,6 +46,9 @@ def init_worker(progress_queue, lesson, cores: int) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Stopped by the main process (terminate): exit through Python, so what the worker holds (its
+    # semaphores, temporary files) is released, rather than dying mid-render with a leak warning.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
