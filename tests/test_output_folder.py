@@ -54,6 +54,7 @@ def assert_one_sentence(result, *words):
     assert "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1, result.output
+    assert errors[0].count(". ") == 0, errors[0]  # one sentence
     for word in words:
         assert word in errors[0], errors[0]
 

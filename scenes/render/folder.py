@@ -62,7 +62,7 @@ def resolve_out(out: str | os.PathLike) -> Path:
         raise OutputFolderError(f"{root} is the root of the file system; choose a folder of its own with --out")
     if root.resolve() == Path.home().resolve():
         raise OutputFolderError(f"{root} is your home folder; choose a folder of its own with --out, "
-                                f"e.g. {root / 'lesson'}")
+                                f"such as {root / 'lesson'}")
     if root.exists() and not root.is_dir():
         raise OutputFolderError(f"the output folder {root} is a file; choose a folder with --out")
     return root
