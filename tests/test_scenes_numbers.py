@@ -163,7 +163,7 @@ def test_grid_numbers_and_matrix_ellipsis_keep_their_sources():
 
     th = style.theme("light")
     w = torch.softmax(torch.randn(5, 5, generator=torch.Generator().manual_seed(0)), dim=-1)
-    grid = parts.AttentionGrid(th, w, list("abcde"), cell=0.7, numbers=True)
+    grid = parts.AttentionGrid(th, w, list("abcde"), cell=0.7, decor=parts.GridDecor(numbers=True))
     for q in range(5):
         for k in range(5):
             shown(grid.numbers[q][k], float(w[q, k]))

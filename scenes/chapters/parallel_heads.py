@@ -65,8 +65,8 @@ class ParallelHeadsScene(LessonScene):
             which = False
             if labels:
                 which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
-            g = parts.AttentionGrid(th, L.trace.weights[i], tokens, cell=cell, labels=which, axes=False, bar=False,
-                                    color=th.head(i), max_tokens=style.MAX_TOKENS, note=False, binned=True)
+            g = parts.AttentionGrid(th, L.trace.weights[i], tokens, cell=cell, decor=parts.OVERVIEW.but(labels=which),
+                                    color=th.head(i), binned=True)
             chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=0.1)
             g.chip = chip
             g.add(chip)

@@ -108,8 +108,8 @@ class RecapScene(LessonScene):
             if not labelled:
                 title += f", {h} \u00d7 {h} heads"
             # Many heads: one Square per cell would be thousands of mobjects, so shaded paths (binned).
-            g = parts.AttentionGrid(th, values, heads if labelled else None, cell=cell, axes=False, bar=False,
-                                    numbers=labelled and cell >= NUMBERED_CELL, labels=labelled,
+            decor = parts.GridDecor(labels=labelled, axes=False, bar=False, numbers=labelled and cell >= NUMBERED_CELL)
+            g = parts.AttentionGrid(th, values, heads if labelled else None, cell=cell, decor=decor,
                                     binned=not labelled, max_tokens=h)
             g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=0.15)
             g.add(g.title)

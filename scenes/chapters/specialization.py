@@ -114,8 +114,8 @@ class SpecializationScene(LessonScene):
             cell = min((height - rows * 0.95 - (rows - 1) * 0.2) / (rows * n), (width / cols - 0.3) / n, 0.3)
         grids = VGroup()
         for i in range(sp.n_head):
-            g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, labels=False, axes=False, bar=False,
-                                    color=th.head(i) if sp.labels[i] else th.grid, note=False, binned=True)
+            g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, decor=parts.OVERVIEW,
+                                    color=th.head(i) if sp.labels[i] else th.grid, binned=True)
             headline, measure = sp.tags[i].headline, measure_text(sp.tags[i])
             labelled = sp.labels[i] is not None
             t1 = parts.text(th, f"{i + 1} \u00b7 {headline}", style.SMALL_SIZE, th.head(i) if labelled else th.muted,
@@ -160,7 +160,7 @@ class SpecializationScene(LessonScene):
         frame = parts.highlight_box(th, self.state.grids[i].frame, buff=0.05, color=th.head(i))
         self.play(Create(frame), run_time=style.SHORT)
         big = parts.AttentionGrid(th, sp.trace.weights[i], sp.trace.tokens, cell=0.3, color=th.head(i),
-                                  title=f"head {i + 1}")
+                                  decor=parts.GridDecor(title=f"head {i + 1}"))
         room_top = self.state.row.get_bottom()[1] - 0.25
         layout.fit(big, width=(right - left) * 0.55, height=room_top - bottom)
         big.move_to([left + big.width / 2, room_top - big.height / 2, 0])

@@ -168,8 +168,8 @@ class SplitHeadsScene(LessonScene):
         cell = min(0.3, (width / n_show - 0.35) / n, (top - bottom - 2.4) / 2 / n)
 
         def pattern_row(weights, caption, dist, color):
-            grids = VGroup(*(parts.AttentionGrid(th, weights[i], None, cell=cell, labels=False, axes=False,
-                                                 bar=False, title=f"head {i + 1}", color=th.head(i), note=False,
+            grids = VGroup(*(parts.AttentionGrid(th, weights[i], None, cell=cell,
+                                                 decor=parts.OVERVIEW.but(title=f"head {i + 1}"), color=th.head(i),
                                                  binned=True)
                             for i in range(n_show)))
             grids.arrange(RIGHT, buff=0.35, aligned_edge=DOWN)

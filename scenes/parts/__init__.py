@@ -14,7 +14,7 @@ on screen.
 - ``numbers``: NumberLabel, number, count, number_row, inline (text and numbers on one baseline)
 - ``matrices``: NumberMatrix, HeadBlocks, vector, VectorStack, heatmap
 - ``tokens``: TokenRow
-- ``attention``: ColorBar, AttentionGrid, attention_arc(s)
+- ``attention``: ColorBar, AttentionGrid (GridDecor, OVERVIEW), attention_arc(s)
 - ``charts``: Table, BarChart, Pipeline
 - ``chrome``: shape_badge, brace_label, card, formula_card, note, chapter_header, head_chip, highlight_box
 - ``motion``: sweep
@@ -22,7 +22,7 @@ on screen.
 
 from __future__ import annotations
 
-from .attention import AttentionGrid, ColorBar, attention_arc, attention_arcs, cap_note
+from .attention import OVERVIEW, AttentionGrid, ColorBar, GridDecor, attention_arc, attention_arcs, cap_note
 from .charts import BarChart, Pipeline, Table
 from .chrome import (
                      brace_label,
@@ -42,9 +42,9 @@ from .text import Glyphs, baseline_words, formula, paragraph, text, typst_text
 from .tokens import TokenRow
 
 __all__ = [
-    "AttentionGrid", "BarChart", "ColorBar", "Glyphs", "HeadBlocks", "NumberLabel", "NumberMatrix", "Pipeline",
-    "Table", "TokenRow", "VectorStack", "attention_arc", "attention_arcs", "baseline_words", "baseline_y",
-    "brace_label", "cap_note", "card", "chapter_header", "char_width", "count", "formula", "formula_card",
-    "head_chip", "heatmap", "highlight_box", "inline", "model_line", "note", "number", "number_row", "paragraph",
-    "row_label", "shape_badge", "sweep", "text", "typst_text", "values_of", "vector",
+    "AttentionGrid", "BarChart", "ColorBar", "Glyphs", "GridDecor", "HeadBlocks", "NumberLabel", "NumberMatrix",
+    "OVERVIEW", "Pipeline", "Table", "TokenRow", "VectorStack", "attention_arc", "attention_arcs", "baseline_words",
+    "baseline_y", "brace_label", "cap_note", "card", "chapter_header", "char_width", "count", "formula",
+    "formula_card", "head_chip", "heatmap", "highlight_box", "inline", "model_line", "note", "number", "number_row",
+    "paragraph", "row_label", "shape_badge", "sweep", "text", "typst_text", "values_of", "vector",
 ]

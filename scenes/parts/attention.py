@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, ArcBetweenPoints, Rectangle, Square, VGroup, VMobject
@@ -38,53 +39,100 @@ class ColorBar(VGroup):
         self.add(self.strip, frame, self.ticks, self.label)
 
 
+@dataclass(frozen=True)
+class GridDecor:
+    """What is drawn around and on an attention pattern's cells."""
+
+    labels: bool | str = True  # token labels: True, False, "rows" (query tokens only) or "cols" (key tokens)
+    axes: bool = True  # the "query →" and "key →" words
+    bar: bool = True  # the [0, 1] colour bar beside the pattern
+    note: bool = True  # "first 12 of 18 tokens drawn" under a capped pattern (else say it once: cap_note)
+    numbers: bool = False  # each cell's weight written in it
+    title: str | None = None
+
+    def but(self, **changes) -> "GridDecor":
+        return replace(self, **changes)
+
+
+#: A small pattern among many: no labels, axis words, bar or note of its own (the layout says them once).
+OVERVIEW = GridDecor(labels=False, axes=False, bar=False, note=False)
+
+
 class AttentionGrid(VGroup):
     """One attention pattern: rows = queries, columns = keys, cells shaded on the fixed [0, 1] scale.
 
     ``cells[q][k]`` (Squares; ``.weight`` attribute), ``numbers[q][k]`` (NumberLabels when
-    ``numbers=True``), ``row_labels``/``col_labels`` (query/key tokens), ``axis_labels``
+    ``decor.numbers``), ``row_labels``/``col_labels`` (query/key tokens), ``axis_labels``
     ("query" / "key"), ``bar`` (ColorBar or None), ``title`` (or None), ``frame`` (outline in the
-    head's colour). Positions beyond ``max_tokens`` are cut and ``note`` says so.
-    ``labels``: True, False, "rows" (query tokens only) or "cols" (key tokens only).
-    With ``note=False`` nothing says so: put ``parts.cap_note(n)`` in a caption shared by many grids.
-    ``binned=True`` (small overview patterns): cells are drawn as one path per shade, ``cells`` is None;
-    use ``weights``, ``cell_box(q, k)`` and ``row_box(q)`` instead.
+    head's colour). Positions beyond ``max_tokens`` are cut and ``note`` says so (``decor``: what
+    is drawn around the cells). ``binned=True`` (small overview patterns): cells are drawn as one
+    path per shade, ``cells`` is None; use ``weights``, ``cell_box(q, k)`` and ``row_box(q)`` instead.
     """
 
     def __init__(self, th: Theme, weights, tokens: Sequence[str] | None = None, *, cell: float = 0.42,
-                 max_tokens: int = style.MAX_TOKENS, numbers: bool = False, digits: int = style.WEIGHT_DIGITS,
-                 labels: bool = True, axes: bool = True, bar: bool = True, title: str | None = None,
-                 color=None, label_size: float = style.SMALL_SIZE, mask=None, note: bool = True,
-                 binned: bool = False, **kwargs):
+                 decor: GridDecor = GridDecor(), max_tokens: int = style.MAX_TOKENS, color=None,
+                 digits: int = style.WEIGHT_DIGITS, label_size: float = style.SMALL_SIZE, binned: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         w = values_of(weights)
         n_q, n_k = w.shape
         nq, nk = min(n_q, max_tokens), min(n_k, max_tokens)
         self.weights = w
-        self.cells, self.numbers = [], []
         self.n_queries, self.n_keys, self.cell = nq, nk, cell
+        self.grid = self._binned_cells(th) if binned else self._cells(th, decor.numbers, digits)
+        self.frame = Rectangle(width=nk * cell, height=nq * cell, stroke_color=color or th.grid,
+                               stroke_width=2.5 if color is not None else 1).move_to(self.grid)
+        self.add(self.grid, self.frame)
+        if decor.numbers and not binned:
+            self.add(VGroup(*(n for row in self.numbers for n in row)))
+        self._token_labels(th, tokens, decor.labels, label_size)
+        self.axis_labels = self._axis_words(th, label_size) if decor.axes else VGroup()
+        self.add(self.axis_labels)
+        self.title = None
+        if decor.title:
+            self.title = text(th, decor.title, style.LABEL_SIZE, color or th.text)
+            self.title.next_to(VGroup(self.frame, self.col_labels, self.axis_labels), UP, buff=0.12)
+            self.add(self.title)
+        self.bar = None
+        if decor.bar:
+            self.bar = ColorBar(th, height=min(2.2, max(1.2, nq * cell)))
+            self.bar.next_to(self.frame, RIGHT, buff=0.3).align_to(self.frame, DOWN)
+            self.add(self.bar)
+        self.note = None
+        if decor.note and max(n_q, n_k) > max_tokens:  # (else the caller says it once for many grids)
+            self.note = text(th, f"first {max_tokens} of {max(n_q, n_k)} tokens drawn", style.SMALL_SIZE, th.muted)
+            self.note.next_to(self.frame, DOWN, buff=0.12)
+            self.add(self.note)
+
+    def _binned_cells(self, th: Theme) -> VGroup:
+        """One path per shade (WEIGHT_LEVELS of them): a dozen small patterns stay cheap to draw and copy."""
+        self.cells, self.numbers, cell = None, [], self.cell
+        grid = VGroup()
+        w = self.weights[: self.n_queries, : self.n_keys]
+        levels = np.minimum((np.clip(w, 0, 1) * style.WEIGHT_LEVELS).astype(int), style.WEIGHT_LEVELS - 1)
+        for lv in np.unique(levels):
+            path = VMobject(stroke_color=th.background, stroke_width=1.0, fill_opacity=1,
+                            fill_color=th.weight_color((lv + 0.5) / style.WEIGHT_LEVELS))
+            for q, k in np.argwhere(levels == lv):
+                x0, y0 = k * cell - cell / 2, -q * cell + cell / 2
+                path.start_new_path(np.array([x0, y0, 0.0]))
+                path.add_points_as_corners([[x0 + cell, y0, 0], [x0 + cell, y0 - cell, 0], [x0, y0 - cell, 0],
+                                            [x0, y0, 0]])
+            path.level = int(lv)
+            grid.add(path)
+        return grid
+
+    def _cells(self, th: Theme, numbers: bool, digits: int) -> VGroup:
+        """One Square per cell (``cells[q][k]``, ``.weight``), and its weight written in it if ``numbers``."""
+        self.cells, self.numbers, cell = [], [], self.cell
         # Four characters ("0.37") must fit a cell: below ~0.6 units per cell, leave numbers out.
         number_size = min(style.NUMBER_SIZE, 0.85 * cell / (4 * char_width(1.0)))
         grid = VGroup()
-        if binned:
-            # One path per shade (WEIGHT_LEVELS of them): a dozen small patterns stay cheap to draw and copy.
-            self.cells = None
-            levels = np.minimum((np.clip(w[:nq, :nk], 0, 1) * style.WEIGHT_LEVELS).astype(int), style.WEIGHT_LEVELS - 1)
-            for lv in np.unique(levels):
-                path = VMobject(stroke_color=th.background, stroke_width=1.0, fill_opacity=1,
-                                fill_color=th.weight_color((lv + 0.5) / style.WEIGHT_LEVELS))
-                for q, k in np.argwhere(levels == lv):
-                    x0, y0 = k * cell - cell / 2, -q * cell + cell / 2
-                    path.start_new_path(np.array([x0, y0, 0.0]))
-                    path.add_points_as_corners([[x0 + cell, y0, 0], [x0 + cell, y0 - cell, 0], [x0, y0 - cell, 0],
-                                                [x0, y0, 0]])
-                path.level = int(lv)
-                grid.add(path)
         proto = Square(side_length=cell, stroke_color=th.background, stroke_width=1.2, fill_opacity=1)
-        for q in range(nq) if not binned else ():
+        for q in range(self.n_queries):
             row, nums = [], []
-            for k in range(nk):
-                x = float(w[q, k])
+            for k in range(self.n_keys):
+                x = float(self.weights[q, k])
                 sq = proto.copy().set_fill(th.weight_color(x), 1)  # copying is ~8x cheaper than Square()
                 sq.move_to([k * cell, -q * cell, 0])
                 sq.weight = x
@@ -97,51 +145,34 @@ class AttentionGrid(VGroup):
                     nums.append(num)
             self.cells.append(row)
             self.numbers.append(nums)
-        self.grid = grid
-        self.frame = Rectangle(width=nk * cell, height=nq * cell, stroke_color=color or th.grid,
-                               stroke_width=2.5 if color is not None else 1).move_to(grid)
-        self.add(grid, self.frame)
-        if numbers:
-            self.add(VGroup(*(n for row in self.numbers for n in row)))
+        return grid
 
-        self.row_labels, self.col_labels, self.axis_labels = VGroup(), VGroup(), VGroup()
+    def _token_labels(self, th: Theme, tokens, labels: bool | str, size: float) -> None:
+        """Query tokens left of the rows, key tokens (rotated) above the columns, as ``labels`` asks."""
+        self.row_labels, self.col_labels = VGroup(), VGroup()
         if labels in (True, "rows") and tokens is not None:
-            for q in range(nq):
-                lab = text(th, tokens[q], label_size, th.text)
+            for q in range(self.n_queries):
+                lab = text(th, tokens[q], size, th.text)
                 lab.next_to(self.frame, LEFT, buff=0.12).set_y(self.row_box(q).get_y())
                 self.row_labels.add(lab)
             align_right(self.row_labels)
         if labels in (True, "cols") and tokens is not None:
-            for k in range(nk):
-                lab = text(th, tokens[k], label_size, th.text).rotate(math.pi / 2)
+            for k in range(self.n_keys):
+                lab = text(th, tokens[k], size, th.text).rotate(math.pi / 2)
                 lab.next_to(self.frame, UP, buff=0.12).set_x(self.cell_box(0, k).get_x())
                 self.col_labels.add(lab)
             align_bottom(self.col_labels)
         self.add(self.row_labels, self.col_labels)
-        if axes:
-            left_of = self.row_labels if len(self.row_labels) else self.frame
-            top_of = self.col_labels if len(self.col_labels) else self.frame
-            key = text(th, "key \u2192", label_size, th.muted).next_to(top_of, UP, buff=0.1)
-            key.align_to(self.frame, LEFT)
-            query = text(th, "query \u2192", label_size, th.muted).rotate(-math.pi / 2)
-            query.next_to(left_of, LEFT, buff=0.12).align_to(self.frame, UP)
-            self.axis_labels.add(query, key)
-            self.add(self.axis_labels)
-        self.title = None
-        if title:
-            self.title = text(th, title, style.LABEL_SIZE, color or th.text)
-            self.title.next_to(VGroup(self.frame, self.col_labels, self.axis_labels), UP, buff=0.12)
-            self.add(self.title)
-        self.bar = None
-        if bar:
-            self.bar = ColorBar(th, height=min(2.2, max(1.2, nq * cell)))
-            self.bar.next_to(self.frame, RIGHT, buff=0.3).align_to(self.frame, DOWN)
-            self.add(self.bar)
-        self.note = None
-        if note and max(n_q, n_k) > max_tokens:  # (note=False: the caller says it once for many grids)
-            self.note = text(th, f"first {max_tokens} of {max(n_q, n_k)} tokens drawn", style.SMALL_SIZE, th.muted)
-            self.note.next_to(self.frame, DOWN, buff=0.12)
-            self.add(self.note)
+
+    def _axis_words(self, th: Theme, size: float) -> VGroup:
+        """'query →' down the left and 'key →' along the top, outside the token labels."""
+        left_of = self.row_labels if len(self.row_labels) else self.frame
+        top_of = self.col_labels if len(self.col_labels) else self.frame
+        key = text(th, "key \u2192", size, th.muted).next_to(top_of, UP, buff=0.1)
+        key.align_to(self.frame, LEFT)
+        query = text(th, "query \u2192", size, th.muted).rotate(-math.pi / 2)
+        query.next_to(left_of, LEFT, buff=0.12).align_to(self.frame, UP)
+        return VGroup(query, key)
 
     def row_cells(self, q: int) -> VGroup:
         return VGroup(*self.cells[q])

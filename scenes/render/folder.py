@@ -161,7 +161,7 @@ class Claim:
         owned_files(self.root, names)  # a file of someone else's may have appeared meanwhile
         journal = {"staging": self.staging.name, "moves": names, "remove": sorted(self.previous - set(names))}
         _write_atomically(self.own / _JOURNAL, json.dumps(journal, indent=1))
-        self.committed = True  # from here on the journal owns the staging folder: the next run finishes a cut-off commit
+        self.committed = True  # the journal owns the staging folder now: a cut-off commit is finished next run
         with _signals_held():
             _apply(self.root, journal)
 
