@@ -59,7 +59,7 @@ class ConcatScene(LessonScene):
         layout.fit(self.state.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.state.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
 
-        C = parts.HeadBlocks(th, L.trace.concat, L.n_head, row_labels=L.tokens, shape=False)
+        C = parts.HeadBlocks(th, L.trace.concat, L.n_head, labels=parts.MatrixLabels(rows=L.tokens, shape=False))
         _, _, _, top = layout.content_box()
         # Braces go above (the width), left (n) and under each block (d_k): keep room for them.
         brace_room = 0.75

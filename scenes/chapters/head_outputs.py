@@ -75,9 +75,10 @@ class HeadOutputsScene(LessonScene):
         tok = L.tokens[q]
         w = L.trace.weights[0, q]
         # Every value row counts in the sum, so up to MAX_TOKENS rows are drawn (not the usual 8).
-        V = parts.NumberMatrix(th, L.trace.v[0], row_labels=L.tokens, name="V_1", name_color=th.role("V"),
-                               max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
-                               shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
+        shape = f"{L.trace.n_pos} \u00d7 {L.d_head}"
+        V = parts.NumberMatrix(th, L.trace.v[0], max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
+                               labels=parts.MatrixLabels(rows=L.tokens, name="V_1", name_color=th.role("V"),
+                                                         shape=shape))
         # The weights of the focus token, one beside each value row: a column of A_1's row for that token.
         weights = VGroup()
         for r in V.rows:
@@ -105,9 +106,9 @@ class HeadOutputsScene(LessonScene):
         sigma.next_to(out.brackets, RIGHT, buff=0.3)
         out.add(out.name)
         # On the right, head 1's whole output: the worked row is one of its n rows.
-        H = parts.NumberMatrix(th, L.trace.heads[0], row_labels=L.tokens, name='"head"_1', name_color=th.head(0),
-                               max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
-                               shape=f"{L.trace.n_pos} \u00d7 {L.d_head}")
+        H = parts.NumberMatrix(th, L.trace.heads[0], max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
+                               labels=parts.MatrixLabels(rows=L.tokens, name='"head"_1', name_color=th.head(0),
+                                                         shape=shape))
         H.next_to(panel, RIGHT, buff=1.2).align_to(V, UP)
         block = VGroup(panel, out, sigma, H)
         layout.fit_in_content(block)

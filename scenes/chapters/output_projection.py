@@ -68,7 +68,7 @@ class OutputProjectionScene(LessonScene):
         self.state.eq.set_y(self.state.header.get_y())
 
         W = parts.HeadBlocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
-                             shape=False)
+                             labels=parts.MatrixLabels(shape=False))
         W.name = parts.formula(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
         W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, learned", style.SMALL_SIZE, th.muted)
         W.name.next_to(W.brackets, UP, buff=0.15)
@@ -94,7 +94,8 @@ class OutputProjectionScene(LessonScene):
         L, th, q, W = self.lesson, self.theme, self.state.q, self.state.W
         tok = L.tokens[q]
         # The token's concatenation, drawn as a column so that its entry j sits beside row j of W_O.
-        c = parts.HeadBlocks(th, L.trace.concat[q].reshape(-1, 1), L.n_head, axis=0, max_other=1, shape=False)
+        c = parts.HeadBlocks(th, L.trace.concat[q].reshape(-1, 1), L.n_head, axis=0, max_other=1,
+                             labels=parts.MatrixLabels(shape=False))
         c.scale(W.body[0].height / c.body[0].height if c.body[0].height else 1)
         c.shift(UP * (W.body.get_top()[1] - c.body.get_top()[1]))
         c.next_to(W, LEFT, buff=0.45)

@@ -143,8 +143,9 @@ class SplitHeadsScene(LessonScene):
         self.play(FadeIn(labels), FadeIn(block_shape), run_time=style.SHORT)
 
         # The same numbers, as numbers: head 1's block.
-        zoom = parts.NumberMatrix(th, L.mha.head_weights("Q")[0], name="W_Q^((1))", name_color=th.head(0),
-                                  max_rows=7, max_cols=4, shape=f"{d} \u00d7 {dk}")
+        zoom = parts.NumberMatrix(th, L.mha.head_weights("Q")[0], max_rows=7, max_cols=4,
+                                  labels=parts.MatrixLabels(name="W_Q^((1))", name_color=th.head(0),
+                                                            shape=f"{d} \u00d7 {dk}"))
         same = parts.formula(th, f"= W_Q [:, 1..{dk}]", style.LABEL_SIZE, th.muted)
         view = VGroup(zoom, same).arrange(DOWN, buff=0.2)
         left, right, bottom, top = layout.content_box()

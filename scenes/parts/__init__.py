@@ -2,7 +2,7 @@
 
     row = parts.TokenRow(th, lesson.tokens)                          # row.tokens[i], row.words[i]
     A = parts.AttentionGrid(th, lesson.trace.weights[0], lesson.tokens)   # A.cells[q][k], A.bar
-    Q = parts.NumberMatrix(th, lesson.trace.q[0], name="Q_1", row_labels=lesson.tokens)
+    Q = parts.NumberMatrix(th, lesson.trace.q[0], labels=parts.MatrixLabels(rows=lesson.tokens, name="Q_1"))
     Q.entry(2, 1).value, Q.entry(2, 1).str                           # the source number and what is shown
 
 Every part takes the ``Theme`` first (``th = self.theme``) and takes its colours and sizes from
@@ -12,7 +12,7 @@ on screen.
 
 - ``text``: Pango text, paragraphs, Typst maths, words cut from one line
 - ``numbers``: NumberLabel, number, count, number_row, inline (text and numbers on one baseline)
-- ``matrices``: NumberMatrix, HeadBlocks, vector, VectorStack, heatmap
+- ``matrices``: NumberMatrix, HeadBlocks (MatrixLabels), vector, VectorStack, heatmap
 - ``tokens``: TokenRow
 - ``attention``: ColorBar, AttentionGrid (GridDecor, OVERVIEW), attention_arc(s)
 - ``charts``: Table, BarChart, Pipeline
@@ -35,16 +35,16 @@ from .chrome import (
                      note,
                      shape_badge,
 )
-from .matrices import HeadBlocks, NumberMatrix, VectorStack, heatmap, row_label, vector
+from .matrices import HeadBlocks, MatrixLabels, NumberMatrix, VectorStack, heatmap, row_label, vector
 from .motion import sweep
 from .numbers import NumberLabel, baseline_y, char_width, count, inline, number, number_row, values_of
 from .text import Glyphs, baseline_words, formula, paragraph, text, typst_text
 from .tokens import TokenRow
 
 __all__ = [
-    "AttentionGrid", "BarChart", "ColorBar", "Glyphs", "GridDecor", "HeadBlocks", "NumberLabel", "NumberMatrix",
-    "OVERVIEW", "Pipeline", "Table", "TokenRow", "VectorStack", "attention_arc", "attention_arcs", "baseline_words",
-    "baseline_y", "brace_label", "cap_note", "card", "chapter_header", "char_width", "count", "formula",
-    "formula_card", "head_chip", "heatmap", "highlight_box", "inline", "model_line", "note", "number", "number_row",
-    "paragraph", "row_label", "shape_badge", "sweep", "text", "typst_text", "values_of", "vector",
+    "AttentionGrid", "BarChart", "ColorBar", "Glyphs", "GridDecor", "HeadBlocks", "MatrixLabels", "NumberLabel",
+    "NumberMatrix", "OVERVIEW", "Pipeline", "Table", "TokenRow", "VectorStack", "attention_arc", "attention_arcs",
+    "baseline_words", "baseline_y", "brace_label", "cap_note", "card", "chapter_header", "char_width", "count",
+    "formula", "formula_card", "head_chip", "heatmap", "highlight_box", "inline", "model_line", "note", "number",
+    "number_row", "paragraph", "row_label", "shape_badge", "sweep", "text", "typst_text", "values_of", "vector",
 ]

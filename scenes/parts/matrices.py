@@ -5,6 +5,7 @@ in h head blocks), row vectors and stacks of them, heatmaps for matrices too big
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Line, ManimColor, Rectangle, VGroup, VMobject, interpolate_color
@@ -22,6 +23,18 @@ from .text import formula, text
 # and this many columns (or rows) of each head: enough to see the blocks, few enough to read at 480p.
 MAX_BLOCK_HEADS = 4
 MAX_PER_HEAD = 3
+
+
+@dataclass(frozen=True)
+class MatrixLabels:
+    """The words around a matrix: token labels of its rows (and columns), its name above it, its shape below."""
+
+    rows: Sequence[str] | None = None  # one label per source row (only the drawn ones are shown)
+    cols: Sequence[str] | None = None  # one label per source column
+    name: str | None = None  # Typst maths, e.g. "W_Q^((1))"
+    name_color: object = None
+    shape: str | bool | None = True  # True: "n × m" from the values; a string: that text; False: none
+    size: float = style.SMALL_SIZE  # row and column labels
 
 
 class _NumberGrid(VGroup):
@@ -72,13 +85,11 @@ class NumberMatrix(_NumberGrid):
     empty), ``name``/``shape`` (labels above/below, may be None).
     """
 
-    def __init__(self, th: Theme, values, *, digits: int = style.DIGITS, size: float = style.NUMBER_SIZE,
-                 max_rows: int = style.MAX_MATRIX_ROWS, max_cols: int = style.MAX_MATRIX_COLS,
-                 row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
-                 name: str | None = None, name_color=None, shape: str | bool | None = True,
-                 signed: bool = True, color=None, col_colors: Sequence | None = None, col_gap: float = 0.75,
-                 row_gap: float = 0.55, label_size: float = style.SMALL_SIZE, width_chars: int | None = None,
-                 **kwargs):
+    def __init__(self, th: Theme, values, *, labels: MatrixLabels = MatrixLabels(), digits: int = style.DIGITS,
+                 size: float = style.NUMBER_SIZE, max_rows: int = style.MAX_MATRIX_ROWS,
+                 max_cols: int = style.MAX_MATRIX_COLS, signed: bool = True, color=None,
+                 col_colors: Sequence | None = None, col_gap: float = 0.75, row_gap: float = 0.55,
+                 width_chars: int | None = None, **kwargs):
         super().__init__(**kwargs)
         v = values_of(values)
         if v.ndim == 1:
@@ -89,12 +100,52 @@ class NumberMatrix(_NumberGrid):
         shown = v[[r for r in self.rows if r is not None]][:, [c for c in self.cols if c is not None]]
         finite = shown[np.isfinite(shown)]
         scale = float(np.abs(finite).max()) if finite.size else 1.0
-        self._entries: dict[tuple[int, int], NumberLabel] = {}
 
         # Column width in characters: the widest number drawn, unless given (matrices that must line up).
         width_chars = width_chars or (max(len(style.fmt(x, digits)) for x in shown.flat) if shown.size else 1)
         char_w = char_width(size)
         self.pitch = dx, dy = self._pitch(size, width_chars, col_gap, row_gap)
+
+        def colour(x: float, c: int):
+            col = color or (col_colors[c] if col_colors is not None else None)
+            return col if col is not None else (th.signed_color(x, scale) if signed else th.text)
+
+        self.body = body = self._body(th, digits, size, colour)
+        # The brackets hug the columns' width, not the ink: same shape and width for same-sized matrices.
+        slot_right = (len(self.cols) - 1) * dx + dx / 2 - self.inset
+        self.brackets = brackets(th, body, x_range=(dx / 2 - self.inset - width_chars * char_w, slot_right))
+        self.add(self.brackets, body)
+
+        self.row_labels = VGroup()
+        if labels.rows is not None:
+            drawn = [(a, r) for a, r in enumerate(self.rows) if r is not None]
+            self.row_labels = self._label_rows(th, [labels.rows[r] for _, r in drawn],
+                                               [body[a * len(self.cols)].get_y() for a, _ in drawn], labels.size)
+            self.add(self.row_labels)
+        self.col_labels = VGroup()
+        if labels.cols is not None:
+            for b, c in enumerate(self.cols):
+                if c is None:
+                    continue
+                lab = text(th, str(labels.cols[c]), labels.size, th.muted)
+                lab.next_to(body, UP, buff=0.12).set_x(body[b].get_x())
+                self.col_labels.add(lab)
+            self.add(self.col_labels)
+
+        self.name = None
+        if labels.name:
+            self.name = formula(th, labels.name, style.LABEL_SIZE + 4, labels.name_color or th.text)
+            top = self.col_labels if len(self.col_labels) else self.brackets
+            self.name.next_to(top, UP, buff=0.15)
+            self.add(self.name)
+        self.shape = self._label_shape(th, labels.shape)
+        if self.shape is not None:
+            self.add(self.shape)
+
+    def _body(self, th: Theme, digits: int, size: float, colour) -> VGroup:
+        """The drawn numbers (``entry(i, j)``) and the ellipses where rows or columns are elided."""
+        self._entries: dict[tuple[int, int], NumberLabel] = {}
+        dx, dy = self.pitch
         body = VGroup()
         for a, r in enumerate(self.rows):
             for b, c in enumerate(self.cols):
@@ -104,44 +155,11 @@ class NumberMatrix(_NumberGrid):
                     mob = text(th, glyph, size, th.muted)
                     mob.move_to(pos)
                 else:
-                    x = float(v[r, c])
-                    col = color or (col_colors[c] if col_colors is not None else None)
-                    if col is None:
-                        col = th.signed_color(x, scale) if signed else th.text
-                    mob = self._place(NumberLabel(x, style.fmt(x, digits), size, col), pos, dx)
+                    x = float(self.values[r, c])
+                    mob = self._place(NumberLabel(x, style.fmt(x, digits), size, colour(x, c)), pos, dx)
                     self._entries[(r, c)] = mob
                 body.add(mob)
-        self.body = body
-        # The brackets hug the columns' width, not the ink: same shape and width for same-sized matrices.
-        slot_right = (len(self.cols) - 1) * dx + dx / 2 - self.inset
-        self.brackets = brackets(th, body, x_range=(dx / 2 - self.inset - width_chars * char_w, slot_right))
-        self.add(self.brackets, body)
-
-        self.row_labels = VGroup()
-        if row_labels is not None:
-            drawn = [(a, r) for a, r in enumerate(self.rows) if r is not None]
-            self.row_labels = self._label_rows(th, [row_labels[r] for _, r in drawn],
-                                               [body[a * len(self.cols)].get_y() for a, _ in drawn], label_size)
-            self.add(self.row_labels)
-        self.col_labels = VGroup()
-        if col_labels is not None:
-            for b, c in enumerate(self.cols):
-                if c is None:
-                    continue
-                lab = text(th, str(col_labels[c]), label_size, th.muted)
-                lab.next_to(body, UP, buff=0.12).set_x(body[b].get_x())
-                self.col_labels.add(lab)
-            self.add(self.col_labels)
-
-        self.name = None
-        if name:
-            self.name = formula(th, name, style.LABEL_SIZE + 4, name_color or th.text)
-            top = self.col_labels if len(self.col_labels) else self.brackets
-            self.name.next_to(top, UP, buff=0.15)
-            self.add(self.name)
-        self.shape = self._label_shape(th, shape)
-        if self.shape is not None:
-            self.add(self.shape)
+        return body
 
     def row(self, i: int) -> VGroup:
         return VGroup(*(m for (r, _), m in self._entries.items() if r == i))
@@ -185,8 +203,8 @@ class HeadBlocks(_NumberGrid):
     def __init__(self, th: Theme, values, n_head: int, *, axis: int = 1, digits: int = style.DIGITS,
                  size: float = style.NUMBER_SIZE, max_heads: int = MAX_BLOCK_HEADS,
                  max_per_head: int = MAX_PER_HEAD, max_other: int = style.MAX_MATRIX_ROWS,
-                 row_labels: Sequence[str] | None = None, name: str | None = None, name_color=None,
-                 shape: str | bool = True, chips: bool = True, col_gap: float = 0.45, block_gap: float = 0.22,
+                 labels: MatrixLabels = MatrixLabels(), chips: bool = True, col_gap: float = 0.45,
+                 block_gap: float = 0.22,
                  **kwargs):
         super().__init__(**kwargs)
         v = values_of(values)
@@ -263,10 +281,10 @@ class HeadBlocks(_NumberGrid):
         self.add(tints, self.brackets, body)
 
         self.row_labels = VGroup()
-        if row_labels is not None and axis == 1:
+        if labels.rows is not None and axis == 1:
             drawn = [(b, o) for b, o in enumerate(other) if o is not None]
-            self.row_labels = self._label_rows(th, [row_labels[o] for _, o in drawn],
-                                               [body[b * len(slots)].get_y() for b, _ in drawn], style.SMALL_SIZE)
+            self.row_labels = self._label_rows(th, [labels.rows[o] for _, o in drawn],
+                                               [body[b * len(slots)].get_y() for b, _ in drawn], labels.size)
             self.add(self.row_labels)
 
         self.chips = VGroup()
@@ -294,11 +312,11 @@ class HeadBlocks(_NumberGrid):
                     self.add(tag)
 
         self.name = None
-        if name:
-            self.name = formula(th, name, style.LABEL_SIZE, name_color)
+        if labels.name:
+            self.name = formula(th, labels.name, style.LABEL_SIZE, labels.name_color)
             self.name.next_to(VGroup(self.brackets, self.chips), UP, buff=0.15)
             self.add(self.name)
-        self.shape = self._label_shape(th, shape)
+        self.shape = self._label_shape(th, labels.shape)
         if self.shape is not None:
             self.add(self.shape)
 
@@ -325,8 +343,8 @@ def _ellipsis(axis: int, other_elided: bool, blocked_elided: bool) -> str:
 def vector(th: Theme, values, *, name: str | None = None, name_color=None, max_cols: int = style.MAX_MATRIX_COLS,
            col_colors: Sequence | None = None, shape: str | bool = False, **kwargs) -> NumberMatrix:
     """A 1 × n row vector in brackets (a ``NumberMatrix`` of one row), its name on the left."""
-    row = NumberMatrix(th, values_of(values).reshape(1, -1), max_cols=max_cols, col_colors=col_colors,
-                              shape=shape, **kwargs)
+    row = NumberMatrix(th, values_of(values).reshape(1, -1), labels=MatrixLabels(shape=shape), max_cols=max_cols,
+                       col_colors=col_colors, **kwargs)
     if name:
         row.name = formula(th, name, style.LABEL_SIZE, name_color)
         row.name.next_to(row.brackets, LEFT, buff=0.2)
