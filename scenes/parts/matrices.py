@@ -204,8 +204,7 @@ class HeadBlocks(_NumberGrid):
                  size: float = style.NUMBER_SIZE, max_heads: int = MAX_BLOCK_HEADS,
                  max_per_head: int = MAX_PER_HEAD, max_other: int = style.MAX_MATRIX_ROWS,
                  labels: MatrixLabels = MatrixLabels(), chips: bool = True, col_gap: float = 0.45,
-                 block_gap: float = 0.22,
-                 **kwargs):
+                 block_gap: float = 0.22, **kwargs):
         super().__init__(**kwargs)
         v = values_of(values)
         self.values, self.n_head, self.axis = v, n_head, axis
@@ -223,29 +222,52 @@ class HeadBlocks(_NumberGrid):
         width_chars = max(len(style.fmt(x, digits)) for x in sub.flat) if sub.size else 1
         dx, dy = self._pitch(size, width_chars, col_gap)
 
-        # Slots along the blocked axis: (k-th drawn head, head, local index), None for ellipses;
-        # a gap between heads.
+        slots, pos = self._slot_positions(local, dx if axis == 1 else dy, block_gap)
+        self.body = body = self._body(th, slots, pos, dx, dy, digits, size)
+        self.tints = self._tints(th)
+        self.brackets = brackets(th, VGroup(body, self.tints), pad=0.1)
+        self.add(self.tints, self.brackets, body)
+
+        self.row_labels = VGroup()
+        if labels.rows is not None and axis == 1:
+            drawn = [(b, o) for b, o in enumerate(other) if o is not None]
+            self.row_labels = self._label_rows(th, [labels.rows[o] for _, o in drawn],
+                                               [body[b * len(slots)].get_y() for b, _ in drawn], labels.size)
+            self.add(self.row_labels)
+        self.chips = VGroup()
+        self.elided = None  # the "3–11" tag over an ellipsis slot of heads
+        if chips:
+            self._head_chips(th)
+        self.name = None
+        if labels.name:
+            self.name = formula(th, labels.name, style.LABEL_SIZE, labels.name_color)
+            self.name.next_to(VGroup(self.brackets, self.chips), UP, buff=0.15)
+            self.add(self.name)
+        self.shape = self._label_shape(th, labels.shape)
+        if self.shape is not None:
+            self.add(self.shape)
+
+    def _slot_positions(self, local, step: float, block_gap: float) -> tuple[list, list]:
+        """Slots along the blocked axis, (k-th drawn head, head, index in the head) with None for an
+        ellipsis, and where each slot sits (a gap between heads)."""
         slots, pos, cursor = [], [], 0.0
-        step = dx if axis == 1 else dy
         for k, h in enumerate(self.heads):
             if k:
                 cursor += block_gap
-            if h is None:
-                slots.append((k, None, None))
-                pos.append(cursor)
-                cursor += step
-                continue
-            for j in local:
+            for j in local if h is not None else (None,):
                 slots.append((k, h, j))
                 pos.append(cursor)
                 cursor += step
+        return slots, pos
 
+    def _body(self, th: Theme, slots, pos, dx: float, dy: float, digits: int, size: float) -> VGroup:
+        """Every drawn number and ellipsis; fills ``entry``, ``slot(k)`` and each head's numbers."""
         self._entries: dict[tuple[int, int], NumberLabel] = {}
-        self._blocks: dict[int, VGroup] = {}
-        body = VGroup()
-        numbers_of = {h: VGroup() for h in self.heads if h is not None}
+        self._numbers_of = {h: VGroup() for h in self.heads if h is not None}
         self._slots = [VGroup() for _ in self.heads]
-        for b, o in enumerate(other):
+        axis, d_head = self.axis, self.d_head
+        body = VGroup()
+        for b, o in enumerate(self.other):
             for (k, h, j), along in zip(slots, pos):
                 across = b * (dy if axis == 1 else dx)
                 xy = np.array([along, -across, 0.0]) if axis == 1 else np.array([across, -along, 0.0])
@@ -256,69 +278,52 @@ class HeadBlocks(_NumberGrid):
                     self._slots[k].add(mob)
                     continue
                 r, c = (o, h * d_head + j) if axis == 1 else (h * d_head + j, o)
-                x = float(v[r, c])
+                x = float(self.values[r, c])
                 mob = self._place(NumberLabel(x, style.fmt(x, digits), size, th.signed_color(x, self.scale_value)),
                                   xy, dx)
                 self._entries[(r, c)] = mob
-                numbers_of[h].add(mob)
+                self._numbers_of[h].add(mob)
                 self._slots[k].add(mob)
                 body.add(mob)
-        self.body = body
+        return body
 
-        # Tints behind each head's block, in the head's colour.
+    def _tints(self, th: Theme) -> VGroup:
+        """A tint of each drawn head's colour behind its block (``block(h)`` = VGroup(tint, numbers))."""
+        self._blocks: dict[int, VGroup] = {}
         tints = VGroup()
         for k, h in enumerate(self.heads):
             if h is None:
                 continue
-            extent, nums = self._slots[k], numbers_of[h]  # the block's numbers and its elided-column dots
+            extent = self._slots[k]  # the block's numbers and its elided-column dots
             pad = 0.07
             tint = Rectangle(width=extent.width + 2 * pad, height=extent.height + 2 * pad, stroke_color=th.head(h),
                              stroke_width=1.5, fill_color=th.head(h), fill_opacity=0.14).move_to(extent)
             tints.add(tint)
-            self._blocks[h] = VGroup(tint, nums)
-        self.tints = tints
-        self.brackets = brackets(th, VGroup(body, tints), pad=0.1)
-        self.add(tints, self.brackets, body)
+            self._blocks[h] = VGroup(tint, self._numbers_of[h])
+        return tints
 
-        self.row_labels = VGroup()
-        if labels.rows is not None and axis == 1:
-            drawn = [(b, o) for b, o in enumerate(other) if o is not None]
-            self.row_labels = self._label_rows(th, [labels.rows[o] for _, o in drawn],
-                                               [body[b * len(slots)].get_y() for b, _ in drawn], labels.size)
-            self.add(self.row_labels)
-
-        self.chips = VGroup()
-        self.elided = None  # the "3–11" tag over an ellipsis slot of heads
-        if chips:
-            for h, block in self._blocks.items():
-                chip = head_chip(th, h, style.SMALL_SIZE - 2, label=f"{h + 1}" if axis == 0 else None)
+    def _head_chips(self, th: Theme) -> None:
+        """A head chip over (or beside) each drawn block, and which heads an ellipsis slot stands for."""
+        axis = self.axis
+        for h, block in self._blocks.items():
+            chip = head_chip(th, h, style.SMALL_SIZE - 2, label=f"{h + 1}" if axis == 0 else None)
+            if axis == 1:
+                chip.next_to(self.brackets, UP, buff=0.1).set_x(block[0].get_x())
+            else:
+                chip.next_to(self.brackets, LEFT, buff=0.1).set_y(block[0].get_y())
+            fit(chip, width=block[0].width if axis == 1 else None)
+            self.chips.add(chip)
+        self.add(self.chips)
+        for k, h in enumerate(self.heads):
+            if h is None:
+                first, last = self.heads[k - 1] + 2, self.heads[k + 1]
+                tag = text(th, f"{first}\u2013{last}", style.SMALL_SIZE - 2, th.muted)
                 if axis == 1:
-                    chip.next_to(self.brackets, UP, buff=0.1).set_x(block[0].get_x())
+                    tag.next_to(self.brackets, UP, buff=0.1).set_x(self._slots[k].get_x())
                 else:
-                    chip.next_to(self.brackets, LEFT, buff=0.1).set_y(block[0].get_y())
-                fit(chip, width=block[0].width if axis == 1 else None)
-                self.chips.add(chip)
-            self.add(self.chips)
-            # The ellipsis slot says which heads it stands for.
-            for k, h in enumerate(self.heads):
-                if h is None:
-                    first, last = self.heads[k - 1] + 2, self.heads[k + 1]
-                    tag = text(th, f"{first}\u2013{last}", style.SMALL_SIZE - 2, th.muted)
-                    if axis == 1:
-                        tag.next_to(self.brackets, UP, buff=0.1).set_x(self._slots[k].get_x())
-                    else:
-                        tag.next_to(self.brackets, LEFT, buff=0.1).set_y(self._slots[k].get_y())
-                    self.elided = tag
-                    self.add(tag)
-
-        self.name = None
-        if labels.name:
-            self.name = formula(th, labels.name, style.LABEL_SIZE, labels.name_color)
-            self.name.next_to(VGroup(self.brackets, self.chips), UP, buff=0.15)
-            self.add(self.name)
-        self.shape = self._label_shape(th, labels.shape)
-        if self.shape is not None:
-            self.add(self.shape)
+                    tag.next_to(self.brackets, LEFT, buff=0.1).set_y(self._slots[k].get_y())
+                self.elided = tag
+                self.add(tag)
 
     def slot(self, k: int) -> VGroup:
         """Every drawn glyph of the k-th drawn head slot (``heads[k]``; an ellipsis slot too)."""
