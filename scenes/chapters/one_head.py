@@ -137,7 +137,6 @@ class WorkedRow(VGroup):
         return label.move_to([self.label_x, y, 0], aligned_edge=RIGHT)
 
 
-
 @dataclass
 class OneHeadState:
     """What the beats have drawn, by name; later beats and tests read it.

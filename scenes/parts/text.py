@@ -85,8 +85,6 @@ def baseline_words(th: Theme, words: Sequence[str], size: float = style.BODY_SIZ
     return out, mid
 
 
-
-
 class Glyphs(VGroup):
     """Glyphs cut from a longer Text (a word of a token row); ``.text`` is the word."""
 

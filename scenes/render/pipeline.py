@@ -110,7 +110,6 @@ def mark_title(chapter: ChapterResult) -> str:
     return f"{chapter.number}. {chapter.title}"
 
 
-
 def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: bool = True,
                   console=None, lesson=None, chapters_module: str = "scenes.chapters") -> RenderResult:
     """Render ``config.chapters`` and write the lesson folder ``config.out``; see the module docstring.
@@ -227,7 +226,6 @@ def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, less
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
                         lesson_hash=lesson_hash, code_hash=code, folder_key=folder_key(config, code), lesson=lesson,
                         timings=clock.laps)
-
 
 
 class _Clock:
