@@ -52,11 +52,9 @@ def run_jobs(job_list: list[Job], jobs: int | None, lesson, console) -> dict:
             process.terminate()
         for process in processes:
             process.join(timeout=5)
-        executor.shutdown(wait=True)  # the pool's manager sees its workers gone and frees its queues
         raise
     finally:
         progress_queue.close()
-        progress_queue.join_thread()
         _clean_tmp(job_list)
     return metas
 
