@@ -39,6 +39,26 @@ TYPST_SCALE = 1.4
 
 FRAME_MARGIN = 0.3  # nothing text-like closer than this to the frame edge
 TITLE_BUFF = 0.35  # title's distance from the top-left corner
+# Gaps between neighbours, smallest to largest: every `buff=` in parts and chapters names one,
+# so spacing is consistent and changes in one place.
+GAP_NONE = 0.0  # a mark drawn on its target's edge
+GAP_HAIR = 0.02  # a frame hugging a row of cells
+GAP_FRAME = 0.05  # a highlight frame around what it highlights
+GAP_TIGHT = 0.08  # lines of one tag; a tick or value against its mark; arrow ends
+GAP_CHIP = 0.1  # a head chip or axis word against its grid
+GAP_LABEL = 0.12  # a label against what it names (shape below, title above)
+GAP_NAME = 0.15  # a matrix's or card's name against its body; a note under its figure
+GAP_WORD = 0.18  # words and numbers of one line; a list under its lead
+GAP_LINE = 0.2  # lines of a text block; a name beside its brackets
+GAP_ROW = 0.22  # rows of a formula block or bullet list
+GAP_ITEM = 0.25  # items of a row; a caption under a chart
+GAP_BLOCK = 0.3  # a heading or figure and the block that follows it
+GAP_SECTION = 0.35  # a title and the section it opens
+GAP_ASIDE = 0.4  # a colour bar or card beside its figure
+GAP_RESULT = 0.45  # a result under the computation that made it
+GAP_APART = 0.5  # separate stages or sentences side by side
+GAP_COLUMN = 0.8  # columns of a slide
+GAP_WIDE = 1.2  # panels that stand apart
 MAX_TOKENS = 12  # longer sentences are capped where tokens are drawn (and the screen says so)
 MAX_MATRIX_ROWS = 8  # more rows/columns than this get an ellipsis row/column
 MAX_MATRIX_COLS = 8

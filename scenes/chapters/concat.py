@@ -55,7 +55,7 @@ class ConcatScene(LessonScene):
         eq = parts.formula(th, '"Concat"("head"_1, ..., "head"_h) in RR^(n times d)', style.BODY_SIZE)
         msg = parts.note(th, "Stacked, not yet combined: each column still belongs to exactly one head. "
                          "The next step, W_O, blends them.", width=7.2)
-        self.state.takeaway = VGroup(eq, msg).arrange(RIGHT, buff=0.5)
+        self.state.takeaway = VGroup(eq, msg).arrange(RIGHT, buff=style.GAP_APART)
         layout.fit(self.state.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.state.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
 
@@ -88,7 +88,7 @@ class ConcatScene(LessonScene):
             else:
                 piece = VGroup(C.block(h)[0], C.slot(k), C.chip(h))
                 shape = parts.text(th, f"{L.trace.n_pos} \u00d7 {L.d_head}", style.SMALL_SIZE, th.muted)
-                shapes.add(shape.next_to(C.block(h), DOWN, buff=0.2).shift(RIGHT * offset))
+                shapes.add(shape.next_to(C.block(h), DOWN, buff=style.GAP_LINE).shift(RIGHT * offset))
             if k == 0:  # the token labels travel with the first block
                 piece.add(C.row_labels)
             piece.shift(RIGHT * offset)

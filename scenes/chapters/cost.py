@@ -18,6 +18,7 @@ from scenes.base import LessonScene
 from scenes.lesson import CostExample
 from scenes.lesson.config import CHAPTER_TITLES
 
+COUNT_LINE_GAP = 0.28  # the parameter count's lines: formulas need more air than text rows
 PRUNING_SOURCE = "Michel et al. 2019, \u201cAre Sixteen Heads Really Better than One?\u201d"
 
 
@@ -66,10 +67,10 @@ class CostScene(LessonScene):
             sq = Square(side_length=side, stroke_color=th.role(role), stroke_width=2.5, fill_color=th.role(role),
                         fill_opacity=0.12)
             # Labels outside the square: W_Q's inside gets covered by its head blocks.
-            name = parts.formula(th, f"W_{role}", style.LABEL_SIZE, th.role(role)).next_to(sq, UP, buff=0.12)
-            dims = parts.text(th, "d \u00d7 d", style.SMALL_SIZE, th.muted).next_to(sq, DOWN, buff=0.12)
+            name = parts.formula(th, f"W_{role}", style.LABEL_SIZE, th.role(role)).next_to(sq, UP, buff=style.GAP_LABEL)
+            dims = parts.text(th, "d \u00d7 d", style.SMALL_SIZE, th.muted).next_to(sq, DOWN, buff=style.GAP_LABEL)
             squares.add(VGroup(sq, name, dims))
-        squares.arrange(RIGHT, buff=0.3)
+        squares.arrange(RIGHT, buff=style.GAP_BLOCK)
         split = parts.text(th, f"h = {L.n_head}: the same W_Q, cut into {L.n_head} blocks of d_k = {L.d_head} columns",
                            style.SMALL_SIZE, th.muted)
         single = L.cost.single_head()
@@ -85,12 +86,12 @@ class CostScene(LessonScene):
             VGroup(parts.text(th, "parameters with h = 1:", style.BODY_SIZE), single_total),
         )
         for line in lines:
-            line.arrange(RIGHT, buff=0.18)
-        lines.arrange(DOWN, buff=0.28, aligned_edge=LEFT)
+            line.arrange(RIGHT, buff=style.GAP_WORD)
+        lines.arrange(DOWN, buff=COUNT_LINE_GAP, aligned_edge=LEFT)
         self.state.param_numbers = {"weights": weights, "total": total, "single": single_total}
         left = VGroup(squares, split)
-        split.next_to(squares, DOWN, buff=0.3).align_to(squares, LEFT)
-        body = VGroup(left, lines).arrange(RIGHT, buff=0.8)
+        split.next_to(squares, DOWN, buff=style.GAP_BLOCK).align_to(squares, LEFT)
+        body = VGroup(left, lines).arrange(RIGHT, buff=style.GAP_COLUMN)
         layout.fit(body, width=config.frame_width - 2 * style.FRAME_MARGIN)
         _, _, bottom, top = layout.content_box()
         body.move_to([0, (top + bottom) / 2 + 0.3, 0])
@@ -130,10 +131,10 @@ class CostScene(LessonScene):
         T = parts.Table(th, rows, total=True, colors=colors)
         title = parts.text(th, f"Operations per stage, n = {L.trace.n_pos} tokens, d = {L.d_model}",
                            style.LABEL_SIZE, th.muted)
-        group = VGroup(title, T).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        group = VGroup(title, T).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=LEFT)
         note = parts.text(th, "only scale + softmax grow with h (one n \u00d7 n map per head)", style.SMALL_SIZE,
                           th.highlight)
-        note.next_to(T, DOWN, buff=0.3).align_to(T, LEFT)
+        note.next_to(T, DOWN, buff=style.GAP_BLOCK).align_to(T, LEFT)
         group.add(note)
         layout.fit_in_content(group)
         self.state.compute_table = T
@@ -158,7 +159,7 @@ class CostScene(LessonScene):
         colors = {(len(rows) - 1, c): th.highlight for c in range(7)}
         T = parts.Table(th, rows, colors=colors, size=style.SMALL_SIZE + 1)
         title = parts.text(th, f"One attention layer at n = {n} tokens", style.LABEL_SIZE, th.muted)
-        group = VGroup(title, T).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        group = VGroup(title, T).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=LEFT)
         layout.fit_in_content(group)
         self.state.examples = T
         self.state.example_costs = examples
@@ -180,9 +181,9 @@ class CostScene(LessonScene):
             f"per-head width shrinks: d_k = d / h = {L.d_model} / {h} = {dk}",
         )
         items = VGroup(*(parts.paragraph(th, "\u2022 " + p, 10.5, style.LABEL_SIZE) for p in points))
-        items.arrange(DOWN, buff=0.22, aligned_edge=LEFT)
+        items.arrange(DOWN, buff=style.GAP_ROW, aligned_edge=LEFT)
         title = parts.text(th, "More heads is not free", style.HEADING_SIZE, th.warn, bold=True)
-        group = VGroup(title, items).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
+        group = VGroup(title, items).arrange(DOWN, buff=style.GAP_SECTION, aligned_edge=LEFT)
         panel = parts.card(th, group, accent=th.warn)
         layout.fit_in_content(panel)
         self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
@@ -205,12 +206,12 @@ class CostScene(LessonScene):
         chart = parts.BarChart(th, values, [str(i + 1) for i in range(n)],
                                colors=[th.head(i) for i in range(n)], height=2.6,
                                bar_width=0.7 if n <= 6 else 0.45)
-        axis = parts.text(th, "head zeroed", style.SMALL_SIZE, th.muted).next_to(chart.labels, DOWN, buff=0.12)
+        axis = parts.text(th, "head zeroed", style.SMALL_SIZE, th.muted).next_to(chart.labels, DOWN, buff=style.GAP_LABEL)
         title = parts.paragraph(th, "Zero one head: how much does the attention output change?", 11,
                                 style.LABEL_SIZE)
         sub = parts.text(th, f"\u2016change\u2016 / \u2016output\u2016 \u00b7 {where} \u00b7 this sentence",
                          style.SMALL_SIZE, th.muted)
-        chart_group = VGroup(title, sub, VGroup(chart, axis)).arrange(DOWN, buff=0.25)
+        chart_group = VGroup(title, sub, VGroup(chart, axis)).arrange(DOWN, buff=style.GAP_ITEM)
         if measured is not None:
             lesson = ("Trained heads are not equally useful: zeroing some moves the output far less than zeroing "
                       f"others, and many heads can be pruned with little harm ({PRUNING_SOURCE}).")
@@ -218,7 +219,7 @@ class CostScene(LessonScene):
             lesson = ("This model is untrained, so its differences are chance. In trained models some heads matter "
                       f"far less than others, and many can be pruned with little harm ({PRUNING_SOURCE}).")
         lesson_note = parts.note(th, lesson, width=11)
-        group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=0.35)
+        group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=style.GAP_SECTION)
         layout.fit_in_content(group)
         self.state.chart = chart
         self.state.ablation_values = values

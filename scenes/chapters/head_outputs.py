@@ -88,34 +88,34 @@ class HeadOutputsScene(LessonScene):
                           fill_opacity=1)
             num = parts.number(th, float(w[r]), style.WEIGHT_DIGITS)
             times = parts.text(th, "\u00d7", style.LABEL_SIZE, th.muted)
-            item = VGroup(cell, num, times).arrange(RIGHT, buff=0.1)
-            item.next_to(V.row_labels, LEFT, buff=0.25).set_y(V.row(r).get_y())
+            item = VGroup(cell, num, times).arrange(RIGHT, buff=style.GAP_CHIP)
+            item.next_to(V.row_labels, LEFT, buff=style.GAP_ITEM).set_y(V.row(r).get_y())
             item.num = num
             weights.add(item)
         layout.align_right(weights)
         w_title = parts.formula(th, f'A_1["{tok}", j]', style.LABEL_SIZE)
-        w_title.next_to(weights, UP, buff=0.15).set_y(V.name.get_y())
+        w_title.next_to(weights, UP, buff=style.GAP_NAME).set_y(V.name.get_y())
         out = parts.vector(th, L.trace.heads[0, q], max_cols=VALUE_COLS)
         out.name = parts.formula(th, f'"head"_1["{tok}"] =', style.LABEL_SIZE, th.head(0))
         sigma = parts.formula(th, 'sum_j A_1["' + tok + '", j] dot V_1[j]', style.LABEL_SIZE, th.muted)
         panel = VGroup(weights, w_title, V)
-        out.next_to(V.brackets, DOWN, buff=0.55).align_to(V.brackets, LEFT)
+        out.next_to(V.brackets, DOWN, buff=style.GAP_APART + style.GAP_FRAME)  # clear of V's highlight frame.align_to(V.brackets, LEFT)
         # The output's columns line up under V's columns (same layout, same column pitch).
         out.shift(RIGHT * (V.body[0].get_x() - out.body[0].get_x()))
-        out.name.next_to(out.brackets, LEFT, buff=0.2)
-        sigma.next_to(out.brackets, RIGHT, buff=0.3)
+        out.name.next_to(out.brackets, LEFT, buff=style.GAP_LINE)
+        sigma.next_to(out.brackets, RIGHT, buff=style.GAP_BLOCK)
         out.add(out.name)
         # On the right, head 1's whole output: the worked row is one of its n rows.
         H = parts.NumberMatrix(th, L.trace.heads[0], max_cols=VALUE_COLS, max_rows=style.MAX_TOKENS,
                                labels=parts.MatrixLabels(rows=L.tokens, name='"head"_1', name_color=th.head(0),
                                                          shape=shape))
-        H.next_to(panel, RIGHT, buff=1.2).align_to(V, UP)
+        H.next_to(panel, RIGHT, buff=style.GAP_WIDE).align_to(V, UP)
         block = VGroup(panel, out, sigma, H)
         layout.fit_in_content(block)
         self.state.V, self.state.weight_column, self.state.out, self.state.H = V, weights, out, H
 
         drawn = [r for r in V.rows if r is not None]
-        frame = parts.highlight_box(th, VGroup(weights[0], V.row(drawn[0])), buff=0.05)
+        frame = parts.highlight_box(th, VGroup(weights[0], V.row(drawn[0])), buff=style.GAP_FRAME)
         hidden = "" if len(drawn) == L.trace.n_pos else " (hidden rows count too)"
         self.say(f"Take head 1 and \u201c{tok}\u201d: each value row is scaled by its attention weight{hidden}.")
         self.play(FadeIn(V), run_time=style.BEAT)
@@ -157,21 +157,21 @@ class HeadOutputsScene(LessonScene):
                 Square(side_length=cell, stroke_color=th.background, stroke_width=1,
                        fill_color=th.weight_color(float(w[k])), fill_opacity=1)
                 for k in range(n_keys)
-            )).arrange(RIGHT, buff=0)
+            )).arrange(RIGHT, buff=style.GAP_NONE)
             for k, c in enumerate(cells):
                 c.weight = float(w[k])
             top_k = int(np.argmax(w[:n_keys]))
-            mark = parts.highlight_box(th, cells[top_k], buff=0.0, color=th.head(i))
+            mark = parts.highlight_box(th, cells[top_k], buff=style.GAP_NONE, color=th.head(i))
             arrow = parts.text(th, "\u2192", style.LABEL_SIZE, th.muted)
             vec = parts.vector(th, L.trace.heads[i, q], max_cols=OUTPUT_COLS, col_gap=0.45, width_chars=width)
             most = VGroup(parts.text(th, f"most on \u201c{L.tokens[top_k]}\u201d", style.SMALL_SIZE, th.muted),
                           parts.number(th, float(w[top_k]), style.WEIGHT_DIGITS, style.SMALL_SIZE, th.muted))
-            most.arrange(RIGHT, buff=0.12)
-            row = VGroup(chip, VGroup(cells, mark), arrow, vec, most).arrange(RIGHT, buff=0.25)
+            most.arrange(RIGHT, buff=style.GAP_LABEL)
+            row = VGroup(chip, VGroup(cells, mark), arrow, vec, most).arrange(RIGHT, buff=style.GAP_ITEM)
             row.cells, row.vector, row.top = cells, vec, most
             rows.add(row)
             self.state.head_rows.append(row)
-        rows.arrange(DOWN, buff=0.1, aligned_edge=LEFT)
+        rows.arrange(DOWN, buff=style.GAP_CHIP, aligned_edge=LEFT)
         # Columns: line the cells, arrows, vectors and tags up across rows.
         for part in (1, 2, 3, 4):
             x = max(r[part].get_left()[0] for r in rows)
@@ -179,15 +179,15 @@ class HeadOutputsScene(LessonScene):
                 r[part].shift(RIGHT * (x - r[part].get_left()[0]))
         keys = VGroup(*(
             parts.text(th, L.tokens[k], style.SMALL_SIZE - 2, th.muted).rotate(np.pi / 2)
-            .next_to(rows[0].cells[k], UP, buff=0.08)
+            .next_to(rows[0].cells[k], UP, buff=style.GAP_TIGHT)
             for k in range(n_keys)
         ))
         layout.align_bottom(keys)
         col_titles = VGroup(
             parts.text(th, f"weights of \u201c{tok}\u201d over the keys", style.SMALL_SIZE, th.muted)
-            .next_to(keys, UP, buff=0.1).align_to(rows, LEFT),
+            .next_to(keys, UP, buff=style.GAP_CHIP).align_to(rows, LEFT),
             parts.formula(th, f'"head"_(i)["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
-            .next_to(rows[0].vector, UP, buff=0.15).align_to(rows[0].vector, LEFT),
+            .next_to(rows[0].vector, UP, buff=style.GAP_NAME).align_to(rows[0].vector, LEFT),
         )
         # One line of titles; the second moves right if a short key row leaves the first no room.
         col_titles[1].set_y(col_titles[0].get_y())
@@ -199,7 +199,7 @@ class HeadOutputsScene(LessonScene):
         if n_keys < L.trace.n_pos:
             notes.add(parts.text(th, f"first {n_keys} of {L.trace.n_pos} keys drawn", style.SMALL_SIZE, th.muted))
         if len(notes):
-            notes.arrange(RIGHT, buff=0.4).next_to(rows, DOWN, buff=0.15).align_to(rows, LEFT)
+            notes.arrange(RIGHT, buff=style.GAP_ASIDE).next_to(rows, DOWN, buff=style.GAP_NAME).align_to(rows, LEFT)
             table.add(notes)
         _, _, bottom, top = layout.content_box()
         # Few heads make a small table: let it grow (up to 1.4x) into the room, or shrink to fit.
@@ -217,7 +217,7 @@ class HeadOutputsScene(LessonScene):
         L, th = self.lesson, self.theme
         msg = parts.note(th, f"Same shape from every head ({L.trace.n_pos} \u00d7 {L.d_head}), a different context "
                          f"mix in each: no head is the whole answer.", width=9.5)
-        msg.next_to(self.state.table, DOWN, buff=0.3)
+        msg.next_to(self.state.table, DOWN, buff=style.GAP_BLOCK)
         msg.set_x(0)
         self.say("Same shapes, different context mixes: no head is the whole answer.")
         self.play(FadeIn(msg), run_time=style.BEAT)

@@ -23,6 +23,10 @@ RELATIONS = (
     "the words right next door",
 )
 MAX_ARC_HEADS = 6  # more arcs than this from one word stop being readable
+BULLET_GAP = 0.14  # the relation bullets, a little tighter than rows
+# Below the token row: (without, with) the row's own note underneath.
+KINDS_GAP = (0.6, 0.9)
+NOTE_GAP = (style.GAP_ITEM, 0.6)
 
 
 @dataclass
@@ -61,7 +65,7 @@ class IntroScene(LessonScene):
         question = parts.text(th, "Which relationships can different heads attend to in parallel?",
                               style.HEADING_SIZE, th.highlight)
         layout.fit(question, width=config.frame_width - 1.2)
-        VGroup(title, question).arrange(DOWN, buff=0.5).move_to(UP * 0.3)
+        VGroup(title, question).arrange(DOWN, buff=style.GAP_APART).move_to(UP * 0.3)
         self.say("One attention head gives a model one way of looking at a sentence.")
         self.play(Write(title), run_time=style.BEAT)
         self.hold()
@@ -77,10 +81,10 @@ class IntroScene(LessonScene):
         self.state.row = parts.TokenRow(th, self.lesson.tokens, size=style.HEADING_SIZE,
                                         max_width=config.frame_width - 1.0).move_to(DOWN * 0.6)
         kinds = VGroup(*(parts.text(th, f"\u2022 {r}", style.LABEL_SIZE, th.muted) for r in RELATIONS))
-        kinds.arrange(DOWN, aligned_edge=LEFT, buff=0.14)
+        kinds.arrange(DOWN, aligned_edge=LEFT, buff=BULLET_GAP)
         lead = parts.text(th, "A sentence holds several relationships at once:", style.LABEL_SIZE)
-        self.state.kinds = VGroup(lead, kinds).arrange(DOWN, aligned_edge=LEFT, buff=0.18)
-        self.state.kinds.next_to(self.state.row, DOWN, buff=0.6 if self.state.row.note is None else 0.9)
+        self.state.kinds = VGroup(lead, kinds).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_WORD)
+        self.state.kinds.next_to(self.state.row, DOWN, buff=KINDS_GAP[self.state.row.note is not None])
         self.say("A sentence holds many relationships at once: a verb and its subject, "
                  "a pronoun and what it refers to, neighbouring words.")
         self.play(FadeIn(self.state.row, shift=UP * 0.2), run_time=style.BEAT)
@@ -109,7 +113,7 @@ class IntroScene(LessonScene):
         if L.n_head > n_heads:
             caption += f"; first {n_heads} of {L.n_head} heads"
         note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
-        note.next_to(self.state.row, DOWN, buff=0.25 if self.state.row.note is None else 0.6)
+        note.next_to(self.state.row, DOWN, buff=NOTE_GAP[self.state.row.note is not None])
         self.say(f"Watch the word \u201c{L.tokens[f]}\u201d. Each head of the model links it somewhere else, "
                  "all at the same time.")
         self.play(FadeOut(self.state.kinds), Create(focus), run_time=style.SHORT)
@@ -140,9 +144,9 @@ class IntroScene(LessonScene):
                 # Align baselines via the chapter number's first digit (digits sit on the baseline).
                 line.shift(DOWN * r * pitch - line[0].get_bottom() * UP - line.get_left() * RIGHT)
             columns.add(column)
-        columns.arrange(RIGHT, aligned_edge=UP, buff=1.2)
+        columns.arrange(RIGHT, aligned_edge=UP, buff=style.GAP_WIDE)
         heading = parts.text(th, "The plan", style.HEADING_SIZE, bold=True)
-        plan = VGroup(heading, columns).arrange(DOWN, aligned_edge=LEFT, buff=0.35)
+        plan = VGroup(heading, columns).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_SECTION)
         layout.fit(plan, width=config.frame_width - 1.0, height=config.frame_height - 2.2)
         plan.move_to(DOWN * 0.3)
         self.say("We build it step by step: one head, split heads, their patterns, "

@@ -189,7 +189,7 @@ class OneHeadScene(LessonScene):
         self.state.formula.to_corner(UP + RIGHT, buff=style.TITLE_BUFF)
         table_top = top - 0.9
         if self.state.formula.get_left()[0] < self.state.header.get_right()[0] + 0.3:  # long subtitle: tuck it under
-            self.state.formula.next_to(self.state.header, DOWN, buff=0.2).to_edge(RIGHT, buff=style.TITLE_BUFF)
+            self.state.formula.next_to(self.state.header, DOWN, buff=style.GAP_LINE).to_edge(RIGHT, buff=style.TITLE_BUFF)
             table_top = min(table_top, self.state.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
         everything.move_to([0, 0, 0]).align_to([0, table_top, 0], UP)
 
@@ -204,8 +204,8 @@ class OneHeadScene(LessonScene):
         self.play(FadeIn(T.k_block), FadeIn(T.k_label), FadeIn(T.dot), run_time=style.BEAT)
         self.hold()
         self.say("Each score is a dot product: multiply the two vectors entry by entry and add.")
-        frame = parts.highlight_box(th, T.columns[0], buff=0.08)
-        qbox = parts.highlight_box(th, T.q_col, buff=0.08, color=th.role("Q"))
+        frame = parts.highlight_box(th, T.columns[0], buff=style.GAP_TIGHT)
+        qbox = parts.highlight_box(th, T.q_col, buff=style.GAP_TIGHT, color=th.role("Q"))
         self.play(Create(frame), Create(qbox), FadeIn(T.score_label), run_time=style.SHORT)
         self.add(T.scores)
         self.play(parts.sweep(frame, T.columns, reveal=list(T.scores)), run_time=max(2.0, 0.3 * len(T.keys)))
@@ -221,7 +221,7 @@ class OneHeadScene(LessonScene):
     def softmax_row(self):
         th, T = self.theme, self.state.table
         total = parts.formula(th, f'sum = {style.fmt(T.weight_sum)}', style.LABEL_SIZE, th.muted)
-        total.next_to(T.weight_label, DOWN, buff=0.2).align_to(T.weight_label, RIGHT)
+        total.next_to(T.weight_label, DOWN, buff=style.GAP_LINE).align_to(T.weight_label, RIGHT)
         self.state.total = total
         self.say("Softmax turns the row into weights: all positive, summing to one.")
         self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
@@ -239,9 +239,9 @@ class OneHeadScene(LessonScene):
             else:
                 v = float(out[d])
                 entries.add(NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, th.head(HEAD)))
-        entries.arrange(RIGHT, buff=0.3)
+        entries.arrange(RIGHT, buff=style.GAP_BLOCK)
         lhs = parts.formula(th, f'op("head")_1 ("{L.tokens[self.state.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
-        result = VGroup(lhs, entries).arrange(RIGHT, buff=0.25)
+        result = VGroup(lhs, entries).arrange(RIGHT, buff=style.GAP_ITEM)
         layout.fit(result, width=config.frame_width - 1.0)
         self.say("Then the weights mix the value vectors: each token's value, scaled by its weight, summed.")
         # Clear the key side and lift the weights under the value vectors.
@@ -251,9 +251,9 @@ class OneHeadScene(LessonScene):
                   VGroup(T.weights, T.weight_label, self.state.total).animate.shift(lift),
                   T.q_label.animate.set_opacity(0.4), run_time=style.BEAT)
         self.play(FadeIn(T.v_block), FadeIn(T.v_label), run_time=style.BEAT)
-        result.next_to(T.weights, DOWN, buff=0.45)
+        result.next_to(T.weights, DOWN, buff=style.GAP_RESULT)
         result.set_x(0)
-        frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == 0)), buff=0.08)
+        frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == 0)), buff=style.GAP_TIGHT)
         v_columns = [VGroup(*(m for (d, jj), m in T.v_block.cells.items() if jj == j)) for j in T.keys]
         self.play(Create(frame), run_time=style.SHORT)
         self.play(parts.sweep(frame, v_columns), FadeIn(lhs), run_time=max(1.5, 0.2 * len(T.keys)))
@@ -271,9 +271,9 @@ class OneHeadScene(LessonScene):
                                             max_width=10, height=0.35) for k in sorted(keep) if k != self.state.f))
         caveat = parts.note(th, "Attention weights show where information flows, not why the model decided.",
                             width=min(9.0, config.frame_width - 1.0), kind="caveat")
-        caveat.next_to(self.state.result, DOWN, buff=0.5)
+        caveat.next_to(self.state.result, DOWN, buff=style.GAP_APART)
         if caveat.get_bottom()[1] < -config.frame_height / 2 + style.FRAME_MARGIN:
-            caveat.next_to(self.state.result, DOWN, buff=0.15)
+            caveat.next_to(self.state.result, DOWN, buff=style.GAP_NAME)
         self.say("The strongest weights are where information flows for this word. "
                  "They show where, not why the model decided.")
         self.play(T.q_label.animate.set_opacity(1), LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.15),

@@ -18,6 +18,7 @@ from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson.config import CHAPTER_TITLES
 
+ARROW_ROOM = 0.7  # between the block diagram's boxes: room for an arrow
 MAX_WRITE_ROWS = 6  # per-head contributions listed; more heads: the first few, "⋮", the last
 
 
@@ -71,19 +72,19 @@ class OutputProjectionScene(LessonScene):
                              labels=parts.MatrixLabels(shape=False))
         W.name = parts.formula(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
         W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, learned", style.SMALL_SIZE, th.muted)
-        W.name.next_to(W.brackets, UP, buff=0.15)
+        W.name.next_to(W.brackets, UP, buff=style.GAP_NAME)
         W.add(W.name)
         # Tags on the right of each row block: which head's numbers those rows read.
         tags = VGroup()
         for h in (h for h in W.heads if h is not None):
             tag = parts.head_chip(th, h, style.SMALL_SIZE - 2, label=f"reads head {h + 1}")
-            tags.add(tag.next_to(W.brackets, RIGHT, buff=0.15).set_y(W.block(h)[0].get_y()))
+            tags.add(tag.next_to(W.brackets, RIGHT, buff=style.GAP_NAME).set_y(W.block(h)[0].get_y()))
         self.state.W, self.state.W_tags = W, tags
         group = VGroup(W, tags)
         _, _, bottom, top = layout.content_box()
         layout.fit(group, height=top - bottom - 1.0)
         group.move_to([1.0, (top + bottom) / 2 + 0.4, 0])
-        W.shape.next_to(W.brackets, DOWN, buff=0.12)
+        W.shape.next_to(W.brackets, DOWN, buff=style.GAP_LABEL)
         self.say("Most explainers skip this matrix: W_O, learned, d by d, its rows in one block per head.")
         self.play(FadeIn(self.state.header), FadeIn(eq), run_time=style.SHORT)
         self.play(FadeIn(W), FadeIn(W.shape), run_time=style.BEAT)
@@ -98,16 +99,16 @@ class OutputProjectionScene(LessonScene):
                              labels=parts.MatrixLabels(shape=False))
         c.scale(W.body[0].height / c.body[0].height if c.body[0].height else 1)
         c.shift(UP * (W.body.get_top()[1] - c.body.get_top()[1]))
-        c.next_to(W, LEFT, buff=0.45)
+        c.next_to(W, LEFT, buff=style.GAP_RESULT)
         c.shift(UP * (W.body.get_top()[1] - c.body.get_top()[1]))
-        c_name = parts.formula(th, f'"Concat"["{tok}"]', style.LABEL_SIZE).next_to(c.brackets, UP, buff=0.15)
+        c_name = parts.formula(th, f'"Concat"["{tok}"]', style.LABEL_SIZE).next_to(c.brackets, UP, buff=style.GAP_NAME)
         c_name.align_to(c.brackets, RIGHT)
         dot = parts.formula(th, "dot", style.BODY_SIZE).move_to((c.get_right() + W.get_left()) / 2)
         out = parts.vector(th, L.trace.output[q], max_cols=style.MAX_MATRIX_COLS, col_gap=0.45)
-        out.next_to(W.brackets, DOWN, buff=0.5)
+        out.next_to(W.brackets, DOWN, buff=style.GAP_APART)
         out.shift(RIGHT * (W.body[0].get_x() - out.body[0].get_x()))  # column j under column j of W_O
         out_name = parts.formula(th, f'"output"["{tok}"] =', style.LABEL_SIZE, th.role("O"))
-        out_name.next_to(out.brackets, LEFT, buff=0.2)
+        out_name.next_to(out.brackets, LEFT, buff=style.GAP_LINE)
         self.state.concat_column, self.state.output_row = c, out
         self.state.product = VGroup(c, c_name, dot, out, out_name)
         self.say(f"Row block i multiplies only head i's part of \u201c{tok}\u201d's concatenation; "
@@ -177,14 +178,14 @@ class OutputProjectionScene(LessonScene):
                            accent=th.role("O"))
         x_out = parts.shape_badge(th, f"out: {shape}", th.role("O"))
         nxt = parts.card(th, parts.text(th, "next block", style.LABEL_SIZE, th.muted))
-        row = VGroup(x_in, block, x_out, nxt).arrange(RIGHT, buff=0.7)
-        arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=0.08, stroke_width=3, color=th.muted,
+        row = VGroup(x_in, block, x_out, nxt).arrange(RIGHT, buff=ARROW_ROOM)
+        arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=style.GAP_TIGHT, stroke_width=3, color=th.muted,
                                 tip_length=0.15) for a, b in zip(row[:-1], row[1:])))
         strip = VGroup(row, arrows)
         layout.fit(strip, width=config.frame_width - 2 * style.FRAME_MARGIN)
         strip.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.3)
         note = parts.text(th, "same shape in and out: a drop-in block you can stack", style.LABEL_SIZE, th.muted)
-        note.next_to(strip, UP, buff=0.25)
+        note.next_to(strip, UP, buff=style.GAP_ITEM)
         self.say(f"Output {L.trace.n_pos} by {L.d_model}, the same shape as the input: "
                  f"a drop-in block you can stack.")
         self.play(FadeIn(row[:3]), Create(arrows[:2]), run_time=style.BEAT)

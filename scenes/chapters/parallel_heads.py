@@ -67,7 +67,7 @@ class ParallelHeadsScene(LessonScene):
                 which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
             g = parts.AttentionGrid(th, L.trace.weights[i], tokens, cell=cell, decor=parts.OVERVIEW.but(labels=which),
                                     color=th.head(i), binned=True)
-            chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=0.1)
+            chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=style.GAP_CHIP)
             g.chip = chip
             g.add(chip)
             grids.add(g)
@@ -80,20 +80,20 @@ class ParallelHeadsScene(LessonScene):
         axes = VGroup()
         key = parts.text(th, "key \u2192", style.SMALL_SIZE, th.muted)
         query = parts.text(th, "query \u2192", style.SMALL_SIZE, th.muted).rotate(-math.pi / 2)
-        key.next_to(grids, UP, buff=0.1).align_to(grids[0].frame, LEFT)
-        query.next_to(grids, LEFT, buff=0.1).align_to(grids[0].frame, UP)
+        key.next_to(grids, UP, buff=style.GAP_CHIP).align_to(grids[0].frame, LEFT)
+        query.next_to(grids, LEFT, buff=style.GAP_CHIP).align_to(grids[0].frame, UP)
         axes.add(key, query)
         arranged = VGroup(grids, axes)
         layout.fit(arranged, width=width, height=room_top - bottom - 0.45)
         arranged.move_to([left + arranged.width / 2, room_top - arranged.height / 2, 0])
-        self.state.bar.next_to(arranged, RIGHT, buff=0.4).align_to(grids[0].frame, UP)
+        self.state.bar.next_to(arranged, RIGHT, buff=style.GAP_ASIDE).align_to(grids[0].frame, UP)
         note = "rows: queries \u00b7 columns: keys \u00b7 one colour scale for every head"
         if not labels:
             shown = " ".join(tokens[:n])
             note = f"tokens in order: {shown}"
         note += parts.cap_note(len(tokens))
         self.state.note = layout.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
-        self.state.note.next_to(arranged, DOWN, buff=0.2).align_to(arranged, LEFT)
+        self.state.note.next_to(arranged, DOWN, buff=style.GAP_LINE).align_to(arranged, LEFT)
         if self.state.note.get_bottom()[1] < bottom:
             self.state.note.shift(UP * (bottom - self.state.note.get_bottom()[1]))
         self.state.grids, self.state.axes, self.state.cell = grids, axes, cell
@@ -115,11 +115,11 @@ class ParallelHeadsScene(LessonScene):
     def same_query(self):
         th, L = self.theme, self.lesson
         f = min(L.focus, self.state.grids[0].n_queries - 1)
-        boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=0.02) for g in self.state.grids))
+        boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=style.GAP_HAIR) for g in self.state.grids))
         tops = VGroup()
         for i, g in enumerate(self.state.grids):
             k = int(L.trace.weights[i, f, : g.n_keys].argmax())
-            tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=0.0, color=th.text).set_stroke(width=2))
+            tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=style.GAP_NONE, color=th.text).set_stroke(width=2))
         self.say(f"Follow one query, \u201c{L.tokens[f]}\u201d, across the heads: "
                  "each head puts its weight somewhere else.")
         self.play(Create(boxes), run_time=style.BEAT)

@@ -56,10 +56,10 @@ class RecapScene(LessonScene):
         self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
         label = parts.text(th, "Decision rule", style.LABEL_SIZE, th.highlight, bold=True)
         rule = parts.paragraph(th, DECISION_RULE, 11.5, style.BODY_SIZE)
-        self.state.rule_card = parts.card(th, VGroup(label, rule).arrange(DOWN, buff=0.15, aligned_edge=LEFT),
+        self.state.rule_card = parts.card(th, VGroup(label, rule).arrange(DOWN, buff=style.GAP_NAME, aligned_edge=LEFT),
                                           accent=th.highlight)
         layout.fit(self.state.rule_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
-        self.state.rule_card.next_to(self.state.header, DOWN, buff=0.35).set_x(0)
+        self.state.rule_card.next_to(self.state.header, DOWN, buff=style.GAP_SECTION).set_x(0)
         self.say("The decision rule: split Q, K and V into heads, let each head mix values, "
                  "then concatenate and project through W_O.")
         self.play(FadeIn(self.state.header), FadeIn(self.state.rule_card), run_time=style.BEAT)
@@ -92,9 +92,9 @@ class RecapScene(LessonScene):
         h = L.n_head
         label = parts.text(th, "Failure trap", style.LABEL_SIZE, th.warn, bold=True)
         trap = parts.paragraph(th, FAILURE_TRAP, 11.5, style.BODY_SIZE)
-        trap_card = parts.card(th, VGroup(label, trap).arrange(DOWN, buff=0.15, aligned_edge=LEFT), accent=th.warn)
+        trap_card = parts.card(th, VGroup(label, trap).arrange(DOWN, buff=style.GAP_NAME, aligned_edge=LEFT), accent=th.warn)
         layout.fit(trap_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
-        trap_card.next_to(self.state.header, DOWN, buff=0.35).set_x(0)
+        trap_card.next_to(self.state.header, DOWN, buff=style.GAP_SECTION).set_x(0)
 
         _, _, bottom, top = layout.content_box()
         room = trap_card.get_bottom()[1] - 0.5 - (bottom + 0.9)  # height left for the grids and their labels
@@ -111,18 +111,18 @@ class RecapScene(LessonScene):
             decor = parts.GridDecor(labels=labelled, axes=False, bar=False, numbers=labelled and cell >= NUMBERED_CELL)
             g = parts.AttentionGrid(th, values, heads if labelled else None, cell=cell, decor=decor,
                                     binned=not labelled, max_tokens=h)
-            g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=0.15)
+            g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=style.GAP_NAME)
             g.add(g.title)
             grids.add(g)
         bar = parts.ColorBar(th, height=min(2.2, h * cell), label="JS distance")
-        evidence = VGroup(grids[0], grids[1], bar).arrange(RIGHT, buff=0.8, aligned_edge=DOWN)
+        evidence = VGroup(grids[0], grids[1], bar).arrange(RIGHT, buff=style.GAP_COLUMN, aligned_edge=DOWN)
         caption = parts.text(th, "Jensen\u2013Shannon distance between two heads' attention patterns, "
                              "mean over query rows (0 = identical)", style.SMALL_SIZE, th.muted)
-        caption.next_to(evidence, DOWN, buff=0.25)
+        caption.next_to(evidence, DOWN, buff=style.GAP_ITEM)
         block = VGroup(evidence, caption)
         layout.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN,
                    height=trap_card.get_bottom()[1] - 0.3 - (bottom + 0.1))
-        block.next_to(trap_card, DOWN, buff=0.3).set_x(0)
+        block.next_to(trap_card, DOWN, buff=style.GAP_BLOCK).set_x(0)
         self.state.evidence_grids = grids
         self.say("The failure trap: treating multi-head attention as duplicated attention "
                  "rather than separate learned projections.")

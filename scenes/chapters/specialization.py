@@ -84,7 +84,7 @@ class SpecializationScene(LessonScene):
         th, sp = self.theme, self.state.spec
         self.state.row = parts.TokenRow(th, sp.trace.tokens, size=style.LABEL_SIZE,
                                         max_width=config.frame_width - 1.0)
-        self.state.row.next_to(self.state.header, DOWN, buff=0.3).set_x(0)
+        self.state.row.next_to(self.state.header, DOWN, buff=style.GAP_BLOCK).set_x(0)
         if sp.trained:
             self.say(f"Now a real trained model, {sp.model_name}. It reads our sentence as word pieces, "
                      "with [CLS] and [SEP] around it.")
@@ -121,7 +121,7 @@ class SpecializationScene(LessonScene):
             t1 = parts.text(th, f"{i + 1} \u00b7 {headline}", style.SMALL_SIZE, th.head(i) if labelled else th.muted,
                             bold=labelled)
             t2 = parts.text(th, measure, style.SMALL_SIZE, th.text if labelled else th.muted)
-            tag = VGroup(t1, t2).arrange(DOWN, buff=0.08).next_to(g.frame, DOWN, buff=0.1)
+            tag = VGroup(t1, t2).arrange(DOWN, buff=style.GAP_TIGHT).next_to(g.frame, DOWN, buff=style.GAP_CHIP)
             g.tag = tag
             g.add(tag)
             grids.add(g)
@@ -131,7 +131,7 @@ class SpecializationScene(LessonScene):
             g.shift([c * pitch_x - g.frame.get_x(), -r * (n * cell + 1.05) - g.frame.get_y(), 0])
         layout.fit(grids, width=width, height=height)
         grids.move_to([left + grids.width / 2, room_top - grids.height / 2, 0])
-        bar.next_to(grids, RIGHT, buff=0.4).align_to(grids, UP)
+        bar.next_to(grids, RIGHT, buff=style.GAP_ASIDE).align_to(grids, UP)
         if sp.trained:
             p = sp.profiles[0]
             legend = (f"numbers: mean share of attention over {p.n_sentences} sentences \u00b7 a label needs "
@@ -140,7 +140,7 @@ class SpecializationScene(LessonScene):
             legend = "numbers: largest share of attention on this sentence \u00b7 rows: queries, columns: keys"
         legend += parts.cap_note(len(tokens))
         self.state.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
-        self.state.legend.next_to(grids, DOWN, buff=0.15).align_to(grids, LEFT)
+        self.state.legend.next_to(grids, DOWN, buff=style.GAP_NAME).align_to(grids, LEFT)
         if self.state.legend.get_bottom()[1] < bottom:
             self.state.legend.shift(UP * (bottom - self.state.legend.get_bottom()[1]))
         n_labelled = sum(1 for x in sp.labels if x is not None)
@@ -157,7 +157,7 @@ class SpecializationScene(LessonScene):
         th, sp = self.theme, self.state.spec
         i = showcase_head(sp)
         left, right, bottom, top = layout.content_box()
-        frame = parts.highlight_box(th, self.state.grids[i].frame, buff=0.05, color=th.head(i))
+        frame = parts.highlight_box(th, self.state.grids[i].frame, buff=style.GAP_FRAME, color=th.head(i))
         self.play(Create(frame), run_time=style.SHORT)
         big = parts.AttentionGrid(th, sp.trace.weights[i], sp.trace.tokens, cell=0.3, color=th.head(i),
                                   decor=parts.GridDecor(title=f"head {i + 1}"))
@@ -167,7 +167,7 @@ class SpecializationScene(LessonScene):
         text = sp.descriptions[i]
         card = parts.note(th, text, width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info",
                           size=style.SMALL_SIZE)
-        card.next_to(big, RIGHT, buff=0.4).align_to(big, UP)
+        card.next_to(big, RIGHT, buff=style.GAP_ASIDE).align_to(big, UP)
         headline = sp.tags[i].headline
         if sp.trained and sp.labels[i]:
             self.say(f"Head {i + 1} up close: a {headline} head, measured over the corpus, not guessed from a picture.")
@@ -194,10 +194,10 @@ class SpecializationScene(LessonScene):
             over_read = "Do not over-read one head: a pattern on one sentence is not a role."
         notes = VGroup(parts.note(th, learned, width=width, kind="caveat", size=style.SMALL_SIZE),
                        parts.note(th, over_read, width=width, kind="caveat", size=style.SMALL_SIZE))
-        notes.arrange(DOWN, buff=0.2, aligned_edge=LEFT)
+        notes.arrange(DOWN, buff=style.GAP_LINE, aligned_edge=LEFT)
         # Under the measured description, which stays up.
         layout.fit(notes, height=self.state.card.get_bottom()[1] - bottom - 0.2)
-        notes.next_to(self.state.card, DOWN, buff=0.2).align_to(self.state.card, LEFT)
+        notes.next_to(self.state.card, DOWN, buff=style.GAP_LINE).align_to(self.state.card, LEFT)
         self.say("Two caveats. Specialisation is learned, not assigned. "
                  "And do not read one head on one sentence as proof.")
         self.play(FadeIn(notes, shift=UP * 0.2), run_time=style.BEAT)

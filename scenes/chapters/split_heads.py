@@ -85,7 +85,7 @@ class SplitHeadsScene(LessonScene):
         live = parts.formula(th, f"d_k = frac(d, h) = frac({d}, {h}) = {dk}", style.HEADING_SIZE)
         seed = parts.formula_card(th, f"d = {SEED_D}, h = {SEED_H} arrow.double d_k = {SEED_D // SEED_H}",
                                   title="the lesson text's example", size=style.LABEL_SIZE)
-        VGroup(live, seed).arrange(RIGHT, buff=1.0).move_to(UP * 1.6)
+        VGroup(live, seed).arrange(RIGHT, buff=2 * style.GAP_APART).move_to(UP * 1.6)
         layout.fit(VGroup(live, seed), width=config.frame_width - 1.0)
         self.say(f"Multi-head attention splits the model width d across h heads: each head works in d over h "
                  f"dimensions, here {d} over {h}, that is {dk}.")
@@ -114,9 +114,9 @@ class SplitHeadsScene(LessonScene):
         stage = VGroup(*whole).move_to(DOWN * 0.9 + LEFT * 3.2)
         for b, r in zip(blocks, whole):
             b.move_to(r)
-        name = parts.formula(th, "W_Q", style.BODY_SIZE, th.role("Q")).next_to(stage, UP, buff=0.15)
+        name = parts.formula(th, "W_Q", style.BODY_SIZE, th.role("Q")).next_to(stage, UP, buff=style.GAP_NAME)
         sampled = f" \u00b7 every {stride}th row and column drawn" if stride > 1 else ""
-        shape = parts.text(th, f"{d} \u00d7 {d}{sampled}", style.SMALL_SIZE, th.muted).next_to(stage, DOWN, buff=0.12)
+        shape = parts.text(th, f"{d} \u00d7 {d}{sampled}", style.SMALL_SIZE, th.muted).next_to(stage, DOWN, buff=style.GAP_LABEL)
         self.say("The query projection W_Q is one d by d matrix, but its columns fall into h blocks, one per head.")
         dk_group = self.state.dk_group
         self.play(FadeOut(dk_group[1]), dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
@@ -133,9 +133,9 @@ class SplitHeadsScene(LessonScene):
         for i in range(h):
             if i % step == 0 or i == h - 1:
                 lab = parts.formula(th, f"W_Q^(({i + 1}))", style.SMALL_SIZE, th.head(i))
-                labels.add(lab.next_to(spread[i], UP, buff=0.12))
+                labels.add(lab.next_to(spread[i], UP, buff=style.GAP_LABEL))
         block_shape = parts.text(th, f"each {d} \u00d7 {dk}", style.SMALL_SIZE, th.muted)
-        block_shape.next_to(spread, DOWN, buff=0.12)
+        block_shape.next_to(spread, DOWN, buff=style.GAP_LABEL)
         self.say("Pulled apart, the blocks are h separate learned projections, W_Q one to h, each d by d_k.")
         self.play(*(b.animate.move_to(s) for b, s in zip(blocks, spread)),
                   *(r.animate.move_to(s) for r, s in zip(whole, spread)),
@@ -147,12 +147,12 @@ class SplitHeadsScene(LessonScene):
                                   labels=parts.MatrixLabels(name="W_Q^((1))", name_color=th.head(0),
                                                             shape=f"{d} \u00d7 {dk}"))
         same = parts.formula(th, f"= W_Q [:, 1..{dk}]", style.LABEL_SIZE, th.muted)
-        view = VGroup(zoom, same).arrange(DOWN, buff=0.2)
+        view = VGroup(zoom, same).arrange(DOWN, buff=style.GAP_LINE)
         left, right, bottom, top = layout.content_box()
         layout.fit(view, width=right - spread.get_right()[0] - 0.8, height=top - bottom - 0.4)
         view.move_to([(spread.get_right()[0] + right) / 2, stage.get_y() + 0.3, 0])
         self.state.zoom = zoom
-        frame = parts.highlight_box(th, spread[0], buff=0.05, color=th.head(0))
+        frame = parts.highlight_box(th, spread[0], buff=style.GAP_FRAME, color=th.head(0))
         self.say("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q.")
         self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
         self.hold()
@@ -173,23 +173,23 @@ class SplitHeadsScene(LessonScene):
                                                  decor=parts.OVERVIEW.but(title=f"head {i + 1}"), color=th.head(i),
                                                  binned=True)
                             for i in range(n_show)))
-            grids.arrange(RIGHT, buff=0.35, aligned_edge=DOWN)
+            grids.arrange(RIGHT, buff=style.GAP_SECTION, aligned_edge=DOWN)
             label = parts.text(th, caption, style.LABEL_SIZE, color)
             distance = parts.text(th, "mean Jensen-Shannon distance between heads (0 = identical):", style.LABEL_SIZE,
                                   th.muted)
             value = parts.number(th, dist, 2, style.LABEL_SIZE, color)
-            line = parts.inline(label, distance, value, buff=0.3)
-            group = VGroup(line, grids).arrange(DOWN, aligned_edge=LEFT, buff=0.2)
+            line = parts.inline(label, distance, value, buff=style.GAP_BLOCK)
+            group = VGroup(line, grids).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_LINE)
             group.grids, group.value = grids, value
             return group
 
         real = pattern_row(L.trace.weights, "separate projections:", mean_off_diagonal(L.js), th.text)
         copies = pattern_row(L.copies.weights, "copies of head 1:", mean_off_diagonal(L.copies_js), th.warn)
-        rows = VGroup(real, copies).arrange(DOWN, aligned_edge=LEFT, buff=0.45)
+        rows = VGroup(real, copies).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_RESULT)
         trap = parts.text(th, "Failure trap: multi-head attention is not the same attention repeated.",
                           style.LABEL_SIZE, th.warn)
         layout.fit(trap, width=right - left)
-        trap.next_to(self.state.header, DOWN, buff=0.3).align_to(self.state.header, LEFT)
+        trap.next_to(self.state.header, DOWN, buff=style.GAP_BLOCK).align_to(self.state.header, LEFT)
         hint = "rows: queries \u00b7 columns: keys"
         if L.n_head > n_show:
             hint = f"first {n_show} of {L.n_head} heads \u00b7 rows: queries, columns: keys"
@@ -199,8 +199,8 @@ class SplitHeadsScene(LessonScene):
         room_bottom = bottom + hint.height + 0.2
         layout.fit(rows, width=width, height=room_top - room_bottom)
         rows.move_to([left + rows.width / 2, room_top - rows.height / 2, 0])
-        bar.next_to(rows, RIGHT, buff=0.5).align_to(rows, DOWN)
-        hint.next_to(rows, DOWN, buff=0.2).align_to(rows, LEFT)
+        bar.next_to(rows, RIGHT, buff=style.GAP_APART).align_to(rows, DOWN)
+        hint.next_to(rows, DOWN, buff=style.GAP_LINE).align_to(rows, LEFT)
         self.state.real_value, self.state.copies_value = real.value, copies.value
         self.state.real_grids, self.state.copies_grids = real.grids, copies.grids
         self.say("The failure trap: treating multi-head attention as one attention duplicated.")

@@ -33,9 +33,9 @@ class ColorBar(VGroup):
         self.ticks = VGroup()
         for value, shown in ((0.0, "0"), (0.5, "0.5"), (1.0, "1")):
             tick = NumberLabel(value, shown, size, th.muted)
-            tick.next_to(frame, RIGHT, buff=0.08).set_y(frame.get_bottom()[1] + value * height)
+            tick.next_to(frame, RIGHT, buff=style.GAP_TIGHT).set_y(frame.get_bottom()[1] + value * height)
             self.ticks.add(tick)
-        self.label = text(th, label, size, th.muted).next_to(VGroup(frame, self.ticks), UP, buff=0.12)
+        self.label = text(th, label, size, th.muted).next_to(VGroup(frame, self.ticks), UP, buff=style.GAP_LABEL)
         self.add(self.strip, frame, self.ticks, self.label)
 
 
@@ -91,17 +91,17 @@ class AttentionGrid(VGroup):
         self.title = None
         if decor.title:
             self.title = text(th, decor.title, style.LABEL_SIZE, color or th.text)
-            self.title.next_to(VGroup(self.frame, self.col_labels, self.axis_labels), UP, buff=0.12)
+            self.title.next_to(VGroup(self.frame, self.col_labels, self.axis_labels), UP, buff=style.GAP_LABEL)
             self.add(self.title)
         self.bar = None
         if decor.bar:
             self.bar = ColorBar(th, height=min(2.2, max(1.2, nq * cell)))
-            self.bar.next_to(self.frame, RIGHT, buff=0.3).align_to(self.frame, DOWN)
+            self.bar.next_to(self.frame, RIGHT, buff=style.GAP_BLOCK).align_to(self.frame, DOWN)
             self.add(self.bar)
         self.note = None
         if decor.note and max(n_q, n_k) > max_tokens:  # (else the caller says it once for many grids)
             self.note = text(th, f"first {max_tokens} of {max(n_q, n_k)} tokens drawn", style.SMALL_SIZE, th.muted)
-            self.note.next_to(self.frame, DOWN, buff=0.12)
+            self.note.next_to(self.frame, DOWN, buff=style.GAP_LABEL)
             self.add(self.note)
 
     def _binned_cells(self, th: Theme) -> VGroup:
@@ -153,13 +153,13 @@ class AttentionGrid(VGroup):
         if labels in (True, "rows") and tokens is not None:
             for q in range(self.n_queries):
                 lab = text(th, tokens[q], size, th.text)
-                lab.next_to(self.frame, LEFT, buff=0.12).set_y(self.row_box(q).get_y())
+                lab.next_to(self.frame, LEFT, buff=style.GAP_LABEL).set_y(self.row_box(q).get_y())
                 self.row_labels.add(lab)
             align_right(self.row_labels)
         if labels in (True, "cols") and tokens is not None:
             for k in range(self.n_keys):
                 lab = text(th, tokens[k], size, th.text).rotate(math.pi / 2)
-                lab.next_to(self.frame, UP, buff=0.12).set_x(self.cell_box(0, k).get_x())
+                lab.next_to(self.frame, UP, buff=style.GAP_LABEL).set_x(self.cell_box(0, k).get_x())
                 self.col_labels.add(lab)
             align_bottom(self.col_labels)
         self.add(self.row_labels, self.col_labels)
@@ -168,10 +168,10 @@ class AttentionGrid(VGroup):
         """'query →' down the left and 'key →' along the top, outside the token labels."""
         left_of = self.row_labels if len(self.row_labels) else self.frame
         top_of = self.col_labels if len(self.col_labels) else self.frame
-        key = text(th, "key \u2192", size, th.muted).next_to(top_of, UP, buff=0.1)
+        key = text(th, "key \u2192", size, th.muted).next_to(top_of, UP, buff=style.GAP_CHIP)
         key.align_to(self.frame, LEFT)
         query = text(th, "query \u2192", size, th.muted).rotate(-math.pi / 2)
-        query.next_to(left_of, LEFT, buff=0.12).align_to(self.frame, UP)
+        query.next_to(left_of, LEFT, buff=style.GAP_LABEL).align_to(self.frame, UP)
         return VGroup(query, key)
 
     def row_cells(self, q: int) -> VGroup:

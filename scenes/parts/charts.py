@@ -13,6 +13,8 @@ from ..style import Theme
 from .numbers import NumberLabel, count, values_of
 from .text import text
 
+ARROW_END_GAP = 0.06  # the pipeline's arrows stop just short of the stage boxes
+
 
 class Table(VGroup):
     """Rows of cells in aligned columns; numbers become NumberLabels (``.value``, ``.str``).
@@ -107,10 +109,10 @@ class BarChart(VGroup):
             bar.value = float(x)
             num = NumberLabel(float(x), style.fmt(float(x), digits), number_size, th.text)
             fit(num, width=bar_width + gap * 0.8)
-            num.next_to(bar, UP, buff=0.08)
+            num.next_to(bar, UP, buff=style.GAP_TIGHT)
             lab = text(th, labels[i], label_size, th.muted)
             fit(lab, width=bar_width + gap * 0.8)
-            lab.next_to([bar.get_x(), 0, 0], DOWN, buff=0.12)
+            lab.next_to([bar.get_x(), 0, 0], DOWN, buff=style.GAP_LABEL)
             self.bars.add(bar)
             self.numbers.add(num)
             self.labels.add(lab)
@@ -131,19 +133,19 @@ class Pipeline(VGroup):
         super().__init__(**kwargs)
         self.stages, self.shapes, self.arrows = VGroup(), VGroup(), VGroup()
         for i, name in enumerate(names):
-            lines = VGroup(*(text(th, line, size) for line in name.split("\n"))).arrange(DOWN, buff=0.08)
+            lines = VGroup(*(text(th, line, size) for line in name.split("\n"))).arrange(DOWN, buff=style.GAP_TIGHT)
             box = RoundedRectangle(corner_radius=0.12, width=lines.width + 0.35, height=max(lines.height + 0.3, 0.9),
                                    stroke_color=(colors[i] if colors else th.grid), stroke_width=2,
                                    fill_color=th.panel, fill_opacity=1)
             self.stages.add(VGroup(box, lines.move_to(box)))
-        self.stages.arrange(RIGHT, buff=0.5)
+        self.stages.arrange(RIGHT, buff=style.GAP_APART)
         fit(self.stages, width=width)
         for i in range(len(self.stages) - 1):
             a, b = self.stages[i][0], self.stages[i + 1][0]
-            self.arrows.add(Arrow(a.get_right(), b.get_left(), buff=0.06, stroke_width=3, color=th.muted,
+            self.arrows.add(Arrow(a.get_right(), b.get_left(), buff=ARROW_END_GAP, stroke_width=3, color=th.muted,
                                   max_tip_length_to_length_ratio=0.35, tip_length=0.15))
         for stage, shape in zip(self.stages, shapes):
             lab = text(th, shape, style.SMALL_SIZE, th.muted)
             fit(lab, width=stage.width + 0.3)
-            self.shapes.add(lab.next_to(stage, DOWN, buff=0.12))
+            self.shapes.add(lab.next_to(stage, DOWN, buff=style.GAP_LABEL))
         self.add(self.stages, self.arrows, self.shapes)

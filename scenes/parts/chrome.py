@@ -26,7 +26,7 @@ def brace_label(th: Theme, mob: VMobject, s: str, direction=DOWN, color=None, si
     brace = Brace(mob, direction=direction, buff=buff, sharpness=1.5)
     brace.set_color(color or th.muted)
     label = formula(th, s, size, color or th.text) if math_mode else text(th, s, size, color or th.text)
-    label.next_to(brace, direction, buff=0.08)
+    label.next_to(brace, direction, buff=style.GAP_TIGHT)
     group = VGroup(brace, label)
     group.brace, group.label = brace, label
     return group
@@ -52,9 +52,9 @@ def card(th: Theme, content: VMobject, *, accent=None, buff: float = 0.22, width
 def formula_card(th: Theme, *lines: str, title: str | None = None, size: float = style.BODY_SIZE + 2,
                  accent=None) -> VGroup:
     """Typst maths lines on a panel, e.g. ``formula_card(th, "head_i = softmax(...) V_i", title="one head")``."""
-    rows = VGroup(*(formula(th, line, size) for line in lines)).arrange(DOWN, buff=0.22, aligned_edge=LEFT)
+    rows = VGroup(*(formula(th, line, size) for line in lines)).arrange(DOWN, buff=style.GAP_ROW, aligned_edge=LEFT)
     if title:
-        rows = VGroup(text(th, title, style.SMALL_SIZE, th.muted), rows).arrange(DOWN, buff=0.15, aligned_edge=LEFT)
+        rows = VGroup(text(th, title, style.SMALL_SIZE, th.muted), rows).arrange(DOWN, buff=style.GAP_NAME, aligned_edge=LEFT)
     return card(th, rows, accent=accent)
 
 
@@ -71,7 +71,7 @@ def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = No
     group = VGroup(line)
     if subtitle:
         group.add(text(th, subtitle, style.SMALL_SIZE, th.muted))
-        group.arrange(DOWN, aligned_edge=LEFT, buff=0.12)
+        group.arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_LABEL)
     group.to_corner(UL, buff=style.TITLE_BUFF)
     fit(group, width=config.frame_width - 2 * style.TITLE_BUFF)
     return group.to_corner(UL, buff=style.TITLE_BUFF)

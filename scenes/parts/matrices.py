@@ -57,7 +57,7 @@ class _NumberGrid(VGroup):
         group = VGroup()
         for label, y in zip(labels, ys):
             lab = text(th, str(label), size, th.muted)
-            group.add(lab.next_to(self.brackets[0], LEFT, buff=0.15).set_y(y))
+            group.add(lab.next_to(self.brackets[0], LEFT, buff=style.GAP_NAME).set_y(y))
         align_right(group)
         return group
 
@@ -66,7 +66,7 @@ class _NumberGrid(VGroup):
         if not shape:
             return None
         shape_text = shape if isinstance(shape, str) else f"{self.values.shape[0]} \u00d7 {self.values.shape[1]}"
-        return text(th, shape_text, style.SMALL_SIZE, th.muted).next_to(self.brackets, DOWN, buff=0.12)
+        return text(th, shape_text, style.SMALL_SIZE, th.muted).next_to(self.brackets, DOWN, buff=style.GAP_LABEL)
 
     def entry(self, i: int, j: int) -> NumberLabel | None:
         return self._entries.get((i, j))
@@ -128,7 +128,7 @@ class NumberMatrix(_NumberGrid):
                 if c is None:
                     continue
                 lab = text(th, str(labels.cols[c]), labels.size, th.muted)
-                lab.next_to(body, UP, buff=0.12).set_x(body[b].get_x())
+                lab.next_to(body, UP, buff=style.GAP_LABEL).set_x(body[b].get_x())
                 self.col_labels.add(lab)
             self.add(self.col_labels)
 
@@ -136,7 +136,7 @@ class NumberMatrix(_NumberGrid):
         if labels.name:
             self.name = formula(th, labels.name, style.LABEL_SIZE + 4, labels.name_color or th.text)
             top = self.col_labels if len(self.col_labels) else self.brackets
-            self.name.next_to(top, UP, buff=0.15)
+            self.name.next_to(top, UP, buff=style.GAP_NAME)
             self.add(self.name)
         self.shape = self._label_shape(th, labels.shape)
         if self.shape is not None:
@@ -241,7 +241,7 @@ class HeadBlocks(_NumberGrid):
         self.name = None
         if labels.name:
             self.name = formula(th, labels.name, style.LABEL_SIZE, labels.name_color)
-            self.name.next_to(VGroup(self.brackets, self.chips), UP, buff=0.15)
+            self.name.next_to(VGroup(self.brackets, self.chips), UP, buff=style.GAP_NAME)
             self.add(self.name)
         self.shape = self._label_shape(th, labels.shape)
         if self.shape is not None:
@@ -308,9 +308,9 @@ class HeadBlocks(_NumberGrid):
         for h, block in self._blocks.items():
             chip = head_chip(th, h, style.SMALL_SIZE - 2, label=f"{h + 1}" if axis == 0 else None)
             if axis == 1:
-                chip.next_to(self.brackets, UP, buff=0.1).set_x(block[0].get_x())
+                chip.next_to(self.brackets, UP, buff=style.GAP_CHIP).set_x(block[0].get_x())
             else:
-                chip.next_to(self.brackets, LEFT, buff=0.1).set_y(block[0].get_y())
+                chip.next_to(self.brackets, LEFT, buff=style.GAP_CHIP).set_y(block[0].get_y())
             fit(chip, width=block[0].width if axis == 1 else None)
             self.chips.add(chip)
         self.add(self.chips)
@@ -319,9 +319,9 @@ class HeadBlocks(_NumberGrid):
                 first, last = self.heads[k - 1] + 2, self.heads[k + 1]
                 tag = text(th, f"{first}\u2013{last}", style.SMALL_SIZE - 2, th.muted)
                 if axis == 1:
-                    tag.next_to(self.brackets, UP, buff=0.1).set_x(self._slots[k].get_x())
+                    tag.next_to(self.brackets, UP, buff=style.GAP_CHIP).set_x(self._slots[k].get_x())
                 else:
-                    tag.next_to(self.brackets, LEFT, buff=0.1).set_y(self._slots[k].get_y())
+                    tag.next_to(self.brackets, LEFT, buff=style.GAP_CHIP).set_y(self._slots[k].get_y())
                 self.elided = tag
                 self.add(tag)
 
@@ -352,7 +352,7 @@ def vector(th: Theme, values, *, name: str | None = None, name_color=None, max_c
                        col_colors=col_colors, **kwargs)
     if name:
         row.name = formula(th, name, style.LABEL_SIZE, name_color)
-        row.name.next_to(row.brackets, LEFT, buff=0.2)
+        row.name.next_to(row.brackets, LEFT, buff=style.GAP_LINE)
         row.add(row.name)
     return row
 
@@ -377,7 +377,7 @@ class VectorStack(VGroup):
             else:
                 row = vector(th, values, max_cols=max_cols)
             label = name if isinstance(name, VMobject) else formula(th, name, name_size, color)
-            label.next_to(row, LEFT, buff=0.25)
+            label.next_to(row, LEFT, buff=style.GAP_ITEM)
             self.rows.add(row)
             self.names.add(label)
             lines.add(VGroup(label, row))
@@ -389,7 +389,7 @@ class VectorStack(VGroup):
             row.shift(RIGHT * ((x0 - row.body[0].get_x()) if isinstance(row, NumberMatrix) else x0 - row.get_x()))
         left = min(r.get_left()[0] for r in vectors)
         for label in self.names:
-            label.next_to([left, label.get_y(), 0], LEFT, buff=0.25)
+            label.next_to([left, label.get_y(), 0], LEFT, buff=style.GAP_ITEM)
         self.rules = VGroup()
         self.add(self.rows, self.names)
 

@@ -42,7 +42,7 @@ def text(th: Theme, s: str, size: float = style.BODY_SIZE, color=None, *, mono=F
     return mob.set_color(color or th.text)
 
 
-def paragraph(th: Theme, s: str, width: float, size: float = style.BODY_SIZE, color=None, *, line_buff=0.12,
+def paragraph(th: Theme, s: str, width: float, size: float = style.BODY_SIZE, color=None, *, line_buff=style.GAP_LABEL,
               align=LEFT) -> VGroup:
     """Text wrapped to ``width`` (Manim units); lines are separate ``Text``s, left-aligned."""
     chars = max(8, int(width / (0.0082 * size)))  # DejaVu Sans: ~0.008 units per character per font point

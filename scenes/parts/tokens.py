@@ -43,7 +43,7 @@ class TokenRow(VGroup):
         self.note = None
         if self.hidden:
             self.note = text(th, f"+{self.hidden} more tokens not drawn", style.SMALL_SIZE, th.muted)
-            self.note.next_to(self.tokens, DOWN, buff=0.15)
+            self.note.next_to(self.tokens, DOWN, buff=style.GAP_NAME)
             self.add(self.note)
         if max_width is not None:
             fit(self, width=max_width)
