@@ -99,10 +99,11 @@ class LessonScene(Scene):
         if needed * self.pacing > 0.05:
             self.wait(needed)
 
-    def clear(self, *mobs) -> None:
-        """Fade ``mobs`` out quickly; brought to the front first, so nothing drawn after them is redrawn too."""
+    def clear(self, *mobs, run_time: float = EXIT) -> None:
+        """Fade ``mobs`` out (the one way a chapter clears the stage); brought to the front first, so
+        nothing drawn after them is redrawn too."""
         self.bring_to_front(*mobs)
-        self.play(*(FadeOut(m) for m in mobs), run_time=EXIT)
+        self.play(*(FadeOut(m) for m in mobs), run_time=run_time)
 
     def tear_down(self):
         self._close_cue()

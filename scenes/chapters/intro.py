@@ -124,7 +124,7 @@ class IntroScene(LessonScene):
                  "run in parallel, then fused.")
         self.hold()
         self.state.arcs, self.state.chips = arcs, chips
-        self.play(FadeOut(VGroup(self.state.row, arcs, chips, note, focus)), run_time=style.SHORT)
+        self.clear(self.state.row, arcs, chips, note, focus, run_time=style.SHORT)
 
     def chapter_plan(self):
         th = self.theme

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, VMobject, config
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup, VMobject, config
 
 from mha_core.analysis import SHARE_THRESHOLD
 from scenes import layout, parts, style
@@ -174,7 +174,7 @@ class SpecializationScene(LessonScene):
         else:
             self.say(f"Head {i + 1} up close, described by its numbers: no signature clears its threshold.")
         s = self.state
-        self.play(FadeOut(s.grids), FadeOut(s.bar), FadeOut(s.legend), FadeOut(frame), run_time=style.SHORT)
+        self.clear(s.grids, s.bar, s.legend, frame, run_time=style.SHORT)
         self.play(FadeIn(big), FadeIn(card, shift=LEFT * 0.2), run_time=style.BEAT)
         self.hold()
         self.state.big, self.state.card = big, card

@@ -156,8 +156,7 @@ class SplitHeadsScene(LessonScene):
         self.say("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q.")
         self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
         self.hold()
-        self.play(FadeOut(VGroup(self.state.dk_group[0], labels, block_shape, view, frame, *whole)),
-                  *(FadeOut(b) for b in blocks), run_time=style.SHORT)
+        self.clear(self.state.dk_group[0], labels, block_shape, view, frame, *whole, *blocks, run_time=style.SHORT)
 
     def failure_trap(self):
         th, L = self.theme, self.lesson
