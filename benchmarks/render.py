@@ -1,19 +1,21 @@
-"""Render speed: the lesson against a one-dot floor, one job against two, and the cache.
+"""Render speed: the narrated lesson against a one-dot floor, one job against two, and the cache.
 
     python benchmarks/render.py                        # 720p30, the whole lesson (takes a while)
     python benchmarks/render.py --height 144 --fps 5 --chapters intro,recap   # a quick dry run
 
 Prints, with PASS/FAIL against the targets:
-- lesson seconds at --jobs 1 and the floor: a scene with one dot moving for the
-  lesson's whole duration at the same size and frame rate, through the same
-  pipeline (a spawned worker process, Manim, H.264), i.e. what any video that
-  long costs. Target: lesson <= 2.5 x floor.
-- the --jobs 2 speed-up over --jobs 1 (target >= 1.6 x);
-- a second, unchanged render, which comes from the cache (target <= 5 s): timed
-  in this process (render_lesson: every chapter cached, the folder written again) and
-  as a user runs it (the CLI, a new Python, run twice with one more format (png): the
-  first writes a new lesson folder from the cached chapters, the second finds the
-  folder unchanged).
+- lesson seconds at --jobs 1 (speech synthesised afresh: a new folder has no speech cache)
+  and the floor: a scene with one dot moving for the lesson's whole duration at the same
+  size and frame rate, carrying the lesson's sound track, through the same pipeline (a
+  spawned worker process, Manim, H.264, the sound's loudness and AAC), i.e. what any
+  narrated video that long costs. Target: lesson <= 2.0 x floor.
+- narration synthesis alone: every beat of the lesson spoken again without a cache, and
+  its real-time factor (seconds of speech per second of synthesis);
+- the --jobs 2 speed-up over --jobs 1 (target >= 1.7 x);
+- a second, unchanged render (target <= 1 s): timed in this process (render_lesson: every
+  chapter cached, the folder written again) and as a user runs it (the CLI, a new Python,
+  run twice with one more format (png): the first writes a new lesson folder from the
+  cached chapters, the second finds the folder unchanged).
 Every render here is forced (no cache) except the last three.
 """
 
@@ -32,17 +34,24 @@ from manim import LEFT, RIGHT, Dot, linear
 from scenes.base import LessonScene
 from scenes.lesson.config import CHAPTER_IDS, LessonConfig
 from scenes.render import code_hash, render_lesson
+from scenes.render.audio import SAMPLE_RATE, join_tracks, read_wav, write_wav
+from scenes.render.cache import NARRATION
+from scenes.voice import Narrator, Speech
 
-TARGET_RATIO, TARGET_SPEEDUP, TARGET_CACHED = 2.5, 1.6, 5.0
+TARGET_RATIO, TARGET_SPEEDUP, TARGET_CACHED = 2.0, 1.7, 1.0
 
 
 class FloorScene(LessonScene):
-    """One dot crossing the frame for ``FLOOR_SECONDS``: the cheapest video of that length."""
+    """One dot crossing the frame for ``FLOOR_SECONDS``, carrying the sound in ``FLOOR_SOUND`` (if any):
+    the cheapest narrated video of that length."""
 
     chapter_id, title, summary = "intro", "Floor", "One dot moving."
 
     def construct(self):
         seconds = float(os.environ["FLOOR_SECONDS"])
+        if os.environ.get("FLOOR_SOUND"):
+            samples, rate = read_wav(Path(os.environ["FLOOR_SOUND"]))
+            self.speech.append((0.0, Speech(samples, rate, ())))
         dot = Dot(color=self.theme.text).shift(LEFT * 6)
         self.play(dot.animate.shift(RIGHT * 12), run_time=seconds / self.pacing, rate_func=linear)
 
@@ -79,7 +88,19 @@ def main() -> None:
     for ch in one.chapters:
         print(f"    {ch.chapter_id:<18} {ch.duration:5.1f} s of video  rendered in {ch.render_seconds:6.1f} s")
 
+    spoken = [b.spoken for ch in one.chapters for b in ch.beats]
+    narrator = Narrator(one.voice, None, pacing=config.pacing)  # no cache: every beat synthesised
+    speech, t_speech = timed(lambda: [narrator.speak(text) for text in spoken])
+    speech_seconds = sum(s.seconds for s in speech)
+    print(f"narration ({one.voice.name}): {t_speech:7.1f} s to synthesise {speech_seconds:.1f} s of speech "
+          f"({len(spoken)} beats)", flush=True)
+
     os.environ["FLOOR_SECONDS"] = str(one.duration)  # the spawned worker reads it
+    if one.voice.speaks:  # the floor carries the lesson's sound track
+        # (a chapter's frame lies in its cache entry, next to its sound)
+        sound = join_tracks([ch.frame.parent / NARRATION for ch in one.chapters], [ch.duration for ch in one.chapters])
+        write_wav(out / "floor-sound.wav", sound, SAMPLE_RATE)
+        os.environ["FLOOR_SOUND"] = str(out / "floor-sound.wav")
     floor_config = config.model_copy(update={"chapters": ("intro",), "specialization_model": "toy",
                                              "out": out / "floor"})
     floor, t_floor = timed(lambda: render_lesson(floor_config, jobs=1, use_cache=False,
@@ -113,6 +134,9 @@ def main() -> None:
     print()
     print(f"lesson seconds (--jobs 1)      {t_one:7.1f}")
     print(f"floor seconds                  {t_floor:7.1f}")
+    if t_speech:
+        print(f"narration synthesis seconds    {t_speech:7.1f}   real-time factor {speech_seconds / t_speech:.0f} x "
+              f"({one.voice.name})")
     print(f"ratio lesson / floor           {ratio:7.2f}   target <= {TARGET_RATIO}   {verdict(ratio <= TARGET_RATIO)}")
     print(f"speed-up --jobs 2 vs 1         {speedup:7.2f}   target >= {TARGET_SPEEDUP}   "
           f"{verdict(speedup >= TARGET_SPEEDUP)}")

@@ -1,23 +1,29 @@
-"""LessonScene: the base of every chapter — a Lesson to read from, its theme, pacing, narration cues.
+"""LessonScene: the base of every chapter — a Lesson to read from, its theme, pacing and narration beats.
 
-A chapter's ``construct`` reads like a storyboard:
+A chapter's ``construct`` reads like a storyboard of beats:
 
     def construct(self):
-        self.say("Queries compare against keys.")
-        self.play(Create(grid), run_time=2)
-        self.hold()                       # until the cue has been up long enough to read
-        self.clear(grid)                  # a quick fade-out before the next beat
+        with self.beat("Queries compare against keys.") as b:
+            self.play(Create(grid), run_time=b.duration)   # as long as the sentence takes to say
+        self.clear(grid)                                   # a quick fade-out before the next beat
 
-``say`` opens a narration cue at the current video time and closes the previous
-one; the cues become the captions of the lesson folder.
+``beat`` speaks its text (the caption) in the lesson's voice, or ``spoken=`` when the voice must
+say it differently ("d_k" is said "d k"; by default ``spoken_form`` converts it). Leaving the
+block waits out what is left of the speech, so animation and speech cannot drift apart;
+the next beat starts after a short pause. The beats become the videos' sound and captions.
 """
 
 from __future__ import annotations
 
-from manim import FadeOut, Scene, Wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from manim import DOWN, FadeOut, RoundedRectangle, Scene, Text, VGroup, Wait
 
 from . import style
-from .narration import Cue
+from .lesson.spoken import spoken_form
+from .narration import Beat, Cue
+from .voice import Narrator, Speech, Voice
 
 # Leaving is quicker than arriving: a fade-out redraws every glyph it fades on every frame.
 EXIT = 0.6 * style.SHORT
@@ -28,10 +34,14 @@ class LessonScene(Scene):
     title: str = ""
     summary: str = ""  # one or two sentences for the player page's chapter list
 
-    def __init__(self, lesson, **kwargs):
+    def __init__(self, lesson, *, narrator: Narrator | None = None, **kwargs):
+        """``narrator``: the voice the beats speak in (default: none, beats last as long as their caption
+        takes to read; the render workers give the lesson's voice)."""
         self.lesson = lesson
-        self.cues: list[Cue] = []
-        self._open_cue: tuple[float, str] | None = None
+        self.narrator = narrator or Narrator(Voice("none", "none", "none"), pacing=lesson.config.pacing)
+        self.beats: list[Beat] = []
+        self.speech: list[tuple[float, Speech]] = []  # (start in the video, what is said): the chapter's sound
+        self._speech_end = 0.0  # when the last beat's speech ended (video seconds)
         super().__init__(**kwargs)
 
     @property
@@ -60,44 +70,80 @@ class LessonScene(Scene):
         """A wait scaled by the lesson's pacing."""
         return super().wait(duration * self.pacing, *args, **kwargs)
 
-    # -- narration cues ------------------------------------------------------
+    # -- narration -----------------------------------------------------------
 
     @property
     def now(self) -> float:
         return float(self.renderer.time)
 
     @property
-    def open_cue(self) -> tuple[float, str] | None:
-        """(start time, text) of the narration cue now showing, if any."""
-        return self._open_cue
+    def cues(self) -> list[Cue]:
+        """The captions of every beat so far, timed to their speech."""
+        return [cue for beat in self.beats for cue in beat.cues()]
 
-    def say(self, text: str) -> None:
-        """Start a narration cue now (and end the previous one)."""
-        self._close_cue()
-        self._open_cue = (self.now, text)
+    @contextmanager
+    def beat(self, text: str, *, spoken: str | None = None):
+        """Speak ``text`` while the block's animations play; see the module docstring.
 
-    def _close_cue(self) -> None:
-        if self._open_cue is not None:
-            start, text = self._open_cue
-            end = max(self.now, start + 0.5)
-            self.cues.append(Cue(round(start, 3), round(end, 3), text))
-            self._open_cue = None
-
-    def hold(self, at_least: float = 0.0) -> None:
-        """Wait until the narration cue now open has been up long enough to read (``style.reading_time``).
-
-        Call it at the end of a beat, after its animations: the captions come from the cues, so a
-        cue must stay up as long as it takes to read, whatever the animations take. Reading time
-        scales with the pacing like everything else (pacing 2 = everything twice as slow).
+        Yields a ``BeatTiming``: ``duration`` is the speech's length in ``play`` run-time units
+        (pacing already taken out), to time an animation to the sentence. The beat starts
+        ``style.BEAT_PAUSE`` after the previous one's speech ends, and leaving the block waits
+        until this one's speech has ended and the new text on screen has been up long enough
+        to read alongside it.
         """
-        needed = at_least
-        cue = self.open_cue
-        if cue is not None:
-            start, said = cue
-            needed = max(needed, style.reading_time(said))
-            needed -= (self.now - start) / self.pacing  # in unpaced seconds, as ``wait`` expects
-        if needed * self.pacing > 0.05:
-            self.wait(needed)
+        # Also before the first beat: a breath at the chapter's start (and no speech in an encoder's first frame).
+        pause = self._speech_end + style.BEAT_PAUSE * self.pacing - self.now
+        if pause > 0.01:
+            super().wait(pause)
+        spoken = spoken_form(text) if spoken is None else spoken
+        speech = self.narrator.speak(spoken)
+        start = self.now
+        seconds = speech.seconds if self.narrator.speaks else style.reading_time(text) * self.pacing
+        burned = self._burn_captions(text, start, seconds) if self.lesson.config.burn_captions else None
+        on_screen = _texts(self.mobjects)
+        yield BeatTiming(seconds / self.pacing)
+        new_text = sum(len(s) for s in _texts(self.mobjects) - on_screen)
+        # On-screen words are read while the voice speaks, a little slower than captions alone.
+        needed = max(seconds, style.reading_time_on_screen(new_text) * self.pacing) + style.SETTLE * self.pacing
+        if start + needed - self.now > 0.01:
+            super().wait(start + needed - self.now)
+        if burned is not None:
+            self.remove(burned)
+        self._speech_end = start + seconds
+        self.beats.append(Beat(round(start, 3), round(start + seconds, 3), " ".join(text.split()), spoken,
+                               tuple(round(s, 3) for s in speech.sentences)))
+        if speech.seconds:
+            self.speech.append((start, speech))
+
+    def narrate(self, text: str, *, spoken: str | None = None) -> None:
+        """A beat with nothing new on screen: the voice speaks over the picture as it is."""
+        with self.beat(text, spoken=spoken):
+            pass
+
+    def _burn_captions(self, text: str, start: float, seconds: float):
+        """Draw the beat's captions into the frames (``--burn-captions``), each while its words are spoken."""
+        th = self.theme
+        timing = Beat(start, start + seconds, text, "", ()).cues()
+        lines = [Text(cue.text, font=style.FONT, font_size=style.CAPTION_SIZE, color=th.text, line_spacing=0.8)
+                 for cue in timing]
+        width = max(line.width for line in lines) + 2 * style.GAP_BLOCK
+        height = max(line.height for line in lines) + 2 * style.GAP_NAME
+        panel = RoundedRectangle(corner_radius=0.08, width=width, height=height, stroke_width=0,
+                                 fill_color=th.background, fill_opacity=0.85)
+        band = VGroup(panel).to_edge(DOWN, buff=style.FRAME_MARGIN / 2)
+        shown = {"i": -1}
+
+        def show(mob):
+            t = self.now
+            i = max((k for k, cue in enumerate(timing) if cue.start <= t + 1e-6), default=0)
+            if i != shown["i"]:
+                shown["i"] = i
+                mob.submobjects = [panel, lines[i].move_to(panel)]
+
+        band.add_updater(show)
+        show(band)
+        self.add(band)
+        return band
 
     def clear(self, *mobs, run_time: float = EXIT) -> None:
         """Fade ``mobs`` out (the one way a chapter clears the stage); brought to the front first, so
@@ -105,6 +151,19 @@ class LessonScene(Scene):
         self.bring_to_front(*mobs)
         self.play(*(FadeOut(m) for m in mobs), run_time=run_time)
 
-    def tear_down(self):
-        self._close_cue()
-        super().tear_down()
+
+@dataclass(frozen=True)
+class BeatTiming:
+    duration: float  # the speech's length in ``play`` run-time units
+
+
+def _texts(mobjects) -> set[str]:
+    """The words on screen: the text of every Text in ``mobjects``' families that has a word in it
+    (numbers in a matrix are looked at, not read)."""
+    found = set()
+    for mob in mobjects:
+        for part in mob.get_family():
+            text = getattr(part, "text", None) if isinstance(part, Text) else None
+            if text and any(c.isalpha() for c in text) and len(text.split()) >= 3:
+                found.add(text)
+    return found

@@ -31,6 +31,7 @@ BODY_SIZE = 24
 LABEL_SIZE = 20
 SMALL_SIZE = 17
 NUMBER_SIZE = 18  # smallest size still readable at 480p
+CAPTION_SIZE = 22  # captions drawn into the frames (--burn-captions)
 # Typst draws a font size ~1.4x smaller than Pango does: parts.formula multiplies by this so that
 # a formula and a Text of the same size match.
 TYPST_SCALE = 1.4
@@ -67,14 +68,21 @@ WEIGHT_LEVELS = 32  # shades of the weight scale in binned (overview) attention 
 # -- timing (seconds at pacing 1) ---------------------------------------------
 
 BEAT = 1.2  # a typical animation
-HOLD = 1.5  # time to read a new idea before the next beat
 SHORT = 0.6
-READING_RATE = 18.0  # characters per second a caption is comfortably read at
+BEAT_PAUSE = 0.4  # silence between one beat's speech and the next
+SETTLE = 0.3  # the picture rests a moment after the voice stops, before anything else moves
+READING_RATE = 18.0  # characters per second a caption is comfortably read at (silent lessons)
+ON_SCREEN_RATE = 14.0  # characters per second of new on-screen words, read while the voice speaks
 
 
 def reading_time(text: str) -> float:
-    """Seconds a narration cue should stay up (at pacing 1)."""
+    """Seconds a beat's caption stays up in a silent lesson (at pacing 1)."""
     return max(1.5, len(text) / READING_RATE)
+
+
+def reading_time_on_screen(chars: int) -> float:
+    """Seconds ``chars`` characters of new words on screen need, read alongside the speech (at pacing 1)."""
+    return chars / ON_SCREEN_RATE
 
 # -- number formats --------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The layers import downwards only (README, "Development"); every module says what it is for.
 
     mha_core/            torch only
-    lesson data          scenes/lesson/ (config, fonts, the Lesson builder): numbers, no Manim, no click
+    lesson data          scenes/lesson/ (config, fonts, spoken forms, the Lesson builder): numbers, no Manim, no click
+    voice                scenes/voice/ (the narrator's engine, speech and its cache): no Manim, no click
     drawing              scenes/base.py, style.py, layout.py, narration.py, parts/, chapters/
     production           scenes/render/: no click
     command line         cli.py: the only module that imports click
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted([*ROOT.glob("mha_core/**/*.py"), *ROOT.glob("scenes/**/*.py"), ROOT / "cli.py"])
 
 LESSON_DATA = ("scenes.lesson",)
+VOICE = ("scenes.voice",)
 DRAWING = ("scenes.base", "scenes.style", "scenes.layout", "scenes.narration", "scenes.parts", "scenes.chapters")
 PRODUCTION = ("scenes.render",)
 
@@ -58,6 +60,8 @@ def layer_of(name: str) -> str:
         return "core"
     if within(name, LESSON_DATA):
         return "lesson data"
+    if within(name, VOICE):
+        return "voice"
     if within(name, DRAWING):
         return "drawing"
     if within(name, PRODUCTION):
@@ -70,9 +74,10 @@ def layer_of(name: str) -> str:
 # What each layer may not import (its own layer and those below are allowed).
 FORBIDDEN = {
     "core": ("scenes", "cli", "manim", "click"),
-    "lesson data": ("cli", "manim", "click", *DRAWING, *PRODUCTION),
-    "drawing": ("cli", "click", *PRODUCTION),
-    "production": ("cli", "click"),
+    "lesson data": ("cli", "manim", "click", "piper", *VOICE, *DRAWING, *PRODUCTION),
+    "voice": ("cli", "manim", "click", *DRAWING, *PRODUCTION),
+    "drawing": ("cli", "click", "piper", *PRODUCTION),
+    "production": ("cli", "click", "piper"),  # Piper (GPL-3.0, optional) is used through scenes/voice only
     "command line": (),
     "package": ("cli", "click", "manim"),
 }

@@ -225,16 +225,16 @@ class DotScene(LessonScene):
     chapter_id, title, summary = "intro", "A dot", "One dot moves."
 
     def construct(self):
-        self.say("A dot moves.")
-        self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
+        with self.beat("A dot moves."):
+            self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
 
 
 class SlowScene(DotScene):
     """Renders until it is stopped (a minute is longer than any test waits)."""
 
     def construct(self):
-        self.say("A dot moves.")
-        self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
+        with self.beat("A dot moves."):
+            self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
         time.sleep(60)
 
 

@@ -19,6 +19,7 @@ from scenes.base import LessonScene
 from scenes.lesson.config import CHAPTER_IDS, LessonConfig
 from scenes.render import RenderError, media, render_lesson
 from scenes.render.folder import OWN
+from scenes import style
 from scenes.style import theme
 
 pytestmark = pytest.mark.render
@@ -54,8 +55,8 @@ class QuickScene(LessonScene):
     chapter_id, title, summary = "intro", "A dot", "One dot moves."
 
     def construct(self):
-        self.say("A dot moves.")
-        self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
+        with self.beat("A dot moves."):
+            self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
 
 
 class CrashScene(LessonScene):
@@ -88,7 +89,7 @@ def test_chapter_video(rendered, chapter_id):
     info = media.probe(ch.files["mp4"])
     assert (info.width, info.height) == (WIDTH, HEIGHT)
     assert info.fps == FPS
-    assert 15 <= info.duration <= 40, f"{chapter_id}: {info.duration:.1f} s at pacing 1"
+    assert 15 <= info.duration <= 50, f"{chapter_id}: {info.duration:.1f} s at pacing 1"
     assert info.duration == pytest.approx(ch.duration)
 
     # The background is the theme's, and something is drawn on it.
@@ -109,11 +110,13 @@ def test_chapter_video(rendered, chapter_id):
 
 
 def test_pacing_scales_duration(rendered, tmp_path):
-    """Half the pacing gives half the video (up to one frame per animation)."""
+    """Pacing 1.5 gives a video 1.5 times as long, speech included (up to one frame per animation)."""
     ch = min(rendered.chapters, key=lambda c: c.render_seconds)  # the cheapest chapter to render again
-    fast = render_lesson(tiny(tmp_path, chapters=(ch.chapter_id,), pacing=0.5), jobs=1).chapters[0]
-    assert not fast.cached
-    assert fast.duration == pytest.approx(ch.duration / 2, rel=0.1)
+    slow = render_lesson(tiny(tmp_path, chapters=(ch.chapter_id,), pacing=1.5), jobs=1).chapters[0]
+    assert not slow.cached
+    assert slow.duration == pytest.approx(ch.duration * 1.5, rel=0.12)
+    said = lambda chapter: sum(b.end - b.start for b in chapter.beats)  # noqa: E731
+    assert 1.3 <= said(slow) / said(ch) <= 1.6  # the voice's length scale: phonemes stretch, edges a little less
 
 
 # -- the joined lesson ---------------------------------------------------------------------
@@ -184,7 +187,9 @@ def test_cache_hit_and_misses(tmp_path):
     assert same.cached and same.cache_key == first.cache_key
     assert not other.cached and other.cache_key != first.cache_key
     assert not forced.cached
-    assert media.probe(other.files["mp4"]).duration == pytest.approx(1.0)
+    # A breath, the beat's animation (1 s; its speech is shorter), the picture resting a moment.
+    assert media.probe(other.files["mp4"]).duration == pytest.approx(other.duration)
+    assert other.duration >= 1.0 + style.BEAT_PAUSE
 
 
 def test_lesson_hash_follows_the_tensors():

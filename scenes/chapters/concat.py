@@ -95,20 +95,18 @@ class ConcatScene(LessonScene):
             self.state.pieces.append((piece, offset))
         self.state.piece_shapes = shapes
         blocks = VGroup(*(p for p, _ in self.state.pieces))
-        self.say(f"Each of the {L.n_head} heads handed back a {L.trace.n_pos} by {L.d_head} matrix: "
-                 f"one row per token.")
-        self.play(FadeIn(self.state.header), FadeIn(lead), run_time=style.SHORT)
-        self.play(FadeIn(blocks), FadeIn(shapes), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat(f"Each of the {L.n_head} heads handed back a {L.trace.n_pos} by {L.d_head} matrix: "
+                       f"one row per token."):
+            self.play(FadeIn(self.state.header), FadeIn(lead), run_time=style.SHORT)
+            self.play(FadeIn(blocks), FadeIn(shapes), run_time=style.BEAT)
 
     def join(self):
         C = self.state.C
-        self.say("Concatenation lays them side by side: each token's row becomes its head outputs, "
-                 "one after another.")
-        self.play(*(p.animate.shift(LEFT * off) for p, off in self.state.pieces), FadeOut(self.state.piece_shapes),
-                  run_time=style.BEAT)
-        self.play(Create(C.brackets), run_time=style.SHORT)
-        self.hold(style.SHORT)
+        with self.beat("Concatenation lays them side by side: each token's row becomes its head outputs, "
+                       "one after another."):
+            self.play(*(p.animate.shift(LEFT * off) for p, off in self.state.pieces), FadeOut(self.state.piece_shapes),
+                      run_time=style.BEAT)
+            self.play(Create(C.brackets), run_time=style.SHORT)
 
     def count_width(self):
         L, th, C = self.lesson, self.theme, self.state.C
@@ -121,13 +119,11 @@ class ConcatScene(LessonScene):
         for h in (h for h in C.heads if h is not None):
             under.add(parts.brace_label(th, C.block(h)[0], f"d_k = {L.d_head}", DOWN, th.head(h), math_mode=True))
         self.state.braces = VGroup(top, left, under)
-        self.say(f"{L.n_head} heads of {L.d_head} columns make {L.d_model}: the model width d is back.")
-        self.play(LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15), run_time=style.BEAT)
-        self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat(f"{L.n_head} heads of {L.d_head} columns make {L.d_model}: the model width d is back."):
+            self.play(LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15), run_time=style.BEAT)
+            self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
 
     def stacked_not_combined(self):
-        self.say("Stacked, not yet combined: every column still belongs to one head. "
-                 "The next projection blends them.")
-        self.play(FadeIn(self.state.takeaway), run_time=style.BEAT)
-        self.hold(style.HOLD)
+        with self.beat("Stacked, not yet combined: every column still belongs to one head. "
+                       "The next projection blends them."):
+            self.play(FadeIn(self.state.takeaway), run_time=style.BEAT)

@@ -105,15 +105,13 @@ class CostScene(LessonScene):
             .move_to(W_Q.get_left() + RIGHT * strip_w * (i + 0.5))
             for i in range(L.n_head)
         ))
-        self.say("Parameters: four d by d matrices, 4 d squared, whatever the number of heads.")
-        self.play(FadeIn(self.state.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
-                  run_time=style.BEAT)
-        self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=style.BEAT)
-        self.hold(style.SHORT)
-        self.say("Heads just cut the same matrices into column blocks: the count is identical.")
-        self.play(FadeIn(strips), FadeIn(split), run_time=style.BEAT)
-        self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat("Parameters: four d by d matrices, 4 d squared, whatever the number of heads."):
+            self.play(FadeIn(self.state.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
+                      run_time=style.BEAT)
+            self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=style.BEAT)
+        with self.beat("Heads just cut the same matrices into column blocks: the count is identical."):
+            self.play(FadeIn(strips), FadeIn(split), run_time=style.BEAT)
+            self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=style.BEAT)
         self.state.param_view = VGroup(body, strips)
 
     def compute(self):
@@ -138,12 +136,11 @@ class CostScene(LessonScene):
         group.add(note)
         layout.fit_in_content(group)
         self.state.compute_table = T
-        self.say(f"Compute: {L.n_head} heads cost the same multiply-adds as one full-width head; "
-                 f"only scale and softmax grow with h.")
-        self.clear(self.state.param_view)
-        self.play(FadeIn(title), FadeIn(T), run_time=style.BEAT)
-        self.play(FadeIn(note), run_time=style.SHORT)
-        self.hold(style.SHORT)
+        with self.beat(f"Compute: {L.n_head} heads cost the same multiply-adds as one full-width head; "
+                       f"only scale and softmax grow with h."):
+            self.clear(self.state.param_view)
+            self.play(FadeIn(title), FadeIn(T), run_time=style.BEAT)
+            self.play(FadeIn(note), run_time=style.SHORT)
         self.state.compute_view = group
 
     def examples_table(self):
@@ -163,12 +160,11 @@ class CostScene(LessonScene):
         layout.fit_in_content(group)
         self.state.examples = T
         self.state.example_costs = examples
-        self.say("The worked example agrees: at d = 512, one, two or eight heads cost the same. "
-                 "GPT-3 uses 96 heads of 128.")
-        self.clear(self.state.compute_view)
-        self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
-                  run_time=style.BEAT * 1.5)
-        self.hold(style.SHORT)
+        with self.beat("The worked example agrees: at d = 512, one, two or eight heads cost the same. "
+                       "GPT-3 uses 96 heads of 128."):
+            self.clear(self.state.compute_view)
+            self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
+                      run_time=style.BEAT * 1.5)
         self.state.examples_view = group
 
     def not_free(self):
@@ -186,11 +182,10 @@ class CostScene(LessonScene):
         group = VGroup(title, items).arrange(DOWN, buff=style.GAP_SECTION, aligned_edge=LEFT)
         panel = parts.card(th, group, accent=th.warn)
         layout.fit_in_content(panel)
-        self.say("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
-                 "narrower heads.")
-        self.clear(self.state.examples_view)
-        self.play(FadeIn(panel), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
+                       "narrower heads."):
+            self.clear(self.state.examples_view)
+            self.play(FadeIn(panel), run_time=style.BEAT)
         self.state.free_view = panel
 
     def ablation(self):
@@ -223,12 +218,11 @@ class CostScene(LessonScene):
         layout.fit_in_content(group)
         self.state.chart = chart
         self.state.ablation_values = values
-        self.say("And not every head is equally useful: zero one head at a time and see how far the output moves. "
-                 "In trained models, many heads can be pruned.")
-        self.clear(self.state.free_view)
-        self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
-                  run_time=style.SHORT)
-        self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),
-                  run_time=style.BEAT)
-        self.play(FadeIn(lesson_note), run_time=style.SHORT)
-        self.hold(style.HOLD)
+        with self.beat("And not every head is equally useful: zero one head at a time and see how far the output moves. "
+                       "In trained models, many heads can be pruned."):
+            self.clear(self.state.free_view)
+            self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
+                      run_time=style.SHORT)
+            self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),
+                      run_time=style.BEAT)
+            self.play(FadeIn(lesson_note), run_time=style.SHORT)

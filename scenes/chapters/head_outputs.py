@@ -65,10 +65,9 @@ class HeadOutputsScene(LessonScene):
         room = config.frame_width / 2 - style.FRAME_MARGIN - self.state.header.get_right()[0] - 0.4
         layout.fit(eq, width=room)
         self.state.eq = eq.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.state.header.get_y())
-        self.say("Each head now uses its weights: a token's output is a weighted sum of value vectors.")
-        self.play(FadeIn(self.state.header), run_time=style.SHORT)
-        self.play(Write(eq), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat("Each head now uses its weights: a token's output is a weighted sum of value vectors."):
+            self.play(FadeIn(self.state.header), run_time=style.SHORT)
+            self.play(Write(eq), run_time=style.BEAT)
 
     def weighted_sum(self):
         L, th, q = self.lesson, self.theme, self.state.q
@@ -117,27 +116,24 @@ class HeadOutputsScene(LessonScene):
         drawn = [r for r in V.rows if r is not None]
         frame = parts.highlight_box(th, VGroup(weights[0], V.row(drawn[0])), buff=style.GAP_FRAME)
         hidden = "" if len(drawn) == L.trace.n_pos else " (hidden rows count too)"
-        self.say(f"Take head 1 and \u201c{tok}\u201d: each value row is scaled by its attention weight{hidden}.")
-        self.play(FadeIn(V), run_time=style.BEAT)
-        self.play(FadeIn(w_title), LaggedStart(*(FadeIn(x) for x in weights), lag_ratio=0.08), run_time=style.BEAT)
-        # Rows the token barely attends to fade: what is left is what it reads.
-        top_w = max(float(w[r]) for r in drawn)
-        self.play(*(V.row(r).animate.set_opacity(0.3 + 0.7 * float(w[r]) / top_w) for r in drawn), run_time=style.SHORT)
-        self.hold(style.SHORT)
-        self.say(f"Add the scaled rows: that is \u201c{tok}\u201d's output in head 1, a blend of what it attends to.")
-        rows = [VGroup(weights[k], V.row(r)) for k, r in enumerate(drawn)]
-        self.add(frame)
-        self.play(parts.sweep(frame, rows), run_time=style.BEAT * 1.5)
-        self.play(FadeOut(frame), FadeIn(out), FadeIn(sigma), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat(f"Take head 1 and \u201c{tok}\u201d: each value row is scaled by its attention weight{hidden}."):
+            self.play(FadeIn(V), run_time=style.BEAT)
+            self.play(FadeIn(w_title), LaggedStart(*(FadeIn(x) for x in weights), lag_ratio=0.08), run_time=style.BEAT)
+            # Rows the token barely attends to fade: what is left is what it reads.
+            top_w = max(float(w[r]) for r in drawn)
+            self.play(*(V.row(r).animate.set_opacity(0.3 + 0.7 * float(w[r]) / top_w) for r in drawn), run_time=style.SHORT)
+        with self.beat(f"Add the scaled rows: that is \u201c{tok}\u201d's output in head 1, a blend of what it attends to."):
+            rows = [VGroup(weights[k], V.row(r)) for k, r in enumerate(drawn)]
+            self.add(frame)
+            self.play(parts.sweep(frame, rows), run_time=style.BEAT * 1.5)
+            self.play(FadeOut(frame), FadeIn(out), FadeIn(sigma), run_time=style.BEAT)
         h_row = H.row(q)
-        self.say(f"Every token gets such a row: head 1's output is {L.trace.n_pos} by {L.d_head}.")
-        mark = parts.highlight_box(th, VGroup(h_row, *parts.row_label(H, q)), color=th.head(0))
-        self.play(FadeIn(H, shift=LEFT * 0.3), run_time=style.BEAT)
-        if len(h_row):  # the focus row may sit behind the ellipsis in a long sentence
-            self.play(FadeIn(mark), run_time=style.SHORT)
-            block.add(mark)
-        self.hold(style.HOLD)
+        with self.beat(f"Every token gets such a row: head 1's output is {L.trace.n_pos} by {L.d_head}."):
+            mark = parts.highlight_box(th, VGroup(h_row, *parts.row_label(H, q)), color=th.head(0))
+            self.play(FadeIn(H, shift=LEFT * 0.3), run_time=style.BEAT)
+            if len(h_row):  # the focus row may sit behind the ellipsis in a long sentence
+                self.play(FadeIn(mark), run_time=style.SHORT)
+                block.add(mark)
         self.state.worked = VGroup(block)
 
     def every_head(self):
@@ -207,11 +203,10 @@ class HeadOutputsScene(LessonScene):
         table.scale(min(1.4, room_w / table.width, room_h / table.height))
         table.move_to([0, (top + bottom) / 2 + 0.55, 0])  # centred, with room below for the takeaway
         self.state.table = table
-        self.say("Every head does this with its own weights and values: a different mix for the same token.")
-        self.clear(self.state.worked)
-        self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
-                  LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT)
-        self.hold(style.HOLD)
+        with self.beat("Every head does this with its own weights and values: a different mix for the same token."):
+            self.clear(self.state.worked)
+            self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
+                      LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT)
 
     def no_head_is_the_answer(self):
         L, th = self.lesson, self.theme
@@ -219,7 +214,6 @@ class HeadOutputsScene(LessonScene):
                          f"mix in each: no head is the whole answer.", width=9.5)
         msg.next_to(self.state.table, DOWN, buff=style.GAP_BLOCK)
         msg.set_x(0)
-        self.say("Same shapes, different context mixes: no head is the whole answer.")
-        self.play(FadeIn(msg), run_time=style.BEAT)
-        self.hold(style.HOLD)
+        with self.beat("Same shapes, different context mixes: no head is the whole answer."):
+            self.play(FadeIn(msg), run_time=style.BEAT)
 

@@ -66,12 +66,10 @@ class IntroScene(LessonScene):
                               style.HEADING_SIZE, th.highlight)
         layout.fit(question, width=config.frame_width - 1.2)
         VGroup(title, question).arrange(DOWN, buff=style.GAP_APART).move_to(UP * 0.3)
-        self.say("One attention head gives a model one way of looking at a sentence.")
-        self.play(Write(title), run_time=style.BEAT)
-        self.hold()
-        self.say("The question of this lesson: which relationships can different heads attend to, in parallel?")
-        self.play(FadeIn(question, shift=UP * 0.2), run_time=style.BEAT)
-        self.hold()
+        with self.beat("One attention head gives a model one way of looking at a sentence."):
+            self.play(Write(title), run_time=style.BEAT)
+        with self.beat("The question of this lesson: which relationships can different heads attend to, in parallel?"):
+            self.play(FadeIn(question, shift=UP * 0.2), run_time=style.BEAT)
         self.play(FadeOut(title), question.animate.scale(0.8).to_edge(UP, buff=style.TITLE_BUFF),
                   run_time=style.BEAT)
         self.state.question = question
@@ -85,11 +83,10 @@ class IntroScene(LessonScene):
         lead = parts.text(th, "A sentence holds several relationships at once:", style.LABEL_SIZE)
         self.state.kinds = VGroup(lead, kinds).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_WORD)
         self.state.kinds.next_to(self.state.row, DOWN, buff=KINDS_GAP[self.state.row.note is not None])
-        self.say("A sentence holds many relationships at once: a verb and its subject, "
-                 "a pronoun and what it refers to, neighbouring words.")
-        self.play(FadeIn(self.state.row, shift=UP * 0.2), run_time=style.BEAT)
-        self.play(FadeIn(self.state.kinds), run_time=style.BEAT)
-        self.hold()
+        with self.beat("A sentence holds many relationships at once: a verb and its subject, "
+                       "a pronoun and what it refers to, neighbouring words."):
+            self.play(FadeIn(self.state.row, shift=UP * 0.2), run_time=style.BEAT)
+            self.play(FadeIn(self.state.kinds), run_time=style.BEAT)
 
     def heads_in_parallel(self):
         th, L = self.theme, self.lesson
@@ -114,15 +111,13 @@ class IntroScene(LessonScene):
             caption += f"; first {n_heads} of {L.n_head} heads"
         note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
         note.next_to(self.state.row, DOWN, buff=NOTE_GAP[self.state.row.note is not None])
-        self.say(f"Watch the word \u201c{L.tokens[f]}\u201d. Each head of the model links it somewhere else, "
-                 "all at the same time.")
-        self.play(FadeOut(self.state.kinds), Create(focus), run_time=style.SHORT)
-        self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),
-                  run_time=style.BEAT * 1.5)
-        self.hold()
-        self.say("That is multi-head attention: several learned ways of relating the same tokens, "
-                 "run in parallel, then fused.")
-        self.hold()
+        with self.beat(f"Watch the word \u201c{L.tokens[f]}\u201d. Each head of the model links it somewhere else, "
+                       "all at the same time."):
+            self.play(FadeOut(self.state.kinds), Create(focus), run_time=style.SHORT)
+            self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),
+                      run_time=style.BEAT * 1.5)
+        self.narrate("That is multi-head attention: several learned ways of relating the same tokens, "
+                     "run in parallel, then fused.")
         self.state.arcs, self.state.chips = arcs, chips
         self.clear(self.state.row, arcs, chips, note, focus, run_time=style.SHORT)
 
@@ -149,8 +144,7 @@ class IntroScene(LessonScene):
         plan = VGroup(heading, columns).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_SECTION)
         layout.fit(plan, width=config.frame_width - 1.0, height=config.frame_height - 2.2)
         plan.move_to(DOWN * 0.3)
-        self.say("We build it step by step: one head, split heads, their patterns, "
-                 "then how their outputs are joined and projected.")
-        self.play(FadeIn(heading), LaggedStart(*(FadeIn(i, shift=RIGHT * 0.2) for i in items), lag_ratio=0.08),
-                  run_time=style.BEAT * 1.5)
-        self.hold(style.HOLD)
+        with self.beat("We build it step by step: one head, split heads, their patterns, "
+                       "then how their outputs are joined and projected."):
+            self.play(FadeIn(heading), LaggedStart(*(FadeIn(i, shift=RIGHT * 0.2) for i in items), lag_ratio=0.08),
+                      run_time=style.BEAT * 1.5)

@@ -196,37 +196,32 @@ class OneHeadScene(LessonScene):
     def queries_meet_keys(self):
         th, T = self.theme, self.state.table
         word = self.lesson.tokens[self.state.f]
-        self.say("One head scores how much each token should read from every other token.")
-        self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
-        self.hold()
-        self.say(f"Take the query of \u201c{word}\u201d and the key of every token.")
-        self.play(FadeIn(T.key_labels), FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
-        self.play(FadeIn(T.k_block), FadeIn(T.k_label), FadeIn(T.dot), run_time=style.BEAT)
-        self.hold()
-        self.say("Each score is a dot product: multiply the two vectors entry by entry and add.")
-        frame = parts.highlight_box(th, T.columns[0], buff=style.GAP_TIGHT)
-        qbox = parts.highlight_box(th, T.q_col, buff=style.GAP_TIGHT, color=th.role("Q"))
-        self.play(Create(frame), Create(qbox), FadeIn(T.score_label), run_time=style.SHORT)
-        self.add(T.scores)
-        self.play(parts.sweep(frame, T.columns, reveal=list(T.scores)), run_time=max(2.0, 0.3 * len(T.keys)))
-        self.play(FadeOut(frame), FadeOut(qbox), run_time=style.SHORT)
-        self.hold()
+        with self.beat("One head scores how much each token should read from every other token."):
+            self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
+        with self.beat(f"Take the query of \u201c{word}\u201d and the key of every token."):
+            self.play(FadeIn(T.key_labels), FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
+            self.play(FadeIn(T.k_block), FadeIn(T.k_label), FadeIn(T.dot), run_time=style.BEAT)
+        with self.beat("Each score is a dot product: multiply the two vectors entry by entry and add."):
+            frame = parts.highlight_box(th, T.columns[0], buff=style.GAP_TIGHT)
+            qbox = parts.highlight_box(th, T.q_col, buff=style.GAP_TIGHT, color=th.role("Q"))
+            self.play(Create(frame), Create(qbox), FadeIn(T.score_label), run_time=style.SHORT)
+            self.add(T.scores)
+            self.play(parts.sweep(frame, T.columns, reveal=list(T.scores)), run_time=max(2.0, 0.3 * len(T.keys)))
+            self.play(FadeOut(frame), FadeOut(qbox), run_time=style.SHORT)
 
     def scale_scores(self):
         T, L = self.state.table, self.lesson
-        self.say(f"Divide by the square root of d_k, here \u221a{L.d_head}, so the scores do not grow with the width.")
-        self.play(FadeIn(T.scaled_label), ReplacementTransform(T.scores.copy(), T.scaled), run_time=style.BEAT)
-        self.hold()
+        with self.beat(f"Divide by the square root of d_k, here \u221a{L.d_head}, so the scores do not grow with the width."):
+            self.play(FadeIn(T.scaled_label), ReplacementTransform(T.scores.copy(), T.scaled), run_time=style.BEAT)
 
     def softmax_row(self):
         th, T = self.theme, self.state.table
         total = parts.formula(th, f'sum = {style.fmt(T.weight_sum)}', style.LABEL_SIZE, th.muted)
         total.next_to(T.weight_label, DOWN, buff=style.GAP_LINE).align_to(T.weight_label, RIGHT)
         self.state.total = total
-        self.say("Softmax turns the row into weights: all positive, summing to one.")
-        self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
-        self.play(FadeIn(total), run_time=style.SHORT)
-        self.hold()
+        with self.beat("Softmax turns the row into weights: all positive, summing to one."):
+            self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
+            self.play(FadeIn(total), run_time=style.SHORT)
 
     def mix_values(self):
         th, T, L = self.theme, self.state.table, self.lesson
@@ -243,23 +238,22 @@ class OneHeadScene(LessonScene):
         lhs = parts.formula(th, f'op("head")_1 ("{L.tokens[self.state.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
         result = VGroup(lhs, entries).arrange(RIGHT, buff=style.GAP_ITEM)
         layout.fit(result, width=config.frame_width - 1.0)
-        self.say("Then the weights mix the value vectors: each token's value, scaled by its weight, summed.")
-        # Clear the key side and lift the weights under the value vectors.
-        lift = UP * (T.scores.get_y() - T.weights.get_y())
-        self.play(FadeOut(VGroup(T.k_block, T.k_label, T.q_col, T.dot, T.scores, T.score_label, T.scaled,
-                                 T.scaled_label)),
-                  VGroup(T.weights, T.weight_label, self.state.total).animate.shift(lift),
-                  T.q_label.animate.set_opacity(0.4), run_time=style.BEAT)
-        self.play(FadeIn(T.v_block), FadeIn(T.v_label), run_time=style.BEAT)
-        result.next_to(T.weights, DOWN, buff=style.GAP_RESULT)
-        result.set_x(0)
-        frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == 0)), buff=style.GAP_TIGHT)
-        v_columns = [VGroup(*(m for (d, jj), m in T.v_block.cells.items() if jj == j)) for j in T.keys]
-        self.play(Create(frame), run_time=style.SHORT)
-        self.play(parts.sweep(frame, v_columns), FadeIn(lhs), run_time=max(1.5, 0.2 * len(T.keys)))
-        self.play(FadeOut(frame), FadeIn(entries, shift=DOWN * 0.1), run_time=style.BEAT)
-        self.state.result = result
-        self.hold()
+        with self.beat("Then the weights mix the value vectors: each token's value, scaled by its weight, summed."):
+            # Clear the key side and lift the weights under the value vectors.
+            lift = UP * (T.scores.get_y() - T.weights.get_y())
+            self.play(FadeOut(VGroup(T.k_block, T.k_label, T.q_col, T.dot, T.scores, T.score_label, T.scaled,
+                                     T.scaled_label)),
+                      VGroup(T.weights, T.weight_label, self.state.total).animate.shift(lift),
+                      T.q_label.animate.set_opacity(0.4), run_time=style.BEAT)
+            self.play(FadeIn(T.v_block), FadeIn(T.v_label), run_time=style.BEAT)
+            result.next_to(T.weights, DOWN, buff=style.GAP_RESULT)
+            result.set_x(0)
+            frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == 0)), buff=style.GAP_TIGHT)
+            v_columns = [VGroup(*(m for (d, jj), m in T.v_block.cells.items() if jj == j)) for j in T.keys]
+            self.play(Create(frame), run_time=style.SHORT)
+            self.play(parts.sweep(frame, v_columns), FadeIn(lhs), run_time=max(1.5, 0.2 * len(T.keys)))
+            self.play(FadeOut(frame), FadeIn(entries, shift=DOWN * 0.1), run_time=style.BEAT)
+            self.state.result = result
 
     def where_not_why(self):
         th, T, L = self.theme, self.state.table, self.lesson
@@ -274,9 +268,8 @@ class OneHeadScene(LessonScene):
         caveat.next_to(self.state.result, DOWN, buff=style.GAP_APART)
         if caveat.get_bottom()[1] < -config.frame_height / 2 + style.FRAME_MARGIN:
             caveat.next_to(self.state.result, DOWN, buff=style.GAP_NAME)
-        self.say("The strongest weights are where information flows for this word. "
-                 "They show where, not why the model decided.")
-        self.play(T.q_label.animate.set_opacity(1), LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.15),
-                  run_time=style.BEAT)
-        self.play(FadeIn(caveat, shift=UP * 0.2), run_time=style.BEAT)
-        self.hold(style.HOLD)
+        with self.beat("The strongest weights are where information flows for this word. "
+                       "They show where, not why the model decided."):
+            self.play(T.q_label.animate.set_opacity(1), LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.15),
+                      run_time=style.BEAT)
+            self.play(FadeIn(caveat, shift=UP * 0.2), run_time=style.BEAT)

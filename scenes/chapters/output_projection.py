@@ -71,7 +71,7 @@ class OutputProjectionScene(LessonScene):
         W = parts.HeadBlocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
                              labels=parts.MatrixLabels(shape=False))
         W.name = parts.formula(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
-        W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, learned", style.SMALL_SIZE, th.muted)
+        W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, {L.weights_kind}", style.SMALL_SIZE, th.muted)
         W.name.next_to(W.brackets, UP, buff=style.GAP_NAME)
         W.add(W.name)
         # Tags on the right of each row block: which head's numbers those rows read.
@@ -85,11 +85,10 @@ class OutputProjectionScene(LessonScene):
         layout.fit(group, height=top - bottom - 1.0)
         group.move_to([1.0, (top + bottom) / 2 + 0.4, 0])
         W.shape.next_to(W.brackets, DOWN, buff=style.GAP_LABEL)
-        self.say("Most explainers skip this matrix: W_O, learned, d by d, its rows in one block per head.")
-        self.play(FadeIn(self.state.header), FadeIn(eq), run_time=style.SHORT)
-        self.play(FadeIn(W), FadeIn(W.shape), run_time=style.BEAT)
-        self.play(LaggedStart(*(FadeIn(t, shift=LEFT * 0.2) for t in tags), lag_ratio=0.15), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat(f"Most explainers skip this matrix: W_O, {L.weights_kind}, d by d, its rows in one block per head."):
+            self.play(FadeIn(self.state.header), FadeIn(eq), run_time=style.SHORT)
+            self.play(FadeIn(W), FadeIn(W.shape), run_time=style.BEAT)
+            self.play(LaggedStart(*(FadeIn(t, shift=LEFT * 0.2) for t in tags), lag_ratio=0.15), run_time=style.BEAT)
 
     def one_token_through(self):
         L, th, q, W = self.lesson, self.theme, self.state.q, self.state.W
@@ -111,11 +110,10 @@ class OutputProjectionScene(LessonScene):
         out_name.next_to(out.brackets, LEFT, buff=style.GAP_LINE)
         self.state.concat_column, self.state.output_row = c, out
         self.state.product = VGroup(c, c_name, dot, out, out_name)
-        self.say(f"Row block i multiplies only head i's part of \u201c{tok}\u201d's concatenation; "
-                 f"each output number sums all the blocks.")
-        self.play(FadeOut(W.shape), FadeIn(c), FadeIn(c_name), FadeIn(dot), run_time=style.BEAT)
-        self.play(FadeIn(out), FadeIn(out_name), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat(f"Row block i multiplies only head i's part of \u201c{tok}\u201d's concatenation; "
+                       f"each output number sums all the blocks."):
+            self.play(FadeOut(W.shape), FadeIn(c), FadeIn(c_name), FadeIn(dot), run_time=style.BEAT)
+            self.play(FadeIn(out), FadeIn(out_name), run_time=style.BEAT)
 
     def per_head_writes(self):
         L, th, q = self.lesson, self.theme, self.state.q
@@ -135,12 +133,11 @@ class OutputProjectionScene(LessonScene):
         stack.rule(len(items) - 1)
         layout.fit_in_content(stack, trim=0.2)
         self.state.writes = stack
-        self.say("Split by head: each block turns one head into a full-width contribution, and W_O adds them up.")
-        self.clear(self.state.W, self.state.W_tags, self.state.product)
-        body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
-        self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
-        self.play(Create(stack.rules), FadeIn(body[-1]), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat("Split by head: each block turns one head into a full-width contribution, and W_O adds them up."):
+            self.clear(self.state.W, self.state.W_tags, self.state.product)
+            body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
+            self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
+            self.play(Create(stack.rules), FadeIn(body[-1]), run_time=style.BEAT)
 
     def residual_update(self):
         L, th, q = self.lesson, self.theme, self.state.q
@@ -157,18 +154,16 @@ class OutputProjectionScene(LessonScene):
         stack.move_to([0, top - 0.3 - stack.height / 2 - 0.4, 0])
         self.state.residual = stack
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
-        self.say(f"That output is an update, added to \u201c{tok}\u201d's own vector: the residual stream.")
-        self.clear(self.state.writes)
-        self.play(FadeIn(body[0]), run_time=style.SHORT)
-        self.play(FadeIn(body[1]), run_time=style.SHORT)
-        self.play(Create(stack.rules), FadeIn(body[2]), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat(f"That output is an update, added to \u201c{tok}\u201d's own vector: the residual stream."):
+            self.clear(self.state.writes)
+            self.play(FadeIn(body[0]), run_time=style.SHORT)
+            self.play(FadeIn(body[1]), run_time=style.SHORT)
+            self.play(Create(stack.rules), FadeIn(body[2]), run_time=style.BEAT)
         self.state.norm_row = body[3]
 
     def add_and_norm(self):
-        self.say("Then Add and Norm: layer normalisation rescales each row to mean 0, variance 1.")
-        self.play(FadeIn(self.state.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat("Then Add and Norm: layer normalisation rescales each row to mean 0, variance 1."):
+            self.play(FadeIn(self.state.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
 
     def drop_in_block(self):
         L, th = self.lesson, self.theme
@@ -186,8 +181,7 @@ class OutputProjectionScene(LessonScene):
         strip.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.3)
         note = parts.text(th, "same shape in and out: a drop-in block you can stack", style.LABEL_SIZE, th.muted)
         note.next_to(strip, UP, buff=style.GAP_ITEM)
-        self.say(f"Output {L.trace.n_pos} by {L.d_model}, the same shape as the input: "
-                 f"a drop-in block you can stack.")
-        self.play(FadeIn(row[:3]), Create(arrows[:2]), run_time=style.BEAT)
-        self.play(FadeIn(row[3]), Create(arrows[2]), FadeIn(note), run_time=style.BEAT)
-        self.hold(style.HOLD)
+        with self.beat(f"Output {L.trace.n_pos} by {L.d_model}, the same shape as the input: "
+                       f"a drop-in block you can stack."):
+            self.play(FadeIn(row[:3]), Create(arrows[:2]), run_time=style.BEAT)
+            self.play(FadeIn(row[3]), Create(arrows[2]), FadeIn(note), run_time=style.BEAT)

@@ -100,17 +100,15 @@ class ParallelHeadsScene(LessonScene):
 
     def all_at_once(self):
         L = self.lesson
-        self.say(f"Here are all {L.n_head} heads on the same sentence, side by side. "
-                 "Rows are queries, columns are keys.")
-        self.play(FadeIn(self.state.header), run_time=style.SHORT)
-        # One animation for all heads: they run in parallel, not one after another.
-        s = self.state
-        self.play(FadeIn(s.grids), FadeIn(s.axes), FadeIn(s.bar), FadeIn(s.note), run_time=style.BEAT)
-        self.hold()
-        self.say("Every pattern uses the same colour scale, from zero to one, so they can be compared directly.")
-        self.play(self.state.bar.animate.scale(1.08), run_time=style.SHORT)
-        self.play(self.state.bar.animate.scale(1 / 1.08), run_time=style.SHORT)
-        self.hold()
+        with self.beat(f"Here are all {L.n_head} heads on the same sentence, side by side. "
+                       "Rows are queries, columns are keys."):
+            self.play(FadeIn(self.state.header), run_time=style.SHORT)
+            # One animation for all heads: they run in parallel, not one after another.
+            s = self.state
+            self.play(FadeIn(s.grids), FadeIn(s.axes), FadeIn(s.bar), FadeIn(s.note), run_time=style.BEAT)
+        with self.beat("Every pattern uses the same colour scale, from zero to one, so they can be compared directly."):
+            self.play(self.state.bar.animate.scale(1.08), run_time=style.SHORT)
+            self.play(self.state.bar.animate.scale(1 / 1.08), run_time=style.SHORT)
 
     def same_query(self):
         th, L = self.theme, self.lesson
@@ -120,10 +118,8 @@ class ParallelHeadsScene(LessonScene):
         for i, g in enumerate(self.state.grids):
             k = int(L.trace.weights[i, f, : g.n_keys].argmax())
             tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=style.GAP_NONE, color=th.text).set_stroke(width=2))
-        self.say(f"Follow one query, \u201c{L.tokens[f]}\u201d, across the heads: "
-                 "each head puts its weight somewhere else.")
-        self.play(Create(boxes), run_time=style.BEAT)
-        self.play(Create(tops), run_time=style.SHORT)
-        self.hold()
-        self.say("Same tokens, different lenses: the heads share no weights and run side by side.")
-        self.hold(style.HOLD)
+        with self.beat(f"Follow one query, \u201c{L.tokens[f]}\u201d, across the heads: "
+                       "each head puts its weight somewhere else."):
+            self.play(Create(boxes), run_time=style.BEAT)
+            self.play(Create(tops), run_time=style.SHORT)
+        self.narrate("Same tokens, different lenses: the heads share no weights and run side by side.")

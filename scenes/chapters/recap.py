@@ -60,10 +60,9 @@ class RecapScene(LessonScene):
                                           accent=th.highlight)
         layout.fit(self.state.rule_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.state.rule_card.next_to(self.state.header, DOWN, buff=style.GAP_SECTION).set_x(0)
-        self.say("The decision rule: split Q, K and V into heads, let each head mix values, "
-                 "then concatenate and project through W_O.")
-        self.play(FadeIn(self.state.header), FadeIn(self.state.rule_card), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat("The decision rule: split Q, K and V into heads, let each head mix values, "
+                       "then concatenate and project through W_O."):
+            self.play(FadeIn(self.state.header), FadeIn(self.state.rule_card), run_time=style.BEAT)
 
     def pipeline(self):
         L, th = self.lesson, self.theme
@@ -78,14 +77,13 @@ class RecapScene(LessonScene):
         _, _, bottom, _ = layout.content_box()
         P.move_to([0, (self.state.rule_card.get_bottom()[1] + bottom) / 2, 0])
         self.state.pipe = P
-        self.say(f"With this model's shapes: {n} by {d} in, {h} heads of {dk}, back to {n} by {d}, "
-                 f"then W_O, and Add and Norm.")
-        self.play(FadeIn(P.stages[0]), FadeIn(P.shapes[0]), run_time=style.SHORT)
-        self.play(LaggedStart(*(
-            LaggedStart(GrowArrow(a), FadeIn(s), FadeIn(t), lag_ratio=0.3)
-            for a, s, t in zip(P.arrows, P.stages[1:], P.shapes[1:])
-        ), lag_ratio=0.5), run_time=style.BEAT * 3)
-        self.hold(style.SHORT)
+        with self.beat(f"With this model's shapes: {n} by {d} in, {h} heads of {dk}, back to {n} by {d}, "
+                       f"then W_O, and Add and Norm."):
+            self.play(FadeIn(P.stages[0]), FadeIn(P.shapes[0]), run_time=style.SHORT)
+            self.play(LaggedStart(*(
+                LaggedStart(GrowArrow(a), FadeIn(s), FadeIn(t), lag_ratio=0.3)
+                for a, s, t in zip(P.arrows, P.stages[1:], P.shapes[1:])
+            ), lag_ratio=0.5), run_time=style.BEAT * 3)
 
     def failure_trap(self):
         L, th = self.lesson, self.theme
@@ -103,7 +101,7 @@ class RecapScene(LessonScene):
         heads = [str(i + 1) for i in range(h)]
         labelled = h <= style.MAX_TOKENS
         grids = VGroup()
-        for values, title in ((L.js, "separate learned projections (this model)"),
+        for values, title in ((L.js, f"separate projections ({L.weights_kind}, this model)"),
                               (L.copies_js, "every head a copy of head 1")):
             if not labelled:
                 title += f", {h} \u00d7 {h} heads"
@@ -124,23 +122,20 @@ class RecapScene(LessonScene):
                    height=trap_card.get_bottom()[1] - 0.3 - (bottom + 0.1))
         block.next_to(trap_card, DOWN, buff=style.GAP_BLOCK).set_x(0)
         self.state.evidence_grids = grids
-        self.say("The failure trap: treating multi-head attention as duplicated attention "
-                 "rather than separate learned projections.")
-        self.clear(self.state.rule_card, self.state.pipe)
-        self.play(FadeIn(trap_card), run_time=style.SHORT)
-        self.hold(style.SHORT)
-        self.say("Measured on this sentence: separate projections give different patterns; "
-                 "copies of one head are 0 apart, one view repeated.")
-        self.play(FadeIn(grids[0]), FadeIn(bar), FadeIn(caption), run_time=style.BEAT)
-        self.play(FadeIn(grids[1]), run_time=style.BEAT)
-        self.hold(style.SHORT)
+        with self.beat("The failure trap: treating multi-head attention as duplicated attention "
+                       "rather than separate learned projections."):
+            self.clear(self.state.rule_card, self.state.pipe)
+            self.play(FadeIn(trap_card), run_time=style.SHORT)
+        with self.beat("Measured on this sentence: separate projections give different patterns; "
+                       "copies of one head are 0 apart, one view repeated."):
+            self.play(FadeIn(grids[0]), FadeIn(bar), FadeIn(caption), run_time=style.BEAT)
+            self.play(FadeIn(grids[1]), run_time=style.BEAT)
         self.state.trap_view = VGroup(trap_card, block)
 
     def remember(self):
         th = self.theme
         line = parts.paragraph(th, REMEMBER, 12.5, style.HEADING_SIZE, th.highlight, align=ORIGIN)
         line.move_to(self.state.trap_view[1])
-        self.say(REMEMBER)
-        self.clear(self.state.trap_view[1])
-        self.play(FadeIn(line), run_time=style.BEAT)
-        self.hold(style.HOLD)
+        with self.beat(REMEMBER):
+            self.clear(self.state.trap_view[1])
+            self.play(FadeIn(line), run_time=style.BEAT)

@@ -86,13 +86,12 @@ class SpecializationScene(LessonScene):
                                         max_width=config.frame_width - 1.0)
         self.state.row.next_to(self.state.header, DOWN, buff=style.GAP_BLOCK).set_x(0)
         if sp.trained:
-            self.say(f"Now a real trained model, {sp.model_name}. It reads our sentence as word pieces, "
-                     "with [CLS] and [SEP] around it.")
+            said = (f"Now a real trained model, {sp.model_name}. It reads our sentence as word pieces, "
+                    "with [CLS] and [SEP] around it.")
         else:
-            self.say("With the untrained toy model there is nothing learned to find. "
-                     "Here is what its heads look like anyway.")
-        self.play(FadeIn(self.state.header), FadeIn(self.state.row, shift=DOWN * 0.2), run_time=style.BEAT)
-        self.hold()
+            said = "With the untrained toy model there is nothing learned to find. Here is what its heads look like anyway."
+        with self.beat(said):
+            self.play(FadeIn(self.state.header), FadeIn(self.state.row, shift=DOWN * 0.2), run_time=style.BEAT)
 
     def all_heads(self):
         th, sp = self.theme, self.state.spec
@@ -145,12 +144,12 @@ class SpecializationScene(LessonScene):
             self.state.legend.shift(UP * (bottom - self.state.legend.get_bottom()[1]))
         n_labelled = sum(1 for x in sp.labels if x is not None)
         if sp.trained:
-            self.say(f"Here are its {sp.n_head} heads in layer {sp.layer}. We measured each one over many "
-                     f"sentences: {n_labelled} of them earn a label, the rest are described by their numbers.")
+            said = (f"Here are its {sp.n_head} heads in layer {sp.layer}. We measured each one over many "
+                    f"sentences: {n_labelled} of them earn a label, the rest are described by their numbers.")
         else:
-            self.say("Different patterns, yes, but no roles: these weights were never trained.")
-        self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.state.legend), run_time=style.BEAT)
-        self.hold()
+            said = "Different patterns, yes, but no roles: these weights were never trained."
+        with self.beat(said):
+            self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.state.legend), run_time=style.BEAT)
         self.state.grids, self.state.bar, self.state.n_labelled = grids, bar, n_labelled
 
     def one_head_up_close(self):
@@ -170,13 +169,13 @@ class SpecializationScene(LessonScene):
         card.next_to(big, RIGHT, buff=style.GAP_ASIDE).align_to(big, UP)
         headline = sp.tags[i].headline
         if sp.trained and sp.labels[i]:
-            self.say(f"Head {i + 1} up close: a {headline} head, measured over the corpus, not guessed from a picture.")
+            said = f"Head {i + 1} up close: a {headline} head, measured over the corpus, not guessed from a picture."
         else:
-            self.say(f"Head {i + 1} up close, described by its numbers: no signature clears its threshold.")
+            said = f"Head {i + 1} up close, described by its numbers: no signature clears its threshold."
         s = self.state
-        self.clear(s.grids, s.bar, s.legend, frame, run_time=style.SHORT)
-        self.play(FadeIn(big), FadeIn(card, shift=LEFT * 0.2), run_time=style.BEAT)
-        self.hold()
+        with self.beat(said):
+            self.clear(s.grids, s.bar, s.legend, frame, run_time=style.SHORT)
+            self.play(FadeIn(big), FadeIn(card, shift=LEFT * 0.2), run_time=style.BEAT)
         self.state.big, self.state.card = big, card
 
     def caveats(self):
@@ -198,7 +197,6 @@ class SpecializationScene(LessonScene):
         # Under the measured description, which stays up.
         layout.fit(notes, height=self.state.card.get_bottom()[1] - bottom - 0.2)
         notes.next_to(self.state.card, DOWN, buff=style.GAP_LINE).align_to(self.state.card, LEFT)
-        self.say("Two caveats. Specialisation is learned, not assigned. "
-                 "And do not read one head on one sentence as proof.")
-        self.play(FadeIn(notes, shift=UP * 0.2), run_time=style.BEAT)
-        self.hold(style.HOLD)
+        with self.beat("Two caveats. Specialisation is learned, not assigned. "
+                       "And do not read one head on one sentence as proof."):
+            self.play(FadeIn(notes, shift=UP * 0.2), run_time=style.BEAT)

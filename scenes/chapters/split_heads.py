@@ -87,11 +87,10 @@ class SplitHeadsScene(LessonScene):
                                   title="the lesson text's example", size=style.LABEL_SIZE)
         VGroup(live, seed).arrange(RIGHT, buff=2 * style.GAP_APART).move_to(UP * 1.6)
         layout.fit(VGroup(live, seed), width=config.frame_width - 1.0)
-        self.say(f"Multi-head attention splits the model width d across h heads: each head works in d over h "
-                 f"dimensions, here {d} over {h}, that is {dk}.")
-        self.play(Write(live), run_time=style.BEAT)
-        self.play(FadeIn(seed, shift=LEFT * 0.2), run_time=style.SHORT)
-        self.hold()
+        with self.beat(f"Multi-head attention splits the model width d across h heads: each head works in d over h "
+                       f"dimensions, here {d} over {h}, that is {dk}."):
+            self.play(Write(live), run_time=style.BEAT)
+            self.play(FadeIn(seed, shift=LEFT * 0.2), run_time=style.SHORT)
         self.state.dk_group = VGroup(live, seed)
 
     def split_projection(self):
@@ -117,13 +116,12 @@ class SplitHeadsScene(LessonScene):
         name = parts.formula(th, "W_Q", style.BODY_SIZE, th.role("Q")).next_to(stage, UP, buff=style.GAP_NAME)
         sampled = f" \u00b7 every {stride}th row and column drawn" if stride > 1 else ""
         shape = parts.text(th, f"{d} \u00d7 {d}{sampled}", style.SMALL_SIZE, th.muted).next_to(stage, DOWN, buff=style.GAP_LABEL)
-        self.say("The query projection W_Q is one d by d matrix, but its columns fall into h blocks, one per head.")
-        dk_group = self.state.dk_group
-        self.play(FadeOut(dk_group[1]), dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
-                  run_time=style.SHORT)
-        self.play(*(FadeIn(b) for b in blocks), FadeIn(name), FadeIn(shape), run_time=style.BEAT)
-        self.play(LaggedStart(*(Create(r) for r in whole), lag_ratio=0.1), run_time=style.BEAT)
-        self.hold()
+        with self.beat("The query projection W_Q is one d by d matrix, but its columns fall into h blocks, one per head."):
+            dk_group = self.state.dk_group
+            self.play(FadeOut(dk_group[1]), dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
+                      run_time=style.SHORT)
+            self.play(*(FadeIn(b) for b in blocks), FadeIn(name), FadeIn(shape), run_time=style.BEAT)
+            self.play(LaggedStart(*(Create(r) for r in whole), lag_ratio=0.1), run_time=style.BEAT)
 
         # Pull the blocks apart: h separate projections W_Q^(i), each d x d_k.
         gap = min(0.35, 4.0 / h)
@@ -136,11 +134,11 @@ class SplitHeadsScene(LessonScene):
                 labels.add(lab.next_to(spread[i], UP, buff=style.GAP_LABEL))
         block_shape = parts.text(th, f"each {d} \u00d7 {dk}", style.SMALL_SIZE, th.muted)
         block_shape.next_to(spread, DOWN, buff=style.GAP_LABEL)
-        self.say("Pulled apart, the blocks are h separate learned projections, W_Q one to h, each d by d_k.")
-        self.play(*(b.animate.move_to(s) for b, s in zip(blocks, spread)),
-                  *(r.animate.move_to(s) for r, s in zip(whole, spread)),
-                  FadeOut(name), FadeOut(shape), run_time=style.BEAT)
-        self.play(FadeIn(labels), FadeIn(block_shape), run_time=style.SHORT)
+        with self.beat("Pulled apart, the blocks are h separate projections, W_Q one to h, each d by d_k."):
+            self.play(*(b.animate.move_to(s) for b, s in zip(blocks, spread)),
+                      *(r.animate.move_to(s) for r, s in zip(whole, spread)),
+                      FadeOut(name), FadeOut(shape), run_time=style.BEAT)
+            self.play(FadeIn(labels), FadeIn(block_shape), run_time=style.SHORT)
 
         # The same numbers, as numbers: head 1's block.
         zoom = parts.NumberMatrix(th, L.mha.head_weights("Q")[0], max_rows=7, max_cols=4,
@@ -153,9 +151,8 @@ class SplitHeadsScene(LessonScene):
         view.move_to([(spread.get_right()[0] + right) / 2, stage.get_y() + 0.3, 0])
         self.state.zoom = zoom
         frame = parts.highlight_box(th, spread[0], buff=style.GAP_FRAME, color=th.head(0))
-        self.say("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q.")
-        self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
-        self.hold()
+        with self.beat("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q."):
+            self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
         self.clear(self.state.dk_group[0], labels, block_shape, view, frame, *whole, *blocks, run_time=style.SHORT)
 
     def failure_trap(self):
@@ -202,12 +199,10 @@ class SplitHeadsScene(LessonScene):
         hint.next_to(rows, DOWN, buff=style.GAP_LINE).align_to(rows, LEFT)
         self.state.real_value, self.state.copies_value = real.value, copies.value
         self.state.real_grids, self.state.copies_grids = real.grids, copies.grids
-        self.say("The failure trap: treating multi-head attention as one attention duplicated.")
-        self.play(FadeIn(trap), run_time=style.SHORT)
-        self.hold()
-        self.say("Make every head a copy of head 1 and run it: all patterns come out identical, distance zero.")
-        self.play(FadeIn(copies), FadeIn(bar), FadeIn(hint), run_time=style.BEAT)
-        self.hold()
-        self.say("With separate learned projections, the same sentence gives different patterns in every head.")
-        self.play(FadeIn(real), run_time=style.BEAT)
-        self.hold(style.HOLD)
+        with self.beat("The failure trap: treating multi-head attention as one attention duplicated."):
+            self.play(FadeIn(trap), run_time=style.SHORT)
+        with self.beat("Make every head a copy of head 1 and run it: all patterns come out identical, distance zero."):
+            self.play(FadeIn(copies), FadeIn(bar), FadeIn(hint), run_time=style.BEAT)
+        with self.beat(f"With separate projections ({L.weights_kind} here), the same sentence gives different patterns "
+                       "in every head."):
+            self.play(FadeIn(real), run_time=style.BEAT)

@@ -130,6 +130,16 @@ class Lesson:
         return self.trace.d_head
 
     @property
+    def trained(self) -> bool:
+        """Whether the mechanics model's weights were learned (MiniLM) or drawn at random (the toy)."""
+        return self.config.model == "minilm"
+
+    @property
+    def weights_kind(self) -> str:
+        """How the words on screen describe the mechanics model's weights: never "learned" for random ones."""
+        return "learned" if self.trained else "untrained, random"
+
+    @property
     def model_name(self) -> str:
         if self.config.model == "minilm":
             return f"{MINILM_NAME}, layer {self.config.layer}"

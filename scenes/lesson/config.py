@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, MaxLen
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from mha_core.sizes import MINILM_LAYERS, divisors, or_list
 
@@ -64,6 +65,10 @@ FORMATS = ("mp4", "webm", "gif", "png")
 DEFAULT_SENTENCE = "The cat sat down because it was tired."
 MAX_SENTENCE_CHARS = 500  # MiniLM reads at most 512 word pieces, [CLS] and [SEP] included
 MAX_HEADS = 64
+# The narrator: these names, or the path of a Piper voice (.onnx, its .onnx.json beside it).
+VOICE_CHOICES = ("auto", "joe", "espeak", "none")
+# Pacing stretches the speech too (Piper's length scale); outside this range it stops sounding natural.
+VOICED_PACING = (0.75, 1.5)
 
 # Strict types: a TOML ``true`` is not the number 1 and ``1`` is not true (a float field
 # still takes a whole number: ``pacing = 1``).
@@ -104,7 +109,19 @@ class LessonConfig(BaseModel):
     causal: StrictBool = Field(False, description="causal mask: each token sees only itself and earlier ones")
     device: str = Field("cpu", description="torch device for the core: cpu, cuda, cuda:N, mps or auto")
     theme: Literal["dark", "light"] = Field("dark", description="colour theme of the videos and the player page")
-    pacing: StrictFloat = Field(1.0, ge=0.1, le=4.0, description="multiplies every animation and wait (2 = half speed)")
+    pacing: StrictFloat = Field(
+        1.0, ge=0.1, le=4.0,
+        description=f"multiplies every animation, wait and the speech's length (2 = half speed); with a voice "
+                    f"{VOICED_PACING[0]} to {VOICED_PACING[1]}, where speech stays natural",
+    )
+    voice: str = Field(
+        "auto",
+        description="narrator: auto (joe if installed, else espeak-ng, else silent), joe, espeak, none, or a Piper "
+                    "voice file (.onnx; in a lesson.toml relative to the file's folder)",
+    )
+    burn_captions: StrictBool = Field(
+        False, description="draw the captions into the frames too, for platforms that load no caption tracks"
+    )
     quality: Literal["preview", "low", "medium", "high", "4k"] = Field(
         "medium", description="Manim quality preset (also l, m, h, k): 480p15, 720p30, 1080p60, 2160p60"
     )
@@ -143,6 +160,25 @@ class LessonConfig(BaseModel):
             raise ValueError(f"has {count}, but attention needs at least two words to attend between; "
                              "give a longer sentence, such as \"Hello world\"")
         return value
+
+    @field_validator("voice", mode="before")
+    @classmethod
+    def _voice_name_or_file(cls, value):
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, str) and value not in VOICE_CHOICES and not value.endswith(".onnx"):
+            raise ValueError(f"is not a voice; choose {', '.join(VOICE_CHOICES)} or the path of a Piper voice file "
+                             "(.onnx)")
+        return value
+
+    @model_validator(mode="after")
+    def _natural_pacing(self):
+        low, high = VOICED_PACING
+        if self.voice != "none" and not low <= self.pacing <= high:
+            raise ValueError(
+                f"pacing {self.pacing} is outside {low} to {high}, where the voice stays natural; "
+                f"choose a pacing in that range, or voice none for a silent lesson at any pacing")
+        return self
 
     @field_validator("pixel_height")
     @classmethod
@@ -334,6 +370,8 @@ def load_config_with_sources(path=None, **overrides) -> tuple[LessonConfig, dict
             sources[key] = f"{label} line {lines[key]}" if key in lines else label
         if isinstance(values.get("out"), str):  # the file's folder, not the current one, is where it points from
             values["out"] = Path(path).parent / Path(values["out"]).expanduser()
+        if isinstance(values.get("voice"), str) and values["voice"].endswith(".onnx"):  # a voice file: the same
+            values["voice"] = str(Path(path).parent / Path(values["voice"]).expanduser())
     for key, value in overrides.items():
         if value is None or value == ():
             continue
@@ -608,6 +646,8 @@ FLAGS = {
     "--fps": ("fps", None, "int"),
     "--pixel-height": ("pixel_height", None, "int"),
     "--format": ("formats", None, "multiple"),
+    "--voice": ("voice", None, "text"),
+    "--burn-captions/--no-burn-captions": ("burn_captions", None, "switch"),
     "--out": ("out", "-o", "folder"),
 }
 

@@ -9,16 +9,17 @@ import shutil
 from pathlib import Path
 
 # Bump when the layout of a cache entry changes: old entries are then ignored.
-CACHE_SCHEMA = 2
+CACHE_SCHEMA = 3
 CACHE_KEEP = 60  # finished chapter entries kept (least recently used go first)
 MASTER = "video.mp4"  # every chapter is rendered once to H.264; other formats are converted from it
 FULLEST = "fullest.png"  # the chapter's fullest settled frame (thumbnail and poster of the lesson folder)
+NARRATION = "narration.wav"  # the chapter's sound at 48 kHz, as long as its video (voiced lessons only)
 
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")  # a cache entry is named by its chapter key
 
 
 class Cache:
-    """``<root>/<key>/``: meta.json (written last) + video.mp4 + last.png + fullest.png + conversions.
+    """``<root>/<key>/``: meta.json (written last) + video.mp4 + narration.wav + last.png + fullest.png + conversions.
 
     ``root`` is ``<out>/.mha-explainer/cache``. An entry appears in one ``os.replace`` of a
     finished folder, so a folder with meta.json is complete; jobs work in ``<root>/tmp/``.

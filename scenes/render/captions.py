@@ -1,7 +1,8 @@
 """Caption files made from the chapters' narration cues (WebVTT, SubRip).
 
-A chapter records ``Cue``s as it plays (``scenes.narration``); the lesson folder
-turns them into captions.vtt / captions.srt, timed to the joined video.
+A chapter's beats give its ``Cue``s (``scenes.narration``: at most two lines of 42
+characters, timed to the speech); the lesson folder turns them into captions.vtt /
+captions.srt, timed to the joined video.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ def chapter_cues(chapter) -> list[Cue]:
     cues = []
     for cue in chapter.cues:
         start, end = float(cue.start), min(float(cue.end), float(chapter.duration))
-        text = " ".join(str(cue.text).split())  # captions are one paragraph: no blank lines inside a cue
+        # A cue keeps its line break (two caption lines) but no blank line, which would end it.
+        text = "\n".join(" ".join(line.split()) for line in str(cue.text).splitlines() if line.strip())
         if text and end - start > 0.05:
             cues.append(Cue(round(start, 3), round(end, 3), text))
     return cues

@@ -4,7 +4,8 @@
 once the videos (``lesson.mp4``, ``chapters/NN-id.mp4``, ...) are in the staging
 folder, and adds there:
 
-    captions.vtt, captions.srt   narration cues of every chapter, timed to the joined video
+    captions.vtt, captions.srt   captions of every chapter, timed to the joined video's speech
+    transcript.json              every beat: what the captions show and what the voice says, when
     chapters.vtt                 one cue per chapter (a <track kind="chapters">)
     chapters/NN-id.vtt, .srt     each chapter's captions, timed to its own video
     poster.png, thumbs/NN-id.png each chapter's fullest settled frame, as the render kept it
@@ -40,6 +41,7 @@ PLAYABLE = ("mp4", "webm", "gif")  # chapter files whose duration is measured, b
 THUMB_WIDTH = 320
 POSTER_CHAPTERS = ("parallel-heads", "one-head", "intro")  # the poster shows the first of these rendered
 LANGUAGE = "en"
+TRANSCRIPT = "transcript.json"
 
 
 class ExportError(RuntimeError):
@@ -58,7 +60,7 @@ def planned_names(config) -> set[str]:
     """Every file a render of ``config`` may write into the lesson folder (checked before it
     renders, so that a file the tool did not write is found before minutes of work)."""
     videos = [fmt for fmt in config.formats if fmt != "png"]
-    names = {MANIFEST, "index.html", "captions.vtt", "captions.srt", "chapters.vtt", "poster.png",
+    names = {MANIFEST, "index.html", "captions.vtt", "captions.srt", "chapters.vtt", "poster.png", TRANSCRIPT,
              *(f"lesson.{fmt}" for fmt in videos), *TENSOR_FILES}
     for cid in config.chapters:
         stem = chapter_stem(cid)
@@ -123,6 +125,7 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
     lesson_cues = result.lesson_cues()
     chapter_track = [Cue(start, end, title) for start, end, title in result.chapter_marks()]
     captions = _write_captions(chapters, lesson_cues, chapter_track, staging)
+    staging.put(TRANSCRIPT, json.dumps(result.lesson_beats(), indent=1, ensure_ascii=False) + "\n")
     poster = _write_frames(chapters, staging)
     tensor_files = {}
     for name, tensors in lesson_tensors(result.lesson).items():
@@ -175,6 +178,7 @@ def _measure(result, root: Path, staged: Path):
                 "captions": {"vtt": f"chapters/{stem}.vtt", "srt": f"chapters/{stem}.srt"},
                 "thumbnail": f"thumbs/{stem}.png",
                 "cues": chapter_cues(ch),
+                "beats": ch.beats,
             }
         )
     return lesson_videos, measured, infos
@@ -370,7 +374,9 @@ def render_page(result, info: dict) -> str:
             "thumbnail": url(c["thumbnail"]),
             "files": [(fmt, url(name)) for fmt, name in c["videos"].items()]
             + [("captions " + kind, url(name)) for kind, name in c["captions"].items()],
-            "cues": [{"start": c["start"] + q.start, "clock": _clock(c["start"] + q.start), "text": q.text} for q in c["cues"]],
+            # The transcript is the spoken lesson: one paragraph per beat.
+            "transcript": [{"start": c["start"] + b.start, "clock": _clock(c["start"] + b.start), "text": b.text}
+                           for b in c["beats"]],
         }
         for c in info["chapters"]
     ]

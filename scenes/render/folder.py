@@ -148,6 +148,11 @@ class Claim:
         return self.own / _CACHE
 
     @property
+    def speech(self) -> Path:
+        """Synthesised speech, one file per (text, voice, parameters): see ``scenes.voice.Narrator``."""
+        return self.own / "speech"
+
+    @property
     def logs(self) -> Path:
         return self.own / "logs"
 

@@ -41,15 +41,20 @@ def code_hash() -> str:
     return h.hexdigest()
 
 
-def folder_key(config: LessonConfig, code: str | None = None) -> str:
+def folder_key(config: LessonConfig, code: str | None = None, voice=None) -> str:
     """sha256 of everything a lesson folder depends on: the whole config (chapters, formats
     and folder included), the code (``code_hash()``, unless given), the player page's template,
-    the library versions and the machine's architecture and core count. The manifest records
-    it; see ``unchanged_folder``."""
+    the library versions, the machine's architecture and core count, and who speaks (``voice``,
+    resolved from the config unless given: "auto" speaks with what is installed). The manifest
+    records it; see ``unchanged_folder``."""
+    from ..voice import resolve_voice
+
+    voice = voice or resolve_voice(config.voice)
     page = resources.files("scenes.render") / "templates"
     payload = {
         "config": config.model_dump(mode="json"),
         "code": code or code_hash(),
+        "voice": voice.identity,
         "page": {item.name: hashlib.sha256(item.read_bytes()).hexdigest()
                  for item in sorted(page.iterdir(), key=lambda item: item.name) if item.is_file()},
         "versions": versions(),

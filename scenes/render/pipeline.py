@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..lesson.config import CHAPTER_IDS, LessonConfig
-from ..narration import Cue
-from .cache import FULLEST, MASTER, Cache, cache_name
+from ..narration import Beat, Cue
+from ..voice import Voice, resolve_voice
+from .cache import FULLEST, MASTER, NARRATION, Cache, cache_name
 from .captions import chapter_cues
 from .folder import claim
 from .jobs import cores_per_worker, run_jobs, workers_for
@@ -57,7 +58,8 @@ class ChapterResult:
     files: dict[str, Path]  # format -> file in out/chapters/
     duration: float  # seconds (frames / fps)
     start: float  # where this chapter starts in the joined video
-    cues: tuple[Cue, ...]  # relative to the chapter's start
+    cues: tuple[Cue, ...]  # captions, relative to the chapter's start
+    beats: tuple[Beat, ...]  # what the voice says, relative to the chapter's start
     cache_key: str
     frame: Path  # the fullest settled frame, PNG (in the cache): for thumbnails and the poster
     cached: bool  # reused from the cache instead of rendered
@@ -80,6 +82,7 @@ class RenderResult:
     fps: int
     lesson_hash: str
     code_hash: str
+    voice: Voice  # who speaks (kind "none": a silent lesson)
     folder_key: str  # what the whole lesson folder depends on (see unchanged_folder)
     lesson: object = field(repr=False, compare=False, default=None)  # the Lesson built in this process
     timings: dict = field(repr=False, compare=False, default_factory=dict)  # wall seconds per phase of the render
@@ -95,14 +98,25 @@ class RenderResult:
         return self.out / "manifest.json"
 
     def lesson_cues(self) -> list[Cue]:
-        """Every chapter's narration cues as captions show them (``captions.chapter_cues``), on the
-        joined video's clock."""
-        return [Cue(round(c.start + ch.start, 3), round(c.end + ch.start, 3), c.text)
-                for ch in self.chapters for c in chapter_cues(ch)]
+        """Every chapter's captions (``captions.chapter_cues``) on the joined video's clock."""
+        return joined_cues(self.chapters)
+
+    def lesson_beats(self) -> list[dict]:
+        """Every beat on the joined video's clock, with its chapter's file stem (transcript.json)."""
+        from .export import chapter_stem
+
+        return [{"chapter": chapter_stem(ch.chapter_id), **b.to_dict(), "start": round(b.start + ch.start, 3),
+                 "end": round(b.end + ch.start, 3)} for ch in self.chapters for b in ch.beats]
 
     def chapter_marks(self) -> list[tuple[float, float, str]]:
         """(start, end, title) of each chapter, as written into the joined video."""
         return [(ch.start, ch.end, mark_title(ch)) for ch in self.chapters]
+
+
+def joined_cues(chapters) -> list[Cue]:
+    """The chapters' captions, one after another on the joined video's clock."""
+    return [Cue(round(c.start + ch.start, 3), round(c.end + ch.start, 3), c.text)
+            for ch in chapters for c in chapter_cues(ch)]
 
 
 def mark_title(chapter: ChapterResult) -> str:
@@ -126,8 +140,11 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     """
     from . import export
 
+    voice = resolve_voice(config.voice)  # before the folder is touched: a missing voice is a usage error
+    if voice.notice and console is not None:
+        console.print(f"[yellow]note:[/] {voice.notice}")
     with claim(config.out, export.planned_names(config)) as folder:
-        result = _render_into(folder, config, jobs=jobs, use_cache=use_cache, console=console, lesson=lesson,
+        result = _render_into(folder, config, voice, jobs=jobs, use_cache=use_cache, console=console, lesson=lesson,
                               chapters_module=chapters_module)
         started = time.perf_counter()
         names = export.write_lesson_folder(result, folder.staging)
@@ -136,9 +153,10 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     return dataclasses.replace(result, written=tuple(names))
 
 
-def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, lesson, chapters_module) -> RenderResult:
+def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache, console, lesson,
+                 chapters_module) -> RenderResult:
     """Render the chapters (cache first) and put their videos and the joined lesson in ``folder.staging``."""
-    from . import export, media
+    from . import audio, export, media
 
     clock = _Clock()
     out, staging = folder.root, folder.staging
@@ -154,7 +172,7 @@ def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, less
     clock.lap("lesson")
     lesson_hash = fingerprint(lesson)
     code = code_hash()
-    settings = render_settings(config)
+    settings = {**render_settings(config), "voice": voice.identity}  # "auto" speaks with what is installed
     if chapters_module != "scenes.chapters":  # other scenes, other pixels
         settings = {**settings, "chapters_module": chapters_module}
     keys = {cid: chapter_key(cid, settings, lesson_hash, code) for cid in chapter_ids}
@@ -170,8 +188,8 @@ def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, less
     # Each worker's cores: one draws (Manim's thread), the rest encode. x264's own choice (0) takes
     # every core and costs ~10% more CPU on 2 cores for no gain (cost chapter, 720p30: 32.0 s -> 28.9 s).
     threads = max(1, cores_per_worker(workers) - 1)
-    job_list = [Job(cid, keys[cid], cache_formats, str(cache.root), chapters_module,
-                    force=not use_cache, encoder_threads=threads) for cid in todo]
+    job_list = [Job(cid, keys[cid], cache_formats, str(cache.root), chapters_module, force=not use_cache,
+                    encoder_threads=threads, voice=voice, speech_root=str(folder.speech)) for cid in todo]
     clock.lap("hash")
     metas = run_jobs(job_list, jobs, lesson, console)
     clock.lap("jobs")
@@ -203,6 +221,7 @@ def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, less
         results.append(ChapterResult(
             chapter_id=cid, number=CHAPTER_IDS.index(cid) + 1, title=meta["title"], summary=meta["summary"],
             files=files, duration=meta["duration"], start=round(start, 6), cues=tuple(Cue(**c) for c in meta["cues"]),
+            beats=tuple(Beat(**{**b, "sentences": tuple(b["sentences"])}) for b in meta["beats"]),
             cache_key=key, frame=cache.entry(key) / FULLEST, cached=cid not in rendered,
             render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
         ))
@@ -211,6 +230,13 @@ def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, less
     clock.lap("copy")
     # The joined lesson video, per video format, with one chapter mark per chapter.
     marks = [media.ChapterMark(ch.start, ch.end, mark_title(ch)) for ch in results]
+    # One sound track for the whole lesson, encoded once: each chapter's sound fitted to its video,
+    # sample-exact, so nothing drifts or clicks at the joins.
+    sound = None
+    if voice.speaks:
+        sound = audio.join_tracks([cache.entry(ch.cache_key) / NARRATION for ch in results],
+                                  [ch.duration for ch in results])
+    lesson_cues = joined_cues(results)
     lesson_files = {}
     for fmt in formats:
         if fmt not in VIDEO_FORMATS:
@@ -218,13 +244,14 @@ def _render_into(folder, config: LessonConfig, *, jobs, use_cache, console, less
         name = f"lesson.{fmt}"
         # A GIF is made from the masters' frames (one palette); other formats copy packets.
         sources = [cache.entry(ch.cache_key) / (MASTER if fmt == "gif" else cache_name(fmt)) for ch in results]
-        media.join_videos(sources, staging / name, marks)
+        media.join_videos(sources, staging / name, marks, audio=sound, captions=lesson_cues)
         lesson_files[fmt] = out / name
     cache.prune(protect=set(keys.values()))
     clock.lap("join")
     return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
-                        lesson_hash=lesson_hash, code_hash=code, folder_key=folder_key(config, code), lesson=lesson,
+                        lesson_hash=lesson_hash, code_hash=code, voice=voice,
+                        folder_key=folder_key(config, code, voice), lesson=lesson,
                         timings=clock.laps)
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..lesson.config import LessonConfig
-from .cache import CACHE_SCHEMA, FULLEST, MASTER, cache_name
+from ..voice import Narrator, Voice
+from .cache import CACHE_SCHEMA, FULLEST, MASTER, NARRATION, cache_name
 from .fast_frames import install_fast_frames
 
 VIDEO_FORMATS = ("mp4", "webm", "gif")
@@ -77,6 +78,8 @@ class Job:
     chapters_module: str = "scenes.chapters"  # "module[:attribute]" of a {id: LessonScene subclass} dict
     force: bool = False  # render even if the entry exists (--no-cache)
     encoder_threads: int = 0  # x264 threads (0: x264 decides); see render_lesson
+    voice: Voice = Voice("none", "none", "none")  # who speaks the beats (resolved once, by the main process)
+    speech_root: str | None = None  # the speech cache folder (None: speech is not kept)
 
 
 def _chapters(spec: str) -> dict:
@@ -159,7 +162,7 @@ def render_scene(scene, settings: dict, *, on_play: Callable[[float], None] | No
 
 def run_job(job: Job) -> dict:
     """Make sure ``job.key``'s cache entry has ``job.formats``; returns its meta (or an error)."""
-    from . import media
+    from . import audio, media
 
     started = time.perf_counter()
     cache_root = Path(job.cache_root)
@@ -181,16 +184,22 @@ def run_job(job: Job) -> dict:
         video_wanted = any(f in VIDEO_FORMATS for f in job.formats)
         settings = manim_settings(lesson.config, work / "media", fmt="mp4" if video_wanted else "png",
                                   encoder_threads=job.encoder_threads)
-        scene, video, frame, fullest = render_scene(lambda: scene_cls(lesson), settings,
+        narrator = Narrator(job.voice, job.speech_root and Path(job.speech_root), pacing=lesson.config.pacing)
+        scene, video, frame, fullest = render_scene(lambda: scene_cls(lesson, narrator=narrator), settings,
                                                     on_play=lambda t: _report("time", job.chapter_id, t))
         render_seconds = time.perf_counter() - started
         if video_wanted:
             if video is None:
                 raise RuntimeError(f"chapter {job.chapter_id!r} produced no video (does it play any animation?)")
-            os.replace(video, built / MASTER)
-            duration = media.probe(built / MASTER).duration
+            duration = media.probe(video).duration
         else:
             duration = float(scene.renderer.time)
+        # The chapter's sound: every beat's speech where it was spoken, at one measured loudness.
+        sound = audio.narration_track(scene.speech, duration) if narrator.speaks else None
+        if sound is not None:
+            audio.write_wav(built / NARRATION, sound, audio.SAMPLE_RATE)
+        if video_wanted:
+            media.mux(video, built / MASTER, audio=sound, captions=scene.cues)
         media.save_png(frame, built / "last.png")
         media.save_png(fullest, built / FULLEST)
         _convert(built / MASTER, built, job.formats)
@@ -201,6 +210,8 @@ def run_job(job: Job) -> dict:
             "summary": scene_cls.summary,
             "duration": duration,
             "cues": [c.to_dict() for c in scene.cues],
+            "beats": [b.to_dict() for b in scene.beats],
+            "voice": job.voice.name,
             "render_seconds": round(render_seconds, 3),  # Manim: construct + frames + encoding
             "job_seconds": round(time.perf_counter() - started, 3),  # + last frame, conversions
             "key": job.key,

@@ -1,0 +1,135 @@
+"""Speech for one beat: synthesised once per (text, voice, parameters) and kept in a cache folder.
+
+Piper's default output changes from run to run (its noise scales draw random numbers); here
+both are zero, and onnxruntime runs on one thread, so the same text gives the same samples
+on the same machine. Piper's own per-sentence peak normalisation is off: loudness is measured
+and set for the whole chapter by the production layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .engines import Voice
+
+SENTENCE_PAUSE = 0.25  # seconds of silence between the sentences of one beat, at pacing 1
+ESPEAK_WORDS_PER_MINUTE = 165  # espeak-ng's rate at pacing 1 (its default, 175, rushes technical words)
+
+
+@dataclass(frozen=True)
+class Speech:
+    samples: np.ndarray  # float32 mono at ``rate``, as the engine made it
+    rate: int
+    sentences: tuple[float, ...]  # where each sentence's speech ends, seconds from the start
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.rate if self.rate else 0.0
+
+
+SILENCE = Speech(np.zeros(0, np.float32), 0, ())
+
+
+class Narrator:
+    """Speaks texts in one voice at one pacing; ``speak`` returns cached speech when it can.
+
+    ``pacing`` lengthens the speech like everything else (Piper's length scale; espeak's rate).
+    ``cache_dir`` None keeps nothing between processes.
+    """
+
+    def __init__(self, voice: Voice, cache_dir: Path | None = None, *, pacing: float = 1.0):
+        self.voice = voice
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.pacing = pacing
+        self._piper = None  # loaded on first use: an onnxruntime session takes ~0.3 s
+
+    @property
+    def speaks(self) -> bool:
+        return self.voice.speaks
+
+    def parameters(self) -> dict:
+        """Everything besides the text that the samples depend on."""
+        return {"voice": self.voice.identity, "pacing": self.pacing, "sentence_pause": SENTENCE_PAUSE,
+                "noise_scale": 0.0, "noise_w_scale": 0.0, "espeak_wpm": ESPEAK_WORDS_PER_MINUTE}
+
+    def key(self, text: str) -> str:
+        return hashlib.sha256(json.dumps({"text": text, **self.parameters()}, sort_keys=True).encode()).hexdigest()
+
+    def speak(self, text: str) -> Speech:
+        if not self.speaks or not text.strip():
+            return SILENCE
+        path = self.cache_dir / f"{self.key(text)}.npz" if self.cache_dir is not None else None
+        if path is not None and path.is_file():
+            try:
+                with np.load(path) as data:
+                    return Speech(data["samples"].astype(np.float32) / 32767.0, int(data["rate"]),
+                                  tuple(float(x) for x in data["sentences"]))
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged entry: make it again
+        speech = self._piper_speech(text) if self.voice.kind == "piper" else self._espeak_speech(text)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.npz")
+            np.savez(tmp, samples=_int16(speech.samples), rate=speech.rate, sentences=np.array(speech.sentences))
+            os.replace(tmp, path)
+            # What the cache holds is what a later render reads: the int16 rounding, exactly.
+            speech = Speech(_int16(speech.samples).astype(np.float32) / 32767.0, speech.rate, speech.sentences)
+        return speech
+
+    # -- engines ---------------------------------------------------------------
+
+    def _load_piper(self):
+        if self._piper is None:
+            import onnxruntime
+            from piper import PiperVoice
+            from piper.config import PiperConfig
+
+            options = onnxruntime.SessionOptions()
+            # One thread: the same samples whatever the machine's load; render workers run in parallel instead.
+            options.intra_op_num_threads = options.inter_op_num_threads = 1
+            config = json.loads(Path(str(self.voice.model) + ".json").read_text(encoding="utf-8"))
+            session = onnxruntime.InferenceSession(str(self.voice.model), sess_options=options,
+                                                   providers=["CPUExecutionProvider"])
+            self._piper = PiperVoice(session=session, config=PiperConfig.from_dict(config))
+        return self._piper
+
+    def _piper_speech(self, text: str) -> Speech:
+        from piper import SynthesisConfig
+
+        voice = self._load_piper()
+        settings = SynthesisConfig(length_scale=voice.config.length_scale * self.pacing, noise_scale=0.0,
+                                   noise_w_scale=0.0, normalize_audio=False)
+        rate = voice.config.sample_rate
+        pause = np.zeros(int(round(SENTENCE_PAUSE * self.pacing * rate)), np.float32)
+        pieces, ends, length = [], [], 0
+        for chunk in voice.synthesize(text, settings):  # one chunk per sentence
+            if pieces:
+                pieces.append(pause)
+                length += len(pause)
+            pieces.append(chunk.audio_float_array.astype(np.float32))
+            length += len(pieces[-1])
+            ends.append(length / rate)
+        samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        return Speech(samples, rate, tuple(ends))
+
+    def _espeak_speech(self, text: str) -> Speech:
+        rate_wpm = str(round(ESPEAK_WORDS_PER_MINUTE / self.pacing))
+        wav = subprocess.run([str(self.voice.model), "--stdout", "-v", "en-us", "-s", rate_wpm, text],
+                             capture_output=True, check=True, timeout=120).stdout
+        with wave.open(io.BytesIO(wav)) as w:
+            rate = w.getframerate()
+            samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+        return Speech(samples, rate, (len(samples) / rate,))
+
+
+def _int16(samples: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
