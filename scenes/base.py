@@ -18,7 +18,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from manim import DOWN, FadeOut, RoundedRectangle, Scene, Text, VGroup, Wait
+from manim import DOWN, FadeOut, Paragraph, RoundedRectangle, Scene, Text, VGroup, Wait
 
 from . import style
 from .lesson.spoken import spoken_form
@@ -122,14 +122,14 @@ class LessonScene(Scene):
 
     def _burn_captions(self, text: str, start: float, seconds: float):
         """Draw the beat's captions into the frames (``--burn-captions``), each while its words are spoken."""
-        th = self.theme
         timing = Beat(start, start + seconds, text, "", ()).cues()
-        lines = [Text(cue.text, font=style.FONT, font_size=style.CAPTION_SIZE, color=th.text, line_spacing=0.8)
-                 for cue in timing]
+        # Broadcast captions: light text on a dark translucent box in either theme, readable over anything.
+        lines = [Paragraph(*cue.text.split("\n"), alignment="center", font=style.FONT, font_size=style.CAPTION_SIZE,
+                           color=style.CAPTION_TEXT, line_spacing=0.8) for cue in timing]
         width = max(line.width for line in lines) + 2 * style.GAP_BLOCK
         height = max(line.height for line in lines) + 2 * style.GAP_NAME
         panel = RoundedRectangle(corner_radius=0.08, width=width, height=height, stroke_width=0,
-                                 fill_color=th.background, fill_opacity=0.85)
+                                 fill_color=style.CAPTION_BOX, fill_opacity=0.75)
         band = VGroup(panel).to_edge(DOWN, buff=style.FRAME_MARGIN / 2)
         shown = {"i": -1}
 

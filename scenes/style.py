@@ -32,6 +32,7 @@ LABEL_SIZE = 20
 SMALL_SIZE = 17
 NUMBER_SIZE = 18  # smallest size still readable at 480p
 CAPTION_SIZE = 22  # captions drawn into the frames (--burn-captions)
+CAPTION_TEXT, CAPTION_BOX = "#FFFFFF", "#000000"  # ... as broadcast captions are, whatever the theme
 # Typst draws a font size ~1.4x smaller than Pango does: parts.formula multiplies by this so that
 # a formula and a Text of the same size match.
 TYPST_SCALE = 1.4
