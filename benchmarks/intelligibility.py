@@ -36,6 +36,7 @@ import av
 import numpy as np
 
 from mha_core.files import sha256_file
+from scenes.lesson.spoken import number_words
 
 # faster-whisper-base (Systran, CTranslate2) as model.bin.part1 + model.bin.part2, joined.
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -56,27 +57,11 @@ class Refusal(Exception):
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = ((10**9, "billion"), (10**6, "million"), (10**3, "thousand"))
 _ORDINAL_IRREGULAR = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
                       "nine": "ninth", "twelve": "twelfth"}
 _NUMBER_WORDS = set(_ONES) | set(_TENS[2:]) | {"hundred", "thousand", "million", "billion"}
 # Said as words by the voice and often written as signs by Whisper (or the other way round).
 _SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "=": " equals ", "×": " times "}
-
-
-def _below_thousand(n: int) -> list[str]:
-    words = []
-    if n >= 100:
-        words += [_ONES[n // 100], "hundred"]
-        n %= 100
-    if n >= 20:
-        words.append(_TENS[n // 10])
-        n %= 10
-        if n:
-            words.append(_ONES[n])
-    elif n or not words:
-        words.append(_ONES[n])
-    return words
 
 
 def number_to_words(n: int) -> str:
@@ -88,16 +73,7 @@ def number_to_words(n: int) -> str:
         return "minus " + number_to_words(-n)
     if n >= 10**12:
         return " ".join(_ONES[int(d)] for d in str(n))
-    if n < 1000:
-        return " ".join(_below_thousand(n))
-    words = []
-    for size, name in _SCALES:
-        if n >= size:
-            words += _below_thousand(n // size) + [name]
-            n %= size
-    if n:
-        words += _below_thousand(n)
-    return " ".join(words)
+    return number_words(n).replace("-", " ")
 
 
 def ordinal_words(n: int) -> str:

@@ -42,6 +42,9 @@ class LessonScene(Scene):
         self.beats: list[Beat] = []
         self.speech: list[tuple[float, Speech]] = []  # (start in the video, what is said): the chapter's sound
         self._speech_end = 0.0  # when the last beat's speech ended (video seconds)
+        # What a finished beat still owes: the picture held until then (video seconds), and its burned
+        # caption removed after. Held lazily, so the hold and the next beat's pause are one wait.
+        self._hold_until, self._burned = 0.0, None
         super().__init__(**kwargs)
 
     @property
@@ -60,6 +63,7 @@ class LessonScene(Scene):
         Give the duration to ``play(..., run_time=)``, not to the animations: the
         default is Manim's 1 s, and either way it is multiplied by the pacing.
         """
+        self._hold()
         if run_time is not None:
             kwargs["run_time"] = run_time * self.pacing
         elif not all(isinstance(a, Wait) for a in animations):  # waits are paced in ``wait``
@@ -92,9 +96,7 @@ class LessonScene(Scene):
         to read alongside it.
         """
         # Also before the first beat: a breath at the chapter's start (and no speech in an encoder's first frame).
-        pause = self._speech_end + style.BEAT_PAUSE * self.pacing - self.now
-        if pause > 0.01:
-            super().wait(pause)
+        self._hold(until=self._speech_end + style.BEAT_PAUSE * self.pacing)
         spoken = spoken_form(text) if spoken is None else spoken
         speech = self.narrator.speak(spoken)
         start = self.now
@@ -105,15 +107,25 @@ class LessonScene(Scene):
         new_text = sum(len(s) for s in _texts(self.mobjects) - on_screen)
         # On-screen words are read while the voice speaks, a little slower than captions alone.
         needed = max(seconds, style.reading_time_on_screen(new_text) * self.pacing) + style.SETTLE * self.pacing
-        if start + needed - self.now > 0.01:
-            super().wait(start + needed - self.now)
-        if burned is not None:
-            self.remove(burned)
+        self._hold_until, self._burned = start + needed, burned  # held by the next play, beat or the end
         self._speech_end = start + seconds
         self.beats.append(Beat(round(start, 3), round(start + seconds, 3), " ".join(text.split()), spoken,
                                tuple(round(s, 3) for s in speech.sentences)))
         if speech.seconds:
             self.speech.append((start, speech))
+
+    def _hold(self, until: float = 0.0) -> None:
+        """Hold the picture until the last beat has finished (and until ``until``), in one wait."""
+        # Cleared first: Scene.wait goes through play, which holds again (nothing left to hold by then).
+        until, burned, self._hold_until, self._burned = max(until, self._hold_until), self._burned, 0.0, None
+        if until - self.now > 0.01:
+            super().wait(until - self.now)  # Scene.wait: not paced again
+        if burned is not None:
+            self.remove(burned)
+
+    def tear_down(self):
+        self._hold()  # the last beat's speech ends inside the video
+        super().tear_down()
 
     def narrate(self, text: str, *, spoken: str | None = None) -> None:
         """A beat with nothing new on screen: the voice speaks over the picture as it is."""

@@ -215,3 +215,34 @@ def test_every_beat_of_every_chapter_is_plain_speech(tmp_path, overrides):
             count += 1
             problems += [f"{cid}: {beat.spoken!r}: {p}" for p in lint(beat.spoken, phonemize, known)]
     assert count >= 40 and not problems, "\n".join(problems)
+
+
+def test_the_speech_cache_keeps_the_recently_used(tmp_path):
+    import os
+
+    from scenes.voice.speech import prune
+
+    names = [f"{i:064x}.npz" for i in range(5)]
+    for age, name in enumerate(names):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (1000 - age, 1000 - age))  # names[0] the most recent
+    (tmp_path / "notes.txt").write_bytes(b"mine")
+    prune(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names[:2], "notes.txt"])
+
+
+def test_burned_captions_are_drawn_while_their_words_are_spoken(tmp_path):
+    """--burn-captions draws each caption into the frames under its beat (a dark box, bottom centre)."""
+    def bottom_centre(burn: bool):
+        config = LessonConfig(chapters=("intro",), pixel_height=144, fps=10, theme="light", burn_captions=burn,
+                              formats=("mp4",), specialization_model="toy", out=tmp_path / f"burn-{burn}")
+        ch = render_lesson(config, jobs=1, chapters_module="test_render:QUICK").chapters[0]
+        frames = media.sample_frames(ch.files["mp4"], 12)
+        times = np.linspace(0, ch.duration, len(frames))
+        beat = ch.beats[0]
+        during = [f for f, t in zip(frames, times) if beat.start + 0.1 < t < beat.end - 0.1]
+        h, w = during[0].shape[:2]
+        return [f[int(h * 0.8):, w // 3:2 * w // 3] for f in during]
+
+    assert all((crop.max(axis=2) < 100).mean() > 0.05 for crop in bottom_centre(True))  # the caption box
+    assert all((crop.max(axis=2) < 100).mean() < 0.01 for crop in bottom_centre(False))

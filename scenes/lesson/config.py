@@ -111,8 +111,8 @@ class LessonConfig(BaseModel):
     theme: Literal["dark", "light"] = Field("dark", description="colour theme of the videos and the player page")
     pacing: StrictFloat = Field(
         1.0, ge=0.1, le=4.0,
-        description=f"multiplies every animation, wait and the speech's length (2 = half speed); with a voice "
-                    f"{VOICED_PACING[0]} to {VOICED_PACING[1]}, where speech stays natural",
+        description=f"multiplies the length of every animation, wait and sentence (1.25 = a quarter slower); "
+                    f"with a voice {VOICED_PACING[0]} to {VOICED_PACING[1]}, where speech stays natural",
     )
     voice: str = Field(
         "auto",

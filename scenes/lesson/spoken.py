@@ -56,15 +56,20 @@ _ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 _TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 
 
+_SCALES = ((10**9, "billion"), (10**6, "million"), (10**3, "thousand"))
+
+
 def number_words(n: int) -> str:
-    """0 <= n < 1 000 000 in words ("one hundred twenty-eight"); only where digits would lose a suffix."""
+    """0 <= n < 10**12 in American English words, no "and" ("one hundred twenty-eight"). The lesson
+    uses it where digits would lose a suffix ("head 1's"); the intelligibility check to compare."""
     if n < 20:
         return _ONES[n]
     if n < 100:
         return _TENS[n // 10] + ("" if n % 10 == 0 else "-" + _ONES[n % 10])
     if n < 1000:
         return _ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
-    return number_words(n // 1000) + " thousand" + ("" if n % 1000 == 0 else " " + number_words(n % 1000))
+    size, name = next((size, name) for size, name in _SCALES if n >= size)
+    return number_words(n // size) + f" {name}" + ("" if n % size == 0 else " " + number_words(n % size))
 
 
 # A maths operand as the lesson writes one: an integer, a decimal, or one letter with an optional

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -11,15 +12,18 @@ from pathlib import Path
 # Bump when the layout of a cache entry changes: old entries are then ignored.
 CACHE_SCHEMA = 3
 CACHE_KEEP = 60  # finished chapter entries kept (least recently used go first)
+JOINED_KEEP = 4  # joined lessons kept (an unchanged re-render copies its lesson.mp4 instead of joining again)
 MASTER = "video.mp4"  # every chapter is rendered once to H.264; other formats are converted from it
 FULLEST = "fullest.png"  # the chapter's fullest settled frame (thumbnail and poster of the lesson folder)
 NARRATION = "narration.wav"  # the chapter's sound at 48 kHz, as long as its video (voiced lessons only)
 
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")  # a cache entry is named by its chapter key
+_JOINED_NAME = re.compile(r"lesson-[0-9a-f]{64}")  # a joined lesson, named by its chapters' keys
 
 
 class Cache:
-    """``<root>/<key>/``: meta.json (written last) + video.mp4 + narration.wav + last.png + fullest.png + conversions.
+    """``<root>/<key>/``: meta.json (written last) + video.mp4 + narration.wav + last.png + fullest.png + conversions;
+    ``<root>/lesson-<key>/``: the lesson joined from those entries.
 
     ``root`` is ``<out>/.mha-explainer/cache``. An entry appears in one ``os.replace`` of a
     finished folder, so a folder with meta.json is complete; jobs work in ``<root>/tmp/``.
@@ -59,6 +63,12 @@ class Cache:
         tmp.write_text(json.dumps({**self.timings(), **seconds}, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
 
+    def joined(self, chapter_keys) -> Path:
+        """The folder of the lesson joined from these chapter entries, in this order (``lesson.<fmt>``):
+        what it holds depends on nothing else (the chapter keys cover code, config, voice and tensors)."""
+        key = hashlib.sha256("\n".join(chapter_keys).encode()).hexdigest()
+        return self.root / f"lesson-{key}"
+
     def touch(self, key: str) -> None:
         try:
             os.utime(self.entry(key) / "meta.json")
@@ -76,6 +86,11 @@ class Cache:
                 entries.append((meta.stat().st_mtime if meta.exists() else 0.0, path))
         entries.sort(reverse=True)
         for _, path in entries[max(keep - len(protect), 0):]:
+            shutil.rmtree(path, ignore_errors=True)
+        joined = sorted(((path.stat().st_mtime, path) for path in self.root.iterdir()
+                         if _JOINED_NAME.fullmatch(path.name) and path.is_dir() and not path.is_symlink()),
+                        reverse=True) if self.root.is_dir() else []
+        for _, path in joined[JOINED_KEEP:]:
             shutil.rmtree(path, ignore_errors=True)
 
 

@@ -28,6 +28,7 @@ How a render goes:
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from pathlib import Path
 from ..lesson.config import CHAPTER_IDS, LessonConfig
 from ..narration import Beat, Cue
 from ..voice import Voice, resolve_voice
+from ..voice.speech import prune as prune_speech
 from .cache import FULLEST, MASTER, NARRATION, Cache, cache_name
 from .captions import chapter_cues
 from .folder import claim
@@ -230,23 +232,29 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     clock.lap("copy")
     # The joined lesson video, per video format, with one chapter mark per chapter.
     marks = [media.ChapterMark(ch.start, ch.end, mark_title(ch)) for ch in results]
-    # One sound track for the whole lesson, encoded once: each chapter's sound fitted to its video,
-    # sample-exact, so nothing drifts or clicks at the joins.
-    sound = None
-    if voice.speaks:
-        sound = audio.join_tracks([cache.entry(ch.cache_key) / NARRATION for ch in results],
-                                  [ch.duration for ch in results])
     lesson_cues = joined_cues(results)
+    joined = cache.joined([ch.cache_key for ch in results])
+    sound = None
     lesson_files = {}
     for fmt in formats:
         if fmt not in VIDEO_FORMATS:
             continue
         name = f"lesson.{fmt}"
-        # A GIF is made from the masters' frames (one palette); other formats copy packets.
-        sources = [cache.entry(ch.cache_key) / (MASTER if fmt == "gif" else cache_name(fmt)) for ch in results]
-        media.join_videos(sources, staging / name, marks, audio=sound, captions=lesson_cues)
+        if not use_cache or not (joined / name).is_file():  # else these very chapters were joined before: copied
+            if sound is None and voice.speaks:
+                # One sound track for the whole lesson, encoded once: each chapter's sound fitted to its
+                # video, sample-exact, so nothing drifts or clicks at the joins.
+                sound = audio.join_tracks([cache.entry(ch.cache_key) / NARRATION for ch in results],
+                                          [ch.duration for ch in results])
+            # A GIF is made from the masters' frames (one palette); other formats copy packets.
+            sources = [cache.entry(ch.cache_key) / (MASTER if fmt == "gif" else cache_name(fmt)) for ch in results]
+            joined.mkdir(exist_ok=True)
+            media.join_videos(sources, joined / name, marks, audio=sound, captions=lesson_cues)
+        shutil.copyfile(joined / name, staging / name)
+        os.utime(joined)  # recently used: kept by the cache's pruning
         lesson_files[fmt] = out / name
     cache.prune(protect=set(keys.values()))
+    prune_speech(folder.speech)
     clock.lap("join")
     return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,

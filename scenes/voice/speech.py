@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import wave
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import numpy as np
 
 from .engines import Voice
 
+SPEECH_KEEP = 600  # cached speech files kept (a default lesson speaks ~55 beats; least recently used go first)
+_ENTRY = re.compile(r"[0-9a-f]{64}\.npz")  # a cache file is named by its key
 SENTENCE_PAUSE = 0.25  # seconds of silence between the sentences of one beat, at pacing 1
 ESPEAK_WORDS_PER_MINUTE = 165  # espeak-ng's rate at pacing 1 (its default, 175, rushes technical words)
 
@@ -71,8 +74,10 @@ class Narrator:
         if path is not None and path.is_file():
             try:
                 with np.load(path) as data:
-                    return Speech(data["samples"].astype(np.float32) / 32767.0, int(data["rate"]),
-                                  tuple(float(x) for x in data["sentences"]))
+                    speech = Speech(data["samples"].astype(np.float32) / 32767.0, int(data["rate"]),
+                                    tuple(float(x) for x in data["sentences"]))
+                os.utime(path)  # recently used: kept by ``prune``
+                return speech
             except (OSError, ValueError, KeyError):
                 pass  # a damaged entry: make it again
         speech = self._piper_speech(text) if self.voice.kind == "piper" else self._espeak_speech(text)
@@ -129,6 +134,17 @@ class Narrator:
             rate = w.getframerate()
             samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
         return Speech(samples, rate, (len(samples) / rate,))
+
+
+def prune(cache_dir: Path, keep: int = SPEECH_KEEP) -> None:
+    """Drop the least recently used speech files beyond ``keep``; only files named like cache entries go."""
+    entries = []
+    for path in Path(cache_dir).iterdir() if Path(cache_dir).is_dir() else ():
+        if _ENTRY.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            entries.append((path.stat().st_mtime, path))
+    entries.sort(reverse=True)
+    for _, path in entries[keep:]:
+        path.unlink(missing_ok=True)
 
 
 def _int16(samples: np.ndarray) -> np.ndarray:
