@@ -15,8 +15,8 @@ the next beat starts after a short pause. The beats become the videos' sound and
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from manim import DOWN, FadeOut, Paragraph, RoundedRectangle, Scene, Text, VGroup, Wait
 
@@ -98,12 +98,12 @@ class LessonScene(Scene):
         # Also before the first beat: a breath at the chapter's start (and no speech in an encoder's first frame).
         self._hold(until=self._speech_end + style.BEAT_PAUSE * self.pacing)
         spoken = spoken_form(text) if spoken is None else spoken
-        speech = self.narrator.speak(spoken)
         start = self.now
-        seconds = speech.seconds if self.narrator.speaks else style.reading_time(text) * self.pacing
-        burned = self._burn_captions(text, start, seconds) if self.lesson.config.burn_captions else None
+        timing = BeatTiming(self.narrator.speak_soon(spoken), text, self.pacing, self.narrator.speaks)
+        burned = self._burn_captions(text, start, timing.seconds) if self.lesson.config.burn_captions else None
         on_screen = _texts(self.mobjects)
-        yield BeatTiming(seconds / self.pacing)
+        yield timing
+        speech, seconds = timing.speech, timing.seconds
         new_text = sum(len(s) for s in _texts(self.mobjects) - on_screen)
         # On-screen words are read while the voice speaks, a little slower than captions alone.
         needed = max(seconds, style.reading_time_on_screen(new_text) * self.pacing) + style.SETTLE * self.pacing
@@ -164,9 +164,27 @@ class LessonScene(Scene):
         self.play(*(FadeOut(m) for m in mobs), run_time=run_time)
 
 
-@dataclass(frozen=True)
 class BeatTiming:
-    duration: float  # the speech's length in ``play`` run-time units
+    """What a beat block gets: ``duration``, the speech's length in ``play`` run-time units.
+
+    The speech is made while the block's animations play; asking for its length waits for it.
+    """
+
+    def __init__(self, speech: Future, text: str, pacing: float, voiced: bool):
+        self._future, self._text, self._pacing, self._voiced = speech, text, pacing, voiced
+
+    @property
+    def speech(self) -> Speech:
+        return self._future.result()
+
+    @property
+    def seconds(self) -> float:
+        """Video seconds the beat speaks for (a silent lesson: as long as its caption takes to read)."""
+        return self.speech.seconds if self._voiced else style.reading_time(self._text) * self._pacing
+
+    @property
+    def duration(self) -> float:
+        return self.seconds / self._pacing
 
 
 def _texts(mobjects) -> set[str]:

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import wave
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class Narrator:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.pacing = pacing
         self._piper = None  # loaded on first use: an onnxruntime session takes ~0.3 s
+        self._thread: ThreadPoolExecutor | None = None
 
     @property
     def speaks(self) -> bool:
@@ -66,6 +68,13 @@ class Narrator:
 
     def key(self, text: str) -> str:
         return hashlib.sha256(json.dumps({"text": text, **self.parameters()}, sort_keys=True).encode()).hexdigest()
+
+    def speak_soon(self, text: str) -> Future:
+        """``speak(text)`` on the narrator's own thread: the scene draws the beat's animations meanwhile
+        (onnxruntime lets go of the GIL), and asks for the speech when it needs its length."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="narrator")
+        return self._thread.submit(self.speak, text)
 
     def speak(self, text: str) -> Speech:
         if not self.speaks or not text.strip():
