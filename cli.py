@@ -444,6 +444,12 @@ def _print_render_summary(console, manifest: dict, out: Path, *, rendered: dict 
         table.add_row(str(ch["number"]), ch["title"], f"{ch['duration']:.1f} s", how)
     console.print(table)
     out = Path(out).expanduser().resolve()
+    narration = manifest.get("narration") or {}
+    if narration.get("loudness"):
+        console.print(f"Narration: the {narration['voice']} voice ({narration['engine']}), "
+                      f"{narration['beats']} beats at {narration['loudness']['lufs']:g} LUFS")
+    else:
+        console.print("Narration: none (a silent lesson; captions are timed to reading speed)")
     for fmt, name in manifest["lesson"]["videos"].items():
         console.print(f"Lesson video ({fmt}, {video['duration']:.1f} s): {out / name}")
     console.print(f"Lesson page: {out / manifest['lesson']['page']}")

