@@ -1,10 +1,19 @@
-"""Shared test helpers: run a chapter headless (animations skipped, no pixels drawn) to read its state."""
+"""Shared test helpers: run a chapter headless (animations skipped, no pixels drawn) to read its state;
+Manim's own files go to a temporary folder, never into the repository."""
 
 from __future__ import annotations
 
-from manim import Wait, tempconfig
+import pytest
+from manim import Wait, config, tempconfig
 
 from scenes import style
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _manim_writes_into_a_temporary_folder(tmp_path_factory):
+    """Parts built outside a render still make files (Manim caches every Text it draws as an SVG in
+    ``<media_dir>/texts``): keep them out of the repository, whose media/ is the default lesson folder."""
+    config.media_dir = str(tmp_path_factory.mktemp("manim-media"))
 
 
 def run_headless(scene_cls, lesson, media_dir, *, on_step=None, pixel_height: int = 180):
