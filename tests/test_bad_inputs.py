@@ -53,6 +53,15 @@ ROWS = [
     ("inspect-save-proc", "inspect --save /proc/t.safetensors", None, {}, {}, "cannot write to /proc"),
     ("inspect-save-folder", "inspect --save {tmp}/sub", None, {"sub": None}, {}, "is a directory"),
     ("inspect-missing-config", "inspect --config {tmp}/none.toml", None, {}, {}, "does not exist"),
+    # -- render: options of a model the lesson does not use --------------------------------------
+    ("render-minilm-heads", "render --model minilm --heads 8 -o {tmp}/out", None, {}, {},
+     "heads = 8 sets up the toy model, which this lesson does not use"),
+    ("render-minilm-causal", "render --model minilm --causal -o {tmp}/out", None, {}, {},
+     "MiniLM is a bidirectional encoder"),
+    ("render-toy-layer", "render --specialization-model toy --layer 3 -o {tmp}/out", None, {}, {},
+     "layer = 3 picks a MiniLM layer, but this lesson uses only the toy model"),
+    ("render-toml-minilm-seed", "render --config {toml} -o {tmp}/out", 'model = "minilm"\nseed = 7\n', {}, {},
+     "line 2: seed = 7 sets up the toy model"),
     # -- render: the narrator's voice ------------------------------------------------------------
     ("render-voice-name", "render --voice bob -o {tmp}/out", None, {}, {}, 'voice = "bob" is not a voice'),
     ("render-voice-missing-file", "render --voice {tmp}/none.onnx -o {tmp}/out", None, {}, {},

@@ -379,3 +379,18 @@ def test_cli_malformed_file_exits_2_with_line(toml):
 
 def test_chapter_ids_are_the_default_order():
     assert load_config().chapters == CHAPTER_IDS
+
+
+def test_options_of_a_model_the_lesson_does_not_use_are_refused_unless_left_at_their_defaults(tmp_path):
+    from scenes.lesson.config import write_default_toml
+
+    with pytest.raises(ConfigError, match="heads = 8 sets up the toy model"):
+        load_config(model="minilm", heads=8)
+    assert load_config(model="minilm", specialization_model="toy", heads=8).heads == 8  # the toy one is used
+    with pytest.raises(ConfigError, match="layer = 2 picks a MiniLM layer"):
+        load_config(specialization_model="toy", layer=2)
+    # A full lesson.toml lists every key at its default: switching it to MiniLM is not an error.
+    path = tmp_path / "lesson.toml"
+    write_default_toml(path)
+    path.write_text(path.read_text("utf-8").replace('model = "toy"', 'model = "minilm"', 1), "utf-8")
+    assert load_config(path).model == "minilm"

@@ -281,11 +281,9 @@ def _toy(config: LessonConfig):
 def _mechanics(config: LessonConfig):
     if config.model == "toy":
         return _toy(config)
+    # (A causal mask on MiniLM, a bidirectional encoder, is refused by the config.)
     mha = load_minilm(config.device).attention(config.layer)
     trace = trace_pretrained(config.sentence, layer=config.layer, device=config.device)
-    if config.causal:
-        with torch.no_grad():
-            trace = mha.trace(trace.x, "causal", tokens=trace.tokens)
     return mha, trace
 
 

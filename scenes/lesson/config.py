@@ -65,6 +65,8 @@ FORMATS = ("mp4", "webm", "gif", "png")
 DEFAULT_SENTENCE = "The cat sat down because it was tired."
 MAX_SENTENCE_CHARS = 500  # MiniLM reads at most 512 word pieces, [CLS] and [SEP] included
 MAX_HEADS = 64
+# Options that set up the toy model only (MiniLM has its own width, heads and weights).
+TOY_KEYS = ("d_model", "heads", "seed")
 # The narrator: these names, or the path of a Piper voice (.onnx, its .onnx.json beside it).
 VOICE_CHOICES = ("auto", "joe", "espeak", "none")
 # Pacing stretches the speech too (Piper's length scale); outside this range it stops sounding natural.
@@ -170,6 +172,24 @@ class LessonConfig(BaseModel):
             raise ValueError(f"is not a voice; choose {', '.join(VOICE_CHOICES)} or the path of a Piper voice file "
                              "(.onnx)")
         return value
+
+    @model_validator(mode="after")
+    def _options_of_the_models_used(self):
+        """An option of a model the lesson does not use is a mistake, not something to ignore silently.
+        (Values equal to their default do not count: a full lesson.toml lists every key.)"""
+        models = {self.model, self.specialization_model}
+        changed = {key for key in self.model_fields_set if getattr(self, key) != type(self).model_fields[key].default}
+        if self.model == "minilm" and self.causal:
+            raise ValueError('MiniLM is a bidirectional encoder: causal = true applies to the toy model only; '
+                             'drop it or set model = "toy"')
+        toy_only = [key for key in TOY_KEYS if key in changed]
+        if toy_only and "toy" not in models:
+            raise ValueError(f"{toy_only[0]} = {getattr(self, toy_only[0])} sets up the toy model, which this lesson "
+                             'does not use (MiniLM has its own width, heads and weights); drop it or set model = "toy"')
+        if "layer" in changed and "minilm" not in models:
+            raise ValueError(f"layer = {self.layer} picks a MiniLM layer, but this lesson uses only the toy model; "
+                             'drop it or set model = "minilm"')
+        return self
 
     @model_validator(mode="after")
     def _natural_pacing(self):
@@ -450,6 +470,9 @@ def _one_sentence(err: ValidationError, values: dict, label: str | None, lines: 
         key = str(error["loc"][0]) if error["loc"] else None
         first_key = first_key or key
         message = _describe(error, key, values)
+        if key is None and (named := re.match(r"(\w+) = ", message)) and named.group(1) in KNOWN_KEYS:
+            key = named.group(1)  # a check across keys names the key it is about first: point at its line
+            first_key = first_key or key
         if label and key in lines:
             message = f"{label} line {lines[key]}: {message}"
         parts.append(message)
