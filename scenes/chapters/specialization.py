@@ -87,7 +87,8 @@ class SpecializationScene(LessonScene):
         self.state.row.next_to(self.state.header, DOWN, buff=style.GAP_BLOCK).set_x(0)
         if sp.trained:
             said = (f"Now a real trained model, {sp.model_name}. It reads our sentence as word pieces, "
-                    "with [CLS] and [SEP] around it.")
+                    "with [CLS] and [SEP] around it: special tokens the model adds, where many heads park "
+                    "their attention when what they look for is absent.")
         else:
             said = "With the untrained toy model there is nothing learned to find. Here is what its heads look like anyway."
         with self.beat(said):
