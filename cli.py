@@ -201,9 +201,7 @@ def inspect(config_file, digits, as_json, save, force, **overrides):
 
 def _trace_for(config):
     """The trace (and the attention module) of ``config``'s sentence, model, layer, size, seed, mask, device."""
-    if config.model == "minilm" and config.causal:
-        raise _usage_error("MiniLM is a bidirectional encoder; drop --causal with --model minilm")
-    try:
+    try:  # (a causal MiniLM is refused by the config: MiniLM is a bidirectional encoder)
         device = mha_core.resolve_device(config.device)
         if config.model == "minilm":
             trace = mha_core.trace_pretrained(config.sentence, layer=config.layer, device=device)
@@ -353,6 +351,76 @@ def _profile_table(profiles):
         values = (p.previous, p.next, p.current, p.cls, p.sep, p.punctuation, p.entropy, p.ablation)
         table.add_row(str(p.head), *("–" if v is None else f"{v:.2f}" for v in values), escape(p.label or "–"))
     return table
+
+
+# -- heads -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every head's label and measures as JSON (layers and heads numbered from 0).")
+@click.option("--device", default=None, help=flag_help("device"))
+def heads(as_json, device):
+    """Label all 72 MiniLM heads: by the relation they track, where a held-out test says so, else by signature.
+
+    Each relation's best head is chosen on half of the probe sentences and measured on the other half
+    against positional baselines (Clark et al. 2019); it is named after the relation only when it beats them.
+    """
+    config = load_config(None, device=device)  # the device checks of inspect and render (ConfigError: exit 2)
+    from mha_core.relations import head_table, relation_heads
+
+    try:
+        results = relation_heads(device=config.device)
+        table = head_table(device=config.device)
+    except ValueError as err:  # a missing or malformed probe set (ProbeSetError), an unusable device
+        raise _usage_error(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(table, indent=1, ensure_ascii=False))
+    else:
+        _print_heads(table, results)
+
+
+def _print_heads(table: dict, results) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from mha_core.analysis import SIGNATURES
+    from mha_core.relations import MARGIN, MIN_ACCURACY, RELATIONS
+
+    console = Console(width=None if sys.stdout.isatty() else 132)
+    console.print(f"[bold]{table['model']}[/]: {len(table['heads'])} heads. Layers and heads are numbered from 1 "
+                  "here (--json numbers them from 0).")
+    heads_table = Table(title=escape("Every head: surface signatures (mean over the shipped sentences) and the "
+                                     "relation it follows best (held-out accuracy)"), title_justify="left")
+    names = {"previous": "prev", "next": "next", "current": "self", "cls": "[CLS]", "sep": "[SEP]",
+             "punctuation": "punct", "entropy": "entropy"}
+    for col in ("layer", "head", *(names[s] for s in SIGNATURES), "best relation", "label"):
+        heads_table.add_column(escape(col), justify="left" if col in ("best relation", "label") else "right")
+    for h in table["heads"]:
+        m = h["measures"]
+        scored = [r for r in RELATIONS if m[r] is not None]
+        best = max(scored, key=lambda r: m[r], default=None)  # ties: the first in RELATIONS order
+        heads_table.add_row(
+            str(h["layer"] + 1), str(h["head"] + 1),
+            *("–" if m[s] is None else f"{m[s]:.2f}" for s in SIGNATURES),
+            "–" if best is None else f"{best} {m[best]:.2f}", escape(h["label"] or "–"),
+        )
+    console.print(heads_table)
+
+    rel_table = Table(title=escape(f"Relation heads: chosen on probe lines 1, 3, 5, ..., measured on lines "
+                                   f"2, 4, 6, ...; labelled when accuracy > {MIN_ACCURACY:g} and at least "
+                                   f"{MARGIN * 100:g} points over the best baseline"), title_justify="left")
+    for col in ("relation", "layer", "head", "accuracy", "95% interval", "n", "best baseline", "margin", "label"):
+        rel_table.add_column(escape(col), justify="left" if col in ("relation", "best baseline", "label") else "right")
+    for r in results:
+        rel_table.add_row(
+            escape(r.relation), str(r.layer + 1), str(r.head + 1), f"{r.accuracy:.2f}",
+            f"{r.interval[0]:.2f}–{r.interval[1]:.2f}", str(r.n),
+            escape(f"{r.baseline_name} {r.baseline_accuracy:.2f}"),
+            f"{(r.accuracy - r.baseline_accuracy) * 100:+.0f} pts", "earned" if r.labelled else "not earned",
+        )
+    console.print(rel_table)
 
 
 # -- chapters ----------------------------------------------------------------
