@@ -198,6 +198,13 @@ class MiniLM:
             self._attn[layer] = mha
         return self._attn[layer]
 
+    def attention_norm(self, layer: int) -> dict:
+        """The Add & Norm after layer ``layer``'s attention: its LayerNorm ``gain``, ``bias`` and ``eps``
+        (keyword arguments of ``block.add_and_norm``)."""
+        self._check_layer(layer)
+        name = f"encoder.layer.{layer}.attention.output.LayerNorm"
+        return {"gain": self.params[name + ".weight"], "bias": self.params[name + ".bias"], "eps": self.eps}
+
     def block(self, x: torch.Tensor, layer: int, mask: torch.Tensor | None = None) -> torch.Tensor:
         """One whole encoder layer: attention, Add & Norm, feed-forward (GELU), Add & Norm."""
         pre = f"encoder.layer.{layer}."

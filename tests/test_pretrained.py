@@ -29,9 +29,12 @@ def reference():
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir()), local_files_only=True)
     out = {}
     for sentence in SENTENCES:
-        dense = {}
+        dense, normed = {}, {}
         hooks = [
             layer.attention.output.dense.register_forward_hook(lambda m, i, o, L=L: dense.__setitem__(L, o[0]))
+            for L, layer in enumerate(bert.encoder.layer)
+        ] + [  # BertSelfOutput: LayerNorm(dense + input), the Add & Norm after attention
+            layer.attention.output.register_forward_hook(lambda m, i, o, L=L: normed.__setitem__(L, o[0]))
             for L, layer in enumerate(bert.encoder.layer)
         ]
         enc = tokenizer(sentence, return_tensors="pt")
@@ -43,6 +46,7 @@ def reference():
             "tokens": tokenizer.convert_ids_to_tokens(enc["input_ids"][0]),
             "attentions": [a[0] for a in res.attentions],  # [layer][head, query, key]
             "dense": dense,  # [layer] -> [pos, d_model], before the residual Add & Norm
+            "normed": normed,  # [layer] -> [pos, d_model], after it
             "hidden": [h[0] for h in res.hidden_states],  # [layer] -> input of that layer
         }
     return out
@@ -75,6 +79,18 @@ def test_trace_pretrained_is_the_layer_of_the_real_model(model, reference, layer
     tokens, x = model.layer_input(sentence, layer)
     assert tokens == t.tokens
     torch.testing.assert_close(model.attention(layer)(x), ref["dense"][layer], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("layer", [0, 4])
+def test_add_and_norm_uses_the_models_own_layernorm(model, reference, layer):
+    from mha_core.block import add_and_norm
+
+    sentence = SENTENCES[0]
+    t = trace_pretrained(sentence, layer=layer, device="cpu")
+    _, normed = add_and_norm(t.x, t.output, **model.attention_norm(layer))
+    torch.testing.assert_close(normed, reference[sentence]["normed"][layer], atol=1e-5, rtol=0)
+    _, plain = add_and_norm(t.x, t.output)  # without the learned gain and bias: not what the model computes
+    assert (plain - normed).abs().max() > 0.1
 
 
 def test_attention_block_carries_the_checkpoint_weights(model):

@@ -182,7 +182,9 @@ def build_lesson(config: LessonConfig) -> Lesson:
     with torch.no_grad():
         copies = copies_mha.trace(trace.x, trace.mask, tokens=trace.tokens)
         ablation = head_ablation(mha, trace)
-        residual, normed = add_and_norm(trace.x, trace.output)
+        # MiniLM's Add & Norm has its own learned gain and bias; the toy's is the plain normalisation.
+        norm = load_minilm(config.device).attention_norm(config.layer) if config.model == "minilm" else {}
+        residual, normed = add_and_norm(trace.x, trace.output, **norm)
     return Lesson(
         config=config,
         mha=mha,
