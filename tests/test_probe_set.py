@@ -46,17 +46,8 @@ from pathlib import Path
 
 import pytest
 
-RELATIONS = (
-    "pronoun->antecedent",
-    "determiner->noun",
-    "adjective->noun",
-    "subject->verb",
-    "verb->subject",
-    "verb->object",
-    "preposition->object",
-    "possessive->noun",
-    "auxiliary->verb",
-)
+from mha_core.relations import RELATIONS
+
 DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "every", "each", "some", "any", "no",
                "another", "either", "neither"}
 AUXILIARIES = {"am", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do", "does",
