@@ -61,7 +61,8 @@ GAP_RESULT = 0.45  # a result under the computation that made it
 GAP_APART = 0.5  # separate stages or sentences side by side
 GAP_COLUMN = 0.8  # columns of a slide
 GAP_WIDE = 1.2  # panels that stand apart
-MAX_TOKENS = 12  # longer sentences are capped where tokens are drawn (and the screen says so)
+MAX_TOKENS = 14  # longer sentences are capped where tokens are drawn (and the screen says so); 14 keeps
+# a 13-piece MiniLM sentence whole and its labels readable at 480p
 MAX_MATRIX_ROWS = 8  # more rows/columns than this get an ellipsis row/column
 MAX_MATRIX_COLS = 8
 WEIGHT_LEVELS = 32  # shades of the weight scale in binned (overview) attention patterns

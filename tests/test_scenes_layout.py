@@ -2,7 +2,7 @@
 
 Each chapter is run headless (animations skipped, no video written): after every
 ``play``/``wait`` the text-like mobjects on screen are checked, for the default
-config and a large one (12 heads, d_model 384, 10 tokens), in both themes. Every
+config, a large one (12 heads, d_model 384, 10 tokens) and MiniLM on a 13-piece sentence, in both themes. Every
 chapter must also record at least two narration cues, in order.
 """
 
@@ -28,6 +28,8 @@ MIN_CONTRAST = 2.5  # WCAG contrast ratio of text against the background
 CONFIGS = {
     "default": LessonConfig(),
     "large": LessonConfig(heads=12, d_model=384, sentence="The old man who lived by the sea was happy"),
+    # MiniLM everywhere, 13 word pieces with [CLS] and [SEP]: drawn whole, nothing capped.
+    "scientist": LessonConfig(model="minilm", layer=1, sentence="The scientist who reviewed the paper said it was flawed."),
 }
 
 
