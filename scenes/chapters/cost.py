@@ -173,7 +173,8 @@ class CostScene(LessonScene):
         points = (
             f"memory traffic: {h} attention maps of {n} \u00d7 {n} to write and read, not one",
             f"kernel efficiency: many small products, each only d_k = {dk} wide",
-            f"KV cache shape: keys and values cached per head, {h} \u00d7 n \u00d7 {dk} each, per layer",
+            f"KV cache: {h} \u00d7 n \u00d7 {dk} = n \u00d7 {L.d_model} numbers per layer for K and again for V, "
+            "whatever h is; multi-query and grouped-query attention shrink it by sharing K and V across heads",
             f"per-head width shrinks: d_k = d / h = {L.d_model} / {h} = {dk}",
         )
         items = VGroup(*(parts.paragraph(th, "\u2022 " + p, 10.5, style.LABEL_SIZE) for p in points))
@@ -182,8 +183,8 @@ class CostScene(LessonScene):
         group = VGroup(title, items).arrange(DOWN, buff=style.GAP_SECTION, aligned_edge=LEFT)
         panel = parts.card(th, group, accent=th.warn)
         layout.fit_in_content(panel)
-        with self.beat("But more heads is not free: more maps to move, smaller products, a per-head KV cache, "
-                       "narrower heads."):
+        with self.beat("But more heads is not free: more maps to move, smaller products, narrower heads. The KV cache "
+                       "stays n by d per layer whatever h is; sharing keys and values across heads shrinks it."):
             self.clear(self.state.examples_view)
             self.play(FadeIn(panel), run_time=style.BEAT)
         self.state.free_view = panel
