@@ -67,6 +67,22 @@ def test_one_head_worked_row_is_the_trace(lesson, scenes):
     assert [m.value for m in q] == pytest.approx(t.q[0, f, : len(q)].tolist(), abs=1e-6)
 
 
+def test_one_head_projections_are_x_times_the_heads_weights(lesson, scenes):
+    """q, k, v of the focus word on screen are x[word] W^(1) + b^(1), recomputed from the weights."""
+    group, t, f, mha = scenes["one-head"].projections, lesson.trace, lesson.focus, lesson.mha
+    x_row, *role_rows = group[0]
+    for (_, j), label in x_row._entries.items():
+        shown(label, float(t.x[f, j]))
+    d_k = t.d_head
+    for row, role in zip(role_rows, "QKV"):
+        W, b = mha.head_weights(role)[0], getattr(mha, f"b_{role}")[:d_k]  # head 1: the first d_k columns
+        expected = (t.x[f] @ W + b).detach()
+        assert row._entries, role
+        for (_, j), label in row._entries.items():
+            shown(label, float(getattr(t, role.lower())[0, f, j]))
+            assert label.value == pytest.approx(float(expected[j]), abs=1e-5)
+
+
 def test_one_head_output_is_the_weighted_sum(lesson, scenes):
     scene, t, f = scenes["one-head"], lesson.trace, lesson.focus
     entries = [m for m in scene.result[1] if isinstance(m, NumberLabel)]

@@ -1,6 +1,7 @@
 """Chapter 2 — one head, one query row worked through with the real numbers.
 
-Storyboard: the formula -> the query vector q of one word beside every key vector
+Storyboard: the formula -> where q, k and v come from (the word's x times this head's
+W_Q, W_K, W_V, plus biases) -> the query vector q of one word beside every key vector
 k_j -> a sweep computes q·k_j -> divide by √d_k -> softmax turns the row into
 weights that sum to 1 -> the weights mix the value vectors into the head's output
 for that word -> arcs show where information flows (not why).
@@ -149,6 +150,7 @@ class OneHeadState:
     table: WorkedRow | None = None  # the worked row: keys as columns, every stage a row
     everything: VMobject | None = None  # the table with every row it gains, fitted once
     formula: VMobject | None = None  # head_1 = softmax(Q_1 K_1ᵀ / √d_k) V_1
+    projections: VMobject | None = None  # x[word] and its q, k, v in this head: where they come from
     total: VMobject | None = None  # the weights' sum, 1
     result: VMobject | None = None  # the head's output for the word: its label and entries
 
@@ -164,6 +166,7 @@ class OneHeadScene(LessonScene):
         L = self.lesson
         self.state.f = L.focus
         self.setup_stage()
+        self.projections()
         self.queries_meet_keys()
         self.scale_scores()
         self.softmax_row()
@@ -193,11 +196,32 @@ class OneHeadScene(LessonScene):
             table_top = min(table_top, self.state.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
         everything.move_to([0, 0, 0]).align_to([0, table_top, 0], UP)
 
+    def projections(self):
+        """x[word] times this head's projections: its query, key and value (real numbers, long vectors elided)."""
+        th, L, f = self.theme, self.lesson, self.state.f
+        word = L.tokens[f]
+        x = parts.vector(th, L.trace.x[f], name=f'x["{word}"] =', max_cols=MAX_DIMS)
+        rows = [x]
+        for role, values in (("Q", L.trace.q), ("K", L.trace.k), ("V", L.trace.v)):
+            lhs = f'x["{word}"] W_{role}^((1)) + b_{role}^((1)) ='
+            rows.append(parts.vector(th, values[HEAD, f], name=lhs, name_color=th.role(role), max_cols=MAX_DIMS))
+        lengths = parts.text(th, f"x has d = {L.d_model} entries; q, k and v in one head have d_k = {L.d_head}",
+                             style.SMALL_SIZE, th.muted)
+        group = VGroup(*rows).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=RIGHT)
+        self.state.projections = VGroup(group, lengths.next_to(group, DOWN, buff=style.GAP_SECTION))
+        layout.fit_in_content(self.state.projections)
+        with self.beat("One head scores how much each token should read from every other token."):
+            self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
+        with self.beat(f"First, each token's vector x meets this head's own projections: times W_Q, plus a bias, "
+                       f"gives its query; W_K its key; W_V its value. Here for \u201c{word}\u201d."):
+            self.play(FadeIn(x), run_time=style.SHORT)
+            self.play(LaggedStart(*(FadeIn(r, shift=RIGHT * 0.2) for r in rows[1:]), lag_ratio=0.4),
+                      FadeIn(lengths), run_time=style.BEAT)
+        self.clear(self.state.projections)
+
     def queries_meet_keys(self):
         th, T = self.theme, self.state.table
         word = self.lesson.tokens[self.state.f]
-        with self.beat("One head scores how much each token should read from every other token."):
-            self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
         with self.beat(f"Take the query of \u201c{word}\u201d and the key of every token."):
             self.play(FadeIn(T.key_labels), FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
             self.play(FadeIn(T.k_block), FadeIn(T.k_label), FadeIn(T.dot), run_time=style.BEAT)
