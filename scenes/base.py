@@ -100,7 +100,7 @@ class LessonScene(Scene):
         spoken = spoken_form(text) if spoken is None else spoken
         start = self.now
         timing = BeatTiming(self.narrator.speak_soon(spoken), text, self.pacing, self.narrator.speaks)
-        burned = self._burn_captions(text, start, timing.seconds) if self.lesson.config.burn_captions else None
+        burned = self._burn_captions(text, start, timing) if self.lesson.config.burn_captions else None
         on_screen = _texts(self.mobjects)
         yield timing
         speech, seconds = timing.speech, timing.seconds
@@ -132,9 +132,11 @@ class LessonScene(Scene):
         with self.beat(text, spoken=spoken):
             pass
 
-    def _burn_captions(self, text: str, start: float, seconds: float):
-        """Draw the beat's captions into the frames (``--burn-captions``), each while its words are spoken."""
-        timing = Beat(start, start + seconds, text, "", ()).cues()
+    def _burn_captions(self, text: str, start: float, beat: BeatTiming):
+        """Draw the beat's captions into the frames (``--burn-captions``), each while its words are spoken
+        (the same times as the caption files: this beat's own ``Beat.cues``)."""
+        sentences = beat.speech.sentences if beat.voiced else ()
+        timing = Beat(start, start + beat.seconds, text, "", sentences).cues()
         # Broadcast captions: light text on a dark translucent box in either theme, readable over anything.
         lines = [Paragraph(*cue.text.split("\n"), alignment="center", font=style.FONT, font_size=style.CAPTION_SIZE,
                            color=style.CAPTION_TEXT, line_spacing=0.8) for cue in timing]
@@ -171,7 +173,7 @@ class BeatTiming:
     """
 
     def __init__(self, speech: Future, text: str, pacing: float, voiced: bool):
-        self._future, self._text, self._pacing, self._voiced = speech, text, pacing, voiced
+        self._future, self._text, self._pacing, self.voiced = speech, text, pacing, voiced
 
     @property
     def speech(self) -> Speech:
@@ -180,7 +182,7 @@ class BeatTiming:
     @property
     def seconds(self) -> float:
         """Video seconds the beat speaks for (a silent lesson: as long as its caption takes to read)."""
-        return self.speech.seconds if self._voiced else style.reading_time(self._text) * self._pacing
+        return self.speech.seconds if self.voiced else style.reading_time(self._text) * self._pacing
 
     @property
     def duration(self) -> float:
