@@ -466,13 +466,13 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     config = load_config(config_file, **overrides)  # validated once, before anything renders (ConfigError: exit 2)
     from scenes.voice import resolve_voice
 
-    resolve_voice(config.voice)  # a voice that is missing or damaged: exit 2 now (VoiceError is a ConfigError)
+    voice = resolve_voice(config.voice)  # missing or damaged: exit 2 now (VoiceError is a ConfigError); hashed once
     try:
         owned_files(resolve_out(config.out))  # whose folder: known before anything heavy is imported
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
     console = Console(stderr=True)
-    manifest = None if no_cache else unchanged_folder(config)
+    manifest = None if no_cache else unchanged_folder(config, voice)
     if manifest is not None:  # nothing to do: no torch, no Manim, no Lesson to build
         console.print(f"Nothing changed since the last render into {config.out}: kept as it is "
                       "(--no-cache renders again).")
@@ -483,7 +483,7 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     from scenes.render.export import ExportError
 
     try:
-        result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console)
+        result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console, voice=voice)
     except OutputFolderError as err:  # busy, or a file of someone else's where the lesson writes
         raise _usage_error(str(err)) from None
     except (RenderError, ExportError) as err:

@@ -23,7 +23,7 @@ from manim import DOWN, FadeOut, Paragraph, RoundedRectangle, Scene, Text, VGrou
 from . import style
 from .lesson.spoken import spoken_form
 from .narration import Beat, Cue
-from .voice import Narrator, Speech, Voice
+from .voice import SILENT, Narrator, Speech
 
 # Leaving is quicker than arriving: a fade-out redraws every glyph it fades on every frame.
 EXIT = 0.6 * style.SHORT
@@ -38,7 +38,7 @@ class LessonScene(Scene):
         """``narrator``: the voice the beats speak in (default: none, beats last as long as their caption
         takes to read; the render workers give the lesson's voice)."""
         self.lesson = lesson
-        self.narrator = narrator or Narrator(Voice("none", "none", "none"), pacing=lesson.config.pacing)
+        self.narrator = narrator or Narrator(SILENT, pacing=lesson.config.pacing)
         self.beats: list[Beat] = []
         self.speech: list[tuple[float, Speech]] = []  # (start in the video, what is said): the chapter's sound
         self._speech_end = 0.0  # when the last beat's speech ended (video seconds)

@@ -64,7 +64,7 @@ def folder_key(config: LessonConfig, code: str | None = None, voice=None) -> str
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def unchanged_folder(config: LessonConfig) -> dict | None:
+def unchanged_folder(config: LessonConfig, voice=None) -> dict | None:
     """The manifest of ``config.out`` if rendering ``config`` would write that folder again, else None.
 
     True when the manifest carries this config's ``folder_key`` and every file it lists
@@ -81,7 +81,7 @@ def unchanged_folder(config: LessonConfig) -> dict | None:
         if not tidy(out):  # not ours, or busy; else what dead runs left is finished or cleared
             return None
         manifest = read_manifest(out)
-        if manifest.get("hashes", {}).get("folder") != folder_key(config):
+        if manifest.get("hashes", {}).get("folder") != folder_key(config, voice=voice):
             return None
         for name, recorded in manifest["files"].items():
             path = out / name

@@ -127,13 +127,15 @@ def mark_title(chapter: ChapterResult) -> str:
 
 
 def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: bool = True,
-                  console=None, lesson=None, chapters_module: str = "scenes.chapters") -> RenderResult:
+                  console=None, lesson=None, chapters_module: str = "scenes.chapters",
+                  voice: Voice | None = None) -> RenderResult:
     """Render ``config.chapters`` and write the lesson folder ``config.out``; see the module docstring.
 
     ``jobs``: processes rendering at once (default: one per CPU core).
     ``use_cache``: False re-renders every chosen chapter.
     ``console``: a rich Console for the live progress display (None: quiet).
     ``lesson``: a Lesson already built from ``config`` (else it is built here).
+    ``voice``: the voice ``config.voice`` names, if the caller resolved it already (else it is resolved here).
     ``chapters_module``: "module[:attribute]" of the {chapter id: scene class} dict to render
     (default: the lesson's CHAPTERS; tests swap in their own).
     Raises ``folder.OutputFolderError`` (a usage error) when the folder is not ours, is
@@ -142,7 +144,8 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     """
     from . import export
 
-    voice = resolve_voice(config.voice)  # before the folder is touched: a missing voice is a usage error
+    # Before the folder is touched: a missing voice is a usage error. (A caller that resolved it passes it.)
+    voice = voice or resolve_voice(config.voice)
     if voice.notice and console is not None:
         console.print(f"[yellow]note:[/] {voice.notice}")
     with claim(config.out, export.planned_names(config)) as folder:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..lesson.config import LessonConfig
-from ..voice import Narrator, Voice
+from ..voice import SILENT, Narrator, Voice
 from .cache import CACHE_SCHEMA, FULLEST, MASTER, NARRATION, cache_name
 from .fast_frames import install_fast_frames
 
@@ -78,7 +78,7 @@ class Job:
     chapters_module: str = "scenes.chapters"  # "module[:attribute]" of a {id: LessonScene subclass} dict
     force: bool = False  # render even if the entry exists (--no-cache)
     encoder_threads: int = 0  # x264 threads (0: x264 decides); see render_lesson
-    voice: Voice = Voice("none", "none", "none")  # who speaks the beats (resolved once, by the main process)
+    voice: Voice = SILENT  # who speaks the beats (resolved once, by the main process)
     speech_root: str | None = None  # the speech cache folder (None: speech is not kept)
 
 

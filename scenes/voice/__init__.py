@@ -9,7 +9,7 @@ No Manim and no click here: the drawing layer times its beats with ``Speech.seco
 the production layer turns the samples into the videos' sound.
 """
 
-from .engines import Voice, VoiceError, resolve_voice
+from .engines import SILENT, Voice, VoiceError, resolve_voice
 from .speech import Narrator, Speech
 
-__all__ = ["Narrator", "Speech", "Voice", "VoiceError", "resolve_voice"]
+__all__ = ["SILENT", "Narrator", "Speech", "Voice", "VoiceError", "resolve_voice"]

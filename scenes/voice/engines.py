@@ -6,6 +6,7 @@ imported here and in ``speech``, and only when a Piper voice is chosen.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -46,11 +47,14 @@ class Voice:
         return self.kind != "none"
 
 
+SILENT = Voice("none", "none", "none")  # no voice: beats last as long as their caption takes to read
+
+
 def resolve_voice(spec: str | Path) -> Voice:
     """The voice ``spec`` names, its files checked; raises ``VoiceError`` when it cannot speak."""
     spec = str(spec)
     if spec == "none":
-        return Voice("none", "none", "none")
+        return SILENT
     if spec == "joe":
         return _joe(required=True)
     if spec == "espeak":
@@ -59,7 +63,7 @@ def resolve_voice(spec: str | Path) -> Voice:
         voice = _joe(required=False) or _espeak(required=False)
         if voice is not None:
             return voice
-        return Voice("none", "none", "none", notice="no voice installed (Piper's joe or espeak-ng): the lesson is "
+        return dataclasses.replace(SILENT, notice="no voice installed (Piper's joe or espeak-ng): the lesson is "
                                                     f"silent; {INSTALL_VOICE}")
     return _piper_file(Path(spec).expanduser())
 
