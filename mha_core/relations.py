@@ -393,6 +393,40 @@ def held_out_accuracy(sentences: Sequence[ProbeSentence], attention: Sequence[to
 
 # -- the model's heads -----------------------------------------------------------
 
+# Closed-class words and the relation they are the dependent of, so that a lesson can follow a word through
+# the head measured for its relation. Open-class words (nouns, verbs) need a parser to classify; they get None.
+WORD_RELATIONS = {
+    "pronoun->antecedent": ("it", "he", "she", "they", "him", "them", "itself", "himself", "herself", "themselves"),
+    "possessive->noun": ("its", "his", "their", "my", "your", "our", "her"),
+    "determiner->noun": ("the", "a", "an", "this", "that", "these", "those", "every", "each", "some"),
+    "auxiliary->verb": ("is", "was", "are", "were", "be", "been", "has", "have", "had", "will", "would", "can",
+                        "could", "should", "must", "may", "might", "do", "does", "did"),
+    "preposition->object": ("in", "on", "at", "with", "from", "to", "of", "by", "for", "under", "over", "into",
+                            "near", "about", "after", "before", "behind", "across", "through", "beside"),
+}
+_RELATION_OF_WORD = {word: relation for relation, words in WORD_RELATIONS.items() for word in words}
+
+
+def relation_of(word: str) -> str | None:
+    """The probe relation whose dependent ``word`` is ("it" -> "pronoun->antecedent"), or None."""
+    return _RELATION_OF_WORD.get(word.lower().removeprefix("##"))
+
+
+def best_head(relation: str, layer: int | None = None, device="cpu",
+              sentences: Sequence[ProbeSentence] | None = None) -> tuple[int, int]:
+    """(layer, head), 0-based: the head most accurate on ``relation`` over the selection half, within ``layer``
+    if given. With no layer this is ``relation_heads``' choice; the report half stays unseen either way."""
+    if relation not in RELATIONS:
+        raise ValueError(f"unknown relation {relation!r}; known are {', '.join(RELATIONS)}")
+    sentences = load_probe_set() if sentences is None else list(sentences)
+    attention = probe_attention(sentences, device)
+    selection, _ = split_halves(range(len(sentences)))
+    hits, _ = head_hits([sentences[i] for i in selection], [attention[i] for i in selection])[relation]
+    if layer is not None:
+        return layer, int(torch.argmax(hits[layer]))  # the first maximum: the lowest head
+    best = int(torch.argmax(hits.flatten()))
+    return best // hits.shape[-1], best % hits.shape[-1]
+
 
 def relation_heads(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -> list[RelationResult]:
     """MiniLM's best head for each relation of RELATIONS, chosen and measured held-out (see the module doc)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 # all-MiniLM-L6-v2's depth, for checks that must not load the model (a config's layer range);
 # the loader checks it against the model's own config.json.
 MINILM_LAYERS = 6
+MINILM_HEADS = 12
 
 
 def divisors(n: int) -> list[int]:

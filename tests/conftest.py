@@ -3,10 +3,18 @@ Manim's own files go to a temporary folder, never into the repository."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 from manim import Wait, config, tempconfig
 
+from mha_core.store import CACHE_ENV
 from scenes import style
+
+# Measurements kept between runs (mha_core.store) go to a folder of this test session, not the user's
+# ~/.cache; set here, at import, so the CLI subprocesses of the render tests share it.
+os.environ.setdefault(CACHE_ENV, tempfile.mkdtemp(prefix="mha-explainer-cache-"))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -28,7 +28,7 @@ def test_version(run):
 
 
 def test_inspect_json_matches_the_core(run):
-    result = run("inspect", "--sentence", "The cat sat down.", "--heads", "2", "--d-model", "8", "--seed", "3", "--json")
+    result = run("inspect", "--model", "toy", "--sentence", "The cat sat down.", "--heads", "2", "--d-model", "8", "--seed", "3", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     trace = mha_core.trace_sentence("The cat sat down.", d_model=8, n_head=2, seed=3)
@@ -40,14 +40,14 @@ def test_inspect_json_matches_the_core(run):
 
 
 def test_inspect_causal_json_writes_masked_scores_as_null(run):
-    data = json.loads(run("inspect", "--sentence", "a b c", "--heads", "1", "--d-model", "4", "--causal", "--json").output)
+    data = json.loads(run("inspect", "--model", "toy", "--sentence", "a b c", "--heads", "1", "--d-model", "4", "--causal", "--json").output)
     masked = data["stages"]["masked"]["values"][0]
     assert masked[0][1] is None and masked[1][0] is not None
     assert data["stages"]["weights"]["values"][0][0][1] == 0.0
 
 
 def test_inspect_tables_show_tokens_shapes_and_values(run):
-    result = run("inspect", "--sentence", "The cat sat.", "--heads", "2", "--d-model", "8")
+    result = run("inspect", "--model", "toy", "--sentence", "The cat sat.", "--heads", "2", "--d-model", "8")
     assert result.exit_code == 0
     trace = mha_core.trace_sentence("The cat sat.", d_model=8, n_head=2)
     assert "[0] The" in result.output and "[head, query_pos, key_pos]" in result.output
@@ -57,7 +57,7 @@ def test_inspect_tables_show_tokens_shapes_and_values(run):
 
 def test_inspect_save_writes_the_tensors(run, tmp_path):
     path = tmp_path / "trace.safetensors"
-    result = run("inspect", "--sentence", "The cat sat.", "--heads", "2", "--d-model", "8", "--save", str(path))
+    result = run("inspect", "--model", "toy", "--sentence", "The cat sat.", "--heads", "2", "--d-model", "8", "--save", str(path))
     assert result.exit_code == 0 and path.exists()
     tensors = load_file(str(path))
     trace = mha_core.trace_sentence("The cat sat.", d_model=8, n_head=2)
@@ -70,12 +70,12 @@ def test_inspect_save_writes_the_tensors(run, tmp_path):
     [
         (["--sentence", "   "], 'sentence = "   " is empty'),
         (["-s", "Hello"], "attention needs at least two words to attend between"),
-        (["--heads", "3", "--d-model", "8"], "heads = 3 does not divide d_model = 8; pick 1, 2, 4 or 8"),
-        (["--heads", "0"], "heads = 0 is out of range; pick 1 to 64"),
-        (["--d-model", "-8"], "d_model = -8 is out of range; pick 1 to 1024"),
-        (["-d", "100000"], "d_model = 100000 is out of range; pick 1 to 1024"),
-        (["--seed", "-1"], "seed = -1 is out of range; pick 0 to 4294967295"),
-        (["--seed", "18446744073709551616"], "seed = 18446744073709551616 is out of range"),
+        (["--model", "toy", "--heads", "3", "--d-model", "8"], "heads = 3 does not divide d_model = 8; pick 1, 2, 4 or 8"),
+        (["--model", "toy", "--heads", "0"], "heads = 0 is out of range; pick 1 to 64"),
+        (["--model", "toy", "--d-model", "-8"], "d_model = -8 is out of range; pick 1 to 1024"),
+        (["--model", "toy", "-d", "100000"], "d_model = 100000 is out of range; pick 1 to 1024"),
+        (["--model", "toy", "--seed", "-1"], "seed = -1 is out of range; pick 0 to 4294967295"),
+        (["--model", "toy", "--seed", "18446744073709551616"], "seed = 18446744073709551616 is out of range"),
         (["--device", "tpu9"], 'device = "tpu9" is not a device'),
         (["--save", "/no/such/folder/t.safetensors"], "does not exist"),
     ],
@@ -111,7 +111,7 @@ def test_chapters_lists_the_lesson_in_order(run):
 
 def test_inspect_minilm_prints_the_pretrained_heads(run):
     sentence = "The cat sat down because it was tired."
-    result = run("inspect", "--model", "minilm", "--layer", "0", "--sentence", sentence, "--json")
+    result = run("inspect", "--model", "minilm", "--layer", "1", "--sentence", sentence, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     trace = mha_core.trace_pretrained(sentence, layer=0, device="cpu")  # checked against transformers in test_pretrained
@@ -120,32 +120,40 @@ def test_inspect_minilm_prints_the_pretrained_heads(run):
     torch.testing.assert_close(torch.tensor(data["stages"]["weights"]["values"], dtype=torch.float64), trace.weights.double())
     profiles = mha_core.corpus_profiles(0)
     assert [p["label"] for p in data["head_profiles"]] == [p.label for p in profiles]
-    tables = run("inspect", "--model", "minilm", "--layer", "0", "--sentence", sentence).output
+    tables = run("inspect", "--model", "minilm", "--layer", "1", "--sentence", sentence).output
     assert "Head signatures" in tables and "previous token = key i-1 for query i" in tables
 
 
 def test_inspect_minilm_rejects_a_missing_layer_and_causal(run):
     result = run("inspect", "--model", "minilm", "--layer", "9")
-    assert result.exit_code == 2 and "layer = 9 is out of range; pick 0 to 5" in result.output
+    assert result.exit_code == 2 and "layer = 9 is out of range; pick 1 to 6" in result.output
     result = run("inspect", "--model", "minilm", "--causal")
     assert result.exit_code == 2 and "bidirectional" in result.output
 
 
 def test_inspect_reads_the_model_settings_of_a_lesson_toml(run, tmp_path):
     path = tmp_path / "lesson.toml"
-    path.write_text('sentence = "The cat sat."\nheads = 2\nd_model = 8\nseed = 3\ntheme = "light"\n', encoding="utf-8")
+    path.write_text('sentence = "The cat sat."\nmodel = "toy"\nheads = 2\nd_model = 8\nseed = 3\ntheme = "light"\n',
+                    encoding="utf-8")
     data = json.loads(run("inspect", "--config", str(path), "--json").output)
     trace = mha_core.trace_sentence("The cat sat.", d_model=8, n_head=2, seed=3)
     torch.testing.assert_close(torch.tensor(data["stages"]["output"]["values"], dtype=torch.float64), trace.output.double())
-    flagged = json.loads(run("inspect", "--config", str(path), "--heads", "4", "--json").output)
+    flagged = json.loads(run("inspect", "--model", "toy", "--config", str(path), "--heads", "4", "--json").output)
     assert flagged["n_head"] == 4 and flagged["d_model"] == 8  # flags override the file
 
 
 def test_inspect_defaults_are_the_lessons(run):
+    from scenes.lesson.build import build_lesson
+    from scenes.lesson.config import LessonConfig
+
     data = json.loads(run("inspect", "--json").output)
+    lesson = build_lesson(LessonConfig())  # MiniLM at the layer of the head chosen for the focus word
+    assert data["tokens"] == list(lesson.tokens) and (data["n_head"], data["d_model"]) == (12, 384)
+    torch.testing.assert_close(torch.tensor(data["stages"]["output"]["values"], dtype=torch.float64),
+                               lesson.trace.output.double())
+    toy = json.loads(run("inspect", "--model", "toy", "--json").output)
     trace = mha_core.trace_sentence("The cat sat down because it was tired.", d_model=16, n_head=4, seed=0)
-    assert data["tokens"] == list(trace.tokens) and (data["n_head"], data["d_model"]) == (4, 16)
-    torch.testing.assert_close(torch.tensor(data["stages"]["output"]["values"], dtype=torch.float64), trace.output.double())
+    torch.testing.assert_close(torch.tensor(toy["stages"]["output"]["values"], dtype=torch.float64), trace.output.double())
 
 
 def test_inspect_save_keeps_an_existing_file_unless_forced(run, tmp_path):
@@ -166,7 +174,7 @@ def test_saved_metadata_names_each_tensors_axes(run, tmp_path):
     from mha_core.trace import CONVENTIONS
 
     path = tmp_path / "t.safetensors"
-    assert run("inspect", "-s", "Le café est fermé.", "--causal", "--heads", "2", "-d", "8",
+    assert run("inspect", "--model", "toy", "-s", "Le café est fermé.", "--causal", "--heads", "2", "-d", "8",
                "--save", str(path)).exit_code == 0
     with safe_open(str(path), "pt") as f:
         metadata = f.metadata()
@@ -275,10 +283,10 @@ def test_c_locale_reads_and_prints_non_ascii_text(tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert 'sentence = "Le café est fermé."' in shown.stdout.decode("utf-8")
     for args in (["--config", "lesson.toml"], ["-s", "Le café est fermé."]):
-        tables = cli("inspect", "--heads", "2", "-d", "8", *args)
+        tables = cli("inspect", "--model", "toy", "--heads", "2", "-d", "8", *args)
         assert tables.returncode == 0, tables.stderr
         assert b"Traceback" not in tables.stderr
-        data = json.loads(cli("inspect", "--heads", "2", "-d", "8", "--json", *args).stdout.decode("utf-8"))
+        data = json.loads(cli("inspect", "--model", "toy", "--heads", "2", "-d", "8", "--json", *args).stdout.decode("utf-8"))
         assert data["tokens"] == ["Le", "café", "est", "fermé", "."]
     bad = cli("inspect", "-s", "Le café 猫 dort.")
     assert bad.returncode == 2 and "猫 (U+732B)" in bad.stderr.decode("utf-8")

@@ -62,13 +62,13 @@ def test_default_file_documents_each_key():
 
 
 def test_flags_override_the_file_which_overrides_defaults(toml):
-    path = toml('heads = 2\nd_model = 8\ntheme = "light"\nchapters = ["cost", "intro"]\n')
+    path = toml('model = "toy"\nheads = 2\nd_model = 8\ntheme = "light"\nchapters = ["cost", "intro"]\n')
     config, sources = load_config_with_sources(path, heads=8, theme=None, formats=())
     assert (config.heads, config.d_model, config.theme) == (8, 8, "light")  # flag, file, file
     assert config.chapters == ("cost", "intro")  # the file's order is kept
     assert config.seed == LessonConfig().seed  # default
     assert sources["heads"] == "flag"
-    assert sources["d_model"] == f"{path} line 2"
+    assert sources["d_model"] == f"{path} line 3"
     assert sources["seed"] == "default"
 
 
@@ -88,7 +88,11 @@ def test_flag_values_are_parsed_like_the_cli_gives_them():
         ({"heads": 3, "d_model": 8}, "heads = 3 does not divide d_model = 8; pick 1, 2, 4 or 8"),
         ({"model": "gpt2"}, 'model = "gpt2" is not allowed; choose toy or minilm'),
         ({"theme": "blue"}, 'theme = "blue" is not allowed; choose dark or light'),
-        ({"layer": 6}, "layer = 6 is out of range; pick 0 to 5"),
+        ({"layer": 7}, "layer = 7 is out of range; pick 1 to 6 (layers are numbered from 1, as on screen) or auto"),
+        ({"layer": 0}, "layer = 0 is out of range; pick 1 to 6 (layers are numbered from 1, as on screen) or auto"),
+        ({"head": 13}, "head = 13 is out of range: all-MiniLM-L6-v2 has heads 1 to 12"),
+        ({"model": "toy", "head": 5}, "head = 5 is out of range: the toy model has heads = 4, so heads 1 to 4"),
+        ({"layer": "first"}, 'layer = "first" is not a layer number; give a whole number'),
         ({"pacing": 0}, "pacing = 0 is out of range; pick 0.1 to 4.0"),
         ({"fps": 500}, "fps = 500 is out of range; pick 1 to 120"),
         ({"heads": "four"}, 'heads = "four" is not a whole number; pick 1 to 64'),
@@ -129,10 +133,11 @@ def test_bad_value_names_key_value_and_allowed(overrides, expected):
 
 
 def test_whole_numbers_fill_float_keys_and_flags_keep_their_types(toml):
-    config = load_config(toml("pacing = 1\nheads = 2\nd_model = 8\ncausal = true\n"))
+    config = load_config(toml('pacing = 1\nmodel = "toy"\nheads = 2\nd_model = 8\ncausal = true\n'))
     assert config.pacing == 1.0 and isinstance(config.pacing, float)
     assert (config.heads, config.causal) == (2, True)
-    assert load_config(pacing=1.5, heads=8, causal=False, pixel_height=144, seed=2**32 - 1).seed == 2**32 - 1
+    assert load_config(model="toy", pacing=1.5, heads=8, causal=False, pixel_height=144,
+                       seed=2**32 - 1).seed == 2**32 - 1
 
 
 def test_toml_booleans_and_numbers_do_not_mix(toml):
@@ -266,8 +271,8 @@ def test_config_error_is_a_value_error_and_a_usage_error_on_the_command_line(tom
 
 
 def test_effective_config_round_trips_through_toml(toml, tmp_path):
-    config = load_config(heads=2, d_model=8, sentence='She said "hi" \\ left.', chapters="cost,intro", fps=12,
-                         out=tmp_path / "lesson")
+    config = load_config(model="toy", heads=2, d_model=8, sentence='She said "hi" \\ left.', chapters="cost,intro",
+                         fps=12, out=tmp_path / "lesson")
     assert load_config(toml(config.to_toml())) == config
     # A relative out is written as the absolute folder it means, so the text means it wherever it is saved.
     relative = load_config(out="media")
@@ -295,7 +300,7 @@ def test_out_in_a_file_is_relative_to_that_file(tmp_path, monkeypatch):
 
 def test_a_file_with_a_byte_order_mark_is_read(tmp_path):
     path = tmp_path / "lesson.toml"
-    path.write_bytes("\ufeffsentence = \"Le café est fermé.\"\nheads = 2\n".encode("utf-8"))
+    path.write_bytes("\ufeffsentence = \"Le café est fermé.\"\nmodel = \"toy\"\nheads = 2\n".encode("utf-8"))
     config, sources = load_config_with_sources(path)
     assert (config.sentence, config.heads) == ("Le café est fermé.", 2)
     assert sources["sentence"] == f"{path} line 1"
@@ -332,7 +337,7 @@ def test_cli_config_init_default_path(tmp_path, monkeypatch):
 
 
 def test_cli_config_show_merges_file_and_flags(toml):
-    path = toml('heads = 2\nd_model = 8\ntheme = "light"\n')
+    path = toml('heads = 2\nd_model = 8\ntheme = "light"\nmodel = "toy"\n')
     result = CliRunner().invoke(main, ["config", "show", "--config", str(path), "--heads", "8", "-q", "l",
                                        "--chapters", "intro,cost", "--format", "webm", "--format", "mp4"])
     assert result.exit_code == 0, result.output
@@ -346,9 +351,9 @@ def test_cli_config_show_merges_file_and_flags(toml):
     assert load_config(toml(result.output, "shown.toml")) == effective.model_copy(
         update={"out": Path(os.path.abspath(effective.out))})
 
-    as_json = CliRunner().invoke(main, ["config", "show", "--json", "--causal"])
+    as_json = CliRunner().invoke(main, ["config", "show", "--json", "--model", "toy", "--causal"])
     assert as_json.exit_code == 0
-    assert json.loads(as_json.output) == LessonConfig(causal=True).model_dump(mode="json")
+    assert json.loads(as_json.output) == LessonConfig(model="toy", causal=True).model_dump(mode="json")
 
 
 @pytest.mark.parametrize(
@@ -388,9 +393,9 @@ def test_options_of_a_model_the_lesson_does_not_use_are_refused_unless_left_at_t
         load_config(model="minilm", heads=8)
     assert load_config(model="minilm", specialization_model="toy", heads=8).heads == 8  # the toy one is used
     with pytest.raises(ConfigError, match="layer = 2 picks a MiniLM layer"):
-        load_config(specialization_model="toy", layer=2)
-    # A full lesson.toml lists every key at its default: switching it to MiniLM is not an error.
+        load_config(model="toy", layer=2)
+    # A full lesson.toml lists every key at its default: switching it to the toy model is not an error.
     path = tmp_path / "lesson.toml"
     write_default_toml(path)
-    path.write_text(path.read_text("utf-8").replace('model = "toy"', 'model = "minilm"', 1), "utf-8")
-    assert load_config(path).model == "minilm"
+    path.write_text(path.read_text("utf-8").replace('model = "minilm"', 'model = "toy"', 1), "utf-8")
+    assert load_config(path).model == "toy"

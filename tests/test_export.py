@@ -39,7 +39,7 @@ def render_small_lesson(base: Path):
 
     config = load_config(
         chapters=",".join(CHAPTERS), pixel_height=144, fps=5, formats=("mp4", "webm"),
-        theme="light", specialization_model="toy", out=base / "r2-lesson",
+        theme="light", model="toy", specialization_model="toy", out=base / "r2-lesson",
     )
     return render_lesson(config, jobs=2)
 

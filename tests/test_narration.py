@@ -179,7 +179,7 @@ def test_caption_lines_follow_the_broadcast_convention(sentence):
 
 def test_voice_none_renders_a_silent_lesson_with_captions(tmp_path):
     config = LessonConfig(chapters=("concat",), pixel_height=144, fps=5, voice="none", pacing=0.5,
-                          formats=("mp4",), specialization_model="toy", out=tmp_path / "silent")
+                          formats=("mp4",), model="toy", specialization_model="toy", out=tmp_path / "silent")
     result = render_lesson(config, jobs=1)
     info = media.probe(result.lesson_files["mp4"])
     assert info.audio is None and info.subtitles == ("mov_text",)
@@ -235,7 +235,7 @@ def test_burned_captions_are_drawn_while_their_words_are_spoken(tmp_path):
     """--burn-captions draws each caption into the frames under its beat (a dark box, bottom centre)."""
     def bottom_centre(burn: bool):
         config = LessonConfig(chapters=("intro",), pixel_height=144, fps=10, theme="light", burn_captions=burn,
-                              formats=("mp4",), specialization_model="toy", out=tmp_path / f"burn-{burn}")
+                              formats=("mp4",), model="toy", specialization_model="toy", out=tmp_path / f"burn-{burn}")
         ch = render_lesson(config, jobs=1, chapters_module="test_render:QUICK").chapters[0]
         frames = media.sample_frames(ch.files["mp4"], 12)
         times = np.linspace(0, ch.duration, len(frames))

@@ -243,7 +243,7 @@ SLOW = {"intro": SlowScene}
 
 
 def tiny(out: Path, **overrides) -> LessonConfig:
-    return LessonConfig(pixel_height=144, fps=5, out=out, chapters=("intro",), specialization_model="toy",
+    return LessonConfig(pixel_height=144, fps=5, out=out, chapters=("intro",), model="toy", specialization_model="toy",
                         **overrides)
 
 
@@ -274,7 +274,7 @@ main(sys.argv[2:])
 def run_render(scenes: str, out: Path, *args) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     argv = [sys.executable, "-c", RENDER_SCRIPT, scenes, "render", "intro", "--pixel-height", "144", "--fps", "5",
-            "--specialization-model", "toy", "--jobs", "1", "--out", str(out), *args]
+            "--model", "toy", "--specialization-model", "toy", "--jobs", "1", "--out", str(out), *args]
     return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

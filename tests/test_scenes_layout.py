@@ -26,10 +26,11 @@ OVERLAP_TOL = 0.02  # Manim units (~1 px at 480p): touching boxes are fine, over
 MIN_CONTRAST = 2.5  # WCAG contrast ratio of text against the background
 
 CONFIGS = {
-    "default": LessonConfig(),
-    "large": LessonConfig(heads=12, d_model=384, sentence="The old man who lived by the sea was happy"),
-    # MiniLM everywhere, 13 word pieces with [CLS] and [SEP]: drawn whole, nothing capped.
-    "scientist": LessonConfig(model="minilm", layer=1, sentence="The scientist who reviewed the paper said it was flawed."),
+    "default": LessonConfig(),  # all-MiniLM-L6-v2: 12 heads of 32, d = 384
+    # The untrained toy model, for small readable matrices.
+    "toy": LessonConfig(model="toy"),
+    # 13 word pieces with [CLS] and [SEP]: drawn whole, nothing capped.
+    "scientist": LessonConfig(sentence="The scientist who reviewed the paper said it was flawed."),
 }
 
 
@@ -120,3 +121,17 @@ def test_chapter_layout(lesson, chapter_id, theme, tmp_path):
     assert len(scene.cues) >= 2, f"{chapter_id} records {len(scene.cues)} narration cue(s); it needs at least 2"
     assert starts == sorted(starts) and len(set(starts)) == len(starts), f"cue times must increase: {starts}"
     assert all(c.end > c.start and c.text.strip() for c in scene.cues)
+
+
+def test_intro_relationship_arcs_stay_clear_of_the_text(lesson, tmp_path):
+    """The arcs drawn for the table's links sit between the question and the table, crossing none of their words."""
+    state = run_headless(CHAPTERS["intro"], lesson, tmp_path).state
+    words = [t for mob in (state.question, state.table) for t in mob.get_family() if isinstance(t, TEXT_TYPES)]
+    assert state.links is not None and len(state.links) == len(state.table_rows)
+    for arc in state.links.family_members_with_points():
+        alo, ahi = arc.points.min(axis=0), arc.points.max(axis=0)
+        assert state.question.get_bottom()[1] > ahi[1] and alo[1] > state.table.get_top()[1]
+        for t in words:
+            lo, hi = t.get_corner([-1, -1, 0]), t.get_corner([1, 1, 0])
+            dx, dy = min(ahi[0], hi[0]) - max(alo[0], lo[0]), min(ahi[1], hi[1]) - max(alo[1], lo[1])
+            assert not (dx > OVERLAP_TOL and dy > OVERLAP_TOL), describe(t)

@@ -12,11 +12,12 @@ import math
 import pytest
 import torch
 from conftest import run_headless
+from manim import Text
 
-from mha_core.analysis import SHARES
+from mha_core.analysis import SHARE_THRESHOLD, corpus_profiles
+from mha_core.pretrained import load_minilm
 from scenes import style
 from scenes.chapters import CHAPTERS
-from scenes.chapters.specialization import measure_text
 from scenes.lesson import build_lesson
 from scenes.lesson.config import LessonConfig
 from scenes.parts import NumberLabel
@@ -49,47 +50,51 @@ def test_fmt_rounds_and_uses_a_true_minus():
 
 
 def test_one_head_worked_row_is_the_trace(lesson, scenes):
-    T, t, f = scenes["one-head"].table, lesson.trace, lesson.focus
+    T, t, f, h = scenes["one-head"].table, lesson.trace, lesson.focus, lesson.focus_head
     assert t.tokens[f] == "it"  # the default sentence's pronoun is the worked query
     assert len(T.scores) == t.n_pos
     for j in range(t.n_pos):
-        shown(T.scores[j], float(t.scores[0, f, j]))
-        shown(T.scaled[j], float(t.scaled[0, f, j]))
-        shown(T.weights[j], float(t.weights[0, f, j]))
+        shown(T.scores[j], float(t.scores[h, f, j]))
+        shown(T.scaled[j], float(t.scaled[h, f, j]))
+        shown(T.weights[j], float(t.weights[h, f, j]))
         # The scaling on screen is the real one: score / sqrt(d_k).
         assert T.scaled[j].value == pytest.approx(T.scores[j].value / math.sqrt(t.d_head), rel=1e-5)
     assert sum(w.value for w in T.weights) == pytest.approx(1.0, abs=1e-5)
     for (dim, j), mob in T.k_block.cells.items():
-        shown(mob, float(t.k[0, j, dim]))
+        shown(mob, float(t.k[h, j, dim]))
     for (dim, j), mob in T.v_block.cells.items():
-        shown(mob, float(t.v[0, j, dim]))
+        shown(mob, float(t.v[h, j, dim]))
     q = [m for m in T.q_col if isinstance(m, NumberLabel)]
-    assert [m.value for m in q] == pytest.approx(t.q[0, f, : len(q)].tolist(), abs=1e-6)
+    dims = [d for d in T.dims if d is not None]  # the query's dimensions drawn (a wide head is elided)
+    assert [m.value for m in q] == pytest.approx(t.q[h, f, dims].tolist(), abs=1e-6)
 
 
 def test_one_head_projections_are_x_times_the_heads_weights(lesson, scenes):
-    """q, k, v of the focus word on screen are x[word] W^(1) + b^(1), recomputed from the weights."""
+    """q, k, v of the focus word on screen are x[word] W^(h) + b^(h) of the focus head, recomputed from the weights."""
     group, t, f, mha = scenes["one-head"].projections, lesson.trace, lesson.focus, lesson.mha
+    h = lesson.focus_head
     x_row, *role_rows = group[0]
     for (_, j), label in x_row._entries.items():
         shown(label, float(t.x[f, j]))
     d_k = t.d_head
     for row, role in zip(role_rows, "QKV"):
-        W, b = mha.head_weights(role)[0], getattr(mha, f"b_{role}")[:d_k]  # head 1: the first d_k columns
+        # The focus head's block: its d_k columns of W and b.
+        W, b = mha.head_weights(role)[h], getattr(mha, f"b_{role}")[h * d_k:(h + 1) * d_k]
         expected = (t.x[f] @ W + b).detach()
         assert row._entries, role
         for (_, j), label in row._entries.items():
-            shown(label, float(getattr(t, role.lower())[0, f, j]))
+            shown(label, float(getattr(t, role.lower())[h, f, j]))
             assert label.value == pytest.approx(float(expected[j]), abs=1e-5)
 
 
 def test_one_head_output_is_the_weighted_sum(lesson, scenes):
-    scene, t, f = scenes["one-head"], lesson.trace, lesson.focus
+    scene, t, f, h = scenes["one-head"], lesson.trace, lesson.focus, lesson.focus_head
     entries = [m for m in scene.result[1] if isinstance(m, NumberLabel)]
-    assert len(entries) == t.d_head
-    mixed = t.weights[0, f] @ t.v[0]  # what "weights mix values" means, recomputed independently
-    for d, m in enumerate(entries):
-        shown(m, float(t.heads[0, f, d]))
+    dims = [d for d in scene.table.dims if d is not None]  # the dimensions drawn (a wide head is elided)
+    assert len(entries) == len(dims)
+    mixed = t.weights[h, f] @ t.v[h]  # what "weights mix values" means, recomputed independently
+    for d, m in zip(dims, entries):
+        shown(m, float(t.heads[h, f, d]))
         assert m.value == pytest.approx(float(mixed[d]), abs=1e-5)
 
 
@@ -115,7 +120,25 @@ def test_failure_trap_distances_are_computed(lesson, scenes):
     real = [cell_weights(g) for g in scene.real_grids]
     assert all(torch.allclose(c, copies[0], atol=1e-6) for c in copies)
     assert not torch.allclose(real[1], real[0], atol=1e-3)
-    assert torch.allclose(real[0], lesson.trace.weights[0].double(), atol=1e-6)
+    from scenes.chapters.split_heads import trap_heads
+
+    heads = trap_heads(lesson)
+    assert lesson.focus_head in heads and lesson.copied_head in heads and lesson.copied_head != lesson.focus_head
+    for grid, i in zip(scene.real_grids, heads):
+        assert torch.allclose(cell_weights(grid), lesson.trace.weights[i].double(), atol=1e-6)
+
+
+def test_failure_trap_losses_are_measured(lesson, scenes):
+    """What the copies lose, on screen, is the Lesson's measurement; two independent computations agree."""
+    text = words_of(scenes["split-heads"].lost)
+    change = float(torch.linalg.vector_norm(lesson.copies.output - lesson.trace.output)
+                   / torch.linalg.vector_norm(lesson.trace.output))
+    assert f"{change:.2f}times" in text
+    if lesson.trap is not None:  # MiniLM: the core's own run of the copies agrees with the Lesson's trace
+        t = lesson.trap
+        assert t.output_change == pytest.approx(change, rel=1e-4) and t.head == lesson.copied_head
+        assert f"{t.embedding_similarity:.3f}" in text and f"{t.probe_shift:.3f}" in text
+        assert f"{t.one_head_shift:.4f}" in text and t.probe_shift > t.one_head_shift
 
 
 def cell_weights(grid) -> torch.Tensor:
@@ -149,29 +172,71 @@ def test_intro_links_are_each_heads_strongest(lesson, scenes):
         assert style.fmt(float(w.max())) in chip.label.text.replace(" ", "")
 
 
-def test_specialization_tags_are_measured(lesson, scenes):
-    scene, sp = scenes["specialization"], lesson.specialization
-    assert sp.trained and sp.trace.tokens[0] == "[CLS]"
-    for i, g in enumerate(scene.grids):
-        n = g.n_queries
-        assert torch.allclose(cell_weights(g), sp.trace.weights[i, :n, :n].double(), atol=1e-6)
-        tag, profile = sp.tags[i], sp.profiles[i]
-        if profile.label:
-            assert tag.headline == profile.label
-            assert tag.value == profile.get(tag.signature) >= profile.threshold  # a label only above its threshold
+def test_specialization_gallery_tiles_show_the_measurements(lesson, scenes):
+    """Each tile: the head's real attention, "layer L, head H" numbered from 1, and its measured number beside its
+    baseline, read back from lesson.relations (relation heads) and the corpus profiles (surface labels)."""
+    scene, g = scenes["specialization"], lesson.gallery
+    assert g is not None and len(scene.tiles) == len(g.tiles) >= 6
+    passed = {(r.layer, r.head): r for r in lesson.relations if r.labelled}
+    assert set(passed) <= {(b.data.layer, b.data.head) for b in scene.tiles}  # every relation head that passed
+    for box in scene.tiles:
+        t = box.data
+        assert torch.allclose(cell_weights(box.grid), t.weights[: box.grid.n_queries, : box.grid.n_keys].double(),
+                              atol=1e-6)
+        assert box.title.text.replace(" ", "") == f"layer{t.layer + 1},head{t.head + 1}"
+        label, measure = words_of(box.label), words_of(box.measure)
+        if (t.layer, t.head) in passed:
+            r = passed[(t.layer, t.head)]
+            assert label == r.relation.replace("->", "\u2192")
+            assert measure == f"{style.fmt(r.accuracy)}vs{r.baseline_name}{style.fmt(r.baseline_accuracy)}".replace(
+                " ", "")
         else:
-            assert tag.headline == "no label"
-            shares = [profile.get(n) for n in SHARES]
-            assert tag.value == max(s for s in shares if s is not None)
-        # The tag on screen is the measured value, in two decimals.
-        assert g.tag[1].text.replace(" ", "") == f"{tag.value:.2f}{measure_text(tag).split(' ', 1)[1]}".replace(" ", "")
-    assert scene.card.content[0].text.replace(" ", "") in sp.descriptions[scene_showcase(scene)].replace(" ", "")
+            profile = corpus_profiles(t.layer)[t.head]
+            assert "\u2192" not in label  # no relation name on a head that did not pass
+            if profile.label is None:
+                assert label.startswith("nolabel") and style.fmt(profile.entropy) in label
+            else:
+                sig = {"previous-token": "previous", "next-token": "next", "[CLS]": "cls", "[SEP]": "sep",
+                       "current-token": "current", "punctuation": "punctuation"}[profile.label]
+                assert measure.startswith(style.fmt(profile.get(sig)) + "vs")
+                assert profile.get(sig) >= SHARE_THRESHOLD
+    # The framed row is the pronoun's, in every tile.
+    assert all(b.focus_word.text == "it" for b in scene.tiles)
 
 
-def scene_showcase(scene):
-    from scenes.chapters.specialization import showcase_head
+def test_specialization_scientist_weights_are_traced_live(lesson, scenes):
+    scene, p = scenes["specialization"], lesson.gallery.probe
+    r = next(r for r in lesson.relations if r.relation == "pronoun->antecedent")
+    trace = load_minilm().trace_all("The scientist who reviewed the paper said it was flawed.")[r.layer]
+    row = trace.weights[r.head, trace.tokens.index("it")]
+    assert [w.value for w in scene.probe_weights] == pytest.approx(row.tolist(), abs=1e-6)
+    for w in scene.probe_weights:
+        shown(w, w.value)
+    # The card says which word the numbers favour, and by how much, whichever it is.
+    scientist, paper = (float(row[trace.tokens.index(w)]) for w in ("scientist", "paper"))
+    (win, w_win), (lose, w_lose) = sorted((("scientist", scientist), ("paper", paper)), key=lambda x: -x[1])
+    card = words_of(scene.probe_card)
+    assert f"prefers\u201c{win}\u201d:{style.fmt(w_win)}against{style.fmt(w_lose)}for\u201c{lose}\u201d" in card
+    assert f"{style.fmt(r.accuracy)}abovecomesfrom{r.n}held-out" in card  # the caveat that follows
+    assert p.layer == r.layer and p.head == r.head
 
-    return showcase_head(scene.spec)
+
+def test_specialization_unlabelled_count_is_measured(lesson, scenes):
+    scene = scenes["specialization"]
+    earned = {(r.layer, r.head) for r in lesson.relations if r.labelled}
+    expected = sum(1 for layer in range(6) for p in corpus_profiles(layer) if p.label is None
+                   and (layer, p.head) not in earned)
+    table = scene.table
+    last = len(table.rows) - 1
+    assert table.cell(last, len(table.kinds)).value == expected  # the "all" row's "no label" column
+    for layer in range(6):
+        assert sum(n.value for n in table.rows[layer + 1] if isinstance(n, NumberLabel)) == 12
+    assert f"{expected}ofthe72" in words_of(scene.notes[0].content)
+
+
+def words_of(mob) -> str:
+    """Every Text in ``mob`` (a line, or lines of a paragraph), joined, spaces left out."""
+    return "".join(m.text for m in mob.get_family() if isinstance(m, Text)).replace(" ", "")
 
 
 def test_grid_numbers_and_matrix_ellipsis_keep_their_sources():
@@ -189,3 +254,95 @@ def test_grid_numbers_and_matrix_ellipsis_keep_their_sources():
     for (i, j), label in m._entries.items():
         shown(label, float(big[i, j]))
     assert m.entry(10, 10) is None  # elided
+
+
+# -- intro: the single-head bottleneck and the relationship table ("The cat sat down", MiniLM) -------------------
+
+
+def _texts_in(mob) -> list[str]:
+    """The words of every Text in ``mob``'s family, as written (spaces kept)."""
+    from manim import Text
+
+    return [getattr(m, "original_text", m.text) for m in mob.get_family() if isinstance(m, Text)]
+
+
+def test_intro_bottleneck_row_is_one_softmax_row_that_adds_up_to_one(lesson, scenes):
+    from mha_core import trace_pretrained
+    from scenes.lesson.relationships import EXAMPLE
+
+    s, R = scenes["intro"], lesson.relationships
+    b = R.bottleneck
+    assert next(r for r in lesson.relations if r.relation == "verb->subject").head == b.head
+    row = trace_pretrained(EXAMPLE, layer=b.layer, device="cpu").weights[b.head, R.focus].double()  # traced afresh
+    assert len(s.bars) == len(s.bar_numbers) == len(s.sum_terms) == len(R.tokens) == row.numel()
+    for bar, label, term, w in zip(s.bars, s.bar_numbers, s.sum_terms, row.tolist()):
+        assert bar.value == pytest.approx(w, abs=1e-6)
+        shown(label, w)
+        shown(term, w)
+    shown(s.total, float(row.sum()))
+    assert s.total.str == "1.00"
+    # The terms as written add up to the total as written: the viewer can check the sum.
+    assert sum(style.parse(t.str) for t in s.sum_terms) == pytest.approx(style.parse(s.total.str), abs=1e-9)
+    # Bars are drawn to one scale: heights in proportion to the weights.
+    big = max(s.bars, key=lambda m: m.value)
+    for bar in s.bars:
+        if bar.value > 0.02:
+            assert bar.height / big.height == pytest.approx(bar.value / big.value, rel=1e-3)
+    assert "[CLS]" in " ".join(_texts_in(s.special)) and "[SEP]" in " ".join(_texts_in(s.special))
+
+
+def test_intro_table_shows_each_heads_traced_weight_and_its_measure(lesson, scenes):
+    from mha_core import trace_pretrained
+    from scenes.lesson.relationships import EXAMPLE
+
+    s, R = scenes["intro"], lesson.relationships
+    assert [r.key for r in s.table_rows] == [r.key for r in R.rows] and len(s.table.numbers) == len(R.rows)
+    for r, number, head, why in zip(s.table_rows, s.table.numbers, s.heads, s.evidence):
+        w = trace_pretrained(EXAMPLE, layer=r.layer, device="cpu").weights[r.head].double()
+        shown(number, sum(float(w[q, k]) for q, k in r.links) / len(r.links))
+        assert f"layer {r.layer + 1}, head {r.head + 1}" in _texts_in(head)  # numbered from 1 on screen
+        words = " ".join(_texts_in(why))
+        e = r.evidence
+        if e.kind == "held-out":  # the probe relation's held-out accuracy against its best baseline
+            assert style.fmt(e.value) in words and style.fmt(e.baseline) in words
+        elif e.kind == "corpus":
+            assert style.fmt(e.value) in words and f"{e.n} sentences" in words
+        else:
+            assert f"{R.total_heads} heads" in words and "this sentence" in words
+        assert ("no label" in words) == (e.kind != "sentence" and not r.labelled)
+
+
+def test_intro_layer_rows_are_every_head_of_that_layer(lesson, scenes):
+    s, R = scenes["intro"], lesson.relationships
+    assert torch.allclose(cell_weights(s.layer_grid), R.layer_rows.double(), atol=1e-6)
+    assert s.layer_grid.n_queries == R.n_head == 12
+    line = " ".join(_texts_in(s.count_line))
+    assert f"{R.n_head} heads" in line and f"{R.n_layer} layers" in line and f"= {R.total_heads} " in line
+
+
+def test_intro_table_text_stays_readable(lesson, scenes):
+    """The table is shrunk to fit the frame, but not below the smallest size readable at 480p."""
+    from scenes.chapters.intro import TABLE_SIZE
+
+    n = scenes["intro"].table.numbers[0]
+    scale = n.height / NumberLabel(n.value, n.str, TABLE_SIZE).height
+    assert scale * TABLE_SIZE >= style.NUMBER_SIZE
+
+
+@pytest.mark.parametrize("flip", [False, True], ids=["as measured", "verdicts flipped"])
+def test_intro_names_a_head_only_when_it_earned_the_name(lesson, tmp_path, flip):
+    """Flip the probe's label verdicts: the table names exactly the labelled heads, and the narration follows."""
+    from dataclasses import replace
+
+    from scenes.lesson.relationships import build_relationships
+
+    relations = [replace(r, labelled=r.labelled != flip) for r in lesson.relations]
+    flipped = replace(lesson, relationships=build_relationships("cpu", relations))
+    scene = run_headless(CHAPTERS["intro"], flipped, tmp_path)
+    for r, head in zip(scene.state.table_rows, scene.state.heads):
+        named = any(r.key in t for t in _texts_in(head))
+        assert named == r.labelled, (r.key, r.labelled)
+    probed = [r for r in scene.state.table_rows if r.evidence.kind == "held-out"]
+    verdict = next(b.text for b in scene.beats if b.text.startswith("On held-out sentences"))
+    assert ("clear margin" in verdict) == any(r.labelled for r in probed)
+    assert ("too little" in verdict or "does not" in verdict) == (not all(r.labelled for r in probed))

@@ -2,17 +2,35 @@
 
 Storyboard: parameters: four d × d matrices, 4d², whatever h is (heads cut the same
 matrices into column blocks) -> multiply-adds per stage for the live h and for h = 1
-at the same width: the totals match, only scale + softmax grow with h -> the worked
-example's table (h = 1, 2, 8 at d = 512; GPT-3's h = 96) -> more heads is not free -> measured:
-zero one head at a time; not every head is equally useful.
+at the same width: the totals match, only scale + softmax grow with h -> other shapes
+(h = 1, 2, 8 at the original Transformer's d = 512; GPT-3's h = 96), with their capacity:
+one attention pattern per token per head -> more heads is not free -> measured:
+zero each of MiniLM's 72 heads in turn and see how far the sentence embedding moves (the toy
+model: its attention output on this sentence, and what trained models show, cited).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, LaggedStart, Rectangle, Square, VGroup, VMobject, config
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    DashedLine,
+    FadeIn,
+    GrowFromEdge,
+    LaggedStart,
+    Rectangle,
+    Square,
+    VGroup,
+    VMobject,
+    config,
+)
 
+from mha_core.ablation import SHIFT_THRESHOLD
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson import CostExample
@@ -34,12 +52,13 @@ class CostState:
     param_view: VMobject | None = None  # the four d × d squares and W_Q's head blocks
     compute_table: parts.Table | None = None  # multiply-adds per stage, this h against one full-width head
     compute_view: VMobject | None = None  # that table with its title and note
-    examples: parts.Table | None = None  # the worked example, GPT-3 and this model, costed alike
+    examples: parts.Table | None = None  # h = 1, 2, 8 at d = 512, GPT-3 and this model, costed alike
     example_costs: list = field(default_factory=list)  # the CostExamples of that table, in its order
     examples_view: VMobject | None = None  # that table with its title
     free_view: VMobject | None = None  # the "more heads is not free" card
-    chart: parts.BarChart | None = None  # output change when each head is zeroed
-    ablation_values: object = None  # the values the bars show (trained heads if the lesson has them)
+    chart: parts.BarChart | None = None  # how far the output moves when each head is zeroed
+    ablation_values: object = None  # the values the bars show (MiniLM's 72 heads if the lesson has them)
+    redundancy_note: VMobject | None = None  # the pruning claim, with its measured numbers
 
 
 class CostScene(LessonScene):
@@ -124,9 +143,11 @@ class CostScene(LessonScene):
             rows.append([name, a.formula, a.elementwise if elementwise else a.macs,
                          b.elementwise if elementwise else b.macs])
         rows.append(["multiply-adds in total", "", live.total_macs, single.total_macs])
+        # The element-wise work is not a multiply-add: it gets its own total rather than silently none.
+        rows.append(["element-wise ops in total", "", live.total_elementwise, single.total_elementwise])
         grows = next(k for k, s in enumerate(live.stages, start=1) if s.elementwise)
-        colors = {(grows, c): th.highlight for c in range(4)}
-        T = parts.Table(th, rows, total=True, colors=colors)
+        colors = {(r, c): th.highlight for r in (grows, len(rows) - 1) for c in range(4)}
+        T = parts.Table(th, rows, total=2, colors=colors)
         title = parts.text(th, f"Operations per stage, n = {L.trace.n_pos} tokens, d = {L.d_model}",
                            style.LABEL_SIZE, th.muted)
         group = VGroup(title, T).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=LEFT)
@@ -148,19 +169,21 @@ class CostScene(LessonScene):
         n = L.trace.n_pos
         # Other shapes, costed by the same accounting as the live model (the Lesson computed them).
         examples = [*L.cost_examples, CostExample("this lesson's model", L.n_head, L.d_model, L.cost)]
-        rows = [["", "h", "d", "d_k", "weights 4d\u00b2", "multiply-adds", "softmax ops"]]
+        # Capacity: each head is one attention pattern per token; h heads, h independent patterns.
+        rows = [["", "h", "d", "d_k", "weights 4d\u00b2", "multiply-adds", "softmax ops", "patterns per token"]]
         for ex in examples:
             c = ex.cost
             rows.append([ex.name, ex.n_head, ex.d_model, c.d_head, c.weight_parameters, c.total_macs,
-                         c.total_elementwise])
-        colors = {(len(rows) - 1, c): th.highlight for c in range(7)}
+                         c.total_elementwise, ex.n_head])
+        colors = {(len(rows) - 1, c): th.highlight for c in range(len(rows[0]))}
         T = parts.Table(th, rows, colors=colors, size=style.SMALL_SIZE + 1)
         title = parts.text(th, f"One attention layer at n = {n} tokens", style.LABEL_SIZE, th.muted)
         group = VGroup(title, T).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=LEFT)
         layout.fit_in_content(group)
         self.state.examples = T
         self.state.example_costs = examples
-        with self.beat("The worked example agrees: at d = 512, one, two or eight heads cost the same. "
+        with self.beat("At the original Transformer's width, d = 512, one, two or eight heads cost the same weights "
+                       "and multiply-adds. What grows is capacity: one attention pattern per token for each head. "
                        "GPT-3 uses 96 heads of 128."):
             self.clear(self.state.compute_view)
             self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
@@ -190,14 +213,11 @@ class CostScene(LessonScene):
         self.state.free_view = panel
 
     def ablation(self):
+        if self.lesson.redundancy is not None:
+            self.redundancy()
+            return
         L, th = self.lesson, self.theme
-        spec = L.specialization
-        # Trained heads show it best: MiniLM's layer when the lesson has it, else the mechanics model.
-        measured = L.trained_ablation
-        if measured is not None:
-            values, where = measured, f"{spec.model_name}, layer {spec.layer}"
-        else:
-            values, where = L.ablation, L.model_name
+        values, where = L.ablation, L.model_name
         n = len(values)
         chart = parts.BarChart(th, values, [str(i + 1) for i in range(n)],
                                colors=[th.head(i) for i in range(n)], height=2.6,
@@ -208,22 +228,66 @@ class CostScene(LessonScene):
         sub = parts.text(th, f"\u2016change\u2016 / \u2016output\u2016 \u00b7 {where} \u00b7 this sentence",
                          style.SMALL_SIZE, th.muted)
         chart_group = VGroup(title, sub, VGroup(chart, axis)).arrange(DOWN, buff=style.GAP_ITEM)
-        if measured is not None:
-            lesson = ("Trained heads are not equally useful: zeroing some moves the output far less than zeroing "
-                      f"others, and many heads can be pruned with little harm ({PRUNING_SOURCE}).")
-        else:  # an untrained model's differences are chance: say what trained models show, with the source
-            lesson = ("This model is untrained, so its differences are chance. In trained models some heads matter "
-                      f"far less than others, and many can be pruned with little harm ({PRUNING_SOURCE}).")
+        # An untrained model's differences are chance: say what trained models show, with the source.
+        lesson = ("This model is untrained, so its differences are chance. In trained models some heads matter "
+                  f"far less than others, and many can be pruned with little harm ({PRUNING_SOURCE}).")
         lesson_note = parts.note(th, lesson, width=11)
         group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=style.GAP_SECTION)
         layout.fit_in_content(group)
         self.state.chart = chart
         self.state.ablation_values = values
-        with self.beat("And not every head is equally useful: zero one head at a time and see how far the output moves. "
-                       "In trained models, many heads can be pruned."):
+        with self.beat("And not every head is equally useful: zero one head at a time and see how far the output moves."):
             self.clear(self.state.free_view)
             self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
                       run_time=style.SHORT)
             self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),
                       run_time=style.BEAT)
             self.play(FadeIn(lesson_note), run_time=style.SHORT)
+
+    def redundancy(self):
+        """MiniLM's 72 heads, each zeroed alone: how far the sentence embedding moves, over the probe sentences."""
+        L, th = self.lesson, self.theme
+        R = L.redundancy
+        shift = R.shift  # [layer, head]
+        n_head = shift.shape[1]
+        values = shift.flatten()
+        hardly = [float(v) < SHIFT_THRESHOLD for v in values]
+        chart = parts.BarChart(th, values, [""] * len(values), colors=[th.muted if h else th.warn for h in hardly],
+                               height=2.4, bar_width=0.13, gap=0.04)
+        # One name per layer, under its first head (72 head numbers would not be read).
+        layers = VGroup(*(parts.text(th, f"layer {i // n_head + 1}", style.SMALL_SIZE, th.muted)
+                          .next_to(chart.baseline, DOWN, buff=style.GAP_LABEL).align_to(chart.bars[i], LEFT)
+                          for i in range(0, len(values), n_head)))
+        chart.labels = layers
+        top = float(values.max())
+        y = chart.bars[0].get_bottom()[1] + 2.4 * SHIFT_THRESHOLD / top
+        line = DashedLine([chart.baseline.get_left()[0], y, 0], [chart.baseline.get_right()[0], y, 0],
+                          stroke_color=th.text, stroke_width=1.5, dash_length=0.08)
+        tag = parts.text(th, f"{SHIFT_THRESHOLD:g}", style.SMALL_SIZE, th.text).next_to(line, RIGHT, buff=style.GAP_LABEL)
+        title = parts.paragraph(th, "Zero one head at a time: how far does the model's sentence embedding move?", 12,
+                                style.LABEL_SIZE)
+        sub = parts.text(th, f"1 \u2212 cosine, mean over {R.n_sentences} sentences \u00b7 all {R.n_heads} heads of "
+                         f"{L.specialization.model_name.split(',')[0]}", style.SMALL_SIZE, th.muted)
+        layer, head, largest = R.largest()
+        below = R.count_below(SHIFT_THRESHOLD)
+        claim = (f"Zeroing any one of {below} of the {R.n_heads} heads moves the embedding by less than "
+                 f"{SHIFT_THRESHOLD:g}; the largest move is {largest:.3f} (layer {layer + 1}, head {head + 1}). "
+                 "Many heads can be removed one at a time with little harm, as pruning studies found "
+                 f"({PRUNING_SOURCE}); which ones, only a measurement says.")
+        note = parts.note(th, claim, width=12)
+        chart_group = VGroup(title, sub, VGroup(chart, layers, line, tag)).arrange(DOWN, buff=style.GAP_ITEM)
+        group = VGroup(chart_group, note).arrange(DOWN, buff=style.GAP_SECTION)
+        layout.fit_in_content(group)
+        self.state.chart = chart
+        self.state.ablation_values = values
+        self.state.redundancy_note = note
+        with self.beat("Are all heads needed? Zero one head at a time, all seventy-two, and measure how far the "
+                       "model's sentence embedding moves."):
+            self.clear(self.state.free_view)
+            self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(chart.labels), run_time=style.SHORT)
+            self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.01), run_time=style.BEAT)
+        said = (f"{below} of the {R.n_heads} heads move it by less than {{}}. Many heads can be pruned with little "
+                "harm; which ones, only a measurement says.")
+        with self.beat(said.format(f"{SHIFT_THRESHOLD:g}"), spoken=said.format("one hundredth")):
+            self.play(Create(line), FadeIn(tag), run_time=style.SHORT)
+            self.play(FadeIn(note), run_time=style.SHORT)

@@ -1,58 +1,140 @@
 """Chapter 1 — the question: which relationships can different heads attend to in parallel?
 
-Storyboard: title and question -> the sentence, with the kinds of relationship a
-sentence holds -> each head's strongest link from one word, drawn from the real
-weights, all at once -> the chapter plan.
+Storyboard: title and question -> the single-head bottleneck in numbers: in "The cat sat down" one
+MiniLM head's softmax row for "sat" adds up to 1 ([CLS] and [SEP] named where they first appear), so
+what goes to "cat" is not left for "down" -> the relationship table: subject-verb, verb-modifier,
+determiner-noun, local context, each with the real head that carries it, its weight here and the
+measurement behind the choice -> why not one bigger head: one softmax row per token, against the
+layer's h rows -> the lesson's own sentence: each head's strongest link from one word -> the plan.
+
+All numbers come from ``lesson.relationships`` (the example) and ``lesson.trace`` (the lesson's sentence).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, VGroup, VMobject, Write, config
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    GrowFromEdge,
+    LaggedStart,
+    Rectangle,
+    VGroup,
+    VMobject,
+    Write,
+    config,
+)
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson.config import CHAPTER_TITLES
+from scenes.lesson.relationships import DETERMINER_NOUN, LOCAL, SUBJECT_VERB, VERB_MODIFIER, Relationship
 
-# Kinds of relationship a sentence holds at once (from the lesson texts); they describe
-# language, not this model, and are shown as such.
-RELATIONS = (
-    "who did it: a verb and its subject",
-    "what a pronoun refers to",
-    "the words right next door",
-)
 MAX_ARC_HEADS = 6  # more arcs than this from one word stop being readable
-BULLET_GAP = 0.14  # the relation bullets, a little tighter than rows
-# Below the token row: (without, with) the row's own note underneath.
-KINDS_GAP = (0.6, 0.9)
-NOTE_GAP = (style.GAP_ITEM, 0.6)
+BAR_HEIGHT = 2.6  # a weight of 1 is this tall: the bars show shares of one row
+ARC_ROOM = 0.5  # above and below a token row: room for arcs between neighbours
+ALONE = 1.4  # the one-bigger-head row, alone on screen, is drawn this much larger
+CELL = 0.3  # the layer's rows for "sat": 12 rows of this cell size fit under the question
+LINE_GAP = style.GAP_TIGHT  # lines of one table cell
+TABLE_SIZE = style.LABEL_SIZE
+
+# The table's words: the relationship, and the question it answers in "The cat sat down".
+ROW_WORDS = {
+    SUBJECT_VERB: ("subject\u2013verb", "who sat?"),
+    VERB_MODIFIER: ("verb\u2013modifier", "how?"),
+    DETERMINER_NOUN: ("determiner\u2013noun", "which cat?"),
+    LOCAL: ("local context", "next door"),
+}
 
 
 @dataclass
 class IntroState:
     """What the beats have drawn, by name; later beats and tests read it.
 
-    The chapter: the question, the sentence and the heads' links from one word.
+    The chapter: the question, the bottleneck row, the relationship table, one bigger head against
+    the layer's heads, and the heads' links from one word of the lesson's sentence.
     """
 
     question: VMobject | None = None  # the lesson's question, kept at the top
-    row: parts.TokenRow | None = None  # the sentence's tokens
-    kinds: VMobject | None = None  # the kinds of relationship a sentence holds
+    example: parts.TokenRow | None = None  # "The cat sat down" as MiniLM reads it, [CLS] and [SEP] included
+    bars: VGroup | None = None  # the bottleneck head's weights for "sat", one bar per token (.value)
+    bar_numbers: list = field(default_factory=list)  # NumberLabels over the bars
+    sum_terms: list = field(default_factory=list)  # NumberLabels of the sum under the bars
+    total: parts.NumberLabel | None = None  # what the row adds up to
+    special: VMobject | None = None  # the note on [CLS] and [SEP]
+    table: parts.Table | None = None  # relationship, example, head, weight, evidence
+    table_rows: tuple = ()  # the Relationship of each table row after the header, in order
+    heads: list = field(default_factory=list)  # each table row's head cell (chip, and its name when labelled)
+    evidence: list = field(default_factory=list)  # each table row's evidence cell (Texts)
+    links: VMobject | None = None  # arcs over (and under) the example, one group per table row
+    layer_grid: parts.AttentionGrid | None = None  # every head of one layer: its row for "sat"
+    layer_notes: VMobject | None = None  # the weights named beside two of those rows
+    count_line: VMobject | None = None  # heads per layer, layers, heads in all
+    row: parts.TokenRow | None = None  # the lesson's sentence
     arcs: VMobject | None = None  # each head's strongest link from the focus word
     chips: VMobject | None = None  # head chips with each link's weight (.weight, .key)
+
+
+def head_name(r: Relationship) -> str:
+    """A head as the screen numbers it: from 1."""
+    return f"layer {r.layer + 1}, head {r.head + 1}"
+
+
+def rule_words(name: str) -> str:
+    """A baseline's name in words: "offset -1" -> "word-before rule"."""
+    if name.startswith("offset "):
+        k = int(name.split()[1])
+        if k == -1:
+            return "word-before rule"
+        if k == 1:
+            return "next-word rule"
+        return f"{abs(k)}-words-{'back' if k < 0 else 'on'} rule"
+    return f"{name} rule"
+
+
+def evidence_lines(r: Relationship, total_heads: int) -> tuple[str, ...]:
+    """The measurement behind choosing the row's head, in three short lines."""
+    e = r.evidence
+    if e.kind == "held-out":
+        return (f"held-out: {style.fmt(e.value)} right", f"{rule_words(e.baseline_name)}: {style.fmt(e.baseline)}",
+                "label" if e.labelled else "no label")
+    if e.kind == "corpus":
+        return (f"previous token: {style.fmt(e.value)}", f"mean of {e.n} sentences", "label" if e.labelled else "no label")
+    return (f"largest of {total_heads} heads", "on this sentence:", "picked here only")
+
+
+def label_verdict(rows) -> str:
+    """What the held-out test says about the probed rows' heads: ``rows`` is ((Relationship, "subject"), ...)."""
+    named = [w for r, w in rows if r.labelled]
+    unnamed = [w for r, w in rows if not r.labelled]
+    if not named:
+        return (f"On held-out sentences, the {' and '.join(unnamed)} heads beat the best position rule by too little "
+                "to earn a name.")
+    if not unnamed:
+        return (f"On held-out sentences, the {' and '.join(named)} heads beat the best position rule by a clear "
+                "margin, so they earn their names.")
+    return (f"On held-out sentences, the {' and '.join(named)} head beats the best position rule by a clear margin "
+            f"and earns its name; the {' and '.join(unnamed)} head does not.")
 
 
 class IntroScene(LessonScene):
     chapter_id = "intro"
     title = CHAPTER_TITLES[chapter_id]
     summary = ("The question of the lesson: which relationships can different heads attend to in parallel? "
-               "One sentence holds several at once; each head of the model links its words differently.")
+               "One head's weights must add up to 1; in a real model different heads carry different relationships.")
 
     def construct(self):
         self.state = IntroState()
         self.title_card()
-        self.sentence_relations()
+        self.bottleneck()
+        self.relationship_table()
+        self.bigger_head()
         self.heads_in_parallel()
         self.chapter_plan()
 
@@ -74,52 +156,243 @@ class IntroScene(LessonScene):
                   run_time=style.BEAT)
         self.state.question = question
 
-    def sentence_relations(self):
-        th = self.theme
-        self.state.row = parts.TokenRow(th, self.lesson.tokens, size=style.HEADING_SIZE,
-                                        max_width=config.frame_width - 1.0).move_to(DOWN * 0.6)
-        kinds = VGroup(*(parts.text(th, f"\u2022 {r}", style.LABEL_SIZE, th.muted) for r in RELATIONS))
-        kinds.arrange(DOWN, aligned_edge=LEFT, buff=BULLET_GAP)
-        lead = parts.text(th, "A sentence holds several relationships at once:", style.LABEL_SIZE)
-        self.state.kinds = VGroup(lead, kinds).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_WORD)
-        self.state.kinds.next_to(self.state.row, DOWN, buff=KINDS_GAP[self.state.row.note is not None])
-        with self.beat("A sentence holds many relationships at once: a verb and its subject, "
-                       "a pronoun and what it refers to, neighbouring words."):
-            self.play(FadeIn(self.state.row, shift=UP * 0.2), run_time=style.BEAT)
-            self.play(FadeIn(self.state.kinds), run_time=style.BEAT)
+    def _below_question(self) -> float:
+        """The top of the space under the question."""
+        return self.state.question.get_bottom()[1] - style.GAP_SECTION
+
+    def bottleneck(self):
+        th, R = self.theme, self.lesson.relationships
+        b = R.bottleneck
+        color = th.head(b.head)
+        example = parts.TokenRow(th, R.tokens, size=style.HEADING_SIZE)
+        bars, numbers = VGroup(), []
+        for token, w in zip(example.tokens, R.focus_row):
+            bar = Rectangle(width=min(token.width, 0.7), height=max(BAR_HEIGHT * w, 0.02), stroke_width=0,
+                            fill_color=color, fill_opacity=0.9)
+            bar.next_to(token, UP, buff=style.GAP_LABEL)
+            bar.value = w
+            num = parts.number(th, w, size=style.LABEL_SIZE).next_to(bar, UP, buff=style.GAP_TIGHT)
+            bars.add(bar)
+            numbers.append(num)
+        heading = parts.text(th, f"{head_name(b)} of all-MiniLM-L6-v2: its softmax row for \u201csat\u201d",
+                             style.LABEL_SIZE, th.muted)
+        # The sum of the row, term by term, under the tokens.
+        terms = [parts.number(th, w, size=style.LABEL_SIZE) for w in R.focus_row]
+        total = parts.number(th, R.focus_total, size=style.LABEL_SIZE, color=th.highlight)
+        pieces = [terms[0]]
+        for t in terms[1:]:
+            pieces += [parts.text(th, "+", style.LABEL_SIZE, th.muted), t]
+        pieces += [parts.text(th, "=", style.LABEL_SIZE, th.muted), total]
+        sum_line = parts.inline(*pieces, buff=style.GAP_CHIP)
+        special = parts.note(th, "[CLS] and [SEP] are special tokens the model adds at the start and end. Many heads "
+                                 "park attention on them when what they look for is absent.", width=9.0)
+        chart = VGroup(heading, VGroup(bars, VGroup(*numbers), example), sum_line, special)
+        heading.next_to(VGroup(*numbers, bars), UP, buff=style.GAP_BLOCK)
+        sum_line.next_to(example, DOWN, buff=style.GAP_RESULT)
+        special.next_to(sum_line, DOWN, buff=style.GAP_SECTION)
+        self._fit_below_question(chart)
+        query = parts.highlight_box(th, example.tokens[R.focus])
+        cat, down = R.position("cat"), R.position("down")
+        marks = VGroup(*(parts.highlight_box(th, numbers[k]) for k in (cat, down)))
+        s = self.state
+        s.example, s.bars, s.bar_numbers, s.sum_terms, s.total, s.special = example, bars, numbers, terms, total, special
+        with self.beat(f"In \u201cThe cat sat down\u201d, one head of MiniLM gives \u201csat\u201d a row of weights "
+                       f"that adds up to {style.fmt(R.focus_total)}."):
+            self.play(FadeIn(example), FadeIn(heading), Create(query), run_time=style.SHORT)
+            self.play(LaggedStart(*(GrowFromEdge(bar, DOWN) for bar in bars), lag_ratio=0.1),
+                      FadeIn(VGroup(*numbers)), run_time=style.BEAT)
+            self.play(FadeIn(sum_line), run_time=style.SHORT)
+        with self.beat("[CLS] and [SEP] are special tokens the model adds at the start and end. Many heads park "
+                       "attention on them when what they look for is absent.",
+                       spoken="C L S and S E P are special tokens the model adds at the start and end. Many heads "
+                              "park attention on them when what they look for is absent."):
+            self.play(FadeIn(special), run_time=style.SHORT)
+        w = R.focus_row
+        with self.beat(f"The more \u201csat\u201d gives \u201ccat\u201d, the less is left for \u201cdown\u201d: "
+                       f"here {style.fmt(w[cat])} against {style.fmt(w[down])}."):
+            self.play(Create(marks), run_time=style.SHORT)
+        self.clear(heading, bars, VGroup(*numbers), example, query, sum_line, special, marks)
+
+    def _fit_below_question(self, group: VMobject) -> VMobject:
+        """Shrink ``group`` into the space under the question and centre it there."""
+        top, bottom = self._below_question(), -config.frame_height / 2 + style.FRAME_MARGIN
+        layout.fit(group, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
+        return group.move_to([0, (top + bottom) / 2, 0])
+
+    def relationship_table(self):
+        th, R = self.theme, self.lesson.relationships
+        size = TABLE_SIZE
+        header = ["relationship", "link", "head", "weight", "why this head"]
+        rows, heads, evidence = [header], [], []
+        for r in R.rows:
+            name, question = ROW_WORDS[r.key]
+            if r.key == LOCAL:
+                link = self._lines("word \u2192 previous", f"{question} (mean of {len(r.links)})")
+            else:
+                (q, k), = r.links
+                link = self._lines(f"{R.tokens[q]} \u2192 {R.tokens[k]}", question)
+            head = parts.head_chip(th, r.head, size, label=head_name(r))
+            if r.labelled:  # named by what it was measured to do, only when it earned the name
+                head = VGroup(head, parts.text(th, f"{r.key} head", size, th.muted))
+                head.arrange(DOWN, aligned_edge=LEFT, buff=LINE_GAP)
+            why = self._lines(*evidence_lines(r, R.total_heads), muted=False)
+            heads.append(head)
+            evidence.append(why)
+            rows.append([parts.text(th, name, size), link, head, r.weight, why])
+        T = parts.Table(th, rows, size=size, row_buff=style.GAP_ITEM, col_buff=style.GAP_ITEM,
+                        align=["left", "left", "left", "right", "left"])
+        self._tidy_header(T)
+        example = parts.TokenRow(th, R.tokens, size=style.HEADING_SIZE)
+        foot = parts.text(th, "weight: the head's attention on that link here \u00b7 held-out: scored on annotated "
+                              "sentences not used to choose the head", style.SMALL_SIZE, th.muted)
+        view = VGroup(example, T, foot)
+        example.next_to(T, UP, buff=ARC_ROOM + style.GAP_BLOCK)
+        foot.next_to(T, DOWN, buff=style.GAP_BLOCK).align_to(T, LEFT)
+        layout.fit(foot, width=T.width)
+        top = self._below_question() - ARC_ROOM
+        bottom = -config.frame_height / 2 + style.FRAME_MARGIN
+        layout.fit(view, width=config.frame_width - 2 * style.FRAME_MARGIN, height=top - bottom)
+        view.move_to([0, (top + bottom) / 2, 0])
+        links = VGroup()
+        for r in R.rows:
+            below = r.key == LOCAL  # under the row: the neighbour links share endpoints with those above
+            links.add(VGroup(*(parts.attention_arc(th, example.tokens[q], example.tokens[k], w, th.head(r.head),
+                                                   max_width=8, below=below)
+                               for (q, k), w in zip(r.links, r.weights))))
+        s = self.state
+        s.table, s.table_rows, s.heads, s.evidence, s.links = T, tuple(R.rows), heads, evidence, links
+        sv, vm, dn, loc = (R.row(k) for k in (SUBJECT_VERB, VERB_MODIFIER, DETERMINER_NOUN, LOCAL))
+        most = ", more than any other word" if all(sv.top_word) else ""
+        with self.beat(f"A sentence holds several relationships at once, and different heads carry them. "
+                       f"Who sat? {head_name(sv).capitalize()} gives \u201ccat\u201d {style.fmt(sv.weight)}{most}."):
+            self.play(FadeIn(example), FadeIn(T.rows[0]), FadeIn(T.rules), FadeIn(foot), run_time=style.SHORT)
+            self.play(FadeIn(T.rows[1]), Create(links[0]), run_time=style.BEAT)
+        with self.beat(f"How did it sit? {head_name(vm).capitalize()} gives \u201cdown\u201d {style.fmt(vm.weight)}. "
+                       "No annotated sentences test this link: that head was picked on this sentence only."):
+            self.play(FadeIn(T.rows[2]), Create(links[1]), run_time=style.BEAT)
+        neighbour = "a previous-token head" if loc.labelled else head_name(loc)
+        with self.beat(f"Which cat? {head_name(dn).capitalize()} gives \u201ccat\u201d {style.fmt(dn.weight)} from "
+                       f"\u201cthe\u201d. And {neighbour} joins each word to the one before."):
+            self.play(FadeIn(T.rows[3]), Create(links[2]), run_time=style.BEAT)
+            self.play(FadeIn(T.rows[4]), Create(links[3]), run_time=style.BEAT)
+        self.narrate(label_verdict(((sv, "subject"), (dn, "determiner"))))
+        self.clear(example, links, T, foot)
+
+    @staticmethod
+    def _tidy_header(T: parts.Table) -> None:
+        """The header on one baseline, a row gap above the (taller) first row, its rule half-way between."""
+        header, first = T.rows[0], T.rows[1]
+        y = parts.baseline_y(header[0])
+        for cell in header[1:]:
+            cell.shift(UP * (y - parts.baseline_y(cell)))
+        header.shift(UP * (first.get_top()[1] + style.GAP_ITEM - header.get_bottom()[1]))
+        T.rules[0].set_y((header.get_bottom()[1] + first.get_top()[1]) / 2)
+
+    def _lines(self, *lines: str, muted: bool = True, size: float | None = None) -> VGroup:
+        """Lines of one table cell: the first in the text colour, the rest muted (or not)."""
+        th, size = self.theme, size or TABLE_SIZE
+        group = VGroup(*(parts.text(th, line, size, th.muted if muted and i else th.text)
+                         for i, line in enumerate(lines)))
+        return group.arrange(DOWN, aligned_edge=LEFT, buff=LINE_GAP)
+
+    def bigger_head(self):
+        th, R = self.theme, self.lesson.relationships
+        b = R.bottleneck
+        grid = parts.AttentionGrid(th, R.layer_rows, R.tokens, cell=CELL,
+                                   decor=parts.GridDecor(labels="cols", axes=False, bar=False, note=False))
+        names = VGroup()
+        for h in range(R.n_head):
+            name = parts.text(th, f"head {h + 1}", style.SMALL_SIZE, th.head(h))
+            name.next_to(grid.frame, LEFT, buff=style.GAP_LABEL).set_y(grid.row_box(h).get_y())
+            names.add(name)
+        layout.align_right(names)
+        # The two table heads of this layer: their cell framed and their weight named beside the row.
+        notes, frames = VGroup(), VGroup()
+        for r in (R.row(SUBJECT_VERB), R.row(VERB_MODIFIER)):
+            if r.layer == b.layer:
+                (_, k), = r.links
+                note = parts.inline(parts.text(th, f"\u201c{R.tokens[k]}\u201d", style.SMALL_SIZE, th.head(r.head)),
+                                    parts.number(th, r.weight, size=style.SMALL_SIZE, color=th.head(r.head)),
+                                    buff=style.GAP_TIGHT)
+                note.next_to(grid.frame, RIGHT, buff=style.GAP_LABEL).set_y(grid.row_box(r.head).get_y())
+                notes.add(note)
+                frames.add(parts.highlight_box(th, grid.cell_box(r.head, k), buff=style.GAP_NONE))
+        bar = parts.ColorBar(th, height=grid.frame.height * 0.6)
+        bar.next_to(VGroup(grid.frame, notes), RIGHT, buff=style.GAP_ASIDE).align_to(grid.frame, DOWN)
+        grid_title = parts.text(th, f"layer {b.layer + 1}: {R.n_head} heads, d_k = {R.d_head} each", style.LABEL_SIZE)
+        grid_count = parts.text(th, f"{R.n_head} rows for \u201csat\u201d", style.LABEL_SIZE, th.highlight)
+        right = VGroup(grid_title, VGroup(grid, names, notes, frames, bar), grid_count).arrange(DOWN, buff=style.GAP_BLOCK)
+        # One head as wide as the model: still one softmax row for "sat" (drawn empty: MiniLM has no such head).
+        one = VGroup(*(Rectangle(width=CELL, height=CELL, stroke_color=th.muted, stroke_width=1.5)
+                       for _ in R.tokens)).arrange(RIGHT, buff=style.GAP_NONE)
+        keys = grid.col_labels.copy()
+        keys.next_to(one, UP, buff=style.GAP_LABEL)
+        for key, cell in zip(keys, one):
+            key.set_x(cell.get_x())
+        one_title = self._lines(f"one head, d_k = {R.d_model}", "(as wide as the model)", size=style.LABEL_SIZE)
+        one_count = self._lines("1 row for \u201csat\u201d", "its weights add up to 1", size=style.LABEL_SIZE)
+        one_count[0].set_color(th.highlight)
+        left = VGroup(one_title, VGroup(keys, one), one_count).arrange(DOWN, buff=style.GAP_BLOCK)
+        panels = VGroup(left, right).arrange(RIGHT, buff=style.GAP_WIDE)
+        count = parts.text(th, f"all-MiniLM-L6-v2: {R.n_head} heads \u00d7 {R.n_layer} layers = {R.total_heads} "
+                               "patterns for every token", style.LABEL_SIZE, th.muted)
+        view = VGroup(panels, count).arrange(DOWN, buff=style.GAP_SECTION)
+        self._fit_below_question(view)
+        s = self.state
+        s.layer_grid, s.layer_notes, s.count_line = grid, notes, count
+        # Alone on screen first, larger and centred; it makes room when the layer's heads arrive.
+        home, width = left.get_center(), left.width
+        left.scale(ALONE).move_to([0, view.get_y(), 0])
+        with self.beat("Why not one bigger head? However wide it is, a single head still makes one softmax row "
+                       "per token."):
+            self.play(FadeIn(one_title), FadeIn(keys), Create(one), FadeIn(one_count), run_time=style.BEAT)
+        same_layer = len(notes) == 2
+        detail = (f" In layer {b.layer + 1}, one head gives \u201ccat\u201d {style.fmt(R.row(SUBJECT_VERB).weight)} "
+                  f"while another gives \u201cdown\u201d {style.fmt(R.row(VERB_MODIFIER).weight)}"
+                  + (": more than one row could hold." if R.link_sum > 1 else ".")
+                  if same_layer else "")
+        with self.beat(f"{R.n_head} heads make {R.n_head} rows for every token.{detail}"):
+            self.play(left.animate.scale_to_fit_width(width).move_to(home), run_time=style.SHORT)
+            self.play(FadeIn(grid_title), FadeIn(grid), FadeIn(names), FadeIn(bar), run_time=style.BEAT)
+            self.play(FadeIn(grid_count), FadeIn(notes), Create(frames), run_time=style.SHORT)
+        with self.beat(f"Across MiniLM's {R.n_layer} layers, that is {R.total_heads} patterns for every token."):
+            self.play(FadeIn(count), run_time=style.SHORT)
+        self.clear(view)
 
     def heads_in_parallel(self):
         th, L = self.theme, self.lesson
-        f = min(L.focus, len(self.state.row.tokens) - 1)
+        row = parts.TokenRow(th, L.tokens, size=style.HEADING_SIZE, max_width=config.frame_width - 1.0)
+        row.move_to(DOWN * 0.6)
+        self.state.row = row
+        f = min(L.focus, len(row.tokens) - 1)
         n_heads = min(L.n_head, MAX_ARC_HEADS)
         arcs, chips = VGroup(), VGroup()
         for h in range(n_heads):
-            w = L.trace.weights[h, f, : len(self.state.row.tokens)]
+            w = L.trace.weights[h, f, : len(row.tokens)]
             k = int(w.argmax())
-            arc = parts.attention_arc(th, self.state.row.tokens[f], self.state.row.tokens[k], float(w[k]), th.head(h),
-                                      max_width=12)
+            arc = parts.attention_arc(th, row.tokens[f], row.tokens[k], float(w[k]), th.head(h), max_width=12)
             arcs.add(arc)
             chip = parts.head_chip(th, h, label=f"head {h + 1}: {style.fmt(float(w[k]))} on \u201c{L.tokens[k]}\u201d")
             chip.weight, chip.key = float(w[k]), k
             chips.add(chip)
-        chips.arrange_in_grid(cols=n_heads if n_heads <= 4 else 3, buff=(0.25, 0.15))
+        chips.arrange_in_grid(cols=n_heads if n_heads <= 4 else 3, buff=(style.GAP_ITEM, style.GAP_NAME))
         layout.fit(chips, width=config.frame_width - 1.0)
         chips.move_to(UP * 2.0)
-        focus = parts.highlight_box(th, self.state.row.tokens[f])
+        focus = parts.highlight_box(th, row.tokens[f])
         caption = f"each head's strongest link from \u201c{L.tokens[f]}\u201d \u00b7 real weights, {L.model_name}"
         if L.n_head > n_heads:
             caption += f"; first {n_heads} of {L.n_head} heads"
         note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
-        note.next_to(self.state.row, DOWN, buff=NOTE_GAP[self.state.row.note is not None])
-        with self.beat(f"Watch the word \u201c{L.tokens[f]}\u201d. Each head of the model links it somewhere else, "
-                       "all at the same time."):
-            self.play(FadeOut(self.state.kinds), Create(focus), run_time=style.SHORT)
+        note.next_to(row, DOWN, buff=style.GAP_RESULT if row.note is not None else style.GAP_ITEM)
+        with self.beat(f"Now the lesson's own sentence. Watch the word \u201c{L.tokens[f]}\u201d: each head links it "
+                       "somewhere else, all at the same time."):
+            self.play(FadeIn(row, shift=UP * 0.2), Create(focus), run_time=style.SHORT)
             self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),
                       run_time=style.BEAT * 1.5)
         self.narrate("That is multi-head attention: several learned ways of relating the same tokens, "
                      "run in parallel, then fused.")
         self.state.arcs, self.state.chips = arcs, chips
-        self.clear(self.state.row, arcs, chips, note, focus, run_time=style.SHORT)
+        self.clear(row, arcs, chips, note, focus, run_time=style.SHORT)
 
     def chapter_plan(self):
         th = self.theme

@@ -6,8 +6,9 @@ k_j -> a sweep computes q·k_j -> divide by √d_k -> softmax turns the row into
 weights that sum to 1 -> the weights mix the value vectors into the head's output
 for that word -> arcs show where information flows (not why).
 
-Everything on screen is read from ``lesson.trace`` for head 1 (index 0) and the
-query ``lesson.focus``.
+Everything on screen is read from ``lesson.trace`` for the head ``lesson.focus_head``
+(chosen by measurement: for a pronoun, the head that links pronouns to antecedents) and
+the query ``lesson.focus``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from scenes.base import LessonScene
 from scenes.lesson.config import CHAPTER_TITLES
 from scenes.parts import NumberLabel
 
-HEAD = 0  # the head worked through (shown as "head 1")
 MAX_DIMS = 6  # vector entries drawn per column before an ellipsis
 
 
@@ -165,6 +165,7 @@ class OneHeadScene(LessonScene):
         self.state = OneHeadState()
         L = self.lesson
         self.state.f = L.focus
+        self.head = L.focus_head
         self.setup_stage()
         self.projections()
         self.queries_meet_keys()
@@ -177,9 +178,9 @@ class OneHeadScene(LessonScene):
 
     def setup_stage(self):
         th, L = self.theme, self.lesson
-        subtitle = f"{parts.model_line(L)} \u00b7 head {HEAD + 1}{parts.cap_note(L.trace.n_pos)}"
+        subtitle = f"{parts.model_line(L)} \u00b7 head {self.head + 1}{parts.cap_note(L.trace.n_pos)}"
         self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, subtitle)
-        self.state.table = WorkedRow(th, L, HEAD, self.state.f)
+        self.state.table = WorkedRow(th, L, self.head, self.state.f)
         left, right, bottom, top = layout.content_box()
         # Scale the whole table (and the rows added later) to the content width, once.
         T = self.state.table
@@ -187,8 +188,9 @@ class OneHeadScene(LessonScene):
                             T.v_block, T.v_label)
         layout.fit(everything, width=right - left - 0.2)
         self.state.everything = everything
-        self.state.formula = parts.formula(th, 'op("head")_1 = op("softmax")(frac(Q_1 K_1^T, sqrt(d_k))) V_1',
-                                           style.BODY_SIZE)
+        i = self.head + 1
+        self.state.formula = parts.formula(
+            th, f'op("head")_{i} = op("softmax")(frac(Q_{i} K_{i}^T, sqrt(d_k))) V_{i}', style.BODY_SIZE)
         self.state.formula.to_corner(UP + RIGHT, buff=style.TITLE_BUFF)
         table_top = top - 0.9
         if self.state.formula.get_left()[0] < self.state.header.get_right()[0] + 0.3:  # long subtitle: tuck it under
@@ -203,8 +205,8 @@ class OneHeadScene(LessonScene):
         x = parts.vector(th, L.trace.x[f], name=f'x["{word}"] =', max_cols=MAX_DIMS)
         rows = [x]
         for role, values in (("Q", L.trace.q), ("K", L.trace.k), ("V", L.trace.v)):
-            lhs = f'x["{word}"] W_{role}^((1)) + b_{role}^((1)) ='
-            rows.append(parts.vector(th, values[HEAD, f], name=lhs, name_color=th.role(role), max_cols=MAX_DIMS))
+            lhs = f'x["{word}"] W_{role}^(({self.head + 1})) + b_{role}^(({self.head + 1})) ='
+            rows.append(parts.vector(th, values[self.head, f], name=lhs, name_color=th.role(role), max_cols=MAX_DIMS))
         lengths = parts.text(th, f"x has d = {L.d_model} entries; q, k and v in one head have d_k = {L.d_head}",
                              style.SMALL_SIZE, th.muted)
         group = VGroup(*rows).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=RIGHT)
@@ -212,6 +214,12 @@ class OneHeadScene(LessonScene):
         layout.fit_in_content(self.state.projections)
         with self.beat("One head scores how much each token should read from every other token."):
             self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
+        if (why := parts.head_choice(L)) is not None:
+            card = parts.note(th, why, width=min(9.0, config.frame_width - 1.0))
+            layout.fit_in_content(card)
+            with self.beat(why, spoken=parts.head_choice(L, spoken=True)):
+                self.play(FadeIn(card), run_time=style.BEAT)
+            self.clear(card)
         with self.beat(f"First, each token's vector x meets this head's own projections: times W_Q, plus a bias, "
                        f"gives its query; W_K its key; W_V its value. Here for \u201c{word}\u201d."):
             self.play(FadeIn(x), run_time=style.SHORT)
@@ -249,7 +257,7 @@ class OneHeadScene(LessonScene):
 
     def mix_values(self):
         th, T, L = self.theme, self.state.table, self.lesson
-        out = L.trace.heads[HEAD, self.state.f]
+        out = L.trace.heads[self.head, self.state.f]
         dims = [d for d in T.dims]
         entries = VGroup()
         for d in dims:
@@ -257,9 +265,9 @@ class OneHeadScene(LessonScene):
                 entries.add(parts.text(th, "\u2026", style.NUMBER_SIZE, th.muted))
             else:
                 v = float(out[d])
-                entries.add(NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, th.head(HEAD)))
+                entries.add(NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, th.head(self.head)))
         entries.arrange(RIGHT, buff=style.GAP_BLOCK)
-        lhs = parts.formula(th, f'op("head")_1 ("{L.tokens[self.state.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
+        lhs = parts.formula(th, f'op("head")_{self.head + 1} ("{L.tokens[self.state.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
         result = VGroup(lhs, entries).arrange(RIGHT, buff=style.GAP_ITEM)
         layout.fit(result, width=config.frame_width - 1.0)
         with self.beat("Then the weights mix the value vectors: each token's value, scaled by its weight, summed."):
@@ -281,11 +289,11 @@ class OneHeadScene(LessonScene):
 
     def where_not_why(self):
         th, T, L = self.theme, self.state.table, self.lesson
-        w = L.trace.weights[HEAD, self.state.f, : len(T.keys)]
+        w = L.trace.weights[self.head, self.state.f, : len(T.keys)]
         keep = [int(k) for k in np.argsort(-w.numpy())[:4]]
         f = self.state.f
         source = T.key_labels[f] if f < len(T.keys) else T.q_label  # the query's own column, if drawn
-        arcs = VGroup(*(parts.attention_arc(th, source, T.key_labels[k], float(w[k]), th.head(HEAD),
+        arcs = VGroup(*(parts.attention_arc(th, source, T.key_labels[k], float(w[k]), th.head(self.head),
                                             max_width=10, height=0.35) for k in sorted(keep) if k != self.state.f))
         caveat = parts.note(th, "Attention weights show where information flows, not why the model decided.",
                             width=min(9.0, config.frame_width - 1.0), kind="caveat")

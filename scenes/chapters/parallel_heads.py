@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, VGroup, VMobject
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, VMobject
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -107,8 +107,10 @@ class ParallelHeadsScene(LessonScene):
             s = self.state
             self.play(FadeIn(s.grids), FadeIn(s.axes), FadeIn(s.bar), FadeIn(s.note), run_time=style.BEAT)
         with self.beat("Every pattern uses the same colour scale, from zero to one, so they can be compared directly."):
-            self.play(self.state.bar.animate.scale(1.08), run_time=style.SHORT)
-            self.play(self.state.bar.animate.scale(1 / 1.08), run_time=style.SHORT)
+            # A frame around the scale points at it; the bar itself stays put (scaling it made it jump).
+            frame = parts.highlight_box(self.theme, self.state.bar, buff=style.GAP_FRAME)
+            self.play(Create(frame), run_time=style.SHORT)
+            self.play(FadeOut(frame), run_time=style.SHORT)
 
     def same_query(self):
         th, L = self.theme, self.lesson

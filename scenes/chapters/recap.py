@@ -1,6 +1,7 @@
-"""Chapter 10 — recap: the decision rule as a pipeline, and the failure trap with its evidence.
+"""Chapter 10 — recap: four points, the decision rule as a pipeline, and the failure trap with its evidence.
 
-Storyboard: the decision rule -> the pipeline with the live shapes (X -> split
+Storyboard: four points with this model's numbers (parallel heads at d/h, concatenate, W_O, cost about
+one head) -> the decision rule -> the pipeline with the live shapes (X -> split
 Q/K/V into heads -> each head mixes values -> concat -> W_O -> Add & Norm) -> the
 failure trap, and the measured evidence: Jensen–Shannon distances between the
 real heads' patterns vs copies of one head (all 0) -> the one sentence to remember.
@@ -17,8 +18,10 @@ from scenes.base import LessonScene
 from scenes.lesson.config import CHAPTER_TITLES
 
 DECISION_RULE = "Split Q/K/V into heads, let each head mix values, then concatenate and project through W_O."
-FAILURE_TRAP = "Treating multi-head attention as duplicated attention rather than separate learned projections."
-REMEMBER = "Multi-head attention: several learned ways of relating the same tokens, run in parallel, then fused."
+FAILURE_TRAP = ("Treating multi-head attention as duplicated attention rather than separate projections, each with "
+                "its own weights.")
+REMEMBER = ("Multi-head attention: several ways of relating the same tokens, each with its own weights, run in "
+            "parallel, then fused.")
 NUMBERED_CELL = 0.6  # grid cells at least this big carry their numbers (4 characters must fit)
 
 
@@ -30,6 +33,7 @@ class RecapState:
     """
 
     header: VMobject | None = None  # chapter number, title and the model line
+    points: VMobject | None = None  # the four points to keep, with this model's numbers
     rule_card: VMobject | None = None  # the decision rule
     pipe: parts.Pipeline | None = None  # x → heads → concat → W_O with this model's shapes
     evidence_grids: tuple = ()  # (real heads, copies of one head): the measured failure trap
@@ -44,6 +48,7 @@ class RecapScene(LessonScene):
 
     def construct(self):
         self.state = RecapState()
+        self.summary_points()
         self.decision_rule()
         self.pipeline()
         self.failure_trap()
@@ -51,9 +56,32 @@ class RecapScene(LessonScene):
 
     # -- beats ---------------------------------------------------------------------------------
 
-    def decision_rule(self):
+    def summary_points(self):
+        """The four points to keep, each with this model's numbers."""
         L, th = self.lesson, self.theme
         self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        d, h, dk, n = L.d_model, L.n_head, L.d_head, L.trace.n_pos
+        single = L.cost.single_head()
+        points = (
+            f"{h} heads attend in parallel, each at width d / h = {d} / {h} = {dk}.",
+            f"Concatenating their outputs gives back n \u00d7 d = {n} \u00d7 {d}.",
+            f"W_O blends the heads into one output of width {d}.",
+            f"Cost \u2248 one full-width head: {style.count(L.cost.weight_parameters)} weights either way, "
+            f"{style.count(L.cost.total_macs)} multiply-adds against {style.count(single.total_macs)}.",
+        )
+        items = VGroup(*(parts.paragraph(th, f"{k}  {p}", 11.5, style.BODY_SIZE) for k, p in enumerate(points, 1)))
+        items.arrange(DOWN, buff=style.GAP_ROW, aligned_edge=LEFT)
+        layout.fit_in_content(items)
+        self.state.points = items
+        with self.beat(f"Four points to keep. One: {h} heads attend in parallel, each {dk} wide. Two: concatenated, "
+                       f"they are {d} wide again. Three: W_O blends them. Four: all of it costs about what one "
+                       "full-width head costs."):
+            self.play(FadeIn(self.state.header), LaggedStart(*(FadeIn(i, shift=UP * 0.1) for i in items),
+                                                               lag_ratio=0.5), run_time=style.BEAT * 2)
+        self.clear(items)
+
+    def decision_rule(self):
+        th = self.theme
         label = parts.text(th, "Decision rule", style.LABEL_SIZE, th.highlight, bold=True)
         rule = parts.paragraph(th, DECISION_RULE, 11.5, style.BODY_SIZE)
         self.state.rule_card = parts.card(th, VGroup(label, rule).arrange(DOWN, buff=style.GAP_NAME, aligned_edge=LEFT),
@@ -62,7 +90,7 @@ class RecapScene(LessonScene):
         self.state.rule_card.next_to(self.state.header, DOWN, buff=style.GAP_SECTION).set_x(0)
         with self.beat("The decision rule: split Q, K and V into heads, let each head mix values, "
                        "then concatenate and project through W_O."):
-            self.play(FadeIn(self.state.header), FadeIn(self.state.rule_card), run_time=style.BEAT)
+            self.play(FadeIn(self.state.rule_card), run_time=style.BEAT)
 
     def pipeline(self):
         L, th = self.lesson, self.theme
@@ -102,7 +130,7 @@ class RecapScene(LessonScene):
         labelled = h <= style.MAX_TOKENS
         grids = VGroup()
         for values, title in ((L.js, f"separate projections ({L.weights_kind}, this model)"),
-                              (L.copies_js, "every head a copy of head 1")):
+                              (L.copies_js, f"every head a copy of head {L.copied_head + 1}")):
             if not labelled:
                 title += f", {h} \u00d7 {h} heads"
             # Many heads: one Square per cell would be thousands of mobjects, so shaded paths (binned).
@@ -123,7 +151,7 @@ class RecapScene(LessonScene):
         block.next_to(trap_card, DOWN, buff=style.GAP_BLOCK).set_x(0)
         self.state.evidence_grids = grids
         with self.beat("The failure trap: treating multi-head attention as duplicated attention "
-                       "rather than separate learned projections."):
+                       "rather than separate projections."):
             self.clear(self.state.rule_card, self.state.pipe)
             self.play(FadeIn(trap_card), run_time=style.SHORT)
         with self.beat("Measured on this sentence: separate projections give different patterns; "

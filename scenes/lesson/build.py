@@ -30,25 +30,30 @@ from mha_core import (
     head_distances,
     head_signatures,
     load_minilm,
+    tokenize,
     toy_block,
     trace_pretrained,
 )
-from mha_core.analysis import LABELS, SHARES
+from mha_core.ablation import CopiesEffect, Redundancy, copies_effect, head_redundancy
+from mha_core.analysis import SHARES
 from mha_core.pretrained import MODEL_NAME as MINILM_NAME
+from mha_core.relations import RelationResult, best_head, relation_heads, relation_of
 
 from .config import CHAPTER_IDS, LessonConfig
+from .gallery import LABEL_SIGNATURE, Gallery, build_gallery
+from .relationships import Relationships, build_relationships
 
 # Words whose attention row is worth working through: a pronoun has to look elsewhere for its meaning.
 _PRONOUNS = {"it", "he", "she", "they", "him", "her", "them", "its", "his", "their", "this", "that", "who", "which"}
 _STOPWORDS = {"the", "a", "an", "of", "to", "in", "on", "and", "or", "but", "is", "was", "are", "were", "be"}
 
-# Corpus label -> the signature whose value earned it (mha_core.analysis.LABELS, inverted).
-_LABEL_SIGNATURE = {label: name for name, (_, label, _) in LABELS.items()} | {"broad": "entropy"}
 
-# Model shapes the cost chapter compares with the lesson's own, costed by the same accounting:
-# the worked example of d = 512 with h = 1, 2, 8, and GPT-3's attention (Brown et al. 2020,
-# "Language Models are Few-Shot Learners", table 2.1: d_model 12288, 96 heads of 128).
-WORKED_EXAMPLE = ((1, 512), (2, 512), (8, 512))
+# Model shapes the cost chapter compares with the lesson's own, costed by the same accounting: the
+# original Transformer's width (Vaswani et al. 2017, base model: d_model 512, 8 heads) cut into 1, 2 and
+# 8 heads, and GPT-3's attention (Brown et al. 2020, "Language Models are Few-Shot Learners", table 2.1:
+# d_model 12288, 96 heads of 128).
+TRANSFORMER_BASE = (8, 512)  # (heads, d_model)
+TRANSFORMER_WIDTH = ((1, "one head"), (2, "two heads"), (TRANSFORMER_BASE[0], "Transformer base (2017)"))
 GPT3 = (96, 12288)
 
 
@@ -103,6 +108,10 @@ class Lesson:
     mha: MultiHeadAttention  # the mechanics model (toy, or a MiniLM layer)
     trace: AttentionTrace  # its pass over the sentence (CPU)
     focus: int  # the query position worked through in "one head"
+    focus_head: int  # the head it is worked through in (0-based; chosen by measurement unless the author set it)
+    focus_relation: RelationResult | None  # the relation that head was chosen for, measured held-out (None: set)
+    layer: int | None  # the MiniLM layer traced (0-based); None for the toy model
+    copied_head: int  # the failure trap's head: every head becomes a copy of it (not the focus head)
     copies: AttentionTrace  # failure trap: same input, every head a copy of head 0
     js: torch.Tensor  # [head, head] Jensen-Shannon distances (head_distances) between the real heads' patterns
     copies_js: torch.Tensor  # the same for the copies (all ~0)
@@ -112,6 +121,11 @@ class Lesson:
     residual: torch.Tensor  # x + MultiHead(x)
     normed: torch.Tensor  # LayerNorm(residual)
     specialization: Specialization
+    relations: tuple  # RelationResult per relation (mha_core.relations): MiniLM's best head, measured held-out
+    gallery: Gallery | None  # the specialisation chapter's measured heads from all layers (None: toy model)
+    relationships: Relationships  # the intro's "The cat sat down": its relationships and the heads that carry them
+    redundancy: Redundancy | None  # MiniLM's 72 heads zeroed one at a time (None: the lesson uses no MiniLM)
+    trap: CopiesEffect | None  # the failure trap on MiniLM: every head of the layer a copy of copied_head (None: toy)
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -142,7 +156,7 @@ class Lesson:
     @property
     def model_name(self) -> str:
         if self.config.model == "minilm":
-            return f"{MINILM_NAME}, layer {self.config.layer}"
+            return f"{MINILM_NAME}, layer {self.layer + 1}"
         return f"toy model (untrained, seed {self.config.seed})"
 
     def chapter_number(self, chapter_id: str) -> int:
@@ -167,6 +181,27 @@ class Lesson:
             return self.trace.heads @ W_O
 
     @property
+    def copies_output_change(self) -> float:
+        """‖output with every head a copy − real output‖ / ‖real output‖ for this layer on this sentence."""
+        return float(torch.linalg.vector_norm(self.copies.output - self.trace.output)
+                     / torch.linalg.vector_norm(self.trace.output))
+
+    def strongest_link(self, weights: torch.Tensor) -> tuple[int, float]:
+        """(key, weight): where the focus word's row of ``weights`` [query, key] puts most weight among the
+        sentence's words (its own position, [CLS] and [SEP] left out: parked attention is not a link)."""
+        row = weights[self.focus].detach().to("cpu", torch.float64).clone()
+        for k, token in enumerate(self.tokens):
+            if k == self.focus or token in ("[CLS]", "[SEP]"):
+                row[k] = -1.0
+        k = int(row.argmax())
+        return k, float(weights[self.focus, k])
+
+    @property
+    def focus_reads(self) -> tuple[int, ...]:
+        """Per head, the key position the focus word gives most weight to (each head's strongest link)."""
+        return tuple(int(k) for k in self.trace.weights[:, self.focus].argmax(dim=-1))
+
+    @property
     def b_O(self) -> torch.Tensor | None:
         return None if self.mha.b_O is None else self.mha.b_O.detach().cpu()
 
@@ -177,19 +212,26 @@ class Lesson:
 
 
 def build_lesson(config: LessonConfig) -> Lesson:
-    mha, trace = _mechanics(config)
-    copies_mha = copies_of_one_head(mha, head=0)
+    relations = tuple(relation_heads(config.device))
+    focus = resolve_focus(config, relations)
+    mha, trace = _mechanics(config, focus.layer)
+    copied = 0 if focus.head != 0 else 1  # a head other than the focus head: the trap shows what is lost
+    copies_mha = copies_of_one_head(mha, head=copied)
     with torch.no_grad():
         copies = copies_mha.trace(trace.x, trace.mask, tokens=trace.tokens)
         ablation = head_ablation(mha, trace)
         # MiniLM's Add & Norm has its own learned gain and bias; the toy's is the plain normalisation.
-        norm = load_minilm(config.device).attention_norm(config.layer) if config.model == "minilm" else {}
+        norm = load_minilm(config.device).attention_norm(focus.layer) if config.model == "minilm" else {}
         residual, normed = add_and_norm(trace.x, trace.output, **norm)
     return Lesson(
         config=config,
         mha=mha,
         trace=_cpu(trace),
-        focus=pick_focus(trace.tokens),
+        focus=focus.position,
+        focus_head=focus.head,
+        focus_relation=focus.relation,
+        layer=focus.layer,
+        copied_head=copied,
         copies=_cpu(copies),
         js=head_distances(trace),
         copies_js=head_distances(copies),
@@ -199,27 +241,72 @@ def build_lesson(config: LessonConfig) -> Lesson:
         residual=residual.detach().cpu(),
         normed=normed.detach().cpu(),
         # Switching what the chapter shows is this one line (config.specialization_model).
-        specialization=build_specialization(config.specialization_model, config, toy=(mha, trace)),
+        specialization=build_specialization(config.specialization_model, config, toy=(mha, trace),
+                                            layer=focus.layer if focus.layer is not None else relations[0].layer),
+        relations=relations,
+        gallery=build_gallery(config.specialization_model, config.sentence, relations, config.device),
+        relationships=build_relationships(config.device, relations),
+        redundancy=head_redundancy(config.device) if "minilm" in (config.model, config.specialization_model) else None,
+        trap=copies_effect(config.sentence, focus.layer, copied, config.device) if config.model == "minilm" else None,
     )
 
 
+@dataclass(frozen=True)
+class Focus:
+    """The word, layer and head the mechanics chapters work through (0-based), and the measurement behind them."""
+
+    position: int
+    layer: int | None  # None: the toy model
+    head: int
+    relation: RelationResult | None  # the head's relation, when the head is the one measured for it
+
+
+def resolve_focus(config: LessonConfig, relations: tuple[RelationResult, ...]) -> Focus:
+    """Pick the focus word, then (for MiniLM, where ``auto``) the layer and head measured to track its relation.
+
+    A pronoun is followed through the pronoun -> antecedent head, a determiner through the determiner -> noun
+    head, and so on (``relation_of``); a word with no probe relation through the head whose relation label has
+    the widest margin over its baseline. ``layer``/``head`` set by the author (numbered from 1) win.
+    """
+    if config.model == "toy":
+        head = 0 if config.head == "auto" else config.head - 1
+        return Focus(pick_focus(tokenize(config.sentence)), None, head, None)
+    tokens, _ = load_minilm(config.device).tokenize(config.sentence)
+    position = pick_focus(tokens, labelled=tuple(r.relation for r in relations if r.labelled))
+    by_name = {r.relation: r for r in relations}
+    labelled = [r for r in relations if r.labelled] or list(relations)
+    widest = max(labelled, key=lambda r: r.accuracy - r.baseline_accuracy)
+    relation = by_name.get(relation_of(tokens[position]) or "", widest)
+    layer = None if config.layer == "auto" else config.layer - 1
+    if config.head != "auto":
+        layer = relation.layer if layer is None else layer
+        head = config.head - 1
+    elif layer is None:
+        layer, head = relation.layer, relation.head
+    else:
+        layer, head = best_head(relation.relation, layer, config.device)
+    measured = relation if (layer, head) == (relation.layer, relation.head) else None
+    return Focus(position, layer, head, measured)
+
+
 def cost_examples(n_pos: int) -> tuple[CostExample, ...]:
-    """The worked example and GPT-3, costed at ``n_pos`` tokens."""
-    shapes = [("worked example", h, d) for h, d in WORKED_EXAMPLE]
-    shapes.append(("GPT-3 (Brown et al. 2020)", *GPT3))
+    """The original Transformer's width in 1, 2 and 8 heads, and GPT-3, costed at ``n_pos`` tokens."""
+    shapes = [(name, h, TRANSFORMER_BASE[1]) for h, name in TRANSFORMER_WIDTH]
+    shapes.append(("GPT-3 (2020)", *GPT3))
     return tuple(CostExample(name, h, d, attention_cost(d, h, n_pos)) for name, h, d in shapes)
 
 
-def build_specialization(source: str, config: LessonConfig, *, toy=None) -> Specialization:
-    """Trained MiniLM heads of ``config.layer`` (``"minilm"``) or the toy model's untrained heads (``"toy"``)."""
+def build_specialization(source: str, config: LessonConfig, *, toy=None, layer: int = 0) -> Specialization:
+    """Trained MiniLM heads of ``layer`` (0-based; ``"minilm"``) or the toy model's untrained heads (``"toy"``)."""
     if source == "minilm":
-        trace = trace_pretrained(config.sentence, layer=config.layer, device=config.device)
+        trace = trace_pretrained(config.sentence, layer=layer, device=config.device)
         with torch.no_grad():
-            ablation = head_ablation(load_minilm(config.device).attention(config.layer), trace).detach().cpu()
-        trace, profiles = _cpu(trace), tuple(corpus_profiles(config.layer, device=config.device))
-        name, layer, trained = MINILM_NAME, config.layer, True
+            ablation = head_ablation(load_minilm(config.device).attention(layer), trace).detach().cpu()
+        trace, profiles = _cpu(trace), tuple(corpus_profiles(layer, device=config.device))
+        name, trained = MINILM_NAME, True
     else:
-        _, trace = toy if toy is not None else _toy(config)
+        # The mechanics model's trace only when it is the toy (a MiniLM layer is trained, never "untrained").
+        _, trace = toy if toy is not None and config.model == "toy" else _toy(config)
         trace, profiles, ablation = _cpu(trace), None, None
         name, layer, trained = f"toy model (untrained, seed {config.seed})", None, False
     signatures = tuple(head_signatures(trace))
@@ -238,7 +325,7 @@ def head_tag(head: int, signatures, profile=None) -> HeadTag:
     """A head's measured tag: its corpus label and the value that earned it; else "no label" and its
     strongest share (a trained model), or "untrained" and its strongest share on this sentence."""
     if profile is not None and profile.label:
-        name = _LABEL_SIGNATURE.get(profile.label, "entropy")
+        name = LABEL_SIGNATURE.get(profile.label, "entropy")
         return HeadTag(profile.label, name, float(profile.get(name)))
     source = profile if profile is not None else signatures[head]
     name, value = strongest_share(source)
@@ -263,11 +350,20 @@ def strongest_share(sig) -> tuple[str, float]:
     return name, float(value)
 
 
-def pick_focus(tokens) -> int:
-    """The query row to work through: a pronoun if there is one, else the first content word."""
+def pick_focus(tokens, labelled: tuple[str, ...] = ()) -> int:
+    """The query row to work through: a pronoun if there is one (one that refers back first), else a word of a
+    relation in ``labelled``
+    (relations some head was measured to track, e.g. a preposition), else the first content word."""
     words = [t.lower().removeprefix("##") for t in tokens]
+    # A pronoun that refers back ("it", "she") before one that introduces a clause ("who", "that").
+    for i, w in enumerate(words):
+        if relation_of(w) == "pronoun->antecedent":
+            return i
     for i, w in enumerate(words):
         if w in _PRONOUNS:
+            return i
+    for i, w in enumerate(words):
+        if relation_of(w) in labelled:
             return i
     for i, w in enumerate(words):
         if w.isalpha() and w not in _STOPWORDS and not w.startswith("["):
@@ -280,12 +376,12 @@ def _toy(config: LessonConfig):
                      causal=config.causal, device=config.device)
 
 
-def _mechanics(config: LessonConfig):
+def _mechanics(config: LessonConfig, layer: int | None):
     if config.model == "toy":
         return _toy(config)
     # (A causal mask on MiniLM, a bidirectional encoder, is refused by the config.)
-    mha = load_minilm(config.device).attention(config.layer)
-    trace = trace_pretrained(config.sentence, layer=config.layer, device=config.device)
+    mha = load_minilm(config.device).attention(layer)
+    trace = trace_pretrained(config.sentence, layer=layer, device=config.device)
     return mha, trace
 
 

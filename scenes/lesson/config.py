@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from mha_core.sizes import MINILM_LAYERS, divisors, or_list
+from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, divisors, or_list
 
 from .fonts import FONT, FontError, is_right_to_left, undrawable
 
@@ -73,6 +73,8 @@ FORMATS = ("mp4", "webm", "gif", "png")
 DEFAULT_SENTENCE = "The cat sat down because it was tired."
 MAX_SENTENCE_CHARS = 500  # MiniLM reads at most 512 word pieces, [CLS] and [SEP] included
 MAX_HEADS = 64
+# Keys that take a number (numbered from 1, as on screen) or "auto".
+AUTO_INT_KEYS = ("layer", "head")
 # Options that set up the toy model only (MiniLM has its own width, heads and weights).
 TOY_KEYS = ("d_model", "heads", "seed")
 # The narrator: these names, or the path of a Piper voice (.onnx, its .onnx.json beside it).
@@ -107,12 +109,22 @@ class LessonConfig(BaseModel):
     )
     chapters: tuple[str, ...] = Field(CHAPTER_IDS, description="chapters to render, in this order")
     model: Literal["toy", "minilm"] = Field(
-        "toy", description="model for the mechanics chapters: toy (sized by d_model and heads) or minilm (trained)"
+        "minilm",
+        description="model for the mechanics chapters: minilm (all-MiniLM-L6-v2, trained) or toy (untrained, random "
+                    "weights, sized by d_model and heads, for small readable matrices)",
     )
     specialization_model: Literal["toy", "minilm"] = Field(
         "minilm", description="model whose heads the 'heads specialise' chapter shows (trained heads need minilm)"
     )
-    layer: StrictInt = Field(0, ge=0, le=MINILM_LAYERS - 1, description="MiniLM layer to trace")
+    layer: Literal["auto"] | StrictInt = Field(
+        "auto", description=f"MiniLM layer the mechanics chapters trace, 1 to {MINILM_LAYERS} (numbered from 1, as on "
+                            "screen), or auto: the layer of the head chosen for the focus word"
+    )
+    head: Literal["auto"] | StrictInt = Field(
+        "auto", description="head worked through for the focus word, numbered from 1 as on screen, or auto: with "
+                            "minilm the head measured to track the focus word's relation (a pronoun: the pronoun -> "
+                            "antecedent head), with the toy model head 1"
+    )
     d_model: StrictInt = Field(16, ge=1, le=1024, description="model width d of the toy model")
     heads: StrictInt = Field(4, ge=1, le=MAX_HEADS, description="number of heads h of the toy model; must divide d_model")
     seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="seed for the toy model's weights and embeddings")
@@ -171,6 +183,25 @@ class LessonConfig(BaseModel):
                              "give a longer sentence, such as \"Hello world\"")
         return value
 
+    @field_validator(*AUTO_INT_KEYS, mode="before")
+    @classmethod
+    def _number_or_auto(cls, value, info: ValidationInfo):
+        # A flag arrives as text: "3" is the number 3; "auto" stays a word.
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise ValueError(f"is not a {info.field_name} number; give a whole number (numbered from 1, as on screen) "
+                         "or auto")
+
+    @field_validator("layer")
+    @classmethod
+    def _layer_in_range(cls, value):
+        if value != "auto" and not 1 <= value <= MINILM_LAYERS:
+            raise ValueError(f"is out of range; pick 1 to {MINILM_LAYERS} (layers are numbered from 1, as on screen) "
+                             "or auto")
+        return value
+
     @field_validator("voice", mode="before")
     @classmethod
     def _voice_name_or_file(cls, value):
@@ -194,9 +225,14 @@ class LessonConfig(BaseModel):
         if toy_only and "toy" not in models:
             raise ValueError(f"{toy_only[0]} = {getattr(self, toy_only[0])} sets up the toy model, which this lesson "
                              'does not use (MiniLM has its own width, heads and weights); drop it or set model = "toy"')
-        if "layer" in changed and "minilm" not in models:
-            raise ValueError(f"layer = {self.layer} picks a MiniLM layer, but this lesson uses only the toy model; "
-                             'drop it or set model = "minilm"')
+        if "layer" in changed and self.model != "minilm":
+            raise ValueError(f"layer = {self.layer} picks a MiniLM layer, but the mechanics chapters use the toy "
+                             'model; drop it or set model = "minilm"')
+        n_head = MINILM_HEADS if self.model == "minilm" else self.heads
+        if self.head != "auto" and not 1 <= self.head <= n_head:
+            which = "all-MiniLM-L6-v2 has" if self.model == "minilm" else f"the toy model has heads = {self.heads}, so"
+            raise ValueError(f"head = {self.head} is out of range: {which} heads 1 to {n_head} (numbered from 1, as "
+                             "on screen); pick one of them or auto")
         return self
 
     @model_validator(mode="after")
@@ -494,6 +530,8 @@ def _describe(error: dict, key: str | None, values: dict) -> str:
     if kind == "extra_forbidden":
         return _unknown_key(key, "key")
     value = values.get(key, error.get("input"))
+    if key in AUTO_INT_KEYS and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)  # a number typed as a flag is shown as the number it means
     try:
         value = text_from_argv(value)  # "café" typed in a C locale is shown as typed
     except ValueError:
@@ -657,7 +695,7 @@ def write_default_toml(path: str | Path, force: bool = False) -> Path:
 # -- command-line flags ------------------------------------------------------------
 
 # The command-line flag of each key: flag -> (key, short option, kind); cli.py turns them into
-# click options. kind: "text", "int", "float", "choice" (the field's allowed values),
+# click options. kind: "text", "int", "float", "auto-int" (a number or "auto"), "choice" (the field's allowed values),
 # "switch" (--x/--no-x), "multiple" (repeatable choice), "folder".
 FLAGS = {
     "--title": ("title", None, "text"),
@@ -665,7 +703,8 @@ FLAGS = {
     "--chapters": ("chapters", None, "text"),
     "--model": ("model", None, "choice"),
     "--specialization-model": ("specialization_model", None, "choice"),
-    "--layer": ("layer", None, "int"),
+    "--layer": ("layer", None, "auto-int"),
+    "--head": ("head", None, "auto-int"),
     "--d-model": ("d_model", "-d", "int"),
     "--heads": ("heads", None, "int"),
     "--seed": ("seed", None, "int"),
@@ -683,7 +722,7 @@ FLAGS = {
 }
 
 #: The keys ``inspect`` takes: the model it traces, nothing about the video.
-MODEL_KEYS = ("sentence", "model", "layer", "d_model", "heads", "seed", "causal", "device")
+MODEL_KEYS = ("sentence", "model", "layer", "head", "d_model", "heads", "seed", "causal", "device")
 
 
 def flag_choices(key: str) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ on screen.
 - ``tokens``: TokenRow
 - ``attention``: ColorBar, AttentionGrid (GridDecor, OVERVIEW), attention_arc(s)
 - ``charts``: Table, BarChart, Pipeline
-- ``chrome``: shape_badge, brace_label, card, formula_card, note, chapter_header, head_chip, highlight_box
+- ``chrome``: shape_badge, brace_label, card, formula_card, note, chapter_header, head_chip, highlight_box;
+  the words for relations and rules (relation_name, rule_words, head_choice)
 - ``motion``: sweep
 """
 
@@ -28,11 +29,15 @@ from .chrome import (
                      brace_label,
                      card,
                      chapter_header,
+                     RELATION_WORDS,
                      formula_card,
+                     head_choice,
                      head_chip,
                      highlight_box,
                      model_line,
                      note,
+                     relation_name,
+                     rule_words,
                      shape_badge,
 )
 from .matrices import HeadBlocks, MatrixLabels, NumberMatrix, VectorStack, heatmap, row_label, vector

@@ -21,11 +21,11 @@ class Table(VGroup):
 
     A cell is a str (text), an int (``style.count``), a float (``style.fmt``) or a mobject.
     ``cell(r, c)`` -> the cell's mobject; ``rows[r]`` -> VGroup of row r; ``rules`` -> the lines
-    under the header and above the last row (``total=True``).
+    under the header and above the last row (``total=True``), or above the last ``total`` rows.
     """
 
     def __init__(self, th: Theme, rows: Sequence[Sequence], *, size: float = style.LABEL_SIZE,
-                 col_buff: float = 0.45, row_buff: float = 0.2, header: bool = True, total: bool = False,
+                 col_buff: float = 0.45, row_buff: float = 0.2, header: bool = True, total: bool | int = False,
                  align: Sequence[str] | None = None, colors: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self._cells: list[list[VMobject]] = []
@@ -61,8 +61,9 @@ class Table(VGroup):
         if header and len(self.rows) > 1:
             yy = (self.rows[0].get_bottom()[1] + self.rows[1].get_top()[1]) / 2
             self.rules.add(Line([left, yy, 0], [right, yy, 0], stroke_color=th.grid, stroke_width=1.5))
-        if total and len(self.rows) > 2:
-            yy = (self.rows[-2].get_bottom()[1] + self.rows[-1].get_top()[1]) / 2
+        n_total = int(total)  # True: the last row is a total; 2: the last two rows are
+        if n_total and len(self.rows) > n_total + 1:
+            yy = (self.rows[-n_total - 1].get_bottom()[1] + self.rows[-n_total].get_top()[1]) / 2
             self.rules.add(Line([left, yy, 0], [right, yy, 0], stroke_color=th.grid, stroke_width=1.5))
         self.add(self.rules)
 

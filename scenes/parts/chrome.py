@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from manim import DOWN, LEFT, RIGHT, UL, Brace, Rectangle, RoundedRectangle, VGroup, VMobject, config
 
+from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS
+
 from .. import style
 from ..layout import fit
 from ..style import Theme
@@ -97,3 +99,53 @@ def highlight_box(th: Theme, mob: VMobject, buff: float = 0.06, color=None) -> R
     r = Rectangle(width=mob.width + 2 * buff, height=mob.height + 2 * buff, stroke_color=color or th.highlight,
                   stroke_width=3)
     return r.move_to(mob)
+
+
+# How a probe relation and a baseline read in a sentence (the relation's names: mha_core.relations.RELATIONS).
+RELATION_WORDS = {
+    "pronoun->antecedent": "a pronoun to the word it refers to",
+    "determiner->noun": "a determiner to its noun",
+    "adjective->noun": "an adjective to its noun",
+    "subject->verb": "a subject to its verb",
+    "verb->subject": "a verb to its subject",
+    "verb->object": "a verb to its object",
+    "preposition->object": "a preposition to its object",
+    "possessive->noun": "a possessive to its noun",
+    "auxiliary->verb": "an auxiliary to its main verb",
+}
+
+
+def relation_name(relation: str) -> str:
+    """'pronoun->antecedent' -> 'pronoun → antecedent', as a label on screen."""
+    return relation.replace("->", " \u2192 ")
+
+
+def rule_words(name: str) -> str:
+    """A baseline's name in words: 'offset -1' -> 'the previous word', 'first noun' -> 'the first noun'."""
+    if name.startswith("offset "):
+        offset = int(name.removeprefix("offset "))
+        if abs(offset) == 1:
+            return "the next word" if offset > 0 else "the previous word"
+        return f"the {'next' if offset > 0 else 'previous'} word but {abs(offset) - 1}"
+    return f"the {name}"
+
+
+def head_choice(lesson, *, spoken: bool = False) -> str | None:
+    """Why the lesson follows its focus head, with the held-out measurement (None: the author chose the head).
+    ``spoken``: the same in plain words for the narrator (no brackets or quotation marks)."""
+    r = lesson.focus_relation
+    if r is None:
+        return None
+    low, high = r.interval
+    rule = rule_words(r.baseline_name).removeprefix("the ")
+    if spoken:
+        measured = f"it is right {r.accuracy:.2f} of the time, between {low:.2f} and {high:.2f}; the simple rule, {rule},"
+    else:
+        measured = (f"it is right {r.accuracy:.2f} of the time (95% interval {low:.2f}\u2013{high:.2f}); the simple "
+                    f"rule \u201c{rule}\u201d")
+    verdict = ("" if r.labelled else
+               f" That is within {100 * (r.accuracy - r.baseline_accuracy):.0f} points: too close to call it a "
+               "specialist.")
+    return (f"Layer {r.layer + 1}, head {r.head + 1} was chosen by measurement: of all "
+            f"{MINILM_LAYERS * MINILM_HEADS} heads it best links {RELATION_WORDS[r.relation]}. On sentences it "
+            f"was not chosen on, {measured} scores {r.baseline_accuracy:.2f}.{verdict}")

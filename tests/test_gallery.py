@@ -1,0 +1,145 @@
+"""scenes.lesson.gallery: the specialisation chapter's heads and numbers, read back against the measurements
+they come from (mha_core.relations' held-out results, mha_core.analysis' corpus profiles, live traces)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from mha_core.analysis import BROAD_THRESHOLD, SHARE_THRESHOLD, corpus_profiles, corpus_sentences, is_punctuation
+from mha_core.pretrained import load_minilm
+from mha_core.relations import relation_heads
+from scenes.lesson.config import DEFAULT_SENTENCE
+from scenes.lesson.gallery import (
+    MAX_TILES,
+    PRONOUN,
+    SCIENTIST,
+    build_gallery,
+    choose_tiles,
+    scientist_probe,
+)
+
+LABEL_SIGNATURE = {"previous-token": "previous", "next-token": "next", "current-token": "current", "[CLS]": "cls",
+                   "[SEP]": "sep", "punctuation": "punctuation"}
+
+
+@pytest.fixture(scope="module")
+def relations():
+    return tuple(relation_heads())
+
+
+@pytest.fixture(scope="module")
+def profiles():
+    return tuple(tuple(corpus_profiles(layer)) for layer in range(6))
+
+
+@pytest.fixture(scope="module")
+def gallery(relations):
+    return build_gallery("minilm", DEFAULT_SENTENCE, relations)
+
+
+def test_the_toy_model_has_no_gallery(relations):
+    assert build_gallery("toy", DEFAULT_SENTENCE, relations) is None
+
+
+def test_every_relation_that_passed_is_shown_with_its_held_out_numbers(gallery, relations):
+    passed = [r for r in relations if r.labelled]
+    assert passed, "the shipped probe set should give at least one relation head"
+    tiles = {(t.layer, t.head): t for t in gallery.tiles}
+    for r in passed:
+        t = tiles[(r.layer, r.head)]
+        assert (t.kind, t.label, t.measure) == ("relation", r.relation, "accuracy")
+        assert (t.value, t.baseline_name, t.baseline) == (r.accuracy, r.baseline_name, r.baseline_accuracy)
+        assert t.value - t.baseline >= 0.15 - 1e-9  # the label rule's margin, as measured
+    # ... and no relation name on a head that did not pass.
+    for t in gallery.tiles:
+        if t.kind == "relation":
+            assert t.relation.labelled and (t.relation.layer, t.relation.head) == (t.layer, t.head)
+
+
+def test_surface_labels_only_where_the_corpus_gave_one(gallery, profiles, relations):
+    earned = {(r.layer, r.head) for r in relations if r.labelled}
+    for t in gallery.tiles:
+        p = profiles[t.layer][t.head]
+        assert t.profile.label == p.label and t.profile.n_sentences == p.n_sentences
+        if t.kind == "relation":
+            continue
+        assert (t.layer, t.head) not in earned
+        assert t.label == p.label
+        if t.kind in ("position", "separator"):
+            sig = LABEL_SIGNATURE[p.label]
+            assert t.measure == sig and t.value == pytest.approx(p.get(sig)) and t.value >= SHARE_THRESHOLD
+            assert t.baseline_name == "even spread" and t.baseline == pytest.approx(gallery.even_shares[sig])
+        else:  # no label (or broad): its spread against the broad threshold
+            assert t.kind in ("none", "broad") and t.measure == "entropy"
+            assert t.value == pytest.approx(p.entropy) and t.baseline == BROAD_THRESHOLD
+            assert (t.value >= BROAD_THRESHOLD) == (t.label == "broad")
+
+
+def test_the_gallery_spans_layers_and_kinds(gallery, profiles):
+    keys = [(t.layer, t.head) for t in gallery.tiles]
+    assert len(keys) == len(set(keys)) <= MAX_TILES and keys == sorted(keys)
+    assert {t.layer for t in gallery.tiles} == set(range(6))  # every layer
+    kinds = {t.kind for t in gallery.tiles}
+    assert {"position", "separator", "relation"} <= kinds
+    # The positional heads are the strongest of their label over all 72 heads.
+    for t in gallery.tiles:
+        if t.kind == "position":
+            sig = LABEL_SIGNATURE[t.label]
+            best = max(p.get(sig) for ps in profiles for p in ps if p.label == t.label)
+            assert t.value == pytest.approx(best)
+
+
+def test_tiles_draw_the_heads_real_attention(gallery):
+    traces = load_minilm().trace_all(DEFAULT_SENTENCE)
+    assert gallery.tokens == tuple(traces[0].tokens)
+    assert gallery.tokens[gallery.focus] == "it"  # the default sentence's pronoun row is the framed one
+    for t in gallery.tiles:
+        assert torch.allclose(t.weights, traces[t.layer].weights[t.head].float(), atol=1e-6)
+        assert torch.allclose(t.weights.sum(-1), torch.ones(len(gallery.tokens)), atol=1e-5)
+
+
+def test_the_unlabelled_count_is_every_head_with_no_label(gallery, profiles, relations):
+    earned = {(r.layer, r.head) for r in relations if r.labelled}
+    expected = sum(1 for layer, ps in enumerate(profiles) for p in ps
+                   if p.label is None and (layer, p.head) not in earned)
+    assert gallery.n_heads == 72 and gallery.n_unlabelled == expected
+    assert 0 < expected < 72
+    for count in gallery.layers:
+        assert sum(count.counts.values()) == 12
+        assert count["relation"] == sum(1 for layer, _ in earned if layer == count.layer)
+
+
+def test_even_spread_shares_are_one_over_the_tokens(gallery):
+    model = load_minilm()
+    lengths = [len(model.tokenize(s)[0]) for s in corpus_sentences()]
+    assert gallery.even_shares["previous"] == pytest.approx(sum(1 / n for n in lengths) / len(lengths))
+    punct = [sum(map(is_punctuation, model.tokenize(s)[0])) / len(model.tokenize(s)[0]) for s in corpus_sentences()]
+    punct = [x for x in punct if x]
+    assert gallery.even_shares["punctuation"] == pytest.approx(sum(punct) / len(punct))
+
+
+def test_the_scientist_weights_are_the_traced_weights(gallery, relations):
+    p = gallery.probe
+    r = next(r for r in relations if r.relation == PRONOUN)
+    assert p is not None and p.relation == r and (p.layer, p.head) == (r.layer, r.head)
+    trace = load_minilm().trace_all(SCIENTIST)[r.layer]
+    assert p.tokens == tuple(trace.tokens) and p.tokens[p.query] == "it"
+    assert torch.allclose(p.weights, trace.weights[r.head, p.query].float(), atol=1e-6)
+    assert [p.tokens[k] for k in p.candidates] == ["scientist", "paper"]
+    assert p.prefers == max(p.candidates, key=lambda k: float(p.weights[k]))
+    words = [k for k, t in enumerate(p.tokens) if t not in ("[CLS]", "[SEP]") and k != p.query]
+    assert p.top == max(words, key=lambda k: float(p.weights[k]))
+    assert p.special_share == pytest.approx(float(p.weights[0] + p.weights[-1]))
+
+
+def test_an_unlabelled_relation_gets_no_tile_and_no_probe(relations, profiles):
+    unlabelled = tuple(dataclasses.replace(r, labelled=False) for r in relations)
+    assert scientist_probe(unlabelled) is None
+    chosen = choose_tiles(profiles, unlabelled)
+    assert not any(reason.startswith("relation") for *_, reason in chosen)
+    g = build_gallery("minilm", DEFAULT_SENTENCE, unlabelled)
+    assert g.probe is None and all(t.kind != "relation" and t.relation is None for t in g.tiles)
+    assert all(c["relation"] == 0 for c in g.layers)
