@@ -113,7 +113,16 @@ def test_chapter_layout(lesson, chapter_id, theme, tmp_path):
         for p in layout_problems(scene) + contrast_problems(scene, style.theme(lesson.config.theme)):
             problems.append(f"after play {len(scene.cues)}: {p}")
 
-    scene = run_headless(CHAPTERS[chapter_id], lesson, tmp_path, on_step=check)
+    shown: set[str] = set()
+
+    def check_and_read(scene):
+        check(scene)
+        shown.update(t.text for t in visible_texts(scene) if hasattr(t, "text"))
+
+    scene = run_headless(CHAPTERS[chapter_id], lesson, tmp_path, on_step=check_and_read)
+    if not lesson.trained:  # random weights are never called learned, on screen or in the narration
+        said = shown | {c.text for c in scene.cues} | {b.spoken for b in scene.beats}
+        assert not [t for t in said if "learn" in t.lower()], f"{chapter_id}: 'learned' said of the toy model"
     unique = list(dict.fromkeys(problems))
     assert not unique, f"{chapter_id} ({theme}, {lesson.n_head} heads):\n" + "\n".join(unique[:15])
 

@@ -389,8 +389,8 @@ class IntroScene(LessonScene):
             self.play(FadeIn(row, shift=UP * 0.2), Create(focus), run_time=style.SHORT)
             self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),
                       run_time=style.BEAT * 1.5)
-        self.narrate("That is multi-head attention: several learned ways of relating the same tokens, "
-                     "run in parallel, then fused.")
+        self.narrate("That is multi-head attention: several ways of relating the same tokens, each with its own "
+                     "weights, run in parallel, then fused.")
         self.state.arcs, self.state.chips = arcs, chips
         self.clear(row, arcs, chips, note, focus, run_time=style.SHORT)
 

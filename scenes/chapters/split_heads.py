@@ -2,7 +2,7 @@
 
 Storyboard: d_k = d / h with the live model's numbers (and the original Transformer's,
 labelled as such) -> W_Q drawn whole, its columns coloured in h blocks, the blocks
-pulled apart: h separate learned projections W_Q^(i), the same numbers in two views
+pulled apart: h separate projections W_Q^(i), the same numbers in two views
 -> the failure trap, computed: copies of one head give identical patterns (distance 0),
 separate projections give different ones.
 """
@@ -65,7 +65,7 @@ class SplitHeadsState:
 class SplitHeadsScene(LessonScene):
     chapter_id = "split-heads"
     title = CHAPTER_TITLES[chapter_id]
-    summary = ("Each head works in d_k = d / h dimensions through its own learned projections: the column "
+    summary = ("Each head works in d_k = d / h dimensions through its own projections: the column "
                "blocks of W_Q. Copies of one head would give identical patterns; separate projections do not.")
 
     def construct(self):
