@@ -399,3 +399,14 @@ def test_options_of_a_model_the_lesson_does_not_use_are_refused_unless_left_at_t
     write_default_toml(path)
     path.write_text(path.read_text("utf-8").replace('model = "minilm"', 'model = "toy"', 1), "utf-8")
     assert load_config(path).model == "toy"
+
+
+def test_layer_and_head_ranges_are_the_models():
+    """The config checks MiniLM's layer and head numbers without loading it: the sizes must be the model's own."""
+    from mha_core import load_minilm
+    from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS
+
+    model = load_minilm("cpu")
+    assert (model.n_layer, model.n_head) == (MINILM_LAYERS, MINILM_HEADS)
+    assert (load_config(layer=MINILM_LAYERS, head=MINILM_HEADS).layer, load_config(layer="3").layer) == (6, 3)
+    assert error_for(head=MINILM_HEADS + 1).startswith(f"head = {MINILM_HEADS + 1} is out of range")

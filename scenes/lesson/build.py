@@ -112,7 +112,7 @@ class Lesson:
     focus_relation: RelationResult | None  # the relation that head was chosen for, measured held-out (None: set)
     layer: int | None  # the MiniLM layer traced (0-based); None for the toy model
     copied_head: int  # the failure trap's head: every head becomes a copy of it (not the focus head)
-    copies: AttentionTrace  # failure trap: same input, every head a copy of head 0
+    copies: AttentionTrace  # failure trap: same input, every head a copy of copied_head
     js: torch.Tensor  # [head, head] Jensen-Shannon distances (head_distances) between the real heads' patterns
     copies_js: torch.Tensor  # the same for the copies (all ~0)
     ablation: torch.Tensor  # [head] relative output change when each head is zeroed
