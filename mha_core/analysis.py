@@ -55,6 +55,8 @@ LABELS = {
 
 SHARES = tuple(LABELS)  # the share-of-attention signatures, in label priority order
 SIGNATURES = SHARES + ("entropy",)
+#: label -> the signature whose value earned it ("previous-token" -> "previous"; "broad" -> "entropy").
+LABEL_SIGNATURES = {label: name for name, (_, label, _) in LABELS.items()} | {"broad": "entropy"}
 
 
 # -- one sentence --------------------------------------------------------------

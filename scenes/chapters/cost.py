@@ -31,6 +31,7 @@ from manim import (
 )
 
 from mha_core.ablation import SHIFT_THRESHOLD
+from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson import CostExample
@@ -267,7 +268,7 @@ class CostScene(LessonScene):
         title = parts.paragraph(th, "Zero one head at a time: how far does the model's sentence embedding move?", 12,
                                 style.LABEL_SIZE)
         sub = parts.text(th, f"1 \u2212 cosine, mean over {R.n_sentences} sentences \u00b7 all {R.n_heads} heads of "
-                         f"{L.specialization.model_name.split(',')[0]}", style.SMALL_SIZE, th.muted)
+                         f"{MINILM_NAME}", style.SMALL_SIZE, th.muted)
         layer, head, largest = R.largest()
         below = R.count_below(SHIFT_THRESHOLD)
         claim = (f"Zeroing any one of {below} of the {R.n_heads} heads moves the embedding by less than "

@@ -8,8 +8,8 @@ values stay numbers here (a ``HeadTag`` is a name and a value) and are formatted
 only where they are drawn.
 
     >>> lesson = build_lesson(LessonConfig())
-    >>> lesson.trace.weights.shape      # [head, query_pos, key_pos]
-    torch.Size([4, 9, 9])
+    >>> lesson.trace.weights.shape      # [head, query_pos, key_pos]: MiniLM, "[CLS] the cat ... . [SEP]"
+    torch.Size([12, 11, 11])
 """
 
 from __future__ import annotations
@@ -35,18 +35,14 @@ from mha_core import (
     trace_pretrained,
 )
 from mha_core.ablation import CopiesEffect, Redundancy, copies_effect, head_redundancy
-from mha_core.analysis import SHARES
+from mha_core.analysis import LABEL_SIGNATURES, SHARES
 from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 from mha_core.relations import RelationResult, best_head, relation_heads, relation_of
 
 from .config import CHAPTER_IDS, LessonConfig
-from .gallery import LABEL_SIGNATURE, Gallery, build_gallery
+from .focus import pick_focus
+from .gallery import Gallery, build_gallery
 from .relationships import Relationships, build_relationships
-
-# Words whose attention row is worth working through: a pronoun has to look elsewhere for its meaning.
-_PRONOUNS = {"it", "he", "she", "they", "him", "her", "them", "its", "his", "their", "this", "that", "who", "which"}
-_STOPWORDS = {"the", "a", "an", "of", "to", "in", "on", "and", "or", "but", "is", "was", "are", "were", "be"}
-
 
 # Model shapes the cost chapter compares with the lesson's own, costed by the same accounting: the
 # original Transformer's width (Vaswani et al. 2017, base model: d_model 512, 8 heads) cut into 1, 2 and
@@ -89,7 +85,6 @@ class Specialization:
     profiles: tuple | None  # corpus_profiles(layer): measured over a corpus (trained model only)
     tags: tuple[HeadTag, ...]  # per head: its label (or none) and the measured value behind it
     descriptions: tuple[str, ...]  # one measured sentence per head: its label_text, or its numbers
-    ablation: torch.Tensor | None  # [head] head_ablation of the trained layer on this sentence (None: untrained)
 
     @property
     def n_head(self) -> int:
@@ -205,11 +200,6 @@ class Lesson:
     def b_O(self) -> torch.Tensor | None:
         return None if self.mha.b_O is None else self.mha.b_O.detach().cpu()
 
-    @property
-    def trained_ablation(self) -> torch.Tensor | None:
-        """``head_ablation`` of the trained MiniLM layer, or None when the lesson shows no trained heads."""
-        return self.specialization.ablation
-
 
 def build_lesson(config: LessonConfig) -> Lesson:
     relations = tuple(relation_heads(config.device))
@@ -241,7 +231,7 @@ def build_lesson(config: LessonConfig) -> Lesson:
         residual=residual.detach().cpu(),
         normed=normed.detach().cpu(),
         # Switching what the chapter shows is this one line (config.specialization_model).
-        specialization=build_specialization(config.specialization_model, config, toy=(mha, trace),
+        specialization=build_specialization(config.specialization_model, config, mechanics=(mha, trace),
                                             layer=focus.layer if focus.layer is not None else relations[0].layer),
         relations=relations,
         gallery=build_gallery(config.specialization_model, config.sentence, relations, config.device),
@@ -296,24 +286,26 @@ def cost_examples(n_pos: int) -> tuple[CostExample, ...]:
     return tuple(CostExample(name, h, d, attention_cost(d, h, n_pos)) for name, h, d in shapes)
 
 
-def build_specialization(source: str, config: LessonConfig, *, toy=None, layer: int = 0) -> Specialization:
-    """Trained MiniLM heads of ``layer`` (0-based; ``"minilm"``) or the toy model's untrained heads (``"toy"``)."""
+def build_specialization(source: str, config: LessonConfig, *, mechanics=None, layer: int = 0) -> Specialization:
+    """Trained MiniLM heads of ``layer`` (0-based; ``"minilm"``) or the toy model's untrained heads (``"toy"``).
+
+    ``mechanics``: the mechanics model's (module, trace), reused when it is the model and layer asked for."""
+    same_model = mechanics is not None and config.model == source
     if source == "minilm":
-        trace = trace_pretrained(config.sentence, layer=layer, device=config.device)
-        with torch.no_grad():
-            ablation = head_ablation(load_minilm(config.device).attention(layer), trace).detach().cpu()
+        same_layer = same_model and mechanics[1].meta.get("layer") == layer
+        trace = mechanics[1] if same_layer else trace_pretrained(config.sentence, layer=layer, device=config.device)
         trace, profiles = _cpu(trace), tuple(corpus_profiles(layer, device=config.device))
         name, trained = MINILM_NAME, True
     else:
         # The mechanics model's trace only when it is the toy (a MiniLM layer is trained, never "untrained").
-        _, trace = toy if toy is not None and config.model == "toy" else _toy(config)
-        trace, profiles, ablation = _cpu(trace), None, None
+        _, trace = mechanics if same_model else _toy(config)
+        trace, profiles = _cpu(trace), None
         name, layer, trained = f"toy model (untrained, seed {config.seed})", None, False
     signatures = tuple(head_signatures(trace))
     per_head = [profiles[i] if profiles else None for i in range(trace.n_head)]
     tags = tuple(head_tag(i, signatures, p) for i, p in enumerate(per_head))
     descriptions = tuple(describe_head(i, signatures, p) for i, p in enumerate(per_head))
-    return Specialization(source, name, layer, trained, trace, signatures, profiles, tags, descriptions, ablation)
+    return Specialization(source, name, layer, trained, trace, signatures, profiles, tags, descriptions)
 
 
 # How a signature is named in words (a description: "largest share 0.62 on the previous token").
@@ -325,7 +317,7 @@ def head_tag(head: int, signatures, profile=None) -> HeadTag:
     """A head's measured tag: its corpus label and the value that earned it; else "no label" and its
     strongest share (a trained model), or "untrained" and its strongest share on this sentence."""
     if profile is not None and profile.label:
-        name = LABEL_SIGNATURE.get(profile.label, "entropy")
+        name = LABEL_SIGNATURES.get(profile.label, "entropy")
         return HeadTag(profile.label, name, float(profile.get(name)))
     source = profile if profile is not None else signatures[head]
     name, value = strongest_share(source)
@@ -348,27 +340,6 @@ def strongest_share(sig) -> tuple[str, float]:
     shares = [(sig.get(n), n) for n in SHARES if sig.get(n) is not None]
     value, name = max(shares)
     return name, float(value)
-
-
-def pick_focus(tokens, labelled: tuple[str, ...] = ()) -> int:
-    """The query row to work through: a pronoun if there is one (one that refers back first), else a word of a
-    relation in ``labelled``
-    (relations some head was measured to track, e.g. a preposition), else the first content word."""
-    words = [t.lower().removeprefix("##") for t in tokens]
-    # A pronoun that refers back ("it", "she") before one that introduces a clause ("who", "that").
-    for i, w in enumerate(words):
-        if relation_of(w) == "pronoun->antecedent":
-            return i
-    for i, w in enumerate(words):
-        if w in _PRONOUNS:
-            return i
-    for i, w in enumerate(words):
-        if relation_of(w) in labelled:
-            return i
-    for i, w in enumerate(words):
-        if w.isalpha() and w not in _STOPWORDS and not w.startswith("["):
-            return i
-    return 0
 
 
 def _toy(config: LessonConfig):

@@ -34,7 +34,7 @@ import torch
 
 from mha_core.analysis import (
     BROAD_THRESHOLD,
-    LABELS,
+    LABEL_SIGNATURES,
     SHARE_THRESHOLD,
     HeadProfile,
     corpus_profiles,
@@ -43,6 +43,8 @@ from mha_core.analysis import (
 )
 from mha_core.pretrained import MODEL_NAME, load_minilm
 from mha_core.relations import RelationResult, relation_of
+
+from .focus import pick_focus
 
 MAX_TILES = 9
 SCIENTIST = "The scientist who reviewed the paper said it was flawed."
@@ -55,10 +57,6 @@ SPECIAL = ("[CLS]", "[SEP]")
 POSITION_LABELS = ("previous-token", "next-token", "current-token")
 SEPARATOR_LABELS = ("[CLS]", "[SEP]", "punctuation")
 KINDS = ("position", "separator", "broad", "relation", "none")
-
-# Corpus label -> the signature whose mean earned it.
-LABEL_SIGNATURE = {label: name for name, (_, label, _) in LABELS.items()} | {"broad": "entropy"}
-
 
 def kind_of(label: str | None, relation: bool = False) -> str:
     """A head's kind from its label: "relation", "position", "separator", "broad" or "none"."""
@@ -193,7 +191,8 @@ def build_gallery(source: str, sentence: str, relations, device="cpu") -> Galler
     even = even_shares(model, corpus_sentences())
     tiles = tuple(make_tile(layer, head, reason, profiles, relations, even, weights)
                   for layer, head, reason in choose_tiles(profiles, relations))
-    return Gallery(MODEL_NAME, sentence, tokens, weights, profiles, relations, tiles, focus_row(tokens, relations),
+    focus = pick_focus(tokens, tuple(r.relation for r in relations if r.labelled))  # the lesson's own rule
+    return Gallery(MODEL_NAME, sentence, tokens, weights, profiles, relations, tiles, focus,
                    count_kinds(profiles, relations), even, scientist_probe(relations, device))
 
 
@@ -211,7 +210,7 @@ def choose_tiles(profiles, relations, max_tiles: int = MAX_TILES) -> list[tuple[
     everyone = [(layer, p.head, p) for layer, layer_profiles in enumerate(profiles) for p in layer_profiles]
 
     def strongest(label, within=None):
-        found = [(p.get(LABEL_SIGNATURE[label]), -layer, -head) for layer, head, p in everyone
+        found = [(p.get(LABEL_SIGNATURES[label]), -layer, -head) for layer, head, p in everyone
                  if p.label == label and (within is None or layer == within)]
         if not found:
             return None
@@ -253,7 +252,7 @@ def make_tile(layer, head, reason, profiles, relations, even, weights) -> Tile:
         return Tile(layer, head, "relation", relation.relation, "accuracy", relation.accuracy,
                     relation.baseline_name, relation.baseline_accuracy, w, relation, profile, reason)
     if profile.label is not None and profile.label != "broad":
-        signature = LABEL_SIGNATURE[profile.label]
+        signature = LABEL_SIGNATURES[profile.label]
         return Tile(layer, head, kind_of(profile.label), profile.label, signature, float(profile.get(signature)),
                     "even spread", even[signature], w, None, profile, reason)
     # Broad, or no label: its spread, against the threshold a broad head needs.
@@ -289,26 +288,15 @@ def even_shares(model, sentences) -> dict:
     return shares
 
 
-def focus_row(tokens, relations) -> int:
-    """The query row the tiles frame: the first word whose relation some head earned (a pronoun first),
-    else the first word of the sentence."""
-    earned = [r.relation for r in relations if r.labelled]
-    for relation in sorted(earned, key=lambda r: r != PRONOUN):
-        for i, t in enumerate(tokens):
-            if relation_of(t) == relation:
-                return i
-    return next((i for i, t in enumerate(tokens) if t not in SPECIAL), 0)
-
-
 def scientist_probe(relations, device="cpu", sentence: str = SCIENTIST) -> Probe | None:
     """The pronoun -> antecedent head on ``sentence``, traced live (None when no head earned that label)."""
     result = next((r for r in relations if r.relation == PRONOUN), None)
     if result is None or not result.labelled:
         return None
-    traces = load_minilm(device).trace_all(sentence)
-    tokens = tuple(traces[result.layer].tokens)
+    trace = load_minilm(device).trace(sentence, result.layer)
+    tokens = tuple(trace.tokens)
     query = next(i for i, t in enumerate(tokens) if relation_of(t) == PRONOUN)
-    row = traces[result.layer].weights[result.head, query].detach().to("cpu", torch.float32)
+    row = trace.weights[result.head, query].detach().to("cpu", torch.float32)
     candidates = tuple(tokens.index(w) for w in SCIENTIST_CANDIDATES)
     allowed = [k for k, t in enumerate(tokens) if t not in SPECIAL and k != query]
     top = max(allowed, key=lambda k: float(row[k]))

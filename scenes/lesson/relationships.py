@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mha_core.analysis import LABELS
+from mha_core.analysis import LABEL_SIGNATURES, LABELS
 
 #: The example sentence of the intro (fixed: the lesson's own sentence is traced elsewhere).
 EXAMPLE = "The cat sat down"
@@ -163,8 +163,7 @@ def build_relationships(device="cpu", relations=None, profiles=None) -> Relation
         profile = profiles[layer][head]
         value = None
         if profile.label is not None:
-            name = "entropy" if profile.label == "broad" else _SIGNATURE.get(profile.label)
-            value = None if name is None else float(profile.get(name))
+            value = float(profile.get(LABEL_SIGNATURES[profile.label]))
         top = []
         for q, k in links:  # as the probe's prediction: [CLS], [SEP] and the word itself left out
             others = [w for w in words if w != q]
@@ -193,6 +192,5 @@ def build_relationships(device="cpu", relations=None, profiles=None) -> Relation
     return Relationships(EXAMPLE, tokens, weights, model.d_model, verb, rows[0], rows)
 
 
-# Surface label -> the signature whose value earned it; the share a previous-token label needs.
-_SIGNATURE = {label: name for name, (_, label, _) in LABELS.items()}
+# The share a previous-token label needs.
 _THRESHOLD = LABELS["previous"][0]
