@@ -125,9 +125,9 @@ class _Group(click.Group):
             raise click.UsageError(err.message, ctx) from None
 
 
-def _click_type(key: str, kind: str):
+def _click_type(key: str, kind: str, extra: tuple[str, ...] = ()):
     if kind in {"choice", "multiple"}:
-        return click.Choice(flag_choices(key))
+        return click.Choice((*flag_choices(key), *extra))
     if kind == "folder":
         return click.Path(path_type=Path, file_okay=False)
     if kind == "auto-int":
@@ -135,16 +135,17 @@ def _click_type(key: str, kind: str):
     return {"int": int, "float": float}.get(kind)
 
 
-def lesson_options(command=None, *, keys: tuple[str, ...] | None = None):
+def lesson_options(command=None, *, keys: tuple[str, ...] | None = None, extra: dict | None = None):
     """Add ``--config FILE`` and one flag per LessonConfig field (scenes.lesson.config.FLAGS) to a click command.
 
     The command receives ``config_file`` and keyword arguments named like the fields
     (``None`` / ``()`` when not given), ready for ``load_config(config_file, **overrides)``.
     ``keys`` limits the flags to those fields (``@lesson_options(keys=MODEL_KEYS)``); a
-    config file may still set any key.
+    config file may still set any key. ``extra``: key -> more values a choice flag takes
+    (handled by the command before the config is loaded).
     """
     if command is None:
-        return lambda command: lesson_options(command, keys=keys)
+        return lambda command: lesson_options(command, keys=keys, extra=extra)
     for flag, (key, short, kind) in reversed(list(FLAGS.items())):
         if keys is not None and key not in keys:
             continue
@@ -152,7 +153,9 @@ def lesson_options(command=None, *, keys: tuple[str, ...] | None = None):
         settings = {"multiple": True} if kind == "multiple" else {}
         if key == "chapters":
             settings["metavar"] = "ID,ID,..."
-        command = click.option(*decls, default=None, type=_click_type(key, kind), help=flag_help(key),
+        more = (extra or {}).get(key, ())
+        help_text = flag_help(key) + (f" Also: {', '.join(more)}." if more else "")
+        command = click.option(*decls, default=None, type=_click_type(key, kind, more), help=help_text,
                                **settings)(command)
     return click.option(
         "--config",
@@ -174,18 +177,26 @@ def main() -> None:
 
 
 @main.command()
-@lesson_options(keys=MODEL_KEYS)
+@lesson_options(keys=MODEL_KEYS, extra={"model": ("induction",)})
+@click.option("--tokens", default=None,
+              help="With --model induction: the sequence to trace, as syllables or token ids (\"ba ko mi ba\" or "
+                   "\"0 38 46 0\"). Default: the lesson's example, a random segment then the same again.")
 @click.option("--digits", type=click.IntRange(0, 8), default=2, show_default=True, help="Decimals shown in tables.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables.")
 @click.option("--save", type=click.Path(path_type=Path, dir_okay=False),
               help="Write every traced tensor to this .safetensors file.")
 @click.option("--force", is_flag=True, help="Overwrite the --save file if it exists.")
-def inspect(config_file, digits, as_json, save, force, **overrides):
+def inspect(config_file, tokens, digits, as_json, save, force, **overrides):
     """Trace one attention block on a sentence and print every stage.
 
     Takes the model settings of lesson.toml (--config) and the same flags as render; a
-    config file may hold other keys too, which inspect does not use.
+    config file may hold other keys too, which inspect does not use. --model induction
+    traces the small causal model this project trains (on --tokens, not a sentence).
     """
+    if overrides.get("model") == "induction":
+        return _inspect_induction(config_file, tokens, digits, as_json, save, force, overrides)
+    if tokens is not None:
+        raise _usage_error("--tokens is for --model induction; give a sentence with --sentence instead")
     config = load_config(config_file, **overrides)  # the same checks as render (ConfigError: exit 2)
     if save is not None:
         _writable_target(save, force)
@@ -200,6 +211,56 @@ def inspect(config_file, digits, as_json, save, force, **overrides):
         _print_tables(trace, mha, profiles, digits, config.model, layer)
     if save is not None and not as_json:
         click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
+
+
+def _inspect_induction(config_file, tokens, digits, as_json, save, force, overrides) -> None:
+    """inspect --model induction: one layer of the trained causal model on a sequence of its tokens."""
+    given = [key for key, value in overrides.items() if value not in (None, ()) and key not in ("model", "layer",
+                                                                                              "device")]
+    if config_file is not None or given:
+        what = "--config" if config_file is not None else "--" + given[0].replace("_", "-")
+        raise _usage_error(f"{what} does not apply to the induction model; it takes --tokens, --layer and --device")
+    config = load_config(None, device=overrides.get("device"))  # the device checks of render (ConfigError: exit 2)
+    from mha_core.induction import encode, example_sequence, load_induction_model, shipped_scores
+
+    model = load_induction_model(mha_core.resolve_device(config.device))
+    layer = overrides.get("layer") or "auto"
+    if layer == "auto":  # the first induction head's layer: the one that reads what the earlier layer wrote
+        layer = min((l for l, _ in model.induction_heads), default=0)
+    elif not (layer.isdigit() and 1 <= int(layer) <= model.n_layer):
+        raise _usage_error(f"--layer {layer} is out of range; pick 1 to {model.n_layer} (numbered from 1, as on "
+                           "screen) or auto")
+    else:
+        layer = int(layer) - 1
+    if save is not None:
+        _writable_target(save, force)
+    try:
+        ids = example_sequence() if tokens is None else encode(tokens)
+        trace = model.trace(ids, layer)
+    except ValueError as err:
+        raise _usage_error(str(err)) from None
+    scores = shipped_scores()
+    if save is not None:
+        _save(trace, save)
+    if as_json:
+        data = _trace_json(trace, model.blocks[layer], None)
+        data["token_ids"] = [int(t) for t in ids]
+        data["layer"] = layer
+        data["heads"] = [h for h in _induction_table(scores)["heads"] if h["layer"] == layer]
+        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        return
+    _print_tables(trace, model.blocks[layer], None, digits, "induction", layer)
+    from rich.console import Console
+
+    Console(width=None if sys.stdout.isatty() else 132).print(_induction_heads_table(scores, layer))
+    if save is not None:
+        click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
+
+
+def _induction_table(scores) -> dict:
+    from mha_core.induction import head_table
+
+    return head_table(scores)
 
 
 def _layer_of(config) -> int | None:
@@ -295,7 +356,12 @@ def _print_tables(trace, mha, profiles, digits, model, layer) -> None:
     # Piped output gets room for a 12-head table; a terminal keeps its own width.
     console = Console(width=None if sys.stdout.isatty() else 132)
     tokens = list(trace.tokens or [str(i) for i in range(trace.n_pos)])
-    title = f"MiniLM layer {layer + 1}" if model == "minilm" else "toy model (untrained, random weights)"
+    if model == "minilm":
+        title = f"MiniLM layer {layer + 1}"
+    elif model == "induction":
+        title = f"induction model (trained by this project, causal), layer {layer + 1}"
+    else:
+        title = "toy model (untrained, random weights)"
     console.print(
         f"[bold]{title}[/]: {trace.n_pos} tokens, d_model = {trace.d_model}, h = {trace.n_head} heads, "
         f"d_k = d_model / h = {trace.d_head}"
@@ -375,16 +441,29 @@ def _profile_table(profiles):
 
 
 @main.command()
+@click.option("--model", type=click.Choice(["minilm", "induction"]), default="minilm", show_default=True,
+              help="minilm: all-MiniLM-L6-v2's 72 heads; induction: the small causal model this project trains.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print every head's label and measures as JSON (layers and heads numbered from 0).")
 @click.option("--device", default=None, help=flag_help("device"))
-def heads(as_json, device):
-    """Label all 72 MiniLM heads: by the relation they track, where a held-out test says so, else by signature.
+def heads(model, as_json, device):
+    """Label every head of a trained model by what a measurement shows, against a baseline.
 
-    Each relation's best head is chosen on half of the probe sentences and measured on the other half
-    against positional baselines (Clark et al. 2019); it is named after the relation only when it beats them.
+    MiniLM: each relation's best head is chosen on half of the probe sentences and measured on the other
+    half against positional baselines (Clark et al. 2019); it is named after the relation only when it
+    beats them. Induction model: previous-token and induction scores on held-out repeated sequences, each
+    head zeroed in turn, and the circuit (the previous-token heads zeroed together).
     """
     config = load_config(None, device=device)  # the device checks of inspect and render (ConfigError: exit 2)
+    if model == "induction":
+        from mha_core.induction import load_induction_model, measure
+
+        scores = measure(load_induction_model(mha_core.resolve_device(config.device)))  # measured now, not read
+        if as_json:
+            click.echo(json.dumps(_induction_table(scores), indent=1, ensure_ascii=False))
+        else:
+            _print_induction(scores)
+        return
     from mha_core.relations import head_table, relation_heads
 
     try:
@@ -439,6 +518,119 @@ def _print_heads(table: dict, results) -> None:
             f"{(r.accuracy - r.baseline_accuracy) * 100:+.0f} pts", "earned" if r.labelled else "not earned",
         )
     console.print(rel_table)
+
+
+def _induction_heads_table(scores, layer: int | None = None):
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(f"Heads measured on {scores.test['sequences']} held-out sequences (a random segment of "
+                               f"{scores.test['segment']} tokens, then the same again); numbered from 1"),
+                  title_justify="left")
+    for col in ("layer", "head", "previous token", "two back", "induction", "zeroed: induction",
+                "zeroed: 2nd-copy loss", "label"):
+        table.add_column(escape(col), justify="left" if col == "label" else "right")
+    for h in _induction_table(scores)["heads"]:
+        if layer is not None and h["layer"] != layer:
+            continue
+        m = h["measures"]
+        zeroed = m["zeroed_induction"]
+        table.add_row(str(h["layer"] + 1), str(h["head"] + 1), f"{m['previous_token']:.2f}", f"{m['two_back']:.2f}",
+                      f"{m['induction']:.2f}",
+                      "–" if zeroed is None else f"{zeroed:.2f}", f"{m['zeroed_loss_second']:.2f}",
+                      escape(h["label"] or "–"))
+    return table
+
+
+def _print_induction(scores) -> None:
+    from rich.console import Console
+
+    from mha_core.induction import LABEL_RATIO, LABEL_SCORE, MODEL_NAME, uniform_loss
+
+    console = Console(width=None if sys.stdout.isatty() else 132)
+    console.print(f"[bold]{MODEL_NAME}[/]")
+    console.print(_induction_heads_table(scores))
+    console.print(f"Label rule: a score of at least {LABEL_SCORE:g} and {LABEL_RATIO:g} times what attention spread "
+                  f"evenly over the visible tokens scores (previous token {scores.previous_baseline:.3f}, "
+                  f"two back {scores.two_back_baseline:.3f}, induction {scores.induction_baseline:.3f}).")
+    console.print(f"Next-token loss: first copy {scores.loss_first:.2f} nats, second copy {scores.loss_second:.2f} "
+                  f"(a guess spread over the vocabulary: {uniform_loss():.2f}).")
+    console.print("Probability of the right next token after the 1st, 2nd, ... token of the second copy: "
+                  + " ".join(f"{p:.2f}" for p in scores.p_by_position)
+                  + "; its share as the top guess: " + " ".join(f"{p:.2f}" for p in scores.top_by_position) + ".")
+    if scores.circuit is not None:
+        zeroed = ", ".join(f"layer {l + 1} head {h + 1}" for l, h in scores.circuit["zeroed"])
+        console.print(f"Circuit: with {zeroed} zeroed, the induction heads' score falls from "
+                      f"{scores.induction_mean:.2f} to {scores.circuit['induction']:.2f} and the second-copy loss "
+                      f"rises from {scores.loss_second:.2f} to {scores.circuit['loss_second']:.2f}.")
+
+
+# -- train -------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["induction"]))
+@click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False), default=Path("induction-model"),
+              show_default=True, help="Folder to write model.safetensors, config.json and scores.json into.")
+@click.option("--steps", type=click.IntRange(1, 1_000_000), default=None,
+              help="Training steps. Default: those the shipped weights were trained with.")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None,
+              help="Seed of the weights, the language and the batches. Default: the shipped weights' seed.")
+@click.option("--force", is_flag=True, help="Overwrite those three files if they exist in --out.")
+def train(what, out, steps, seed, force):
+    """Train the small causal model of the induction chapter from scratch (CPU, seeded), then measure its heads.
+
+    It learns next-token prediction on sequences of a random Markov language with one segment repeated;
+    nothing in the objective names a head. Writes only the three files named under --out.
+    """
+    from dataclasses import replace
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from mha_core.files import sha256_file
+    from mha_core.induction import (
+        CONFIG_FILE,
+        SCORES_FILE,
+        WEIGHTS_FILE,
+        InductionConfig,
+        differences,
+        save,
+        shipped_scores,
+        train_and_measure,
+    )
+
+    names = (WEIGHTS_FILE, CONFIG_FILE, SCORES_FILE)
+    target = out.expanduser()
+    if target.exists() and not target.is_dir():
+        raise _usage_error(f"{out} is a file; give a folder for the model")
+    existing = [name for name in names if (target / name).exists()]
+    if existing and not force:
+        raise _usage_error(f"{out / existing[0]} already exists; pass --force to overwrite it or choose another --out")
+    parent = target  # the folder is made only when the weights are written: a cancelled run leaves nothing
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError:
+        raise _usage_error(f"cannot write to {out}; choose a folder you can write to") from None
+    config = InductionConfig()
+    config = replace(config, **{k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None})
+    shipped = shipped_scores() if config == InductionConfig() else None  # read now: --out may be the shipped folder
+    console = Console(stderr=True)
+    with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                  TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task("train", total=config.steps, loss="–")
+        model, scores, seconds = train_and_measure(
+            config, progress=lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.3f}"))
+    weights = save(model, scores, target, seconds=seconds)
+    _print_induction(scores)
+    console.print(f"Trained in {seconds:.0f} s. Wrote {', '.join(str(out / n) for n in names)}.")
+    console.print(f"SHA-256 of {weights.name}: {sha256_file(weights)}")
+    if shipped is not None:
+        diff = differences(scores, shipped)
+        console.print("The shipped scores are reproduced within the tolerances." if not diff else
+                      "Differs from the shipped scores beyond the tolerances: " + "; ".join(diff))
 
 
 # -- chapters ----------------------------------------------------------------

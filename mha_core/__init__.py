@@ -22,6 +22,7 @@ _EXPORTS = {
     "cost": ("AttentionCost", "StageCost", "attention_cost"),
     "device": ("resolve_device", "resolve_dtype"),
     "embeddings": ("embed", "positional_encoding", "token_vector", "tokenize"),
+    "induction": ("InductionModel", "load_induction_model"),
     "pretrained": ("ChecksumError", "MiniLM", "load_minilm", "trace_pretrained", "verify_model_files"),
     "sizes": ("divisors",),
     "toy": ("build_toy", "toy_block", "trace_sentence"),

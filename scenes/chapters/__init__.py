@@ -7,6 +7,7 @@ from ..lesson.config import CHAPTER_IDS
 from .concat import ConcatScene
 from .cost import CostScene
 from .head_outputs import HeadOutputsScene
+from .induction import InductionScene
 from .intro import IntroScene
 from .one_head import OneHeadScene
 from .output_projection import OutputProjectionScene
@@ -21,6 +22,7 @@ _SCENES = (
     SplitHeadsScene,
     ParallelHeadsScene,
     SpecializationScene,
+    InductionScene,
     HeadOutputsScene,
     ConcatScene,
     OutputProjectionScene,

@@ -37,7 +37,6 @@ LABEL_PHRASES = {"previous-token": "the previous token", "next-token": "the next
                  "punctuation": "punctuation marks"}
 # The kinds of head (scenes.lesson.gallery.KINDS) as the table's columns and the narration say them.
 KIND_WORDS = {"position": "position", "broad": "broad", "relation": "relation", "none": "no label"}
-NOTE_INSET = 0.34  # a note's text from its box's left edge: past the accent bar (parts.card)
 KIND_PHRASES = {"position": "position", "broad": "broad spread", "relation": "relations", "none": "no label"}
 
 
@@ -396,11 +395,7 @@ class SpecializationScene(LessonScene):
 
     def _note(self, text: str, width: float, kind: str, size: float = style.SMALL_SIZE) -> VGroup:
         """A caveat or info note exactly ``width`` wide (notes stacked together line up)."""
-        th = self.theme
-        accent = th.warn if kind == "caveat" else th.muted
-        note = parts.card(th, parts.paragraph(th, text, width - 0.5, size), accent=accent, width=width)
-        note.content.align_to(note.box, LEFT).shift(RIGHT * NOTE_INSET)  # text from the left, not centred
-        return note
+        return parts.note(self.theme, text, width=width, kind=kind, size=size, full_width=True)
 
     # -- the caveats (trained model) -------------------------------------------------------
 

@@ -42,6 +42,7 @@ from mha_core.relations import RelationResult, best_head, relation_heads, relati
 from .config import CHAPTER_IDS, LessonConfig
 from .focus import pick_focus
 from .gallery import Gallery, build_gallery
+from .induction import Induction, build_induction
 from .relationships import Relationships, build_relationships
 
 # Model shapes the cost chapter compares with the lesson's own, costed by the same accounting: the
@@ -121,6 +122,7 @@ class Lesson:
     relationships: Relationships  # the intro's "The cat sat down": its relationships and the heads that carry them
     redundancy: Redundancy | None  # MiniLM's 72 heads zeroed one at a time (None: the lesson uses no MiniLM)
     trap: CopiesEffect | None  # the failure trap on MiniLM: every head of the layer a copy of copied_head (None: toy)
+    induction: Induction  # the induction chapter: the project's small causal model, its heads measured
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -238,6 +240,7 @@ def build_lesson(config: LessonConfig) -> Lesson:
         relationships=build_relationships(config.device, relations),
         redundancy=head_redundancy(config.device) if "minilm" in (config.model, config.specialization_model) else None,
         trap=copies_effect(config.sentence, focus.layer, copied, config.device) if config.model == "minilm" else None,
+        induction=build_induction(config.device),
     )
 
 

@@ -51,6 +51,7 @@ CHAPTER_TITLES = {
     "split-heads": "Split into heads",
     "parallel-heads": "Heads in parallel",
     "specialization": "Heads specialise",
+    "induction": "Induction heads",
     "head-outputs": "Each head mixes values",
     "concat": "Concatenate the heads",
     "output-projection": "W_O blends the heads",

@@ -60,10 +60,20 @@ def formula_card(th: Theme, *lines: str, title: str | None = None, size: float =
     return card(th, rows, accent=accent)
 
 
-def note(th: Theme, s: str, *, width: float = 5.0, kind: str = "info", size: float = style.LABEL_SIZE) -> VGroup:
-    """A callout: ``kind="caveat"`` / ``"trap"`` get the warning accent, ``"info"`` the muted one."""
+NOTE_INSET = 0.34  # a full-width note's text from its box's left edge: past the accent bar
+
+
+def note(th: Theme, s: str, *, width: float = 5.0, kind: str = "info", size: float = style.LABEL_SIZE,
+         full_width: bool = False) -> VGroup:
+    """A callout: ``kind="caveat"`` / ``"trap"`` get the warning accent, ``"info"`` the muted one.
+
+    ``full_width``: the box is exactly ``width`` wide and its text starts at the left, so notes
+    stacked together line up."""
     accent = th.warn if kind in ("caveat", "trap") else th.muted
-    return card(th, paragraph(th, s, width - 0.5, size), accent=accent)
+    group = card(th, paragraph(th, s, width - 0.5, size), accent=accent, width=width if full_width else None)
+    if full_width:
+        group.content.align_to(group.box, LEFT).shift(RIGHT * NOTE_INSET)
+    return group
 
 
 def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = None) -> VGroup:
