@@ -57,9 +57,11 @@ class InductionState:
     induction_grid: parts.AttentionGrid | None = None
     previous_tag: VMobject | None = None
     induction_tag: VMobject | None = None
+    bar: VMobject | None = None  # the patterns' one [0, 1] scale
     stripe: VMobject | None = None  # frames on the induction head's target cells
     arc: VMobject | None = None  # the second [A] -> the [B] after the first [A]
     prediction: VMobject | None = None  # the card: P([B]) the first time and now
+    rule: VMobject | None = None  # [A] [B] ... [A] -> [B]
     table: parts.Table | None = None  # every right next token's probability, first and second time
     position_chart: parts.BarChart | None = None  # held-out: P(right next token) by tokens of the repeat seen
     loss_note: VMobject | None = None
@@ -131,8 +133,7 @@ class InductionScene(LessonScene):
         again = VGroup(*s.row.tokens[I.segment:])
         s.copies = VGroup(parts.brace_label(th, first, f"{I.segment} random syllables", DOWN),
                           parts.brace_label(th, again, "the same again", DOWN))
-        with self.beat(f"Here is a sequence it never saw: {I.segment} random syllables, then the same {I.segment} "
-                       "again."):
+        with self.beat(f"Here is a new sequence: {I.segment} random syllables, then the same {I.segment} again."):
             self.clear(*self._on_stage, run_time=style.SHORT)
             self.play(FadeIn(s.row, shift=DOWN * 0.2), run_time=style.SHORT)
             self.play(FadeIn(s.copies), run_time=style.SHORT)
