@@ -110,7 +110,9 @@ class InductionModel(nn.Module):
             for layer in range(config.n_layer)
         )
         self.W_U = nn.Parameter(torch.randn(config.d_model, config.vocab_size, generator=gen) / config.d_model ** 0.5)
-        # Filled by load_induction_model (measured on the held-out test): (layer, head), 0-based.
+        # Filled by load_induction_model: the held-out measurement of these weights, and its labelled heads
+        # as (layer, head), 0-based.
+        self.scores: InductionScores | None = None
         self.previous_token_heads: list[tuple[int, int]] = []
         self.induction_heads: list[tuple[int, int]] = []
 
@@ -412,8 +414,11 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def load_induction_model(device="cpu", folder: str | Path | None = None) -> InductionModel:
-    """The shipped (or ``folder``'s) trained model, its weights checked by SHA-256 for the shipped files,
-    with ``previous_token_heads`` and ``induction_heads`` measured on the held-out test."""
+    """The shipped (or ``folder``'s) trained model, its weights checked by SHA-256 for the shipped files.
+
+    ``scores``, ``previous_token_heads`` and ``induction_heads`` are the held-out measurement of these
+    weights: scores.json beside them (written by ``train``; the tests check that ``measure`` reproduces
+    it from the shipped weights), or measured now when the folder has none."""
     from safetensors.torch import load_file
 
     from .pretrained import ChecksumError
@@ -431,6 +436,7 @@ def load_induction_model(device="cpu", folder: str | Path | None = None) -> Indu
     model.load_state_dict(load_file(str(weights)))
     model = model.to(resolve_device(device)).eval()
     scores = shipped_scores(folder) if (folder / SCORES_FILE).is_file() else measure(model)
+    model.scores = scores
     model.previous_token_heads = list(scores.previous_token_heads)
     model.induction_heads = list(scores.induction_heads)
     return model

@@ -120,7 +120,8 @@ def test_a_damaged_weights_file_is_refused(tmp_path, monkeypatch):
 
 def test_the_shipped_scores_reproduce_from_the_shipped_weights(model):
     found, shipped = measure(model), shipped_scores()
-    assert differences(found, shipped) == []
+    assert model.scores == shipped  # what the loader (and the lesson) reads is the shipped measurement ...
+    assert differences(found, shipped) == []  # ... which the weights reproduce
     # Same weights, same sequences: the same numbers up to float summation order.
     for name in ("previous_token", "two_back", "induction"):
         assert torch.allclose(torch.tensor(getattr(found, name)), torch.tensor(getattr(shipped, name)), atol=1e-4)

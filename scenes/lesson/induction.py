@@ -1,9 +1,11 @@
 """The induction chapter's data: the project's small causal model on a repeated sequence, its heads measured.
 
 Everything is computed here, once: the example (a random segment, then the same again), the patterns of
-the strongest previous-token head and the strongest induction head on it, the probability the model gives
-each right next token the first time and the second time, and the measurement on held-out sequences
-(``mha_core.induction.measure``: scores, copy losses, each head zeroed, the circuit). Scenes only draw it.
+the strongest previous-token head and the strongest induction head on it, and the probability the model
+gives each right next token the first time and the second time. The measurement on held-out sequences
+(scores, copy losses, each head zeroed, the circuit) is the one shipped with the hash-checked weights
+(``model.scores``: what ``mha_core.induction.measure`` gives for them, checked by the tests; reading it
+keeps half a second of ablations out of every lesson build). Scenes only draw it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from mha_core.induction import (
     decode,
     example_sequence,
     load_induction_model,
-    measure,
     uniform_loss,
 )
 
@@ -42,7 +43,7 @@ class Induction:
     p_first: tuple[float, ...]  # per second-copy position q (next token in the sequence): P(right next token)
     p_second: tuple[float, ...]  # ... after the first copy's same token (q - segment), and after q itself
     top_second: tuple[str, ...]  # the model's most likely next token after each second-copy position
-    scores: InductionScores  # measured now on the held-out test (mha_core.induction.measure)
+    scores: InductionScores  # the weights' held-out measurement (mha_core.induction.measure)
     label_score: float = LABEL_SCORE
     label_ratio: float = LABEL_RATIO
     guess_loss: float = uniform_loss()  # ln(vocab): a guess spread evenly over the vocabulary
@@ -65,7 +66,7 @@ class Induction:
 
 def build_induction(device="cpu") -> Induction:
     model = load_induction_model(device)
-    scores = measure(model)
+    scores = model.scores
     if not scores.previous_token_heads or not scores.induction_heads:
         raise ValueError("the induction model has no measured previous-token or induction head; retrain it with "
                          "`mha-explainer train induction`.")
