@@ -124,10 +124,13 @@ def _audio_info(path: Path) -> AudioInfo:
     """The file's first audio stream, its duration taken from the packets' timestamps."""
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
-        end = Fraction(0)
+        # In the stream's ticks: a lesson has tens of thousands of packets, and Fractions per packet cost
+        # half a second of an unchanged render.
+        end_ticks = 0
         for packet in container.demux(stream):
             if packet.pts is not None:
-                end = max(end, (packet.pts + (packet.duration or 0)) * packet.time_base)
+                end_ticks = max(end_ticks, packet.pts + (packet.duration or 0))
+        end = end_ticks * Fraction(stream.time_base)
         # Players start at 0: the encoder's priming before it (AAC, Opus) is cut by the edit list / codec delay.
         start = max(0, stream.start_time or 0) * stream.time_base
         cc = stream.codec_context
