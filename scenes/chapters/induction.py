@@ -194,8 +194,12 @@ class InductionScene(LessonScene):
         others = [h for h in S.induction_heads if h != I.induction_head]
         lines = [f"induction: {style.fmt(score)}", f"held-out mean; an even spread gives {style.fmt(S.induction_baseline)}"]
         if others:
-            lines.append("also induction: " + ", ".join(f"{head_name(l, h)} {style.fmt(S.induction[l][h])}"
-                                                         for l, h in others))
+            values = ", ".join(style.fmt(S.induction[l][h]) for l, h in others)
+            if all(l == layer for l, _ in others):  # short enough to keep the tag's type size
+                heads = " and ".join(str(h + 1) for _, h in others)
+                lines.append(f"{'heads' if len(others) > 1 else 'head'} {heads} of layer {layer + 1}: {values}")
+            else:
+                lines.append("also " + ", ".join(head_name(l, h) for l, h in others) + f": {values}")
         s.induction_tag = self._tag(lines, s.induction_grid, th.head(head))
         targets = [(q, q - I.segment + 1) for q in range(I.segment, len(I.tokens))]
         s.stripe = VGroup(*(parts.highlight_box(th, s.induction_grid.cell_box(q, k), buff=style.GAP_NONE)
