@@ -221,7 +221,7 @@ def _inspect_induction(config_file, tokens, digits, as_json, save, force, overri
         what = "--config" if config_file is not None else "--" + given[0].replace("_", "-")
         raise _usage_error(f"{what} does not apply to the induction model; it takes --tokens, --layer and --device")
     config = load_config(None, device=overrides.get("device"))  # the device checks of render (ConfigError: exit 2)
-    from mha_core.induction import encode, example_sequence, load_induction_model, shipped_scores
+    from mha_core.induction import encode, example_sequence, load_induction_model
 
     model = load_induction_model(mha_core.resolve_device(config.device))
     layer = overrides.get("layer") or "auto"
@@ -239,7 +239,7 @@ def _inspect_induction(config_file, tokens, digits, as_json, save, force, overri
         trace = model.trace(ids, layer)
     except ValueError as err:
         raise _usage_error(str(err)) from None
-    scores = shipped_scores()
+    scores = model.scores  # the held-out measurement shipped with the weights (`heads --model induction` redoes it)
     if save is not None:
         _save(trace, save)
     if as_json:
@@ -623,7 +623,11 @@ def train(what, out, steps, seed, force):
         task = progress.add_task("train", total=config.steps, loss="–")
         model, scores, seconds = train_and_measure(
             config, progress=lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.3f}"))
-    weights = save(model, scores, target, seconds=seconds)
+    try:
+        weights = save(model, scores, target, seconds=seconds)  # each file written whole, then moved into place
+    except OSError as err:  # the folder changed during training, or the disk is full
+        raise click.ClickException(f"cannot write the model into {out} ({err.strerror or type(err).__name__})") \
+            from None
     _print_induction(scores)
     console.print(f"Trained in {seconds:.0f} s. Wrote {', '.join(str(out / n) for n in names)}.")
     console.print(f"SHA-256 of {weights.name}: {sha256_file(weights)}")

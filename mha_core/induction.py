@@ -146,7 +146,7 @@ class InductionModel(nn.Module):
                 keep[dropped] = 0.0
                 heads = heads * keep
             concat = heads.transpose(-3, -2).flatten(-2)  # [.., pos, head*d_head]
-            resid = resid + MultiHeadAttention._project(concat, block.W_O, block.b_O)
+            resid = resid + concat @ block.W_O + block.b_O  # Concat(head_1..head_h) W_O + b_O
             patterns.append(trace.weights)
         return resid @ self.W_U, torch.stack(patterns, dim=-4)
 
