@@ -182,3 +182,70 @@ def test_layout_fits_phone_and_laptop(browser, lesson, tmp_path, width, height, 
     else:  # chapters beside it
         assert box["list"][0] >= box["video"][1]
     browser.save_screenshot(str(tmp_path / f"page-{width}.png"))
+
+
+# -- presenter mode ------------------------------------------------------------------------------------
+
+
+def _press(browser, key):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(browser).send_keys(key).perform()
+
+
+def _wait_paused(browser, timeout=30.0):
+    """The video's time once it has stopped by itself (presenter mode pauses it at the end of a beat)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = browser.execute_script("const v = document.getElementById('lesson'); "
+                                       "return {paused: v.paused, t: v.currentTime, seeking: v.seeking};")
+        if state["paused"] and not state["seeking"]:
+            return state["t"]
+        time.sleep(0.05)
+    raise AssertionError("the video did not stop at the end of the beat")
+
+
+def test_presenter_mode_steps_beat_by_beat(browser, lesson):
+    from selenium.webdriver.common.keys import Keys
+
+    _, folder, manifest = lesson
+    browser.get("about:blank")
+    browser.get(folder.index.as_uri() + "#present")
+    browser.execute_async_script("""
+        const done = arguments[arguments.length - 1], v = document.getElementById('lesson');
+        if (v.readyState >= 1) done(); else v.addEventListener('loadedmetadata', () => done(), {once: true});
+    """)
+    frame = 1 / manifest["video"]["fps"]
+    steps = browser.execute_script("return JSON.parse(document.getElementById('lesson-data').textContent).beats")
+    # One step per spoken beat, from the folder's transcript; a chapter's first step starts with the chapter.
+    beats = json.loads((folder.manifest.parent / "transcript.json").read_text("utf-8"))
+    starts = {c["id"]: c["start"] for c in manifest["chapters"]}
+    assert [s["text"] for s in steps] == [b["text"] for b in beats]
+    first = {c["id"]: min(i for i, s in enumerate(steps) if s["chapter"] == c["id"]) for c in manifest["chapters"]}
+    for i, (s, b) in enumerate(zip(steps, beats)):
+        expected = starts[s["chapter"]] if i == first[s["chapter"]] else b["start"]
+        assert s["start"] == pytest.approx(expected, abs=1e-3)
+    assert all(a["end"] == b["start"] for a, b in zip(steps, steps[1:]))
+    assert browser.find_element("id", "present").get_attribute("aria-pressed") == "true"
+
+    _press(browser, Keys.ARROW_RIGHT)  # the first beat plays, and stops at its end
+    assert _wait_paused(browser) == pytest.approx(steps[0]["end"], abs=frame)
+    notes = browser.find_element("id", "notes")
+    assert notes.is_displayed() and browser.find_element("id", "notes-said").text == steps[0]["text"]
+
+    _press(browser, Keys.SPACE)  # the next beat, from its start
+    assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
+        steps[1]["start"], abs=frame)
+    assert _wait_paused(browser) == pytest.approx(steps[1]["end"], abs=frame)
+    assert browser.find_element("id", "notes-said").text == steps[1]["text"]
+
+    _press(browser, Keys.PAGE_UP)  # back one beat
+    assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
+        steps[0]["start"], abs=frame)
+    _press(browser, "2")  # chapter 2's first beat
+    assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
+        starts[manifest["chapters"][1]["id"]], abs=frame)
+    _press(browser, "n")  # the notes off the projector
+    assert not notes.is_displayed()
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors

@@ -368,6 +368,24 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def presenter_beats(chapters: list[dict], duration: float) -> list[dict]:
+    """The lesson as presenter mode steps through it: one step per beat, in lesson seconds.
+
+    A step runs from its beat's start (a chapter's first step from the chapter's start, so its title
+    shows) to the next step's start: the beat's speech and the animation that settles after it. The
+    last step ends with the lesson. ``text``: what the voice says, as the captions write it.
+    """
+    steps = []
+    for c in chapters:
+        for i, b in enumerate(c["beats"]):
+            start = c["start"] if i == 0 else c["start"] + b.start
+            steps.append({"start": round(start, 3), "chapter": c["id"], "number": c["number"],
+                          "title": c["title"], "text": b.text})
+    for step, following in zip(steps, steps[1:] + [None]):
+        step["end"] = round(following["start"] if following else duration, 3)
+    return steps
+
+
 def render_page(result, info: dict) -> str:
     """index.html: the joined video with captions and chapters, a chapter list that seeks, the summaries."""
     import jinja2
@@ -429,7 +447,9 @@ def render_page(result, info: dict) -> str:
         captions_track=_data_url(to_webvtt(info["lesson_cues"]), "text/vtt"),
         chapters_track=_data_url(to_webvtt(info["chapter_track"]), "text/vtt"),
         chapters=chapters,
-        page_data={"chapters": [{"id": c["id"], "start": c["start"]} for c in chapters], "duration": info["duration"]},
+        page_data={"chapters": [{"id": c["id"], "start": c["start"]} for c in chapters], "duration": info["duration"],
+                   "fps": result.fps,
+                   "beats": presenter_beats(info["chapters"], info["duration"])},
         downloads=downloads,
         generator=f"{GENERATOR} {versions()['mha-explainer']}",
         width=result.width,
