@@ -287,7 +287,7 @@ def test_manifest_hashes_and_sizes_match_the_files(lesson):
             assert path.stat().st_mode & 0o777 == mode, name
     # Every path the manifest mentions is listed.
     mentioned = [*manifest["lesson"]["videos"].values(), *manifest["lesson"]["captions"].values(),
-                 manifest["lesson"]["poster"], manifest["lesson"]["page"]]
+                 manifest["lesson"]["poster"], manifest["lesson"]["page"], manifest["lesson"]["embed"]]
     for chapter in manifest["chapters"]:
         mentioned += [*chapter["videos"].values(), *chapter["captions"].values(), chapter["thumbnail"]]
     assert set(mentioned) <= set(listed)

@@ -249,3 +249,39 @@ def test_presenter_mode_steps_beat_by_beat(browser, lesson):
     assert not notes.is_displayed()
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+# -- the page for an iframe ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height", "mobile"), [(360, 203, True), (960, 540, False)])
+def test_embed_page_is_the_video_alone_filling_its_frame(browser, lesson, tmp_path, width, height, mobile):
+    _, folder, manifest = lesson
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+    browser.get("about:blank")
+    browser.get((folder.out / manifest["lesson"]["embed"]).as_uri())
+    state = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1], v = document.getElementById('lesson');
+        const report = () => {
+            const box = v.getBoundingClientRect();
+            Array.from(v.textTracks).forEach(t => { if (t.mode === 'disabled') t.mode = 'hidden'; });
+            done({ready: v.readyState, duration: v.duration, src: v.currentSrc, kinds: Array.from(v.textTracks).map(t => t.kind),
+                  box: [box.left, box.top, box.width, box.height], scroll: [document.documentElement.scrollWidth,
+                  document.documentElement.scrollHeight], chrome: document.querySelectorAll('h1, nav, header, footer').length});
+        };
+        if (v.readyState >= 1) report(); else v.addEventListener('loadedmetadata', report, {once: true});
+    """)
+    assert state["ready"] >= 1 and state["src"].endswith("/lesson.mp4")
+    assert state["duration"] == pytest.approx(manifest["video"]["duration"], abs=0.25)
+    assert state["kinds"] == ["captions", "chapters"]
+    assert state["chrome"] == 0, "no page chrome around the video"
+    assert state["box"] == pytest.approx([0, 0, width, height], abs=1)  # the whole frame, no scrolling
+    assert state["scroll"] == [width, height]
+    time.sleep(0.5)
+    cues = browser.execute_script("return Array.from(document.getElementById('lesson').textTracks)"
+                                  ".map(t => (t.cues || []).length)")
+    assert cues == [sum(c["cues"] for c in manifest["chapters"]), len(manifest["chapters"])]
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    browser.save_screenshot(str(tmp_path / f"embed-{width}.png"))

@@ -12,6 +12,7 @@ folder, and adds there:
     trace.safetensors            the tensors behind the video (+ copies, specialization, analysis)
     manifest.json                config, versions, chapter times, durations, sha256 of every file, tensor summary
     index.html                   a player page that needs no server and no network
+    embed.html                   the video with its captions and chapters alone, for an iframe
 
 The render then moves the whole staging folder into ``result.out`` in one commit
 (``folder``), so a failure leaves the previous folder as it was.
@@ -42,6 +43,7 @@ THUMB_WIDTH = 320
 POSTER_CHAPTERS = ("parallel-heads", "one-head", "intro")  # the poster shows the first of these rendered
 LANGUAGE = "en"
 TRANSCRIPT = "transcript.json"
+EMBED = "embed.html"  # the video alone, for an iframe in a course page
 
 
 class ExportError(RuntimeError):
@@ -60,7 +62,7 @@ def planned_names(config) -> set[str]:
     """Every file a render of ``config`` may write into the lesson folder (checked before it
     renders, so that a file the tool did not write is found before minutes of work)."""
     videos = [fmt for fmt in config.formats if fmt != "png"]
-    names = {MANIFEST, "index.html", "captions.vtt", "captions.srt", "chapters.vtt", "poster.png", TRANSCRIPT,
+    names = {MANIFEST, "index.html", EMBED, "captions.vtt", "captions.srt", "chapters.vtt", "poster.png", TRANSCRIPT,
              *(f"lesson.{fmt}" for fmt in videos), *TENSOR_FILES}
     for cid in config.chapters:
         stem = chapter_stem(cid)
@@ -146,6 +148,7 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
         "tensor_files": list(tensor_files),
     }
     staging.put("index.html", render_page(result, info))
+    staging.put(EMBED, render_page(result, info, template=EMBED))
     manifest = build_manifest(result, staging, info, infos, tensor_files)
     staging.put(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return sorted({*staging.names, *manifest["files"]})
@@ -313,6 +316,7 @@ def build_manifest(result, staging: _Staging, info: dict, infos: dict, tensor_fi
             "captions": info["captions"],
             "poster": info["poster"],
             "page": "index.html",
+            "embed": EMBED,
         },
         "chapters": [
             {
@@ -386,8 +390,9 @@ def presenter_beats(chapters: list[dict], duration: float) -> list[dict]:
     return steps
 
 
-def render_page(result, info: dict) -> str:
-    """index.html: the joined video with captions and chapters, a chapter list that seeks, the summaries."""
+def render_page(result, info: dict, template: str = "index.html") -> str:
+    """index.html: the joined video with captions and chapters, a chapter list that seeks, the summaries,
+    presenter mode. ``template="embed.html"``: the same video, captions and chapters alone, for an iframe."""
     import jinja2
 
     from .. import style
@@ -424,8 +429,8 @@ def render_page(result, info: dict) -> str:
         ("Manifest (JSON)", "manifest.json"),
     ]]
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    template = env.from_string(resources.files("scenes.render").joinpath("templates/index.html").read_text("utf-8"))
-    return template.render(
+    page = env.from_string(resources.files("scenes.render").joinpath(f"templates/{template}").read_text("utf-8"))
+    return page.render(
         title=config.title,
         sentence=config.sentence,
         language=LANGUAGE,
