@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
@@ -428,9 +427,10 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
         *((f"Tensors: {name}", name) for name in info["tensor_files"]),
         ("Manifest (JSON)", "manifest.json"),
     ]]
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    page = env.from_string(resources.files("scenes.render").joinpath(f"templates/{template}").read_text("utf-8"))
-    return page.render(
+    # The pages share their head and video through includes (templates/_head.html, _video.html).
+    env = jinja2.Environment(loader=jinja2.PackageLoader("scenes.render", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template(template).render(
         title=config.title,
         sentence=config.sentence,
         language=LANGUAGE,
