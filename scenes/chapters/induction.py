@@ -151,7 +151,7 @@ class InductionScene(LessonScene):
         label_w = max(parts.text(self.theme, t, style.SMALL_SIZE).width for t in self.lesson.induction.tokens) + 0.5
         room_h = self.state.copies.get_bottom()[1] - bottom - style.GAP_BLOCK - 1.1  # title above, tag below
         room_w = (right - left - style.GAP_WIDE) / 2 - label_w - 0.6  # the shared colour bar at the right
-        return min(layout.MAX_CELL, room_h / n - 0.0, room_w / n, (room_h - label_w) / n)
+        return min(layout.MAX_CELL, room_w / n, (room_h - label_w) / n)  # key labels stand above the cells
 
     def _tag(self, lines: list[str], grid: parts.AttentionGrid, color) -> VGroup:
         th = self.theme

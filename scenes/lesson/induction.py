@@ -15,8 +15,6 @@ from dataclasses import dataclass
 import torch
 
 from mha_core.induction import (
-    LABEL_RATIO,
-    LABEL_SCORE,
     InductionScores,
     decode,
     example_sequence,
@@ -44,8 +42,6 @@ class Induction:
     p_second: tuple[float, ...]  # ... after the first copy's same token (q - segment), and after q itself
     top_second: tuple[str, ...]  # the model's most likely next token after each second-copy position
     scores: InductionScores  # the weights' held-out measurement (mha_core.induction.measure)
-    label_score: float = LABEL_SCORE
-    label_ratio: float = LABEL_RATIO
     guess_loss: float = uniform_loss()  # ln(vocab): a guess spread evenly over the vocabulary
 
     @property
