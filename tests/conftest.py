@@ -7,6 +7,7 @@ import os
 import tempfile
 
 import pytest
+from browser import browser  # noqa: F401 - the page tests' fixture (tests/browser.py)
 from manim import Wait, config, tempconfig
 
 from mha_core.store import CACHE_ENV

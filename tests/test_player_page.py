@@ -8,27 +8,14 @@ a phone. Skips only where no browser is installed (``make test-deps`` installs o
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import pytest
+from browser import open_page, set_viewport, severe_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.render]
 
 CHAPTERS = ("intro", "concat")
-BROWSER_FLAGS = (
-    "--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
-    "--disable-sync --no-first-run --hide-scrollbars"
-).split()
-
-
-def _browser_paths():
-    browser = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-    driver = shutil.which("chromedriver")
-    if browser is None or driver is None:
-        missing = " and ".join(n for n, p in (("chromium", browser), ("chromedriver", driver)) if p is None)
-        pytest.skip(f"{missing} not found; install them with `make test-deps` (Debian: chromium chromium-driver)")
-    return browser, driver
 
 
 @pytest.fixture(scope="module")
@@ -38,39 +25,6 @@ def lesson(tmp_path_factory):
 
     result = render_small_lesson(tmp_path_factory.getbasetemp())  # renders and writes the lesson folder
     return result, result, json.loads(result.manifest.read_text("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    binary, driver_path = _browser_paths()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in BROWSER_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.set_script_timeout(20)
-    yield driver
-    driver.quit()
-
-
-def open_page(browser, folder, width=1280, height=800, mobile=False):
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
-    browser.get(folder.index.as_uri())
-    # Wait for the video's metadata (readyState >= 1) or an error.
-    return browser.execute_async_script("""
-        const done = arguments[arguments.length - 1];
-        const v = document.getElementById('lesson');
-        const report = () => done({ready: v.readyState, duration: v.duration, error: v.error && v.error.code,
-                                   src: v.currentSrc});
-        if (v.readyState >= 1 || v.error) report();
-        else { v.addEventListener('loadedmetadata', report, {once: true}); v.addEventListener('error', report, {once: true}); }
-    """)
 
 
 def test_video_loads_with_captions_and_chapter_tracks(browser, lesson, tmp_path):
@@ -100,7 +54,7 @@ def test_video_loads_with_captions_and_chapter_tracks(browser, lesson, tmp_path)
     first_cue = result.chapters[0].cues[0].text
     assert cues[0][0][2] == first_cue  # its two caption lines, as written
 
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    errors = severe_errors(browser)
     assert not errors, errors  # e.g. a caption file blocked on file://, a missing image
     shot = tmp_path / "page.png"
     browser.save_screenshot(str(shot))
@@ -209,12 +163,7 @@ def test_presenter_mode_steps_beat_by_beat(browser, lesson):
     from selenium.webdriver.common.keys import Keys
 
     _, folder, manifest = lesson
-    browser.get("about:blank")
-    browser.get(folder.index.as_uri() + "#present")
-    browser.execute_async_script("""
-        const done = arguments[arguments.length - 1], v = document.getElementById('lesson');
-        if (v.readyState >= 1) done(); else v.addEventListener('loadedmetadata', () => done(), {once: true});
-    """)
+    open_page(browser, folder, hash="#present")
     frame = 1 / manifest["video"]["fps"]
     steps = browser.execute_script("return JSON.parse(document.getElementById('lesson-data').textContent).beats")
     # One step per spoken beat, from the folder's transcript; a chapter's first step starts with the chapter.
@@ -247,7 +196,7 @@ def test_presenter_mode_steps_beat_by_beat(browser, lesson):
         starts[manifest["chapters"][1]["id"]], abs=frame)
     _press(browser, "n")  # the notes off the projector
     assert not notes.is_displayed()
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    errors = severe_errors(browser)
     assert not errors, errors
 
 
@@ -257,8 +206,7 @@ def test_presenter_mode_steps_beat_by_beat(browser, lesson):
 @pytest.mark.parametrize(("width", "height", "mobile"), [(360, 203, True), (960, 540, False)])
 def test_embed_page_is_the_video_alone_filling_its_frame(browser, lesson, tmp_path, width, height, mobile):
     _, folder, manifest = lesson
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+    set_viewport(browser, width, height, mobile)
     browser.get("about:blank")
     browser.get((folder.out / manifest["lesson"]["embed"]).as_uri())
     state = browser.execute_async_script("""
@@ -282,6 +230,6 @@ def test_embed_page_is_the_video_alone_filling_its_frame(browser, lesson, tmp_pa
     cues = browser.execute_script("return Array.from(document.getElementById('lesson').textTracks)"
                                   ".map(t => (t.cues || []).length)")
     assert cues == [sum(c["cues"] for c in manifest["chapters"]), len(manifest["chapters"])]
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    errors = severe_errors(browser)
     assert not errors, errors
     browser.save_screenshot(str(tmp_path / f"embed-{width}.png"))
