@@ -216,7 +216,11 @@ def test_embed_page_is_the_video_alone_filling_its_frame(browser, lesson, tmp_pa
             Array.from(v.textTracks).forEach(t => { if (t.mode === 'disabled') t.mode = 'hidden'; });
             done({ready: v.readyState, duration: v.duration, src: v.currentSrc, kinds: Array.from(v.textTracks).map(t => t.kind),
                   box: [box.left, box.top, box.width, box.height], scroll: [document.documentElement.scrollWidth,
-                  document.documentElement.scrollHeight], chrome: document.querySelectorAll('h1, nav, header, footer').length});
+                  document.documentElement.scrollHeight],
+                  // drawn chrome (the h1 for screen readers is 1 px, clipped)
+                  chrome: Array.from(document.querySelectorAll('h1, nav, header, footer')).filter(e => {
+                      const r = e.getBoundingClientRect(); return r.width > 1 && r.height > 1; }).length,
+                  h1: document.querySelector('h1') && document.querySelector('h1').textContent});
         };
         if (v.readyState >= 1) report(); else v.addEventListener('loadedmetadata', report, {once: true});
     """)
@@ -224,6 +228,7 @@ def test_embed_page_is_the_video_alone_filling_its_frame(browser, lesson, tmp_pa
     assert state["duration"] == pytest.approx(manifest["video"]["duration"], abs=0.25)
     assert state["kinds"] == ["captions", "chapters"]
     assert state["chrome"] == 0, "no page chrome around the video"
+    assert state["h1"] == manifest["config"]["title"]  # but a title for screen readers
     assert state["box"] == pytest.approx([0, 0, width, height], abs=1)  # the whole frame, no scrolling
     assert state["scroll"] == [width, height]
     time.sleep(0.5)
@@ -233,3 +238,116 @@ def test_embed_page_is_the_video_alone_filling_its_frame(browser, lesson, tmp_pa
     errors = severe_errors(browser)
     assert not errors, errors
     browser.save_screenshot(str(tmp_path / f"embed-{width}.png"))
+
+
+# -- the head explorer ---------------------------------------------------------------------------------
+
+
+def _explorer_table(browser):
+    """The explorer's numbers as the page shows them: caption, and per cell (head, key, full value, text)."""
+    return browser.execute_script("""
+        const rows = document.getElementById('ex-rows');
+        return {caption: rows.querySelector('caption').textContent,
+                cells: Array.from(rows.querySelectorAll('td.w')).map(td => [parseInt(td.dataset.head, 10),
+                       parseInt(td.dataset.key, 10), td.dataset.weight, td.querySelector('.n').textContent]),
+                query: Array.from(document.querySelectorAll('#ex-tokens button')).findIndex(
+                       b => b.getAttribute('aria-pressed') === 'true'),
+                heading: (document.querySelector('#ex-note h3') || {}).textContent || null,
+                evidence: Array.from(document.querySelectorAll('#ex-note p, #ex-note dd')).map(e => e.textContent)};
+    """)
+
+
+def _assert_numbers(table, weights, layer, heads, query):
+    """Every number shown is the file's float32 value: in full in data-weight, to 2 decimals on screen."""
+    n = weights.shape[-1]
+    assert [(h, k) for h, k, _, _ in table["cells"]] == [(h, k) for k in range(n) for h in heads]
+    for h, k, full, text in table["cells"]:
+        value = float(weights[layer, h, query, k])
+        assert float(full) == value, (layer, h, query, k)
+        assert abs(float(text) - value) <= 0.005 + 1e-9 and len(text.split(".")[1]) == 2
+
+
+def test_explorer_shows_the_numbers_in_the_tensor_files(browser, lesson):
+    from safetensors import safe_open
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    from mha_core.induction import load_induction_model
+
+    _, folder, _ = lesson
+    open_page(browser, folder)
+    data = browser.execute_script("return JSON.parse(document.getElementById('explorer-data').textContent)")
+    assert [m["id"] for m in data["models"]] == ["toy", "induction"]  # the small lesson: toy model, no MiniLM
+    scores = load_induction_model().scores
+    model_select = Select(browser.find_element("id", "ex-model"))
+    for index, m in enumerate(data["models"]):
+        model_select.select_by_index(index)
+        with safe_open(str(folder.out / m["file"]), "pt") as f:  # what the folder holds, read independently
+            weights = f.get_tensor(m["tensor"])
+            tokens = f.metadata()["tokens"].split("\x1f")
+        if weights.dim() == 3:  # one layer's trace: [head, query, key]
+            weights = weights.unsqueeze(0)
+        assert list(weights.shape) == m["shape"] and tokens == m["tokens"]
+        layer_select = Select(browser.find_element("id", "ex-layer"))
+        head_select = Select(browser.find_element("id", "ex-head"))
+        assert len(layer_select.options) == weights.shape[0] and len(head_select.options) == weights.shape[1] + 1
+        seen = set()
+        for layer in range(weights.shape[0]):
+            layer_select.select_by_index(layer)
+            for head in range(weights.shape[1]):
+                head_select.select_by_value(str(head))
+                buttons = browser.find_elements("css selector", "#ex-tokens button")
+                assert [b.text for b in buttons] == tokens
+                for query in (0, len(tokens) - 1, (head * 5 + layer) % len(tokens)):
+                    buttons[query].click()  # a tap on a token
+                    table = _explorer_table(browser)
+                    assert table["query"] == query and f"\u201c{tokens[query]}\u201d" in table["caption"]
+                    _assert_numbers(table, weights, layer, [head], query)
+                    seen.add(tuple(t for _, _, t, _ in table["cells"]))
+                # The head's label and the measurement behind it.
+                expected = "untrained" if m["id"] == "toy" else (scores.label(layer, head) or "no label")
+                assert table["heading"] == f"Layer {layer + 1}, head {head + 1}: {expected}"
+                if m["id"] == "induction":
+                    score = {"previous-token": scores.previous_token, "two-back": scores.two_back,
+                             "induction": scores.induction}.get(expected, scores.induction)[layer][head]
+                    assert f"{score:.2f}" in table["evidence"][0]
+        assert len(seen) > weights.shape[0] * weights.shape[1]  # changing head and token changed the numbers
+        # Every head of a layer side by side: one column per head.
+        head_select.select_by_value("all")
+        layer = weights.shape[0] - 1
+        layer_select.select_by_index(layer)
+        table = _explorer_table(browser)
+        _assert_numbers(table, weights, layer, list(range(weights.shape[1])), table["query"])
+        assert len(browser.find_elements("css selector", ".ex-tiles button")) == weights.shape[1]
+        assert len(table["evidence"]) == weights.shape[1]
+        # Keyboard: the arrow keys move the query along the tokens.
+        head_select.select_by_value("0")
+        token = browser.find_elements("css selector", "#ex-tokens button")[0]
+        token.click()
+        token.send_keys(Keys.ARROW_RIGHT)
+        table = _explorer_table(browser)
+        assert table["query"] == 1 and browser.switch_to.active_element.text == tokens[1]
+        _assert_numbers(table, weights, layer, [0], 1)
+        # A mouse over a token shows its row too.
+        ActionChains(browser).move_to_element(browser.find_elements("css selector", "#ex-tokens button")[2]).perform()
+        _assert_numbers(_explorer_table(browser), weights, layer, [0], 2)
+    errors = severe_errors(browser)
+    assert not errors, errors
+
+
+def test_explorer_fits_a_phone(browser, lesson, tmp_path):
+    _, folder, _ = lesson
+    open_page(browser, folder, 390, 844, mobile=True)
+    box = browser.execute_script("""
+        const ex = document.getElementById('explorer'), grid = document.querySelector('.ex-grid');
+        ex.scrollIntoView();
+        const e = ex.getBoundingClientRect(), g = grid.getBoundingClientRect();
+        return {scroll: document.documentElement.scrollWidth, explorer: [e.left, e.right], grid: [g.left, g.right],
+                controls: Array.from(ex.querySelectorAll('select, #ex-tokens button')).every(c => {
+                    const r = c.getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth && r.height >= 24; })};
+    """)
+    assert box["scroll"] <= 390, "the page is wider than the phone"
+    assert 0 <= box["explorer"][0] and box["explorer"][1] <= 390 and box["grid"][1] <= 390
+    assert box["controls"], "a control is cut off or too small to tap"
+    browser.find_element("id", "explorer").screenshot(str(tmp_path / "explorer-390.png"))

@@ -145,6 +145,9 @@ class LessonConfig(BaseModel):
     burn_captions: StrictBool = Field(
         False, description="draw the captions into the frames too, for platforms that load no caption tracks"
     )
+    scorm: StrictBool = Field(
+        False, description="also write lesson-scorm.zip, a SCORM 1.2 package of the folder that reports completion to an LMS"
+    )
     quality: Literal["preview", "low", "medium", "high", "4k"] = Field(
         "medium", description="Manim quality preset (also l, m, h, k): 480p15, 720p30, 1080p60, 2160p60"
     )
@@ -719,6 +722,7 @@ FLAGS = {
     "--format": ("formats", None, "multiple"),
     "--voice": ("voice", None, "text"),
     "--burn-captions/--no-burn-captions": ("burn_captions", None, "switch"),
+    "--scorm/--no-scorm": ("scorm", None, "switch"),
     "--out": ("out", "-o", "folder"),
 }
 

@@ -35,14 +35,23 @@ class Induction:
     segment: int
     previous_head: tuple[int, int]  # (layer, head), 0-based: the strongest measured previous-token head
     induction_head: tuple[int, int]  # ... and the strongest measured induction head
-    previous_pattern: torch.Tensor  # [query, key]: previous_head's weights on the example
-    induction_pattern: torch.Tensor  # [query, key]: induction_head's weights on the example
+    attention: torch.Tensor  # [layer, head, query, key]: every head's weights on the example
     query: int  # the repeated token shown up close (second copy): where induction_head's target weight is highest
     p_first: tuple[float, ...]  # per second-copy position q (next token in the sequence): P(right next token)
     p_second: tuple[float, ...]  # ... after the first copy's same token (q - segment), and after q itself
     top_second: tuple[str, ...]  # the model's most likely next token after each second-copy position
     scores: InductionScores  # the weights' held-out measurement (mha_core.induction.measure)
     guess_loss: float = uniform_loss()  # ln(vocab): a guess spread evenly over the vocabulary
+
+    @property
+    def previous_pattern(self) -> torch.Tensor:
+        """[query, key]: previous_head's weights on the example."""
+        return self.attention[self.previous_head]
+
+    @property
+    def induction_pattern(self) -> torch.Tensor:
+        """[query, key]: induction_head's weights on the example."""
+        return self.attention[self.induction_head]
 
     @property
     def target(self) -> int:
@@ -83,7 +92,7 @@ def build_induction(device="cpu") -> Induction:
         trained_sequences=config.steps * config.batch, n_ctx=config.n_ctx,
         tokens=tuple(decode(ids)), segment=segment,
         previous_head=previous_head, induction_head=induction_head,
-        previous_pattern=attention[previous_head].clone(), induction_pattern=pattern.clone(),
+        attention=attention.detach().to("cpu", torch.float32),
         query=query, p_first=p_first, p_second=p_second,
         top_second=tuple(decode(p[q].argmax(-1, keepdim=True))[0] for q in positions),
         scores=scores,

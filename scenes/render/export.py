@@ -10,9 +10,12 @@ folder, and adds there:
     chapters/NN-id.vtt, .srt     each chapter's captions, timed to its own video
     poster.png, thumbs/NN-id.png each chapter's fullest settled frame, as the render kept it
     trace.safetensors            the tensors behind the video (+ copies, specialization, analysis)
+    heads.safetensors            every MiniLM head's attention on the sentence, and induction.safetensors:
+                                 the head explorer's weights [layer, head, query, key] (``explorer``)
     manifest.json                config, versions, chapter times, durations, sha256 of every file, tensor summary
     index.html                   a player page that needs no server and no network
     embed.html                   the video with its captions and chapters alone, for an iframe
+    lesson-scorm.zip             with ``scorm``: the folder as a SCORM 1.2 package for an LMS (``scorm``)
 
 The render then moves the whole staging folder into ``result.out`` in one commit
 (``folder``), so a failure leaves the previous folder as it was.
@@ -33,6 +36,7 @@ from mha_core.files import sha256_file
 
 from ..lesson.config import CHAPTER_IDS
 from ..narration import Cue
+from . import explorer, scorm
 from .captions import chapter_cues, to_srt, to_webvtt
 from .folder import FOLDER_FORMAT, GENERATOR, MANIFEST, versions
 
@@ -67,6 +71,8 @@ def planned_names(config) -> set[str]:
         stem = chapter_stem(cid)
         names |= {f"chapters/{stem}.{fmt}" for fmt in config.formats}
         names |= {f"chapters/{stem}.vtt", f"chapters/{stem}.srt", f"thumbs/{stem}.png"}
+    if config.scorm:
+        names.add(scorm.PACKAGE)
     return names
 
 
@@ -115,7 +121,8 @@ class _Staging:
         return name
 
 
-TENSOR_FILES = ("trace.safetensors", "copies.safetensors", "specialization.safetensors", "analysis.safetensors")
+TENSOR_FILES = ("trace.safetensors", "copies.safetensors", "specialization.safetensors", "analysis.safetensors",
+                explorer.HEADS_FILE, explorer.INDUCTION_FILE)
 
 
 def _write_all(result, root: Path, staging: _Staging) -> list[str]:
@@ -129,8 +136,12 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
     staging.put(TRANSCRIPT, json.dumps(result.lesson_beats(), indent=1, ensure_ascii=False) + "\n")
     poster = _write_frames(chapters, staging)
     tensor_files = {}
-    for name, tensors in lesson_tensors(result.lesson).items():
-        if isinstance(tensors, dict):
+    models = explorer.explorer_models(result.lesson)
+    for name, tensors in lesson_tensors(result.lesson, models).items():
+        if isinstance(tensors, tuple):  # (tensors, metadata)
+            tensors, metadata = tensors
+            save_safetensors(tensors, staging.path(name), metadata)
+        elif isinstance(tensors, dict):
             save_safetensors(tensors, staging.path(name))
         else:  # an AttentionTrace: its own writer keeps the tokens and the convention in the metadata
             tensors.save(staging.path(name))
@@ -145,10 +156,17 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
         "chapter_track": chapter_track,
         "duration": _lesson_duration(lesson_videos, infos, chapters),
         "tensor_files": list(tensor_files),
+        "explorer": models,
     }
     staging.put("index.html", render_page(result, info))
     staging.put(EMBED, render_page(result, info, template=EMBED))
     manifest = build_manifest(result, staging, info, infos, tensor_files)
+    if result.config.scorm:
+        # The package carries the folder with this manifest (which cannot list the package it is in);
+        # the folder's manifest, made again after it, lists the package too (see scorm.py).
+        staging.put(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        scorm.write_package(staging, {*staging.names, *manifest["files"]}, result.config)
+        manifest = build_manifest(result, staging, info, infos, tensor_files)
     staging.put(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return sorted({*staging.names, *manifest["files"]})
 
@@ -250,8 +268,9 @@ def png_bytes(frame: av.VideoFrame, width: int | None = None) -> bytes:
 # -- tensors -------------------------------------------------------------------------------
 
 
-def lesson_tensors(lesson) -> dict[str, object]:
-    """File name -> an AttentionTrace or a dict of tensors: everything the chapters draw numbers from."""
+def lesson_tensors(lesson, models=None) -> dict[str, object]:
+    """File name -> an AttentionTrace, a dict of tensors, or (tensors, metadata): everything the chapters draw
+    numbers from, and the head explorer's weights (``explorer.explorer_models``)."""
     files = {"trace.safetensors": lesson.trace, "copies.safetensors": lesson.copies}
     special = lesson.specialization.trace
     if not _same_trace(special, lesson.trace):  # e.g. trained MiniLM heads next to a toy model
@@ -263,6 +282,9 @@ def lesson_tensors(lesson) -> dict[str, object]:
         "residual": lesson.residual,
         "normed": lesson.normed,
     }
+    for model in explorer.explorer_models(lesson) if models is None else models:
+        if model.file != explorer.TRACE_FILE:
+            files[model.file] = model.file_tensors()
     return files
 
 
@@ -316,6 +338,7 @@ def build_manifest(result, staging: _Staging, info: dict, infos: dict, tensor_fi
             "poster": info["poster"],
             "page": "index.html",
             "embed": EMBED,
+            "scorm": scorm.PACKAGE if config.scorm else None,
         },
         "chapters": [
             {
@@ -455,6 +478,7 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
         page_data={"chapters": [{"id": c["id"], "start": c["start"]} for c in chapters], "duration": info["duration"],
                    "fps": result.fps,
                    "beats": presenter_beats(info["chapters"], info["duration"])},
+        explorer=explorer.page_data(info["explorer"], theme) if template == "index.html" else None,
         downloads=downloads,
         generator=f"{GENERATOR} {versions()['mha-explainer']}",
         width=result.width,

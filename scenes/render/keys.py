@@ -23,8 +23,8 @@ from .folder import package_version, read_manifest, resolve_out, tidy, versions
 
 # Config fields that cannot change a chapter's pixels or cues (what to render and where),
 # or whose effect is already in the hash another way (quality/fps/pixel_height via the
-# resolved size and rate; device via the tensors).
-_NOT_IN_HASH = {"chapters", "out", "formats", "device", "quality", "fps", "pixel_height"}
+# resolved size and rate; device via the tensors), or that only add files to the folder (scorm).
+_NOT_IN_HASH = {"chapters", "out", "formats", "device", "quality", "fps", "pixel_height", "scorm"}
 
 
 def code_hash() -> str:

@@ -1,0 +1,100 @@
+"""The head explorer's data (scenes/render/explorer.py): every head's weights, exactly, with the label its
+measurement earned and the numbers behind it. The page itself is tested in a browser (test_player_page)."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+import torch
+
+from mha_core.induction import encode, load_induction_model
+from scenes import style
+from scenes.lesson.build import build_lesson
+from scenes.lesson.config import LessonConfig
+from scenes.render import explorer
+
+
+@pytest.fixture(scope="module")
+def minilm_lesson():
+    return build_lesson(LessonConfig())  # MiniLM for the mechanics and the measured heads
+
+
+@pytest.fixture(scope="module")
+def toy_lesson():
+    return build_lesson(LessonConfig(model="toy", specialization_model="toy"))
+
+
+def _by_id(models):
+    return {m.id: m for m in models}
+
+
+def test_minilm_every_layer_and_head_with_its_measured_label(minilm_lesson):
+    g = minilm_lesson.gallery
+    models = _by_id(explorer.explorer_models(minilm_lesson))
+    assert list(models) == ["minilm", "induction"]  # the mechanics layer is one of MiniLM's: no third model
+    m = models["minilm"]
+    assert m.file == explorer.HEADS_FILE and m.tokens == g.tokens
+    assert m.weights.shape == (6, 12, len(g.tokens), len(g.tokens)) and torch.equal(m.weights, g.weights)
+    # The lesson's own layer is in there, the same numbers as the mechanics chapters' trace.
+    assert torch.equal(m.weights[minilm_lesson.layer], minilm_lesson.trace.weights.to(torch.float32))
+    labelled = 0
+    for layer in range(6):
+        for head in range(12):
+            note = m.heads[layer][head]
+            assert note.label == g.label_of(layer, head)
+            assert note.headline == (note.label or "no label")
+            relation = next((r for r in g.relations if r.labelled and (r.layer, r.head) == (layer, head)), None)
+            profile = g.profiles[layer][head]
+            if relation is not None:  # its held-out accuracy and the baseline's
+                assert f"{relation.accuracy:.2f}" in note.evidence
+                assert f"{relation.baseline_accuracy:.2f}" in note.evidence
+            elif note.label in ("broad", None):
+                assert f"{profile.entropy:.2f}" in note.evidence
+            else:  # a share label: the share, and what an even spread gives
+                signature = {"previous-token": "previous", "next-token": "next", "current-token": "current",
+                             "[CLS]": "cls", "[SEP]": "sep", "punctuation": "punctuation"}[note.label]
+                assert f"{profile.get(signature):.2f}" in note.evidence
+                assert f"{g.even_shares[signature]:.2f}" in note.evidence
+            labelled += note.label is not None
+    assert 0 < labelled < 72
+
+
+def test_induction_heads_with_their_held_out_scores(toy_lesson):
+    m = _by_id(explorer.explorer_models(toy_lesson))["induction"]
+    model = load_induction_model()
+    scores = model.scores
+    assert torch.equal(m.weights, model.attention(encode(" ".join(m.tokens))).cpu())  # the model's own pass, again
+    assert m.weights.shape == (2, 4, len(m.tokens), len(m.tokens))
+    assert torch.equal(m.weights, toy_lesson.induction.attention)
+    for layer in range(2):
+        for head in range(4):
+            note = m.heads[layer][head]
+            assert note.label == scores.label(layer, head)
+            for name in ("previous_token", "two_back", "induction"):
+                value = getattr(scores, name)[layer][head]
+                if note.label is None or note.label.replace("-", "_") in name:
+                    assert f"{value:.2f}" in note.evidence
+
+
+def test_the_toy_model_is_untrained_and_unlabelled(toy_lesson):
+    models = _by_id(explorer.explorer_models(toy_lesson))
+    assert list(models) == ["toy", "induction"]  # no measured MiniLM heads in a toy lesson
+    toy = models["toy"]
+    assert toy.file == explorer.TRACE_FILE and toy.squeeze
+    assert torch.equal(toy.weights[0], toy_lesson.trace.weights.to(torch.float32))
+    notes = [n for row in toy.heads for n in row]
+    assert len(notes) == toy_lesson.trace.n_head
+    assert all(n.label is None and n.headline == "untrained" and "learn" not in n.evidence for n in notes)
+
+
+def test_page_data_carries_the_exact_float32_values(toy_lesson):
+    models = explorer.explorer_models(toy_lesson)
+    data = explorer.page_data(models, style.theme("dark"))
+    assert data["scale"] == list(style.theme("dark").scale)
+    for m, page in zip(models, data["models"]):
+        values = np.frombuffer(base64.b64decode(page["weights"]), dtype="<f4").reshape(page["shape"])
+        assert np.array_equal(values, m.weights.numpy())
+        assert page["tokens"] == list(m.tokens) and page["layers"] == [layer + 1 for layer in m.layers]
+        assert [[n["headline"] for n in row] for row in page["notes"]] == [[n.headline for n in row] for row in m.heads]
