@@ -39,6 +39,8 @@ def test_minilm_every_layer_and_head_with_its_measured_label(minilm_lesson):
     assert m.weights.shape == (6, 12, len(g.tokens), len(g.tokens)) and torch.equal(m.weights, g.weights)
     # The lesson's own layer is in there, the same numbers as the mechanics chapters' trace.
     assert torch.equal(m.weights[minilm_lesson.layer], minilm_lesson.trace.weights.to(torch.float32))
+    # It opens at what the mechanics chapters work through: their layer, head and word.
+    assert m.start == (minilm_lesson.layer, minilm_lesson.focus_head, minilm_lesson.focus)
     labelled = 0
     for layer in range(6):
         for head in range(12):
@@ -68,6 +70,7 @@ def test_induction_heads_with_their_held_out_scores(toy_lesson):
     assert torch.equal(m.weights, model.attention(encode(" ".join(m.tokens))).cpu())  # the model's own pass, again
     assert m.weights.shape == (2, 4, len(m.tokens), len(m.tokens))
     assert torch.equal(m.weights, toy_lesson.induction.attention)
+    assert m.start == (*toy_lesson.induction.induction_head, toy_lesson.induction.query)  # the chapter's close-up
     for layer in range(2):
         for head in range(4):
             note = m.heads[layer][head]

@@ -283,6 +283,11 @@ def test_explorer_shows_the_numbers_in_the_tensor_files(browser, lesson):
     model_select = Select(browser.find_element("id", "ex-model"))
     for index, m in enumerate(data["models"]):
         model_select.select_by_index(index)
+        # It opens each model at what the video works through (its layer, head and word).
+        start = _explorer_table(browser)
+        assert start["query"] == m["start"]["query"]
+        assert Select(browser.find_element("id", "ex-head")).first_selected_option.get_attribute("value") == str(
+            m["start"]["head"])
         with safe_open(str(folder.out / m["file"]), "pt") as f:  # what the folder holds, read independently
             weights = f.get_tensor(m["tensor"])
             tokens = f.metadata()["tokens"].split("\x1f")

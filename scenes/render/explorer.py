@@ -9,7 +9,8 @@ weights ``[layer, head, query, key]`` (the tensor of one of the lesson folder's 
   MiniLM layer);
 - the induction model on the induction chapter's example sequence.
 
-``page_data(models)`` is the JSON the page embeds: the weights as base64 of their float32 little-endian
+Each model opens (``start``) at what the video works through: the mechanics chapters' layer, head and word,
+or the induction chapter's close-up. ``page_data(models)`` is the JSON the page embeds: the weights as base64 of their float32 little-endian
 bytes, so that the page shows exactly the numbers in the folder's files, offline.
 """
 
@@ -60,6 +61,7 @@ class ExplorerModel:
     weights: torch.Tensor  # [layer, head, query, key], float32 on the CPU
     heads: tuple[tuple[HeadNote, ...], ...]  # [layer][head]
     file: str  # the lesson folder's .safetensors file holding ``weights``
+    start: tuple[int, int, int]  # (layer index, head, query) the page opens at: what the video works through
     tensor: str = WEIGHTS
     squeeze: bool = False  # the file's tensor is [head, query, key] (one layer's trace)
 
@@ -73,14 +75,15 @@ class ExplorerModel:
 def explorer_models(lesson) -> list[ExplorerModel]:
     models = []
     if lesson.gallery is not None:
-        models.append(_minilm(lesson.gallery))
+        start = (lesson.layer, lesson.focus_head, lesson.focus) if lesson.layer is not None else None
+        models.append(_minilm(lesson.gallery, start))
     if lesson.gallery is None or lesson.layer is None:
         models.append(_mechanics(lesson))
     models.append(_induction(lesson.induction))
     return models
 
 
-def _minilm(g) -> ExplorerModel:
+def _minilm(g, start) -> ExplorerModel:
     notes = []
     for layer, profiles in enumerate(g.profiles):
         row = []
@@ -92,7 +95,8 @@ def _minilm(g) -> ExplorerModel:
         "minilm", MINILM_NAME,
         f"{MINILM_NAME} (trained), all {len(g.profiles)} layers, on the lesson's sentence as its word pieces. "
         "Labels come from measurements over other sentences, not from this one.",
-        g.tokens, tuple(range(len(g.profiles))), g.weights, tuple(notes), HEADS_FILE)
+        g.tokens, tuple(range(len(g.profiles))), g.weights, tuple(notes), HEADS_FILE,
+        start or (g.tiles[0].layer, g.tiles[0].head, g.focus))  # the gallery's first head, at its focus word
 
 
 def _minilm_evidence(tile, n_sentences: int) -> str:
@@ -123,7 +127,7 @@ def _mechanics(lesson) -> ExplorerModel:
         about = (f"The toy model the mechanics chapters show (untrained, random weights, seed "
                  f"{lesson.config.seed}), on the lesson's sentence.")
         return ExplorerModel("toy", "toy model", about, tuple(trace.tokens), (0,), weights, heads, TRACE_FILE,
-                             squeeze=True)
+                             (0, lesson.focus_head, lesson.focus), squeeze=True)
     earned = {r.head: r for r in lesson.relations if r.labelled and r.layer == lesson.layer}
     heads = (tuple(
         HeadNote(earned[h].relation, f"Held-out accuracy {earned[h].accuracy:.2f} on {earned[h].n} word pairs, "
@@ -135,7 +139,8 @@ def _mechanics(lesson) -> ExplorerModel:
         for h in range(trace.n_head)),)
     about = f"{MINILM_NAME} (trained), layer {lesson.layer + 1}, on the lesson's sentence as its word pieces."
     return ExplorerModel("minilm-layer", f"{MINILM_NAME}, layer {lesson.layer + 1}", about, tuple(trace.tokens),
-                         (lesson.layer,), weights, heads, TRACE_FILE, squeeze=True)
+                         (lesson.layer,), weights, heads, TRACE_FILE, (0, lesson.focus_head, lesson.focus),
+                         squeeze=True)
 
 
 def _induction(ind) -> ExplorerModel:
@@ -165,7 +170,7 @@ def _induction(ind) -> ExplorerModel:
     about = (f"The induction chapter's small causal model (trained by this project), both layers, on the "
              f"chapter's example: {ind.segment} random syllables, then the same again.")
     return ExplorerModel("induction", "induction model", about, ind.tokens, tuple(range(ind.n_layer)),
-                         ind.attention, tuple(notes), INDUCTION_FILE)
+                         ind.attention, tuple(notes), INDUCTION_FILE, (*ind.induction_head, ind.query))
 
 
 def page_data(models: list[ExplorerModel], theme) -> dict:
@@ -184,6 +189,7 @@ def page_data(models: list[ExplorerModel], theme) -> dict:
             "layers": [layer + 1 for layer in m.layers],
             "shape": list(m.weights.shape),
             "weights": _float32_base64(m.weights),
+            "start": {"layer": m.start[0], "head": m.start[1], "query": m.start[2]},
             "notes": [[{"label": h.label, "headline": h.headline, "evidence": h.evidence} for h in row]
                       for row in m.heads],
         } for m in models],
