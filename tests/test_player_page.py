@@ -175,7 +175,9 @@ def test_presenter_mode_steps_beat_by_beat(browser, lesson):
         expected = starts[s["chapter"]] if i == first[s["chapter"]] else b["start"]
         assert s["start"] == pytest.approx(expected, abs=1e-3)
     assert all(a["end"] == b["start"] for a, b in zip(steps, steps[1:]))
-    assert browser.find_element("id", "present").get_attribute("aria-pressed") == "true"
+    assert browser.find_element("id", "present-button").get_attribute("aria-pressed") == "true"
+    # The link opens the page at its top, the video in view (not scrolled to an element named "present").
+    assert browser.execute_script("return window.scrollY") == 0
 
     _press(browser, Keys.ARROW_RIGHT)  # the first beat plays, and stops at its end
     assert _wait_paused(browser) == pytest.approx(steps[0]["end"], abs=frame)
