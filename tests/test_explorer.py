@@ -101,3 +101,16 @@ def test_page_data_carries_the_exact_float32_values(toy_lesson):
         assert np.array_equal(values, m.weights.numpy())
         assert page["tokens"] == list(m.tokens) and page["layers"] == [layer + 1 for layer in m.layers]
         assert [[n["headline"] for n in row] for row in page["notes"]] == [[n.headline for n in row] for row in m.heads]
+
+
+def test_one_minilm_layer_without_the_measured_gallery_says_what_was_not_measured():
+    lesson = build_lesson(LessonConfig(specialization_model="toy"))  # MiniLM mechanics, toy gallery chapter
+    models = _by_id(explorer.explorer_models(lesson))
+    assert list(models) == ["minilm-layer", "induction"]
+    m = models["minilm-layer"]
+    assert m.layers == (lesson.layer,) and m.file == explorer.TRACE_FILE and m.squeeze
+    assert torch.equal(m.weights[0], lesson.trace.weights.to(torch.float32))
+    earned = {r.head: r.relation for r in lesson.relations if r.labelled and r.layer == lesson.layer}
+    for head, note in enumerate(m.heads[0]):
+        assert note.label == earned.get(head)  # only the held-out relation labels; nothing else was measured
+        assert note.headline == (earned[head] if head in earned else "not measured")

@@ -101,10 +101,7 @@ def _minilm(g, start) -> ExplorerModel:
 
 def _minilm_evidence(tile, n_sentences: int) -> str:
     if tile.relation is not None:
-        r = tile.relation
-        low, high = r.interval
-        return (f"Held-out accuracy {r.accuracy:.2f} on {r.n} word pairs (95% interval {low:.2f} to {high:.2f}), "
-                f"against {r.baseline_accuracy:.2f} for the baseline \u201c{r.baseline_name}\u201d.")
+        return _relation_evidence(tile.relation)
     if tile.measure == "entropy":
         spread = (f"Spread (normalised entropy) {tile.value:.2f}, mean over {n_sentences} sentences, where 1 is "
                   f"an even spread over all keys")
@@ -115,6 +112,12 @@ def _minilm_evidence(tile, n_sentences: int) -> str:
     words = LABELS[tile.measure][2]
     return (f"{tile.value:.2f} of its attention on {words}, mean over {n_sentences} sentences, where an even "
             f"spread gives {tile.baseline:.2f}; the label needs {SHARE_THRESHOLD}.")
+
+
+def _relation_evidence(r) -> str:
+    low, high = r.interval
+    return (f"Held-out accuracy {r.accuracy:.2f} on {r.n} word pairs (95% interval {low:.2f} to {high:.2f}), "
+            f"against {r.baseline_accuracy:.2f} for the baseline \u201c{r.baseline_name}\u201d.")
 
 
 def _mechanics(lesson) -> ExplorerModel:
@@ -130,10 +133,7 @@ def _mechanics(lesson) -> ExplorerModel:
                              (0, lesson.focus_head, lesson.focus), squeeze=True)
     earned = {r.head: r for r in lesson.relations if r.labelled and r.layer == lesson.layer}
     heads = (tuple(
-        HeadNote(earned[h].relation, f"Held-out accuracy {earned[h].accuracy:.2f} on {earned[h].n} word pairs, "
-                                     f"against {earned[h].baseline_accuracy:.2f} for the baseline "
-                                     f"\u201c{earned[h].baseline_name}\u201d.")
-        if h in earned else
+        HeadNote(earned[h].relation, _relation_evidence(earned[h])) if h in earned else
         HeadNote(None, "Its surface patterns were not measured in this render (render with "
                        "--specialization-model minilm to measure every head).", measured=False)
         for h in range(trace.n_head)),)
