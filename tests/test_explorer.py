@@ -85,7 +85,7 @@ def test_the_toy_model_is_untrained_and_unlabelled(toy_lesson):
     models = _by_id(explorer.explorer_models(toy_lesson))
     assert list(models) == ["toy", "induction"]  # no measured MiniLM heads in a toy lesson
     toy = models["toy"]
-    assert toy.file == explorer.TRACE_FILE and toy.squeeze
+    assert toy.file == explorer.TRACE_FILE and toy.weights.shape[0] == 1  # the trace's one layer
     assert torch.equal(toy.weights[0], toy_lesson.trace.weights.to(torch.float32))
     notes = [n for row in toy.heads for n in row]
     assert len(notes) == toy_lesson.trace.n_head
@@ -108,9 +108,9 @@ def test_one_minilm_layer_without_the_measured_gallery_says_what_was_not_measure
     models = _by_id(explorer.explorer_models(lesson))
     assert list(models) == ["minilm-layer", "induction"]
     m = models["minilm-layer"]
-    assert m.layers == (lesson.layer,) and m.file == explorer.TRACE_FILE and m.squeeze
+    assert m.layers == (lesson.layer,) and m.file == explorer.TRACE_FILE and m.weights.shape[0] == 1
     assert torch.equal(m.weights[0], lesson.trace.weights.to(torch.float32))
     earned = {r.head: r.relation for r in lesson.relations if r.labelled and r.layer == lesson.layer}
     for head, note in enumerate(m.heads[0]):
         assert note.label == earned.get(head)  # only the held-out relation labels; nothing else was measured
-        assert note.headline == (earned[head] if head in earned else "not measured")
+        assert note.headline == earned.get(head, "not measured")

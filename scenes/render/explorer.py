@@ -63,7 +63,6 @@ class ExplorerModel:
     file: str  # the lesson folder's .safetensors file holding ``weights``
     start: tuple[int, int, int]  # (layer index, head, query) the page opens at: what the video works through
     tensor: str = WEIGHTS
-    squeeze: bool = False  # the file's tensor is [head, query, key] (one layer's trace)
 
     def file_tensors(self) -> tuple[dict, dict]:
         """(tensors, metadata) for ``file`` (not for the trace file: the trace writes its own)."""
@@ -130,7 +129,7 @@ def _mechanics(lesson) -> ExplorerModel:
         about = (f"The toy model the mechanics chapters show (untrained, random weights, seed "
                  f"{lesson.config.seed}), on the lesson's sentence.")
         return ExplorerModel("toy", "toy model", about, tuple(trace.tokens), (0,), weights, heads, TRACE_FILE,
-                             (0, lesson.focus_head, lesson.focus), squeeze=True)
+                             (0, lesson.focus_head, lesson.focus))
     earned = {r.head: r for r in lesson.relations if r.labelled and r.layer == lesson.layer}
     heads = (tuple(
         HeadNote(earned[h].relation, _relation_evidence(earned[h])) if h in earned else
@@ -139,8 +138,7 @@ def _mechanics(lesson) -> ExplorerModel:
         for h in range(trace.n_head)),)
     about = f"{MINILM_NAME} (trained), layer {lesson.layer + 1}, on the lesson's sentence as its word pieces."
     return ExplorerModel("minilm-layer", f"{MINILM_NAME}, layer {lesson.layer + 1}", about, tuple(trace.tokens),
-                         (lesson.layer,), weights, heads, TRACE_FILE, (0, lesson.focus_head, lesson.focus),
-                         squeeze=True)
+                         (lesson.layer,), weights, heads, TRACE_FILE, (0, lesson.focus_head, lesson.focus))
 
 
 def _induction(ind) -> ExplorerModel:

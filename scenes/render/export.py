@@ -268,9 +268,9 @@ def png_bytes(frame: av.VideoFrame, width: int | None = None) -> bytes:
 # -- tensors -------------------------------------------------------------------------------
 
 
-def lesson_tensors(lesson, models=None) -> dict[str, object]:
+def lesson_tensors(lesson, models) -> dict[str, object]:
     """File name -> an AttentionTrace, a dict of tensors, or (tensors, metadata): everything the chapters draw
-    numbers from, and the head explorer's weights (``explorer.explorer_models``)."""
+    numbers from, and the files of the head explorer's ``models`` (``explorer.explorer_models``)."""
     files = {"trace.safetensors": lesson.trace, "copies.safetensors": lesson.copies}
     special = lesson.specialization.trace
     if not _same_trace(special, lesson.trace):  # e.g. trained MiniLM heads next to a toy model
@@ -282,7 +282,7 @@ def lesson_tensors(lesson, models=None) -> dict[str, object]:
         "residual": lesson.residual,
         "normed": lesson.normed,
     }
-    for model in explorer.explorer_models(lesson) if models is None else models:
+    for model in models:
         if model.file != explorer.TRACE_FILE:
             files[model.file] = model.file_tensors()
     return files
