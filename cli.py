@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import click
 
 import mha_core
+from mha_core.files import FileError, check_path, folder_lock, kind_of
 from mha_core.sizes import shown_indices
 from mha_core.trace import CONVENTIONS  # the shape convention of every traced stage (torch-free)
 from scenes.lesson.config import (
@@ -36,20 +39,15 @@ def _usage_error(message: str) -> click.UsageError:
     return click.UsageError(message.rstrip(".") + ".")
 
 
-def _writable_target(path: Path, force: bool = False) -> None:
-    """Fail early (exit 2) when ``path`` cannot be written, before any work is done."""
-    target = path.expanduser()
-    if target.is_dir():
-        raise _usage_error(f"{path} is a directory; give a file name such as {path / 'trace.safetensors'}")
-    if (target.exists() or target.is_symlink()) and not force:
-        raise _usage_error(f"{path} already exists; pass --force to overwrite it or choose another name")
-    parent = target.resolve().parent
-    if not parent.is_dir():
-        raise _usage_error(f"the folder {parent} does not exist; create it or choose another path")
-    try:  # really try: permission bits say nothing for root or read-only file systems
-        tempfile.TemporaryFile(dir=parent).close()
-    except OSError:
-        raise _usage_error(f"cannot write to {parent}; choose a folder you can write to") from None
+def _writable_target(path: Path, force: bool = False, example: str = "trace.safetensors") -> Path:
+    """Fail early (exit 2) when ``path`` cannot be written, before any work is done: a new file or, with
+    ``force``, a regular one (never a directory, device, FIFO, socket or link; mha_core.files)."""
+    from mha_core.files import FileError, check_output_file
+
+    try:
+        return check_output_file(path, force, example)
+    except FileError as err:
+        raise _usage_error(str(err)) from None
 
 
 def _exit_on_signals() -> None:
@@ -105,13 +103,14 @@ def _tolerant_streams() -> None:
 
 
 class _Command(click.Command):
-    """A command whose ``ConfigError`` (scenes/lesson/config.py has no click) is a usage error: exit 2, one sentence."""
+    """A command whose ``ConfigError`` (scenes/lesson/config.py has no click) or ``FileError`` (a path refused
+    by mha_core.files) is a usage error: exit 2, one sentence."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except ConfigError as err:
-            raise click.UsageError(err.message, ctx) from None
+        except (ConfigError, FileError) as err:
+            raise click.UsageError(str(err), ctx) from None
 
 
 class _Group(click.Group):
@@ -121,8 +120,8 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except ConfigError as err:
-            raise click.UsageError(err.message, ctx) from None
+        except (ConfigError, FileError) as err:
+            raise click.UsageError(str(err), ctx) from None
 
 
 def _click_type(key: str, kind: str, extra: tuple[str, ...] = ()):
@@ -304,6 +303,8 @@ def _save(trace, path: Path) -> None:
     # Written under a temporary name and moved into place (mha_core.files.save_safetensors).
     try:
         trace.save(path.expanduser())
+    except FileError as err:  # the path became a device, FIFO, link or folder since _writable_target
+        raise _usage_error(str(err)) from None
     except OSError as err:  # the folder changed since _writable_target, or the disk is full
         raise _usage_error(f"cannot write {path} ({err.strerror or type(err).__name__}); "
                            "choose another path") from None
@@ -601,33 +602,45 @@ def train(what, out, steps, seed, force):
     )
 
     names = (WEIGHTS_FILE, CONFIG_FILE, SCORES_FILE)
-    target = out.expanduser()
-    if target.exists() and not target.is_dir():
-        raise _usage_error(f"{out} is a file; give a folder for the model")
-    existing = [name for name in names if (target / name).exists()]
-    if existing and not force:
-        raise _usage_error(f"{out / existing[0]} already exists; pass --force to overwrite it or choose another --out")
-    parent = target  # the folder is made only when the weights are written: a cancelled run leaves nothing
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    target = check_path(out)
     try:
-        tempfile.TemporaryFile(dir=parent).close()
-    except OSError:
-        raise _usage_error(f"cannot write to {out}; choose a folder you can write to") from None
+        mode = target.stat().st_mode  # a link to a folder is a folder the user chose
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:
+        raise _usage_error(f"cannot use {out} as --out ({err.strerror}); give a folder for the model") from None
+    if mode is not None and not stat.S_ISDIR(mode):
+        raise _usage_error(f"{out} is {kind_of(mode) or 'a file'}, not a folder; give a folder for the model")
+    if mode is not None:
+        for name in names:  # each a new file, or with --force a regular one: never a device, FIFO or link
+            _writable_target(out / name, force, name)
+    else:
+        parent = target  # the folder is made only when the work starts, and removed if the run ends without a model
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise _usage_error(f"{parent} is not a folder, so {out} cannot be made; choose another --out")
+        try:
+            tempfile.TemporaryFile(dir=parent).close()
+        except OSError:
+            raise _usage_error(f"cannot write to {out}; choose a folder you can write to") from None
     config = InductionConfig()
     config = replace(config, **{k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None})
     shipped = shipped_scores() if config == InductionConfig() else None  # read now: --out may be the shipped folder
     console = Console(stderr=True)
-    with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-                  TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console) as progress:
-        task = progress.add_task("train", total=config.steps, loss="–")
-        model, scores, seconds = train_and_measure(
-            config, progress=lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.3f}"))
-    try:
-        weights = save(model, scores, target, seconds=seconds)  # each file written whole, then moved into place
-    except OSError as err:  # the folder changed during training, or the disk is full
-        raise click.ClickException(f"cannot write the model into {out} ({err.strerror or type(err).__name__})") \
-            from None
+    with _training_into(target, out):
+        with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                      TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console) as progress:
+            task = progress.add_task("train", total=config.steps, loss="–")
+            model, scores, seconds = train_and_measure(
+                config, progress=lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.3f}"))
+        try:
+            weights = save(model, scores, target, seconds=seconds)  # each file written whole, then moved into place
+        except FileError as err:  # one of the three became a device, FIFO, link or folder during training
+            raise _usage_error(str(err)) from None
+        except OSError as err:  # the folder changed during training, or the disk is full
+            raise click.ClickException(f"cannot write the model into {out} ({err.strerror or type(err).__name__})") \
+                from None
     _print_induction(scores)
     console.print(f"Trained in {seconds:.0f} s. Wrote {', '.join(str(out / n) for n in names)}.")
     console.print(f"SHA-256 of {weights.name}: {sha256_file(weights)}")
@@ -635,6 +648,34 @@ def train(what, out, steps, seed, force):
         diff = differences(scores, shipped)
         console.print("The shipped scores are reproduced within the tolerances." if not diff else
                       "Differs from the shipped scores beyond the tolerances: " + "; ".join(diff))
+
+
+@contextlib.contextmanager
+def _training_into(target: Path, out: Path):
+    """The --out folder made if new and locked (flock on the folder itself) while ``train`` runs: a second
+    train into it exits 2; a run that ends without its model (an error, Ctrl-C) removes the folders it made."""
+    made = []
+    folder = target
+    while not folder.exists():
+        made.append(folder)
+        folder = folder.parent
+    try:
+        for folder in reversed(made):
+            folder.mkdir()
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(folder_lock(target))
+            except BlockingIOError:
+                raise _usage_error(f"another mha-explainer is training into {out}; wait for it or choose another "
+                                   "--out") from None
+            yield
+        made = []  # the model is written: the folders stay
+    finally:
+        for folder in made:  # innermost first; only empty ones (a file someone else put there stays)
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 # -- chapters ----------------------------------------------------------------
@@ -692,13 +733,20 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
                       "(--no-cache renders again).")
         _print_render_summary(console, manifest, config.out, cached=True)
         return
+    from mha_core.minilm_files import ChecksumError, verify_model_files
+
+    try:  # damaged weights: one sentence now, before the folder is touched (hashed once: the render reuses it)
+        if "minilm" in (config.model, config.specialization_model):
+            verify_model_files()
+    except ValueError as err:  # ChecksumError, or the package missing
+        raise _usage_error(str(err)) from None
     # Only a real render pays for these imports (torch, Manim: seconds).
     from scenes.render import render_lesson
     from scenes.render.export import ExportError
 
     try:
         result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console, voice=voice)
-    except OutputFolderError as err:  # busy, or a file of someone else's where the lesson writes
+    except (OutputFolderError, ChecksumError) as err:  # busy, someone else's file in the way; damaged weights
         raise _usage_error(str(err)) from None
     except (RenderError, ExportError) as err:
         raise click.ClickException(str(err)) from None

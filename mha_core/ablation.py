@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from .analysis import copies_of_one_head, head_ablation
+from .sizes import MINILM_HEADS, MINILM_LAYERS
 
 # A head is "hardly missed" when zeroing it moves the embedding by less than this (1 − cos, mean over the
 # probe sentences). For scale, measured with this model: two different probe sentences sit at a median
@@ -104,8 +105,16 @@ def _redundancy(device: str, texts: tuple[str, ...]) -> Redundancy:
 
     code = store.source_hash(sys.modules[__name__], pretrained, attention)
     key = store.key_of(pretrained.OFFICIAL_SHA256, texts, code, torch.__version__, torch.device(device).type)
-    shift = store.remembered("redundancy", key, lambda: {"shift": _measure_redundancy(device, texts)})["shift"]
+    shift = store.remembered("redundancy", key, lambda: {"shift": _measure_redundancy(device, texts)},
+                             check=_a_shift_table)["shift"]
     return Redundancy(shift=shift, n_sentences=len(texts))
+
+
+def _a_shift_table(tensors: dict) -> bool:
+    # What _measure_redundancy returns: read back from disk, anything else is computed again.
+    shift = tensors.get("shift")
+    return (set(tensors) == {"shift"} and shift.shape == (MINILM_LAYERS, MINILM_HEADS)
+            and shift.dtype == torch.float64 and bool(torch.isfinite(shift).all()))
 
 
 def _measure_redundancy(device: str, texts: tuple[str, ...]) -> torch.Tensor:

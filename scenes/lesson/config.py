@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from mha_core.files import FileError, check_output_file, check_path, read_file, write_file
 from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, divisors, or_list
 
 from .fonts import FONT, FontError, is_right_to_left, undrawable
@@ -72,7 +73,9 @@ QUALITY_LETTERS = {"l": "low", "m": "medium", "h": "high", "k": "4k"}
 FORMATS = ("mp4", "webm", "gif", "png")
 
 DEFAULT_SENTENCE = "The cat sat down because it was tired."
-MAX_SENTENCE_CHARS = 500  # MiniLM reads at most 512 word pieces, [CLS] and [SEP] included
+MAX_SENTENCE_CHARS = 500  # a bound before any tokenizer runs; LessonConfig._readable counts the word pieces
+MAX_TITLE_CHARS = 200  # the intro card's title: a line or two, never megabytes of text to typeset
+MAX_CONFIG_BYTES = 1 << 20  # a lesson.toml is a page of key = value lines
 MAX_HEADS = 64
 # Keys that take a number (numbered from 1, as on screen) or "auto".
 AUTO_INT_KEYS = ("layer", "head")
@@ -104,7 +107,8 @@ def _split_list(value):
 class LessonConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    title: str = Field("Multi-Head Attention: Many Patterns at Once", description="title shown on the intro card")
+    title: str = Field("Multi-Head Attention: Many Patterns at Once", max_length=MAX_TITLE_CHARS,
+                       description="title shown on the intro card")
     sentence: str = Field(
         DEFAULT_SENTENCE, max_length=MAX_SENTENCE_CHARS, description="the sentence every chapter traces"
     )
@@ -217,6 +221,16 @@ class LessonConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _voice_path_length(self):
+        # A name or path the system cannot open: said now, not as ENAMETOOLONG when the voice is looked for.
+        if self.voice not in VOICE_CHOICES:
+            try:
+                check_path(self.voice)
+            except FileError as err:
+                raise ValueError(f"voice: {err}") from None
+        return self
+
+    @model_validator(mode="after")
     def _options_of_the_models_used(self):
         """An option of a model the lesson does not use is a mistake, not something to ignore silently.
         (Values equal to their default do not count: a full lesson.toml lists every key.)"""
@@ -237,6 +251,23 @@ class LessonConfig(BaseModel):
             which = "all-MiniLM-L6-v2 has" if self.model == "minilm" else f"the toy model has heads = {self.heads}, so"
             raise ValueError(f"head = {self.head} is out of range: {which} heads 1 to {n_head} (numbered from 1, as "
                              "on screen); pick one of them or auto")
+        return self
+
+    @model_validator(mode="after")
+    def _readable(self):
+        """A sentence MiniLM cannot read whole is refused here, by config show, inspect and render alike:
+        its sentence embedding (the mechanics chapters' failure trap) reads at most 256 word pieces, its
+        encoder (the gallery's trace) 512. Counted with the model's own tokenizer (no torch)."""
+        if "minilm" not in (self.model, self.specialization_model):
+            return self
+        from mha_core.minilm_files import MODEL_NAME, word_piece_limits, word_pieces
+
+        encoder, embedding = word_piece_limits()
+        limit, what = (embedding, "sentence embedding") if self.model == "minilm" else (encoder, "encoder")
+        count = word_pieces(self.sentence)  # None: the tokenizer is damaged, and loading the model will say so
+        if count is not None and count > limit:
+            raise ValueError(f"the sentence is {count} word pieces for {MODEL_NAME}, whose {what} reads at most "
+                             f"{limit} ([CLS] and [SEP] included); shorten it")
         return self
 
     @model_validator(mode="after")
@@ -457,12 +488,17 @@ def load_config_with_sources(path=None, **overrides) -> tuple[LessonConfig, dict
 
 def read_toml(path: str | Path) -> tuple[dict, dict[str, int]]:
     """A config file's table and the line each top-level key is on (raises ConfigError)."""
-    path = Path(path)
     try:
-        if not path.is_file():
-            what = "is a folder" if path.is_dir() else "does not exist"
-            raise ConfigError(f"config file {path} {what}; create one with `mha-explainer config init {path}`")
-        data = path.read_bytes()
+        path = check_path(path)  # a name or path too long for the system: one sentence, not ENAMETOOLONG
+        if path.is_dir():
+            raise ConfigError(f"config file {path} is a folder; create one with `mha-explainer config init {path}`")
+        # A regular file of at most 1 MiB: a device, FIFO or socket is never read (no hang, no endless /dev/zero).
+        data = read_file(path, MAX_CONFIG_BYTES, "config file")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; create one with `mha-explainer config init {path}`") \
+            from None
+    except FileError as err:
+        raise ConfigError(str(err)) from None
     except OSError as err:
         raise ConfigError(f"cannot read the config file {path} ({err.strerror or err}); check its permissions") from None
     try:
@@ -474,6 +510,9 @@ def read_toml(path: str | Path) -> tuple[dict, dict[str, int]]:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(_toml_syntax_message(path, err)) from None
+    except RecursionError:  # tomllib recurses once per nested array or table
+        raise ConfigError(f"{path} nests arrays or tables too deeply to read; a lesson.toml holds plain key = value "
+                          "lines, as `mha-explainer config init` writes them") from None
     lines = {}
     for number, line in enumerate(text.splitlines(), 1):
         if match := re.match(r"""\s*["']?([A-Za-z0-9_-]+)["']?\s*=""", line):
@@ -667,32 +706,17 @@ def default_toml() -> str:
 
 
 def write_default_toml(path: str | Path, force: bool = False) -> Path:
-    """Write ``default_toml()`` to ``path`` (via a temp name); refuse to overwrite unless ``force``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    created = False
+    """Write ``default_toml()`` to ``path`` (via a new temporary file); refuse to overwrite unless ``force``,
+    and refuse, ``force`` or not, a path that is a folder, device, FIFO, socket or link (mha_core.files)."""
     try:
-        if path.is_dir():
-            raise ConfigError(f"{path} is a folder; give a file name such as {path / 'lesson.toml'}")
-        if path.exists() and not force:
-            raise ConfigError(f"{path} already exists; pass --force to overwrite it")
-        if not path.parent.is_dir():
-            raise ConfigError(f"folder {path.parent} does not exist; create it first")
-        with open(tmp, "x", encoding="utf-8") as f:  # "x": never through a file or link someone else left there
-            created = True
-            f.write(default_toml())
-        os.replace(tmp, path)
-        created = False
+        path = check_output_file(path, force, "lesson.toml")
+        write_file(path, default_toml().encode("utf-8"))
+    except FileError as err:
+        raise ConfigError(str(err)) from None
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise ConfigError(f"cannot write {path} ({reason[:1].lower() + reason[1:]}); "
                           "choose a folder you can write to") from None
-    finally:
-        if created:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
     return path
 
 

@@ -1,4 +1,10 @@
-"""The chapter cache: one folder per rendered chapter, named by the hash of what it depends on."""
+"""The chapter cache: one folder per rendered chapter, named by the hash of what it depends on.
+
+Nothing in it is trusted when read back: an entry is used only when its meta.json (written
+last) records the size and SHA-256 of every file and each file still matches; a damaged or
+planted entry is discarded and the chapter rendered again. Reads, writes and deletes go
+through ``guard`` (never through a link).
+"""
 
 from __future__ import annotations
 
@@ -6,92 +12,169 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
+from . import guard
+
 # Bump when the layout of a cache entry changes: old entries are then ignored.
-CACHE_SCHEMA = 3
+CACHE_SCHEMA = 4
 CACHE_KEEP = 60  # finished chapter entries kept (least recently used go first)
 JOINED_KEEP = 4  # joined lessons kept (an unchanged re-render copies its lesson.mp4 instead of joining again)
 MASTER = "video.mp4"  # every chapter is rendered once to H.264; other formats are converted from it
 FULLEST = "fullest.png"  # the chapter's fullest settled frame (thumbnail and poster of the lesson folder)
 NARRATION = "narration.wav"  # the chapter's sound at 48 kHz, as long as its video (voiced lessons only)
+META = "meta.json"
 
+_FIELDS = {"title": str, "summary": str, "duration": (int, float), "render_seconds": (int, float), "cues": list,
+           "beats": list}  # what the pipeline reads of an entry's meta.json
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")  # a cache entry is named by its chapter key
 _JOINED_NAME = re.compile(r"lesson-[0-9a-f]{64}")  # a joined lesson, named by its chapters' keys
 
 
 class Cache:
     """``<root>/<key>/``: meta.json (written last) + video.mp4 + narration.wav + last.png + fullest.png + conversions;
-    ``<root>/lesson-<key>/``: the lesson joined from those entries.
+    ``<root>/lesson-<key>/``: the lesson joined from those entries, with its own meta.json.
 
-    ``root`` is ``<out>/.mha-explainer/cache``. An entry appears in one ``os.replace`` of a
-    finished folder, so a folder with meta.json is complete; jobs work in ``<root>/tmp/``.
+    ``root`` is ``<out>/.mha-explainer/cache``, a real folder of the tool's (``folder.claim``).
+    An entry appears in one ``os.replace`` of a finished folder; jobs work in ``<root>/tmp/``.
     """
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._intact: dict[str, dict] = {}  # entries checked in this process, by key
 
     def entry(self, key: str) -> Path:
         return self.root / key
 
     def meta(self, key: str) -> dict | None:
-        try:
-            meta = json.loads((self.entry(key) / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return meta if meta.get("schema") == CACHE_SCHEMA else None
+        """The entry's record, if it is one of this schema (its files not yet checked: ``verified``)."""
+        meta = guard.read_json(self.root, f"{key}/{META}") if _ENTRY_NAME.fullmatch(key) else None
+        ok = isinstance(meta, dict) and meta.get("schema") == CACHE_SCHEMA and _file_records(meta.get("files")) \
+            and all(isinstance(meta.get(name), kinds) for name, kinds in _FIELDS.items()) \
+            and all(isinstance(item, dict) for item in [*meta["cues"], *meta["beats"]])
+        return meta if ok else None
+
+    def verified(self, key: str) -> dict | None:
+        """The entry's record when every file it lists is there, a regular file, with its recorded size and
+        SHA-256; else None. Checked once per process (``forget`` after the entry changes)."""
+        if key not in self._intact:
+            meta = self.meta(key)
+            if meta is None or not intact(self.entry(key), meta["files"]):
+                return None
+            self._intact[key] = meta
+        return self._intact[key]
+
+    def forget(self, key: str) -> None:
+        self._intact.pop(key, None)
 
     def missing(self, key: str, formats) -> list[str]:
-        """Files (by format) that a finished entry still lacks; every format if there is no entry."""
-        if self.meta(key) is None:
+        """Files (by format) that an intact entry still lacks; every format if there is none. A damaged
+        or planted entry is discarded here, so it is rendered again, never copied."""
+        meta = self.verified(key)
+        if meta is None:
+            self.discard(key)
             return list(formats)
-        return [f for f in formats if not (self.entry(key) / cache_name(f)).is_file()]
+        return [f for f in formats if cache_name(f) not in meta["files"]]
+
+    def discard(self, key: str) -> None:
+        self.forget(key)
+        if _ENTRY_NAME.fullmatch(key):
+            guard.remove_tree(self.root, key)
 
     def timings(self) -> dict[str, float]:
         """Seconds each chapter took to render last time (for scheduling the longest first)."""
         try:
-            return {str(k): float(v) for k, v in json.loads((self.root / "timings.json").read_text(encoding="utf-8")).items()}
-        except (OSError, ValueError, AttributeError):
+            return {str(k): float(v) for k, v in guard.read_json(self.root, "timings.json").items()}
+        except (ValueError, TypeError, AttributeError):
             return {}
 
     def record_timings(self, seconds: dict[str, float]) -> None:
-        if not seconds:
-            return
-        path = self.root / "timings.json"
-        tmp = path.with_name(f".timings.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**self.timings(), **seconds}, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        if seconds:
+            data = json.dumps({**self.timings(), **seconds}, indent=1, sort_keys=True)
+            guard.write_atomically(self.root, "timings.json", data.encode())
 
     def joined(self, chapter_keys) -> Path:
         """The folder of the lesson joined from these chapter entries, in this order (``lesson.<fmt>``):
-        what it holds depends on nothing else (the chapter keys cover code, config, voice and tensors)."""
+        what it holds depends on nothing else (the chapter keys cover code, config, voice and tensors).
+        A real folder of the cache's (made now if missing; a link or file there is removed first)."""
         key = hashlib.sha256("\n".join(chapter_keys).encode()).hexdigest()
-        return self.root / f"lesson-{key}"
+        return guard.real_folder(self.root, f"lesson-{key}")
+
+    def joined_file(self, joined: Path, name: str) -> bool:
+        """Whether ``joined/name`` was joined before and is intact (size and SHA-256 as recorded)."""
+        meta = guard.read_json(joined, META)
+        files = meta.get("files") if isinstance(meta, dict) and meta.get("schema") == CACHE_SCHEMA else None
+        return _file_records(files) and name in files and intact(joined, {name: files[name]})
+
+    def record_joined(self, joined: Path, name: str) -> None:
+        """Record ``joined/name``'s size and SHA-256, just after it was joined."""
+        meta = guard.read_json(joined, META)
+        files = meta.get("files") if isinstance(meta, dict) and meta.get("schema") == CACHE_SCHEMA else None
+        files = {k: v for k, v in (files or {}).items() if k != name and intact(joined, {k: v})}
+        guard.write_atomically(joined, META, json.dumps({"schema": CACHE_SCHEMA, "files": {
+            **files, **file_records(joined, [name])}}, indent=1, sort_keys=True).encode())
 
     def touch(self, key: str) -> None:
         try:
-            os.utime(self.entry(key) / "meta.json")
+            os.utime(self.entry(key) / META, follow_symlinks=False)
         except OSError:
             pass
 
     def prune(self, keep: int = CACHE_KEEP, protect: set[str] = frozenset()) -> None:
         """Drop the least recently used entries beyond ``keep`` (never those in ``protect``).
-        Only entries are candidates: folders named by a chapter key, inside the cache."""
-        entries = []
-        for path in self.root.iterdir() if self.root.is_dir() else ():
-            meta = path / "meta.json"
-            if _ENTRY_NAME.fullmatch(path.name) and path.is_dir() and not path.is_symlink() \
-                    and path.name not in protect:
-                entries.append((meta.stat().st_mtime if meta.exists() else 0.0, path))
-        entries.sort(reverse=True)
-        for _, path in entries[max(keep - len(protect), 0):]:
-            shutil.rmtree(path, ignore_errors=True)
-        joined = sorted(((path.stat().st_mtime, path) for path in self.root.iterdir()
-                         if _JOINED_NAME.fullmatch(path.name) and path.is_dir() and not path.is_symlink()),
-                        reverse=True) if self.root.is_dir() else []
-        for _, path in joined[JOINED_KEEP:]:
-            shutil.rmtree(path, ignore_errors=True)
+        Only entries are candidates: real folders named by a chapter key, inside the cache."""
+        entries = sorted(((_mtime(self.root / name / META), name) for name in _names(self.root)
+                          if _ENTRY_NAME.fullmatch(name) and name not in protect
+                          and guard.kind(self.root, name) == "folder"), reverse=True)
+        for _, name in entries[max(keep - len(protect), 0):]:
+            guard.remove_tree(self.root, name)
+        joined = sorted(((_mtime(self.root / name), name) for name in _names(self.root)
+                         if _JOINED_NAME.fullmatch(name) and guard.kind(self.root, name) == "folder"), reverse=True)
+        for _, name in joined[JOINED_KEEP:]:
+            guard.remove_tree(self.root, name)
+
+
+def file_records(folder: Path, names) -> dict[str, dict]:
+    """name -> {"bytes", "sha256"} of files just written into ``folder`` (what ``intact`` checks later)."""
+    records = {}
+    for name in names:
+        digest = guard.file_digest(folder, name)
+        if digest is None:
+            raise OSError(f"{folder / name} is not a regular file")
+        records[name] = {"bytes": digest[0], "sha256": digest[1]}
+    return records
+
+
+def intact(folder: Path, files: dict) -> bool:
+    """Every file of ``files`` (name -> {"bytes", "sha256"}) is a regular file of ``folder`` with that size and hash."""
+    for name, record in files.items():
+        try:
+            size = os.stat(folder / name, follow_symlinks=False).st_size
+        except (OSError, ValueError):
+            return False
+        if size != record["bytes"] or guard.file_digest(folder, name) != (record["bytes"], record["sha256"]):
+            return False
+    return True
+
+
+def _file_records(files) -> bool:
+    return isinstance(files, dict) and all(
+        guard.safe_name(name) and "/" not in name and isinstance(r, dict) and isinstance(r.get("bytes"), int)
+        and isinstance(r.get("sha256"), str) for name, r in files.items())
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path, follow_symlinks=False).st_mtime
+    except OSError:
+        return 0.0
 
 
 def cache_name(fmt: str) -> str:

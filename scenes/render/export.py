@@ -326,7 +326,7 @@ def build_manifest(result, staging: _Staging, info: dict, infos: dict, tensor_fi
         "generator": f"{GENERATOR} {versions()['mha-explainer']}",
         "format": FOLDER_FORMAT,
         "versions": versions(),
-        "config": config.model_dump(mode="json"),
+        "config": config.model_dump(mode="json", exclude={"out"}),  # not where it is: a folder can move
         "model": getattr(result.lesson, "model_name", config.model),
         "video": {"width": result.width, "height": result.height, "fps": result.fps, "duration": info["duration"]},
         "hashes": {name: getattr(result, attribute, None)

@@ -6,42 +6,63 @@
 
 Rules (README, "What the tool writes and deletes"):
 - A folder is written only when it is new, empty, or a lesson folder this tool wrote
-  (its ``manifest.json`` names the generator). The file-system root and the home
-  folder are refused. A file the last manifest does not list is never replaced or
-  deleted; a new file whose name is taken by such a file stops the render (exit 2).
-- Our own working files (chapter cache, lock, staging, journal, logs) live in
-  ``.mha-explainer/`` inside the folder, and nothing we do outside it touches other names.
+  (its ``manifest.json`` names the generator). The file-system root, the home folder and
+  any folder inside a work folder ``.mha-explainer`` are refused. A file the last manifest
+  does not list is never replaced or deleted; a new file whose name is taken by such a
+  file, a folder, a link or a device stops the render (exit 2).
+- Our own working files (chapter cache, speech, lock, staging, journal) live in
+  ``.mha-explainer/``, a real folder holding our marker file; a link there, or a folder
+  without the marker, is someone else's and stops the render (exit 2).
+- Nothing read back from the folder is trusted (``guard``): the manifest, the journal and the
+  cache are read without following links, bounded in size and checked before use; every
+  move and delete walks the path without following a link.
 - One writer at a time: ``.mha-explainer/lock`` is held with ``flock`` for the whole
   render (the kernel releases it when a process dies, so a dead writer's lock is taken over).
 - A folder is always one run: files are made in ``.mha-explainer/staging-*`` and moved
   in by ``commit``, which first writes a journal of the moves. Ctrl-C and SIGTERM are
   held back during the moves; a process killed in the middle of them is finished by the
-  next run from the journal. Staging folders of dead runs are removed by the next run.
+  next run from the journal. A journal is honoured only when it names a staging folder of
+  ours; any other is set aside (renamed, never followed) with a notice.
+- A run that does not commit leaves nothing: a folder it created is removed whole, and a
+  folder that was there keeps its lesson files as they were (chapters that finished stay
+  in its cache for the next run).
 
 No torch, no Manim: the CLI checks folders before it imports anything heavy.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import platform
-import shutil
+import re
 import signal
+import stat
 import tempfile
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
+
+from . import guard
 
 OWN = ".mha-explainer"  # our working folder inside the lesson folder
 MANIFEST = "manifest.json"  # the marker of a folder we wrote: written last by every run
 GENERATOR = "mha-explainer"
 FOLDER_FORMAT = 1  # layout of the lesson folder and its manifest
+MARKER = "work-folder"  # in OWN: says the folder is ours (a folder without it is someone else's)
+_MARKER_TEXT = b"mha-explainer's work folder: its cache, lock, staging and commit journal. Safe to delete.\n"
+_STAGING_MARKER = ".staging"  # in each staging folder: a journal may name only such a folder
+_STAGING = re.compile(r"staging-[A-Za-z0-9_]{4,32}")  # how tempfile.mkdtemp names them
 _JOURNAL = "commit.json"
+_SET_ASIDE = ".set-aside"  # a journal we will not follow is renamed to commit.json.set-aside
 _LOCK = "lock"
 _CACHE = "cache"  # chapter cache; its tmp/ holds the jobs' work folders
+_SPEECH = "speech"
+_JOB_FOLDER = re.compile(r"[0-9a-f]{16}-[0-9]+")  # a job's work folder in cache/tmp (worker.run_job)
+_NAME_MAX, _PATH_MAX = 255, 4096  # bytes, as Linux counts them
 
 
 class OutputFolderError(ValueError):
@@ -58,6 +79,16 @@ class FolderBusyError(OutputFolderError):
 def resolve_out(out: str | os.PathLike) -> Path:
     """The absolute output folder, or OutputFolderError when it can never be ours."""
     root = Path(os.path.abspath(Path(out).expanduser()))
+    if len(os.fsencode(root)) >= _PATH_MAX:
+        raise OutputFolderError(f"the output folder's path is {len(os.fsencode(root))} bytes long, over the "
+                                f"system's limit of {_PATH_MAX - 1}; choose a shorter path with --out")
+    long = next((part for part in root.parts if len(os.fsencode(part)) > _NAME_MAX), None)
+    if long is not None:
+        raise OutputFolderError(f"the output folder's name {long[:40]}… is {len(os.fsencode(long))} bytes long, "
+                                f"over the system's limit of {_NAME_MAX}; choose a shorter name with --out")
+    if OWN in root.parts:
+        raise OutputFolderError(f"{root} is inside a work folder of mha-explainer ({OWN}), which the tool clears; "
+                                "choose a folder outside it with --out")
     if root == Path(root.anchor):
         raise OutputFolderError(f"{root} is the root of the file system; choose a folder of its own with --out")
     if root.resolve() == Path.home().resolve():
@@ -69,11 +100,8 @@ def resolve_out(out: str | os.PathLike) -> Path:
 
 
 def read_manifest(root: Path) -> dict | None:
-    """The manifest of a lesson folder this tool wrote, or None (no manifest, or someone else's)."""
-    try:
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    """The manifest of a lesson folder this tool wrote, or None (no manifest, someone else's, damaged)."""
+    manifest = guard.read_json(root, MANIFEST)
     generator = manifest.get("generator") if isinstance(manifest, dict) else None
     if not (isinstance(generator, str) and generator.split(" ")[0] == GENERATOR):
         return None
@@ -85,20 +113,36 @@ def listed_files(root: Path, manifest: dict) -> set[str]:
     files = manifest.get("files")
     if not isinstance(files, dict):
         return set()
-    return {name for name in files if isinstance(name, str) and _safe_name(name)}
+    return {name for name in files if is_lesson_name(name)}
 
 
-def _safe_name(name: str) -> bool:
+def is_lesson_name(name: object) -> bool:
     """A plain relative path below the folder, outside our own working folder."""
-    parts = PurePosixPath(name).parts
-    return bool(parts) and not PurePosixPath(name).is_absolute() and ".." not in parts \
-        and parts[0] != OWN and "\\" not in name and name == PurePosixPath(name).as_posix()
+    return guard.safe_name(name) and PurePosixPath(name).parts[0] != OWN
+
+
+_KIND_WORDS = {"folder": "a folder", "link": "a link", "other": "a device, FIFO or socket", "file": "a file"}
+
+
+def check_work_folder(root: Path) -> bool:
+    """True when ``root/.mha-explainer`` is ours (a real folder holding our marker), False when there
+    is none yet; OutputFolderError when something else stands there. Reads only."""
+    what = guard.kind(root, OWN)
+    if what is None:
+        return False
+    if what != "folder":
+        raise OutputFolderError(f"{root / OWN} is {_KIND_WORDS.get(what, 'something')}, not the work folder "
+                                "mha-explainer makes; remove it or choose another folder with --out")
+    if guard.kind(root / OWN, MARKER) != "file":
+        raise OutputFolderError(f"{root / OWN} was not made by this version of mha-explainer (it has no "
+                                f"{MARKER} file); delete it (it holds only caches) or choose another folder with --out")
+    return True
 
 
 def owned_files(root: Path, planned=()) -> set[str]:
     """What the last render in ``root`` wrote (empty for a new or empty folder), after checking
-    that ``root`` is ours and that none of the ``planned`` names is taken by a file we did not write.
-    Reads only; raises OutputFolderError."""
+    that ``root`` and its work folder are ours and that every ``planned`` name is free or a file
+    we wrote, reached through real folders. Reads only; raises OutputFolderError."""
     if not root.exists():
         return set()
     try:
@@ -106,6 +150,7 @@ def owned_files(root: Path, planned=()) -> set[str]:
     except OSError as err:
         raise OutputFolderError(f"cannot read the output folder {root} ({err.strerror or err}); "
                                 "choose another with --out") from None
+    check_work_folder(root)
     manifest = read_manifest(root)
     if manifest is None:
         if others:
@@ -114,16 +159,19 @@ def owned_files(root: Path, planned=()) -> set[str]:
         return set()
     listed = listed_files(root, manifest)
     for name in sorted(planned):
-        target = root / name
-        if name != MANIFEST and name not in listed and (target.exists() or target.is_symlink()):
-            raise OutputFolderError(f"{target} was not written by mha-explainer and a render would replace it; "
+        what = guard.kind(root, name)
+        if what == "blocked":  # a folder above it is a link or a file: it must not lead out of the lesson folder
+            parts = PurePosixPath(name).parts
+            above = next("/".join(parts[:i]) for i in range(1, len(parts)) if guard.kind(root, "/".join(parts[:i]))
+                         != "folder")
+            raise OutputFolderError(f"{root / above} is {_KIND_WORDS.get(guard.kind(root, above), 'something')}, "
+                                    "not a folder mha-explainer made; move it away or choose another folder with --out")
+        if what not in (None, "file"):
+            raise OutputFolderError(f"{root / name} is {_KIND_WORDS[what]} where the lesson writes a file; "
                                     "move it away or choose another folder with --out")
-        parent = target.parent
-        while parent != root:  # a folder of ours must not lead out of the lesson folder (a symlink)
-            if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
-                raise OutputFolderError(f"{parent} is not a folder mha-explainer made; move it away "
-                                        "or choose another folder with --out")
-            parent = parent.parent
+        if what == "file" and name != MANIFEST and name not in listed:
+            raise OutputFolderError(f"{root / name} was not written by mha-explainer and a render would replace it; "
+                                    "move it away or choose another folder with --out")
     return listed
 
 
@@ -138,6 +186,7 @@ class Claim:
     staging: Path
     previous: set[str]  # files the last run's manifest lists: the only ones a commit may replace or delete
     committed: bool = False
+    notices: list[str] = field(default_factory=list)  # one line each, for the user: what was set aside
 
     @property
     def own(self) -> Path:
@@ -150,22 +199,18 @@ class Claim:
     @property
     def speech(self) -> Path:
         """Synthesised speech, one file per (text, voice, parameters): see ``scenes.voice.Narrator``."""
-        return self.own / "speech"
-
-    @property
-    def logs(self) -> Path:
-        return self.own / "logs"
+        return self.own / _SPEECH
 
     def commit(self, names) -> None:
         """Make ``root`` the new run: move every staged file in (the manifest last) and delete the
         files of the last run that this one did not write. ``names``: the staged files, relative."""
         names = sorted(set(names))
-        bad = [n for n in names if not _safe_name(n) or not (self.staging / n).is_file()]
+        bad = [n for n in names if not is_lesson_name(n) or guard.kind(self.staging, n) != "file"]
         if bad:
             raise RuntimeError(f"cannot commit {bad[0]!r}: not a staged file")
         owned_files(self.root, names)  # a file of someone else's may have appeared meanwhile
         journal = {"staging": self.staging.name, "moves": names, "remove": sorted(self.previous - set(names))}
-        _write_atomically(self.own / _JOURNAL, json.dumps(journal, indent=1))
+        guard.write_atomically(self.own, _JOURNAL, json.dumps(journal, indent=1).encode())
         self.committed = True  # the journal owns the staging folder now: a cut-off commit is finished next run
         with _signals_held():
             _apply(self.root, journal)
@@ -173,9 +218,24 @@ class Claim:
 
 @contextmanager
 def _locked(root: Path):
-    """Hold ``root``'s lock: FolderBusyError if another process does, OSError if the lock file
-    cannot be made. Our pid goes into the file, for the other process's message."""
-    fd = os.open(root / OWN / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold ``root``'s lock: FolderBusyError if another process does, OutputFolderError if the lock is
+    not a regular file of ours, OSError if it cannot be made. Our pid goes into the file, for the
+    other process's message. Never through a link."""
+    lock = root / OWN / _LOCK
+    own = os.open(root / OWN, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fd = os.open(_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644, dir_fd=own)
+    except OSError as err:
+        if err.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EOPNOTSUPP):
+            raise
+        fd = None
+    finally:
+        os.close(own)
+    if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+        what = _KIND_WORDS.get(guard.kind(root / OWN, _LOCK), "something else")
+        if fd is not None:
+            os.close(fd)
+        raise OutputFolderError(f"{lock} is {what}, not mha-explainer's lock file; remove it and render again")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -191,14 +251,15 @@ def _locked(root: Path):
 
 
 def tidy(root: Path) -> bool:
-    """Finish or clear what dead runs left in a folder of ours (``recover``), under the lock;
-    False when the folder is not ours, cannot be written, or another process holds it."""
-    if read_manifest(root) is None or not (root / OWN).is_dir():
-        return False
+    """Clear what dead runs left in a folder of ours (``recover``), under the lock; False when the
+    folder is not ours, cannot be written, another process holds it, or a commit journal waits
+    (a full render finishes it and reports what it did)."""
     try:
+        if read_manifest(root) is None or not check_work_folder(root) or guard.kind(root / OWN, _JOURNAL) is not None:
+            return False
         with _locked(root):
             recover(root)
-    except (OSError, FolderBusyError):
+    except (OSError, OutputFolderError):
         return False
     return True
 
@@ -209,74 +270,120 @@ def claim(out, planned=()):
 
     Raises OutputFolderError (one sentence) when the folder is not ours, cannot be
     created or written, or another process holds it. Nothing is created before the
-    folder has been found usable.
+    folder has been found usable; a run that does not commit removes what it created.
     """
     root = resolve_out(out)
     planned = frozenset(planned)
     owned_files(root, planned)  # before anything is created
-    with ExitStack() as stack:
-        try:
-            (root / OWN).mkdir(parents=True, exist_ok=True)
-            stack.enter_context(_locked(root))
-        except OSError as err:
-            verb = "write to" if root.is_dir() else "create"
-            raise OutputFolderError(f"cannot {verb} the output folder {root} ({err.strerror or err}); "
-                                    "choose a folder you can write to with --out") from None
-        recover(root)
-        previous = owned_files(root, planned)
-        staging = Path(tempfile.mkdtemp(prefix="staging-", dir=root / OWN))
-        held = Claim(root, staging, previous)
-        try:
-            yield held
-        finally:
-            if not held.committed:
-                shutil.rmtree(staging, ignore_errors=True)
-
-
-def recover(root: Path) -> None:
-    """Finish a commit a killed process left half-done; remove the staging folders and job work
-    folders of dead runs. Call with the lock held."""
-    own = root / OWN
-    journal_path = own / _JOURNAL
+    made = made_own = None  # the outermost folder this run created; whether it created the work folder
+    held = None
     try:
-        journal = json.loads(journal_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        journal = None
-    except (OSError, ValueError):
-        journal_path.unlink(missing_ok=True)  # torn before it was complete: nothing was moved yet
-        journal = None
-    if journal is not None:
-        _apply(root, journal)
-    for path in [*own.glob("staging-*"), *(own / _CACHE / "tmp").glob("*")]:
-        shutil.rmtree(path, ignore_errors=True)
+        with ExitStack() as stack:
+            try:
+                made = _make_folders(root)
+                made_own = _make_folders(root / OWN) is not None
+                if made_own:
+                    guard.write_atomically(root / OWN, MARKER, _MARKER_TEXT)
+                check_work_folder(root)
+                stack.enter_context(_locked(root))
+            except OSError as err:
+                verb = "write to" if made is None else "create"
+                raise OutputFolderError(f"cannot {verb} the output folder {root} ({err.strerror or err}); "
+                                        "choose a folder you can write to with --out") from None
+            try:
+                notices = recover(root)
+                previous = owned_files(root, planned)
+                for folder in (_CACHE, f"{_CACHE}/tmp", _SPEECH):  # a link or file planted there goes, unfollowed
+                    guard.real_folder(root / OWN, folder)
+                staging = Path(tempfile.mkdtemp(prefix="staging-", dir=root / OWN))
+                guard.write_atomically(staging, _STAGING_MARKER, b"")
+                held = Claim(root, staging, previous, notices=notices)
+                yield held
+            finally:  # still under the lock
+                if held is not None and not held.committed and not (made or made_own):
+                    guard.remove_tree(root / OWN, held.staging.name)
+    finally:
+        if held is None or not held.committed:  # nothing of a run that did not commit stays behind
+            if made is not None:
+                guard.remove_tree(made.parent, made.name)
+            elif made_own:
+                guard.remove_tree(root, OWN)
+
+
+def _make_folders(path: Path) -> Path | None:
+    """Make ``path`` and the folders above it that are missing; returns the outermost one this call
+    created (None: ``path`` was there, or another process made it first)."""
+    missing, here = [], path
+    while not os.path.lexists(here) and here.parent != here:
+        missing.append(here)
+        here = here.parent
+    made = None
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            continue
+        made = made or folder
+    return made
+
+
+def recover(root: Path) -> list[str]:
+    """Finish a commit a killed process left half-done; remove the staging folders and job work
+    folders of dead runs. Call with the lock held. Returns notices (one line each): a journal
+    that does not name a staging folder of ours, or cannot be completed, is set aside."""
+    own = root / OWN
+    notices = []
+    if guard.kind(own, _JOURNAL) is not None:
+        journal = guard.read_json(own, _JOURNAL)
+        problem = _journal_problem(own, journal)
+        if problem is None:
+            try:
+                _apply(root, journal)
+            except OSError as err:
+                problem = f"it could not be completed ({err.strerror or err})"
+        if problem is not None:
+            aside = guard.rename_aside(own, _JOURNAL, _SET_ASIDE)
+            notices.append(f"set aside the commit journal {own / _JOURNAL} ({problem}): renamed to {own / aside}, "
+                           "nothing it names was moved or deleted")
+    for entry in os.listdir(own):  # a real folder of ours (check_work_folder): its names are matched, not followed
+        if _STAGING.fullmatch(entry) and guard.kind(own, f"{entry}/{_STAGING_MARKER}") == "file":
+            guard.remove_tree(own, entry)
+    for entry in guard.names(own, f"{_CACHE}/tmp"):  # none when cache or tmp is a link (claim replaces it)
+        if _JOB_FOLDER.fullmatch(entry):
+            guard.remove_tree(own, f"{_CACHE}/tmp/{entry}")
+    return notices
+
+
+def _journal_problem(own: Path, journal) -> str | None:
+    """Why a journal read back from disk must not be followed, or None when it names a staging folder of ours."""
+    if not isinstance(journal, dict):
+        return "it is not a journal this tool wrote"
+    staging = journal.get("staging")
+    if not (isinstance(staging, str) and _STAGING.fullmatch(staging)):
+        return f"its staging folder {str(staging)[:60]!r} is not one this tool names"
+    if guard.kind(own, staging) != "folder" or guard.kind(own / staging, _STAGING_MARKER) != "file":
+        return f"{staging} is not a staging folder of this tool"
+    for key in ("moves", "remove"):
+        if not (isinstance(journal.get(key), list) and all(isinstance(n, str) for n in journal[key])):
+            return f"its {key!r} is not a list of names"
+    return None
 
 
 def _apply(root: Path, journal: dict) -> None:
-    """Carry out a commit journal; safe to repeat (moved files are not in staging any more)."""
-    staging = root / OWN / str(journal["staging"])
-    moves = [n for n in journal["moves"] if _safe_name(n)]
+    """Carry out a checked commit journal; safe to repeat (moved files are not in staging any more).
+    Only regular files move and go, each through real folders below ``root``: a link, a folder or a
+    device where a name points is left alone."""
+    staging = root / OWN / journal["staging"]
     umask = os.umask(0)
     os.umask(umask)
-    for name in sorted(moves, key=lambda n: n == MANIFEST):  # the manifest last: it marks the run done
-        source = staging / name
-        if source.is_file():
-            target = root / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(source, 0o666 & ~umask)  # readable like any new file (a web server must serve them)
-            os.replace(source, target)
+    for name in sorted((n for n in journal["moves"] if is_lesson_name(n)), key=lambda n: n == MANIFEST):
+        # the manifest last: it marks the run done; readable like any new file (a web server must serve them)
+        guard.move(staging, name, root, name, mode=0o666 & ~umask)
     for name in journal["remove"]:
-        if not _safe_name(name):
-            continue
-        (root / name).unlink(missing_ok=True)
-        parent = (root / name).parent
-        while parent != root:  # folders this tool made and just emptied (rmdir keeps any that are not empty)
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-    (root / OWN / _JOURNAL).unlink(missing_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
+        if is_lesson_name(name) and guard.remove_file(root, name):
+            guard.remove_empty_folders(root, name)  # folders this tool made and just emptied
+    guard.remove_file(root / OWN, _JOURNAL)
+    guard.remove_tree(root / OWN, journal["staging"])
 
 
 @contextmanager
@@ -288,18 +395,6 @@ def _signals_held():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # -- provenance (the manifest records it) ----------------------------------------------------

@@ -5,12 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_module
-import shutil
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from ..lesson.config import CHAPTER_IDS
+from . import guard
 from .progress import Display
 from .worker import Job, init_worker, run_job
 
@@ -68,9 +68,12 @@ def workers_for(jobs: int | None, n_jobs: int) -> int:
 
 
 def _clean_tmp(job_list: list[Job]) -> None:
+    """Remove the work folders of stopped jobs (``<key16>-<pid>`` in the cache's tmp/), never following a link."""
     for job in job_list:
-        for path in (Path(job.cache_root) / "tmp").glob(f"{job.key[:16]}-*"):
-            shutil.rmtree(path, ignore_errors=True)
+        tmp = Path(job.cache_root) / "tmp"
+        for path in tmp.glob(f"{job.key[:16]}-*"):
+            if path.name.removeprefix(f"{job.key[:16]}-").isdigit():
+                guard.remove_tree(tmp, path.name)
 
 
 def _drain(progress_queue, display) -> None:

@@ -15,11 +15,10 @@ from dataclasses import fields, is_dataclass
 from importlib import resources
 from pathlib import Path
 
-from mha_core.files import sha256_file
 
 from ..lesson.config import LessonConfig
-from .cache import CACHE_SCHEMA
-from .folder import package_version, read_manifest, resolve_out, tidy, versions
+from .cache import CACHE_SCHEMA, intact
+from .folder import is_lesson_name, package_version, read_manifest, resolve_out, tidy, versions
 
 # Config fields that cannot change a chapter's pixels or cues (what to render and where),
 # or whose effect is already in the hash another way (quality/fps/pixel_height via the
@@ -42,8 +41,8 @@ def code_hash() -> str:
 
 
 def folder_key(config: LessonConfig, code: str | None = None, voice=None) -> str:
-    """sha256 of everything a lesson folder depends on: the whole config (chapters, formats
-    and folder included), the code (``code_hash()``, unless given), the player page's template,
+    """sha256 of everything a lesson folder depends on: the whole config (chapters and formats
+    included; not where the folder is: the same lesson is the same bytes in any folder), the code (``code_hash()``, unless given), the player page's template,
     the library versions, the machine's architecture and core count, and who speaks (``voice``,
     resolved from the config unless given: "auto" speaks with what is installed). The manifest
     records it; see ``unchanged_folder``."""
@@ -52,7 +51,7 @@ def folder_key(config: LessonConfig, code: str | None = None, voice=None) -> str
     voice = voice or resolve_voice(config.voice)
     page = resources.files("scenes.render") / "templates"
     payload = {
-        "config": config.model_dump(mode="json"),
+        "config": config.model_dump(mode="json", exclude={"out"}),
         "code": code or code_hash(),
         "voice": voice.identity,
         "page": {item.name: hashlib.sha256(item.read_bytes()).hexdigest()
@@ -68,7 +67,7 @@ def unchanged_folder(config: LessonConfig, voice=None) -> dict | None:
     """The manifest of ``config.out`` if rendering ``config`` would write that folder again, else None.
 
     True when the manifest carries this config's ``folder_key`` and every file it lists
-    is still there with the recorded size and sha256. The CLI then skips the render
+    is still there, a regular file reached without a link, with the recorded size and sha256. The CLI then skips the render
     without importing torch or Manim or building the Lesson (seconds of a new Python).
     The Lesson is a function of the key's inputs: seeded weights and embeddings, MiniLM
     files checked by sha256, the corpus inside ``mha_core/``. Devices other than the CPU
@@ -83,10 +82,9 @@ def unchanged_folder(config: LessonConfig, voice=None) -> dict | None:
         manifest = read_manifest(out)
         if manifest.get("hashes", {}).get("folder") != folder_key(config, voice=voice):
             return None
-        for name, recorded in manifest["files"].items():
-            path = out / name
-            if path.stat().st_size != recorded["bytes"] or sha256_file(path) != recorded["sha256"]:
-                return None
+        files = manifest["files"]
+        if not all(map(is_lesson_name, files)) or not intact(out, files):
+            return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # an old or hand-edited manifest, a missing file: render
     return manifest

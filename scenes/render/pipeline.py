@@ -8,8 +8,8 @@ How a render goes:
 1. The main process builds the Lesson once and hashes what each chapter depends
    on: the config fields that change pixels, the Lesson's tensors, the source code
    of ``mha_core/`` and ``scenes/``, and the resolution/frame rate.
-2. Chapters whose hash has a finished entry in ``<out>/.mha-explainer/cache/<hash>/`` are reused.
-   The others render in a pool of ``jobs`` spawned processes. Manim's config is
+2. Chapters whose hash has an intact entry in ``<out>/.mha-explainer/cache/<hash>/`` are reused
+   (every file as its meta.json records it, size and SHA-256; a damaged entry is discarded). The others render in a pool of ``jobs`` spawned processes. Manim's config is
    process-global, so each job renders under its own ``tempconfig`` with a private
    media folder; the workers receive the main process's Lesson (pickled once per
    worker), so every chapter draws the very tensors that were hashed.
@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,12 +150,21 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     if voice.notice and console is not None:
         console.print(f"[yellow]note:[/] {voice.notice}")
     with claim(config.out, export.planned_names(config)) as folder:
-        result = _render_into(folder, config, voice, jobs=jobs, use_cache=use_cache, console=console, lesson=lesson,
-                              chapters_module=chapters_module)
-        started = time.perf_counter()
-        names = export.write_lesson_folder(result, folder.staging)
-        result.timings["export"] = round(time.perf_counter() - started, 3)
-        folder.commit(names)
+        for notice in folder.notices:
+            if console is not None:
+                console.print(f"[yellow]note:[/] {notice}")
+        try:
+            result = _render_into(folder, config, voice, jobs=jobs, use_cache=use_cache, console=console,
+                                  lesson=lesson, chapters_module=chapters_module)
+            started = time.perf_counter()
+            names = export.write_lesson_folder(result, folder.staging)
+            result.timings["export"] = round(time.perf_counter() - started, 3)
+            folder.commit(names)
+        except OSError as err:  # a full disk, a quota, a folder made read-only meanwhile
+            state = ("will be finished by the next render" if folder.committed
+                     else "is as the last render left it")
+            raise RenderError(f"cannot write the lesson into {folder.root} ({err.strerror or err}); free some space "
+                              f"or choose another folder with --out (the folder {state})") from None
     return dataclasses.replace(result, written=tuple(names))
 
 
@@ -181,9 +191,9 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     if chapters_module != "scenes.chapters":  # other scenes, other pixels
         settings = {**settings, "chapters_module": chapters_module}
     keys = {cid: chapter_key(cid, settings, lesson_hash, code) for cid in chapter_ids}
-    cache = Cache(folder.cache)
-    (cache.root / "tmp").mkdir(parents=True, exist_ok=True)  # (what killed renders left there is gone: recover)
+    cache = Cache(folder.cache)  # with tmp/, a real folder of ours (folder.claim)
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
+    # An entry whose files do not match their recorded hashes is discarded by ``missing`` and rendered again.
     todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], cache_formats)]
 
     # Longest first (from the last render's timings), so the pool does not end on one long job.
@@ -203,19 +213,27 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     rendered = {cid for cid, m in metas.items() if m.get("rendered")}
     failures = {cid: m for cid, m in metas.items() if "error" in m}
     if failures:
-        folder.logs.mkdir(parents=True, exist_ok=True)
-        for cid, m in failures.items():
-            (folder.logs / f"{cid}.log").write_text(m["traceback"], encoding="utf-8")
         cid, m = next(iter(failures.items()))
         others = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         raise RenderError(f"chapter {cid!r} failed{others}: {m['error']}; "
-                          f"the full traceback is in {folder.logs / (cid + '.log')}")
+                          f"the full traceback is in {_write_logs(failures)[cid]}")
 
-    # Each chapter's files, copied out of the cache into the staging folder.
+    # Each chapter's files, copied out of the cache into the staging folder (each entry checked first).
     results, start = [], 0.0
     for cid in chapter_ids:
         key = keys[cid]
-        meta = cache.meta(key)
+        if cid in rendered:
+            cache.forget(key)  # rendered just now: check what the worker wrote
+        meta = cache.verified(key)
+        try:
+            if meta is None or any(cache_name(fmt) not in meta["files"] for fmt in formats):
+                raise ValueError("files missing or changed")
+            cues = tuple(Cue(**c) for c in meta["cues"])
+            beats = tuple(Beat(**{**b, "sentences": tuple(b["sentences"])}) for b in meta["beats"])
+        except (ValueError, TypeError, KeyError):
+            cache.discard(key)
+            raise RenderError(f"the cached render of chapter {cid!r} changed while it was in use and was "
+                              "discarded; render again") from None
         cache.touch(key)
         files = {}
         for fmt in formats:
@@ -225,8 +243,7 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
             files[fmt] = out / name
         results.append(ChapterResult(
             chapter_id=cid, number=CHAPTER_IDS.index(cid) + 1, title=meta["title"], summary=meta["summary"],
-            files=files, duration=meta["duration"], start=round(start, 6), cues=tuple(Cue(**c) for c in meta["cues"]),
-            beats=tuple(Beat(**{**b, "sentences": tuple(b["sentences"])}) for b in meta["beats"]),
+            files=files, duration=meta["duration"], start=round(start, 6), cues=cues, beats=beats,
             cache_key=key, frame=cache.entry(key) / FULLEST, cached=cid not in rendered,
             render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
         ))
@@ -243,7 +260,7 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
         if fmt not in VIDEO_FORMATS:
             continue
         name = f"lesson.{fmt}"
-        if not use_cache or not (joined / name).is_file():  # else these very chapters were joined before: copied
+        if not use_cache or not cache.joined_file(joined, name):  # else these chapters were joined before: copied
             if sound is None and voice.speaks:
                 # One sound track for the whole lesson, encoded once: each chapter's sound fitted to its
                 # video, sample-exact, so nothing drifts or clicks at the joins.
@@ -251,8 +268,8 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
                                           [ch.duration for ch in results])
             # A GIF is made from the masters' frames (one palette); other formats copy packets.
             sources = [cache.entry(ch.cache_key) / (MASTER if fmt == "gif" else cache_name(fmt)) for ch in results]
-            joined.mkdir(exist_ok=True)
             media.join_videos(sources, joined / name, marks, audio=sound, captions=lesson_cues)
+            cache.record_joined(joined, name)
         shutil.copyfile(joined / name, staging / name)
         os.utime(joined)  # recently used: kept by the cache's pruning
         lesson_files[fmt] = out / name
@@ -264,6 +281,21 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
                         lesson_hash=lesson_hash, code_hash=code, voice=voice,
                         folder_key=folder_key(config, code, voice), lesson=lesson,
                         timings=clock.laps)
+
+
+def _write_logs(failures: dict) -> dict[str, str]:
+    """Each failed chapter's traceback in a new file of the temporary folder (not the lesson folder: a run
+    that does not commit leaves nothing there); made with O_EXCL under a random name, never through a link."""
+    logs = {}
+    for cid, m in failures.items():
+        try:
+            fd, path = tempfile.mkstemp(prefix=f"mha-explainer-{cid}-", suffix=".log")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(m["traceback"])
+            logs[cid] = path
+        except OSError as err:
+            logs[cid] = f"nowhere (the temporary folder cannot be written: {err.strerror or err})"
+    return logs
 
 
 class _Clock:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -19,7 +18,8 @@ from pathlib import Path
 
 from ..lesson.config import LessonConfig
 from ..voice import SILENT, Narrator, Voice
-from .cache import CACHE_SCHEMA, FULLEST, MASTER, NARRATION, cache_name
+from . import guard
+from .cache import CACHE_SCHEMA, FULLEST, MASTER, META, NARRATION, Cache, cache_name, file_records
 from .fast_frames import install_fast_frames
 
 VIDEO_FORMATS = ("mp4", "webm", "gif")
@@ -165,14 +165,17 @@ def run_job(job: Job) -> dict:
     from . import audio, media
 
     started = time.perf_counter()
-    cache_root = Path(job.cache_root)
+    cache_root = Path(job.cache_root)  # a real folder of the tool's (folder.claim); entries are checked on read
     entry = cache_root / job.key
     work = cache_root / "tmp" / f"{job.key[:16]}-{os.getpid()}"
     try:
-        if not job.force and (entry / "meta.json").is_file() and (entry / MASTER).is_file():
-            # Only conversions are missing: add them to the finished entry, each atomically.
-            meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
-            _convert(entry / MASTER, entry, job.formats)
+        meta = None if job.force else Cache(cache_root).verified(job.key)
+        if meta is not None and MASTER in meta["files"]:
+            # Only conversions are missing: add them to the intact entry, each atomically, then record them.
+            made = _convert(entry / MASTER, entry, [f for f in job.formats if cache_name(f) not in meta["files"]])
+            if made:
+                meta = {**meta, "files": {**meta["files"], **file_records(entry, made)}}
+                guard.write_atomically(cache_root, f"{job.key}/{META}", json.dumps(meta, indent=1).encode())
             return {**meta, "rendered": False}
 
         _report("start", job.chapter_id)
@@ -215,10 +218,11 @@ def run_job(job: Job) -> dict:
             "render_seconds": round(render_seconds, 3),  # Manim: construct + frames + encoding
             "job_seconds": round(time.perf_counter() - started, 3),  # + last frame, conversions
             "key": job.key,
+            # what a later render checks before it uses the entry (cache.Cache.verified)
+            "files": file_records(built, sorted(p.name for p in built.iterdir())),
         }
-        (built / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if entry.exists():  # superseded: an entry without a video (png only), or --no-cache
-            shutil.rmtree(entry)
+        (built / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        guard.remove_tree(cache_root, job.key)  # superseded: an entry without a video (png only), or --no-cache
         os.replace(built, entry)
         _report("done", job.chapter_id)
         return {**meta, "rendered": True}
@@ -226,13 +230,17 @@ def run_job(job: Job) -> dict:
         first_line = (str(err).strip().splitlines() or [""])[0]
         return {"error": f"{type(err).__name__}: {first_line}".rstrip(": "), "traceback": traceback.format_exc()}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        guard.remove_tree(cache_root / "tmp", work.name)
 
 
-def _convert(master: Path, folder: Path, formats) -> None:
+def _convert(master: Path, folder: Path, formats) -> list[str]:
+    """Convert the master into each conversion format of ``formats``; returns the names made."""
     from . import media
 
+    made = []
     for fmt in formats:
         target = folder / cache_name(fmt)
-        if fmt in ("webm", "gif") and not target.is_file():
+        if fmt in ("webm", "gif"):
             media.convert(master, target)
+            made.append(target.name)
+    return made

@@ -4,6 +4,11 @@ Piper's default output changes from run to run (its noise scales draw random num
 both are zero, and onnxruntime runs on one thread, so the same text gives the same samples
 on the same machine. Piper's own per-sentence peak normalisation is off: loudness is measured
 and set for the whole chapter by the production layer.
+
+The cache folder is read as untrusted: an entry that is not a regular file (a link is not followed),
+does not load, or holds anything but 1-D int16 samples at the voice's rate is made again. A beat's
+synthesis has a time limit relative to its text (``time_limit``), so a voice that stalls ends the
+render with one sentence instead of running for ever.
 """
 
 from __future__ import annotations
@@ -13,20 +18,32 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
+import time
 import wave
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .engines import Voice
+from mha_core.files import FileError, write_file
+
+from .engines import SAMPLE_RATES, Voice, VoiceError
 
 SPEECH_KEEP = 600  # cached speech files kept (a default lesson speaks ~55 beats; least recently used go first)
 _ENTRY = re.compile(r"[0-9a-f]{64}\.npz")  # a cache file is named by its key
 SENTENCE_PAUSE = 0.25  # seconds of silence between the sentences of one beat, at pacing 1
 ESPEAK_WORDS_PER_MINUTE = 165  # espeak-ng's rate at pacing 1 (its default, 175, rushes technical words)
+MAX_ENTRY_BYTES = 64 << 20  # a cached beat: ~2.6 MB a minute at 22.05 kHz; anything larger is not ours
+
+
+def time_limit(text: str, pacing: float = 1.0) -> float:
+    """Seconds one beat's synthesis may take: 5 s and 1 s per 10 characters, times the pacing. Generous:
+    joe speaks 200 characters in ~1.2 s on 2 cores, and a render runs several voices at once."""
+    return (5.0 + len(text) / 10.0) * max(1.0, pacing)
 
 
 @dataclass(frozen=True)
@@ -80,24 +97,53 @@ class Narrator:
         if not self.speaks or not text.strip():
             return SILENCE
         path = self.cache_dir / f"{self.key(text)}.npz" if self.cache_dir is not None else None
-        if path is not None and path.is_file():
-            try:
-                with np.load(path) as data:
-                    speech = Speech(data["samples"].astype(np.float32) / 32767.0, int(data["rate"]),
-                                    tuple(float(x) for x in data["sentences"]))
-                os.utime(path)  # recently used: kept by ``prune``
-                return speech
-            except (OSError, ValueError, KeyError):
-                pass  # a damaged entry: make it again
+        if path is not None and (speech := self._cached(path)) is not None:
+            return speech
         speech = self._piper_speech(text) if self.voice.kind == "piper" else self._espeak_speech(text)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.{os.getpid()}.npz")
-            np.savez(tmp, samples=_int16(speech.samples), rate=speech.rate, sentences=np.array(speech.sentences))
-            os.replace(tmp, path)
+            entry = io.BytesIO()
+            np.savez(entry, samples=_int16(speech.samples), rate=speech.rate, sentences=np.array(speech.sentences))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_file(path, entry.getvalue())  # via a new temporary file; never over a link, folder or device
+            except (OSError, FileError):
+                pass  # not kept (a read-only or odd cache folder): the speech is still right
             # What the cache holds is what a later render reads: the int16 rounding, exactly.
             speech = Speech(_int16(speech.samples).astype(np.float32) / 32767.0, speech.rate, speech.sentences)
         return speech
+
+    def _cached(self, path: Path) -> Speech | None:
+        """The speech kept at ``path``, or None when it is absent or anything but what ``speak`` writes."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:  # absent, unreadable, or a symbolic link (ELOOP): never followed
+            return None
+        try:
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # a folder, FIFO or device with the name
+                    return None
+                data = f.read(MAX_ENTRY_BYTES + 1)
+                if len(data) > MAX_ENTRY_BYTES:
+                    return None
+                with np.load(io.BytesIO(data), allow_pickle=False) as entry:
+                    if sorted(entry.files) != ["rate", "samples", "sentences"]:
+                        return None
+                    samples, rate, sentences = entry["samples"], entry["rate"], entry["sentences"]
+                if not (samples.dtype == np.int16 and samples.ndim == 1 and rate.ndim == 0
+                        and rate.dtype.kind in "iu" and sentences.ndim == 1 and sentences.dtype.kind == "f"):
+                    return None
+                rate = int(rate)
+                low, high = SAMPLE_RATES
+                if not (low <= rate <= high and rate == (self.voice.rate or rate)):
+                    return None
+                ends = tuple(float(x) for x in sentences)
+                if not all(0 <= end <= len(samples) / rate + 1e-6 for end in ends):
+                    return None
+                os.utime(f.fileno())  # recently used: kept by ``prune`` (the file itself, not a link)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, RecursionError,
+                MemoryError):
+            return None  # a damaged entry: make it again
+        return Speech(samples.astype(np.float32) / 32767.0, rate, ends)
 
     # -- engines ---------------------------------------------------------------
 
@@ -125,7 +171,11 @@ class Narrator:
         rate = voice.config.sample_rate
         pause = np.zeros(int(round(SENTENCE_PAUSE * self.pacing * rate)), np.float32)
         pieces, ends, length = [], [], 0
-        for chunk in voice.synthesize(text, settings):  # one chunk per sentence
+        limit, start = time_limit(text, self.pacing), time.monotonic()
+        for chunk in voice.synthesize(text, settings):  # one chunk per sentence: the time is checked between them
+            if time.monotonic() - start > limit:
+                raise VoiceError(f"the voice {self.voice.name} took over {limit:.0f} s to speak a beat of {len(text)} "
+                                 "characters; check that the machine is not overloaded, or render with --voice none")
             if pieces:
                 pieces.append(pause)
                 length += len(pause)
@@ -137,11 +187,24 @@ class Narrator:
 
     def _espeak_speech(self, text: str) -> Speech:
         rate_wpm = str(round(ESPEAK_WORDS_PER_MINUTE / self.pacing))
-        wav = subprocess.run([str(self.voice.model), "--stdout", "-v", "en-us", "-s", rate_wpm, text],
-                             capture_output=True, check=True, timeout=120).stdout
-        with wave.open(io.BytesIO(wav)) as w:
-            rate = w.getframerate()
-            samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+        limit = time_limit(text, self.pacing)
+        try:  # the voice is always en-us here: no voice name comes from a file or a flag
+            wav = subprocess.run([str(self.voice.model), "--stdout", "-v", "en-us", "-s", rate_wpm, text],
+                                 capture_output=True, check=True, timeout=limit).stdout
+            with wave.open(io.BytesIO(wav)) as w:
+                rate = w.getframerate()
+                samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+        except subprocess.TimeoutExpired:
+            raise VoiceError(f"espeak-ng took over {limit:.0f} s to speak a beat of {len(text)} characters; check "
+                             "that the machine is not overloaded, or render with --voice none") from None
+        except (subprocess.CalledProcessError, OSError, wave.Error, EOFError) as err:
+            said = err.stderr.decode(errors="replace").strip().splitlines()[:1] if getattr(err, "stderr", None) else []
+            why = (said or [str(err) or type(err).__name__])[0].replace(". ", ", ")[:120]
+            raise VoiceError(f"espeak-ng could not speak a beat of {len(text)} characters ({why}); reinstall "
+                             "espeak-ng or render with --voice joe or none") from None
+        if not SAMPLE_RATES[0] <= rate <= SAMPLE_RATES[1]:
+            raise VoiceError(f"espeak-ng made speech at {rate} samples a second, outside {SAMPLE_RATES[0]} to "
+                             f"{SAMPLE_RATES[1]}; reinstall espeak-ng or render with --voice joe or none")
         return Speech(samples, rate, (len(samples) / rate,))
 
 

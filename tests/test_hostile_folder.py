@@ -1,0 +1,342 @@
+"""A lesson folder whose own files were planted or damaged never leads the tool out of it.
+
+Everything under the output folder may have been written by someone else (a shared course
+folder, a zip handed over with its ``.mha-explainer/``): the journal, the manifest, the lock,
+the cache. Each row plants something into a copy of a rendered lesson folder ``L`` (a
+stand-in chapter, 144p at 5 fps, silent) next to a tree of the user's files ``V``; then:
+- ``V`` is byte for byte as it was, after this run and after a second one;
+- the outcome is exit 0 with the correct lesson (the same files, byte for byte, as the
+  lesson rendered into a clean folder), or exit 2 with one sentence naming the culprit;
+- a second run works the same way (nothing is left that makes the folder stuck).
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scenes.render import guard, pipeline
+from scenes.render.cache import Cache
+from scenes.render.folder import OWN, OutputFolderError, claim, resolve_out
+from test_output_folder import REPO, RENDER_SCRIPT, assert_one_sentence
+
+pytestmark = pytest.mark.render  # the lesson folder they start from is rendered once per module
+
+TINY = ["intro", "--pixel-height", "144", "--fps", "5", "--model", "toy", "--specialization-model", "toy",
+        "--voice", "none", "--jobs", "1", "--scorm"]
+
+
+def render(out: Path, *more: str):
+    """``mha-explainer render`` of the stand-in chapter, in this process."""
+    from cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "render_lesson", functools.partial(pipeline.render_lesson,
+                                                                   chapters_module="test_output_folder:DOT"))
+        return CliRunner().invoke(main, ["render", *TINY, "--out", str(out), *more])
+
+
+def tree(root: Path) -> dict:
+    """Every entry under ``root``, never following a link: files by hash, links by target."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            mode = path.lstat().st_mode
+            found[path.relative_to(root).as_posix()] = (
+                "link " + os.readlink(path) if stat.S_ISLNK(mode) else
+                hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(mode) else
+                "folder" if stat.S_ISDIR(mode) else f"mode {stat.S_IFMT(mode)}")
+    return found
+
+
+def lesson_files(root: Path) -> dict:
+    return {k: v for k, v in tree(root).items() if not k.startswith(OWN)}
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    """The lesson rendered into a new folder: what every run below must end with (or refuse)."""
+    out = tmp_path_factory.mktemp("clean") / "lesson"
+    result = render(out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def folders(clean, tmp_path):
+    """(L, V): a copy of the clean lesson folder, and the user's own files beside it."""
+    lesson = tmp_path / "lesson"
+    shutil.copytree(clean, lesson, symlinks=True)
+    victim = tmp_path / "victim"
+    for name, data in {"a.csv": b"1,2\n", "s.txt": b"mine", "staging-notes/n.txt": b"notes",
+                       "cache/tmp/experiment/e.txt": b"experiment", "d.txt": b"do not truncate"}.items():
+        (victim / name).parent.mkdir(parents=True, exist_ok=True)
+        (victim / name).write_bytes(data)
+    return lesson, victim
+
+
+def journal(lesson: Path, staging, moves=("a.csv",), remove=()) -> None:
+    (lesson / OWN / "commit.json").write_text(json.dumps({"staging": staging, "moves": list(moves),
+                                                           "remove": list(remove)}))
+
+
+def our_staging(lesson: Path, name: str = "staging-abcd1234") -> str:
+    """A staging folder as the tool makes them (its marker inside)."""
+    (lesson / OWN / name).mkdir()
+    (lesson / OWN / name / ".staging").write_bytes(b"")
+    return name
+
+
+def list_in_manifest(lesson: Path, *names: str) -> None:
+    manifest = json.loads((lesson / "manifest.json").read_text())
+    manifest["files"].update({name: {"bytes": 4, "sha256": "0" * 64} for name in names})
+    (lesson / "manifest.json").write_text(json.dumps(manifest))
+
+
+def symlink_instead(path: Path, target: Path) -> None:
+    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+    path.symlink_to(target, target_is_directory=target.is_dir())
+
+
+def device(path: Path) -> None:
+    """A character device like /dev/null, made here (never the machine's own)."""
+    path.unlink(missing_ok=True)
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+
+
+def fifo(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+
+
+def stale(lesson: Path) -> None:
+    """Make the next render take the full path (not "Nothing changed"): one lesson file is gone."""
+    (lesson / "poster.png").unlink()
+
+
+# (id, plant(L, V), expected: 0 or the words of the one-sentence error)
+CASES = [
+    # -- a planted or damaged commit journal: set aside, never followed
+    ("journal-absolute-staging", lambda L, V: journal(L, str(V)), 0),
+    ("journal-relative-staging", lambda L, V: journal(L, "../../victim"), 0),
+    ("journal-symlinked-staging", lambda L, V: ((L / OWN / "staging-abcd1234").symlink_to(V),
+                                                journal(L, "staging-abcd1234", remove=["s.txt"])), 0),
+    ("journal-names-outside", lambda L, V: journal(L, our_staging(L), moves=["../../victim/a.csv", str(V / "a.csv")],
+                                                   remove=["../victim/s.txt", str(V / "s.txt"), f"{OWN}/lock"]), 0),
+    ("journal-not-json", lambda L, V: (L / OWN / "commit.json").write_bytes(b"\x00{not json"), 0),
+    ("journal-nested-deep", lambda L, V: (L / OWN / "commit.json").write_text("[" * 5000 + "]" * 5000), 0),
+    ("journal-fifo", lambda L, V: fifo(L / OWN / "commit.json"), 0),
+    # -- the manifest
+    ("manifest-under-symlinked-folder", lambda L, V: ((L / "vlink").symlink_to(V), list_in_manifest(L, "vlink/s.txt")),
+     0),
+    ("manifest-lists-a-folder", lambda L, V: list_in_manifest(L, "thumbs"), 0),
+    ("manifest-nested-deep", lambda L, V: (L / "manifest.json").write_text("[" * 5000 + "]" * 5000),
+     ["holds files mha-explainer did not write"]),
+    ("manifest-fifo", lambda L, V: fifo(L / "manifest.json"), ["holds files mha-explainer did not write"]),
+    ("manifest-symlink", lambda L, V: symlink_instead(L / "manifest.json", V / "a.csv"),
+     ["holds files mha-explainer did not write"]),
+    # -- the work folder and its parts
+    ("work-folder-symlink", lambda L, V: symlink_instead(L / OWN, V), [".mha-explainer is a link", "remove it"]),
+    ("work-folder-not-ours", lambda L, V: (L / OWN / "work-folder").unlink(), ["has no work-folder file"]),
+    ("speech-symlink", lambda L, V: (symlink_instead(L / OWN / "speech", V), stale(L)), 0),
+    ("cache-tmp-symlink", lambda L, V: (symlink_instead(L / OWN / "cache" / "tmp", V / "cache" / "tmp"), stale(L)), 0),
+    ("staging-without-marker", lambda L, V: (shutil.copytree(V / "staging-notes", L / OWN / "staging-notes"),
+                                             stale(L)), 0),
+    ("lock-folder", lambda L, V: ((L / OWN / "lock").unlink(), (L / OWN / "lock").mkdir()),
+     ["lock is a folder", "remove it"]),
+    ("lock-symlink", lambda L, V: (symlink_instead(L / OWN / "lock", V / "d.txt"), stale(L)), ["lock is a link"]),
+    ("lock-fifo", lambda L, V: (fifo(L / OWN / "lock"), stale(L)), ["lock is a device, FIFO or socket"]),
+    # -- the lesson's own names
+    ("chapters-symlink", lambda L, V: symlink_instead(L / "chapters", V), ["chapters is a link", "move it away"]),
+    ("thumbs-symlink", lambda L, V: symlink_instead(L / "thumbs", V), ["thumbs is a link", "move it away"]),
+    ("lesson-file-fifo", lambda L, V: fifo(L / "poster.png"), ["poster.png is a device, FIFO or socket"]),
+    ("lesson-file-device", lambda L, V: device(L / "poster.png"), ["poster.png is a device, FIFO or socket"]),
+    ("lesson-file-folder", lambda L, V: ((L / "poster.png").unlink(), (L / "poster.png").mkdir()),
+     ["poster.png is a folder where the lesson writes a file"]),
+]
+
+
+@pytest.mark.parametrize("plant, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_planted_folder_never_leads_the_tool_outside_it(folders, clean, plant, expected):
+    lesson, victim = folders
+    plant(lesson, victim)
+    user_files = tree(victim)
+    for attempt in ("first", "second"):
+        result = render(lesson)
+        assert tree(victim) == user_files, attempt
+        if expected == 0:
+            assert result.exit_code == 0, (attempt, result.output)
+            assert "Traceback" not in result.output
+            assert lesson_files(lesson) == lesson_files(clean) | {k: v for k, v in tree(lesson).items()
+                                                                  if k.startswith("vlink")}
+            assert (lesson / OWN / "work-folder").is_file() and not (lesson / OWN).is_symlink()
+        else:
+            assert_one_sentence(result, *expected)
+    if expected == 0:
+        assert "Nothing changed" in result.output  # the second run found the folder intact
+
+
+def test_a_set_aside_journal_is_reported_and_kept_for_a_person_to_read(folders):
+    lesson, victim = folders
+    journal(lesson, str(victim))
+    result = render(lesson)
+    assert result.exit_code == 0, result.output
+    assert "set aside the commit journal" in " ".join(result.output.split())
+    assert json.loads((lesson / OWN / "commit.json.set-aside").read_text())["staging"] == str(victim)
+    assert not (lesson / OWN / "commit.json").exists() and (victim / "a.csv").read_bytes() == b"1,2\n"
+
+
+def test_a_damaged_cache_entry_is_rendered_again_never_copied(folders, clean):
+    lesson, _ = folders
+    (entry,) = [p for p in (lesson / OWN / "cache").iterdir() if len(p.name) == 64]
+    video = entry / "video.mp4"
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 3])  # truncated
+    stale(lesson)
+    result = render(lesson)
+    assert result.exit_code == 0, result.output
+    assert lesson_files(lesson) == lesson_files(clean)
+    assert Cache(lesson / OWN / "cache").verified(entry.name) is not None  # rendered again, whole
+    assert video.read_bytes() == (clean / OWN / "cache" / entry.name / "video.mp4").read_bytes()
+
+
+def test_a_corrupted_entry_of_the_same_size_is_not_intact(clean, tmp_path):
+    cache = Cache(tmp_path / "cache")
+    shutil.copytree(clean / OWN / "cache", cache.root, symlinks=True)
+    (key,) = [p.name for p in cache.root.iterdir() if len(p.name) == 64]
+    assert cache.verified(key) is not None
+    data = bytearray((cache.entry(key) / "fullest.png").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (cache.entry(key) / "fullest.png").write_bytes(bytes(data))
+    fresh = Cache(cache.root)
+    assert fresh.verified(key) is None
+    assert fresh.missing(key, ["mp4"]) == ["mp4"] and not cache.entry(key).exists()  # discarded
+
+
+def test_the_same_lesson_is_the_same_bytes_in_any_folder(clean, tmp_path):
+    """No path of the folder is recorded (manifest, page, SCORM zip): a copy of its cache, rendered
+    into another folder, gives the very same files."""
+    other = tmp_path / "elsewhere" / "course-7"
+    other.mkdir(parents=True)
+    shutil.copytree(clean / OWN, other / OWN, symlinks=True)  # its cache: nothing renders again
+    (other / OWN / "lock").unlink()
+    result = render(other)
+    assert result.exit_code == 0, result.output
+    assert lesson_files(other) == lesson_files(clean)
+    for name in ("manifest.json", "index.html", "embed.html"):
+        text = (other / name).read_text()
+        assert str(other) not in text and str(clean) not in text
+
+
+def test_a_lesson_inside_a_work_folder_is_refused(clean, tmp_path):
+    before = tree(clean)
+    result = render(clean / OWN / "staging-my-lesson")
+    assert_one_sentence(result, "inside a work folder of mha-explainer")
+    assert tree(clean) == before
+
+
+# -- what a run that does not commit leaves ----------------------------------------------------
+
+
+def test_a_run_that_fails_in_a_new_folder_leaves_nothing(tmp_path):
+    out = tmp_path / "new" / "deeper" / "lesson"
+    with pytest.raises(RuntimeError, match="chapter failed"):
+        with claim(out, {"lesson.mp4"}) as held:
+            (held.staging / "lesson.mp4").write_bytes(b"half")
+            raise RuntimeError("chapter failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_that_fails_in_an_empty_folder_leaves_it_empty(tmp_path):
+    with pytest.raises(RuntimeError):
+        with claim(tmp_path, {"lesson.mp4"}):
+            raise RuntimeError("chapter failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_symlinked_cache_in_the_work_folder_is_replaced_not_followed(clean, tmp_path):
+    lesson = tmp_path / "lesson"
+    shutil.copytree(clean, lesson, symlinks=True)
+    theirs = tmp_path / "theirs"
+    (theirs / "tmp" / "0123456789abcdef-42").mkdir(parents=True)  # named like a job's work folder
+    (theirs / "keep.txt").write_text("keep")
+    before = tree(theirs)
+    symlink_instead(lesson / OWN / "cache", theirs)
+    with claim(lesson) as held:
+        assert held.cache.is_dir() and not held.cache.is_symlink()
+    assert tree(theirs) == before
+
+
+def test_paths_over_the_systems_limits_are_refused_in_one_sentence(tmp_path):
+    with pytest.raises(OutputFolderError, match="over the system's limit of 255"):
+        resolve_out(tmp_path / ("n" * 256))
+    with pytest.raises(OutputFolderError, match="over the system's limit of 4095"):
+        resolve_out(tmp_path / "/".join(["d" * 200] * 22))
+    assert_one_sentence(render(tmp_path / ("n" * 256)), "over the system's limit of 255")
+
+
+def test_the_guard_walks_no_link(tmp_path):
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "f").write_text("keep")
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "link").symlink_to(tmp_path / "outside")
+    assert guard.kind(base, "link") == "link" and guard.kind(base, "link/f") == "blocked"
+    assert not guard.remove_file(base, "link/f")
+    assert guard.read_json(base, "link/f") is None
+    guard.remove_tree(base, "link")
+    assert not (base / "link").exists() and (tmp_path / "outside" / "f").read_text() == "keep"
+    for bad in ("../x", "/etc/hostname", "a/../b", "a\\b", "", "./a"):
+        assert not guard.safe_name(bad)
+
+
+def test_an_interrupted_first_render_into_a_new_folder_leaves_nothing(tmp_path):
+    out = tmp_path / "new" / "lesson"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    argv = [sys.executable, "-c", RENDER_SCRIPT, "SLOW", "render", *TINY, "--out", str(out)]
+    process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not any((out / OWN / "cache" / "tmp").glob("*")) and process.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process.poll() is None, process.stderr.read()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert "Traceback" not in process.stderr.read()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_while_exporting_is_one_sentence_and_the_folder_is_kept(folders, clean, monkeypatch):
+    lesson, _ = folders
+    stale(lesson)
+    before = tree(lesson)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pipeline.shutil, "copyfile", full)
+    result = render(lesson)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output, result.output
+    assert f"cannot write the lesson into {lesson} (No space left on device)" in errors[0]
+    assert {k: v for k, v in tree(lesson).items() if not k.startswith(f"{OWN}/cache")} == \
+        {k: v for k, v in before.items() if not k.startswith(f"{OWN}/cache")}
+    monkeypatch.undo()
+    assert render(lesson).exit_code == 0 and lesson_files(lesson) == lesson_files(clean)
