@@ -148,10 +148,10 @@ CASES = [
      0),
     ("manifest-lists-a-folder", lambda L, V: list_in_manifest(L, "thumbs"), 0),
     ("manifest-nested-deep", lambda L, V: (L / "manifest.json").write_text("[" * 5000 + "]" * 5000),
-     ["holds files mha-explainer did not write"]),
-    ("manifest-fifo", lambda L, V: fifo(L / "manifest.json"), ["holds files mha-explainer did not write"]),
+     ["manifest.json is not a manifest mha-explainer can read"]),
+    ("manifest-fifo", lambda L, V: fifo(L / "manifest.json"), ["manifest.json is not a manifest mha-explainer can read"]),
     ("manifest-symlink", lambda L, V: symlink_instead(L / "manifest.json", V / "a.csv"),
-     ["holds files mha-explainer did not write"]),
+     ["manifest.json is not a manifest mha-explainer can read"]),
     # -- the work folder and its parts
     ("work-folder-symlink", lambda L, V: symlink_instead(L / OWN, V), [".mha-explainer is a link", "remove it"]),
     ("work-folder-not-ours", lambda L, V: (L / OWN / "work-folder").unlink(), ["has no work-folder file"]),

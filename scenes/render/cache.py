@@ -41,7 +41,8 @@ class Cache:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self._intact: dict[str, dict] = {}  # entries checked in this process, by key
+        self._records: dict[str, dict] = {}  # entries' meta.json, read once per process, by key
+        self._intact: dict[str, set[str]] = {}  # the files of each entry checked in this process
 
     def entry(self, key: str) -> Path:
         return self.root / key
@@ -54,27 +55,37 @@ class Cache:
             and all(isinstance(item, dict) for item in [*meta["cues"], *meta["beats"]])
         return meta if ok else None
 
-    def verified(self, key: str) -> dict | None:
-        """The entry's record when every file it lists is there, a regular file, with its recorded size and
-        SHA-256; else None. Checked once per process (``forget`` after the entry changes)."""
-        if key not in self._intact:
-            meta = self.meta(key)
-            if meta is None or not intact(self.entry(key), meta["files"]):
-                return None
-            self._intact[key] = meta
-        return self._intact[key]
+    def verified(self, key: str, names=None) -> dict | None:
+        """The entry's record when each of ``names`` (default: every file it records) is recorded there and
+        is a regular file with its recorded size and SHA-256; else None. Only what a render reads is
+        checked (hashing a 700 s narration it does not need would cost the unchanged re-render time);
+        each file once per process (``forget`` after the entry changes)."""
+        meta = self._records.get(key) or self.meta(key)
+        if meta is None:
+            return None
+        names = set(meta["files"] if names is None else names)
+        checked = self._intact.setdefault(key, set())
+        if not names <= set(meta["files"]) or not intact(self.entry(key), {n: meta["files"][n] for n in names - checked}):
+            return None
+        self._records[key] = meta
+        checked |= names
+        return meta
 
     def forget(self, key: str) -> None:
         self._intact.pop(key, None)
+        self._records.pop(key, None)
 
     def missing(self, key: str, formats) -> list[str]:
         """Files (by format) that an intact entry still lacks; every format if there is none. A damaged
-        or planted entry is discarded here, so it is rendered again, never copied."""
-        meta = self.verified(key)
-        if meta is None:
+        or planted entry is discarded here, so it is rendered again, never copied. Checked: the files of
+        the formats it has, its fullest frame, and the master when a conversion must be made from it."""
+        meta = self.meta(key)
+        lacking = [] if meta is None else [f for f in formats if cache_name(f) not in meta["files"]]
+        used = {cache_name(f) for f in formats if f not in lacking} | {FULLEST} | ({MASTER} if lacking else set())
+        if meta is None or self.verified(key, used) is None:
             self.discard(key)
             return list(formats)
-        return [f for f in formats if cache_name(f) not in meta["files"]]
+        return lacking
 
     def discard(self, key: str) -> None:
         self.forget(key)

@@ -153,6 +153,11 @@ def owned_files(root: Path, planned=()) -> set[str]:
     check_work_folder(root)
     manifest = read_manifest(root)
     if manifest is None:
+        if MANIFEST in others and not isinstance(guard.read_json(root, MANIFEST), dict):
+            # damaged, nested too deep, a link or a FIFO: which files are the tool's is unknown
+            raise OutputFolderError(f"{root / MANIFEST} is not a manifest mha-explainer can read (damaged, or not a "
+                                    "regular file), so its files cannot be told from yours; restore it, or choose an "
+                                    "empty or new folder with --out")
         if others:
             raise OutputFolderError(f"{root} holds files mha-explainer did not write (such as {others[0]!r}); "
                                     "choose an empty or new folder with --out")

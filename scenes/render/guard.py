@@ -12,7 +12,10 @@ instead of leading out of the folder.
 
 ``base`` is a folder the caller checked once (the lesson folder the user named, or one of
 the tool's own folders below it); ``rel`` is a relative POSIX path that ``safe_name``
-accepts. Nothing else in the tool unlinks, replaces or removes files of the lesson folder.
+accepts. The lesson's files, the journal, the staging folders and the cache's
+entries are read, moved and deleted only through here; inside the cache and speech folders
+(real folders ``folder.claim`` made sure of), files are written under a temporary name and
+moved into place with one rename by their owners (``worker``, ``media``, ``voice.speech``).
 
 No torch, no Manim: the command line checks folders before it imports anything heavy.
 """

@@ -7,14 +7,15 @@ Lesson's tensors, the source code, the library versions).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import platform
+import re
 from dataclasses import fields, is_dataclass
 from importlib import resources
 from pathlib import Path
-
 
 from ..lesson.config import LessonConfig
 from .cache import CACHE_SCHEMA, intact
@@ -27,17 +28,104 @@ _NOT_IN_HASH = {"chapters", "out", "formats", "device", "quality", "fps", "pixel
 
 
 def code_hash() -> str:
-    """sha256 of the source files of mha_core/ and scenes/ plus the Manim and PyAV versions."""
-    import mha_core
-    import scenes
+    """sha256 of the source files of mha_core/ and scenes/ plus the Manim and PyAV versions: what the
+    lesson folder as a whole depends on (``folder_key``)."""
+    return _hash_files(sorted(path for path in _sources() if path.suffix == ".py") + _data_files())
 
+
+def chapter_code_hash(chapter_id: str, chapters_module: str = "scenes.chapters") -> str:
+    """sha256 of the code that reaches one chapter's frames and sound, plus the Manim and PyAV versions:
+    the chapter's scene module and the project modules it imports (drawing, lesson data, voice, core),
+    the modules that turn its frames into files (``worker`` and what it imports), and the data files
+    of mha_core/ and scenes/. Not the export, page, SCORM, folder or command-line code, nor another
+    chapter's module: editing those re-renders no chapter (only the folder is written again).
+    Scenes from another module (tests) depend on all of mha_core/ and scenes/ (``code_hash``)."""
+    if chapters_module != "scenes.chapters":
+        return code_hash()
+    return _hash_files(sorted(imported_sources([_SCENES / "chapters" / f"{module_name(chapter_id)}.py",
+                                                _SCENES / "render" / "worker.py"]) - _BOOKKEEPING) + _data_files())
+
+
+def module_name(chapter_id: str) -> str:
+    """The module of ``scenes/chapters/`` that holds a chapter's scene (a test ties it to CHAPTERS)."""
+    return chapter_id.replace("-", "_")
+
+
+_SCENES = Path(__file__).resolve().parents[1]  # scenes/
+_PROJECT = _SCENES.parent
+_CORE = _PROJECT / "mha_core"
+# Cache bookkeeping the worker imports, which never touches a frame (its layout is in CACHE_SCHEMA).
+_BOOKKEEPING = {_SCENES / "render" / "cache.py", _SCENES / "render" / "guard.py"}
+
+
+def _sources() -> list[Path]:
+    return [path for package in ("mha_core", "scenes") for path in (_PROJECT / package).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts]
+
+
+def _data_files() -> list[Path]:
+    return sorted(path for path in _sources() if path.suffix in (".txt", ".json", ".toml"))
+
+
+def _hash_files(paths) -> str:
     h = hashlib.sha256(f"manim {package_version('manim')} av {package_version('av')} schema {CACHE_SCHEMA}".encode())
-    for package in (mha_core, scenes):
-        root = Path(package.__file__).parent
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".txt", ".json", ".toml") and "__pycache__" not in path.parts:
-                h.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in paths:
+        h.update(path.relative_to(_PROJECT).as_posix().encode() + b"\0" + _read(path)[0].encode() + b"\0")
     return h.hexdigest()
+
+
+def imported_sources(roots) -> set[Path]:
+    """``roots`` and every module of mha_core/ and scenes/ they import, directly or not (read from the
+    source: imports inside functions count too). Importing a module runs the ``__init__`` of each package
+    above it, so those count too, with what they import; mha_core counts whole (its names load lazily)."""
+    seen, todo = set(), [Path(r).resolve() for r in roots]
+    while todo:
+        path = todo.pop()
+        if path not in seen and path.is_file():
+            seen.add(path)
+            todo.extend(f for f in _read(path)[1] if f not in seen)
+    if any(path.is_relative_to(_CORE) for path in seen):  # ``mha_core.name`` resolves lazily (mha_core/__init__):
+        seen |= {path for path in _CORE.rglob("*.py") if "__pycache__" not in path.parts}  # the core is one unit
+    return seen
+
+
+def _read(path: Path) -> tuple[str, tuple[Path, ...]]:
+    """(sha256, the project modules it imports) of a source file, read once per version of the file."""
+    info = path.stat()
+    return _read_version(path, info.st_mtime_ns, info.st_size)
+
+
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)|import[ \t]+([^\n]+))",
+                     re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=512)
+def _read_version(path: Path, mtime_ns: int, size: int) -> tuple[str, tuple[Path, ...]]:
+    # Import statements found by a pattern, not by parsing (11 chapters x 40 modules: a parse costs
+    # seconds); one in a docstring counts too, which can only add a dependency, never lose one.
+    data = path.read_bytes()
+    if path.suffix != ".py":
+        return hashlib.sha256(data).hexdigest(), ()
+    package = path.parent.relative_to(_PROJECT).parts
+    found = []
+    for module, names, plain in _IMPORT.findall(data.decode("utf-8", "replace")):
+        if plain:
+            targets = [(tuple(name.split()[0].split(".")), ()) for name in plain.split("#")[0].split(",") if name.strip()]
+        else:
+            level = len(module) - len(module.lstrip("."))
+            base = package[:len(package) - level + 1] if level else ()
+            names = [n.split()[0] for n in names.split("#")[0].strip("()").replace("\n", ",").split(",") if n.strip()]
+            targets = [(base + tuple(module.lstrip(".").split(".")), tuple(names))]
+        for parts, names in targets:
+            parts = tuple(p for p in parts if p)
+            if not parts or parts[0] not in ("mha_core", "scenes"):
+                continue
+            folder = _PROJECT.joinpath(*parts)
+            found += [folder.with_suffix(".py"), folder / "__init__.py"]
+            # ``from package import module``: the module, or a subpackage's __init__
+            found += [f for name in names for f in (folder / f"{name}.py", folder / name / "__init__.py")]
+            found += [_PROJECT.joinpath(*parts[:depth], "__init__.py") for depth in range(1, len(parts))]
+    return hashlib.sha256(data).hexdigest(), tuple(dict.fromkeys(f for f in found if f.is_file()))
 
 
 def folder_key(config: LessonConfig, code: str | None = None, voice=None) -> str:

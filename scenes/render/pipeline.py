@@ -7,7 +7,8 @@
 How a render goes:
 1. The main process builds the Lesson once and hashes what each chapter depends
    on: the config fields that change pixels, the Lesson's tensors, the source code
-   of ``mha_core/`` and ``scenes/``, and the resolution/frame rate.
+   that reaches the chapter's frames and sound (``keys.chapter_code_hash``: its scene
+   module and what it imports, not the export or page code), and the resolution/frame rate.
 2. Chapters whose hash has an intact entry in ``<out>/.mha-explainer/cache/<hash>/`` are reused
    (every file as its meta.json records it, size and SHA-256; a damaged entry is discarded). The others render in a pool of ``jobs`` spawned processes. Manim's config is
    process-global, so each job renders under its own ``tempconfig`` with a private
@@ -43,7 +44,7 @@ from .cache import FULLEST, MASTER, NARRATION, Cache, cache_name
 from .captions import chapter_cues
 from .folder import claim
 from .jobs import cores_per_worker, run_jobs, workers_for
-from .keys import chapter_key, code_hash, fingerprint, folder_key, render_settings
+from .keys import chapter_code_hash, chapter_key, code_hash, fingerprint, folder_key, render_settings
 from .worker import VIDEO_FORMATS, Job
 
 
@@ -190,7 +191,7 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     settings = {**render_settings(config), "voice": voice.identity}  # "auto" speaks with what is installed
     if chapters_module != "scenes.chapters":  # other scenes, other pixels
         settings = {**settings, "chapters_module": chapters_module}
-    keys = {cid: chapter_key(cid, settings, lesson_hash, code) for cid in chapter_ids}
+    keys = {cid: chapter_key(cid, settings, lesson_hash, chapter_code_hash(cid, chapters_module)) for cid in chapter_ids}
     cache = Cache(folder.cache)  # with tmp/, a real folder of ours (folder.claim)
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
     # An entry whose files do not match their recorded hashes is discarded by ``missing`` and rendered again.
@@ -224,9 +225,9 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
         key = keys[cid]
         if cid in rendered:
             cache.forget(key)  # rendered just now: check what the worker wrote
-        meta = cache.verified(key)
+        meta = cache.verified(key, {cache_name(fmt) for fmt in formats} | {FULLEST})
         try:
-            if meta is None or any(cache_name(fmt) not in meta["files"] for fmt in formats):
+            if meta is None:
                 raise ValueError("files missing or changed")
             cues = tuple(Cue(**c) for c in meta["cues"])
             beats = tuple(Beat(**{**b, "sentences": tuple(b["sentences"])}) for b in meta["beats"])
@@ -261,13 +262,19 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
             continue
         name = f"lesson.{fmt}"
         if not use_cache or not cache.joined_file(joined, name):  # else these chapters were joined before: copied
+            # A GIF is made from the masters' frames (one palette); other formats copy packets.
+            source = MASTER if fmt == "gif" else cache_name(fmt)
+            for ch in results:  # what the join reads, checked first (the narration only now: it is big)
+                if cache.verified(ch.cache_key, {source} | ({NARRATION} if voice.speaks else set())) is None:
+                    cache.discard(ch.cache_key)
+                    raise RenderError(f"the cached render of chapter {ch.chapter_id!r} is damaged and was discarded; "
+                                      "render again")
             if sound is None and voice.speaks:
                 # One sound track for the whole lesson, encoded once: each chapter's sound fitted to its
                 # video, sample-exact, so nothing drifts or clicks at the joins.
                 sound = audio.join_tracks([cache.entry(ch.cache_key) / NARRATION for ch in results],
                                           [ch.duration for ch in results])
-            # A GIF is made from the masters' frames (one palette); other formats copy packets.
-            sources = [cache.entry(ch.cache_key) / (MASTER if fmt == "gif" else cache_name(fmt)) for ch in results]
+            sources = [cache.entry(ch.cache_key) / source for ch in results]
             media.join_videos(sources, joined / name, marks, audio=sound, captions=lesson_cues)
             cache.record_joined(joined, name)
         shutil.copyfile(joined / name, staging / name)
