@@ -191,6 +191,9 @@ def inspect(config_file, tokens, digits, as_json, save, force, **overrides):
     Takes the model settings of lesson.toml (--config) and the same flags as render; a
     config file may hold other keys too, which inspect does not use. --model induction
     traces the small causal model this project trains (on --tokens, not a sentence).
+    Layers and heads are numbered from 1, as on screen. --head N prints head N's stages
+    only (q, k, v, scores, weights, its output); --head auto the head the lesson works
+    through; without it (or head = "auto" in a file), every head's attention weights.
     """
     if overrides.get("model") == "induction":
         return _inspect_induction(config_file, tokens, digits, as_json, save, force, overrides)
@@ -199,15 +202,21 @@ def inspect(config_file, tokens, digits, as_json, save, force, **overrides):
     config = load_config(config_file, **overrides)  # the same checks as render (ConfigError: exit 2)
     if save is not None:
         _writable_target(save, force)
-    layer = _layer_of(config)
+    layer, focus_head = _focus_of(config, lesson_head=overrides.get("head") == "auto")
     trace, mha = _trace_for(config, layer)
+    shown = _shown_heads(config.head, focus_head, trace.n_head)
     profiles = _profiles_for(config.model, layer, config.device)
+    if profiles is not None:
+        profiles = [p for p in profiles if p.head in shown]
     if save is not None:
-        _save(trace, save)
+        _save(trace, save)  # every head: the file is the whole trace, whatever --head shows
     if as_json:
-        click.echo(json.dumps(_trace_json(trace, mha, profiles), indent=1, ensure_ascii=False))
+        data = _trace_json(trace, mha, profiles, shown)
+        if layer is not None:
+            data["layer"], data["layer_number"] = layer, layer + 1
+        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
     else:
-        _print_tables(trace, mha, profiles, digits, config.model, layer)
+        _print_tables(trace, mha, profiles, digits, config.model, layer, shown)
     if save is not None and not as_json:
         click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
 
@@ -215,10 +224,11 @@ def inspect(config_file, tokens, digits, as_json, save, force, **overrides):
 def _inspect_induction(config_file, tokens, digits, as_json, save, force, overrides) -> None:
     """inspect --model induction: one layer of the trained causal model on a sequence of its tokens."""
     given = [key for key, value in overrides.items() if value not in (None, ()) and key not in ("model", "layer",
-                                                                                              "device")]
+                                                                                              "head", "device")]
     if config_file is not None or given:
         what = "--config" if config_file is not None else "--" + given[0].replace("_", "-")
-        raise _usage_error(f"{what} does not apply to the induction model; it takes --tokens, --layer and --device")
+        raise _usage_error(f"{what} does not apply to the induction model; it takes --tokens, --layer, --head and "
+                           "--device")
     config = load_config(None, device=overrides.get("device"))  # the device checks of render (ConfigError: exit 2)
     from mha_core.induction import encode, example_sequence, load_induction_model
 
@@ -231,6 +241,17 @@ def _inspect_induction(config_file, tokens, digits, as_json, save, force, overri
                            "screen) or auto")
     else:
         layer = int(layer) - 1
+    head = overrides.get("head")
+    if head == "auto":  # the layer's first induction head; every head when the layer has none
+        shown = [min((h for l, h in model.induction_heads if l == layer), default=None)]
+        shown = list(range(model.n_head)) if shown == [None] else shown
+    elif head is not None:
+        if not (head.isdigit() and 1 <= int(head) <= model.n_head):
+            raise _usage_error(f"--head {head} is out of range; pick 1 to {model.n_head} (numbered from 1, as on "
+                               "screen) or auto")
+        shown = [int(head) - 1]
+    else:
+        shown = list(range(model.n_head))
     if save is not None:
         _writable_target(save, force)
     try:
@@ -242,16 +263,17 @@ def _inspect_induction(config_file, tokens, digits, as_json, save, force, overri
     if save is not None:
         _save(trace, save)
     if as_json:
-        data = _trace_json(trace, model.blocks[layer], None)
+        data = _trace_json(trace, model.blocks[layer], None, shown)
         data["token_ids"] = [int(t) for t in ids]
-        data["layer"] = layer
-        data["heads"] = [h for h in _induction_table(scores)["heads"] if h["layer"] == layer]
+        data["layer"], data["layer_number"] = layer, layer + 1
+        data["heads"] = [_numbered(h) for h in _induction_table(scores)["heads"]
+                         if h["layer"] == layer and h["head"] in shown]
         click.echo(json.dumps(data, indent=1, ensure_ascii=False))
         return
-    _print_tables(trace, model.blocks[layer], None, digits, "induction", layer)
+    _print_tables(trace, model.blocks[layer], None, digits, "induction", layer, shown)
     from rich.console import Console
 
-    Console(width=None if sys.stdout.isatty() else 132).print(_induction_heads_table(scores, layer))
+    Console(width=None if sys.stdout.isatty() else 132).print(_induction_heads_table(scores, layer, shown))
     if save is not None:
         click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
 
@@ -262,19 +284,35 @@ def _induction_table(scores) -> dict:
     return head_table(scores)
 
 
-def _layer_of(config) -> int | None:
-    """The MiniLM layer to trace, 0-based: the one set (numbered from 1), or with auto the focus head's layer."""
+def _focus_of(config, lesson_head: bool = False) -> tuple[int | None, int | None]:
+    """The MiniLM layer to trace, 0-based (the one set, numbered from 1, or with auto the focus head's layer; None
+    for the toy model) and, with ``lesson_head`` (--head auto), the head the lesson works through, 0-based."""
     if config.model != "minilm":
-        return None
-    if config.layer != "auto":
-        return config.layer - 1
+        return None, (0 if lesson_head else None)  # the toy lesson works through head 1 (resolve_focus)
+    if config.layer != "auto" and not lesson_head:
+        return config.layer - 1, None
     from mha_core.relations import relation_heads
     from scenes.lesson.build import resolve_focus
 
     try:
-        return resolve_focus(config, tuple(relation_heads(config.device))).layer
+        focus = resolve_focus(config, tuple(relation_heads(config.device)))
     except ValueError as err:  # e.g. a sentence longer than MiniLM's 512 word pieces
         raise _usage_error(str(err)) from None
+    return focus.layer, (focus.head if lesson_head else None)
+
+
+def _shown_heads(head, focus_head: int | None, n_head: int) -> list[int]:
+    """The heads inspect prints, 0-based: ``head`` (the config's, numbered from 1 and checked by it), the
+    lesson's head for --head auto, else every head (head = "auto" in a file is the default: every head)."""
+    if head != "auto":
+        return [head - 1]
+    return list(range(n_head)) if focus_head is None else [focus_head]
+
+
+def _numbered(entry: dict) -> dict:
+    """A JSON head entry with its numbers as on screen beside the 0-based indices ("layer", "head") it keeps."""
+    numbers = {f"{key}_number": entry[key] + 1 for key in ("layer", "head") if entry.get(key) is not None}
+    return {**entry, **numbers}
 
 
 def _trace_for(config, layer: int | None):
@@ -310,18 +348,21 @@ def _save(trace, path: Path) -> None:
                            "choose another path") from None
 
 
-def _trace_json(trace, mha, profiles) -> dict:
+def _trace_json(trace, mha, profiles, shown: list[int]) -> dict:
+    """The trace as JSON; the stages with a head axis hold the heads ``shown`` (0-based), in that order."""
     cost = mha_core.attention_cost(trace.d_model, trace.n_head, trace.n_pos)
+    tensors = {name: t[shown] if CONVENTIONS[name].startswith("[head,") and len(shown) < trace.n_head else t
+               for name, t in trace.tensors().items() if name != "mask"}
     data = {
         "tokens": list(trace.tokens or ()),
         "d_model": trace.d_model,
         "n_head": trace.n_head,
         "d_head": trace.d_head,
+        "head_numbers": [h + 1 for h in shown],  # numbered from 1: the heads the per-head stages hold
         "convention": CONVENTIONS,
         "stages": {
             name: {"shape": list(t.shape), "values": _finite(t.detach().cpu().double().tolist())}
-            for name, t in trace.tensors().items()
-            if name != "mask"
+            for name, t in tensors.items()
         },
         "cost": {
             "parameters": cost.parameters,
@@ -339,7 +380,8 @@ def _trace_json(trace, mha, profiles) -> dict:
 def _profile_json(profile) -> dict:
     from dataclasses import asdict
 
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(profile).items()}
+    return _numbered({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                      for k, v in asdict(profile).items()})
 
 
 def _finite(values):
@@ -349,7 +391,7 @@ def _finite(values):
     return values if math.isfinite(values) else None
 
 
-def _print_tables(trace, mha, profiles, digits, model, layer) -> None:
+def _print_tables(trace, mha, profiles, digits, model, layer, shown: list[int]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -367,6 +409,9 @@ def _print_tables(trace, mha, profiles, digits, model, layer) -> None:
         f"[bold]{title}[/]: {trace.n_pos} tokens, d_model = {trace.d_model}, h = {trace.n_head} heads, "
         f"d_k = d_model / h = {trace.d_head}"
     )
+    one = len(shown) < trace.n_head
+    console.print(f"Heads numbered from 1; shown: {', '.join(str(h + 1) for h in shown)}" if one
+                  else f"Heads numbered from 1; shown: all {trace.n_head} (--head N shows one head's every stage)")
     console.print("Tokens: " + "  ".join(f"[{i}] {t}" for i, t in enumerate(tokens)))
 
     shapes = Table(title="Stages and shapes", show_lines=False)
@@ -379,12 +424,23 @@ def _print_tables(trace, mha, profiles, digits, model, layer) -> None:
     fmt = f"{{:.{digits}f}}"
     n_cols_max = 16  # attention patterns: every key when it fits, else an ellipsis column
     show_cols = 8  # wider matrices are cut with an ellipsis column
-    for name in ("x", "concat", "output"):
-        console.print(_matrix_table(escape(f"{name} [pos, d_model]"), getattr(trace, name), tokens, fmt, show_cols))
-    for head in range(trace.n_head):
-        console.print(_matrix_table(escape(f"head {head}: attention weights [query, key] (rows sum to 1; "
+    numbered = [f"[{i}] {t}" for i, t in enumerate(tokens)]
+    console.print(_matrix_table(escape("x [pos, d_model]"), trace.x, tokens, fmt, show_cols))
+    for head in shown:
+        if one:  # one head: every stage of it, in computation order (its output is its slice of concat)
+            for name in ("q", "k", "v", "scores", "scaled", *(("masked",) if trace.mask is not None else ())):
+                axes = CONVENTIONS[name].replace("head, ", "")
+                console.print(_matrix_table(escape(f"head {head + 1}: {name} {axes}"), getattr(trace, name)[head],
+                                            numbered if "query" in axes else tokens, fmt,
+                                            n_cols_max if "key" in axes else show_cols))
+        console.print(_matrix_table(escape(f"head {head + 1}: attention weights [query, key] (rows sum to 1; "
                                            "columns are the keys' token numbers)"),
-                                    trace.weights[head], [f"[{i}] {t}" for i, t in enumerate(tokens)], fmt, n_cols_max))
+                                    trace.weights[head], numbered, fmt, n_cols_max))
+        if one:
+            console.print(_matrix_table(escape(f"head {head + 1}: its output [pos, d_head]"),
+                                        trace.heads[head], tokens, fmt, show_cols))
+    for name in ("concat", "output"):
+        console.print(_matrix_table(escape(f"{name} [pos, d_model]"), getattr(trace, name), tokens, fmt, show_cols))
     if profiles is not None:
         console.print(_profile_table(profiles))
     cost = mha_core.attention_cost(trace.d_model, trace.n_head, trace.n_pos)
@@ -434,7 +490,7 @@ def _profile_table(profiles):
         table.add_column(escape(col), justify="left" if col == "label" else "right", overflow="fold")
     for p in profiles:
         values = (p.previous, p.next, p.current, p.cls, p.sep, p.punctuation, p.entropy, p.ablation)
-        table.add_row(str(p.head), *("–" if v is None else f"{v:.2f}" for v in values), escape(p.label or "–"))
+        table.add_row(str(p.head + 1), *("–" if v is None else f"{v:.2f}" for v in values), escape(p.label or "–"))
     return table
 
 
@@ -521,7 +577,7 @@ def _print_heads(table: dict, results) -> None:
     console.print(rel_table)
 
 
-def _induction_heads_table(scores, layer: int | None = None):
+def _induction_heads_table(scores, layer: int | None = None, shown: list[int] | None = None):
     from rich.markup import escape
     from rich.table import Table
 
@@ -532,7 +588,7 @@ def _induction_heads_table(scores, layer: int | None = None):
                 "zeroed: 2nd-copy loss", "label"):
         table.add_column(escape(col), justify="left" if col == "label" else "right")
     for h in _induction_table(scores)["heads"]:
-        if layer is not None and h["layer"] != layer:
+        if (layer is not None and h["layer"] != layer) or (shown is not None and h["head"] not in shown):
             continue
         m = h["measures"]
         zeroed = m["zeroed_induction"]

@@ -55,6 +55,81 @@ def test_inspect_tables_show_tokens_shapes_and_values(run):
     assert "d_k = d_model / h = 4" in result.output
 
 
+def _printed_heads(output: str) -> list[int]:
+    """The head numbers of the per-head tables ("head 2: ..."), in order, each once."""
+    import re
+
+    return list(dict.fromkeys(int(n) for n in re.findall(r"^head (\d+): ", output, re.MULTILINE)))
+
+
+def test_inspect_numbers_heads_from_1_and_shows_every_head_by_default(run):
+    result = run("inspect", "--model", "toy", "--sentence", "The cat sat.", "--heads", "4", "--d-model", "8")
+    assert result.exit_code == 0, result.output
+    assert _printed_heads(result.output) == [1, 2, 3, 4]  # as on screen, in `heads` and in --head
+    assert "head 1: attention weights" in result.output and "head 1: q " not in result.output
+    data = json.loads(run("inspect", "--model", "toy", "--sentence", "The cat sat.", "--heads", "4", "--d-model", "8",
+                          "--json").output)
+    assert data["head_numbers"] == [1, 2, 3, 4] and data["stages"]["q"]["shape"] == [4, 4, 2]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_inspect_head_prints_that_heads_stages_only(run, causal):
+    args = ["inspect", "--model", "toy", "-s", "The cat sat.", "--heads", "4", "-d", "8", "--seed", "5",
+            *(["--causal"] if causal else []), "--head", "2"]
+    trace = mha_core.trace_sentence("The cat sat.", d_model=8, n_head=4, seed=5, causal=causal)
+    tables = run(*args, "--digits", "4").output
+    assert _printed_heads(tables) == [2]
+    stages = ["q", "k", "v", "scores", "scaled", *(["masked"] if causal else []), "attention weights", "its output"]
+    for stage in stages:
+        assert f"head 2: {stage} " in tables, stage
+    assert ("head 2: masked " in tables) == causal
+    for name in ("q", "v", "scores", "weights", "heads"):  # head 2's numbers (index 1), not head 1's
+        assert f"{getattr(trace, name)[1, -1, 0].item():.4f}" in tables, name
+    assert "Heads numbered from 1; shown: 2" in tables
+    data = json.loads(run(*args, "--json").output)
+    assert data["head_numbers"] == [2] and data["n_head"] == 4
+    for name in ("q", "k", "v", "scores", "weights", "heads"):
+        assert data["stages"][name]["shape"][0] == 1
+        torch.testing.assert_close(torch.tensor(data["stages"][name]["values"][0], dtype=torch.float64),
+                                   getattr(trace, name)[1].double())
+    torch.testing.assert_close(torch.tensor(data["stages"]["output"]["values"], dtype=torch.float64),
+                               trace.output.double())  # the block's output: every head, as before
+
+
+def test_inspect_head_auto_is_the_lessons_head(run):
+    result = run("inspect", "--model", "toy", "-s", "The cat sat.", "--heads", "2", "-d", "8", "--head", "auto")
+    assert result.exit_code == 0 and _printed_heads(result.output) == [1]  # the toy lesson works through head 1
+
+
+def test_inspect_head_of_a_lesson_toml_selects_too(run, tmp_path):
+    path = tmp_path / "lesson.toml"
+    path.write_text('sentence = "The cat sat."\nmodel = "toy"\nheads = 2\nd_model = 8\nhead = 2\n', encoding="utf-8")
+    assert _printed_heads(run("inspect", "--config", str(path)).output) == [2]
+    path.write_text('sentence = "The cat sat."\nmodel = "toy"\nheads = 2\nd_model = 8\nhead = "auto"\n',
+                    encoding="utf-8")  # the default, as `config init` writes it: every head
+    assert _printed_heads(run("inspect", "--config", str(path)).output) == [1, 2]
+
+
+def test_inspect_induction_numbers_layers_and_heads_from_1(run):
+    from mha_core.induction import load_induction_model
+
+    model = load_induction_model("cpu")
+    result = run("inspect", "--model", "induction", "--layer", "2", "--head", "3")
+    assert result.exit_code == 0, result.output
+    assert _printed_heads(result.output) == [3] and "layer 2" in result.output
+    data = json.loads(run("inspect", "--model", "induction", "--layer", "2", "--head", "3", "--json").output)
+    assert (data["layer"], data["layer_number"], data["head_numbers"]) == (1, 2, [3])  # "layer": 0-based, as before
+    assert [(h["layer_number"], h["head_number"], h["head"]) for h in data["heads"]] == [(2, 3, 2)]
+    trace = model.trace(torch.tensor(data["token_ids"]), 1)
+    torch.testing.assert_close(torch.tensor(data["stages"]["weights"]["values"][0], dtype=torch.float64),
+                               trace.weights[2].double())
+    every = json.loads(run("inspect", "--model", "induction", "--layer", "1", "--json").output)
+    assert every["head_numbers"] == list(range(1, model.n_head + 1))
+    assert [h["head_number"] for h in every["heads"]] == list(range(1, model.n_head + 1))
+    bad = run("inspect", "--model", "induction", "--head", str(model.n_head + 1))
+    assert bad.exit_code == 2 and f"--head {model.n_head + 1} is out of range; pick 1 to {model.n_head}" in bad.output
+
+
 def test_inspect_save_writes_the_tensors(run, tmp_path):
     path = tmp_path / "trace.safetensors"
     result = run("inspect", "--model", "toy", "--sentence", "The cat sat.", "--heads", "2", "--d-model", "8", "--save", str(path))
@@ -77,6 +152,10 @@ def test_inspect_save_writes_the_tensors(run, tmp_path):
         (["--model", "toy", "--seed", "-1"], "seed = -1 is out of range; pick 0 to 4294967295"),
         (["--model", "toy", "--seed", "18446744073709551616"], "seed = 18446744073709551616 is out of range"),
         (["--device", "tpu9"], 'device = "tpu9" is not a device'),
+        (["--model", "toy", "--head", "0"], "head = 0 is out of range: the toy model has heads = 4, so heads 1 to 4"),
+        (["--model", "toy", "--head", "99"], "head = 99 is out of range: the toy model has heads = 4, so heads 1 to 4"),
+        (["--head", "0"], "head = 0 is out of range: all-MiniLM-L6-v2 has heads 1 to 12"),
+        (["--head", "99"], "head = 99 is out of range: all-MiniLM-L6-v2 has heads 1 to 12"),
         (["--save", "/no/such/folder/t.safetensors"], "does not exist"),
     ],
 )
@@ -120,8 +199,15 @@ def test_inspect_minilm_prints_the_pretrained_heads(run):
     torch.testing.assert_close(torch.tensor(data["stages"]["weights"]["values"], dtype=torch.float64), trace.weights.double())
     profiles = mha_core.corpus_profiles(0)
     assert [p["label"] for p in data["head_profiles"]] == [p.label for p in profiles]
+    assert [(p["layer_number"], p["head_number"]) for p in data["head_profiles"]] == [(1, h) for h in range(1, 13)]
+    assert (data["layer"], data["layer_number"], data["head_numbers"]) == (0, 1, list(range(1, 13)))
     tables = run("inspect", "--model", "minilm", "--layer", "1", "--sentence", sentence).output
     assert "Head signatures" in tables and "previous token = key i-1 for query i" in tables
+    assert _printed_heads(tables) == list(range(1, 13))
+    one = run("inspect", "--model", "minilm", "--layer", "1", "--head", "12", "--sentence", sentence).output
+    assert _printed_heads(one) == [12]
+    signature_rows = one.split("Head signatures")[1].splitlines()
+    assert [row.split("│")[1].strip() for row in signature_rows if row.startswith("│")] == ["12"]  # its row only
 
 
 def test_inspect_minilm_rejects_a_missing_layer_and_causal(run):

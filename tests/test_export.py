@@ -46,7 +46,7 @@ def render_small_lesson(base: Path):
 
 
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
+def lesson(tmp_path_factory):  # it renders video: every test that reads it is marked render
     result = render_small_lesson(tmp_path_factory.getbasetemp())  # renders and writes the lesson folder
     manifest = json.loads(result.manifest.read_text("utf-8"))
     return result, result, manifest
@@ -98,6 +98,7 @@ def video_duration(path: Path) -> float:
 # -- captions -------------------------------------------------------------------------------
 
 
+@pytest.mark.render
 def test_captions_match_the_scenes_cues_on_the_joined_timeline(lesson):
     result, folder, manifest = lesson
     cues = parse_webvtt((folder.out / "captions.vtt").read_text("utf-8"))
@@ -120,6 +121,7 @@ def test_captions_match_the_scenes_cues_on_the_joined_timeline(lesson):
         assert len(inside) == chapter["cues"]
 
 
+@pytest.mark.render
 def test_srt_says_the_same_as_webvtt(lesson):
     _, folder, _ = lesson
     vtt = parse_webvtt((folder.out / "captions.vtt").read_text("utf-8"))
@@ -131,6 +133,7 @@ def test_srt_says_the_same_as_webvtt(lesson):
         assert sub.content == text
 
 
+@pytest.mark.render
 def test_chapter_track_and_per_chapter_captions(lesson):
     result, folder, manifest = lesson
     track = parse_webvtt((folder.out / "chapters.vtt").read_text("utf-8"))
@@ -160,6 +163,7 @@ def test_caption_text_is_escaped_and_kept_on_one_paragraph():
 # -- videos ---------------------------------------------------------------------------------
 
 
+@pytest.mark.render
 def test_videos_open_with_the_right_durations(lesson):
     result, folder, manifest = lesson
     chapters = manifest["chapters"]
@@ -179,6 +183,7 @@ def test_videos_open_with_the_right_durations(lesson):
         assert manifest["lesson"]["durations"][name] == pytest.approx(total, abs=1e-3)
 
 
+@pytest.mark.render
 def test_joined_mp4_is_web_ready_with_chapter_marks(lesson):
     result, folder, manifest = lesson
     path = folder.out / "lesson.mp4"
@@ -210,6 +215,7 @@ def png_pixels(path: Path) -> np.ndarray:
         return next(container.decode(video=0)).to_ndarray(format="rgb24")
 
 
+@pytest.mark.render
 def test_poster_and_thumbnails_are_frames_of_the_videos(lesson):
     result, folder, manifest = lesson
     poster = png_pixels(folder.out / manifest["lesson"]["poster"])
@@ -230,6 +236,7 @@ def test_poster_and_thumbnails_are_frames_of_the_videos(lesson):
 # -- tensors --------------------------------------------------------------------------------
 
 
+@pytest.mark.render
 def test_trace_file_holds_the_lesson_tensors(lesson):
     result, folder, manifest = lesson
     path = folder.out / "trace.safetensors"
@@ -244,6 +251,7 @@ def test_trace_file_holds_the_lesson_tensors(lesson):
     assert torch.equal(copies["weights"], result.lesson.copies.weights)
 
 
+@pytest.mark.render
 def test_manifest_tensor_summary_matches_the_files(lesson):
     _, folder, manifest = lesson
     assert "trace.safetensors" in manifest["tensors"]
@@ -267,6 +275,7 @@ def test_manifest_tensor_summary_matches_the_files(lesson):
 # -- manifest -------------------------------------------------------------------------------
 
 
+@pytest.mark.render
 def test_manifest_hashes_and_sizes_match_the_files(lesson):
     _, folder, manifest = lesson
     listed = manifest["files"]
@@ -294,6 +303,7 @@ def test_manifest_hashes_and_sizes_match_the_files(lesson):
     assert set(mentioned) <= set(listed)
 
 
+@pytest.mark.render
 def test_manifest_config_versions_and_chapters(lesson):
     result, _, manifest = lesson
     from importlib.metadata import version
@@ -329,6 +339,7 @@ class _Collect(HTMLParser):
             self.text[self._in] = self.text.get(self._in, "") + data
 
 
+@pytest.mark.render
 def test_page_uses_relative_paths_and_no_network(lesson):
     _, folder, manifest = lesson
     page = folder.index.read_text("utf-8")
@@ -347,6 +358,7 @@ def test_page_uses_relative_paths_and_no_network(lesson):
     assert "<link" not in page and "@import" not in page
 
 
+@pytest.mark.render
 def test_user_text_is_escaped(lesson, tmp_path):
     result, folder, _ = lesson
     staged = tmp_path / "staged"  # what the render stages: the videos, under their relative names
@@ -368,6 +380,7 @@ def test_user_text_is_escaped(lesson, tmp_path):
 # -- all or nothing -------------------------------------------------------------------------------
 
 
+@pytest.mark.render
 def test_a_failure_leaves_the_previous_folder(lesson, monkeypatch):
     """The export fails after captions, frames and tensors were staged: the folder is the last run's."""
     from scenes.render import RenderError, render_lesson
@@ -387,6 +400,7 @@ def test_a_failure_leaves_the_previous_folder(lesson, monkeypatch):
     assert not list((folder.out / OWN).glob("staging-*"))
 
 
+@pytest.mark.render
 def test_missing_video_is_one_sentence(lesson, tmp_path):
     result, _, _ = lesson
     gone = dataclasses.replace(result, lesson_files={"mp4": result.out / "nope.mp4"})
@@ -394,6 +408,7 @@ def test_missing_video_is_one_sentence(lesson, tmp_path):
         write_lesson_folder(gone, result.out)
 
 
+@pytest.mark.render
 def test_the_folder_holds_only_planned_names(lesson):
     """What a render may write is known before it renders (so a file of the author's is found first)."""
     result, _, _ = lesson

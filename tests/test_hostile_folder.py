@@ -340,3 +340,13 @@ def test_a_full_disk_while_exporting_is_one_sentence_and_the_folder_is_kept(fold
         {k: v for k, v in before.items() if not k.startswith(f"{OWN}/cache")}
     monkeypatch.undo()
     assert render(lesson).exit_code == 0 and lesson_files(lesson) == lesson_files(clean)
+
+
+def test_a_format_added_to_a_cached_chapter_is_recorded_and_used(folders):
+    """A conversion made from a cached entry (webm from its mp4) is recorded in the entry and copied out."""
+    lesson, _ = folders
+    result = render(lesson, "--format", "mp4", "--format", "webm")
+    assert result.exit_code == 0, result.output
+    assert (lesson / "lesson.webm").is_file() and (lesson / "chapters" / "01-intro.webm").is_file()
+    (entry,) = [p for p in (lesson / OWN / "cache").iterdir() if len(p.name) == 64]
+    assert "video.webm" in Cache(entry.parent).verified(entry.name)["files"]

@@ -22,7 +22,7 @@ piper_installed = pytest.mark.skipif(resolve_voice("auto").name != "joe", reason
 
 
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
+def lesson(tmp_path_factory):  # it renders video: every test that reads it is marked render
     from test_export import render_small_lesson
 
     return render_small_lesson(tmp_path_factory.getbasetemp())
@@ -38,6 +38,7 @@ def videos(result):
 
 
 @piper_installed
+@pytest.mark.render
 def test_the_lesson_is_spoken_by_joe(lesson):
     assert lesson.voice.name == "joe"
     assert all(ch.beats for ch in lesson.chapters)
@@ -82,6 +83,7 @@ def test_none_is_silent():
 
 
 @piper_installed
+@pytest.mark.render
 def test_every_video_carries_the_narration_and_captions(lesson):
     for name, path in videos(lesson):
         info = media.probe(path)
@@ -93,6 +95,7 @@ def test_every_video_carries_the_narration_and_captions(lesson):
 
 
 @piper_installed
+@pytest.mark.render
 def test_loudness_is_web_video_loudness(lesson):
     """The whole lesson at -16 LUFS +- 1, true peak <= -1 dBTP, chapters within 1 LU of each other,
     measured (pyloudnorm, 4x true peak) on the decoded files as a player plays them."""
@@ -107,6 +110,7 @@ def test_loudness_is_web_video_loudness(lesson):
 
 
 @piper_installed
+@pytest.mark.render
 def test_speech_is_heard_inside_beats_and_silence_between(lesson):
     """The joined sound lines up with the beats: loud while a beat speaks, silent in the pauses."""
     sound = media.decode_audio(lesson.lesson_files["mp4"])
@@ -127,6 +131,7 @@ def test_speech_is_heard_inside_beats_and_silence_between(lesson):
 
 
 @piper_installed
+@pytest.mark.render
 def test_beats_never_overlap(lesson):
     pause = style.BEAT_PAUSE * lesson.config.pacing
     frame = 1 / lesson.fps  # waits last whole frames
@@ -140,6 +145,7 @@ def test_beats_never_overlap(lesson):
 
 
 @piper_installed
+@pytest.mark.render
 def test_every_caption_lies_inside_its_beats_speech(lesson):
     for ch in lesson.chapters:
         for cue in ch.cues:
@@ -177,6 +183,7 @@ def test_caption_lines_follow_the_broadcast_convention(sentence):
 # -- silent lessons ----------------------------------------------------------------------------
 
 
+@pytest.mark.render
 def test_voice_none_renders_a_silent_lesson_with_captions(tmp_path):
     config = LessonConfig(chapters=("concat",), pixel_height=144, fps=5, voice="none", pacing=0.5,
                           formats=("mp4",), model="toy", specialization_model="toy", out=tmp_path / "silent")
@@ -231,6 +238,7 @@ def test_the_speech_cache_keeps_the_recently_used(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names[:2], "notes.txt"])
 
 
+@pytest.mark.render
 def test_burned_captions_are_drawn_while_their_words_are_spoken(tmp_path):
     """--burn-captions draws each caption into the frames under its beat (a dark box, bottom centre)."""
     def bottom_centre(burn: bool):

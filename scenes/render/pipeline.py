@@ -223,8 +223,8 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     results, start = [], 0.0
     for cid in chapter_ids:
         key = keys[cid]
-        if cid in rendered:
-            cache.forget(key)  # rendered just now: check what the worker wrote
+        if cid in metas:
+            cache.forget(key)  # rendered or converted just now: read and check what the worker wrote
         meta = cache.verified(key, {cache_name(fmt) for fmt in formats} | {FULLEST})
         try:
             if meta is None:
