@@ -350,3 +350,16 @@ def test_a_format_added_to_a_cached_chapter_is_recorded_and_used(folders):
     assert (lesson / "lesson.webm").is_file() and (lesson / "chapters" / "01-intro.webm").is_file()
     (entry,) = [p for p in (lesson / OWN / "cache").iterdir() if len(p.name) == 64]
     assert "video.webm" in Cache(entry.parent).verified(entry.name)["files"]
+
+
+def test_a_full_disk_while_claiming_a_new_folder_is_one_sentence_and_leaves_nothing(tmp_path, monkeypatch):
+    from scenes.render import folder
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(folder.tempfile, "mkdtemp", full)  # the staging folder cannot be made
+    result = render(tmp_path / "new" / "lesson")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "cannot write the lesson into" in result.output and "No space left on device" in result.output
+    assert list(tmp_path.iterdir()) == []

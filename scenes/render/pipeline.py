@@ -42,7 +42,7 @@ from ..voice import Voice, resolve_voice
 from ..voice.speech import prune as prune_speech
 from .cache import FULLEST, MASTER, NARRATION, Cache, cache_name
 from .captions import chapter_cues
-from .folder import claim
+from .folder import claim, resolve_out
 from .jobs import cores_per_worker, run_jobs, workers_for
 from .keys import chapter_code_hash, chapter_key, code_hash, fingerprint, folder_key, render_settings
 from .worker import VIDEO_FORMATS, Job
@@ -150,22 +150,23 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     voice = voice or resolve_voice(config.voice)
     if voice.notice and console is not None:
         console.print(f"[yellow]note:[/] {voice.notice}")
-    with claim(config.out, export.planned_names(config)) as folder:
-        for notice in folder.notices:
-            if console is not None:
-                console.print(f"[yellow]note:[/] {notice}")
-        try:
+    folder = None
+    try:
+        with claim(config.out, export.planned_names(config)) as folder:
+            for notice in folder.notices:
+                if console is not None:
+                    console.print(f"[yellow]note:[/] {notice}")
             result = _render_into(folder, config, voice, jobs=jobs, use_cache=use_cache, console=console,
                                   lesson=lesson, chapters_module=chapters_module)
             started = time.perf_counter()
             names = export.write_lesson_folder(result, folder.staging)
             result.timings["export"] = round(time.perf_counter() - started, 3)
             folder.commit(names)
-        except OSError as err:  # a full disk, a quota, a folder made read-only meanwhile
-            state = ("will be finished by the next render" if folder.committed
-                     else "is as the last render left it")
-            raise RenderError(f"cannot write the lesson into {folder.root} ({err.strerror or err}); free some space "
-                              f"or choose another folder with --out (the folder {state})") from None
+    except OSError as err:  # a full disk, a quota, a folder made read-only meanwhile
+        state = "will be finished by the next render" if folder is not None and folder.committed \
+            else "is as the last render left it"
+        raise RenderError(f"cannot write the lesson into {resolve_out(config.out)} ({err.strerror or err}); free "
+                          f"some space or choose another folder with --out (the folder {state})") from None
     return dataclasses.replace(result, written=tuple(names))
 
 
