@@ -153,23 +153,23 @@ CASES = [
     ("manifest-symlink", lambda L, V: symlink_instead(L / "manifest.json", V / "a.csv"),
      ["manifest.json is not a manifest mha-explainer can read"]),
     # -- the work folder and its parts
-    ("work-folder-symlink", lambda L, V: symlink_instead(L / OWN, V), [".mha-explainer is a link", "remove it"]),
+    ("work-folder-symlink", lambda L, V: symlink_instead(L / OWN, V), [".mha-explainer is a symbolic link", "remove it"]),
     ("work-folder-not-ours", lambda L, V: (L / OWN / "work-folder").unlink(), ["has no work-folder file"]),
     ("speech-symlink", lambda L, V: (symlink_instead(L / OWN / "speech", V), stale(L)), 0),
     ("cache-tmp-symlink", lambda L, V: (symlink_instead(L / OWN / "cache" / "tmp", V / "cache" / "tmp"), stale(L)), 0),
     ("staging-without-marker", lambda L, V: (shutil.copytree(V / "staging-notes", L / OWN / "staging-notes"),
                                              stale(L)), 0),
     ("lock-folder", lambda L, V: ((L / OWN / "lock").unlink(), (L / OWN / "lock").mkdir()),
-     ["lock is a folder", "remove it"]),
-    ("lock-symlink", lambda L, V: (symlink_instead(L / OWN / "lock", V / "d.txt"), stale(L)), ["lock is a link"]),
-    ("lock-fifo", lambda L, V: (fifo(L / OWN / "lock"), stale(L)), ["lock is a device, FIFO or socket"]),
+     ["lock is a directory", "remove it"]),
+    ("lock-symlink", lambda L, V: (symlink_instead(L / OWN / "lock", V / "d.txt"), stale(L)), ["lock is a symbolic link"]),
+    ("lock-fifo", lambda L, V: (fifo(L / OWN / "lock"), stale(L)), ["lock is a FIFO (named pipe)"]),
     # -- the lesson's own names
-    ("chapters-symlink", lambda L, V: symlink_instead(L / "chapters", V), ["chapters is a link", "move it away"]),
-    ("thumbs-symlink", lambda L, V: symlink_instead(L / "thumbs", V), ["thumbs is a link", "move it away"]),
-    ("lesson-file-fifo", lambda L, V: fifo(L / "poster.png"), ["poster.png is a device, FIFO or socket"]),
-    ("lesson-file-device", lambda L, V: device(L / "poster.png"), ["poster.png is a device, FIFO or socket"]),
+    ("chapters-symlink", lambda L, V: symlink_instead(L / "chapters", V), ["chapters is a symbolic link", "move it away"]),
+    ("thumbs-symlink", lambda L, V: symlink_instead(L / "thumbs", V), ["thumbs is a symbolic link", "move it away"]),
+    ("lesson-file-fifo", lambda L, V: fifo(L / "poster.png"), ["poster.png is a FIFO (named pipe) where"]),
+    ("lesson-file-device", lambda L, V: device(L / "poster.png"), ["poster.png is a device where"]),
     ("lesson-file-folder", lambda L, V: ((L / "poster.png").unlink(), (L / "poster.png").mkdir()),
-     ["poster.png is a folder where the lesson writes a file"]),
+     ["poster.png is a directory where the lesson writes a file"]),
 ]
 
 

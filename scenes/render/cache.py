@@ -113,15 +113,12 @@ class Cache:
 
     def joined_file(self, joined: Path, name: str) -> bool:
         """Whether ``joined/name`` was joined before and is intact (size and SHA-256 as recorded)."""
-        meta = guard.read_json(joined, META)
-        files = meta.get("files") if isinstance(meta, dict) and meta.get("schema") == CACHE_SCHEMA else None
-        return _file_records(files) and name in files and intact(joined, {name: files[name]})
+        files = _joined_records(joined)
+        return name in files and intact(joined, {name: files[name]})
 
     def record_joined(self, joined: Path, name: str) -> None:
-        """Record ``joined/name``'s size and SHA-256, just after it was joined."""
-        meta = guard.read_json(joined, META)
-        files = meta.get("files") if isinstance(meta, dict) and meta.get("schema") == CACHE_SCHEMA else None
-        files = {k: v for k, v in (files or {}).items() if k != name and intact(joined, {k: v})}
+        """Record ``joined/name``'s size and SHA-256, just after it was joined (keeping the other formats' records)."""
+        files = {k: v for k, v in _joined_records(joined).items() if k != name}
         guard.write_atomically(joined, META, json.dumps({"schema": CACHE_SCHEMA, "files": {
             **files, **file_records(joined, [name])}}, indent=1, sort_keys=True).encode())
 
@@ -143,6 +140,13 @@ class Cache:
                          if _JOINED_NAME.fullmatch(name) and guard.kind(self.root, name) == "folder"), reverse=True)
         for _, name in joined[JOINED_KEEP:]:
             guard.remove_tree(self.root, name)
+
+
+def _joined_records(joined: Path) -> dict[str, dict]:
+    """A joined lesson's records (name -> size and SHA-256), or none when its meta.json is not one of ours."""
+    meta = guard.read_json(joined, META)
+    files = meta.get("files") if isinstance(meta, dict) and meta.get("schema") == CACHE_SCHEMA else None
+    return files if _file_records(files) else {}
 
 
 def file_records(folder: Path, names) -> dict[str, dict]:

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
+from mha_core.files import kind_of
+
 from . import guard
 
 OWN = ".mha-explainer"  # our working folder inside the lesson folder
@@ -121,7 +123,12 @@ def is_lesson_name(name: object) -> bool:
     return guard.safe_name(name) and PurePosixPath(name).parts[0] != OWN
 
 
-_KIND_WORDS = {"folder": "a folder", "link": "a link", "other": "a device, FIFO or socket", "file": "a file"}
+def _what(path: Path) -> str:
+    """What stands at ``path``, in a message's words ("a symbolic link", "a device", ...: mha_core.files)."""
+    try:
+        return kind_of(os.lstat(path).st_mode) or "a file"
+    except OSError:
+        return "something else"
 
 
 def check_work_folder(root: Path) -> bool:
@@ -131,7 +138,7 @@ def check_work_folder(root: Path) -> bool:
     if what is None:
         return False
     if what != "folder":
-        raise OutputFolderError(f"{root / OWN} is {_KIND_WORDS.get(what, 'something')}, not the work folder "
+        raise OutputFolderError(f"{root / OWN} is {_what(root / OWN)}, not the work folder "
                                 "mha-explainer makes; remove it or choose another folder with --out")
     if guard.kind(root / OWN, MARKER) != "file":
         raise OutputFolderError(f"{root / OWN} was not made by this version of mha-explainer (it has no "
@@ -169,10 +176,10 @@ def owned_files(root: Path, planned=()) -> set[str]:
             parts = PurePosixPath(name).parts
             above = next("/".join(parts[:i]) for i in range(1, len(parts)) if guard.kind(root, "/".join(parts[:i]))
                          != "folder")
-            raise OutputFolderError(f"{root / above} is {_KIND_WORDS.get(guard.kind(root, above), 'something')}, "
+            raise OutputFolderError(f"{root / above} is {_what(root / above)}, "
                                     "not a folder mha-explainer made; move it away or choose another folder with --out")
         if what not in (None, "file"):
-            raise OutputFolderError(f"{root / name} is {_KIND_WORDS[what]} where the lesson writes a file; "
+            raise OutputFolderError(f"{root / name} is {_what(root / name)} where the lesson writes a file; "
                                     "move it away or choose another folder with --out")
         if what == "file" and name != MANIFEST and name not in listed:
             raise OutputFolderError(f"{root / name} was not written by mha-explainer and a render would replace it; "
@@ -237,10 +244,9 @@ def _locked(root: Path):
     finally:
         os.close(own)
     if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
-        what = _KIND_WORDS.get(guard.kind(root / OWN, _LOCK), "something else")
         if fd is not None:
             os.close(fd)
-        raise OutputFolderError(f"{lock} is {what}, not mha-explainer's lock file; remove it and render again")
+        raise OutputFolderError(f"{lock} is {_what(lock)}, not mha-explainer's lock file; remove it and render again")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
