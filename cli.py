@@ -22,9 +22,8 @@ import mha_core
 from mha_core.files import FileError, check_path, folder_lock, kind_of
 from mha_core.sizes import shown_indices
 from mha_core.trace import CONVENTIONS  # the shape convention of every traced stage (torch-free)
+from scenes.lesson.chapters import CHAPTER_IDS
 from scenes.lesson.config import (
-    CHAPTER_IDS,
-    CHAPTER_TITLES,
     FLAGS,
     MODEL_KEYS,
     ConfigError,
@@ -321,7 +320,7 @@ def _trace_for(config, layer: int | None):
         device = mha_core.resolve_device(config.device)
         if config.model == "minilm":
             trace = mha_core.trace_pretrained(config.sentence, layer=layer, device=device)
-            return trace, mha_core.load_minilm(device).attention(layer)
+            return trace, mha_core.load_minilm(device).attention_module(layer)
         mha, trace = mha_core.toy_block(config.sentence, d_model=config.d_model, n_head=config.heads,
                                         seed=config.seed, causal=config.causal, device=device)
         return trace, mha
@@ -738,10 +737,38 @@ def _training_into(target: Path, out: Path):
 
 
 @main.command()
-def chapters() -> None:
+@click.option("--script", "script_folder", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder of the lesson's words (`script export` writes one): list its titles.")
+def chapters(script_folder) -> None:
     """List the lesson's chapters, in order."""
-    for number, (chapter_id, title) in enumerate(CHAPTER_TITLES.items(), start=1):
-        click.echo(f"{number:2d}. {chapter_id:<18} {title}")
+    from scenes.lesson.script import load_scripts
+
+    scripts = load_scripts(script_folder)  # ScriptError: exit 2
+    for number, chapter_id in enumerate(CHAPTER_IDS, start=1):
+        click.echo(f"{number:2d}. {chapter_id:<18} {scripts.title(chapter_id)}")
+
+
+# -- script ------------------------------------------------------------------
+
+
+@main.group()
+def script() -> None:
+    """The lesson's words as files an author or translator edits (render them with --script DIR)."""
+
+
+@script.command("export")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite script files already in FOLDER.")
+def script_export(folder, force):
+    """Write the default scripts into FOLDER: one TOML file per chapter, and shared.toml.
+
+    Change the words, keep the ids and {placeholders}; then `mha-explainer render --script FOLDER`
+    (or script = "FOLDER" in lesson.toml). A chapter whose file you delete keeps the default words."""
+    from scenes.lesson.script import export_scripts
+
+    written = export_scripts(folder, force=force)  # FileError: exit 2
+    click.echo(f"Wrote {len(written)} script files into {folder}. Edit them, then: "
+               f"mha-explainer render --script {folder}")
 
 
 # -- render ------------------------------------------------------------------
@@ -778,12 +805,15 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     from scenes.voice import resolve_voice
 
     voice = resolve_voice(config.voice)  # missing or damaged: exit 2 now (VoiceError is a ConfigError); hashed once
+    from scenes.lesson.script import load_scripts
+
+    scripts = load_scripts(config.script)  # every id and placeholder checked now (ScriptError: exit 2)
     try:
         owned_files(resolve_out(config.out))  # whose folder: known before anything heavy is imported
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
     console = Console(stderr=True)
-    manifest = None if no_cache else unchanged_folder(config, voice)
+    manifest = None if no_cache else unchanged_folder(config, voice, scripts)
     if manifest is not None:  # nothing to do: no torch, no Manim, no Lesson to build
         console.print(f"Nothing changed since the last render into {config.out}: kept as it is "
                       "(--no-cache renders again).")
@@ -801,7 +831,8 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     from scenes.render.export import ExportError
 
     try:
-        result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console, voice=voice)
+        result = render_lesson(config, jobs=jobs, use_cache=not no_cache, console=console, voice=voice,
+                               scripts=scripts)
     except (OutputFolderError, ChecksumError) as err:  # busy, someone else's file in the way; damaged weights
         raise _usage_error(str(err)) from None
     except (RenderError, ExportError) as err:

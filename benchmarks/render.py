@@ -32,7 +32,8 @@ from pathlib import Path
 from manim import LEFT, RIGHT, Dot, linear
 
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_IDS, LessonConfig
+from scenes.lesson.chapters import CHAPTER_IDS
+from scenes.lesson.config import LessonConfig
 from scenes.render import code_hash, render_lesson
 from scenes.render.audio import SAMPLE_RATE, join_tracks, read_wav, write_wav
 from scenes.render.cache import NARRATION

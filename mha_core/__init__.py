@@ -14,18 +14,21 @@ __version__ = "0.1.0"
 # `import mha_core` and the torch-free parts (sizes, the version) do not pay torch's
 # ~2 s import: the CLI's --version, config checks and an unchanged render stay fast.
 _EXPORTS = {
-    "analysis": ("HeadProfile", "HeadSignature", "copies_of_one_head", "corpus_profiles", "corpus_sentences",
-                 "head_ablation", "head_distances", "head_signatures", "profile_heads"),
-    "ablation": ("CopiesEffect", "Redundancy", "copies_effect", "embedding_shift", "head_redundancy"),
+    "analysis": ("HeadProfile", "HeadSignature", "copies_of_one_head", "corpus_profiles", "corpus_profiles_of",
+                 "corpus_sentences", "head_ablation", "head_distances", "head_signatures", "profile_heads",
+                 "without_heads"),
+    "ablation": ("CopiesEffect", "Redundancy", "copies_effect", "copies_effect_of", "embedding_shift",
+                 "head_redundancy", "head_redundancy_of"),
     "attention": ("MultiHeadAttention", "resolve_mask"),
     "block": ("add_and_norm",),
     "cost": ("AttentionCost", "StageCost", "attention_cost"),
     "device": ("resolve_device", "resolve_dtype"),
     "embeddings": ("embed", "positional_encoding", "token_vector", "tokenize"),
     "induction": ("InductionModel", "load_induction_model"),
+    "models": ("AttentionModel", "MODEL_NAMES", "load_model"),
     "pretrained": ("ChecksumError", "MiniLM", "load_minilm", "trace_pretrained", "verify_model_files"),
     "sizes": ("divisors",),
-    "toy": ("build_toy", "toy_block", "trace_sentence"),
+    "toy": ("ToyModel", "build_toy", "toy_block", "trace_sentence"),
     "trace": ("STAGES", "AttentionTrace"),
 }
 _SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -8,8 +8,11 @@ last layer's token vectors, L2-normalised, as sentence-transformers computes it)
 (0: the embedding did not move; 1: it turned a right angle). For unit vectors 1 − cos(a, b) = ‖a − b‖² / 2,
 which is how we compute it: never negative, and exactly 0 when nothing changed.
 
-    head_redundancy   zero each of the 72 heads in turn (Michel et al. 2019): one shift per head
-    copies_effect     the failure trap on the trained model: every head of one layer made a copy of one head
+    head_redundancy_of   zero each of the 72 heads in turn (Michel et al. 2019): one shift per head
+    copies_effect_of     the failure trap on the trained model: every head of one layer made a copy of one head
+
+Both take the model (``models.load_model("minilm")``); ``head_redundancy`` and ``copies_effect`` are wrappers
+that take a device string instead.
 """
 
 from __future__ import annotations
@@ -86,26 +89,36 @@ class Redundancy:
                 f"the largest move is {top:.2f} (layer {layer} head {head})")
 
 
-def head_redundancy(device="cpu", sentences: Sequence | None = None) -> Redundancy:
+def head_redundancy_of(model, sentences: Sequence | None = None) -> Redundancy:
     """Zero each of MiniLM's 72 heads in turn; ``shift[layer, head]`` is how far the sentence embedding moves.
 
-    Default sentences: the probe set (``relations.load_probe_set``), 128 sentences. Cached per device and
-    sentence tuple. One padded pass over all sentences, then one per head, starting at the head's layer
+    Default sentences: the probe set (``relations.load_probe_set``), 128 sentences. Cached per model and
+    sentence tuple, and on disk (``mha_core.store``) under the verified weights' hash: the model as loaded, not
+    changed in memory. One padded pass over all sentences, then one per head, starting at the head's layer
     (the layers below it are not changed, so their intact output is reused).
     """
+    from .pretrained import as_minilm
+
+    return _redundancy(as_minilm(model, "head redundancy"), probe_texts(sentences))
+
+
+def head_redundancy(device="cpu", sentences: Sequence | None = None) -> Redundancy:
+    """A wrapper for callers that hold a device string: ``head_redundancy_of(load_minilm(device), sentences)``."""
     from .pretrained import load_minilm
 
-    return _redundancy(str(load_minilm(device).device), probe_texts(sentences))
+    return head_redundancy_of(load_minilm(device), sentences)
 
 
 @functools.lru_cache(maxsize=4)
-def _redundancy(device: str, texts: tuple[str, ...]) -> Redundancy:
-    # Kept on disk (mha_core.store): a pure function of the verified model, the sentences, this code, the device.
+def _redundancy(model, texts: tuple[str, ...]) -> Redundancy:
+    # Kept on disk (mha_core.store): a pure function of the verified model, the sentences, this code, the device
+    # kind and the dtype. float32, the only dtype before a model could be passed in, keeps its key as it was.
     from . import attention, pretrained, store
 
     code = store.source_hash(sys.modules[__name__], pretrained, attention)
-    key = store.key_of(pretrained.OFFICIAL_SHA256, texts, code, torch.__version__, torch.device(device).type)
-    shift = store.remembered("redundancy", key, lambda: {"shift": _measure_redundancy(device, texts)},
+    dtype = [] if model.dtype == torch.float32 else [str(model.dtype)]
+    key = store.key_of(pretrained.OFFICIAL_SHA256, texts, code, torch.__version__, model.device.type, *dtype)
+    shift = store.remembered("redundancy", key, lambda: {"shift": _measure_redundancy(model, texts)},
                              check=_a_shift_table)["shift"]
     return Redundancy(shift=shift, n_sentences=len(texts))
 
@@ -117,10 +130,7 @@ def _a_shift_table(tensors: dict) -> bool:
             and shift.dtype == torch.float64 and bool(torch.isfinite(shift).all()))
 
 
-def _measure_redundancy(device: str, texts: tuple[str, ...]) -> torch.Tensor:
-    from .pretrained import load_minilm
-
-    model = load_minilm(device)
+def _measure_redundancy(model, texts: tuple[str, ...]) -> torch.Tensor:
     ids, real = model.pad(texts)
     states = model.run_layers(model.embed(ids), real)  # [layer + 1] x [batch, pos, d_model]
     intact = model.pool(states[-1], real)
@@ -162,25 +172,35 @@ class CopiesEffect:
     n_sentences: int
 
 
+def copies_effect_of(
+    model, sentence: str, layer: int, head: int, sentences: Sequence | None = None
+) -> CopiesEffect:
+    """Make every head of ``layer`` a copy of ``head`` and measure what that does to the real model (MiniLM).
+
+    Cached per model and arguments; ``measure_copies`` measures a model changed in memory."""
+    from .pretrained import as_minilm
+
+    return _copies_effect(as_minilm(model, "the copies' effect"), sentence, layer, head, probe_texts(sentences))
+
+
 def copies_effect(
     sentence: str, layer: int, head: int, device="cpu", sentences: Sequence | None = None
 ) -> CopiesEffect:
-    """Make every head of ``layer`` a copy of ``head`` and measure what that does to the real model."""
+    """A wrapper for callers that hold a device string:
+    ``copies_effect_of(load_minilm(device), sentence, layer, head, sentences)``."""
     from .pretrained import load_minilm
 
-    return _copies_effect(str(load_minilm(device).device), sentence, layer, head, probe_texts(sentences))
+    return copies_effect_of(load_minilm(device), sentence, layer, head, sentences)
 
 
 @functools.lru_cache(maxsize=16)
-def _copies_effect(device: str, sentence: str, layer: int, head: int, texts: tuple[str, ...]) -> CopiesEffect:
-    from .pretrained import load_minilm
-
-    return measure_copies(load_minilm(device), sentence, layer, head, texts)
+def _copies_effect(model, sentence: str, layer: int, head: int, texts: tuple[str, ...]) -> CopiesEffect:
+    return measure_copies(model, sentence, layer, head, texts)
 
 
 @torch.no_grad()
 def measure_copies(model, sentence: str, layer: int, head: int, texts: tuple[str, ...]) -> CopiesEffect:
-    """``copies_effect`` on a given ``MiniLM`` (uncached), e.g. one whose layer was already changed."""
+    """``copies_effect_of`` uncached, e.g. on a ``MiniLM`` whose layer was already changed."""
     model._check_layer(layer)
     real = model._attention(layer)
     twin = copies_of_one_head(real, head)  # 12 copies of head `head`, W_O and b_O kept

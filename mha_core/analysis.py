@@ -21,9 +21,11 @@ looks for (or could claim) induction heads.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -259,23 +261,30 @@ def corpus_sentences() -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
-def corpus_profiles(layer: int, device="cpu", sentences: tuple[str, ...] | None = None) -> list[HeadProfile]:
-    """MiniLM layer ``layer``'s 12 heads profiled over the shipped sentences (or ``sentences``)."""
-    from .pretrained import load_minilm
+def corpus_profiles_of(model, layer: int, sentences: tuple[str, ...] | None = None) -> list[HeadProfile]:
+    """MiniLM layer ``layer``'s 12 heads profiled over the shipped sentences (or ``sentences``).
 
-    model = load_minilm(device)
-    model._check_layer(layer)
-    traces, ablations = _corpus_layers(str(model.device), tuple(sentences or corpus_sentences()))
+    ``model``: all-MiniLM-L6-v2 (``load_model("minilm")``). Cached per model and sentences.
+    """
+    from .pretrained import as_minilm
+
+    as_minilm(model, "a corpus profile")._check_layer(layer)
+    traces, ablations = _corpus_layers(model, tuple(sentences or corpus_sentences()))
     return profile_heads(traces[layer], layer=layer, ablations=ablations[layer])
 
 
-@functools.lru_cache(maxsize=2)
-def _corpus_layers(device: str, sentences: tuple[str, ...]):
-    # One padded forward pass serves every sentence and all six layers; cached so that
-    # asking layer by layer costs one pass.
+def corpus_profiles(layer: int, device="cpu", sentences: tuple[str, ...] | None = None) -> list[HeadProfile]:
+    """A wrapper for callers that hold a device string:
+    ``corpus_profiles_of(load_minilm(device), layer, sentences)``."""
     from .pretrained import load_minilm
 
-    model = load_minilm(device)
+    return corpus_profiles_of(load_minilm(device), layer, sentences)
+
+
+@functools.lru_cache(maxsize=2)
+def _corpus_layers(model, sentences: tuple[str, ...]):
+    # One padded forward pass serves every sentence and all six layers; cached so that
+    # asking layer by layer costs one pass.
     traces = model.trace_batch(sentences)  # [layer][sentence]
     ablations = [[head_ablation(model._attention(layer), t) for t in ts] for layer, ts in enumerate(traces)]
     return traces, ablations
@@ -330,6 +339,24 @@ def head_ablation(mha: MultiHeadAttention, trace: AttentionTrace) -> torch.Tenso
     # Norm over everything but the head axis: the whole [pos, d_model] output (and batch).
     dims = [d for d in range(change.dim()) if d != change.dim() - 3]
     return torch.linalg.vector_norm(change, dim=dims) / torch.linalg.vector_norm(output)  # [head]
+
+
+# -- interventions -------------------------------------------------------------
+
+
+@torch.no_grad()
+def without_heads(mha: MultiHeadAttention, heads: Iterable[int]) -> MultiHeadAttention:
+    """A copy of ``mha`` in which ``heads`` write nothing: their rows of W_O are zero, b_O is kept.
+
+    Concat(head_1..head_h) W_O then lacks exactly head_h W_O^(h) (the head mask of Michel et al. 2019); the
+    zeroed heads still attend, so every head's weights stay as they are. ``mha`` itself when ``heads`` is empty.
+    """
+    heads = sorted(set(heads))
+    if not heads:
+        return mha
+    out = copy.deepcopy(mha).requires_grad_(False)
+    out.head_weights("O")[heads] = 0  # [head, d_head, d_model]: a view of W_O
+    return out
 
 
 # -- the failure trap ----------------------------------------------------------

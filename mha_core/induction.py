@@ -29,10 +29,13 @@ The trained weights ship in ``data/induction/`` (checked by SHA-256 on load); ``
     >>> model = load_induction_model()
     >>> model.attention(torch.tensor([3, 9, 3])).shape      # [layer, head, query_pos, key_pos]
     torch.Size([2, 4, 3, 3])
+    >>> model.attention("ba ko ba").shape                   # the same from syllables (``tokenize``)
+    torch.Size([2, 4, 3, 3])
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -44,9 +47,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .analysis import without_heads
 from .attention import MultiHeadAttention
 from .device import resolve_device
 from .files import save_safetensors, sha256_file, write_file
+from .models import Heads, heads_by_layer
 from .trace import AttentionTrace
 
 DATA = Path(__file__).parent / "data" / "induction"
@@ -54,6 +59,8 @@ WEIGHTS_FILE, CONFIG_FILE, SCORES_FILE = "model.safetensors", "config.json", "sc
 # The shipped weights' SHA-256: a damaged or swapped file is refused. `mha-explainer train induction`
 # prints the hash of the weights it writes; shipping new weights means updating this line.
 WEIGHTS_SHA256 = "977f1184defa0dd33b55d66b83b97568e65b88ff6fdf7f5a42aeeef7e2cf6abb"
+
+MODEL_NAME = "induction model (trained by mha-explainer: attention only, causal)"
 
 # The vocabulary: 64 pronounceable syllables (16 consonants x 4 vowels), so that a sequence can be read
 # on screen and spoken by the narrator. They are names for token ids, nothing more.
@@ -93,13 +100,22 @@ class InductionConfig:
 
 
 class InductionModel(nn.Module):
-    """Token and position embeddings, ``n_layer`` causal attention blocks with residual adds, an unembedding."""
+    """Token and position embeddings, ``n_layer`` causal attention blocks with residual adds, an unembedding.
+
+    An ``AttentionModel``: its tokens are token ids ``[pos]`` (``tokenize("ba ko 3")``, see ``encode``).
+    """
+
+    name = "induction"
+    display_name = MODEL_NAME
+    kind = "causal"
 
     def __init__(self, config: InductionConfig = InductionConfig()):
         super().__init__()
         self.config = config
         self.vocab_size, self.n_layer, self.n_head, self.n_ctx = (config.vocab_size, config.n_layer, config.n_head,
                                                                   config.n_ctx)
+        self.d_model, self.d_head = config.d_model, config.d_model // config.n_head
+        self.trained = False  # random initial weights, until `train` or `load_induction_model` fills them
         gen = torch.Generator().manual_seed(config.seed)
         # Unit-variance embeddings (nn.Embedding's default): with small ones every head starts uniform
         # and training sits on a plateau before any head learns where to look.
@@ -153,27 +169,49 @@ class InductionModel(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.run(tokens)[0]
 
-    @torch.no_grad()
-    def attention(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``[layer, head, query_pos, key_pos]``: the causal attention weights for a 1-D LongTensor of token ids."""
-        if tokens.dim() != 1:
-            raise ValueError(f"tokens must be a 1-D sequence of token ids, got shape {list(tokens.shape)}.")
-        return self.run(tokens)[1].cpu()
+    def tokenize(self, text: str) -> torch.Tensor:
+        """Token ids ``[pos]`` of 'ba ko 3 ba': syllables of ``VOCAB`` or ids (``encode``)."""
+        return encode(text)
 
     @torch.no_grad()
-    def trace(self, tokens: torch.Tensor, layer: int) -> AttentionTrace:
-        """Every intermediate tensor of ``layer``'s attention (0-based) on a 1-D sequence; tokens named by ``VOCAB``."""
-        tokens = self._check(tokens)
-        if tokens.dim() != 1:
-            raise ValueError(f"tokens must be a 1-D sequence of token ids, got shape {list(tokens.shape)}.")
-        if not isinstance(layer, int) or not 0 <= layer < self.n_layer:
-            raise ValueError(f"layer {layer!r} is out of range; this model has layers 0-{self.n_layer - 1}.")
+    def attention(self, tokens_or_text, *, zero: Heads = ()) -> torch.Tensor:
+        """``[layer, head, query_pos, key_pos]``: the causal attention weights for a 1-D LongTensor of token ids
+        (or a text for ``tokenize``), on the CPU; ``zero``: (layer, head) pairs whose output is zeroed."""
+        tokens, zero = self._sequence(tokens_or_text), frozenset(zero)
+        heads_by_layer(self, zero)  # checked here: run would index out of range
+        return self.run(tokens, zero=zero)[1].cpu()
+
+    @torch.no_grad()
+    def trace(self, tokens_or_text, layer: int, *, zero: Heads = ()) -> AttentionTrace:
+        """Every intermediate tensor of ``layer``'s attention (0-based) on a 1-D sequence (or a text for
+        ``tokenize``); tokens named by ``VOCAB``. ``zero`` as in ``attention``."""
+        tokens = self._check(self._sequence(tokens_or_text))
+        self._check_layer(layer)
+        zeroed = heads_by_layer(self, zero)
         n = tokens.shape[-1]
         resid = self.W_E[tokens] + self.W_pos[:n]
-        for block in self.blocks[:layer]:
-            resid = resid + block(resid, "causal")
+        for below, block in enumerate(self.blocks[:layer]):
+            resid = resid + without_heads(block, zeroed.get(below, ()))(resid, "causal")
         names = [VOCAB[int(t)] if self.vocab_size == len(VOCAB) else str(int(t)) for t in tokens]
-        return self.blocks[layer].trace(resid, "causal", tokens=names).to("cpu")
+        return without_heads(self.blocks[layer], zeroed.get(layer, ())).trace(resid, "causal", tokens=names).to("cpu")
+
+    def attention_module(self, layer: int) -> MultiHeadAttention:
+        """Layer ``layer``'s attention block (a copy: yours to change)."""
+        self._check_layer(layer)
+        return copy.deepcopy(self.blocks[layer])
+
+    def sentence_embedding(self, texts, *, zero: Heads = ()) -> torch.Tensor:
+        raise NotImplementedError("the induction model has no sentence embedding: it predicts the next token.")
+
+    def _check_layer(self, layer) -> None:
+        if not isinstance(layer, int) or not 0 <= layer < self.n_layer:
+            raise ValueError(f"layer {layer!r} is out of range; this model has layers 0-{self.n_layer - 1}.")
+
+    def _sequence(self, tokens_or_text) -> torch.Tensor:
+        tokens = self.tokenize(tokens_or_text) if isinstance(tokens_or_text, str) else tokens_or_text
+        if isinstance(tokens, torch.Tensor) and tokens.dim() != 1:
+            raise ValueError(f"tokens must be a 1-D sequence of token ids, got shape {list(tokens.shape)}.")
+        return tokens
 
     @torch.no_grad()
     def predict(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -255,6 +293,7 @@ def train(config: InductionConfig = InductionConfig(), *, progress=None) -> Indu
         schedule.step()
         if progress is not None and (step % 100 == 0 or step == config.steps):
             progress(step, loss.item())
+    model.trained = True
     return model.eval()
 
 
@@ -433,6 +472,7 @@ def load_induction_model(device="cpu", folder: str | Path | None = None) -> Indu
     config = InductionConfig(**{k: v for k, v in stored.items() if k in fields_})
     model = InductionModel(config)
     model.load_state_dict(load_file(str(weights)))
+    model.trained = True
     model = model.to(resolve_device(device)).eval()
     scores = shipped_scores(folder) if (folder / SCORES_FILE).is_file() else measure(model)
     model.scores = scores
@@ -463,7 +503,6 @@ def uniform_loss(vocab_size: int = len(VOCAB)) -> float:
 # -- reading sequences, reporting ----------------------------------------------------------------------
 
 
-MODEL_NAME = "induction model (trained by mha-explainer: attention only, causal)"
 # The lesson's and `inspect`'s example: a random segment of EXAMPLE_SEGMENT distinct tokens, then the same again.
 EXAMPLE_SEGMENT = 7
 EXAMPLE_SEED = 7

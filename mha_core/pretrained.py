@@ -40,6 +40,7 @@ from .minilm_files import (  # where the files are, are they the official ones (
     sha256_file,
     verify_model_files,
 )
+from .models import Heads, heads_by_layer
 from .sizes import MINILM_LAYERS
 from .trace import AttentionTrace
 
@@ -48,11 +49,17 @@ from .trace import AttentionTrace
 
 
 class MiniLM:
-    """all-MiniLM-L6-v2's weights and tokenizer, with the BERT forward pass written out.
+    """all-MiniLM-L6-v2's weights and tokenizer, with the BERT forward pass written out; an ``AttentionModel``.
 
-    ``attention(L)`` is layer L's attention block as a ``MultiHeadAttention``;
-    ``layer_input(sentence, L)`` is what that block sees. Load once with ``load_minilm``.
+    ``attention_module(L)`` is layer L's attention block as a ``MultiHeadAttention``;
+    ``layer_input(sentence, L)`` is what that block sees; ``attention(sentence)`` is every layer's weights.
+    Load once with ``load_minilm`` (or ``models.load_model("minilm")``).
     """
+
+    name = "minilm"
+    display_name = MODEL_NAME
+    kind = "encoder"
+    trained = True
 
     def __init__(self, folder: str | os.PathLike | None = None, *, device="cpu", dtype="float32"):
         from safetensors.torch import load_file
@@ -117,7 +124,7 @@ class MiniLM:
         )
         return self._layer_norm(x, "embeddings.LayerNorm")
 
-    def attention(self, layer: int) -> MultiHeadAttention:
+    def attention_module(self, layer: int) -> MultiHeadAttention:
         """Layer ``layer``'s self-attention as a fresh ``MultiHeadAttention`` (12 heads, biases included).
 
         Yours to change: a copy, so editing its weights leaves the model alone.
@@ -174,27 +181,31 @@ class MiniLM:
         """(word pieces, x) where x ``[pos, d_model]`` is what layer ``layer``'s attention block reads."""
         self._check_layer(layer)
         tokens, ids = self.tokenize(sentence)
-        x = self.embed(ids)
-        for below in range(layer):
-            x = self.block(x, below)
-        return tokens, x
+        return tokens, self._input_of(ids, layer, self._blocks(()))
 
     @torch.no_grad()
-    def trace(self, sentence: str, layer: int) -> AttentionTrace:
-        """Layer ``layer``'s attention on the sentence, every stage kept; ``.weights`` is ``[12, n, n]``."""
-        tokens, x = self.layer_input(sentence, layer)
-        return self._trace(x, tokens, layer)
+    def trace(self, tokens_or_text, layer: int, *, zero: Heads = ()) -> AttentionTrace:
+        """Layer ``layer``'s attention on a sentence (or its ``tokenize``), every stage kept; ``.weights`` is
+        ``[12, n, n]``. ``zero``: (layer, head) pairs whose output is zeroed (``models.AttentionModel``)."""
+        self._check_layer(layer)
+        tokens, ids = self._tokens(tokens_or_text)
+        blocks = self._blocks(zero)
+        return self._trace(self._input_of(ids, layer, blocks), tokens, layer, blocks[layer])
 
     @torch.no_grad()
-    def trace_all(self, sentence: str) -> list[AttentionTrace]:
-        """One trace per layer (index = layer) from a single forward pass."""
-        tokens, ids = self.tokenize(sentence)
+    def trace_all(self, tokens_or_text, *, zero: Heads = ()) -> list[AttentionTrace]:
+        """One trace per layer (index = layer) from a single forward pass; ``zero`` as in ``trace``."""
+        tokens, ids = self._tokens(tokens_or_text)
         x = self.embed(ids)
         traces = []
-        for layer in range(self.n_layer):
-            traces.append(self._trace(x, tokens, layer))
-            x = self.block(x, layer)
+        for layer, mha in enumerate(self._blocks(zero)):
+            traces.append(self._trace(x, tokens, layer, mha))
+            x = self.block(x, layer, attention=mha)
         return traces
+
+    def attention(self, tokens_or_text, *, zero: Heads = ()) -> torch.Tensor:
+        """Every layer's attention weights ``[layer, head, query_pos, key_pos]`` = ``[6, 12, n, n]``, on the CPU."""
+        return torch.stack([t.weights for t in self.trace_all(tokens_or_text, zero=zero)]).cpu()
 
     @torch.no_grad()
     def trace_batch(self, sentences: list[str] | tuple[str, ...]) -> list[list[AttentionTrace]]:
@@ -252,7 +263,7 @@ class MiniLM:
           Since Concat(...) diag(m) W_O = Concat(...) (diag(m) W_O), we scale head h's rows of W_O by m[h]:
           0 removes exactly head_h W_O^(h) and leaves b_O; a layer whose mask is all ones is not touched.
         - ``attention`` {layer: MultiHeadAttention} replaces those layers' attention blocks
-          (e.g. ``copies_of_one_head(self.attention(L), h)``); a head mask then applies to the replacement.
+          (e.g. ``copies_of_one_head(self.attention_module(L), h)``); a head mask then applies to the replacement.
         """
         self._check_layer(first)
         n = x.shape[-2]
@@ -294,11 +305,16 @@ class MiniLM:
 
     @torch.no_grad()
     def sentence_embedding(
-        self, sentences, *, head_mask: torch.Tensor | None = None,
+        self, sentences, *, zero: Heads = (), head_mask: torch.Tensor | None = None,
         attention: dict[int, MultiHeadAttention] | None = None,
     ) -> torch.Tensor:
         """sentence-transformers' ``encode`` for this model (see ``pool``): ``[batch, d_model]``, or
-        ``[d_model]`` for one str. One padded pass; interventions as in ``run_layers``."""
+        ``[d_model]`` for one str. One padded pass; interventions as in ``run_layers``, and ``zero``:
+        (layer, head) pairs, the ``head_mask`` that is 0 there and 1 elsewhere (give one or the other)."""
+        if zero:
+            if head_mask is not None:
+                raise ValueError("give zero or head_mask, not both.")
+            head_mask = self._zero_mask(zero)
         ids, real = self.pad(sentences)
         e = self.pool(self.run_layers(self.embed(ids), real, head_mask=head_mask, attention=attention)[-1], real)
         return e[0] if isinstance(sentences, str) else e
@@ -340,8 +356,35 @@ class MiniLM:
 
     # -- helpers --------------------------------------------------------------
 
-    def _trace(self, x, tokens, layer: int) -> AttentionTrace:
-        t = self._attention(layer).trace(x, tokens=tokens)
+    def _tokens(self, tokens_or_text) -> tuple[tuple[str, ...], torch.Tensor]:
+        """A sentence's (word pieces, ids), or ``tokenize``'s result as it is."""
+        if isinstance(tokens_or_text, str):
+            return self.tokenize(tokens_or_text)
+        if isinstance(tokens_or_text, int):
+            raise TypeError("give a sentence or its tokenize(); layer L's attention block is attention_module(L).")
+        tokens, ids = tokens_or_text
+        return tuple(tokens), ids.to(self.device)
+
+    def _zero_mask(self, zero: Heads) -> torch.Tensor:
+        """``head_mask`` ``[layer, head]``: 0 at the (layer, head) pairs of ``zero``, 1 elsewhere."""
+        mask = torch.ones(self.n_layer, self.n_head, device=self.device, dtype=self.dtype)
+        for layer, heads in heads_by_layer(self, zero).items():
+            mask[layer, list(heads)] = 0
+        return mask
+
+    def _blocks(self, zero: Heads) -> list[MultiHeadAttention]:
+        """Each layer's attention block, with the heads of ``zero`` writing nothing."""
+        return self._intervened(self._zero_mask(zero) if zero else None, {})
+
+    def _input_of(self, ids: torch.Tensor, layer: int, blocks: list[MultiHeadAttention]) -> torch.Tensor:
+        """x ``[pos, d_model]``: what layer ``layer`` reads, the layers below run with ``blocks``."""
+        x = self.embed(ids)
+        for below in range(layer):
+            x = self.block(x, below, attention=blocks[below])
+        return x
+
+    def _trace(self, x, tokens, layer: int, mha: MultiHeadAttention) -> AttentionTrace:
+        t = mha.trace(x, tokens=tokens)
         return AttentionTrace(**{**t.__dict__, "meta": {**t.meta, "model": MODEL_NAME, "layer": layer}})
 
     def _layer_norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -390,6 +433,14 @@ def load_minilm(device="cpu", dtype="float32") -> MiniLM:
 @functools.lru_cache(maxsize=4)
 def _load_minilm(device: str, dtype: str) -> MiniLM:
     return MiniLM(device=device, dtype=dtype)
+
+
+def as_minilm(model, measurement: str) -> MiniLM:
+    """``model``, when it is all-MiniLM-L6-v2: ``measurement`` reads its word pieces, batched passes or embedding."""
+    if not isinstance(model, MiniLM):
+        name = getattr(model, "display_name", type(model).__name__)
+        raise TypeError(f"{measurement} is measured on {MODEL_NAME}, not on the {name}.")
+    return model
 
 
 def trace_pretrained(sentence: str, layer: int = 0, device="auto", dtype="float32") -> AttentionTrace:

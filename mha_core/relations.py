@@ -18,6 +18,9 @@ lines 2, 4, 6, ... for the report. The best head and the best offset of each rel
 selection half only; the accuracies shown are the report half's, with a 95% Wilson interval. A head earns a
 relation's name only when that held-out accuracy is above ``MIN_ACCURACY`` and beats the best baseline by
 at least ``MARGIN``: with 72 heads to choose from, some head will match any relation a little by chance.
+
+The measurements take the model (``models.load_model("minilm")``): ``probe_attention_of``, ``best_head_of``,
+``relation_heads_of``, ``head_table_of``. The same names without ``_of`` are wrappers that take a device string.
 """
 
 from __future__ import annotations
@@ -176,21 +179,24 @@ def word_attention(attention: torch.Tensor, word_ids: Sequence[int | None]) -> t
     return (pieces / counts) @ to_words  # [..., n_words, n_words]: mean over each query word's pieces
 
 
-def probe_attention(sentences: Sequence[ProbeSentence], device="cpu") -> list[torch.Tensor]:
+def probe_attention_of(model, sentences: Sequence[ProbeSentence]) -> list[torch.Tensor]:
     """MiniLM's word attention on each sentence: ``[layer, head, n_words, n_words]`` (float64, CPU) per sentence."""
+    from .pretrained import as_minilm
+
+    return list(_probe_attention(as_minilm(model, "the relation probe"), tuple(s.words for s in sentences)))
+
+
+def probe_attention(sentences: Sequence[ProbeSentence], device="cpu") -> list[torch.Tensor]:
+    """A wrapper for callers that hold a device string: ``probe_attention_of(load_minilm(device), sentences)``."""
     from .pretrained import load_minilm
 
-    model = load_minilm(device)
-    return list(_probe_attention(str(model.device), tuple(s.words for s in sentences)))
+    return probe_attention_of(load_minilm(device), sentences)
 
 
 @functools.lru_cache(maxsize=2)
-def _probe_attention(device: str, sentences: tuple[tuple[str, ...], ...]) -> tuple[torch.Tensor, ...]:
+def _probe_attention(model, sentences: tuple[tuple[str, ...], ...]) -> tuple[torch.Tensor, ...]:
     # Batches of similar length, so padding costs little; cached so that relation_heads and head_table
     # (and a lesson asking again) pay for one pass over the probe set.
-    from .pretrained import load_minilm
-
-    model = load_minilm(device)
     encodings = [model.tokenizer.encode(" ".join(words)) for words in sentences]
     for number, (words, enc) in enumerate(zip(sentences, encodings), 1):
         # Each word must be exactly one of BERT's pre-tokenizer words: compare their character spans.
@@ -412,14 +418,14 @@ def relation_of(word: str) -> str | None:
     return _RELATION_OF_WORD.get(word.lower().removeprefix("##"))
 
 
-def best_head(relation: str, layer: int | None = None, device="cpu",
-              sentences: Sequence[ProbeSentence] | None = None) -> tuple[int, int]:
+def best_head_of(model, relation: str, layer: int | None = None,
+                 sentences: Sequence[ProbeSentence] | None = None) -> tuple[int, int]:
     """(layer, head), 0-based: the head most accurate on ``relation`` over the selection half, within ``layer``
-    if given. With no layer this is ``relation_heads``' choice; the report half stays unseen either way."""
+    if given. With no layer this is ``relation_heads_of``' choice; the report half stays unseen either way."""
     if relation not in RELATIONS:
         raise ValueError(f"unknown relation {relation!r}; known are {', '.join(RELATIONS)}")
     sentences = load_probe_set() if sentences is None else list(sentences)
-    attention = probe_attention(sentences, device)
+    attention = probe_attention_of(model, sentences)
     selection, _ = split_halves(range(len(sentences)))
     hits, _ = head_hits([sentences[i] for i in selection], [attention[i] for i in selection])[relation]
     if layer is not None:
@@ -428,13 +434,29 @@ def best_head(relation: str, layer: int | None = None, device="cpu",
     return best // hits.shape[-1], best % hits.shape[-1]
 
 
-def relation_heads(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -> list[RelationResult]:
+def best_head(relation: str, layer: int | None = None, device="cpu",
+              sentences: Sequence[ProbeSentence] | None = None) -> tuple[int, int]:
+    """A wrapper for callers that hold a device string: ``best_head_of(load_minilm(device), relation, layer,
+    sentences)``."""
+    from .pretrained import load_minilm
+
+    return best_head_of(load_minilm(device), relation, layer, sentences)
+
+
+def relation_heads_of(model, sentences: Sequence[ProbeSentence] | None = None) -> list[RelationResult]:
     """MiniLM's best head for each relation of RELATIONS, chosen and measured held-out (see the module doc)."""
     sentences = load_probe_set() if sentences is None else list(sentences)
-    return evaluate(sentences, probe_attention(sentences, device))
+    return evaluate(sentences, probe_attention_of(model, sentences))
 
 
-def head_table(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -> dict:
+def relation_heads(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -> list[RelationResult]:
+    """A wrapper for callers that hold a device string: ``relation_heads_of(load_minilm(device), sentences)``."""
+    from .pretrained import load_minilm
+
+    return relation_heads_of(load_minilm(device), sentences)
+
+
+def head_table_of(model, sentences: Sequence[ProbeSentence] | None = None) -> dict:
     """Every MiniLM head (layer, head 0-based) with its label and measures, ready for JSON.
 
     ``label``: the relation the head earned under the label rule (the most accurate one if it earned
@@ -443,11 +465,10 @@ def head_table(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -
     rule on the report half would be choosing on the report half. ``measures``: the surface signatures
     (mean over the shipped sentences) and, per relation, the head's held-out accuracy.
     """
-    from .analysis import SIGNATURES, corpus_profiles
-    from .pretrained import MODEL_NAME, load_minilm
+    from .analysis import SIGNATURES, corpus_profiles_of
 
     sentences = load_probe_set() if sentences is None else list(sentences)
-    attention = probe_attention(sentences, device)
+    attention = probe_attention_of(model, sentences)
     results = evaluate(sentences, attention)
     held_out = held_out_accuracy(sentences, attention)
     earned: dict[tuple[int, int], RelationResult] = {}
@@ -455,16 +476,22 @@ def head_table(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -
         key = (result.layer, result.head)
         if result.labelled and (key not in earned or result.accuracy > earned[key].accuracy):
             earned[key] = result
-    model = load_minilm(device)
     heads = []
     for layer in range(model.n_layer):
-        for profile in corpus_profiles(layer, device=device):
+        for profile in corpus_profiles_of(model, layer):
             key = (layer, profile.head)
             measures = {name: profile.get(name) for name in SIGNATURES}
             measures |= {r: _json_number(held_out[r][key]) for r in RELATIONS}
             label = earned[key].relation if key in earned else profile.label
             heads.append({"layer": layer, "head": profile.head, "label": label, "measures": measures})
-    return {"model": MODEL_NAME, "heads": heads}
+    return {"model": model.display_name, "heads": heads}
+
+
+def head_table(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -> dict:
+    """A wrapper for callers that hold a device string: ``head_table_of(load_minilm(device), sentences)``."""
+    from .pretrained import load_minilm
+
+    return head_table_of(load_minilm(device), sentences)
 
 
 def _json_number(value: torch.Tensor) -> float | None:

@@ -1,16 +1,18 @@
-"""LessonScene: the base of every chapter — a Lesson to read from, its theme, pacing and narration beats.
+"""LessonScene: the base of every chapter — a Lesson to read from, its theme, pacing, words and narration beats.
 
-A chapter's ``construct`` reads like a storyboard of beats:
+A chapter's ``construct`` reads like a storyboard of beats, each named by its id in the chapter's
+script (``scenes/scripts/<chapter>.toml``, see ``lesson.script``), its placeholders filled from data:
 
     def construct(self):
-        with self.beat("Queries compare against keys.") as b:
+        with self.beat("scores", d_k=self.lesson.d_head) as b:  # [beats] scores = "... by √{d_k} ..."
             self.play(Create(grid), run_time=b.duration)   # as long as the sentence takes to say
         self.clear(grid)                                   # a quick fade-out before the next beat
 
-``beat`` speaks its text (the caption) in the lesson's voice, or ``spoken=`` when the voice must
-say it differently ("d_k" is said "d k"; by default ``spoken_form`` converts it). Leaving the
+``beat`` speaks the script's text (the caption) in the lesson's voice, or its ``spoken`` form when the
+voice must say it differently ("d_k" is said "d k"; by default ``spoken_form`` converts it). Leaving the
 block waits out what is left of the speech, so animation and speech cannot drift apart;
 the next beat starts after a short pause. The beats become the videos' sound and captions.
+Words drawn on screen come from the script too: ``self.words("question")``.
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ EXIT = 0.6 * style.SHORT
 
 class LessonScene(Scene):
     chapter_id: str = ""
-    title: str = ""
-    summary: str = ""  # one or two sentences for the player page's chapter list
 
     def __init__(self, lesson, *, narrator: Narrator | None = None, **kwargs):
         """``narrator``: the voice the beats speak in (default: none, beats last as long as their caption
@@ -46,6 +46,28 @@ class LessonScene(Scene):
         # caption removed after. Held lazily, so the hold and the next beat's pause are one wait.
         self._hold_until, self._burned = 0.0, None
         super().__init__(**kwargs)
+
+    @property
+    def script(self):
+        """This chapter's words (``lesson.script.Script``): the author's, or the default."""
+        return self.lesson.scripts[self.chapter_id]
+
+    @property
+    def title(self) -> str:
+        return self.script.title
+
+    @property
+    def summary(self) -> str:
+        """One or two sentences for the player page's chapter list."""
+        return self.script.summary
+
+    def words(self, text_id: str, **values) -> str:
+        """On-screen words ``text_id`` of the chapter's script ([screen]), placeholders filled from ``values``."""
+        return self.script.text(text_id, values)
+
+    def shared_words(self, text_id: str, **values) -> str:
+        """On-screen words several chapters share (``scenes/scripts/shared.toml``)."""
+        return self.lesson.scripts.shared.text(text_id, values)
 
     @property
     def theme(self) -> style.Theme:
@@ -86,8 +108,9 @@ class LessonScene(Scene):
         return [cue for beat in self.beats for cue in beat.cues()]
 
     @contextmanager
-    def beat(self, text: str, *, spoken: str | None = None):
-        """Speak ``text`` while the block's animations play; see the module docstring.
+    def beat(self, beat_id: str, **values):
+        """Speak beat ``beat_id`` of the chapter's script while the block's animations play, its placeholders
+        filled from ``values``; see the module docstring.
 
         Yields a ``BeatTiming``: ``duration`` is the speech's length in ``play`` run-time units
         (pacing already taken out), to time an animation to the sentence. The beat starts
@@ -95,6 +118,7 @@ class LessonScene(Scene):
         until this one's speech has ended and the new text on screen has been up long enough
         to read alongside it.
         """
+        text, spoken = self.script.beat(beat_id, values)
         # Also before the first beat: a breath at the chapter's start (and no speech in an encoder's first frame).
         self._hold(until=self._speech_end + style.BEAT_PAUSE * self.pacing)
         spoken = spoken_form(text) if spoken is None else spoken
@@ -127,9 +151,9 @@ class LessonScene(Scene):
         self._hold()  # the last beat's speech ends inside the video
         super().tear_down()
 
-    def narrate(self, text: str, *, spoken: str | None = None) -> None:
+    def narrate(self, beat_id: str, **values) -> None:
         """A beat with nothing new on screen: the voice speaks over the picture as it is."""
-        with self.beat(text, spoken=spoken):
+        with self.beat(beat_id, **values):
             pass
 
     def _burn_captions(self, text: str, start: float, beat: BeatTiming):

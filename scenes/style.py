@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from manim import ManimColor, interpolate_color
 
 from scenes.lesson.fonts import FONT  # noqa: F401 - re-exported: style.FONT; the config refuses text it cannot draw
+# How numbers are written is decided below the drawing (the script's placeholders write them the same way).
+from scenes.lesson.formats import DIGITS, MINUS, count, fmt, parse, percent  # noqa: F401
 
 # -- fonts and sizes (Manim font-size units; 48 is Manim's default) ----------
 
@@ -88,34 +90,7 @@ def reading_time_on_screen(chars: int) -> float:
 
 # -- number formats --------------------------------------------------------------
 
-MINUS = "\u2212"  # a real minus sign: same width as the digits in DejaVu Sans Mono
-DIGITS = 2  # decimals for activations, scores and weights
 WEIGHT_DIGITS = 2
-
-
-def fmt(value: float, digits: int = DIGITS, *, signed: bool = False) -> str:
-    """The string a number is shown as: fixed decimals, a true minus sign, no '-0.00'."""
-    text = f"{value:.{digits}f}"
-    if text.lstrip("-").strip("0.") == "":  # rounds to zero: drop the sign
-        text = text.lstrip("-")
-    text = text.replace("-", MINUS)
-    if signed and not text.startswith(MINUS):
-        text = "+" + text
-    return text
-
-
-def parse(text: str) -> float:
-    """Inverse of ``fmt`` (tests read displayed strings back)."""
-    return float(text.replace(MINUS, "-").replace("%", ""))
-
-
-def percent(share: float) -> str:
-    return f"{round(100 * share)}%"
-
-
-def count(n: int) -> str:
-    """12 345 678 with thin spaces: readable big integers."""
-    return f"{n:,}".replace(",", "\u2009")
 
 
 # -- themes --------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_padding_does_not_change_a_sentence(model):
 def test_no_intervention_is_exactly_the_plain_pass(model):
     plain = model.sentence_embedding(SENTENCES)
     assert torch.equal(model.sentence_embedding(SENTENCES, head_mask=torch.ones(6, 12)), plain)
-    assert torch.equal(model.sentence_embedding(SENTENCES, attention={2: model.attention(2)}), plain)
+    assert torch.equal(model.sentence_embedding(SENTENCES, attention={2: model.attention_module(2)}), plain)
     assert embedding_shift(plain, plain).eq(0).all()
 
 
@@ -111,7 +111,7 @@ def test_zeroing_every_head_of_a_layer_leaves_only_b_O(model):
     states, real = model.hidden_states(SENTENCES)
     layer = 2
     after = model.run_layers(states[layer], real, first=layer, head_mask=mask_with((layer, h) for h in range(12)))
-    b_O = model.attention(layer).b_O  # the attention output when no head writes anything
+    b_O = model.attention_module(layer).b_O  # the attention output when no head writes anything
     torch.testing.assert_close(after[1], layer_by_hand(model, states[layer], layer, b_O), atol=1e-5, rtol=0)
     assert (after[1] - states[layer + 1]).abs().max() > 0.1  # and that is a real change
 
@@ -119,7 +119,7 @@ def test_zeroing_every_head_of_a_layer_leaves_only_b_O(model):
 def test_zeroing_one_head_removes_its_columns_of_concat(model):
     states, real = model.hidden_states(SENTENCES)
     layer, head = 4, 7
-    mha = model.attention(layer)
+    mha = model.attention_module(layer)
     t = mha.trace(states[layer], real[:, None, :])  # padded keys masked as in the model
     concat = t.concat.clone()  # [batch, pos, head·d_head]
     concat[..., head * 32 : (head + 1) * 32] = 0  # head 7's d_k columns
@@ -136,7 +136,7 @@ def test_bad_interventions_are_clear_errors(model):
     with pytest.raises(ValueError, match="layer 1 has d_model 8 and 2 heads"):
         model.sentence_embedding(SENTENCES[0], attention={1: MultiHeadAttention(8, 2)})
     with pytest.raises(ValueError, match="layer 6 is out of range"):
-        model.sentence_embedding(SENTENCES[0], attention={6: model.attention(0)})
+        model.sentence_embedding(SENTENCES[0], attention={6: model.attention_module(0)})
 
 
 # -- redundancy ------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_copies_change_nothing_where_the_heads_already_are_copies(model):
     # A model whose layer 1 is already twelve copies of head 3: copying head 3 again is no change.
     already = copy.copy(model)
     already._attn = {layer: model._attention(layer) for layer in range(6)}
-    already._attn[1] = copies_of_one_head(model.attention(1), 3)
+    already._attn[1] = copies_of_one_head(model.attention_module(1), 3)
     c = measure_copies(already, SENTENCES[1], 1, 3, PROBES)
     assert c.output_change == 0 and c.embedding_similarity == 1 and c.probe_shift == 0
     # ...while the real model does change

@@ -223,5 +223,5 @@ def test_minilm_heads_are_not_duplicates():
     D = head_distances(t)
     off = ~torch.eye(12, dtype=torch.bool)
     assert D[off].mean() > 0.1  # trained heads attend differently
-    copies = copies_of_one_head(model.attention(1), head=0).trace(t.x)
+    copies = copies_of_one_head(model.attention_module(1), head=0).trace(t.x)
     assert head_distances(copies).max() < 1e-6  # exactly 0 on the CPU

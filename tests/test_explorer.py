@@ -11,19 +11,36 @@ import torch
 
 from mha_core.induction import encode, load_induction_model
 from scenes import style
-from scenes.lesson.build import build_lesson
+from scenes.lesson.build import build_lesson, chapter_data
+from scenes.lesson.chapters import CHAPTER_IDS
 from scenes.lesson.config import LessonConfig
 from scenes.render import explorer
 
 
+def rendered_lesson(config: LessonConfig):
+    """A Lesson as a render of every chapter leaves it: each chapter's data computed (the explorer offers
+    what the rendered chapters computed)."""
+    lesson = build_lesson(config)
+    for cid in CHAPTER_IDS:
+        chapter_data(lesson, cid)
+    return lesson
+
+
 @pytest.fixture(scope="module")
 def minilm_lesson():
-    return build_lesson(LessonConfig())  # MiniLM for the mechanics and the measured heads
+    return rendered_lesson(LessonConfig())  # MiniLM for the mechanics and the measured heads
 
 
 @pytest.fixture(scope="module")
 def toy_lesson():
-    return build_lesson(LessonConfig(model="toy", specialization_model="toy"))
+    return rendered_lesson(LessonConfig(model="toy", specialization_model="toy"))
+
+
+def test_the_explorer_offers_only_what_the_rendered_chapters_computed():
+    lesson = build_lesson(LessonConfig(model="toy", specialization_model="toy", chapters=("concat",)))
+    chapter_data(lesson, "concat")
+    assert [m.id for m in explorer.explorer_models(lesson)] == ["toy"]
+    assert "induction" not in lesson.computed()
 
 
 def _by_id(models):
@@ -104,7 +121,7 @@ def test_page_data_carries_the_exact_float32_values(toy_lesson):
 
 
 def test_one_minilm_layer_without_the_measured_gallery_says_what_was_not_measured():
-    lesson = build_lesson(LessonConfig(specialization_model="toy"))  # MiniLM mechanics, toy gallery chapter
+    lesson = rendered_lesson(LessonConfig(specialization_model="toy"))  # MiniLM mechanics, toy gallery chapter
     models = _by_id(explorer.explorer_models(lesson))
     assert list(models) == ["minilm-layer", "induction"]
     m = models["minilm-layer"]

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from manim import RIGHT, Dot
 
 from scenes.base import LessonScene
+from scenes.lesson.script import parse_script
 from scenes.lesson.config import LessonConfig
 from scenes.render import guard
 from scenes.render.folder import OWN, FolderBusyError, OutputFolderError, claim
@@ -224,9 +225,10 @@ def test_pruning_stays_inside_the_cache(tmp_path):
 
 class DotScene(LessonScene):
     chapter_id, title, summary = "intro", "A dot", "One dot moves."
+    script = parse_script("intro", '[beats]\ndot = "A dot moves."\n'.encode(), "a stand-in script")
 
     def construct(self):
-        with self.beat("A dot moves."):
+        with self.beat("dot"):
             self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
 
 
@@ -234,7 +236,7 @@ class SlowScene(DotScene):
     """Renders until it is stopped (a minute is longer than any test waits)."""
 
     def construct(self):
-        with self.beat("A dot moves."):
+        with self.beat("dot"):
             self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
         time.sleep(60)
 

@@ -75,10 +75,10 @@ def test_trace_pretrained_is_the_layer_of_the_real_model(model, reference, layer
     assert t.weights.shape == (12, n, n) and t.d_head == 32 and t.d_model == 384
     assert t.meta["layer"] == layer and t.meta["model"] == "all-MiniLM-L6-v2"
     torch.testing.assert_close(t.weights, ref["attentions"][layer], atol=1e-5, rtol=0)
-    # layer_input + attention(layer) is the same computation, for analysis that reuses one load
+    # layer_input + attention_module(layer) is the same computation, for analysis that reuses one load
     tokens, x = model.layer_input(sentence, layer)
     assert tokens == t.tokens
-    torch.testing.assert_close(model.attention(layer)(x), ref["dense"][layer], atol=1e-5, rtol=0)
+    torch.testing.assert_close(model.attention_module(layer)(x), ref["dense"][layer], atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("layer", [0, 4])
@@ -96,7 +96,7 @@ def test_add_and_norm_uses_the_models_own_layernorm(model, reference, layer):
 def test_attention_block_carries_the_checkpoint_weights(model):
     # nn.Linear stores Wᵀ: our row-vector W_Q must be its transpose, biases as they are.
     p = model.params
-    mha = model.attention(4)
+    mha = model.attention_module(4)
     torch.testing.assert_close(mha.W_Q, p["encoder.layer.4.attention.self.query.weight"].T, atol=0, rtol=0)
     torch.testing.assert_close(mha.W_O, p["encoder.layer.4.attention.output.dense.weight"].T, atol=0, rtol=0)
     torch.testing.assert_close(mha.b_V, p["encoder.layer.4.attention.self.value.bias"], atol=0, rtol=0)

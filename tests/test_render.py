@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from manim import RIGHT, Dot
 
 from scenes.base import LessonScene
+from scenes.lesson.script import parse_script
 from scenes.lesson.config import CHAPTER_IDS, LessonConfig
 from scenes.render import RenderError, media, render_lesson
 from scenes.render.folder import OWN
@@ -53,9 +54,10 @@ def rendered(out):
 
 class QuickScene(LessonScene):
     chapter_id, title, summary = "intro", "A dot", "One dot moves."
+    script = parse_script("intro", '[beats]\ndot = "A dot moves."\n'.encode(), "a stand-in script")
 
     def construct(self):
-        with self.beat("A dot moves."):
+        with self.beat("dot"):
             self.play(Dot(color=self.theme.text).animate.shift(RIGHT * 2), run_time=1)
 
 
@@ -198,18 +200,21 @@ def test_cache_hit_and_misses(tmp_path):
     assert other.duration >= 1.0 + style.BEAT_PAUSE
 
 
-def test_lesson_hash_follows_the_tensors():
+def test_a_chapter_s_data_hash_follows_its_tensors():
     from scenes.lesson import build_lesson
+    from scenes.lesson.build import chapter_data
     from scenes.render.keys import fingerprint
 
+    def data(config):
+        return fingerprint(chapter_data(build_lesson(config), "one-head"))
+
     base = LessonConfig(model="toy", specialization_model="toy")
-    a, b = build_lesson(base), build_lesson(base)
-    c = build_lesson(base.model_copy(update={"sentence": "Dogs bark at night."}))
-    d = build_lesson(base.model_copy(update={"seed": 1}))
-    assert fingerprint(a) == fingerprint(b)
-    assert len({fingerprint(a), fingerprint(c), fingerprint(d)}) == 3
+    a = data(base)
+    assert a == data(base)
+    assert len({a, data(base.model_copy(update={"sentence": "Dogs bark at night."})),
+                data(base.model_copy(update={"seed": 1}))}) == 3
     # The config itself is not hashed (its pixel-relevant fields are hashed separately).
-    assert fingerprint(a) == fingerprint(build_lesson(base.model_copy(update={"out": Path("elsewhere")})))
+    assert a == data(base.model_copy(update={"out": Path("elsewhere")}))
 
 
 # -- failures leave nothing that looks finished -------------------------------------------------

@@ -337,7 +337,7 @@ def test_intro_names_a_head_only_when_it_earned_the_name(lesson, tmp_path, flip)
     from scenes.lesson.relationships import build_relationships
 
     relations = [replace(r, labelled=r.labelled != flip) for r in lesson.relations]
-    flipped = replace(lesson, relationships=build_relationships("cpu", relations))
+    flipped = lesson.replace(relationships=build_relationships("cpu", relations))
     scene = run_headless(CHAPTERS["intro"], flipped, tmp_path)
     for r, head in zip(scene.state.table_rows, scene.state.heads):
         named = any(r.key in t for t in _texts_in(head))

@@ -13,7 +13,6 @@ from scenes import style
 from scenes.lesson import spoken
 from scenes.lesson.spoken import PLAIN, RULES, lint, number_words, spoken_form, unplain
 
-CHAPTERS = Path(__file__).resolve().parent.parent / "scenes" / "chapters"
 
 # -- one rule at a time ------------------------------------------------------------------------------
 
@@ -178,73 +177,47 @@ def test_unplain_names_each_character_once():
 
 # -- the lesson's own texts ----------------------------------------------------------------------------
 
-# Values for the expressions the chapters put into their narration; a text is made once per option
-# index (option k % len(options) for each expression), so every option is used at least once.
-SAMPLES: dict[str, tuple[str, ...]] = {
-    "L.n_head": ("12", "4"), "sp.n_head": ("12",), "h": ("12", "4"),
-    "L.d_head": ("32", "4"), "dk": ("32",), "L.d_model": ("384", "16"), "d": ("384",),
-    "L.trace.n_pos": ("9", "12"), "n": ("9",), "sp.layer": ("2",), "n_labelled": ("5", "0"), "i + 1": ("3", "12"),
-    "tok": ("cat", ".", "caf\u00e9", "it's", "\u201c"), "word": ("sat", ","), "L.tokens[f]": ("mat", "?"),
-    "hidden": ("", " (hidden rows count too)"), "L.weights_kind": ("learned", "untrained, random"),
-    "sp.model_name": ("all-MiniLM-L6-v2",),
-    "L.model_name": ("all-MiniLM-L6-v2, layer 2", "toy model (untrained, seed 0)"),
-    "headline": ("previous-token", "[CLS]", "[SEP]", "punctuation", "broad"),
-}
-NARRATING = ("beat", "narrate", "say")
+def script_texts() -> list[str]:
+    """Every sentence of the scripts the voice may say that needs no measured value (summaries, and beats
+    without placeholders, in every variant)."""
+    from scenes.lesson.script import load_scripts
 
-
-def _template(node: ast.expr, strings: dict[str, list[ast.expr]]) -> list[ast.expr]:
-    """The string expressions a narration argument can be: itself, or what its name is assigned in the file."""
-    if isinstance(node, ast.Name):
-        return [v for v in strings.get(node.id, []) if isinstance(v, (ast.Constant, ast.JoinedStr))]
-    return [node] if isinstance(node, (ast.Constant, ast.JoinedStr)) else []
-
-
-def _fill(node: ast.expr, k: int) -> str:
-    if isinstance(node, ast.Constant):
-        return str(node.value)
-    out = []
-    for part in node.values:
-        if isinstance(part, ast.FormattedValue):
-            options = SAMPLES.get(ast.unparse(part.value), ("7",))
-            out.append(options[k % len(options)])
-        else:
-            out.append(str(part.value))
-    return "".join(out)
-
-
-def lesson_texts() -> list[str]:
-    """Every narration the chapters speak (and their summaries and rule cards), filled with sample values."""
     texts: dict[str, None] = {}
-    for path in sorted(CHAPTERS.glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        strings: dict[str, list[ast.expr]] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        strings.setdefault(target.id, []).append(node.value)
-        templates = [v for name in ("summary", "REMEMBER", "DECISION_RULE", "FAILURE_TRAP")
-                     for v in strings.get(name, []) if isinstance(v, ast.Constant) and isinstance(v.value, str)]
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in NARRATING:
-                for arg in node.args[:1] + [kw.value for kw in node.keywords if kw.arg == "spoken"]:
-                    templates += _template(arg, strings)
-        for t in templates:
-            for k in range(max(len(v) for v in SAMPLES.values())):
-                texts[" ".join(_fill(t, k).split())] = None
+    for s in load_scripts().files.values():
+        for line in s.beats.values():
+            for text in (line.text, line.spoken):
+                if text and not line.placeholders and len(text.split()) > 2:
+                    texts[" ".join(text.split())] = None
+        if s.summary:
+            texts[s.summary] = None
     return list(texts)
 
 
-TEXTS = lesson_texts()
+@pytest.fixture(scope="module")
+def TEXTS(tmp_path_factory):
+    """What the lesson says: every beat of every chapter run headless for the default and the toy lesson (each
+    placeholder filled from their data, as captions and as spoken), and the scripts' sentences without one."""
+    from conftest import run_headless
+
+    from scenes.chapters import CHAPTERS
+    from scenes.lesson import build_lesson
+    from scenes.lesson.config import LessonConfig
+
+    texts = dict.fromkeys(script_texts())
+    for overrides in ({}, {"model": "toy", "specialization_model": "toy"}):
+        lesson = build_lesson(LessonConfig(voice="none", **overrides))
+        for scene_cls in CHAPTERS.values():
+            for beat in run_headless(scene_cls, lesson, tmp_path_factory.mktemp("media")).beats:
+                texts[beat.text] = texts[beat.spoken] = None
+    return list(texts)
 
 
-def test_the_chapters_have_narration():
+def test_the_chapters_have_narration(TEXTS):
     assert len(TEXTS) > 50, "the chapters' narration was not found: did the narration call change its name?"
     assert any("d_k" in t for t in TEXTS), "no narration with maths in it was found"
 
 
-def test_lesson_texts_speak_plainly():
+def test_lesson_texts_speak_plainly(TEXTS):
     bad = {t: unplain(spoken_form(t)) for t in TEXTS if unplain(spoken_form(t))}
     assert bad == {}
 
@@ -255,7 +228,7 @@ def test_idempotent(text):
     assert spoken_form(once) == once
 
 
-def test_idempotent_on_lesson_texts():
+def test_idempotent_on_lesson_texts(TEXTS):
     assert [t for t in TEXTS if spoken_form(spoken_form(t)) != spoken_form(t)] == []
 
 
@@ -337,13 +310,13 @@ def test_grouped_digits_are_misread_and_plain_digits_are_not(phonemize):
 
 
 @voice_only
-def test_every_lesson_text_is_clean_for_the_voice(phonemize, known):
+def test_every_lesson_text_is_clean_for_the_voice(phonemize, known, TEXTS):
     problems = {t: lint(spoken_form(t), phonemize, known) for t in TEXTS}
     assert {t: p for t, p in problems.items() if p} == {}
 
 
 @voice_only
-def test_spoken_forms_keep_the_sentences_of_the_caption(voice):
+def test_spoken_forms_keep_the_sentences_of_the_caption(voice, TEXTS):
     """Captions are timed per sentence of the voice: the spoken form must keep the written sentence count."""
     from scenes.narration import split_sentences
 

@@ -1,36 +1,19 @@
-"""The lesson's chapters, in order: ``CHAPTERS[chapter_id]`` is the chapter's LessonScene subclass."""
+"""The lesson's chapters, in order: ``CHAPTERS[chapter_id]`` is the chapter's LessonScene subclass.
+
+Which chapters there are, in which order, and where each scene lives is the registry's
+(``scenes/lesson/chapters.py``); this module imports the scenes it names.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from ..base import LessonScene
-from ..lesson.config import CHAPTER_IDS
-from .concat import ConcatScene
-from .cost import CostScene
-from .head_outputs import HeadOutputsScene
-from .induction import InductionScene
-from .intro import IntroScene
-from .one_head import OneHeadScene
-from .output_projection import OutputProjectionScene
-from .parallel_heads import ParallelHeadsScene
-from .recap import RecapScene
-from .specialization import SpecializationScene
-from .split_heads import SplitHeadsScene
+from ..lesson.chapters import CHAPTERS as REGISTRY
 
-_SCENES = (
-    IntroScene,
-    OneHeadScene,
-    SplitHeadsScene,
-    ParallelHeadsScene,
-    SpecializationScene,
-    InductionScene,
-    HeadOutputsScene,
-    ConcatScene,
-    OutputProjectionScene,
-    CostScene,
-    RecapScene,
-)
-
-CHAPTERS: dict[str, type[LessonScene]] = {cls.chapter_id: cls for cls in _SCENES}
-assert tuple(CHAPTERS) == CHAPTER_IDS, "every chapter id needs exactly one scene, in CHAPTER_IDS order"
+CHAPTERS: dict[str, type[LessonScene]] = {
+    c.id: getattr(import_module(f".{c.module}", __name__), c.scene_class) for c in REGISTRY
+}
+assert all(cls.chapter_id == cid for cid, cls in CHAPTERS.items()), "a scene's chapter_id is its registry id"
 
 __all__ = ["CHAPTERS"]

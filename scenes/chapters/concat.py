@@ -13,7 +13,6 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, GrowFromCenter
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_TITLES
 
 APART = 0.55  # extra gap between head blocks before they are joined
 
@@ -36,9 +35,6 @@ class ConcatState:
 
 class ConcatScene(LessonScene):
     chapter_id = "concat"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("The h head outputs are laid side by side, back to the full model width: h · d_k = d. "
-               "The heads are stacked, not yet combined.")
 
     def construct(self):
         self.state = ConcatState()
@@ -53,8 +49,7 @@ class ConcatScene(LessonScene):
         """The concatenation and the takeaway strip, placed once: nothing has to move to make room later."""
         L, th = self.lesson, self.theme
         eq = parts.formula(th, '"Concat"("head"_1, ..., "head"_h) in RR^(n times d)', style.BODY_SIZE)
-        msg = parts.note(th, "Stacked, not yet combined: each column still belongs to exactly one head. "
-                         "The next step, W_O, blends them.", width=7.2)
+        msg = parts.note(th, self.words("takeaway"), width=7.2)
         self.state.takeaway = VGroup(eq, msg).arrange(RIGHT, buff=style.GAP_APART)
         layout.fit(self.state.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.state.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
@@ -95,15 +90,13 @@ class ConcatScene(LessonScene):
             self.state.pieces.append((piece, offset))
         self.state.piece_shapes = shapes
         blocks = VGroup(*(p for p, _ in self.state.pieces))
-        with self.beat(f"Each of the {L.n_head} heads handed back a {L.trace.n_pos} by {L.d_head} matrix: "
-                       f"one row per token."):
+        with self.beat("heads-apart", n_head=L.n_head, n_tokens=L.trace.n_pos, d_head=L.d_head):
             self.play(FadeIn(self.state.header), FadeIn(lead), run_time=style.SHORT)
             self.play(FadeIn(blocks), FadeIn(shapes), run_time=style.BEAT)
 
     def join(self):
         C = self.state.C
-        with self.beat("Concatenation lays them side by side: each token's row becomes its head outputs, "
-                       "one after another."):
+        with self.beat("join"):
             self.play(*(p.animate.shift(LEFT * off) for p, off in self.state.pieces), FadeOut(self.state.piece_shapes),
                       run_time=style.BEAT)
             self.play(Create(C.brackets), run_time=style.SHORT)
@@ -119,11 +112,10 @@ class ConcatScene(LessonScene):
         for h in (h for h in C.heads if h is not None):
             under.add(parts.brace_label(th, C.block(h)[0], f"d_k = {L.d_head}", DOWN, th.head(h), math_mode=True))
         self.state.braces = VGroup(top, left, under)
-        with self.beat(f"{L.n_head} heads of {L.d_head} columns make {L.d_model}: the model width d is back."):
+        with self.beat("width-back", n_head=L.n_head, d_head=L.d_head, d_model=L.d_model):
             self.play(LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15), run_time=style.BEAT)
             self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
 
     def stacked_not_combined(self):
-        with self.beat("Stacked, not yet combined: every column still belongs to one head. "
-                       "The next projection blends them."):
+        with self.beat("stacked-not-combined"):
             self.play(FadeIn(self.state.takeaway), run_time=style.BEAT)

@@ -35,10 +35,10 @@ from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson import CostExample
-from scenes.lesson.config import CHAPTER_TITLES
 
 COUNT_LINE_GAP = 0.28  # the parameter count's lines: formulas need more air than text rows
-PRUNING_SOURCE = "Michel et al. 2019, \u201cAre Sixteen Heads Really Better than One?\u201d"
+# The examples table's word columns (after h, d and d_k): their script ids.
+EXAMPLE_COLUMN_IDS = ("column-weights", "column-macs", "column-softmax", "column-patterns")
 
 
 @dataclass
@@ -64,9 +64,6 @@ class CostState:
 
 class CostScene(LessonScene):
     chapter_id = "cost"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("Parameters stay 4d² whatever the head count, and the multiply-adds barely change; but more heads "
-               "is not free, and not every head is equally useful (measured by zeroing heads).")
 
     def construct(self):
         self.state = CostState()
@@ -91,19 +88,18 @@ class CostScene(LessonScene):
             dims = parts.text(th, "d \u00d7 d", style.SMALL_SIZE, th.muted).next_to(sq, DOWN, buff=style.GAP_LABEL)
             squares.add(VGroup(sq, name, dims))
         squares.arrange(RIGHT, buff=style.GAP_BLOCK)
-        split = parts.text(th, f"h = {L.n_head}: the same W_Q, cut into {L.n_head} blocks of d_k = {L.d_head} columns",
-                           style.SMALL_SIZE, th.muted)
+        split = parts.text(th, self.words("w-q-blocks", n_head=L.n_head, d_head=L.d_head), style.SMALL_SIZE, th.muted)
         single = L.cost.single_head()
         weights = parts.count(th, cost.weight_parameters, style.BODY_SIZE)
         total = parts.count(th, cost.parameters, style.BODY_SIZE, th.highlight)
         single_total = parts.count(th, single.parameters, style.BODY_SIZE)
         lines = VGroup(
             VGroup(parts.formula(th, f"4 d^2 = 4 dot {L.d_model}^2 =", style.BODY_SIZE), weights,
-                   parts.text(th, "weights", style.BODY_SIZE, th.muted)),
-            VGroup(parts.text(th, "+ biases 4d:", style.BODY_SIZE, th.muted),
+                   parts.text(th, self.words("weights"), style.BODY_SIZE, th.muted)),
+            VGroup(parts.text(th, self.words("biases"), style.BODY_SIZE, th.muted),
                    parts.count(th, cost.parameters - cost.weight_parameters, style.BODY_SIZE)),
-            VGroup(parts.text(th, f"parameters with h = {L.n_head}:", style.BODY_SIZE), total),
-            VGroup(parts.text(th, "parameters with h = 1:", style.BODY_SIZE), single_total),
+            VGroup(parts.text(th, self.words("parameters-with", n_head=L.n_head), style.BODY_SIZE), total),
+            VGroup(parts.text(th, self.words("parameters-with", n_head=1), style.BODY_SIZE), single_total),
         )
         for line in lines:
             line.arrange(RIGHT, buff=style.GAP_WORD)
@@ -125,11 +121,11 @@ class CostScene(LessonScene):
             .move_to(W_Q.get_left() + RIGHT * strip_w * (i + 0.5))
             for i in range(L.n_head)
         ))
-        with self.beat("Parameters: four d by d matrices, 4 d squared, whatever the number of heads."):
+        with self.beat("parameters"):
             self.play(FadeIn(self.state.header), LaggedStart(*(FadeIn(s) for s in squares), lag_ratio=0.15),
                       run_time=style.BEAT)
             self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=style.BEAT)
-        with self.beat("Heads just cut the same matrices into column blocks: the count is identical."):
+        with self.beat("same-count"):
             self.play(FadeIn(strips), FadeIn(split), run_time=style.BEAT)
             self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=style.BEAT)
         self.state.param_view = VGroup(body, strips)
@@ -137,29 +133,27 @@ class CostScene(LessonScene):
     def compute(self):
         L, th = self.lesson, self.theme
         live, single = L.cost, L.cost.single_head()
-        rows = [["stage", "formula", f"h = {L.n_head}", "h = 1"]]
+        rows = [[self.words("column-stage"), self.words("column-formula"), f"h = {L.n_head}", "h = 1"]]
         for a, b in zip(live.stages, single.stages):
             elementwise = a.macs == 0 and a.elementwise > 0
-            name = a.name + (" (element-wise)" if elementwise else "")
+            name = self.words("stage-element-wise", stage=a.name) if elementwise else a.name
             rows.append([name, a.formula, a.elementwise if elementwise else a.macs,
                          b.elementwise if elementwise else b.macs])
-        rows.append(["multiply-adds in total", "", live.total_macs, single.total_macs])
+        rows.append([self.words("total-macs"), "", live.total_macs, single.total_macs])
         # The element-wise work is not a multiply-add: it gets its own total rather than silently none.
-        rows.append(["element-wise ops in total", "", live.total_elementwise, single.total_elementwise])
+        rows.append([self.words("total-element-wise"), "", live.total_elementwise, single.total_elementwise])
         grows = next(k for k, s in enumerate(live.stages, start=1) if s.elementwise)
         colors = {(r, c): th.highlight for r in (grows, len(rows) - 1) for c in range(4)}
         T = parts.Table(th, rows, total=2, colors=colors)
-        title = parts.text(th, f"Operations per stage, n = {L.trace.n_pos} tokens, d = {L.d_model}",
+        title = parts.text(th, self.words("compute-title", n_tokens=L.trace.n_pos, d_model=L.d_model),
                            style.LABEL_SIZE, th.muted)
         group = VGroup(title, T).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=LEFT)
-        note = parts.text(th, "only scale + softmax grow with h (one n \u00d7 n map per head)", style.SMALL_SIZE,
-                          th.highlight)
+        note = parts.text(th, self.words("compute-note"), style.SMALL_SIZE, th.highlight)
         note.next_to(T, DOWN, buff=style.GAP_BLOCK).align_to(T, LEFT)
         group.add(note)
         layout.fit_in_content(group)
         self.state.compute_table = T
-        with self.beat(f"Compute: {L.n_head} heads cost the same multiply-adds as one full-width head; "
-                       f"only scale and softmax grow with h."):
+        with self.beat("compute", n_head=L.n_head):
             self.clear(self.state.param_view)
             self.play(FadeIn(title), FadeIn(T), run_time=style.BEAT)
             self.play(FadeIn(note), run_time=style.SHORT)
@@ -169,23 +163,21 @@ class CostScene(LessonScene):
         L, th = self.lesson, self.theme
         n = L.trace.n_pos
         # Other shapes, costed by the same accounting as the live model (the Lesson computed them).
-        examples = [*L.cost_examples, CostExample("this lesson's model", L.n_head, L.d_model, L.cost)]
+        examples = [*L.cost_examples, CostExample(self.words("this-model"), L.n_head, L.d_model, L.cost)]
         # Capacity: each head is one attention pattern per token; h heads, h independent patterns.
-        rows = [["", "h", "d", "d_k", "weights 4d\u00b2", "multiply-adds", "softmax ops", "patterns per token"]]
+        rows = [["", "h", "d", "d_k", *(self.words(text_id) for text_id in EXAMPLE_COLUMN_IDS)]]
         for ex in examples:
             c = ex.cost
             rows.append([ex.name, ex.n_head, ex.d_model, c.d_head, c.weight_parameters, c.total_macs,
                          c.total_elementwise, ex.n_head])
         colors = {(len(rows) - 1, c): th.highlight for c in range(len(rows[0]))}
         T = parts.Table(th, rows, colors=colors, size=style.SMALL_SIZE + 1)
-        title = parts.text(th, f"One attention layer at n = {n} tokens", style.LABEL_SIZE, th.muted)
+        title = parts.text(th, self.words("examples-title", n_tokens=n), style.LABEL_SIZE, th.muted)
         group = VGroup(title, T).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=LEFT)
         layout.fit_in_content(group)
         self.state.examples = T
         self.state.example_costs = examples
-        with self.beat("At the original Transformer's width, d = 512, one, two or eight heads cost the same weights "
-                       "and multiply-adds. What grows is capacity: one attention pattern per token for each head. "
-                       "GPT-3 uses 96 heads of 128."):
+        with self.beat("other-shapes"):
             self.clear(self.state.compute_view)
             self.play(FadeIn(title), LaggedStart(*(FadeIn(r) for r in T.rows), lag_ratio=0.12), FadeIn(T.rules),
                       run_time=style.BEAT * 1.5)
@@ -195,20 +187,18 @@ class CostScene(LessonScene):
         L, th = self.lesson, self.theme
         n, h, dk = L.trace.n_pos, L.n_head, L.d_head
         points = (
-            f"memory traffic: {h} attention maps of {n} \u00d7 {n} to write and read, not one",
-            f"kernel efficiency: many small products, each only d_k = {dk} wide",
-            f"KV cache: {h} \u00d7 n \u00d7 {dk} = n \u00d7 {L.d_model} numbers per layer for K and again for V, "
-            "whatever h is; multi-query and grouped-query attention shrink it by sharing K and V across heads",
-            f"per-head width shrinks: d_k = d / h = {L.d_model} / {h} = {dk}",
+            self.words("memory-traffic", n_head=h, n_tokens=n),
+            self.words("kernel-efficiency", d_head=dk),
+            self.words("kv-cache", n_head=h, d_head=dk, d_model=L.d_model),
+            self.words("narrower-heads", n_head=h, d_head=dk, d_model=L.d_model),
         )
         items = VGroup(*(parts.paragraph(th, "\u2022 " + p, 10.5, style.LABEL_SIZE) for p in points))
         items.arrange(DOWN, buff=style.GAP_ROW, aligned_edge=LEFT)
-        title = parts.text(th, "More heads is not free", style.HEADING_SIZE, th.warn, bold=True)
+        title = parts.text(th, self.words("not-free"), style.HEADING_SIZE, th.warn, bold=True)
         group = VGroup(title, items).arrange(DOWN, buff=style.GAP_SECTION, aligned_edge=LEFT)
         panel = parts.card(th, group, accent=th.warn)
         layout.fit_in_content(panel)
-        with self.beat("But more heads is not free: more maps to move, smaller products, narrower heads. The KV cache "
-                       "stays n by d per layer whatever h is; sharing keys and values across heads shrinks it."):
+        with self.beat("not-free"):
             self.clear(self.state.examples_view)
             self.play(FadeIn(panel), run_time=style.BEAT)
         self.state.free_view = panel
@@ -223,21 +213,18 @@ class CostScene(LessonScene):
         chart = parts.BarChart(th, values, [str(i + 1) for i in range(n)],
                                colors=[th.head(i) for i in range(n)], height=2.6,
                                bar_width=0.7 if n <= 6 else 0.45)
-        axis = parts.text(th, "head zeroed", style.SMALL_SIZE, th.muted).next_to(chart.labels, DOWN, buff=style.GAP_LABEL)
-        title = parts.paragraph(th, "Zero one head: how much does the attention output change?", 11,
-                                style.LABEL_SIZE)
-        sub = parts.text(th, f"\u2016change\u2016 / \u2016output\u2016 \u00b7 {where} \u00b7 this sentence",
-                         style.SMALL_SIZE, th.muted)
+        axis = parts.text(th, self.words("head-zeroed"), style.SMALL_SIZE, th.muted)
+        axis.next_to(chart.labels, DOWN, buff=style.GAP_LABEL)
+        title = parts.paragraph(th, self.words("ablation-title"), 11, style.LABEL_SIZE)
+        sub = parts.text(th, self.words("ablation-measure", model=where), style.SMALL_SIZE, th.muted)
         chart_group = VGroup(title, sub, VGroup(chart, axis)).arrange(DOWN, buff=style.GAP_ITEM)
         # An untrained model's differences are chance: say what trained models show, with the source.
-        lesson = ("This model is untrained, so its differences are chance. In trained models some heads matter "
-                  f"far less than others, and many can be pruned with little harm ({PRUNING_SOURCE}).")
-        lesson_note = parts.note(th, lesson, width=11)
+        lesson_note = parts.note(th, self.words("untrained-note", source=self.words("pruning-source")), width=11)
         group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=style.GAP_SECTION)
         layout.fit_in_content(group)
         self.state.chart = chart
         self.state.ablation_values = values
-        with self.beat("And not every head is equally useful: zero one head at a time and see how far the output moves."):
+        with self.beat("ablation"):
             self.clear(self.state.free_view)
             self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
                       run_time=style.SHORT)
@@ -256,7 +243,7 @@ class CostScene(LessonScene):
         chart = parts.BarChart(th, values, [""] * len(values), colors=[th.muted if h else th.warn for h in hardly],
                                height=2.4, bar_width=0.13, gap=0.04)
         # One name per layer, under its first head (72 head numbers would not be read).
-        layers = VGroup(*(parts.text(th, f"layer {i // n_head + 1}", style.SMALL_SIZE, th.muted)
+        layers = VGroup(*(parts.text(th, self.words("layer", layer=i // n_head + 1), style.SMALL_SIZE, th.muted)
                           .next_to(chart.baseline, DOWN, buff=style.GAP_LABEL).align_to(chart.bars[i], LEFT)
                           for i in range(0, len(values), n_head)))
         chart.labels = layers
@@ -264,31 +251,27 @@ class CostScene(LessonScene):
         y = chart.bars[0].get_bottom()[1] + 2.4 * SHIFT_THRESHOLD / top
         line = DashedLine([chart.baseline.get_left()[0], y, 0], [chart.baseline.get_right()[0], y, 0],
                           stroke_color=th.text, stroke_width=1.5, dash_length=0.08)
-        tag = parts.text(th, f"{SHIFT_THRESHOLD:g}", style.SMALL_SIZE, th.text).next_to(line, RIGHT, buff=style.GAP_LABEL)
-        title = parts.paragraph(th, "Zero one head at a time: how far does the model's sentence embedding move?", 12,
-                                style.LABEL_SIZE)
-        sub = parts.text(th, f"1 \u2212 cosine, mean over {R.n_sentences} sentences \u00b7 all {R.n_heads} heads of "
-                         f"{MINILM_NAME}", style.SMALL_SIZE, th.muted)
+        threshold = f"{SHIFT_THRESHOLD:g}"
+        tag = parts.text(th, threshold, style.SMALL_SIZE, th.text).next_to(line, RIGHT, buff=style.GAP_LABEL)
+        title = parts.paragraph(th, self.words("redundancy-title"), 12, style.LABEL_SIZE)
+        sub = parts.text(th, self.words("redundancy-measure", n_sentences=R.n_sentences, n_heads=R.n_heads,
+                                        model=MINILM_NAME), style.SMALL_SIZE, th.muted)
         layer, head, largest = R.largest()
         below = R.count_below(SHIFT_THRESHOLD)
-        claim = (f"Zeroing any one of {below} of the {R.n_heads} heads moves the embedding by less than "
-                 f"{SHIFT_THRESHOLD:g}; the largest move is {largest:.3f} (layer {layer + 1}, head {head + 1}). "
-                 "Many heads can be removed one at a time with little harm, as pruning studies found "
-                 f"({PRUNING_SOURCE}); which ones, only a measurement says.")
-        note = parts.note(th, claim, width=12)
+        note = parts.note(th, self.words("redundancy-note", below=below, n_heads=R.n_heads, threshold=threshold,
+                                         largest=f"{largest:.3f}", layer=layer + 1, head=head + 1,
+                                         source=self.words("pruning-source")), width=12)
         chart_group = VGroup(title, sub, VGroup(chart, layers, line, tag)).arrange(DOWN, buff=style.GAP_ITEM)
         group = VGroup(chart_group, note).arrange(DOWN, buff=style.GAP_SECTION)
         layout.fit_in_content(group)
         self.state.chart = chart
         self.state.ablation_values = values
         self.state.redundancy_note = note
-        with self.beat("Are all heads needed? Zero one head at a time, all seventy-two, and measure how far the "
-                       "model's sentence embedding moves."):
+        with self.beat("redundancy"):
             self.clear(self.state.free_view)
             self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(chart.labels), run_time=style.SHORT)
             self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.01), run_time=style.BEAT)
-        said = (f"{below} of the {R.n_heads} heads move it by less than {{}}. Many heads can be pruned with little "
-                "harm; which ones, only a measurement says.")
-        with self.beat(said.format(f"{SHIFT_THRESHOLD:g}"), spoken=said.format("one hundredth")):
+        # The voice says the threshold in words ("one hundredth"): SHIFT_THRESHOLD is 0.01.
+        with self.beat("most-heads-hardly-move", below=below, n_heads=R.n_heads, threshold=threshold):
             self.play(Create(line), FadeIn(tag), run_time=style.SHORT)
             self.play(FadeIn(note), run_time=style.SHORT)

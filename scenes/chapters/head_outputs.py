@@ -14,7 +14,6 @@ from manim import DOWN, LEFT, RIGHT, UP, FadeIn, LaggedStart, Square, VGroup, VM
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_TITLES
 
 MAX_HEAD_ROWS = 12  # heads listed one per row in the "every head" beat; more are cut (and the screen says so)
 OUTPUT_COLS = 5  # columns of each head's output row in the "every head" beat
@@ -37,9 +36,6 @@ class HeadOutputsState:
 
 class HeadOutputsScene(LessonScene):
     chapter_id = "head-outputs"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("Every head turns its attention weights into its own weighted sum of value vectors: "
-               "an n × d_k output per head, each a different context mix.")
 
     def construct(self):
         self.state = HeadOutputsState()
@@ -59,8 +55,7 @@ class HeadOutputsScene(LessonScene):
         room = config.frame_width / 2 - style.FRAME_MARGIN - self.state.header.get_right()[0] - 0.4
         layout.fit(eq, width=room)
         self.state.eq = eq.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.state.header.get_y())
-        with self.beat("Each head uses its own weights to mix its own value vectors: the weighted sum worked "
-                       "through for one head before, now in every head at once."):
+        with self.beat("each-head-mixes"):
             self.play(FadeIn(self.state.header), run_time=style.SHORT)
             self.play(Write(eq), run_time=style.BEAT)
 
@@ -90,7 +85,7 @@ class HeadOutputsScene(LessonScene):
                     else VGroup())
             arrow = parts.text(th, "\u2192", style.LABEL_SIZE, th.muted)
             vec = parts.vector(th, L.trace.heads[i, q], max_cols=OUTPUT_COLS, col_gap=0.45, width_chars=width)
-            most = VGroup(parts.text(th, f"most on \u201c{L.tokens[top_k]}\u201d", style.SMALL_SIZE, th.muted),
+            most = VGroup(parts.text(th, self.words("most-on", word=L.tokens[top_k]), style.SMALL_SIZE, th.muted),
                           parts.number(th, float(w[top_k]), style.WEIGHT_DIGITS, style.SMALL_SIZE, th.muted))
             most.arrange(RIGHT, buff=style.GAP_LABEL)
             row = VGroup(chip, VGroup(cells, mark), arrow, vec, most).arrange(RIGHT, buff=style.GAP_ITEM)
@@ -110,7 +105,7 @@ class HeadOutputsScene(LessonScene):
         ))
         layout.align_bottom(keys)
         col_titles = VGroup(
-            parts.text(th, f"weights of \u201c{tok}\u201d over the keys", style.SMALL_SIZE, th.muted)
+            parts.text(th, self.words("weights-of", word=tok), style.SMALL_SIZE, th.muted)
             .next_to(keys, UP, buff=style.GAP_CHIP).align_to(rows, LEFT),
             parts.formula(th, f'"head"_(i)["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
             .next_to(rows[0].vector, UP, buff=style.GAP_NAME).align_to(rows[0].vector, LEFT),
@@ -121,9 +116,11 @@ class HeadOutputsScene(LessonScene):
         table = VGroup(col_titles, keys, rows)
         notes = VGroup()
         if n_show < L.n_head:
-            notes.add(parts.text(th, f"first {n_show} of {L.n_head} heads drawn", style.SMALL_SIZE, th.muted))
+            notes.add(parts.text(th, self.words("heads-drawn", shown=n_show, n_head=L.n_head), style.SMALL_SIZE,
+                                 th.muted))
         if n_keys < L.trace.n_pos:
-            notes.add(parts.text(th, f"first {n_keys} of {L.trace.n_pos} keys drawn", style.SMALL_SIZE, th.muted))
+            notes.add(parts.text(th, self.words("keys-drawn", shown=n_keys, n_keys=L.trace.n_pos), style.SMALL_SIZE,
+                                 th.muted))
         if len(notes):
             notes.arrange(RIGHT, buff=style.GAP_ASIDE).next_to(rows, DOWN, buff=style.GAP_NAME).align_to(rows, LEFT)
             table.add(notes)
@@ -137,24 +134,21 @@ class HeadOutputsScene(LessonScene):
         table.move_to([0, top - table.height / 2, 0])
         self.state.note.next_to(table, DOWN, buff=style.GAP_BLOCK).set_x(0)
         self.state.table = table
-        with self.beat(f"Here is \u201c{tok}\u201d in all {L.n_head} heads: each row is a different weighting "
-                       "of the same tokens, and a different output vector."):
+        with self.beat("every-head", word=tok, n_head=L.n_head):
             self.play(FadeIn(col_titles), FadeIn(keys), FadeIn(notes),
                       LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.12), run_time=style.BEAT)
 
-    def reads(self) -> str:
+    def reads(self) -> dict:
+        """The placeholders of how the heads differ: the focus word, and how many different tokens they read most."""
         L = self.lesson
-        return f"the {L.n_head} heads read most from {len(set(L.focus_reads))} different tokens"
+        return {"word": L.tokens[L.focus], "n_head": L.n_head, "n_tokens": len(set(L.focus_reads))}
 
     def takeaway(self) -> VMobject:
         L, th = self.lesson, self.theme
-        return parts.note(th, f"For \u201c{L.tokens[L.focus]}\u201d {self.reads()}. Same shape from every head "
-                          f"({L.trace.n_pos} \u00d7 {L.d_head}), a different context mix in each: no head is the "
-                          "whole answer.", width=min(11.0, config.frame_width - 2 * style.FRAME_MARGIN))
+        return parts.note(th, self.words("takeaway", **self.reads(), n=L.trace.n_pos, d_k=L.d_head),
+                          width=min(11.0, config.frame_width - 2 * style.FRAME_MARGIN))
 
     def no_head_is_the_answer(self):
-        tok = self.lesson.tokens[self.lesson.focus]
-        with self.beat(f"How different are they? For \u201c{tok}\u201d, {self.reads()}. Same shapes, different "
-                       "context mixes: no head is the whole answer."):
+        with self.beat("how-different", **self.reads()):
             self.play(FadeIn(self.state.note), run_time=style.BEAT)
 

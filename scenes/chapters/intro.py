@@ -33,7 +33,6 @@ from manim import (
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_TITLES
 from scenes.lesson.relationships import DETERMINER_NOUN, LOCAL, SUBJECT_VERB, VERB_MODIFIER, Relationship
 
 MAX_ARC_HEADS = 6  # more arcs than this from one word stop being readable
@@ -44,13 +43,14 @@ CELL = 0.3  # the layer's rows for "sat": 12 rows of this cell size fit under th
 LINE_GAP = style.GAP_TIGHT  # lines of one table cell
 TABLE_SIZE = style.LABEL_SIZE
 
-# The table's words: the relationship, and the question it answers in "The cat sat down".
-ROW_WORDS = {
-    SUBJECT_VERB: ("subject\u2013verb", "who sat?"),
-    VERB_MODIFIER: ("verb\u2013modifier", "how?"),
-    DETERMINER_NOUN: ("determiner\u2013noun", "which cat?"),
-    LOCAL: ("local context", "next door"),
+# The table's rows: the script ids of the relationship's name and of the question it answers in "The cat sat down".
+ROW_IDS = {
+    SUBJECT_VERB: ("subject-verb", "subject-verb-question"),
+    VERB_MODIFIER: ("verb-modifier", "verb-modifier-question"),
+    DETERMINER_NOUN: ("determiner-noun", "determiner-noun-question"),
+    LOCAL: ("local", "local-question"),
 }
+HEADER_IDS = ("column-relationship", "column-link", "column-head", "column-weight", "column-why")
 
 
 @dataclass
@@ -81,53 +81,29 @@ class IntroState:
     chips: VMobject | None = None  # head chips with each link's weight (.weight, .key)
 
 
-def head_name(r: Relationship) -> str:
-    """A head as the screen numbers it: from 1."""
-    return f"layer {r.layer + 1}, head {r.head + 1}"
+def head_numbers(r: Relationship) -> dict:
+    """A head's placeholders as the screen numbers it, from 1: {layer}, {head}."""
+    return {"layer": r.layer + 1, "head": r.head + 1}
 
 
-def rule_words(name: str) -> str:
-    """A baseline's name in words: "offset -1" -> "word-before rule"."""
+def rule_id(name: str) -> tuple[str, dict]:
+    """The script id (and placeholders) of a baseline's name: "offset -1" -> the word-before rule."""
     if name.startswith("offset "):
         k = int(name.split()[1])
-        if k == -1:
-            return "word-before rule"
-        if k == 1:
-            return "next-word rule"
-        return f"{abs(k)}-words-{'back' if k < 0 else 'on'} rule"
-    return f"{name} rule"
+        if k in (-1, 1):
+            return ("rule-word-before" if k == -1 else "rule-next-word"), {}
+        return ("rule-words-back" if k < 0 else "rule-words-on"), {"n": abs(k)}
+    return "rule-named", {"name": name}
 
 
-def evidence_lines(r: Relationship, total_heads: int) -> tuple[str, ...]:
-    """The measurement behind choosing the row's head, in three short lines."""
-    e = r.evidence
-    if e.kind == "held-out":
-        return (f"held-out: {style.fmt(e.value)} right", f"{rule_words(e.baseline_name)}: {style.fmt(e.baseline)}",
-                "label" if e.labelled else "no label")
-    if e.kind == "corpus":
-        return (f"previous token: {style.fmt(e.value)}", f"mean of {e.n} sentences", "label" if e.labelled else "no label")
-    return (f"largest of {total_heads} heads", "on this sentence:", "picked here only")
-
-
-def label_verdict(rows) -> str:
-    """What the held-out test says about the probed rows' heads: ``rows`` is ((Relationship, "subject"), ...)."""
-    named = [w for r, w in rows if r.labelled]
-    unnamed = [w for r, w in rows if not r.labelled]
-    if not named:
-        return (f"On held-out sentences, the {' and '.join(unnamed)} heads beat the best position rule by too little "
-                "to earn a name.")
-    if not unnamed:
-        return (f"On held-out sentences, the {' and '.join(named)} heads beat the best position rule by a clear "
-                "margin, so they earn their names.")
-    return (f"On held-out sentences, the {' and '.join(named)} head beats the best position rule by a clear margin "
-            f"and earns its name; the {' and '.join(unnamed)} head does not.")
+def verdict_id(subject: Relationship, determiner: Relationship) -> str:
+    """What the held-out test says of the subject and determiner heads: which of them earned a name."""
+    return {(True, True): "verdict-both", (False, False): "verdict-neither", (True, False): "verdict-subject",
+            (False, True): "verdict-determiner"}[(subject.labelled, determiner.labelled)]
 
 
 class IntroScene(LessonScene):
     chapter_id = "intro"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("The question of the lesson: which relationships can different heads attend to in parallel? "
-               "One head's weights must add up to 1; in a real model different heads carry different relationships.")
 
     def construct(self):
         self.state = IntroState()
@@ -144,13 +120,12 @@ class IntroScene(LessonScene):
         th = self.theme
         title = layout.fit(parts.text(th, self.lesson.config.title, style.TITLE_SIZE + 6, bold=True),
                            width=config.frame_width - 1.2)
-        question = parts.text(th, "Which relationships can different heads attend to in parallel?",
-                              style.HEADING_SIZE, th.highlight)
+        question = parts.text(th, self.words("question"), style.HEADING_SIZE, th.highlight)
         layout.fit(question, width=config.frame_width - 1.2)
         VGroup(title, question).arrange(DOWN, buff=style.GAP_APART).move_to(UP * 0.3)
-        with self.beat("One attention head gives a model one way of looking at a sentence."):
+        with self.beat("title-card"):
             self.play(Write(title), run_time=style.BEAT)
-        with self.beat("The question of this lesson: which relationships can different heads attend to, in parallel?"):
+        with self.beat("question"):
             self.play(FadeIn(question, shift=UP * 0.2), run_time=style.BEAT)
         self.play(FadeOut(title), question.animate.scale(0.8).to_edge(UP, buff=style.TITLE_BUFF),
                   run_time=style.BEAT)
@@ -174,8 +149,7 @@ class IntroScene(LessonScene):
             num = parts.number(th, w, size=style.LABEL_SIZE).next_to(bar, UP, buff=style.GAP_TIGHT)
             bars.add(bar)
             numbers.append(num)
-        heading = parts.text(th, f"{head_name(b)} of all-MiniLM-L6-v2: its softmax row for \u201csat\u201d",
-                             style.LABEL_SIZE, th.muted)
+        heading = parts.text(th, self.words("row-heading", **head_numbers(b)), style.LABEL_SIZE, th.muted)
         # The sum of the row, term by term, under the tokens.
         terms = [parts.number(th, w, size=style.LABEL_SIZE) for w in R.focus_row]
         total = parts.number(th, R.focus_total, size=style.LABEL_SIZE, color=th.highlight)
@@ -184,8 +158,7 @@ class IntroScene(LessonScene):
             pieces += [parts.text(th, "+", style.LABEL_SIZE, th.muted), t]
         pieces += [parts.text(th, "=", style.LABEL_SIZE, th.muted), total]
         sum_line = parts.inline(*pieces, buff=style.GAP_CHIP)
-        special = parts.note(th, "[CLS] and [SEP] are special tokens the model adds at the start and end. Many heads "
-                                 "park attention on them when what they look for is absent.", width=9.0)
+        special = parts.note(th, self.words("special-tokens"), width=9.0)
         chart = VGroup(heading, VGroup(bars, VGroup(*numbers), example), sum_line, special)
         heading.next_to(VGroup(*numbers, bars), UP, buff=style.GAP_BLOCK)
         sum_line.next_to(example, DOWN, buff=style.GAP_RESULT)
@@ -196,20 +169,15 @@ class IntroScene(LessonScene):
         marks = VGroup(*(parts.highlight_box(th, numbers[k]) for k in (cat, down)))
         s = self.state
         s.example, s.bars, s.bar_numbers, s.sum_terms, s.total, s.special = example, bars, numbers, terms, total, special
-        with self.beat(f"In \u201cThe cat sat down\u201d, one head of MiniLM gives \u201csat\u201d a row of weights "
-                       f"that adds up to {style.fmt(R.focus_total)}."):
+        with self.beat("row-sums-to-one", total=R.focus_total):
             self.play(FadeIn(example), FadeIn(heading), Create(query), run_time=style.SHORT)
             self.play(LaggedStart(*(GrowFromEdge(bar, DOWN) for bar in bars), lag_ratio=0.1),
                       FadeIn(VGroup(*numbers)), run_time=style.BEAT)
             self.play(FadeIn(sum_line), run_time=style.SHORT)
-        with self.beat("[CLS] and [SEP] are special tokens the model adds at the start and end. Many heads park "
-                       "attention on them when what they look for is absent.",
-                       spoken="C L S and S E P are special tokens the model adds at the start and end. Many heads "
-                              "park attention on them when what they look for is absent."):
+        with self.beat("special-tokens"):
             self.play(FadeIn(special), run_time=style.SHORT)
         w = R.focus_row
-        with self.beat(f"The more \u201csat\u201d gives \u201ccat\u201d, the less is left for \u201cdown\u201d: "
-                       f"here {style.fmt(w[cat])} against {style.fmt(w[down])}."):
+        with self.beat("cat-or-down", cat=w[cat], down=w[down]):
             self.play(Create(marks), run_time=style.SHORT)
         self.clear(heading, bars, VGroup(*numbers), example, query, sum_line, special, marks)
 
@@ -222,20 +190,21 @@ class IntroScene(LessonScene):
     def relationship_table(self):
         th, R = self.theme, self.lesson.relationships
         size = TABLE_SIZE
-        header = ["relationship", "link", "head", "weight", "why this head"]
+        header = [self.words(text_id) for text_id in HEADER_IDS]
         rows, heads, evidence = [header], [], []
         for r in R.rows:
-            name, question = ROW_WORDS[r.key]
+            name, question = (self.words(text_id) for text_id in ROW_IDS[r.key])
             if r.key == LOCAL:
-                link = self._lines("word \u2192 previous", f"{question} (mean of {len(r.links)})")
+                link = self._lines(self.words("local-link"), self.words("local-mean", question=question,
+                                                                                   n=len(r.links)))
             else:
                 (q, k), = r.links
-                link = self._lines(f"{R.tokens[q]} \u2192 {R.tokens[k]}", question)
-            head = parts.head_chip(th, r.head, size, label=head_name(r))
+                link = self._lines(self.words("link", query=R.tokens[q], key=R.tokens[k]), question)
+            head = parts.head_chip(th, r.head, size, label=self.words("head-name", **head_numbers(r)))
             if r.labelled:  # named by what it was measured to do, only when it earned the name
-                head = VGroup(head, parts.text(th, f"{r.key} head", size, th.muted))
+                head = VGroup(head, parts.text(th, self.words("labelled-head", relation=r.key), size, th.muted))
                 head.arrange(DOWN, aligned_edge=LEFT, buff=LINE_GAP)
-            why = self._lines(*evidence_lines(r, R.total_heads), muted=False)
+            why = self._lines(*self.evidence_lines(r, R.total_heads), muted=False)
             heads.append(head)
             evidence.append(why)
             rows.append([parts.text(th, name, size), link, head, r.weight, why])
@@ -243,8 +212,7 @@ class IntroScene(LessonScene):
                         align=["left", "left", "left", "right", "left"])
         self._tidy_header(T)
         example = parts.TokenRow(th, R.tokens, size=style.HEADING_SIZE)
-        foot = parts.text(th, "weight: the head's attention on that link here \u00b7 held-out: scored on annotated "
-                              "sentences not used to choose the head", style.SMALL_SIZE, th.muted)
+        foot = parts.text(th, self.words("table-foot"), style.SMALL_SIZE, th.muted)
         view = VGroup(example, T, foot)
         example.next_to(T, UP, buff=ARC_ROOM + style.GAP_BLOCK)
         foot.next_to(T, DOWN, buff=style.GAP_BLOCK).align_to(T, LEFT)
@@ -262,21 +230,29 @@ class IntroScene(LessonScene):
         s = self.state
         s.table, s.table_rows, s.heads, s.evidence, s.links = T, tuple(R.rows), heads, evidence, links
         sv, vm, dn, loc = (R.row(k) for k in (SUBJECT_VERB, VERB_MODIFIER, DETERMINER_NOUN, LOCAL))
-        most = ", more than any other word" if all(sv.top_word) else ""
-        with self.beat(f"A sentence holds several relationships at once, and different heads carry them. "
-                       f"Who sat? {head_name(sv).capitalize()} gives \u201ccat\u201d {style.fmt(sv.weight)}{most}."):
+        with self.beat("who-sat-most" if all(sv.top_word) else "who-sat", **head_numbers(sv), weight=sv.weight):
             self.play(FadeIn(example), FadeIn(T.rows[0]), FadeIn(T.rules), FadeIn(foot), run_time=style.SHORT)
             self.play(FadeIn(T.rows[1]), Create(links[0]), run_time=style.BEAT)
-        with self.beat(f"How did it sit? {head_name(vm).capitalize()} gives \u201cdown\u201d {style.fmt(vm.weight)}. "
-                       "No annotated sentences test this link: that head was picked on this sentence only."):
+        with self.beat("how-sit", **head_numbers(vm), weight=vm.weight):
             self.play(FadeIn(T.rows[2]), Create(links[1]), run_time=style.BEAT)
-        neighbour = "a previous-token head" if loc.labelled else head_name(loc)
-        with self.beat(f"Which cat? {head_name(dn).capitalize()} gives \u201ccat\u201d {style.fmt(dn.weight)} from "
-                       f"\u201cthe\u201d. And {neighbour} joins each word to the one before."):
+        with self.beat("which-cat-previous-token" if loc.labelled else "which-cat", **head_numbers(dn),
+                       weight=dn.weight, local_layer=loc.layer + 1, local_head=loc.head + 1):
             self.play(FadeIn(T.rows[3]), Create(links[2]), run_time=style.BEAT)
             self.play(FadeIn(T.rows[4]), Create(links[3]), run_time=style.BEAT)
-        self.narrate(label_verdict(((sv, "subject"), (dn, "determiner"))))
+        self.narrate(verdict_id(sv, dn))
         self.clear(example, links, T, foot)
+
+    def evidence_lines(self, r: Relationship, total_heads: int) -> tuple[str, ...]:
+        """The measurement behind choosing the row's head, in three short lines."""
+        e = r.evidence
+        label = self.words("label" if e.labelled else "no-label")
+        if e.kind == "held-out":
+            rule, values = rule_id(e.baseline_name)
+            return (self.words("held-out", accuracy=e.value),
+                    self.words("baseline", rule=self.words(rule, **values), accuracy=e.baseline), label)
+        if e.kind == "corpus":
+            return self.words("corpus", value=e.value), self.words("corpus-mean", n=e.n), label
+        return self.words("largest", n=total_heads), self.words("largest-where"), self.words("largest-verdict")
 
     @staticmethod
     def _tidy_header(T: parts.Table) -> None:
@@ -302,7 +278,7 @@ class IntroScene(LessonScene):
                                    decor=parts.GridDecor(labels="cols", axes=False, bar=False, note=False))
         names = VGroup()
         for h in range(R.n_head):
-            name = parts.text(th, f"head {h + 1}", style.SMALL_SIZE, th.head(h))
+            name = parts.text(th, self.words("head-number", head=h + 1), style.SMALL_SIZE, th.head(h))
             name.next_to(grid.frame, LEFT, buff=style.GAP_LABEL).set_y(grid.row_box(h).get_y())
             names.add(name)
         layout.align_right(names)
@@ -311,7 +287,8 @@ class IntroScene(LessonScene):
         for r in (R.row(SUBJECT_VERB), R.row(VERB_MODIFIER)):
             if r.layer == b.layer:
                 (_, k), = r.links
-                note = parts.inline(parts.text(th, f"\u201c{R.tokens[k]}\u201d", style.SMALL_SIZE, th.head(r.head)),
+                note = parts.inline(parts.text(th, self.words("quoted", word=R.tokens[k]), style.SMALL_SIZE,
+                                               th.head(r.head)),
                                     parts.number(th, r.weight, size=style.SMALL_SIZE, color=th.head(r.head)),
                                     buff=style.GAP_TIGHT)
                 note.next_to(grid.frame, RIGHT, buff=style.GAP_LABEL).set_y(grid.row_box(r.head).get_y())
@@ -319,8 +296,9 @@ class IntroScene(LessonScene):
                 frames.add(parts.highlight_box(th, grid.cell_box(r.head, k), buff=style.GAP_NONE))
         bar = parts.ColorBar(th, height=grid.frame.height * 0.6)
         bar.next_to(VGroup(grid.frame, notes), RIGHT, buff=style.GAP_ASIDE).align_to(grid.frame, DOWN)
-        grid_title = parts.text(th, f"layer {b.layer + 1}: {R.n_head} heads, d_k = {R.d_head} each", style.LABEL_SIZE)
-        grid_count = parts.text(th, f"{R.n_head} rows for \u201csat\u201d", style.LABEL_SIZE, th.highlight)
+        grid_title = parts.text(th, self.words("layer-heads", layer=b.layer + 1, n_head=R.n_head, d_head=R.d_head),
+                                style.LABEL_SIZE)
+        grid_count = parts.text(th, self.words("layer-rows", n_head=R.n_head), style.LABEL_SIZE, th.highlight)
         right = VGroup(grid_title, VGroup(grid, names, notes, frames, bar), grid_count).arrange(DOWN, buff=style.GAP_BLOCK)
         # One head as wide as the model: still one softmax row for "sat" (drawn empty: MiniLM has no such head).
         one = VGroup(*(Rectangle(width=CELL, height=CELL, stroke_color=th.muted, stroke_width=1.5)
@@ -329,13 +307,14 @@ class IntroScene(LessonScene):
         keys.next_to(one, UP, buff=style.GAP_LABEL)
         for key, cell in zip(keys, one):
             key.set_x(cell.get_x())
-        one_title = self._lines(f"one head, d_k = {R.d_model}", "(as wide as the model)", size=style.LABEL_SIZE)
-        one_count = self._lines("1 row for \u201csat\u201d", "its weights add up to 1", size=style.LABEL_SIZE)
+        one_title = self._lines(self.words("one-head", d_model=R.d_model), self.words("one-head-width"),
+                                size=style.LABEL_SIZE)
+        one_count = self._lines(self.words("one-row"), self.words("one-row-sum"), size=style.LABEL_SIZE)
         one_count[0].set_color(th.highlight)
         left = VGroup(one_title, VGroup(keys, one), one_count).arrange(DOWN, buff=style.GAP_BLOCK)
         panels = VGroup(left, right).arrange(RIGHT, buff=style.GAP_WIDE)
-        count = parts.text(th, f"all-MiniLM-L6-v2: {R.n_head} heads \u00d7 {R.n_layer} layers = {R.total_heads} "
-                               "patterns for every token", style.LABEL_SIZE, th.muted)
+        count = parts.text(th, self.words("all-patterns", n_head=R.n_head, n_layer=R.n_layer, total_heads=R.total_heads),
+                           style.LABEL_SIZE, th.muted)
         view = VGroup(panels, count).arrange(DOWN, buff=style.GAP_SECTION)
         self._fit_below_question(view)
         s = self.state
@@ -343,19 +322,17 @@ class IntroScene(LessonScene):
         # Alone on screen first, larger and centred; it makes room when the layer's heads arrive.
         home, width = left.get_center(), left.width
         left.scale(ALONE).move_to([0, view.get_y(), 0])
-        with self.beat("Why not one bigger head? However wide it is, a single head still makes one softmax row "
-                       "per token."):
+        with self.beat("bigger-head"):
             self.play(FadeIn(one_title), FadeIn(keys), Create(one), FadeIn(one_count), run_time=style.BEAT)
         same_layer = len(notes) == 2
-        detail = (f" In layer {b.layer + 1}, one head gives \u201ccat\u201d {style.fmt(R.row(SUBJECT_VERB).weight)} "
-                  f"while another gives \u201cdown\u201d {style.fmt(R.row(VERB_MODIFIER).weight)}"
-                  + (": more than one row could hold." if R.link_sum > 1 else ".")
-                  if same_layer else "")
-        with self.beat(f"{R.n_head} heads make {R.n_head} rows for every token.{detail}"):
+        rows_id = ("rows-per-token-overfull" if R.link_sum > 1 else "rows-per-token-both") if same_layer \
+            else "rows-per-token"
+        with self.beat(rows_id, n_head=R.n_head, layer=b.layer + 1, cat=R.row(SUBJECT_VERB).weight,
+                       down=R.row(VERB_MODIFIER).weight):
             self.play(left.animate.scale_to_fit_width(width).move_to(home), run_time=style.SHORT)
             self.play(FadeIn(grid_title), FadeIn(grid), FadeIn(names), FadeIn(bar), run_time=style.BEAT)
             self.play(FadeIn(grid_count), FadeIn(notes), Create(frames), run_time=style.SHORT)
-        with self.beat(f"Across MiniLM's {R.n_layer} layers, that is {R.total_heads} patterns for every token."):
+        with self.beat("all-layers", n_layer=R.n_layer, total_heads=R.total_heads):
             self.play(FadeIn(count), run_time=style.SHORT)
         self.clear(view)
 
@@ -372,34 +349,32 @@ class IntroScene(LessonScene):
             k = int(w.argmax())
             arc = parts.attention_arc(th, row.tokens[f], row.tokens[k], float(w[k]), th.head(h), max_width=12)
             arcs.add(arc)
-            chip = parts.head_chip(th, h, label=f"head {h + 1}: {style.fmt(float(w[k]))} on \u201c{L.tokens[k]}\u201d")
+            chip = parts.head_chip(th, h, label=self.words("strongest-link", head=h + 1, weight=float(w[k]),
+                                                           word=L.tokens[k]))
             chip.weight, chip.key = float(w[k]), k
             chips.add(chip)
         chips.arrange_in_grid(cols=n_heads if n_heads <= 4 else 3, buff=(style.GAP_ITEM, style.GAP_NAME))
         layout.fit(chips, width=config.frame_width - 1.0)
         chips.move_to(UP * 2.0)
         focus = parts.highlight_box(th, row.tokens[f])
-        caption = f"each head's strongest link from \u201c{L.tokens[f]}\u201d \u00b7 real weights, {L.model_name}"
-        if L.n_head > n_heads:
-            caption += f"; first {n_heads} of {L.n_head} heads"
+        caption = self.words("links-note-first" if L.n_head > n_heads else "links-note", word=L.tokens[f],
+                             model=L.model_name, shown=n_heads, n_head=L.n_head)
         note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
         note.next_to(row, DOWN, buff=style.GAP_RESULT if row.note is not None else style.GAP_ITEM)
-        with self.beat(f"Now the lesson's own sentence. Watch the word \u201c{L.tokens[f]}\u201d: each head links it "
-                       "somewhere else, all at the same time."):
+        with self.beat("own-sentence", word=L.tokens[f]):
             self.play(FadeIn(row, shift=UP * 0.2), Create(focus), run_time=style.SHORT)
             self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),
                       run_time=style.BEAT * 1.5)
-        self.narrate("That is multi-head attention: several ways of relating the same tokens, each with its own "
-                     "weights, run in parallel, then fused.")
+        self.narrate("fused")
         self.state.arcs, self.state.chips = arcs, chips
         self.clear(row, arcs, chips, note, focus, run_time=style.SHORT)
 
     def chapter_plan(self):
         th = self.theme
         items = VGroup()
-        for cid in self.lesson.config.chapters:
-            number = str(self.lesson.chapter_number(cid))
-            line = parts.text(th, f"{number}  {CHAPTER_TITLES[cid]}", style.LABEL_SIZE)
+        for number, title in self.lesson.plan:
+            number = str(number)
+            line = parts.text(th, self.words("plan-line", number=number, title=title), style.LABEL_SIZE)
             line[: len(number)].set_color(th.highlight)  # glyphs: one per non-space character
             items.add(line)
         cols = 2 if len(items) > 5 else 1
@@ -413,11 +388,10 @@ class IntroScene(LessonScene):
                 line.shift(DOWN * r * pitch - line[0].get_bottom() * UP - line.get_left() * RIGHT)
             columns.add(column)
         columns.arrange(RIGHT, aligned_edge=UP, buff=style.GAP_WIDE)
-        heading = parts.text(th, "The plan", style.HEADING_SIZE, bold=True)
+        heading = parts.text(th, self.words("plan"), style.HEADING_SIZE, bold=True)
         plan = VGroup(heading, columns).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_SECTION)
         layout.fit(plan, width=config.frame_width - 1.0, height=config.frame_height - 2.2)
         plan.move_to(DOWN * 0.3)
-        with self.beat("We build it step by step: one head, split heads, their patterns, "
-                       "then how their outputs are joined and projected."):
+        with self.beat("plan"):
             self.play(FadeIn(heading), LaggedStart(*(FadeIn(i, shift=RIGHT * 0.2) for i in items), lag_ratio=0.08),
                       run_time=style.BEAT * 1.5)

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from manim import DOWN, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, ReplacementTransform, VGroup, VMobject, config
 
-from mha_core.sizes import shown_indices
+from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, shown_indices
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_TITLES
 from scenes.parts import NumberLabel
 
 MAX_DIMS = 6  # vector entries drawn per column before an ellipsis
@@ -35,7 +34,8 @@ class WorkedRow(VGroup):
     The query vector q stands in its own column on the left. Every number is a NumberLabel.
     """
 
-    def __init__(self, th, lesson, head: int, query: int):
+    def __init__(self, th, lesson, head: int, query: int, mask_word: str):
+        """``mask_word``: the word the scaling row's label adds when the model masks attention."""
         super().__init__()
         t = lesson.trace
         self.keys = list(range(min(t.n_pos, style.MAX_TOKENS)))
@@ -96,9 +96,8 @@ class WorkedRow(VGroup):
         sqrt_dk = style.fmt(math.sqrt(t.d_head))
 
         self.score_label = self._stage_label(th, "q dot k_j", self.score_y)
-        mask_note = ", mask" if t.mask is not None else ""
-        self.scaled_label = self._stage_label(th, f'"÷" sqrt({t.d_head}) = {sqrt_dk}' if not mask_note else
-                                      f'"÷" sqrt({t.d_head}) "{mask_note}"', self.scaled_y)
+        self.scaled_label = self._stage_label(th, f'"÷" sqrt({t.d_head}) = {sqrt_dk}' if t.mask is None else
+                                      f'"÷" sqrt({t.d_head}) ", {mask_word}"', self.scaled_y)
         self.weight_label = self._stage_label(th, 'op("softmax")', self.weight_y)
         self.k_label = self._stage_label(th, "k_j", self.vec_y[min(1, len(self.vec_y) - 1)])
         self.v_label = self._stage_label(th, "v_j", self.vec_y[min(1, len(self.vec_y) - 1)])
@@ -138,6 +137,15 @@ class WorkedRow(VGroup):
         return label.move_to([self.label_x, y, 0], aligned_edge=RIGHT)
 
 
+def choice_values(r) -> dict:
+    """The placeholders of the head-choice beat and card: why the lesson follows head ``r`` (a RelationResult)."""
+    low, high = r.interval
+    return {"layer": r.layer + 1, "head": r.head + 1, "total_heads": MINILM_LAYERS * MINILM_HEADS,
+            "relation": parts.RELATION_WORDS[r.relation], "accuracy": float(r.accuracy), "low": float(low),
+            "high": float(high), "rule": parts.rule_words(r.baseline_name).removeprefix("the "),
+            "baseline": float(r.baseline_accuracy), "points": f"{100 * (r.accuracy - r.baseline_accuracy):.0f}"}
+
+
 @dataclass
 class OneHeadState:
     """What the beats have drawn, by name; later beats and tests read it.
@@ -157,9 +165,6 @@ class OneHeadState:
 
 class OneHeadScene(LessonScene):
     chapter_id = "one-head"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("One attention head worked through with real numbers: a query is compared with every key, "
-               "the scores are scaled by √d_k, softmax turns them into weights, and the weights mix the values.")
 
     def construct(self):
         self.state = OneHeadState()
@@ -178,9 +183,10 @@ class OneHeadScene(LessonScene):
 
     def setup_stage(self):
         th, L = self.theme, self.lesson
-        subtitle = f"{parts.model_line(L)} \u00b7 head {self.head + 1}{parts.cap_note(L.trace.n_pos)}"
+        subtitle = self.words("subtitle", model_line=parts.model_line(L), head=self.head + 1,
+                              cap_note=parts.cap_note(L.trace.n_pos))
         self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, subtitle)
-        self.state.table = WorkedRow(th, L, self.head, self.state.f)
+        self.state.table = WorkedRow(th, L, self.head, self.state.f, self.words("mask"))
         left, right, bottom, top = layout.content_box()
         # Scale the whole table (and the rows added later) to the content width, once.
         T = self.state.table
@@ -207,21 +213,21 @@ class OneHeadScene(LessonScene):
         for role, values in (("Q", L.trace.q), ("K", L.trace.k), ("V", L.trace.v)):
             lhs = f'x["{word}"] W_{role}^(({self.head + 1})) + b_{role}^(({self.head + 1})) ='
             rows.append(parts.vector(th, values[self.head, f], name=lhs, name_color=th.role(role), max_cols=MAX_DIMS))
-        lengths = parts.text(th, f"x has d = {L.d_model} entries; q, k and v in one head have d_k = {L.d_head}",
-                             style.SMALL_SIZE, th.muted)
+        lengths = parts.text(th, self.words("lengths", d=L.d_model, d_k=L.d_head), style.SMALL_SIZE, th.muted)
         group = VGroup(*rows).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=RIGHT)
         self.state.projections = VGroup(group, lengths.next_to(group, DOWN, buff=style.GAP_SECTION))
         layout.fit_in_content(self.state.projections)
-        with self.beat("One head scores how much each token should read from every other token."):
+        with self.beat("one-head"):
             self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
-        if (why := parts.head_choice(L)) is not None:
-            card = parts.note(th, why, width=min(9.0, config.frame_width - 1.0))
+        if (r := L.focus_relation) is not None:  # chosen by measurement (else the author set the head)
+            why = choice_values(r)
+            card = parts.note(th, self.words("head-choice" if r.labelled else "head-choice-too-close", **why),
+                              width=min(9.0, config.frame_width - 1.0))
             layout.fit_in_content(card)
-            with self.beat(why, spoken=parts.head_choice(L, spoken=True)):
+            with self.beat("head-choice" if r.labelled else "head-choice-too-close", **why):
                 self.play(FadeIn(card), run_time=style.BEAT)
             self.clear(card)
-        with self.beat(f"First, each token's vector x meets this head's own projections: times W_Q, plus a bias, "
-                       f"gives its query; W_K its key; W_V its value. Here for \u201c{word}\u201d."):
+        with self.beat("projections", word=word):
             self.play(FadeIn(x), run_time=style.SHORT)
             self.play(LaggedStart(*(FadeIn(r, shift=RIGHT * 0.2) for r in rows[1:]), lag_ratio=0.4),
                       FadeIn(lengths), run_time=style.BEAT)
@@ -230,10 +236,10 @@ class OneHeadScene(LessonScene):
     def queries_meet_keys(self):
         th, T = self.theme, self.state.table
         word = self.lesson.tokens[self.state.f]
-        with self.beat(f"Take the query of \u201c{word}\u201d and the key of every token."):
+        with self.beat("query-and-keys", word=word):
             self.play(FadeIn(T.key_labels), FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
             self.play(FadeIn(T.k_block), FadeIn(T.k_label), FadeIn(T.dot), run_time=style.BEAT)
-        with self.beat("Each score is a dot product: multiply the two vectors entry by entry and add."):
+        with self.beat("dot-product"):
             frame = parts.highlight_box(th, T.columns[0], buff=style.GAP_TIGHT)
             qbox = parts.highlight_box(th, T.q_col, buff=style.GAP_TIGHT, color=th.role("Q"))
             self.play(Create(frame), Create(qbox), FadeIn(T.score_label), run_time=style.SHORT)
@@ -243,7 +249,7 @@ class OneHeadScene(LessonScene):
 
     def scale_scores(self):
         T, L = self.state.table, self.lesson
-        with self.beat(f"Divide by the square root of d_k, here \u221a{L.d_head}, so the scores do not grow with the width."):
+        with self.beat("scale", d_k=L.d_head):
             self.play(FadeIn(T.scaled_label), ReplacementTransform(T.scores.copy(), T.scaled), run_time=style.BEAT)
 
     def softmax_row(self):
@@ -251,7 +257,7 @@ class OneHeadScene(LessonScene):
         total = parts.formula(th, f'sum = {style.fmt(T.weight_sum)}', style.LABEL_SIZE, th.muted)
         total.next_to(T.weight_label, DOWN, buff=style.GAP_LINE).align_to(T.weight_label, RIGHT)
         self.state.total = total
-        with self.beat("Softmax turns the row into weights: all positive, summing to one."):
+        with self.beat("softmax"):
             self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
             self.play(FadeIn(total), run_time=style.SHORT)
 
@@ -270,7 +276,7 @@ class OneHeadScene(LessonScene):
         lhs = parts.formula(th, f'op("head")_{self.head + 1} ("{L.tokens[self.state.f]}") = sum_j w_j v_j =', style.LABEL_SIZE)
         result = VGroup(lhs, entries).arrange(RIGHT, buff=style.GAP_ITEM)
         layout.fit(result, width=config.frame_width - 1.0)
-        with self.beat("Then the weights mix the value vectors: each token's value, scaled by its weight, summed."):
+        with self.beat("mix-values"):
             # Clear the key side and lift the weights under the value vectors.
             lift = UP * (T.scores.get_y() - T.weights.get_y())
             self.play(FadeOut(VGroup(T.k_block, T.k_label, T.q_col, T.dot, T.scores, T.score_label, T.scaled,
@@ -295,13 +301,11 @@ class OneHeadScene(LessonScene):
         source = T.key_labels[f] if f < len(T.keys) else T.q_label  # the query's own column, if drawn
         arcs = VGroup(*(parts.attention_arc(th, source, T.key_labels[k], float(w[k]), th.head(self.head),
                                             max_width=10, height=0.35) for k in sorted(keep) if k != self.state.f))
-        caveat = parts.note(th, "Attention weights show where information flows, not why the model decided.",
-                            width=min(9.0, config.frame_width - 1.0), kind="caveat")
+        caveat = parts.note(th, self.words("caveat"), width=min(9.0, config.frame_width - 1.0), kind="caveat")
         caveat.next_to(self.state.result, DOWN, buff=style.GAP_APART)
         if caveat.get_bottom()[1] < -config.frame_height / 2 + style.FRAME_MARGIN:
             caveat.next_to(self.state.result, DOWN, buff=style.GAP_NAME)
-        with self.beat("The strongest weights are where information flows for this word. "
-                       "They show where, not why the model decided."):
+        with self.beat("where-not-why"):
             self.play(T.q_label.animate.set_opacity(1), LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.15),
                       run_time=style.BEAT)
             self.play(FadeIn(caveat, shift=UP * 0.2), run_time=style.BEAT)

@@ -16,7 +16,6 @@ from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedS
 from mha_core.sizes import shown_indices
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_TITLES
 
 ARROW_ROOM = 0.7  # between the block diagram's boxes: room for an arrow
 MAX_WRITE_ROWS = 6  # per-head contributions listed; more heads: the first few, "⋮", the last
@@ -44,9 +43,6 @@ class OutputProjectionState:
 
 class OutputProjectionScene(LessonScene):
     chapter_id = "output-projection"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("The output projection W_O mixes the concatenated heads into one update vector per token; "
-               "the update is added to the residual stream, then Add & Norm takes over.")
 
     def construct(self):
         self.state = OutputProjectionState()
@@ -71,13 +67,14 @@ class OutputProjectionScene(LessonScene):
         W = parts.HeadBlocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
                              labels=parts.MatrixLabels(shape=False))
         W.name = parts.formula(th, "W_O in RR^(d times d)", style.LABEL_SIZE, th.role("O"))
-        W.shape = parts.text(th, f"{L.d_model} \u00d7 {L.d_model}, {L.weights_kind}", style.SMALL_SIZE, th.muted)
+        W.shape = parts.text(th, self.words("w-o-shape", d_model=L.d_model, weights=L.weights_kind), style.SMALL_SIZE,
+                             th.muted)
         W.name.next_to(W.brackets, UP, buff=style.GAP_NAME)
         W.add(W.name)
         # Tags on the right of each row block: which head's numbers those rows read.
         tags = VGroup()
         for h in (h for h in W.heads if h is not None):
-            tag = parts.head_chip(th, h, style.SMALL_SIZE - 2, label=f"reads head {h + 1}")
+            tag = parts.head_chip(th, h, style.SMALL_SIZE - 2, label=self.words("reads-head", head=h + 1))
             tags.add(tag.next_to(W.brackets, RIGHT, buff=style.GAP_NAME).set_y(W.block(h)[0].get_y()))
         self.state.W, self.state.W_tags = W, tags
         group = VGroup(W, tags)
@@ -85,7 +82,7 @@ class OutputProjectionScene(LessonScene):
         layout.fit(group, height=top - bottom - 1.0)
         group.move_to([1.0, (top + bottom) / 2 + 0.4, 0])
         W.shape.next_to(W.brackets, DOWN, buff=style.GAP_LABEL)
-        with self.beat(f"Most explainers skip this matrix: W_O, {L.weights_kind}, d by d, its rows in one block per head."):
+        with self.beat("the-matrix", weights=L.weights_kind):
             self.play(FadeIn(self.state.header), FadeIn(eq), run_time=style.SHORT)
             self.play(FadeIn(W), FadeIn(W.shape), run_time=style.BEAT)
             self.play(LaggedStart(*(FadeIn(t, shift=LEFT * 0.2) for t in tags), lag_ratio=0.15), run_time=style.BEAT)
@@ -110,8 +107,7 @@ class OutputProjectionScene(LessonScene):
         out_name.next_to(out.brackets, LEFT, buff=style.GAP_LINE)
         self.state.concat_column, self.state.output_row = c, out
         self.state.product = VGroup(c, c_name, dot, out, out_name)
-        with self.beat(f"Row block i multiplies only head i's part of \u201c{tok}\u201d's concatenation; "
-                       f"each output number sums all the blocks."):
+        with self.beat("one-token-through", word=tok):
             self.play(FadeOut(W.shape), FadeIn(c), FadeIn(c_name), FadeIn(dot), run_time=style.BEAT)
             self.play(FadeIn(out), FadeIn(out_name), run_time=style.BEAT)
 
@@ -122,8 +118,8 @@ class OutputProjectionScene(LessonScene):
         items = []
         for k, h in enumerate(heads):
             if h is None:
-                items.append((parts.text(th, f"heads {heads[k - 1] + 2}\u2013{heads[k + 1]}", style.SMALL_SIZE,
-                                         th.muted), None, None))
+                items.append((parts.text(th, self.words("heads-left-out", first=heads[k - 1] + 2, last=heads[k + 1]),
+                                         style.SMALL_SIZE, th.muted), None, None))
             else:
                 items.append((f'"head"_{h + 1}["{tok}"] W_O^(({h + 1}))', L.head_writes[h, q], th.head(h)))
         if L.b_O is not None:
@@ -133,7 +129,7 @@ class OutputProjectionScene(LessonScene):
         stack.rule(len(items) - 1)
         layout.fit_in_content(stack, trim=0.2)
         self.state.writes = stack
-        with self.beat("Split by head: each block turns one head into a full-width contribution, and W_O adds them up."):
+        with self.beat("per-head-writes"):
             self.clear(self.state.W, self.state.W_tags, self.state.product)
             body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
             self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
@@ -154,7 +150,7 @@ class OutputProjectionScene(LessonScene):
         stack.move_to([0, top - 0.3 - stack.height / 2 - 0.4, 0])
         self.state.residual = stack
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
-        with self.beat(f"That output is an update, added to \u201c{tok}\u201d's own vector: the residual stream."):
+        with self.beat("residual-update", word=tok):
             self.clear(self.state.writes)
             self.play(FadeIn(body[0]), run_time=style.SHORT)
             self.play(FadeIn(body[1]), run_time=style.SHORT)
@@ -162,26 +158,24 @@ class OutputProjectionScene(LessonScene):
         self.state.norm_row = body[3]
 
     def add_and_norm(self):
-        with self.beat("Then Add and Norm: layer normalisation rescales each row to mean 0, variance 1."):
+        with self.beat("add-and-norm"):
             self.play(FadeIn(self.state.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
 
     def drop_in_block(self):
         L, th = self.lesson, self.theme
-        shape = f"{L.trace.n_pos} \u00d7 {L.d_model}"
-        x_in = parts.shape_badge(th, f"X: {shape}", th.role("X"))
-        block = parts.card(th, parts.text(th, "multi-head attention + Add & Norm", style.LABEL_SIZE),
-                           accent=th.role("O"))
-        x_out = parts.shape_badge(th, f"out: {shape}", th.role("O"))
-        nxt = parts.card(th, parts.text(th, "next block", style.LABEL_SIZE, th.muted))
+        shape = dict(n_tokens=L.trace.n_pos, d_model=L.d_model)
+        x_in = parts.shape_badge(th, self.words("shape-in", **shape), th.role("X"))
+        block = parts.card(th, parts.text(th, self.words("block"), style.LABEL_SIZE), accent=th.role("O"))
+        x_out = parts.shape_badge(th, self.words("shape-out", **shape), th.role("O"))
+        nxt = parts.card(th, parts.text(th, self.words("next-block"), style.LABEL_SIZE, th.muted))
         row = VGroup(x_in, block, x_out, nxt).arrange(RIGHT, buff=ARROW_ROOM)
         arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=style.GAP_TIGHT, stroke_width=3, color=th.muted,
                                 tip_length=0.15) for a, b in zip(row[:-1], row[1:])))
         strip = VGroup(row, arrows)
         layout.fit(strip, width=config.frame_width - 2 * style.FRAME_MARGIN)
         strip.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.3)
-        note = parts.text(th, "same shape in and out: a drop-in block you can stack", style.LABEL_SIZE, th.muted)
+        note = parts.text(th, self.words("drop-in"), style.LABEL_SIZE, th.muted)
         note.next_to(strip, UP, buff=style.GAP_ITEM)
-        with self.beat(f"Output {L.trace.n_pos} by {L.d_model}, the same shape as the input: "
-                       f"a drop-in block you can stack."):
+        with self.beat("drop-in-block", **shape):
             self.play(FadeIn(row[:3]), Create(arrows[:2]), run_time=style.BEAT)
             self.play(FadeIn(row[3]), Create(arrows[2]), FadeIn(note), run_time=style.BEAT)

@@ -15,7 +15,6 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, VMobje
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_TITLES
 
 
 @dataclass
@@ -35,9 +34,6 @@ class ParallelHeadsState:
 
 class ParallelHeadsScene(LessonScene):
     chapter_id = "parallel-heads"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("All h attention patterns side by side on the same colour scale: the heads run in parallel, "
-               "and each one spreads the same query's attention differently.")
 
     def construct(self):
         self.state = ParallelHeadsState()
@@ -67,7 +63,8 @@ class ParallelHeadsScene(LessonScene):
                 which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
             g = parts.AttentionGrid(th, L.trace.weights[i], tokens, cell=cell, decor=parts.OVERVIEW.but(labels=which),
                                     color=th.head(i), binned=True)
-            chip = parts.text(th, f"head {i + 1}", style.SMALL_SIZE, th.head(i)).next_to(g.frame, DOWN, buff=style.GAP_CHIP)
+            chip = parts.text(th, self.words("head-title", head=i + 1), style.SMALL_SIZE, th.head(i))
+            chip.next_to(g.frame, DOWN, buff=style.GAP_CHIP)
             g.chip = chip
             g.add(chip)
             grids.add(g)
@@ -78,8 +75,8 @@ class ParallelHeadsScene(LessonScene):
             r, c = divmod(i, cols)
             g.shift([c * pitch_x - g.frame.get_x(), -r * pitch_y - g.frame.get_y(), 0])
         axes = VGroup()
-        key = parts.text(th, "key \u2192", style.SMALL_SIZE, th.muted)
-        query = parts.text(th, "query \u2192", style.SMALL_SIZE, th.muted).rotate(-math.pi / 2)
+        key = parts.text(th, self.words("key-axis"), style.SMALL_SIZE, th.muted)
+        query = parts.text(th, self.words("query-axis"), style.SMALL_SIZE, th.muted).rotate(-math.pi / 2)
         key.next_to(grids, UP, buff=style.GAP_CHIP).align_to(grids[0].frame, LEFT)
         query.next_to(grids, LEFT, buff=style.GAP_CHIP).align_to(grids[0].frame, UP)
         axes.add(key, query)
@@ -87,11 +84,9 @@ class ParallelHeadsScene(LessonScene):
         layout.fit(arranged, width=width, height=room_top - bottom - 0.45)
         arranged.move_to([left + arranged.width / 2, room_top - arranged.height / 2, 0])
         self.state.bar.next_to(arranged, RIGHT, buff=style.GAP_ASIDE).align_to(grids[0].frame, UP)
-        note = "rows: queries \u00b7 columns: keys \u00b7 one colour scale for every head"
-        if not labels:
-            shown = " ".join(tokens[:n])
-            note = f"tokens in order: {shown}"
-        note += parts.cap_note(len(tokens))
+        # The tokens in order when the patterns are too small to name them.
+        note = self.words("note" if labels else "note-tokens", tokens=" ".join(tokens[:n]),
+                          cap_note=parts.cap_note(len(tokens)))
         self.state.note = layout.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
         self.state.note.next_to(arranged, DOWN, buff=style.GAP_LINE).align_to(arranged, LEFT)
         if self.state.note.get_bottom()[1] < bottom:
@@ -100,13 +95,12 @@ class ParallelHeadsScene(LessonScene):
 
     def all_at_once(self):
         L = self.lesson
-        with self.beat(f"Here are all {L.n_head} heads on the same sentence, side by side. "
-                       "Rows are queries, columns are keys."):
+        with self.beat("all-heads", n_head=L.n_head):
             self.play(FadeIn(self.state.header), run_time=style.SHORT)
             # One animation for all heads: they run in parallel, not one after another.
             s = self.state
             self.play(FadeIn(s.grids), FadeIn(s.axes), FadeIn(s.bar), FadeIn(s.note), run_time=style.BEAT)
-        with self.beat("Every pattern uses the same colour scale, from zero to one, so they can be compared directly."):
+        with self.beat("same-scale"):
             # A frame around the scale points at it; the bar itself stays put (scaling it made it jump).
             frame = parts.highlight_box(self.theme, self.state.bar, buff=style.GAP_FRAME)
             self.play(Create(frame), run_time=style.SHORT)
@@ -120,8 +114,7 @@ class ParallelHeadsScene(LessonScene):
         for i, g in enumerate(self.state.grids):
             k = int(L.trace.weights[i, f, : g.n_keys].argmax())
             tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=style.GAP_NONE, color=th.text).set_stroke(width=2))
-        with self.beat(f"Follow one query, \u201c{L.tokens[f]}\u201d, across the heads: "
-                       "each head puts its weight somewhere else."):
+        with self.beat("same-query", word=L.tokens[f]):
             self.play(Create(boxes), run_time=style.BEAT)
             self.play(Create(tops), run_time=style.SHORT)
-        self.narrate("Same tokens, different lenses: the heads share no weights and run side by side.")
+        self.narrate("lenses")

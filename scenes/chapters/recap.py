@@ -15,13 +15,9 @@ from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, GrowArrow, LaggedStart,
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_TITLES
 
-DECISION_RULE = "Split Q/K/V into heads, let each head mix values, then concatenate and project through W_O."
-FAILURE_TRAP = ("Treating multi-head attention as duplicated attention rather than separate projections, each with "
-                "its own weights.")
-REMEMBER = ("Multi-head attention: several ways of relating the same tokens, each with its own weights, run in "
-            "parallel, then fused.")
+# The pipeline's stages after X: their script ids.
+STAGE_IDS = ("stage-split", "stage-mix", "stage-concat", "stage-project", "stage-add-norm")
 NUMBERED_CELL = 0.6  # grid cells at least this big carry their numbers (4 characters must fit)
 
 
@@ -42,9 +38,6 @@ class RecapState:
 
 class RecapScene(LessonScene):
     chapter_id = "recap"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("The decision rule (split Q/K/V into heads, let each head mix values, concatenate, project through W_O) "
-               "and the failure trap, with the measured evidence that heads are not copies.")
 
     def construct(self):
         self.state = RecapState()
@@ -63,41 +56,38 @@ class RecapScene(LessonScene):
         d, h, dk, n = L.d_model, L.n_head, L.d_head, L.trace.n_pos
         single = L.cost.single_head()
         points = (
-            f"{h} heads attend in parallel, each at width d / h = {d} / {h} = {dk}.",
-            f"Concatenating their outputs gives back n \u00d7 d = {n} \u00d7 {d}.",
-            f"W_O blends the heads into one output of width {d}.",
-            f"Cost \u2248 one full-width head: {style.count(L.cost.weight_parameters)} weights either way, "
-            f"{style.count(L.cost.total_macs)} multiply-adds against {style.count(single.total_macs)}.",
+            self.words("point-parallel", n_head=h, d_model=d, d_head=dk),
+            self.words("point-concat", n_tokens=n, d_model=d),
+            self.words("point-blend", d_model=d),
+            self.words("point-cost", weights=style.count(L.cost.weight_parameters),
+                       macs=style.count(L.cost.total_macs), single_macs=style.count(single.total_macs)),
         )
         items = VGroup(*(parts.paragraph(th, f"{k}  {p}", 11.5, style.BODY_SIZE) for k, p in enumerate(points, 1)))
         items.arrange(DOWN, buff=style.GAP_ROW, aligned_edge=LEFT)
         layout.fit_in_content(items)
         self.state.points = items
-        with self.beat(f"Four points to keep. One: {h} heads attend in parallel, each {dk} wide. Two: concatenated, "
-                       f"they are {d} wide again. Three: W_O blends them. Four: all of it costs about what one "
-                       "full-width head costs."):
+        with self.beat("four-points", n_head=h, d_head=dk, d_model=d):
             self.play(FadeIn(self.state.header), LaggedStart(*(FadeIn(i, shift=UP * 0.1) for i in items),
                                                                lag_ratio=0.5), run_time=style.BEAT * 2)
         self.clear(items)
 
     def decision_rule(self):
         th = self.theme
-        label = parts.text(th, "Decision rule", style.LABEL_SIZE, th.highlight, bold=True)
-        rule = parts.paragraph(th, DECISION_RULE, 11.5, style.BODY_SIZE)
+        label = parts.text(th, self.words("decision-rule-label"), style.LABEL_SIZE, th.highlight, bold=True)
+        rule = parts.paragraph(th, self.words("decision-rule"), 11.5, style.BODY_SIZE)
         self.state.rule_card = parts.card(th, VGroup(label, rule).arrange(DOWN, buff=style.GAP_NAME, aligned_edge=LEFT),
                                           accent=th.highlight)
         layout.fit(self.state.rule_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.state.rule_card.next_to(self.state.header, DOWN, buff=style.GAP_SECTION).set_x(0)
-        with self.beat("The decision rule: split Q, K and V into heads, let each head mix values, "
-                       "then concatenate and project through W_O."):
+        with self.beat("decision-rule"):
             self.play(FadeIn(self.state.rule_card), run_time=style.BEAT)
 
     def pipeline(self):
         L, th = self.lesson, self.theme
         n, d, h, dk = L.trace.n_pos, L.d_model, L.n_head, L.d_head
-        names = ["X", "split Q, K, V\ninto h heads", "each head\nmixes values", "concatenate", "project\nthrough W_O",
-                 "+ X, then\nAdd & Norm"]
-        shapes = [f"{n} \u00d7 {d}", f"{h} \u00d7 {n} \u00d7 {dk} each", f"{h} \u00d7 {n} \u00d7 {dk}",
+        names = ["X", *(self.words(text_id) for text_id in STAGE_IDS)]
+        shapes = [f"{n} \u00d7 {d}", self.words("shape-each", n_head=h, n_tokens=n, d_head=dk),
+                  f"{h} \u00d7 {n} \u00d7 {dk}",
                   f"{n} \u00d7 {d}", f"{n} \u00d7 {d}", f"{n} \u00d7 {d}"]
         colors = [th.role("X"), th.role("Q"), th.role("V"), th.grid, th.role("O"), th.highlight]
         P = parts.Pipeline(th, names, shapes, colors=colors, size=style.BODY_SIZE,
@@ -105,8 +95,7 @@ class RecapScene(LessonScene):
         _, _, bottom, _ = layout.content_box()
         P.move_to([0, (self.state.rule_card.get_bottom()[1] + bottom) / 2, 0])
         self.state.pipe = P
-        with self.beat(f"With this model's shapes: {n} by {d} in, {h} heads of {dk}, back to {n} by {d}, "
-                       f"then W_O, and Add and Norm."):
+        with self.beat("pipeline", n_tokens=n, d_model=d, n_head=h, d_head=dk):
             self.play(FadeIn(P.stages[0]), FadeIn(P.shapes[0]), run_time=style.SHORT)
             self.play(LaggedStart(*(
                 LaggedStart(GrowArrow(a), FadeIn(s), FadeIn(t), lag_ratio=0.3)
@@ -116,8 +105,8 @@ class RecapScene(LessonScene):
     def failure_trap(self):
         L, th = self.lesson, self.theme
         h = L.n_head
-        label = parts.text(th, "Failure trap", style.LABEL_SIZE, th.warn, bold=True)
-        trap = parts.paragraph(th, FAILURE_TRAP, 11.5, style.BODY_SIZE)
+        label = parts.text(th, self.words("failure-trap-label"), style.LABEL_SIZE, th.warn, bold=True)
+        trap = parts.paragraph(th, self.words("failure-trap"), 11.5, style.BODY_SIZE)
         trap_card = parts.card(th, VGroup(label, trap).arrange(DOWN, buff=style.GAP_NAME, aligned_edge=LEFT), accent=th.warn)
         layout.fit(trap_card, width=config.frame_width - 2 * style.FRAME_MARGIN)
         trap_card.next_to(self.state.header, DOWN, buff=style.GAP_SECTION).set_x(0)
@@ -129,10 +118,13 @@ class RecapScene(LessonScene):
         heads = [str(i + 1) for i in range(h)]
         labelled = h <= style.MAX_TOKENS
         grids = VGroup()
-        for values, title in ((L.js, f"separate projections ({L.weights_kind}, this model)"),
-                              (L.copies_js, f"every head a copy of head {L.copied_head + 1}")):
-            if not labelled:
-                title += f", {h} \u00d7 {h} heads"
+        if labelled:
+            titles = (self.words("separate-projections", weights=L.weights_kind),
+                      self.words("copies", head=L.copied_head + 1))
+        else:  # too many heads to number: the titles say the grids' size instead
+            titles = (self.words("separate-projections-many", weights=L.weights_kind, n_head=h),
+                      self.words("copies-many", head=L.copied_head + 1, n_head=h))
+        for values, title in zip((L.js, L.copies_js), titles):
             # Many heads: one Square per cell would be thousands of mobjects, so shaded paths (binned).
             decor = parts.GridDecor(labels=labelled, axes=False, bar=False, numbers=labelled and cell >= NUMBERED_CELL)
             g = parts.AttentionGrid(th, values, heads if labelled else None, cell=cell, decor=decor,
@@ -140,30 +132,27 @@ class RecapScene(LessonScene):
             g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=style.GAP_NAME)
             g.add(g.title)
             grids.add(g)
-        bar = parts.ColorBar(th, height=min(2.2, h * cell), label="JS distance")
+        bar = parts.ColorBar(th, height=min(2.2, h * cell), label=self.words("js-distance"))
         evidence = VGroup(grids[0], grids[1], bar).arrange(RIGHT, buff=style.GAP_COLUMN, aligned_edge=DOWN)
-        caption = parts.text(th, "Jensen\u2013Shannon distance between two heads' attention patterns, "
-                             "mean over query rows (0 = identical)", style.SMALL_SIZE, th.muted)
+        caption = parts.text(th, self.words("js-caption"), style.SMALL_SIZE, th.muted)
         caption.next_to(evidence, DOWN, buff=style.GAP_ITEM)
         block = VGroup(evidence, caption)
         layout.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN,
                    height=trap_card.get_bottom()[1] - 0.3 - (bottom + 0.1))
         block.next_to(trap_card, DOWN, buff=style.GAP_BLOCK).set_x(0)
         self.state.evidence_grids = grids
-        with self.beat("The failure trap: treating multi-head attention as duplicated attention "
-                       "rather than separate projections."):
+        with self.beat("failure-trap"):
             self.clear(self.state.rule_card, self.state.pipe)
             self.play(FadeIn(trap_card), run_time=style.SHORT)
-        with self.beat("Measured on this sentence: separate projections give different patterns; "
-                       "copies of one head are 0 apart, one view repeated."):
+        with self.beat("measured"):
             self.play(FadeIn(grids[0]), FadeIn(bar), FadeIn(caption), run_time=style.BEAT)
             self.play(FadeIn(grids[1]), run_time=style.BEAT)
         self.state.trap_view = VGroup(trap_card, block)
 
     def remember(self):
         th = self.theme
-        line = parts.paragraph(th, REMEMBER, 12.5, style.HEADING_SIZE, th.highlight, align=ORIGIN)
+        line = parts.paragraph(th, self.words("remember"), 12.5, style.HEADING_SIZE, th.highlight, align=ORIGIN)
         line.move_to(self.state.trap_view[1])
-        with self.beat(REMEMBER):
+        with self.beat("remember"):
             self.clear(self.state.trap_view[1])
             self.play(FadeIn(line), run_time=style.BEAT)

@@ -22,27 +22,23 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, Square, VGroup, VMobjec
 from mha_core.analysis import SHARE_THRESHOLD
 from scenes import layout, parts, style
 from scenes.base import LessonScene
-from scenes.lesson.config import CHAPTER_TITLES
 
-# Short names of the signatures, for the tags under small patterns ("1.00 previous").
-SIGNATURE_NAMES = {"previous": "previous", "next": "next", "current": "own token", "cls": "[CLS]", "sep": "[SEP]",
-                   "punctuation": "punct.", "entropy": "entropy"}
-
-# How a corpus label reads on a tile.
-LABEL_WORDS = {"previous-token": "previous token", "next-token": "next token", "current-token": "own token",
-               "[CLS]": "[CLS]", "[SEP]": "[SEP]", "punctuation": "punctuation", "broad": "broad"}
-# ... and in a sentence ("gives the previous token 1.00 of its attention").
-LABEL_PHRASES = {"previous-token": "the previous token", "next-token": "the next token",
-                 "current-token": "its own token", "[CLS]": "[CLS]", "[SEP]": "[SEP]",
-                 "punctuation": "punctuation marks"}
-# The kinds of head (scenes.lesson.gallery.KINDS) as the table's columns and the narration say them.
-KIND_WORDS = {"position": "position", "broad": "broad", "relation": "relation", "none": "no label"}
-KIND_PHRASES = {"position": "position", "broad": "broad spread", "relation": "relations", "none": "no label"}
-
-
-def measure_text(tag) -> str:
-    """A head tag's measured value as its pattern's caption shows it: "1.00 previous"."""
-    return f"{tag.value:.2f} {SIGNATURE_NAMES[tag.signature]}"
+# The script ids of the signatures' short names, for the tags under small patterns ("1.00 previous").
+SIGNATURE_IDS = {"previous": "signature-previous", "next": "signature-next", "current": "signature-current",
+                 "cls": "signature-cls", "sep": "signature-sep", "punctuation": "signature-punctuation",
+                 "entropy": "signature-entropy"}
+# ... of a corpus label as a tile shows it (and as the sentences name a separator label).
+LABEL_IDS = {"previous-token": "label-previous-token", "next-token": "label-next-token",
+             "current-token": "label-current-token", "[CLS]": "label-cls", "[SEP]": "label-sep",
+             "punctuation": "label-punctuation", "broad": "label-broad"}
+# ... of a positional label in a sentence ("gives the previous token 1.00 of its attention").
+POSITION_IDS = {"previous-token": "position-previous-token", "next-token": "position-next-token",
+                "current-token": "position-current-token"}
+# ... of the kinds of head (scenes.lesson.gallery.KINDS) as the table's columns name them (separator: its labels)
+KIND_IDS = {"position": "kind-position", "broad": "kind-broad", "relation": "kind-relation", "none": "kind-none"}
+# ... and of the clause that says in which layers the tiles show a kind.
+DEPTH_IDS = {"position": "depth-position", "separator": "depth-separator", "broad": "depth-broad",
+             "relation": "depth-relation", "none": "depth-none"}
 
 
 def showcase_head(spec) -> int:
@@ -52,41 +48,6 @@ def showcase_head(spec) -> int:
         labelled = spec.labels[i] is not None and spec.labels[i] != "broad"
         scores.append((labelled, tag.value, -i))
     return -max(scores)[2]
-
-
-def relation_words(relation: str) -> str:
-    """"pronoun->antecedent" -> "pronoun → antecedent"."""
-    return relation.replace("->", " \u2192 ")
-
-
-def head_name(layer: int, head: int) -> str:
-    """0-based indices as the screen numbers them: "layer 2, head 4"."""
-    return f"layer {layer + 1}, head {head + 1}"
-
-
-def tile_lines(tile) -> tuple[str, str]:
-    """A gallery tile's label line and number line, as data -> words:
-
-    relation  "pronoun → antecedent"  /  "0.80 vs first noun 0.43"  (held-out accuracy vs the best baseline)
-    surface   "previous token"        /  "1.00 vs even spread 0.07"  (corpus-mean share vs an even spread)
-    spread    "no label · spread 0.82" /  "broad needs ≥ 0.90"        (normalised entropy vs the broad threshold)
-    """
-    value, base = style.fmt(tile.value), style.fmt(tile.baseline)
-    if tile.measure == "entropy":
-        return f"{tile.label or 'no label'} \u00b7 spread {value}", f"broad needs \u2265 {base}"
-    label = relation_words(tile.label) if tile.kind == "relation" else LABEL_WORDS[tile.label]
-    return label, f"{value} vs {tile.baseline_name} {base}"
-
-
-def said_list(items: list[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"
-
-
-def said_layers(layers) -> str:
-    """"layer 6", "layers 4 and 5" (0-based in, numbered from 1 out)."""
-    shown = [str(x + 1) for x in sorted(set(layers))]
-    return ("layer " if len(shown) == 1 else "layers ") + said_list(shown)
 
 
 @dataclass
@@ -117,10 +78,6 @@ class SpecializationState:
 
 class SpecializationScene(LessonScene):
     chapter_id = "specialization"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("A gallery of measured heads from all six layers of a trained model (all-MiniLM-L6-v2): some attend "
-               "by position, many park on [CLS], a few track a relation between words, many earn no label. "
-               "One head on one sentence is an example, not evidence.")
 
     def construct(self):
         self.state = SpecializationState()
@@ -130,8 +87,8 @@ class SpecializationScene(LessonScene):
         if g is None:
             sp = self.state.spec
             self.state.header = parts.chapter_header(self.theme, L.chapter_number(self.chapter_id), self.title,
-                                                     f"{sp.model_name} \u00b7 {sp.n_head} heads \u00b7 "
-                                                     "untrained: no roles to find")
+                                                     self.words("header-untrained", model=sp.model_name,
+                                                                n_head=sp.n_head))
             self.word_pieces(sp.trace.tokens)
             self.all_heads()
             self.one_head_up_close()
@@ -139,8 +96,7 @@ class SpecializationScene(LessonScene):
             return
         self.state.header = parts.chapter_header(
             self.theme, L.chapter_number(self.chapter_id), self.title,
-            f"{g.model_name} \u00b7 trained \u00b7 {g.n_layers} layers \u00d7 {self.heads_per_layer} heads "
-            "\u00b7 layers and heads numbered from 1")
+            self.words("header", model=g.model_name, n_layers=g.n_layers, n_head=self.heads_per_layer))
         self.word_pieces(g.tokens)
         self.gallery()
         self.scientist()
@@ -162,23 +118,19 @@ class SpecializationScene(LessonScene):
         s.row = parts.TokenRow(th, tokens, size=style.LABEL_SIZE, max_width=config.frame_width - 1.0)
         s.row.next_to(s.header, DOWN, buff=style.GAP_BLOCK).set_x(0)
         if g is None:
-            said = "With the untrained toy model there is nothing trained to find. Here is what its heads look like anyway."
-            with self.beat(said):
+            with self.beat("untrained-model"):
                 self.play(FadeIn(s.header), FadeIn(s.row, shift=DOWN * 0.2), run_time=style.BEAT)
             return
         s.heads_map = self._heads_map()
         _, _, bottom, _ = layout.content_box()
         layout.fit(s.heads_map, height=s.row.get_bottom()[1] - style.GAP_SECTION - bottom)
         s.heads_map.next_to(s.row, DOWN, buff=style.GAP_SECTION).set_x(0)
-        said = (f"Now a real trained model, {g.model_name}. It reads our sentence as word pieces, with [CLS] added "
-                f"before it and [SEP] after it, through {g.n_layers} layers of {self.heads_per_layer} heads each: "
-                f"{g.n_heads} heads, numbered from 1.")
-        with self.beat(said):
+        with self.beat("trained-model", model=g.model_name, n_layers=g.n_layers, n_head=self.heads_per_layer,
+                       n_heads=g.n_heads):
             self.play(FadeIn(s.header), FadeIn(s.row, shift=DOWN * 0.2), run_time=style.BEAT)
             self.play(FadeIn(s.heads_map), run_time=style.BEAT)
         chosen = [s.heads_map.squares[t.layer * self.heads_per_layer + t.head] for t in g.tiles]
-        with self.beat(f"The {len(chosen)} filled squares are the heads we look at next, picked by measurement "
-                       "to span what the heads do."):
+        with self.beat("chosen-heads", n=len(chosen)):
             self.play(*(sq.animate.set_fill(self.theme.head(t.head), 1) for sq, t in zip(chosen, g.tiles)),
                       run_time=style.BEAT)
 
@@ -192,12 +144,13 @@ class SpecializationScene(LessonScene):
                 sq = Square(side_length=side, stroke_color=th.head(head), stroke_width=2, fill_color=th.panel,
                             fill_opacity=1).move_to([head * (side + gap), -layer * (side + gap), 0])
                 squares.add(sq)
-        rows = VGroup(*(parts.text(th, f"layer {layer + 1}", style.SMALL_SIZE, th.muted)
+        rows = VGroup(*(parts.text(th, self.words("layer", layer=layer + 1), style.SMALL_SIZE, th.muted)
                         .next_to(squares[layer * self.heads_per_layer], LEFT, buff=style.GAP_LABEL)
                         for layer in range(g.n_layers)))
         cols = VGroup(*(parts.text(th, f"{head + 1}", style.SMALL_SIZE, th.muted)
                         .next_to(squares[head], UP, buff=style.GAP_TIGHT) for head in range(self.heads_per_layer)))
-        name = parts.text(th, "head", style.SMALL_SIZE, th.muted).next_to(cols, LEFT, buff=style.GAP_LABEL)
+        name = parts.text(th, self.words("map-head"), style.SMALL_SIZE, th.muted)
+        name.next_to(cols, LEFT, buff=style.GAP_LABEL)
         name.align_to(rows, RIGHT)
         group = VGroup(squares, rows, cols, name)
         group.squares = squares
@@ -211,9 +164,8 @@ class SpecializationScene(LessonScene):
         top = self.top()
         n = min(len(g.tokens), style.MAX_TOKENS)
         word = g.tokens[g.focus]
-        legend = (f"rows: queries, columns: keys, in sentence order \u00b7 framed: the row of \u201c{word}\u201d "
-                  f"\u00b7 shares: mean over {g.n_sentences} sentences \u00b7 relations: held-out sentences")
-        legend += parts.cap_note(len(g.tokens))
+        legend = self.words("gallery-legend", word=word, n_sentences=g.n_sentences,
+                            capped=parts.cap_note(len(g.tokens)))
         s.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
         s.legend.move_to([0, bottom + s.legend.height / 2, 0])
         s.bar = parts.ColorBar(th, height=1.6)
@@ -253,68 +205,113 @@ class SpecializationScene(LessonScene):
         surface = [b for b in s.tiles if b.data.kind != "relation"]
         relation = [b for b in s.tiles if b.data.kind == "relation"]
         self._on_stage = [*s.tiles, s.bar, s.legend]
-        with self.beat(self._surface_said()):
+        findings = self._surface_findings()
+        with self.beat("surface" if findings else "surface-alone", n_sentences=g.n_sentences,
+                       findings=self._join(findings, "sentences") if findings else ""):
             self.clear(s.row, s.heads_map, run_time=style.SHORT)
             self.play(*(FadeIn(b) for b in surface), FadeIn(s.bar), FadeIn(s.legend), run_time=style.BEAT)
         if relation:
-            with self.beat(self._relation_said()):
+            t = self._leading_relation()
+            many, offset = len(relation) > 1, t.baseline_name.startswith("offset")
+            dependent, head_word = t.label.split("->")
+            with self.beat(("relation-heads-offset" if offset else "relation-heads-rule") if many else
+                           ("relation-head-offset" if offset else "relation-head-rule"), n=len(relation),
+                           layer=t.layer + 1, head=t.head + 1, dependent=dependent, head_word=head_word,
+                           accuracy=float(t.value), rule=t.baseline_name, baseline=float(t.baseline)):
                 self.play(*(FadeIn(b, shift=UP * 0.15) for b in relation), run_time=style.BEAT)
-        self.narrate(self._layers_said())
+        self.narrate("depth", kinds=self._join(self._depth_clauses(), "list-semicolon"))
 
     def _tile_text(self, tile, width: float) -> VGroup:
         """The lines under a tile's pattern: "layer L, head H", its label, its number and baseline
         (the number line breaks before "vs" when it is wider than the tile)."""
         th = self.theme
-        title = parts.text(th, head_name(tile.layer, tile.head), style.SMALL_SIZE, th.head(tile.head), bold=True)
+        title = parts.text(th, self.words("head-name", layer=tile.layer + 1, head=tile.head + 1), style.SMALL_SIZE,
+                           th.head(tile.head), bold=True)
         labelled = tile.label is not None
         color = th.text if labelled else th.muted
-        label_line, measure_line = tile_lines(tile)
+        label_line, measure_line = self._tile_lines(tile)
         label = parts.text(th, label_line, style.SMALL_SIZE, color)
         measure = parts.text(th, measure_line, style.SMALL_SIZE, color)
-        if measure.width > width and " vs " in measure_line:
+        if measure.width > width and tile.measure != "entropy":  # the number, and under it what to compare it with
             measure = VGroup(*(parts.text(th, part, style.SMALL_SIZE, color)
-                               for part in measure_line.replace(" vs ", "\n vs ").split("\n")))
+                               for part in (style.fmt(float(tile.value)), self._against(tile))))
             measure.arrange(DOWN, buff=style.GAP_TIGHT, aligned_edge=LEFT)
         words = VGroup(title, label, measure).arrange(DOWN, buff=style.GAP_TIGHT, aligned_edge=LEFT)
         layout.fit(words, width=width)
         words.title, words.label, words.measure = title, label, measure
         return words
 
-    def _surface_said(self) -> str:
+    def _tile_lines(self, tile) -> tuple[str, str]:
+        """A gallery tile's label line and number line, as data -> words:
+
+        relation  "pronoun → antecedent"  /  "0.80 vs first noun 0.43"  (held-out accuracy vs the best baseline)
+        surface   "previous token"        /  "1.00 vs even spread 0.07"  (corpus-mean share vs an even spread)
+        spread    "no label · spread 0.82" /  "broad needs ≥ 0.90"        (normalised entropy vs the broad threshold)
+        """
+        if tile.measure == "entropy":
+            label = self.words(LABEL_IDS[tile.label]) if tile.label else self.words("kind-none")
+            return (self.words("tile-spread", label=label, spread=float(tile.value)),
+                    self.words("tile-broad-needs", threshold=float(tile.baseline)))
+        label = parts.relation_name(tile.label) if tile.kind == "relation" else self.words(LABEL_IDS[tile.label])
+        return label, self.words("tile-measure", value=float(tile.value), against=self._against(tile))
+
+    def _against(self, tile) -> str:
+        """What a tile's number is compared with: "vs even spread 0.07"."""
+        return self.words("tile-against", baseline=tile.baseline_name, baseline_value=float(tile.baseline))
+
+    def _join(self, items: list[str], join_id: str) -> str:
+        """Items joined two at a time by the script entry ``join_id`` ("{first}; {next}")."""
+        said = items[0]
+        for item in items[1:]:
+            said = self.words(join_id, first=said, next=item)
+        return said
+
+    def _list(self, items: list[str]) -> str:
+        """"a", "a and b", "a, b and c"."""
+        if len(items) == 1:
+            return items[0]
+        return self.words("list-and", first=self._join(items[:-1], "list-comma"), last=items[-1])
+
+    def _layers(self, layers) -> str:
+        """"layer 6", "layers 4 and 5" (0-based in, numbered from 1 out)."""
+        shown = [str(x + 1) for x in sorted(set(layers))]
+        if len(shown) == 1:
+            return self.words("layer", layer=shown[0])
+        return self.words("layers", layers=self._list(shown))
+
+    def _labels(self, labels) -> str:
+        """Separator labels in a sentence: "[CLS]", "[CLS] and [SEP]"."""
+        return self._list([self.words(LABEL_IDS[label]) for label in labels])
+
+    def _surface_findings(self) -> list[str]:
+        """What the surface tiles show, a sentence each: the strongest position head, the separator heads'
+        layers, each tile of a head (or a whole layer) that earns no label."""
         g = self.state.gallery
-        said = [f"We measured every head over {g.n_sentences} sentences."]
+        said = []
         position = [t for t in g.tiles if t.kind == "position"]
         if position:
             t = max(position, key=lambda t: t.value)
-            said.append(f"Some attend by position: {head_name(t.layer, t.head)} gives {LABEL_PHRASES[t.label]} "
-                        f"{style.fmt(t.value)} of its attention, where an even spread would give "
-                        f"{style.fmt(t.baseline)}.")
+            said.append(self.words("found-position", layer=t.layer + 1, head=t.head + 1,
+                                   target=self.words(POSITION_IDS[t.label]), share=float(t.value),
+                                   even=float(t.baseline)))
         separator = [t for t in g.tiles if t.kind == "separator"]
         if separator:
-            labels = said_list(sorted({t.label for t in separator}))
-            said.append(f"Heads in {said_layers(t.layer for t in separator)} park their attention on {labels}.")
+            said.append(self.words("found-separator", layers=self._layers(t.layer for t in separator),
+                                   labels=self._labels(sorted({t.label for t in separator}))))
         for t in (t for t in g.tiles if t.kind == "none"):
             if g.layers[t.layer]["none"] == self.heads_per_layer:
-                said.append(f"And in layer {t.layer + 1}, no head earns any label.")
+                said.append(self.words("found-layer-unlabelled", layer=t.layer + 1))
             else:
-                said.append(f"And {head_name(t.layer, t.head)} earns no label.")
-        return " ".join(said)
+                said.append(self.words("found-head-unlabelled", layer=t.layer + 1, head=t.head + 1))
+        return said
 
-    def _relation_said(self) -> str:
-        g = self.state.gallery
-        relation = [t for t in g.tiles if t.kind == "relation"]
-        # The pronoun head leads (the next section follows it), else the widest margin over its baseline.
-        t = max(relation, key=lambda t: (t.label == "pronoun->antecedent", t.value - t.baseline))
-        dependent, head_word = t.label.split("->")
-        name = head_name(t.layer, t.head)
-        baseline = (f"the best fixed {t.baseline_name}" if t.baseline_name.startswith("offset")
-                    else f"always taking the {t.baseline_name}")
-        count = f"{len(relation)} heads track" if len(relation) > 1 else "One head tracks"
-        return (f"{count} a relation between words, tested on sentences kept out of the choice. "
-                f"{name[0].upper()}{name[1:]} links a {dependent} to its {head_word} {style.fmt(t.value)} of the "
-                f"time; {baseline} scores {style.fmt(t.baseline)}.")
+    def _leading_relation(self):
+        """The relation tile the narration names: the pronoun head (the next section follows it), else the
+        widest margin over its baseline."""
+        relation = [t for t in self.state.gallery.tiles if t.kind == "relation"]
+        return max(relation, key=lambda t: (t.label == "pronoun->antecedent", t.value - t.baseline))
 
-    def _layers_said(self) -> str:
+    def _depth_clauses(self) -> list[str]:
         """Which kinds the tiles show in which layers, in the order they first appear."""
         g = self.state.gallery
         kinds: dict[str, list[int]] = {}
@@ -322,10 +319,11 @@ class SpecializationScene(LessonScene):
             kinds.setdefault(t.kind, []).append(t.layer)
         found = []
         for kind, layers in sorted(kinds.items(), key=lambda kv: min(kv[1])):
-            words = said_list(list(g.labels_of_kind(kind))) if kind == "separator" else KIND_PHRASES[kind]
-            found.append(f"{words} in {said_layers(layers)}")
-        return ("Read the tiles in layer order, from the top left, and what heads do changes with depth: "
-                f"{'; '.join(found)}.")
+            values = {"layers": self._layers(layers)}
+            if kind == "separator":
+                values["labels"] = self._labels(g.labels_of_kind(kind))
+            found.append(self.words(DEPTH_IDS[kind], **values))
+        return found
 
     # -- one head, one sentence ---------------------------------------------------------
 
@@ -337,8 +335,10 @@ class SpecializationScene(LessonScene):
         left, right, bottom, _ = layout.content_box()
         color = th.head(p.head)
         r = p.relation
-        title = parts.text(th, f"{head_name(p.layer, p.head)} \u00b7 {relation_words(r.relation)} \u00b7 "
-                           f"{style.fmt(r.accuracy)} held-out ({r.baseline_name} {style.fmt(r.baseline_accuracy)})",
+        head = {"layer": p.layer + 1, "head": p.head + 1}
+        title = parts.text(th, self.words("probe-title", **head, relation=parts.relation_name(r.relation),
+                                          accuracy=float(r.accuracy), rule=r.baseline_name,
+                                          baseline=float(r.baseline_accuracy)),
                            style.LABEL_SIZE, color, bold=True)
         layout.fit(title, width=right - left)
         title.move_to([0, self.top() - style.GAP_NAME - title.height / 2, 0])
@@ -351,8 +351,7 @@ class SpecializationScene(LessonScene):
                                color=th.text if strong else th.muted)
             weights.append(num.next_to(tok, DOWN, buff=style.GAP_LABEL))
         nums = VGroup(*weights)
-        caption = parts.text(th, f"attention from \u201c{p.tokens[p.query]}\u201d in {head_name(p.layer, p.head)}: "
-                             "arcs by weight, the weights under the words (they sum to 1)", style.SMALL_SIZE,
+        caption = parts.text(th, self.words("probe-caption", word=p.tokens[p.query], **head), style.SMALL_SIZE,
                              th.muted)
         layout.fit(caption, width=right - left)
         caption.next_to(nums, DOWN, buff=style.GAP_BLOCK).set_x(0)
@@ -362,24 +361,18 @@ class SpecializationScene(LessonScene):
         query_mark = parts.highlight_box(th, row.tokens[p.query], buff=style.GAP_FRAME)
         s.probe_title, s.probe_row, s.probe_arcs, s.probe_weights = title, row, arcs, weights
         first, second = p.candidates
-        which = "our own sentence, up close:" if p.sentence == g.sentence else "one more sentence:"
-        said = (f"One head on {which} {p.sentence} From \u201c{p.tokens[p.query]}\u201d, "
-                f"{head_name(p.layer, p.head)} puts {style.fmt(float(p.weights[first]))} on "
-                f"\u201c{p.tokens[first]}\u201d and {style.fmt(float(p.weights[second]))} on "
-                f"\u201c{p.tokens[second]}\u201d.")
-        with self.beat(said):
+        with self.beat("probe-own-sentence" if p.sentence == g.sentence else "probe-sentence", sentence=p.sentence,
+                       word=p.tokens[p.query], **head, first=float(p.weights[first]), first_word=p.tokens[first],
+                       second=float(p.weights[second]), second_word=p.tokens[second]):
             self.clear(*s.tiles, s.bar, s.legend, run_time=style.SHORT)
             self.play(FadeIn(title), FadeIn(row), FadeIn(query_mark), run_time=style.SHORT)
             self.play(Create(arcs), FadeIn(nums), FadeIn(caption), FadeIn(marks), run_time=style.BEAT)
         prefers = p.prefers
         other = next(k for k in p.candidates if k != prefers)
-        top_word = "" if p.top == prefers else f"; its top word is \u201c{p.tokens[p.top]}\u201d"
-        reading = (f"On this sentence it prefers \u201c{p.tokens[prefers]}\u201d: "
-                   f"{style.fmt(float(p.weights[prefers]))} against {style.fmt(float(p.weights[other]))} for "
-                   f"\u201c{p.tokens[other]}\u201d{top_word}. {style.fmt(p.special_share)} of its attention parks "
-                   "on [CLS] and [SEP].")
-        proof = (f"One head on one sentence is an example, not evidence: the {style.fmt(r.accuracy)} above comes "
-                 f"from {r.n} held-out pronouns.")
+        reading = self.words("probe-reading" if p.top == prefers else "probe-reading-top-word",
+                             word=p.tokens[prefers], weight=float(p.weights[prefers]), other_word=p.tokens[other],
+                             other=float(p.weights[other]), top_word=p.tokens[p.top], special=float(p.special_share))
+        proof = self.words("probe-proof", accuracy=float(r.accuracy), n=r.n)
         width = right - left - 2 * style.GAP_COLUMN
         card = VGroup(self._note(reading, width, "info"), self._note(proof, width, "caveat"))
         card.arrange(DOWN, buff=style.GAP_NAME, aligned_edge=LEFT)
@@ -387,10 +380,7 @@ class SpecializationScene(LessonScene):
         card.next_to(caption, DOWN, buff=style.GAP_BLOCK).set_x(0)
         s.probe_card = card
         self._on_stage = [title, row, query_mark, arcs, nums, caption, marks, card]
-        said = (f"So on this sentence the head prefers \u201c{p.tokens[prefers]}\u201d. But one head on one "
-                f"sentence is an example, not evidence: the {style.fmt(r.accuracy)} comes from {r.n} held-out "
-                "pronouns.")
-        with self.beat(said):
+        with self.beat("probe-not-evidence", word=p.tokens[prefers], accuracy=float(r.accuracy), n=r.n):
             self.play(FadeIn(card, shift=UP * 0.2), run_time=style.BEAT)
 
     def _note(self, text: str, width: float, kind: str, size: float = style.SMALL_SIZE) -> VGroup:
@@ -405,17 +395,17 @@ class SpecializationScene(LessonScene):
         top = self.top() - style.GAP_NAME
         totals = {k: sum(c[k] for c in g.layers) for k in ("position", "separator", "broad", "relation", "none")}
         kinds = [k for k in ("position", "separator", "broad", "relation") if totals[k]] + ["none"]
-        names = {**KIND_WORDS, "separator": "/".join(g.labels_of_kind("separator"))}
-        rows = [["layer"] + [names[k] for k in kinds]]
+        separators = [self.words(LABEL_IDS[label]) for label in g.labels_of_kind("separator")]
+        names = [self._join(separators, "list-slash") if k == "separator" else self.words(KIND_IDS[k]) for k in kinds]
+        rows = [[self.words("table-layer")] + names]
         rows += [[f"{c.layer + 1}"] + [c[k] for k in kinds] for c in g.layers]
-        rows.append(["all"] + [totals[k] for k in kinds])
+        rows.append([self.words("table-all")] + [totals[k] for k in kinds])
         table = parts.Table(th, rows, size=style.BODY_SIZE, total=True, align=["left"] + ["right"] * len(kinds))
         table.kinds = kinds
-        title = parts.text(th, f"all {g.n_heads} heads, by kind", style.LABEL_SIZE, th.text, bold=True)
+        title = parts.text(th, self.words("table-title", n_heads=g.n_heads), style.LABEL_SIZE, th.text, bold=True)
         half = (right - left - style.GAP_COLUMN) / 2
-        rule = parts.paragraph(th, f"no label: no share of attention reaches {style.fmt(g.share_threshold, 1)} "
-                               f"over the {g.n_sentences} sentences, the spread stays under "
-                               f"{style.fmt(g.broad_threshold)}, and no relation test was passed",
+        rule = parts.paragraph(th, self.words("no-label-rule", share=style.fmt(g.share_threshold, 1),
+                                              n_sentences=g.n_sentences, spread=float(g.broad_threshold)),
                                half, style.SMALL_SIZE, th.muted)
         block = VGroup(title, table, rule).arrange(DOWN, buff=style.GAP_NAME, aligned_edge=LEFT)
         rule.next_to(table, DOWN, buff=style.GAP_BLOCK).align_to(table, LEFT)
@@ -426,35 +416,32 @@ class SpecializationScene(LessonScene):
         s.table = table
         x0 = left + block.width + style.GAP_COLUMN
         width = right - x0
-        texts = [
-            f"Many heads earn no clean label: {g.n_unlabelled} of the {g.n_heads} here. They may still matter.",
-            "Nobody assigns these roles: training shaped every head, and what heads do shifts from layer to layer.",
-            (f"Heads are no panel of specialists with one readable job each: {totals['separator']} heads park on "
-             f"{said_list(list(g.labels_of_kind('separator')))}, and patterns overlap."),
-            "A head is not a model of its own: all heads read the same input, and W_O mixes their outputs into one.",
-        ]
-        if not totals["separator"]:
-            texts[2] = "Heads are no panel of specialists with one readable job each: their patterns overlap."
+        if totals["separator"]:
+            specialists = self.words("caveat-specialists-park", n=totals["separator"],
+                                     labels=self._labels(g.labels_of_kind("separator")))
+        else:
+            specialists = self.words("caveat-specialists")
+        texts = [self.words("caveat-unlabelled", n_unlabelled=g.n_unlabelled, n_heads=g.n_heads),
+                 self.words("caveat-roles"), specialists, self.words("caveat-not-a-model")]
         notes = VGroup(*(self._note(t, width, "caveat", style.LABEL_SIZE) for t in texts))
         notes.arrange(DOWN, buff=style.GAP_LINE, aligned_edge=LEFT)
         layout.fit(notes, width=width, height=top - bottom)
         notes.move_to([x0 + notes.width / 2, top - notes.height / 2, 0])
         s.notes = list(notes)
-        said = (f"Now all {g.n_heads} heads, counted by kind in each layer. {g.n_unlabelled} of them earn no "
-                "clean label: what they do fits no single name, and they may still matter to the model.")
-        with self.beat(said):
+        with self.beat("all-heads", n_heads=g.n_heads, n_unlabelled=g.n_unlabelled):
             self.clear(*self._on_stage, run_time=style.SHORT)
             self.play(FadeIn(block), run_time=style.BEAT)
             self.play(Create(ring), FadeIn(notes[0], shift=LEFT * 0.2), run_time=style.SHORT)
-        with self.beat("Nobody assigned these roles: training shaped every head, and what heads do shifts from "
-                       "layer to layer. Nor are heads a panel of specialists with one readable job each: many do "
-                       "the same kind of thing, and their patterns overlap."):
+        with self.beat("no-assigned-roles"):
             self.play(FadeIn(notes[1], shift=LEFT * 0.2), FadeIn(notes[2], shift=LEFT * 0.2), run_time=style.BEAT)
-        with self.beat("And a head is not a model of its own: every head reads the same input, and W_O mixes all "
-                       "their outputs into one."):
+        with self.beat("not-a-model"):
             self.play(FadeIn(notes[3], shift=LEFT * 0.2), run_time=style.BEAT)
 
     # -- the toy model's untrained heads --------------------------------------------------
+
+    def _measure_text(self, tag) -> str:
+        """A head tag's measured value as its pattern's caption shows it: "1.00 previous"."""
+        return self.words("toy-measure", value=f"{tag.value:.2f}", signature=self.words(SIGNATURE_IDS[tag.signature]))
 
     def all_heads(self):
         th, sp = self.theme, self.state.spec
@@ -463,7 +450,7 @@ class SpecializationScene(LessonScene):
         left, right, bottom, _top = layout.content_box()
         bar = parts.ColorBar(th, height=2.0)
         tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for tag in sp.tags
-                    for s in (tag.headline, measure_text(tag))) + 0.25
+                    for s in (tag.headline, self._measure_text(tag))) + 0.25
         width = right - left - bar.width - 0.5
         room_top = self.state.row.get_bottom()[1] - 0.3
         height = room_top - bottom - 0.45
@@ -478,10 +465,10 @@ class SpecializationScene(LessonScene):
         for i in range(sp.n_head):
             g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, decor=parts.OVERVIEW,
                                     color=th.head(i) if sp.labels[i] else th.grid, binned=True)
-            headline, measure = sp.tags[i].headline, measure_text(sp.tags[i])
+            headline, measure = sp.tags[i].headline, self._measure_text(sp.tags[i])
             labelled = sp.labels[i] is not None
-            t1 = parts.text(th, f"{i + 1} \u00b7 {headline}", style.SMALL_SIZE, th.head(i) if labelled else th.muted,
-                            bold=labelled)
+            t1 = parts.text(th, self.words("toy-tag", head=i + 1, headline=headline), style.SMALL_SIZE,
+                            th.head(i) if labelled else th.muted, bold=labelled)
             t2 = parts.text(th, measure, style.SMALL_SIZE, th.text if labelled else th.muted)
             tag = VGroup(t1, t2).arrange(DOWN, buff=style.GAP_TIGHT).next_to(g.frame, DOWN, buff=style.GAP_CHIP)
             g.tag = tag
@@ -494,20 +481,18 @@ class SpecializationScene(LessonScene):
         layout.fit(grids, width=width, height=height)
         grids.move_to([left + grids.width / 2, room_top - grids.height / 2, 0])
         bar.next_to(grids, RIGHT, buff=style.GAP_ASIDE).align_to(grids, UP)
+        capped = parts.cap_note(len(tokens))
         if sp.trained:
-            p = sp.profiles[0]
-            legend = (f"numbers: mean share of attention over {p.n_sentences} sentences \u00b7 a label needs "
-                      f"\u2265 {SHARE_THRESHOLD} \u00b7 rows: queries, columns: keys")
+            legend = self.words("toy-legend-trained", n_sentences=sp.profiles[0].n_sentences,
+                                threshold=str(SHARE_THRESHOLD), capped=capped)
         else:
-            legend = "numbers: largest share of attention on this sentence \u00b7 rows: queries, columns: keys"
-        legend += parts.cap_note(len(tokens))
+            legend = self.words("toy-legend", capped=capped)
         self.state.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
         self.state.legend.next_to(grids, DOWN, buff=style.GAP_NAME).align_to(grids, LEFT)
         if self.state.legend.get_bottom()[1] < bottom:
             self.state.legend.shift(UP * (bottom - self.state.legend.get_bottom()[1]))
         n_labelled = sum(1 for x in sp.labels if x is not None)
-        said = "Different patterns, yes, but no roles: these weights were never trained."
-        with self.beat(said):
+        with self.beat("no-roles"):
             self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.state.legend), run_time=style.BEAT)
         self.state.grids, self.state.bar, self.state.n_labelled = grids, bar, n_labelled
 
@@ -518,16 +503,15 @@ class SpecializationScene(LessonScene):
         frame = parts.highlight_box(th, self.state.grids[i].frame, buff=style.GAP_FRAME, color=th.head(i))
         self.play(Create(frame), run_time=style.SHORT)
         big = parts.AttentionGrid(th, sp.trace.weights[i], sp.trace.tokens, cell=0.3, color=th.head(i),
-                                  decor=parts.GridDecor(title=f"head {i + 1}"))
+                                  decor=parts.GridDecor(title=self.words("head", head=i + 1)))
         room_top = self.state.row.get_bottom()[1] - 0.25
         layout.fit(big, width=(right - left) * 0.55, height=room_top - bottom)
         big.move_to([left + big.width / 2, room_top - big.height / 2, 0])
         card = parts.note(th, sp.descriptions[i], width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info",
                           size=style.SMALL_SIZE)
         card.next_to(big, RIGHT, buff=style.GAP_ASIDE).align_to(big, UP)
-        said = f"Head {i + 1} up close, described by its numbers on this sentence: there is no role to name."
         s = self.state
-        with self.beat(said):
+        with self.beat("up-close", head=i + 1):
             self.clear(s.grids, s.bar, s.legend, frame, run_time=style.SHORT)
             self.play(FadeIn(big), FadeIn(card, shift=LEFT * 0.2), run_time=style.BEAT)
         self.state.big, self.state.card = big, card
@@ -536,13 +520,11 @@ class SpecializationScene(LessonScene):
         th = self.theme
         _left, right, bottom, _top = layout.content_box()
         width = min(right - self.state.big.get_right()[0] - 0.4, 5.6)
-        texts = ("Untrained heads already differ, because their random weights differ; but they have no roles.",
-                 "Do not over-read one head: a pattern on one sentence is not a role.")
+        texts = (self.words("toy-caveat-differ"), self.words("toy-caveat-one-head"))
         notes = VGroup(*(parts.note(th, t, width=width, kind="caveat", size=style.SMALL_SIZE) for t in texts))
         notes.arrange(DOWN, buff=style.GAP_LINE, aligned_edge=LEFT)
         layout.fit(notes, height=self.state.card.get_bottom()[1] - bottom - 0.2)
         notes.next_to(self.state.card, DOWN, buff=style.GAP_LINE).align_to(self.state.card, LEFT)
         self.state.notes = list(notes)
-        with self.beat("Two caveats. Random heads differ without doing anything in particular. "
-                       "And a pattern on one sentence is not a role."):
+        with self.beat("toy-caveats"):
             self.play(FadeIn(notes, shift=UP * 0.2), run_time=style.BEAT)

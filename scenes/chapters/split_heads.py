@@ -30,7 +30,6 @@ from manim import (
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson.build import TRANSFORMER_BASE
-from scenes.lesson.config import CHAPTER_TITLES
 
 MAX_TRAP_HEADS = 6  # patterns per row in the failure trap
 LABELLED_CELL = 0.16  # smallest cell (Manim units) beside which a token name stays readable and apart
@@ -64,9 +63,6 @@ class SplitHeadsState:
 
 class SplitHeadsScene(LessonScene):
     chapter_id = "split-heads"
-    title = CHAPTER_TITLES[chapter_id]
-    summary = ("Each head works in d_k = d / h dimensions through its own projections: the column "
-               "blocks of W_Q. Copies of one head would give identical patterns; separate projections do not.")
 
     def construct(self):
         self.state = SplitHeadsState()
@@ -87,12 +83,10 @@ class SplitHeadsScene(LessonScene):
         # The original Transformer's base model, next to the live model's own numbers.
         base_h, base_d = TRANSFORMER_BASE
         other = parts.formula_card(th, f"d = {base_d}, h = {base_h} arrow.double d_k = {base_d // base_h}",
-                                   title="the original Transformer (2017)", size=style.LABEL_SIZE)
+                                   title=self.words("original-transformer"), size=style.LABEL_SIZE)
         VGroup(live, other).arrange(RIGHT, buff=2 * style.GAP_APART).move_to(UP * 1.6)
         layout.fit(VGroup(live, other), width=config.frame_width - 1.0)
-        with self.beat(f"Multi-head attention splits the model width d across h heads: each head works in d over h "
-                       f"dimensions, here {d} over {h}, that is {dk}; in the original Transformer, "
-                       f"{base_d} over {base_h}, that is {base_d // base_h}."):
+        with self.beat("head-width", d=d, h=h, d_k=dk, base_d=base_d, base_h=base_h, base_d_k=base_d // base_h):
             self.play(Write(live), run_time=style.BEAT)
             self.play(FadeIn(other, shift=LEFT * 0.2), run_time=style.SHORT)
         self.state.dk_group = VGroup(live, other)
@@ -118,12 +112,11 @@ class SplitHeadsScene(LessonScene):
         for b, r in zip(blocks, whole):
             b.move_to(r)
         name = parts.formula(th, "W_Q", style.BODY_SIZE, th.role("Q")).next_to(stage, UP, buff=style.GAP_NAME)
-        sampled = f" \u00b7 every {stride}th row and column drawn" if stride > 1 else ""
-        shape = parts.text(th, f"{d} \u00d7 {d}{sampled}", style.SMALL_SIZE, th.muted).next_to(stage, DOWN, buff=style.GAP_LABEL)
-        same = parts.text(th, "W_K and W_V: the same h column blocks", style.SMALL_SIZE, th.muted)
+        shape = parts.text(th, self.words("shape-sampled" if stride > 1 else "shape", d=d, stride=stride),
+                           style.SMALL_SIZE, th.muted).next_to(stage, DOWN, buff=style.GAP_LABEL)
+        same = parts.text(th, self.words("same-blocks"), style.SMALL_SIZE, th.muted)
         same.next_to(shape, DOWN, buff=style.GAP_LABEL)
-        with self.beat("The query projection W_Q is one d by d matrix, but its columns fall into h blocks, one per head. "
-                       "W_K and W_V are cut the same way: each head gets its own query, key and value projections."):
+        with self.beat("column-blocks"):
             dk_group = self.state.dk_group
             self.play(FadeOut(dk_group[1]), dk_group[0].animate.scale(0.8).move_to(UP * 2.3 + LEFT * 3.2),
                       run_time=style.SHORT)
@@ -140,9 +133,9 @@ class SplitHeadsScene(LessonScene):
             if i % step == 0 or i == h - 1:
                 lab = parts.formula(th, f"W_Q^(({i + 1}))", style.SMALL_SIZE, th.head(i))
                 labels.add(lab.next_to(spread[i], UP, buff=style.GAP_LABEL))
-        block_shape = parts.text(th, f"each {d} \u00d7 {dk}", style.SMALL_SIZE, th.muted)
+        block_shape = parts.text(th, self.words("block-shape", d=d, d_k=dk), style.SMALL_SIZE, th.muted)
         block_shape.next_to(spread, DOWN, buff=style.GAP_LABEL)
-        with self.beat("Pulled apart, the blocks are h separate projections, W_Q one to h, each d by d_k."):
+        with self.beat("pulled-apart"):
             self.play(*(b.animate.move_to(s) for b, s in zip(blocks, spread)),
                       *(r.animate.move_to(s) for r, s in zip(whole, spread)),
                       FadeOut(name), FadeOut(shape), FadeOut(same), run_time=style.BEAT)
@@ -159,7 +152,7 @@ class SplitHeadsScene(LessonScene):
         view.move_to([(spread.get_right()[0] + right) / 2, stage.get_y() + 0.3, 0])
         self.state.zoom = zoom
         frame = parts.highlight_box(th, spread[0], buff=style.GAP_FRAME, color=th.head(0))
-        with self.beat("Same numbers, two views: head 1's projection is simply the first d_k columns of W_Q."):
+        with self.beat("two-views"):
             self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
         self.clear(self.state.dk_group[0], labels, block_shape, view, frame, *whole, *blocks, run_time=style.SHORT)
 
@@ -177,35 +170,34 @@ class SplitHeadsScene(LessonScene):
 
         def pattern_row(weights, caption, dist, color):
             grids = VGroup(*(parts.AttentionGrid(th, weights[i], L.tokens, cell=cell,
-                                                 decor=parts.OVERVIEW.but(title=f"head {i + 1}",
+                                                 decor=parts.OVERVIEW.but(title=self.words("head-title", head=i + 1),
                                                                           labels=first_labels if k == 0 else False),
                                                  color=th.head(i), binned=True)
                             for k, i in enumerate(shown)))
             grids.arrange(RIGHT, buff=style.GAP_SECTION, aligned_edge=DOWN)
             label = parts.text(th, caption, style.LABEL_SIZE, color)
-            distance = parts.text(th, "mean Jensen-Shannon distance between heads (0 = identical):", style.LABEL_SIZE,
-                                  th.muted)
+            distance = parts.text(th, self.words("distance"), style.LABEL_SIZE, th.muted)
             value = parts.number(th, dist, 2, style.LABEL_SIZE, color)
             line = parts.inline(label, distance, value, buff=style.GAP_BLOCK)
             group = VGroup(line, grids).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_LINE)
             group.grids, group.value = grids, value
             return group
 
-        real = pattern_row(L.trace.weights, "separate projections:", mean_off_diagonal(L.js), th.text)
-        copies = pattern_row(L.copies.weights, f"copies of head {L.copied_head + 1}:", mean_off_diagonal(L.copies_js),
-                             th.warn)
+        real = pattern_row(L.trace.weights, self.words("separate"), mean_off_diagonal(L.js), th.text)
+        copies = pattern_row(L.copies.weights, self.words("copies", head=L.copied_head + 1),
+                             mean_off_diagonal(L.copies_js), th.warn)
         rows = VGroup(real, copies).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_RESULT)
-        trap = parts.text(th, "Failure trap: multi-head attention is not the same attention repeated.",
-                          style.LABEL_SIZE, th.warn)
+        trap = parts.text(th, self.words("trap"), style.LABEL_SIZE, th.warn)
         layout.fit(trap, width=right - left)
         trap.next_to(self.state.header, DOWN, buff=style.GAP_BLOCK).align_to(self.state.header, LEFT)
-        hint = "rows: queries \u00b7 columns: keys"
+        # Which heads are drawn (all, or some), and the tokens in order when no pattern is labelled with them.
+        hint_values = dict(shown=len(shown), n_head=L.n_head, tokens=" ".join(L.tokens[:n]),
+                           cap_note=parts.cap_note(L.trace.n_pos))
         if L.n_head > len(shown):
-            hint = f"{len(shown)} of {L.n_head} heads \u00b7 rows: queries, columns: keys"
-        if not first_labels:
-            hint += " \u00b7 tokens in order: " + " ".join(L.tokens[:n])
-        hint = layout.fit(parts.text(th, hint + parts.cap_note(L.trace.n_pos), style.SMALL_SIZE, th.muted),
-                          width=right - left)
+            hint = self.words("hint-some-heads" if first_labels else "hint-some-heads-tokens", **hint_values)
+        else:
+            hint = self.words("hint" if first_labels else "hint-tokens", **hint_values)
+        hint = layout.fit(parts.text(th, hint, style.SMALL_SIZE, th.muted), width=right - left)
         # Fit the two rows between the trap line and the hint at the bottom.
         room_top = trap.get_bottom()[1] - 0.3
         room_bottom = bottom + hint.height + 0.2
@@ -215,13 +207,11 @@ class SplitHeadsScene(LessonScene):
         hint.next_to(rows, DOWN, buff=style.GAP_LINE).align_to(rows, LEFT)
         self.state.real_value, self.state.copies_value = real.value, copies.value
         self.state.real_grids, self.state.copies_grids = real.grids, copies.grids
-        with self.beat("The failure trap: treating multi-head attention as one attention duplicated."):
+        with self.beat("trap"):
             self.play(FadeIn(trap), run_time=style.SHORT)
-        with self.beat(f"Make every head a copy of head {L.copied_head + 1} and run it: all patterns come out "
-                       "identical, distance zero."):
+        with self.beat("copies", head=L.copied_head + 1):
             self.play(FadeIn(copies), FadeIn(bar), FadeIn(hint), run_time=style.BEAT)
-        with self.beat(f"With separate projections ({L.weights_kind} here), the same sentence gives different patterns "
-                       "in every head."):
+        with self.beat("separate", weights=L.weights_kind):
             self.play(FadeIn(real), run_time=style.BEAT)
         self.what_is_lost(trap, VGroup(rows, bar, hint))
 
@@ -229,17 +219,17 @@ class SplitHeadsScene(LessonScene):
         """The trap measured: what the copies lose, in this layer's output and (trained model) in the model's."""
         th, L = self.theme, self.lesson
         lines = lost_lines(L)
-        items = VGroup(*(parts.paragraph(th, "\u2022 " + line, 11.0, style.LABEL_SIZE) for line, _ in lines))
+        items = VGroup(*(parts.paragraph(th, "\u2022 " + self.words(line, **values), 11.0, style.LABEL_SIZE)
+                         for line, values in lines))
         items.arrange(DOWN, buff=style.GAP_ROW, aligned_edge=LEFT)
-        title = parts.text(th, f"What copies of head {L.copied_head + 1} lose, measured", style.HEADING_SIZE,
-                           th.warn, bold=True)
+        title = parts.text(th, self.words("lost-title", head=L.copied_head + 1), style.HEADING_SIZE, th.warn, bold=True)
         panel = parts.card(th, VGroup(title, items).arrange(DOWN, buff=style.GAP_SECTION, aligned_edge=LEFT),
                            accent=th.warn)
         layout.fit_in_content(panel)
         panel.next_to(trap, DOWN, buff=style.GAP_SECTION).set_x(0)
         self.state.lost = panel
-        for k, (line, spoken) in enumerate(lines):
-            with self.beat(line, spoken=spoken):
+        for k, (line, values) in enumerate(lines):
+            with self.beat(line, **values):
                 if k == 0:
                     self.clear(evidence)
                     frame = VGroup(*(m for m in panel if m is not panel.content))  # the panel and its accent bar
@@ -256,27 +246,22 @@ def trap_heads(L) -> list[int]:
     return sorted(must | set(rest))
 
 
-def lost_lines(L) -> list[tuple[str, str | None]]:
-    """The trap's measurements as sentences (caption, spoken form or None), every number from the Lesson."""
+def lost_lines(L) -> list[tuple[str, dict]]:
+    """The trap's measurements: (script id, its placeholders) per line, each a line of the panel and a beat (the
+    ids are in both sections of the script), every number from the Lesson. The link only when the copies read
+    another word most; the model only when it was measured (a trained model)."""
     word = L.tokens[L.focus]
     k, w = L.strongest_link(L.trace.weights[L.focus_head])
     copy_k, _ = L.strongest_link(L.copies.weights[0])
     lines = []
     if copy_k != k:
-        kept = float(L.copies.weights[0, L.focus, k])
-        link = (f"The link: in the real layer head {L.focus_head + 1} gives \u201c{L.tokens[k]}\u201d {w:.2f} of "
-                f"\u201c{word}\u201d's attention. In the copies no head links them: every head gives "
-                f"\u201c{L.tokens[k]}\u201d {kept:.2f} and reads \u201c{L.tokens[copy_k]}\u201d most.")
-        lines.append((link, None))
-    change = L.copies_output_change
-    layer = f"The layer: its output moves by {change:.2f} times its own size"
-    lines.append((layer + " (\u2016change\u2016 / \u2016output\u2016, this sentence).", layer + ", on this sentence."))
+        lines.append(("lost-link", {"head": L.focus_head + 1, "key": L.tokens[k], "weight": float(w), "word": word,
+                                     "kept": float(L.copies.weights[0, L.focus, k]), "copy_key": L.tokens[copy_k]}))
+    lines.append(("lost-layer", {"change": float(L.copies_output_change)}))
     if L.trap is not None:
         t = L.trap
-        ratio = t.probe_shift / t.one_head_shift
-        model = (f"The model: the sentence embedding's cosine with the real one falls to "
-                 f"{t.embedding_similarity:.3f}. Over {t.n_sentences} sentences it moves ")
-        lines.append((model + f"{t.probe_shift:.3f} (1 \u2212 cosine), {ratio:.0f} times as far as losing head "
-                      f"{t.head + 1} alone ({t.one_head_shift:.4f}).",
-                      model + f"{ratio:.0f} times as far as when head {t.head + 1} alone is lost."))
+        lines.append(("lost-model", {"similarity": f"{t.embedding_similarity:.3f}", "n_sentences": t.n_sentences,
+                                      "shift": f"{t.probe_shift:.3f}", "head": t.head + 1,
+                                      "ratio": f"{t.probe_shift / t.one_head_shift:.0f}",
+                                      "one_head_shift": f"{t.one_head_shift:.4f}"}))
     return lines

@@ -15,6 +15,7 @@ only where they are drawn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -39,11 +40,13 @@ from mha_core.analysis import LABEL_SIGNATURES, SHARES
 from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 from mha_core.relations import RelationResult, best_head, relation_heads, relation_of
 
-from .config import CHAPTER_IDS, LessonConfig
+from .chapters import chapter, chapter_number
+from .config import LessonConfig
 from .focus import pick_focus
 from .gallery import Gallery, build_gallery
 from .induction import Induction, build_induction
 from .relationships import Relationships, build_relationships
+from .script import Scripts, load_scripts
 
 # Model shapes the cost chapter compares with the lesson's own, costed by the same accounting: the
 # original Transformer's width (Vaswani et al. 2017, base model: d_model 512, 8 heads) cut into 1, 2 and
@@ -98,31 +101,196 @@ class Specialization:
         return tuple(p.label for p in self.profiles)
 
 
-@dataclass(frozen=True)
+# Each datum of the Lesson and the data it is computed from: a chapter that reads one reads those too
+# (its cache key hashes them; the render worker's view of the Lesson allows them).
+DERIVED = {
+    "tokens": ("trace",), "n_head": ("trace",), "d_model": ("trace",), "d_head": ("trace",),
+    "head_writes": ("mha", "trace"), "copies_output_change": ("copies", "trace"), "b_O": ("mha",),
+    "strongest_link": ("trace", "focus"), "focus_reads": ("trace", "focus"), "model_name": ("layer",),
+}
+# The data a Lesson computes, each on first use: ``render concat`` builds no gallery.
+DATA = ("mha", "trace", "focus", "focus_head", "focus_relation", "layer", "copied_head", "copies", "js", "copies_js",
+        "ablation", "cost", "cost_examples", "residual", "normed", "specialization", "relations", "gallery",
+        "relationships", "redundancy", "trap", "induction", "plan")
+# Always there and never hashed as data: the config (its pixel fields are in every chapter's key), the words
+# (each chapter's key holds its own script's hash), and what reads only those.
+GIVEN = ("config", "scripts", "trained", "weights_kind", "chapter_number", "with_theme", "replace", "computed")
+
+
 class Lesson:
-    config: LessonConfig
-    mha: MultiHeadAttention  # the mechanics model (toy, or a MiniLM layer)
-    trace: AttentionTrace  # its pass over the sentence (CPU)
-    focus: int  # the query position worked through in "one head"
-    focus_head: int  # the head it is worked through in (0-based; chosen by measurement unless the author set it)
-    focus_relation: RelationResult | None  # the relation that head was chosen for, measured held-out (None: set)
-    layer: int | None  # the MiniLM layer traced (0-based); None for the toy model
-    copied_head: int  # the failure trap's head: every head becomes a copy of it (not the focus head)
-    copies: AttentionTrace  # failure trap: same input, every head a copy of copied_head
-    js: torch.Tensor  # [head, head] Jensen-Shannon distances (head_distances) between the real heads' patterns
-    copies_js: torch.Tensor  # the same for the copies (all ~0)
-    ablation: torch.Tensor  # [head] relative output change when each head is zeroed
-    cost: AttentionCost
-    cost_examples: tuple[CostExample, ...]  # other shapes, the same accounting, at this sentence's length
-    residual: torch.Tensor  # x + MultiHead(x)
-    normed: torch.Tensor  # LayerNorm(residual)
-    specialization: Specialization
-    relations: tuple  # RelationResult per relation (mha_core.relations): MiniLM's best head, measured held-out
-    gallery: Gallery | None  # the specialisation chapter's measured heads from all layers (None: toy model)
-    relationships: Relationships  # the intro's "The cat sat down": its relationships and the heads that carry them
-    redundancy: Redundancy | None  # MiniLM's 72 heads zeroed one at a time (None: the lesson uses no MiniLM)
-    trap: CopiesEffect | None  # the failure trap on MiniLM: every head of the layer a copy of copied_head (None: toy)
-    induction: Induction  # the induction chapter: the project's small causal model, its heads measured
+    """Everything the chapters read, computed from the config on first use and kept (``cached_property``).
+
+    Data (``DATA``):
+        mha              the mechanics model (toy, or a MiniLM layer)
+        trace            its pass over the sentence (CPU)
+        focus            the query position worked through in "one head"
+        focus_head       the head it is worked through in (0-based; chosen by measurement unless the author set it)
+        focus_relation   the relation that head was chosen for, measured held-out (None: set by the author)
+        layer            the MiniLM layer traced (0-based); None for the toy model
+        copied_head      the failure trap's head: every head becomes a copy of it (not the focus head)
+        copies           failure trap: same input, every head a copy of copied_head
+        js, copies_js    [head, head] Jensen-Shannon distances between the real heads' patterns / the copies'
+        ablation         [head] relative output change when each head is zeroed
+        cost             the layer's cost; cost_examples: other shapes, the same accounting, this many tokens
+        residual, normed x + MultiHead(x) and LayerNorm(residual)
+        specialization   the 'heads specialise' chapter's layer of heads
+        relations        RelationResult per relation (mha_core.relations): MiniLM's best head, measured held-out
+        gallery          the specialisation chapter's measured heads from all layers (None: toy model)
+        relationships    the intro's "The cat sat down": its relationships and the heads that carry them
+        redundancy       MiniLM's 72 heads zeroed one at a time (None: the lesson uses no MiniLM)
+        trap             the failure trap on MiniLM: every head of the layer a copy of copied_head (None: toy)
+        induction        the induction chapter: the project's small causal model, its heads measured
+        plan             (number, title) of each chapter the lesson renders, in order (the intro's plan)
+    """
+
+    def __init__(self, config: LessonConfig, scripts: Scripts, **data):
+        self.config, self.scripts = config, scripts
+        self.__dict__.update(data)  # data already computed (``replace``)
+
+    def computed(self) -> tuple[str, ...]:
+        """The data computed so far."""
+        return tuple(name for name in DATA if name in self.__dict__)
+
+    def replace(self, **data) -> "Lesson":
+        """The same Lesson with some data (or the config, or the words) swapped; what is computed is kept."""
+        values = {name: self.__dict__[name] for name in self.computed()} | data
+        config, scripts = values.pop("config", self.config), values.pop("scripts", self.scripts)
+        return Lesson(config, scripts, **values)
+
+    def with_theme(self, theme: str) -> "Lesson":
+        """The same numbers in another theme (cheap: no recomputation)."""
+        return self.replace(config=self.config.model_copy(update={"theme": theme}))
+
+    # -- the mechanics: the focus word, the layer and head, the trace ---------------------------------------
+
+    @cached_property
+    def relations(self) -> tuple:
+        return tuple(relation_heads(self.config.device))
+
+    @cached_property
+    def _focus(self) -> "Focus":
+        # The toy model's head needs no measurement; MiniLM's is the head measured for the focus word.
+        return resolve_focus(self.config, () if self.config.model == "toy" else self.relations)
+
+    @cached_property
+    def focus(self) -> int:
+        return self._focus.position
+
+    @cached_property
+    def focus_head(self) -> int:
+        return self._focus.head
+
+    @cached_property
+    def focus_relation(self) -> RelationResult | None:
+        return self._focus.relation
+
+    @cached_property
+    def layer(self) -> int | None:
+        return self._focus.layer
+
+    @cached_property
+    def mha(self) -> MultiHeadAttention:
+        return self._mechanics[0]
+
+    @cached_property
+    def trace(self) -> AttentionTrace:
+        return self._mechanics[1]
+
+    @cached_property
+    def _mechanics(self) -> tuple:
+        mha, trace = _mechanics(self.config, self.layer)
+        return mha, _cpu(trace)
+
+    # -- the failure trap, distances, ablation, cost, Add & Norm ---------------------------------------------
+
+    @cached_property
+    def copied_head(self) -> int:
+        return 0 if self.focus_head != 0 else 1  # a head other than the focus head: the trap shows what is lost
+
+    @cached_property
+    def copies(self) -> AttentionTrace:
+        trace = self.trace
+        with torch.no_grad():
+            copies = copies_of_one_head(self.mha, head=self.copied_head).trace(trace.x, trace.mask, tokens=trace.tokens)
+        return _cpu(copies)
+
+    @cached_property
+    def js(self) -> torch.Tensor:
+        return head_distances(self.trace)
+
+    @cached_property
+    def copies_js(self) -> torch.Tensor:
+        return head_distances(self.copies)
+
+    @cached_property
+    def ablation(self) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.as_tensor(head_ablation(self.mha, self.trace)).detach().cpu()
+
+    @cached_property
+    def cost(self) -> AttentionCost:
+        return attention_cost(self.trace.d_model, self.trace.n_head, self.trace.n_pos)
+
+    @cached_property
+    def cost_examples(self) -> tuple[CostExample, ...]:
+        return cost_examples(self.trace.n_pos)
+
+    @cached_property
+    def residual(self) -> torch.Tensor:
+        return self._add_and_norm[0]
+
+    @cached_property
+    def normed(self) -> torch.Tensor:
+        return self._add_and_norm[1]
+
+    @cached_property
+    def _add_and_norm(self) -> tuple[torch.Tensor, torch.Tensor]:
+        # MiniLM's Add & Norm has its own learned gain and bias; the toy's is the plain normalisation.
+        config = self.config
+        norm = load_minilm(config.device).attention_norm(self.layer) if config.model == "minilm" else {}
+        with torch.no_grad():
+            residual, normed = add_and_norm(self.trace.x, self.trace.output, **norm)
+        return residual.detach().cpu(), normed.detach().cpu()
+
+    # -- the measured chapters --------------------------------------------------------------------------------
+
+    @cached_property
+    def specialization(self) -> Specialization:
+        config = self.config  # what the chapter shows: config.specialization_model
+        mechanics = (self.mha, self.trace) if config.model == config.specialization_model else None
+        layer = self.layer if self.layer is not None else self.relations[0].layer
+        return build_specialization(config.specialization_model, config, mechanics=mechanics, layer=layer)
+
+    @cached_property
+    def gallery(self) -> Gallery | None:
+        config = self.config
+        return build_gallery(config.specialization_model, config.sentence, self.relations, config.device)
+
+    @cached_property
+    def relationships(self) -> Relationships:
+        return build_relationships(self.config.device, self.relations)
+
+    @cached_property
+    def redundancy(self) -> Redundancy | None:
+        config = self.config
+        return head_redundancy(config.device) if "minilm" in (config.model, config.specialization_model) else None
+
+    @cached_property
+    def trap(self) -> CopiesEffect | None:
+        config = self.config
+        if config.model != "minilm":
+            return None
+        return copies_effect(config.sentence, self.layer, self.copied_head, config.device)
+
+    @cached_property
+    def induction(self) -> Induction:
+        return build_induction(self.config.device)
+
+    @cached_property
+    def plan(self) -> tuple[tuple[int, str], ...]:
+        return tuple((chapter_number(cid), self.scripts.title(cid)) for cid in self.config.chapters)
+
+    # -- derived, read-only ----------------------------------------------------------------------------------
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -157,15 +325,7 @@ class Lesson:
         return f"toy model (untrained, seed {self.config.seed})"
 
     def chapter_number(self, chapter_id: str) -> int:
-        return CHAPTER_IDS.index(chapter_id) + 1
-
-    def with_theme(self, theme: str) -> "Lesson":
-        """The same numbers in another theme (cheap: no recomputation)."""
-        from dataclasses import replace
-
-        return replace(self, config=self.config.model_copy(update={"theme": theme}))
-
-    # -- derived, read-only ----------------------------------------------------------------------------------
+        return chapter_number(chapter_id)
 
     @property
     def head_writes(self) -> torch.Tensor:
@@ -203,45 +363,32 @@ class Lesson:
         return None if self.mha.b_O is None else self.mha.b_O.detach().cpu()
 
 
-def build_lesson(config: LessonConfig) -> Lesson:
-    relations = tuple(relation_heads(config.device))
-    focus = resolve_focus(config, relations)
-    mha, trace = _mechanics(config, focus.layer)
-    copied = 0 if focus.head != 0 else 1  # a head other than the focus head: the trap shows what is lost
-    copies_mha = copies_of_one_head(mha, head=copied)
-    with torch.no_grad():
-        copies = copies_mha.trace(trace.x, trace.mask, tokens=trace.tokens)
-        ablation = head_ablation(mha, trace)
-        # MiniLM's Add & Norm has its own learned gain and bias; the toy's is the plain normalisation.
-        norm = load_minilm(config.device).attention_norm(focus.layer) if config.model == "minilm" else {}
-        residual, normed = add_and_norm(trace.x, trace.output, **norm)
-    return Lesson(
-        config=config,
-        mha=mha,
-        trace=_cpu(trace),
-        focus=focus.position,
-        focus_head=focus.head,
-        focus_relation=focus.relation,
-        layer=focus.layer,
-        copied_head=copied,
-        copies=_cpu(copies),
-        js=head_distances(trace),
-        copies_js=head_distances(copies),
-        ablation=torch.as_tensor(ablation).detach().cpu(),
-        cost=attention_cost(trace.d_model, trace.n_head, trace.n_pos),
-        cost_examples=cost_examples(trace.n_pos),
-        residual=residual.detach().cpu(),
-        normed=normed.detach().cpu(),
-        # Switching what the chapter shows is this one line (config.specialization_model).
-        specialization=build_specialization(config.specialization_model, config, mechanics=(mha, trace),
-                                            layer=focus.layer if focus.layer is not None else relations[0].layer),
-        relations=relations,
-        gallery=build_gallery(config.specialization_model, config.sentence, relations, config.device),
-        relationships=build_relationships(config.device, relations),
-        redundancy=head_redundancy(config.device) if "minilm" in (config.model, config.specialization_model) else None,
-        trap=copies_effect(config.sentence, focus.layer, copied, config.device) if config.model == "minilm" else None,
-        induction=build_induction(config.device),
-    )
+class LessonView:
+    """One chapter's view of a Lesson: the data it declares it reads (``chapters.Chapter.reads``), what is
+    computed from those alone (``DERIVED``) and ``GIVEN``; reading anything else is an error naming it, so
+    a chapter's cache key, which hashes exactly its reads, cannot miss what reaches its frames."""
+
+    def __init__(self, lesson: Lesson, chapter_id: str, reads: tuple[str, ...]):
+        self._lesson, self._chapter_id = lesson, chapter_id
+        self._allowed = {*GIVEN, *reads, *(name for name, needs in DERIVED.items() if set(needs) <= set(reads))}
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in self._allowed:
+            return getattr(self._lesson, name)
+        raise AttributeError(f"the {self._chapter_id} chapter reads lesson.{name}, which its entry in "
+                             "scenes/lesson/chapters.py does not list in reads; add it there (its cache key must "
+                             "hash what the chapter draws)")
+
+
+def chapter_data(lesson: Lesson, chapter_id: str) -> dict:
+    """What ``chapter_id`` reads of ``lesson``, by name (computed now if it was not): its cache key hashes this."""
+    return {name: getattr(lesson, name) for name in chapter(chapter_id).reads}
+
+
+def build_lesson(config: LessonConfig, scripts: Scripts | None = None) -> Lesson:
+    """The Lesson of ``config``: nothing is computed until a chapter (or the export) reads it.
+    ``scripts``: the lesson's words, if already loaded (else from ``config.script``)."""
+    return Lesson(config, scripts or load_scripts(config.script))
 
 
 @dataclass(frozen=True)
@@ -354,7 +501,7 @@ def _mechanics(config: LessonConfig, layer: int | None):
     if config.model == "toy":
         return _toy(config)
     # (A causal mask on MiniLM, a bidirectional encoder, is refused by the config.)
-    mha = load_minilm(config.device).attention(layer)
+    mha = load_minilm(config.device).attention_module(layer)
     trace = trace_pretrained(config.sentence, layer=layer, device=config.device)
     return mha, trace
 

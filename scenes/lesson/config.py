@@ -37,6 +37,7 @@ from pydantic import (
 from mha_core.files import FileError, check_output_file, check_path, read_file, write_file
 from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, divisors, or_list
 
+from .chapters import CHAPTER_IDS
 from .fonts import FONT, FontError, is_right_to_left, undrawable
 
 if sys.version_info >= (3, 11):
@@ -44,22 +45,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# The lesson's chapters, in the order to play: id -> title (the intro's plan lists them; each
-# chapter's scene takes its title from here).
-CHAPTER_TITLES = {
-    "intro": "Many patterns at once",
-    "one-head": "One head",
-    "split-heads": "Split into heads",
-    "parallel-heads": "Heads in parallel",
-    "specialization": "Heads specialise",
-    "induction": "Induction heads",
-    "head-outputs": "Each head mixes values",
-    "concat": "Concatenate the heads",
-    "output-projection": "W_O blends the heads",
-    "cost": "What heads cost",
-    "recap": "Recap",
-}
-CHAPTER_IDS = tuple(CHAPTER_TITLES)
 
 # Manim's quality presets: name -> (letter, pixel height, frame rate).
 QUALITIES = {
@@ -145,6 +130,12 @@ class LessonConfig(BaseModel):
         "auto",
         description="narrator: auto (joe if installed, else espeak-ng, else silent), joe, espeak, none, or a Piper "
                     "voice file (.onnx; in a lesson.toml relative to the file's folder)",
+    )
+    script: Path | None = Field(
+        None,
+        description="folder of the lesson's words, as `mha-explainer script export` writes it (a chapter without a "
+                    "file there keeps the default words; in a lesson.toml relative to the file's folder); unset: "
+                    "the default words",
     )
     burn_captions: StrictBool = Field(
         False, description="draw the captions into the frames too, for platforms that load no caption tracks"
@@ -363,11 +354,12 @@ class LessonConfig(BaseModel):
         lines = []
         for key in KNOWN_KEYS:
             value = getattr(self, key)
-            if key == "out":  # the same folder wherever the text is saved and read again
+            if key in ("out", "script") and value is not None:  # the same folder wherever the text is read again
                 value = Path(os.path.abspath(value))
             note = f"  # {sources[key]}" if sources and key in sources else ""
             if value is None:  # TOML has no null: show what it resolves to, commented out
-                lines.append(f"# {key} = {toml_value(_unset_hint(self, key))}  # unset: the quality preset's")
+                unset = "the default words" if key == "script" else "the quality preset's"
+                lines.append(f"# {key} = {toml_value(_unset_hint(self, key))}  # unset: {unset}")
             else:
                 lines.append(f"{key} = {toml_value(value)}{note}")
         return "\n".join(lines) + "\n"
@@ -469,6 +461,8 @@ def load_config_with_sources(path=None, **overrides) -> tuple[LessonConfig, dict
             sources[key] = f"{label} line {lines[key]}" if key in lines else label
         if isinstance(values.get("out"), str):  # the file's folder, not the current one, is where it points from
             values["out"] = Path(path).parent / Path(values["out"]).expanduser()
+        if isinstance(values.get("script"), str):  # the scripts' folder: the same
+            values["script"] = Path(path).parent / Path(values["script"]).expanduser()
         if isinstance(values.get("voice"), str) and values["voice"].endswith(".onnx"):  # a voice file: the same
             values["voice"] = str(Path(path).parent / Path(values["voice"]).expanduser())
     for key, value in overrides.items():
@@ -648,7 +642,7 @@ def toml_value(value: Any) -> str:
 
 def _unset_hint(config: LessonConfig, key: str):
     """What an unset optional key resolves to, to show next to it."""
-    return {"fps": config.frame_rate, "pixel_height": config.height}[key]
+    return {"fps": config.frame_rate, "pixel_height": config.height, "script": "my-scripts"}[key]
 
 
 _SECTIONS = {
@@ -745,6 +739,7 @@ FLAGS = {
     "--pixel-height": ("pixel_height", None, "int"),
     "--format": ("formats", None, "multiple"),
     "--voice": ("voice", None, "text"),
+    "--script": ("script", None, "folder"),
     "--burn-captions/--no-burn-captions": ("burn_captions", None, "switch"),
     "--scorm/--no-scorm": ("scorm", None, "switch"),
     "--out": ("out", "-o", "folder"),

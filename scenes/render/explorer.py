@@ -72,13 +72,18 @@ class ExplorerModel:
 
 
 def explorer_models(lesson) -> list[ExplorerModel]:
-    models = []
-    if lesson.gallery is not None:
+    """The models the explorer offers: of what the rendered chapters computed (``Lesson.computed``), MiniLM's
+    measured heads of every layer (the gallery) or else the mechanics layer, and the induction model. A
+    render of some chapters measures nothing more for the page."""
+    models, computed = [], set(lesson.computed())
+    gallery = lesson.gallery if "gallery" in computed else None
+    if gallery is not None:
         start = (lesson.layer, lesson.focus_head, lesson.focus) if lesson.layer is not None else None
-        models.append(_minilm(lesson.gallery, start))
-    if lesson.gallery is None or lesson.layer is None:
+        models.append(_minilm(gallery, start))
+    if gallery is None or lesson.layer is None:
         models.append(_mechanics(lesson))
-    models.append(_induction(lesson.induction))
+    if "induction" in computed:
+        models.append(_induction(lesson.induction))
     return models
 
 

@@ -34,7 +34,7 @@ import torch
 
 from mha_core.files import sha256_file
 
-from ..lesson.config import CHAPTER_IDS
+from ..lesson.chapters import chapter_number
 from ..narration import Cue
 from . import explorer, scorm
 from .captions import chapter_cues, to_srt, to_webvtt
@@ -58,7 +58,7 @@ class ExportError(RuntimeError):
 
 def chapter_stem(chapter_id: str) -> str:
     """Base name of a chapter's files: its 1-based place in the full lesson, stable across subsets."""
-    return f"{CHAPTER_IDS.index(chapter_id) + 1:02d}-{chapter_id}"
+    return f"{chapter_number(chapter_id):02d}-{chapter_id}"
 
 
 def planned_names(config) -> set[str]:
@@ -272,7 +272,7 @@ def lesson_tensors(lesson, models) -> dict[str, object]:
     """File name -> an AttentionTrace, a dict of tensors, or (tensors, metadata): everything the chapters draw
     numbers from, and the files of the head explorer's ``models`` (``explorer.explorer_models``)."""
     files = {"trace.safetensors": lesson.trace, "copies.safetensors": lesson.copies}
-    special = lesson.specialization.trace
+    special = lesson.specialization.trace if "specialization" in lesson.computed() else lesson.trace
     if not _same_trace(special, lesson.trace):  # e.g. trained MiniLM heads next to a toy model
         files["specialization.safetensors"] = special
     files["analysis.safetensors"] = {
@@ -326,8 +326,9 @@ def build_manifest(result, staging: _Staging, info: dict, infos: dict, tensor_fi
         "generator": f"{GENERATOR} {versions()['mha-explainer']}",
         "format": FOLDER_FORMAT,
         "versions": versions(),
-        "config": config.model_dump(mode="json", exclude={"out"}),  # not where it is: a folder can move
+        "config": config.model_dump(mode="json", exclude={"out", "script"}),  # not where: a folder can move
         "model": getattr(result.lesson, "model_name", config.model),
+        "words": result.lesson.scripts.record() if hasattr(result.lesson, "scripts") else None,
         "video": {"width": result.width, "height": result.height, "fps": result.fps, "duration": info["duration"]},
         "hashes": {name: getattr(result, attribute, None)
                    for name, attribute in (("lesson", "lesson_hash"), ("code", "code_hash"), ("folder", "folder_key"))},

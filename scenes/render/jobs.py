@@ -9,7 +9,7 @@ import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from ..lesson.config import CHAPTER_IDS
+from ..lesson.chapters import CHAPTER_IDS
 from . import guard
 from .progress import Display
 from .worker import Job, init_worker, run_job

@@ -17,6 +17,7 @@ from dataclasses import fields, is_dataclass
 from importlib import resources
 from pathlib import Path
 
+from ..lesson.chapters import chapter
 from ..lesson.config import LessonConfig
 from .cache import CACHE_SCHEMA, intact
 from .folder import is_lesson_name, package_version, read_manifest, resolve_out, tidy, versions
@@ -24,7 +25,8 @@ from .folder import is_lesson_name, package_version, read_manifest, resolve_out,
 # Config fields that cannot change a chapter's pixels or cues (what to render and where),
 # or whose effect is already in the hash another way (quality/fps/pixel_height via the
 # resolved size and rate; device via the tensors), or that only add files to the folder (scorm).
-_NOT_IN_HASH = {"chapters", "out", "formats", "device", "quality", "fps", "pixel_height", "scorm"}
+# The words are hashed per chapter, by content (``chapter_key``), not by where their folder is (script).
+_NOT_IN_HASH = {"chapters", "out", "formats", "device", "quality", "fps", "pixel_height", "scorm", "script"}
 
 
 def code_hash() -> str:
@@ -47,8 +49,8 @@ def chapter_code_hash(chapter_id: str, chapters_module: str = "scenes.chapters")
 
 
 def module_name(chapter_id: str) -> str:
-    """The module of ``scenes/chapters/`` that holds a chapter's scene (a test ties it to CHAPTERS)."""
-    return chapter_id.replace("-", "_")
+    """The module of ``scenes/chapters/`` that holds a chapter's scene (the registry says)."""
+    return chapter(chapter_id).module
 
 
 _SCENES = Path(__file__).resolve().parents[1]  # scenes/
@@ -64,7 +66,9 @@ def _sources() -> list[Path]:
 
 
 def _data_files() -> list[Path]:
-    return sorted(path for path in _sources() if path.suffix in (".txt", ".json", ".toml"))
+    """The data files of mha_core/ and scenes/, not the scripts (a chapter's key holds its own words' hash)."""
+    return sorted(path for path in _sources() if path.suffix in (".txt", ".json", ".toml")
+                  and not path.is_relative_to(_SCENES / "scripts"))
 
 
 def _hash_files(paths) -> str:
@@ -128,18 +132,22 @@ def _read_version(path: Path, mtime_ns: int, size: int) -> tuple[str, tuple[Path
     return hashlib.sha256(data).hexdigest(), tuple(dict.fromkeys(f for f in found if f.is_file()))
 
 
-def folder_key(config: LessonConfig, code: str | None = None, voice=None) -> str:
+def folder_key(config: LessonConfig, code: str | None = None, voice=None, scripts=None) -> str:
     """sha256 of everything a lesson folder depends on: the whole config (chapters and formats
     included; not where the folder is: the same lesson is the same bytes in any folder), the code (``code_hash()``, unless given), the player page's template,
-    the library versions, the machine's architecture and core count, and who speaks (``voice``,
-    resolved from the config unless given: "auto" speaks with what is installed). The manifest
-    records it; see ``unchanged_folder``."""
+    the library versions, the machine's architecture and core count, who speaks (``voice``,
+    resolved from the config unless given: "auto" speaks with what is installed) and the words
+    (``scripts``, loaded from ``config.script`` unless given). The manifest records it; see
+    ``unchanged_folder``."""
+    from ..lesson.script import load_scripts
     from ..voice import resolve_voice
 
     voice = voice or resolve_voice(config.voice)
+    scripts = scripts or load_scripts(config.script)
     page = resources.files("scenes.render") / "templates"
     payload = {
-        "config": config.model_dump(mode="json", exclude={"out"}),
+        "config": config.model_dump(mode="json", exclude={"out", "script"}),
+        "words": scripts.record(),
         "code": code or code_hash(),
         "voice": voice.identity,
         "page": {item.name: hashlib.sha256(item.read_bytes()).hexdigest()
@@ -151,7 +159,7 @@ def folder_key(config: LessonConfig, code: str | None = None, voice=None) -> str
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def unchanged_folder(config: LessonConfig, voice=None) -> dict | None:
+def unchanged_folder(config: LessonConfig, voice=None, scripts=None) -> dict | None:
     """The manifest of ``config.out`` if rendering ``config`` would write that folder again, else None.
 
     True when the manifest carries this config's ``folder_key`` and every file it lists
@@ -168,7 +176,7 @@ def unchanged_folder(config: LessonConfig, voice=None) -> dict | None:
         if not tidy(out):  # not ours, or busy; else what dead runs left is finished or cleared
             return None
         manifest = read_manifest(out)
-        if manifest.get("hashes", {}).get("folder") != folder_key(config, voice=voice):
+        if manifest.get("hashes", {}).get("folder") != folder_key(config, voice=voice, scripts=scripts):
             return None
         files = manifest["files"]
         if not all(map(is_lesson_name, files)) or not intact(out, files):
@@ -245,7 +253,10 @@ def render_settings(config: LessonConfig) -> dict:
     return {**fields_, "width": config.width, "height": config.height, "fps": config.frame_rate}
 
 
-def chapter_key(chapter_id: str, settings: dict, lesson_hash: str, code: str) -> str:
-    payload = json.dumps({"chapter": chapter_id, "settings": settings, "lesson": lesson_hash, "code": code},
-                         sort_keys=True)
+def chapter_key(chapter_id: str, settings: dict, data: str, code: str, words: tuple[str, ...] = ()) -> str:
+    """A chapter's cache key: its id, the config fields that reach pixels (``settings``), the fingerprint of the
+    Lesson data it reads (``data``), its code (``chapter_code_hash``) and the hashes of its words (its script
+    and the shared one)."""
+    payload = json.dumps({"chapter": chapter_id, "settings": settings, "lesson": data, "code": code,
+                          "words": list(words)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()

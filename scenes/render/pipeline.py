@@ -29,6 +29,8 @@ How a render goes:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -36,7 +38,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..lesson.config import CHAPTER_IDS, LessonConfig
+from ..lesson.chapters import chapter_number
+from ..lesson.config import LessonConfig
 from ..narration import Beat, Cue
 from ..voice import Voice, resolve_voice
 from ..voice.speech import prune as prune_speech
@@ -56,7 +59,7 @@ class RenderError(Exception):
 @dataclass(frozen=True)
 class ChapterResult:
     chapter_id: str
-    number: int  # 1-based position in the full lesson (CHAPTER_IDS): stable file names
+    number: int  # 1-based position in the full lesson (lesson.chapters): stable file names
     title: str
     summary: str
     files: dict[str, Path]  # format -> file in out/chapters/
@@ -130,7 +133,7 @@ def mark_title(chapter: ChapterResult) -> str:
 
 def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: bool = True,
                   console=None, lesson=None, chapters_module: str = "scenes.chapters",
-                  voice: Voice | None = None) -> RenderResult:
+                  voice: Voice | None = None, scripts=None) -> RenderResult:
     """Render ``config.chapters`` and write the lesson folder ``config.out``; see the module docstring.
 
     ``jobs``: processes rendering at once (default: one per CPU core).
@@ -138,6 +141,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     ``console``: a rich Console for the live progress display (None: quiet).
     ``lesson``: a Lesson already built from ``config`` (else it is built here).
     ``voice``: the voice ``config.voice`` names, if the caller resolved it already (else it is resolved here).
+    ``scripts``: the lesson's words (``lesson.script.Scripts``), if the caller loaded them already.
     ``chapters_module``: "module[:attribute]" of the {chapter id: scene class} dict to render
     (default: the lesson's CHAPTERS; tests swap in their own).
     Raises ``folder.OutputFolderError`` (a usage error) when the folder is not ours, is
@@ -157,7 +161,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
                 if console is not None:
                     console.print(f"[yellow]note:[/] {notice}")
             result = _render_into(folder, config, voice, jobs=jobs, use_cache=use_cache, console=console,
-                                  lesson=lesson, chapters_module=chapters_module)
+                                  lesson=lesson, chapters_module=chapters_module, scripts=scripts)
             started = time.perf_counter()
             names = export.write_lesson_folder(result, folder.staging)
             result.timings["export"] = round(time.perf_counter() - started, 3)
@@ -171,7 +175,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
 
 
 def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache, console, lesson,
-                 chapters_module) -> RenderResult:
+                 chapters_module, scripts) -> RenderResult:
     """Render the chapters (cache first) and put their videos and the joined lesson in ``folder.staging``."""
     from . import audio, export, media
 
@@ -183,16 +187,12 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     cache_formats = tuple(dict.fromkeys((["mp4"] if set(formats) & set(VIDEO_FORMATS) else []) + list(formats)))
 
     if lesson is None:
-        from ..lesson import build_lesson
+        from ..lesson.build import build_lesson
 
-        lesson = build_lesson(config)
+        lesson = build_lesson(config, scripts)
+    keys, lesson_hash = chapter_keys(lesson, voice, chapter_ids, chapters_module)
     clock.lap("lesson")
-    lesson_hash = fingerprint(lesson)
     code = code_hash()
-    settings = {**render_settings(config), "voice": voice.identity}  # "auto" speaks with what is installed
-    if chapters_module != "scenes.chapters":  # other scenes, other pixels
-        settings = {**settings, "chapters_module": chapters_module}
-    keys = {cid: chapter_key(cid, settings, lesson_hash, chapter_code_hash(cid, chapters_module)) for cid in chapter_ids}
     cache = Cache(folder.cache)  # with tmp/, a real folder of ours (folder.claim)
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
     # An entry whose files do not match their recorded hashes is discarded by ``missing`` and rendered again.
@@ -244,7 +244,7 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
             shutil.copyfile(cache.entry(key) / cache_name(fmt), staging / name)
             files[fmt] = out / name
         results.append(ChapterResult(
-            chapter_id=cid, number=CHAPTER_IDS.index(cid) + 1, title=meta["title"], summary=meta["summary"],
+            chapter_id=cid, number=chapter_number(cid), title=meta["title"], summary=meta["summary"],
             files=files, duration=meta["duration"], start=round(start, 6), cues=cues, beats=beats,
             cache_key=key, frame=cache.entry(key) / FULLEST, cached=cid not in rendered,
             render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
@@ -287,8 +287,28 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
                         lesson_hash=lesson_hash, code_hash=code, voice=voice,
-                        folder_key=folder_key(config, code, voice), lesson=lesson,
+                        folder_key=folder_key(config, code, voice, lesson.scripts), lesson=lesson,
                         timings=clock.laps)
+
+
+def chapter_keys(lesson, voice: Voice, chapter_ids, chapters_module: str = "scenes.chapters") -> tuple[dict, str]:
+    """({chapter id: cache key}, the lesson's hash): each key covers what reaches that chapter's frames and
+    sound (``keys.chapter_key``): the Lesson data it reads, computed here and only that (``render concat``
+    measures no heads), its words, its code, the config fields that reach pixels and who speaks. The
+    lesson's hash (in the manifest) is the hash of the chapters' data hashes."""
+    from ..lesson.build import chapter_data
+
+    config = lesson.config
+    data = {cid: fingerprint(chapter_data(lesson, cid) if chapters_module == "scenes.chapters" else lesson)
+            for cid in chapter_ids}
+    settings = {**render_settings(config), "voice": voice.identity}  # "auto" speaks with what is installed
+    if chapters_module != "scenes.chapters":  # other scenes, other pixels
+        settings = {**settings, "chapters_module": chapters_module}
+    words = lesson.scripts
+    keys = {cid: chapter_key(cid, settings, data[cid], chapter_code_hash(cid, chapters_module),
+                             words=(words[cid].digest if cid in words.files else "", words.shared.digest))
+            for cid in chapter_ids}
+    return keys, hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _write_logs(failures: dict) -> dict[str, str]:

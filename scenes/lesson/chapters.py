@@ -1,0 +1,60 @@
+"""The lesson's chapters, in the order to play: the one registry.
+
+A chapter is one unit: its id, its words (``scenes/scripts/<id>.toml``: title, summary, every beat
+and on-screen sentence; see ``script``), the Lesson data its scene reads, and its scene (a
+``LessonScene`` subclass in ``scenes/chapters/``, named here by import path so this layer stays
+below the drawing). Adding a chapter is one scene module, one script file and one entry below.
+
+    >>> [c.id for c in CHAPTERS][:2]
+    ['intro', 'one-head']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chapter:
+    id: str  # stable: file names, cache keys, the CLI's arguments, the script file's name
+    scene: str  # "module:Class" in scenes.chapters
+    reads: tuple[str, ...] = ()  # the Lesson's data its scene reads (its cache key hashes exactly these)
+
+    @property
+    def module(self) -> str:
+        """The scene's module in ``scenes.chapters`` ("intro", "one_head")."""
+        return self.scene.partition(":")[0]
+
+    @property
+    def scene_class(self) -> str:
+        return self.scene.partition(":")[2]
+
+
+# What each scene reads of the Lesson (``build.DATA``; what is computed from those comes with them, e.g.
+# ``tokens`` with ``trace``). Every mechanics chapter names the MiniLM layer it draws from (``layer``).
+_MECHANICS = ("trace", "focus", "layer")
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("intro", "intro:IntroScene", ("relationships", "plan", *_MECHANICS)),
+    Chapter("one-head", "one_head:OneHeadScene", (*_MECHANICS, "focus_head", "focus_relation")),
+    Chapter("split-heads", "split_heads:SplitHeadsScene",
+            (*_MECHANICS, "mha", "focus_head", "copied_head", "copies", "js", "copies_js", "trap")),
+    Chapter("parallel-heads", "parallel_heads:ParallelHeadsScene", _MECHANICS),
+    Chapter("specialization", "specialization:SpecializationScene", ("specialization", "gallery")),
+    Chapter("induction", "induction:InductionScene", ("induction",)),
+    Chapter("head-outputs", "head_outputs:HeadOutputsScene", _MECHANICS),
+    Chapter("concat", "concat:ConcatScene", _MECHANICS),
+    Chapter("output-projection", "output_projection:OutputProjectionScene", (*_MECHANICS, "mha", "residual", "normed")),
+    Chapter("cost", "cost:CostScene", (*_MECHANICS, "ablation", "cost", "cost_examples", "redundancy")),
+    Chapter("recap", "recap:RecapScene", (*_MECHANICS, "copied_head", "js", "copies_js", "cost")),
+)
+CHAPTER_IDS: tuple[str, ...] = tuple(c.id for c in CHAPTERS)
+BY_ID: dict[str, Chapter] = {c.id: c for c in CHAPTERS}
+
+
+def chapter(chapter_id: str) -> Chapter:
+    return BY_ID[chapter_id]
+
+
+def chapter_number(chapter_id: str) -> int:
+    """A chapter's place in the full lesson, from 1 (stable file names: "02-one-head.mp4")."""
+    return CHAPTER_IDS.index(chapter_id) + 1
