@@ -42,7 +42,13 @@ def render_small_lesson(base: Path):
         chapters=",".join(CHAPTERS), pixel_height=144, fps=5, formats=("mp4", "webm"),
         theme="light", model="toy", specialization_model="toy", out=base / "r2-lesson",
     )
-    return render_lesson(config, jobs=2)
+    # The page's explorer offers what the rendered chapters computed; the induction model is measured too,
+    # as a render that includes its chapter would, so the page tests drive its explorer as well.
+    from scenes.lesson import build_lesson
+
+    lesson = build_lesson(config)
+    lesson.induction
+    return render_lesson(config, jobs=2, lesson=lesson)
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +314,8 @@ def test_manifest_config_versions_and_chapters(lesson):
     result, _, manifest = lesson
     from importlib.metadata import version
 
-    assert manifest["config"] == result.config.model_dump(mode="json", exclude={"out"})  # not where it is
+    assert manifest["config"] == result.config.model_dump(mode="json", exclude={"out", "script"})  # not where
+    assert manifest["words"] == result.lesson.scripts.record() and manifest["words"]["intro"]["from"] == "default"
     assert manifest["versions"]["manim"] == version("manim")
     assert manifest["versions"]["torch"] == torch.__version__
     assert manifest["versions"]["mha-explainer"] == version("mha-explainer")
