@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import signal
 import stat
 import sys
@@ -18,19 +17,12 @@ from pathlib import Path
 
 import click
 
+import cli_output as output
 import mha_core
 from mha_core.files import FileError, check_path, folder_lock, kind_of
-from mha_core.sizes import shown_indices
-from mha_core.trace import CONVENTIONS  # the shape convention of every traced stage (torch-free)
 from scenes.lesson.chapters import CHAPTER_IDS
-from scenes.lesson.config import (
-    FLAGS,
-    MODEL_KEYS,
-    ConfigError,
-    flag_choices,
-    flag_help,
-    load_config,
-)
+from scenes.lesson.config import ConfigError, load_config
+from scenes.lesson.flags import FLAGS, MODEL_KEYS, flag_choices, flag_help
 
 
 def _usage_error(message: str) -> click.UsageError:
@@ -134,7 +126,7 @@ def _click_type(key: str, kind: str, extra: tuple[str, ...] = ()):
 
 
 def lesson_options(command=None, *, keys: tuple[str, ...] | None = None, extra: dict | None = None):
-    """Add ``--config FILE`` and one flag per LessonConfig field (scenes.lesson.config.FLAGS) to a click command.
+    """Add ``--config FILE`` and one flag per LessonConfig field (scenes.lesson.flags.FLAGS) to a click command.
 
     The command receives ``config_file`` and keyword arguments named like the fields
     (``None`` / ``()`` when not given), ready for ``load_config(config_file, **overrides)``.
@@ -202,7 +194,7 @@ def inspect(config_file, tokens, digits, as_json, save, force, **overrides):
     if save is not None:
         _writable_target(save, force)
     layer, focus_head = _focus_of(config, lesson_head=overrides.get("head") == "auto")
-    trace, mha = _trace_for(config, layer)
+    trace = _trace_for(config, layer)
     shown = _shown_heads(config.head, focus_head, trace.n_head)
     profiles = _profiles_for(config.model, layer, config.device)
     if profiles is not None:
@@ -210,12 +202,9 @@ def inspect(config_file, tokens, digits, as_json, save, force, **overrides):
     if save is not None:
         _save(trace, save)  # every head: the file is the whole trace, whatever --head shows
     if as_json:
-        data = _trace_json(trace, mha, profiles, shown)
-        if layer is not None:
-            data["layer"], data["layer_number"] = layer, layer + 1
-        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        click.echo(output.to_json(output.inspect_json(trace, profiles, shown, layer)))
     else:
-        _print_tables(trace, mha, profiles, digits, config.model, layer, shown)
+        output.print_tables(trace, profiles, digits, output.model_title(config.model, layer), shown)
     if save is not None and not as_json:
         click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
 
@@ -229,9 +218,10 @@ def _inspect_induction(config_file, tokens, digits, as_json, save, force, overri
         raise _usage_error(f"{what} does not apply to the induction model; it takes --tokens, --layer, --head and "
                            "--device")
     config = load_config(None, device=overrides.get("device"))  # the device checks of render (ConfigError: exit 2)
-    from mha_core.induction import encode, example_sequence, load_induction_model
+    from mha_core.induction import encode, example_sequence
+    from mha_core.models import load_model
 
-    model = load_induction_model(mha_core.resolve_device(config.device))
+    model = load_model("induction", config.device)  # the shipped weights, with their measured heads and scores
     layer = overrides.get("layer") or "auto"
     if layer == "auto":  # the first induction head's layer: the one that reads what the earlier layer wrote
         layer = min((l for l, _ in model.induction_heads), default=0)
@@ -262,25 +252,12 @@ def _inspect_induction(config_file, tokens, digits, as_json, save, force, overri
     if save is not None:
         _save(trace, save)
     if as_json:
-        data = _trace_json(trace, model.blocks[layer], None, shown)
-        data["token_ids"] = [int(t) for t in ids]
-        data["layer"], data["layer_number"] = layer, layer + 1
-        data["heads"] = [_numbered(h) for h in _induction_table(scores)["heads"]
-                         if h["layer"] == layer and h["head"] in shown]
-        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        click.echo(output.to_json(output.induction_inspect_json(trace, shown, ids, layer, scores)))
         return
-    _print_tables(trace, model.blocks[layer], None, digits, "induction", layer, shown)
-    from rich.console import Console
-
-    Console(width=None if sys.stdout.isatty() else 132).print(_induction_heads_table(scores, layer, shown))
+    output.print_tables(trace, None, digits, output.model_title(model.name, layer), shown)
+    output.print_induction_heads(scores, layer, shown)
     if save is not None:
         click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
-
-
-def _induction_table(scores) -> dict:
-    from mha_core.induction import head_table
-
-    return head_table(scores)
 
 
 def _focus_of(config, lesson_head: bool = False) -> tuple[int | None, int | None]:
@@ -308,22 +285,13 @@ def _shown_heads(head, focus_head: int | None, n_head: int) -> list[int]:
     return list(range(n_head)) if focus_head is None else [focus_head]
 
 
-def _numbered(entry: dict) -> dict:
-    """A JSON head entry with its numbers as on screen beside the 0-based indices ("layer", "head") it keeps."""
-    numbers = {f"{key}_number": entry[key] + 1 for key in ("layer", "head") if entry.get(key) is not None}
-    return {**entry, **numbers}
-
-
 def _trace_for(config, layer: int | None):
-    """The trace (and the attention module) of ``config``'s sentence, model, size, seed, mask, device at ``layer``."""
+    """The trace of ``config``'s sentence, model, size, seed, mask, device at ``layer``: the lesson's own
+    (scenes.lesson.build), so inspect prints the numbers the mechanics chapters show."""
+    from scenes.lesson.build import mechanics
+
     try:  # (a causal MiniLM is refused by the config: MiniLM is a bidirectional encoder)
-        device = mha_core.resolve_device(config.device)
-        if config.model == "minilm":
-            trace = mha_core.trace_pretrained(config.sentence, layer=layer, device=device)
-            return trace, mha_core.load_minilm(device).attention_module(layer)
-        mha, trace = mha_core.toy_block(config.sentence, d_model=config.d_model, n_head=config.heads,
-                                        seed=config.seed, causal=config.causal, device=device)
-        return trace, mha
+        return mechanics(config, layer)[1]
     except ValueError as err:  # e.g. a sentence longer than MiniLM's 512 word pieces
         raise _usage_error(str(err)) from None
 
@@ -347,152 +315,6 @@ def _save(trace, path: Path) -> None:
                            "choose another path") from None
 
 
-def _trace_json(trace, mha, profiles, shown: list[int]) -> dict:
-    """The trace as JSON; the stages with a head axis hold the heads ``shown`` (0-based), in that order."""
-    cost = mha_core.attention_cost(trace.d_model, trace.n_head, trace.n_pos)
-    tensors = {name: t[shown] if CONVENTIONS[name].startswith("[head,") and len(shown) < trace.n_head else t
-               for name, t in trace.tensors().items() if name != "mask"}
-    data = {
-        "tokens": list(trace.tokens or ()),
-        "d_model": trace.d_model,
-        "n_head": trace.n_head,
-        "d_head": trace.d_head,
-        "head_numbers": [h + 1 for h in shown],  # numbered from 1: the heads the per-head stages hold
-        "convention": CONVENTIONS,
-        "stages": {
-            name: {"shape": list(t.shape), "values": _finite(t.detach().cpu().double().tolist())}
-            for name, t in tensors.items()
-        },
-        "cost": {
-            "parameters": cost.parameters,
-            "stages": [{"name": s.name, "formula": s.formula, "macs": s.macs, "elementwise": s.elementwise}
-                       for s in cost.stages],
-            "total_macs": cost.total_macs,
-            "single_head_total_macs": cost.single_head().total_macs,
-        },
-    }
-    if profiles is not None:
-        data["head_profiles"] = [_profile_json(p) for p in profiles]
-    return data
-
-
-def _profile_json(profile) -> dict:
-    from dataclasses import asdict
-
-    return _numbered({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                      for k, v in asdict(profile).items()})
-
-
-def _finite(values):
-    # JSON has no -inf: masked scores are written as null.
-    if isinstance(values, list):
-        return [_finite(v) for v in values]
-    return values if math.isfinite(values) else None
-
-
-def _print_tables(trace, mha, profiles, digits, model, layer, shown: list[int]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    # Piped output gets room for a 12-head table; a terminal keeps its own width.
-    console = Console(width=None if sys.stdout.isatty() else 132)
-    tokens = list(trace.tokens or [str(i) for i in range(trace.n_pos)])
-    if model == "minilm":
-        title = f"MiniLM layer {layer + 1}"
-    elif model == "induction":
-        title = f"induction model (trained by this project, causal), layer {layer + 1}"
-    else:
-        title = "toy model (untrained, random weights)"
-    console.print(
-        f"[bold]{title}[/]: {trace.n_pos} tokens, d_model = {trace.d_model}, h = {trace.n_head} heads, "
-        f"d_k = d_model / h = {trace.d_head}"
-    )
-    one = len(shown) < trace.n_head
-    console.print(f"Heads numbered from 1; shown: {', '.join(str(h + 1) for h in shown)}" if one
-                  else f"Heads numbered from 1; shown: all {trace.n_head} (--head N shows one head's every stage)")
-    console.print("Tokens: " + "  ".join(f"[{i}] {t}" for i, t in enumerate(tokens)))
-
-    shapes = Table(title="Stages and shapes", show_lines=False)
-    for col in ("stage", "shape", "convention"):
-        shapes.add_column(col)
-    for name, t in trace.tensors().items():
-        shapes.add_row(name, " × ".join(map(str, t.shape)), escape(CONVENTIONS[name]))
-    console.print(shapes)
-
-    fmt = f"{{:.{digits}f}}"
-    n_cols_max = 16  # attention patterns: every key when it fits, else an ellipsis column
-    show_cols = 8  # wider matrices are cut with an ellipsis column
-    numbered = [f"[{i}] {t}" for i, t in enumerate(tokens)]
-    console.print(_matrix_table(escape("x [pos, d_model]"), trace.x, tokens, fmt, show_cols))
-    for head in shown:
-        if one:  # one head: every stage of it, in computation order (its output is its slice of concat)
-            for name in ("q", "k", "v", "scores", "scaled", *(("masked",) if trace.mask is not None else ())):
-                axes = CONVENTIONS[name].replace("head, ", "")
-                console.print(_matrix_table(escape(f"head {head + 1}: {name} {axes}"), getattr(trace, name)[head],
-                                            numbered if "query" in axes else tokens, fmt,
-                                            n_cols_max if "key" in axes else show_cols))
-        console.print(_matrix_table(escape(f"head {head + 1}: attention weights [query, key] (rows sum to 1; "
-                                           "columns are the keys' token numbers)"),
-                                    trace.weights[head], numbered, fmt, n_cols_max))
-        if one:
-            console.print(_matrix_table(escape(f"head {head + 1}: its output [pos, d_head]"),
-                                        trace.heads[head], tokens, fmt, show_cols))
-    for name in ("concat", "output"):
-        console.print(_matrix_table(escape(f"{name} [pos, d_model]"), getattr(trace, name), tokens, fmt, show_cols))
-    if profiles is not None:
-        console.print(_profile_table(profiles))
-    cost = mha_core.attention_cost(trace.d_model, trace.n_head, trace.n_pos)
-    console.print(
-        f"Parameters: 4·d² + 4·d = {cost.parameters:,}; multiply-adds: {cost.total_macs:,} "
-        f"(one full-width head: {cost.single_head().total_macs:,})"
-    )
-
-
-def _matrix_table(title, matrix, row_labels, fmt, show_cols, col_labels=None):
-    from rich.table import Table
-
-    matrix = matrix.detach().cpu().double()
-    n_cols = matrix.shape[-1]
-    cols = shown_indices(n_cols, show_cols + 1)  # at most show_cols numbers, and an ellipsis column
-    table = Table(title=title, title_justify="left")
-    from rich import box
-    from rich.markup import escape
-
-    table.box = box.SIMPLE
-    table.padding = (0, 1)
-    table.add_column("", overflow="ellipsis", max_width=12)
-    for c in cols:
-        label = "…" if c is None else (col_labels[c] if col_labels else str(c))
-        table.add_column(escape(label), justify="right", no_wrap=True, min_width=len(fmt.format(-1.0)))
-    for r, label in enumerate(row_labels):
-        cells = ["…" if c is None else _cell(matrix[r, c].item(), fmt) for c in cols]
-        table.add_row(escape(label), *cells)
-    return table
-
-
-def _cell(value: float, fmt: str) -> str:
-    if not math.isfinite(value):
-        return "-inf"
-    text = fmt.format(value)
-    return f"[red]{text}[/]" if value < 0 else text
-
-
-def _profile_table(profiles):
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=escape("Head signatures (mean over the shipped sentences; previous token = key i-1 for query i)"),
-                  title_justify="left")
-    columns = ("head", "prev", "next", "self", "[CLS]", "[SEP]", "punct", "entropy", "ablation", "label")
-    for col in columns:
-        table.add_column(escape(col), justify="left" if col == "label" else "right", overflow="fold")
-    for p in profiles:
-        values = (p.previous, p.next, p.current, p.cls, p.sep, p.punctuation, p.entropy, p.ablation)
-        table.add_row(str(p.head + 1), *("–" if v is None else f"{v:.2f}" for v in values), escape(p.label or "–"))
-    return table
-
-
 # -- heads -------------------------------------------------------------------
 
 
@@ -512,13 +334,14 @@ def heads(model, as_json, device):
     """
     config = load_config(None, device=device)  # the device checks of inspect and render (ConfigError: exit 2)
     if model == "induction":
-        from mha_core.induction import load_induction_model, measure
+        from mha_core.induction import measure
+        from mha_core.models import load_model
 
-        scores = measure(load_induction_model(mha_core.resolve_device(config.device)))  # measured now, not read
+        scores = measure(load_model("induction", config.device))  # measured now, not read
         if as_json:
-            click.echo(json.dumps(_induction_table(scores), indent=1, ensure_ascii=False))
+            click.echo(output.to_json(output.induction_table(scores)))
         else:
-            _print_induction(scores)
+            output.print_induction(scores)
         return
     from mha_core.relations import head_table, relation_heads
 
@@ -528,97 +351,9 @@ def heads(model, as_json, device):
     except ValueError as err:  # a missing or malformed probe set (ProbeSetError), an unusable device
         raise _usage_error(str(err)) from None
     if as_json:
-        click.echo(json.dumps(table, indent=1, ensure_ascii=False))
+        click.echo(output.to_json(table))
     else:
-        _print_heads(table, results)
-
-
-def _print_heads(table: dict, results) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    from mha_core.analysis import SIGNATURES
-    from mha_core.relations import MARGIN, MIN_ACCURACY, RELATIONS
-
-    console = Console(width=None if sys.stdout.isatty() else 132)
-    console.print(f"[bold]{table['model']}[/]: {len(table['heads'])} heads. Layers and heads are numbered from 1 "
-                  "here (--json numbers them from 0).")
-    heads_table = Table(title=escape("Every head: surface signatures (mean over the shipped sentences) and the "
-                                     "relation it follows best (held-out accuracy)"), title_justify="left")
-    names = {"previous": "prev", "next": "next", "current": "self", "cls": "[CLS]", "sep": "[SEP]",
-             "punctuation": "punct", "entropy": "entropy"}
-    for col in ("layer", "head", *(names[s] for s in SIGNATURES), "best relation", "label"):
-        heads_table.add_column(escape(col), justify="left" if col in ("best relation", "label") else "right")
-    for h in table["heads"]:
-        m = h["measures"]
-        scored = [r for r in RELATIONS if m[r] is not None]
-        best = max(scored, key=lambda r: m[r], default=None)  # ties: the first in RELATIONS order
-        heads_table.add_row(
-            str(h["layer"] + 1), str(h["head"] + 1),
-            *("–" if m[s] is None else f"{m[s]:.2f}" for s in SIGNATURES),
-            "–" if best is None else f"{best} {m[best]:.2f}", escape(h["label"] or "–"),
-        )
-    console.print(heads_table)
-
-    rel_table = Table(title=escape(f"Relation heads: chosen on probe lines 1, 3, 5, ..., measured on lines "
-                                   f"2, 4, 6, ...; labelled when accuracy > {MIN_ACCURACY:g} and at least "
-                                   f"{MARGIN * 100:g} points over the best baseline"), title_justify="left")
-    for col in ("relation", "layer", "head", "accuracy", "95% interval", "n", "best baseline", "margin", "label"):
-        rel_table.add_column(escape(col), justify="left" if col in ("relation", "best baseline", "label") else "right")
-    for r in results:
-        rel_table.add_row(
-            escape(r.relation), str(r.layer + 1), str(r.head + 1), f"{r.accuracy:.2f}",
-            f"{r.interval[0]:.2f}–{r.interval[1]:.2f}", str(r.n),
-            escape(f"{r.baseline_name} {r.baseline_accuracy:.2f}"),
-            f"{(r.accuracy - r.baseline_accuracy) * 100:+.0f} pts", "earned" if r.labelled else "not earned",
-        )
-    console.print(rel_table)
-
-
-def _induction_heads_table(scores, layer: int | None = None, shown: list[int] | None = None):
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=escape(f"Heads measured on {scores.test['sequences']} held-out sequences (a random segment of "
-                               f"{scores.test['segment']} tokens, then the same again); numbered from 1"),
-                  title_justify="left")
-    for col in ("layer", "head", "previous token", "two back", "induction", "zeroed: induction",
-                "zeroed: 2nd-copy loss", "label"):
-        table.add_column(escape(col), justify="left" if col == "label" else "right")
-    for h in _induction_table(scores)["heads"]:
-        if (layer is not None and h["layer"] != layer) or (shown is not None and h["head"] not in shown):
-            continue
-        m = h["measures"]
-        zeroed = m["zeroed_induction"]
-        table.add_row(str(h["layer"] + 1), str(h["head"] + 1), f"{m['previous_token']:.2f}", f"{m['two_back']:.2f}",
-                      f"{m['induction']:.2f}",
-                      "–" if zeroed is None else f"{zeroed:.2f}", f"{m['zeroed_loss_second']:.2f}",
-                      escape(h["label"] or "–"))
-    return table
-
-
-def _print_induction(scores) -> None:
-    from rich.console import Console
-
-    from mha_core.induction import LABEL_RATIO, LABEL_SCORE, MODEL_NAME, uniform_loss
-
-    console = Console(width=None if sys.stdout.isatty() else 132)
-    console.print(f"[bold]{MODEL_NAME}[/]")
-    console.print(_induction_heads_table(scores))
-    console.print(f"Label rule: a score of at least {LABEL_SCORE:g} and {LABEL_RATIO:g} times what attention spread "
-                  f"evenly over the visible tokens scores (previous token {scores.previous_baseline:.3f}, "
-                  f"two back {scores.two_back_baseline:.3f}, induction {scores.induction_baseline:.3f}).")
-    console.print(f"Next-token loss: first copy {scores.loss_first:.2f} nats, second copy {scores.loss_second:.2f} "
-                  f"(a guess spread over the vocabulary: {uniform_loss():.2f}).")
-    console.print("Probability of the right next token after the 1st, 2nd, ... token of the second copy: "
-                  + " ".join(f"{p:.2f}" for p in scores.p_by_position)
-                  + "; its share as the top guess: " + " ".join(f"{p:.2f}" for p in scores.top_by_position) + ".")
-    if scores.circuit is not None:
-        zeroed = ", ".join(f"layer {l + 1} head {h + 1}" for l, h in scores.circuit["zeroed"])
-        console.print(f"Circuit: with {zeroed} zeroed, the induction heads' score falls from "
-                      f"{scores.induction_mean:.2f} to {scores.circuit['induction']:.2f} and the second-copy loss "
-                      f"rises from {scores.loss_second:.2f} to {scores.circuit['loss_second']:.2f}.")
+        output.print_heads(table, results)
 
 
 # -- train -------------------------------------------------------------------
@@ -640,9 +375,6 @@ def train(what, out, steps, seed, force):
     nothing in the objective names a head. Writes only the three files named under --out.
     """
     from dataclasses import replace
-
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from mha_core.files import sha256_file
     from mha_core.induction import (
@@ -682,13 +414,10 @@ def train(what, out, steps, seed, force):
     config = InductionConfig()
     config = replace(config, **{k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None})
     shipped = shipped_scores() if config == InductionConfig() else None  # read now: --out may be the shipped folder
-    console = Console(stderr=True)
+    console = output.stderr_console()
     with _training_into(target, out):
-        with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-                      TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console) as progress:
-            task = progress.add_task("train", total=config.steps, loss="–")
-            model, scores, seconds = train_and_measure(
-                config, progress=lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.3f}"))
+        with output.training_progress(console, config.steps) as update:
+            model, scores, seconds = train_and_measure(config, progress=update)
         try:
             weights = save(model, scores, target, seconds=seconds)  # each file written whole, then moved into place
         except FileError as err:  # one of the three became a device, FIFO, link or folder during training
@@ -696,13 +425,9 @@ def train(what, out, steps, seed, force):
         except OSError as err:  # the folder changed during training, or the disk is full
             raise click.ClickException(f"cannot write the model into {out} ({err.strerror or type(err).__name__})") \
                 from None
-    _print_induction(scores)
-    console.print(f"Trained in {seconds:.0f} s. Wrote {', '.join(str(out / n) for n in names)}.")
-    console.print(f"SHA-256 of {weights.name}: {sha256_file(weights)}")
-    if shipped is not None:
-        diff = differences(scores, shipped)
-        console.print("The shipped scores are reproduced within the tolerances." if not diff else
-                      "Differs from the shipped scores beyond the tolerances: " + "; ".join(diff))
+    output.print_induction(scores)
+    output.print_training_summary(console, seconds, out, names, weights.name, sha256_file(weights),
+                                  None if shipped is None else differences(scores, shipped))
 
 
 @contextlib.contextmanager
@@ -744,8 +469,8 @@ def chapters(script_folder) -> None:
     from scenes.lesson.script import load_scripts
 
     scripts = load_scripts(script_folder)  # ScriptError: exit 2
-    for number, chapter_id in enumerate(CHAPTER_IDS, start=1):
-        click.echo(f"{number:2d}. {chapter_id:<18} {scripts.title(chapter_id)}")
+    for line in output.chapter_lines(CHAPTER_IDS, scripts.title):
+        click.echo(line)
 
 
 # -- script ------------------------------------------------------------------
@@ -792,8 +517,6 @@ Unchanged chapters come from OUT/.mha-explainer/cache.
 @click.option("--no-cache", is_flag=True, help="Render the chosen chapters again even if an identical render is cached.")
 def render(chapter_args, config_file, jobs, no_cache, **overrides):
     """The chapters as videos and the lesson folder (help: RENDER_HELP)."""
-    from rich.console import Console
-
     from scenes.render import RenderError, unchanged_folder
     from scenes.render.folder import OutputFolderError, owned_files, resolve_out
 
@@ -812,12 +535,12 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
         owned_files(resolve_out(config.out))  # whose folder: known before anything heavy is imported
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
-    console = Console(stderr=True)
+    console = output.stderr_console()
     manifest = None if no_cache else unchanged_folder(config, voice, scripts)
     if manifest is not None:  # nothing to do: no torch, no Manim, no Lesson to build
         console.print(f"Nothing changed since the last render into {config.out}: kept as it is "
                       "(--no-cache renders again).")
-        _print_render_summary(console, manifest, config.out, cached=True)
+        output.print_render_summary(console, manifest, config.out, cached=True)
         return
     from mha_core.minilm_files import ChecksumError, verify_model_files
 
@@ -838,38 +561,8 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     except (RenderError, ExportError) as err:
         raise click.ClickException(str(err)) from None
     rendered = {ch.chapter_id: ch.render_seconds for ch in result.chapters if not ch.cached}
-    _print_render_summary(console, json.loads(result.manifest.read_text(encoding="utf-8")), result.out,
-                          rendered=rendered)
-
-
-def _print_render_summary(console, manifest: dict, out: Path, *, rendered: dict | None = None,
-                          cached: bool = False) -> None:
-    """The chapters table and where the videos and the page are, read from the folder's manifest.
-
-    ``rendered``: {chapter id: seconds} of the chapters rendered now (the others came from the cache).
-    """
-    from rich.table import Table
-
-    video = manifest["video"]
-    title = f"{len(manifest['chapters'])} chapters, {video['width']}×{video['height']} at {video['fps']} fps"
-    table = Table(title=title, title_justify="left")
-    for col, justify in (("#", "right"), ("chapter", "left"), ("duration", "right"), ("render", "right")):
-        table.add_column(col, justify=justify)
-    for ch in manifest["chapters"]:
-        seconds = (rendered or {}).get(ch["id"])
-        how = "unchanged" if cached else f"{seconds:.1f} s" if seconds is not None else "cached"
-        table.add_row(str(ch["number"]), ch["title"], f"{ch['duration']:.1f} s", how)
-    console.print(table)
-    out = Path(out).expanduser().resolve()
-    narration = manifest.get("narration") or {}
-    if narration.get("loudness"):
-        console.print(f"Narration: the {narration['voice']} voice ({narration['engine']}), "
-                      f"{narration['beats']} beats at {narration['loudness']['lufs']:g} LUFS")
-    else:
-        console.print("Narration: none (a silent lesson; captions are timed to reading speed)")
-    for fmt, name in manifest["lesson"]["videos"].items():
-        console.print(f"Lesson video ({fmt}, {video['duration']:.1f} s): {out / name}")
-    console.print(f"Lesson page: {out / manifest['lesson']['page']}")
+    output.print_render_summary(console, json.loads(result.manifest.read_text(encoding="utf-8")), result.out,
+                                rendered=rendered)
 
 
 # -- config ------------------------------------------------------------------
@@ -885,7 +578,7 @@ def config() -> None:
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def config_init(path, force):
     """Write a commented default config to PATH (default: lesson.toml)."""
-    from scenes.lesson.config import write_default_toml
+    from scenes.lesson.lesson_toml import write_default_toml
 
     write_default_toml(path, force=force)  # ConfigError: exit 2
     click.echo(f"Wrote {path}. Edit it, then: mha-explainer render --config {path}")
@@ -900,12 +593,9 @@ def config_show(config_file, as_json, **overrides):
 
     effective, sources = load_config_with_sources(config_file, **overrides)  # validated; ConfigError: exit 2
     if as_json:
-        click.echo(json.dumps(effective.model_dump(mode="json"), indent=2))
+        click.echo(output.config_json(effective))
     else:
-        layers = ["defaults"] + [str(config_file)] * bool(config_file) + ["flags"] * ("flag" in sources.values())
-        click.echo(f"# effective config: {' <- '.join(layers)}; "
-                   f"video {effective.width}x{effective.height} at {effective.frame_rate} fps")
-        click.echo(effective.to_toml(sources), nl=False)
+        click.echo(output.config_text(effective, sources, config_file), nl=False)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,13 @@ class LessonScene(Scene):
         if burned is not None:
             self.remove(burned)
 
+    def render(self, *args, **kwargs):
+        """Render with the lesson's shared words in the parts (a grid's axis words, a chip's "head 3")."""
+        from .parts.words import using
+
+        with using(self.lesson.scripts.shared):
+            return super().render(*args, **kwargs)
+
     def tear_down(self):
         self._hold()  # the last beat's speech ends inside the video
         super().tear_down()

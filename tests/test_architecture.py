@@ -5,7 +5,7 @@
     voice                scenes/voice/ (the narrator's engine, speech and its cache): no Manim, no click
     drawing              scenes/base.py, style.py, layout.py, narration.py, parts/, chapters/
     production           scenes/render/: no click
-    command line         cli.py: the only module that imports click
+    command line         cli.py: the only module that imports click; cli_output.py (what it prints): no click
 
 Read from the source with ``ast`` (nothing is imported), so a late import inside a function counts too.
 """
@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = sorted([*ROOT.glob("mha_core/**/*.py"), *ROOT.glob("scenes/**/*.py"), ROOT / "cli.py"])
+COMMAND_LINE = ("cli", "cli_output")  # the top-level modules (pyproject.toml's py-modules)
+MODULES = sorted([*ROOT.glob("mha_core/**/*.py"), *ROOT.glob("scenes/**/*.py"),
+                  *(ROOT / f"{name}.py" for name in COMMAND_LINE)])
 
 LESSON_DATA = ("scenes.lesson",)
 VOICE = ("scenes.voice",)
@@ -68,18 +70,21 @@ def layer_of(name: str) -> str:
         return "production"
     if name == "cli":
         return "command line"
+    if name == "cli_output":
+        return "command-line output"
     return "package"  # scenes/__init__.py
 
 
 # What each layer may not import (its own layer and those below are allowed).
 FORBIDDEN = {
-    "core": ("scenes", "cli", "manim", "click"),
-    "lesson data": ("cli", "manim", "click", "piper", *VOICE, *DRAWING, *PRODUCTION),
-    "voice": ("cli", "manim", "click", *DRAWING, *PRODUCTION),
-    "drawing": ("cli", "click", "piper", *PRODUCTION),
-    "production": ("cli", "click", "piper"),  # Piper (GPL-3.0, optional) is used through scenes/voice only
+    "core": ("scenes", *COMMAND_LINE, "manim", "click"),
+    "lesson data": (*COMMAND_LINE, "manim", "click", "piper", *VOICE, *DRAWING, *PRODUCTION),
+    "voice": (*COMMAND_LINE, "manim", "click", *DRAWING, *PRODUCTION),
+    "drawing": (*COMMAND_LINE, "click", "piper", *PRODUCTION),
+    "production": (*COMMAND_LINE, "click", "piper"),  # Piper (GPL-3.0, optional) is used through scenes/voice only
     "command line": (),
-    "package": ("cli", "click", "manim"),
+    "command-line output": ("cli", "click"),  # what cli.py prints: rich and the layers below, never click
+    "package": (*COMMAND_LINE, "click", "manim"),
 }
 
 
@@ -111,3 +116,13 @@ def test_the_rules_can_fail():
     assert "scenes.lesson.config.LessonConfig" in imports(ROOT / "scenes/lesson/build.py")
     assert "scenes.parts" in imports(ROOT / "scenes/chapters/intro.py")
     assert layer_of("scenes.chapters.intro") == "drawing" and within("scenes.render.pipeline", FORBIDDEN["drawing"])
+    assert "cli_output" in imports(ROOT / "cli.py") and within("click", FORBIDDEN[layer_of("cli_output")])
+
+
+def test_the_command_line_modules_are_installed():
+    """Each top-level module is in pyproject.toml's py-modules, so `pip install -e .` makes it importable."""
+    import re
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    listed = re.search(r"^py-modules = \[(.*)\]$", text, flags=re.M).group(1)
+    assert sorted(re.findall(r'"([\w.]+)"', listed)) == sorted(COMMAND_LINE)

@@ -15,13 +15,16 @@ from cli import main
 from scenes.lesson.config import (
     CHAPTER_IDS,
     KNOWN_KEYS,
+    SECTIONS,
     ConfigError,
     LessonConfig,
-    default_toml,
     load_config,
     load_config_with_sources,
+    section_of,
     tomllib,
 )
+from scenes.lesson.flags import FILE_ONLY, FLAGS, KINDS
+from scenes.lesson.lesson_toml import default_toml, write_default_toml
 
 
 def error_for(path=None, **overrides) -> str:
@@ -59,6 +62,55 @@ def test_default_file_documents_each_key():
     for key in KNOWN_KEYS:
         comment = text[: text.index(f"{key} = ")].rstrip().rsplit("\n\n", 1)[-1]
         assert comment.startswith("#") and len(comment) > 10, f"{key} has no explanation above it"
+
+
+# -- the keys by concern, and their flags ----------------------------------------------------
+
+
+def test_each_key_belongs_to_one_concern_and_a_concerns_keys_are_together():
+    """Each field names its section once; the sections partition the keys in the order they are declared."""
+    order = [section_of(key) for key in KNOWN_KEYS]  # raises for a field without a section
+    runs = [section for i, section in enumerate(order) if i == 0 or order[i - 1] != section]
+    assert runs == list(SECTIONS), "a section's keys are split, or the sections are out of order"
+    assert len({s.id for s in SECTIONS}) == len({s.title for s in SECTIONS}) == len(SECTIONS)
+
+
+def test_the_default_files_sections_are_the_declared_ones():
+    headers = re.findall(r"^# --- (.+?) -+$", default_toml(), flags=re.M)
+    assert headers == [section.title for section in SECTIONS]
+    text = default_toml()
+    for section in SECTIONS:  # each key sits under its own section's header
+        body = text.split(f"# --- {section.title} ")[1].split("# --- ")[0]
+        assert set(re.findall(r"^#? ?(\w+) = ", body, flags=re.M)) == {k for k in KNOWN_KEYS
+                                                                      if section_of(k) == section}
+
+
+def test_every_key_has_exactly_one_flag_and_every_flag_a_key():
+    """The CLI builds its flags from FLAGS: a new LessonConfig field needs its flag (or a reason it has none)."""
+    flagged = [key for key, _, _ in FLAGS.values()]
+    assert len(flagged) == len(set(flagged)), "a key has two flags"
+    assert set(flagged) <= set(KNOWN_KEYS), f"flags for no field: {sorted(set(flagged) - set(KNOWN_KEYS))}"
+    assert not set(flagged) & set(FILE_ONLY), "a key both has a flag and is listed as file-only"
+    assert set(flagged) | set(FILE_ONLY) == set(KNOWN_KEYS), \
+        f"fields without a flag: {sorted(set(KNOWN_KEYS) - set(flagged) - set(FILE_ONLY))}"
+    assert all(reason.strip() for reason in FILE_ONLY.values())
+    for flag, (key, short, kind) in FLAGS.items():
+        assert kind in KINDS, (flag, kind)
+        assert flag.split("/")[0] == "--" + key.replace("_", "-") or key == "formats", flag  # --format: one each
+        assert (kind == "switch") == ("/" in flag), flag
+    shorts = [short for _, short, _ in FLAGS.values() if short]
+    assert len(shorts) == len(set(shorts))
+
+
+def test_every_flag_is_an_option_of_render_and_config_show():
+    """Each flag of FLAGS reaches click, with the field's help; render and config show take every one."""
+    from cli import config_show, render
+
+    for command in (render, config_show):
+        options = {opt: param for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+        for flag, (key, short, _) in FLAGS.items():
+            for name in (*flag.split("/"), *([short] if short else [])):
+                assert options.get(name) is not None and options[name].name == key, (command.name, name)
 
 
 def test_flags_override_the_file_which_overrides_defaults(toml):
@@ -187,6 +239,19 @@ def test_a_family_fontconfig_substitutes_is_not_taken_for_the_font():
         pytest.skip("no fontconfig")
     with pytest.raises(fonts.FontError, match="'No Such Family Xyz' is not installed"):
         fonts.font_file("No Such Family Xyz")
+
+
+def test_the_names_other_modules_import_from_config_are_still_there():
+    """The config's jobs live in sibling modules; ``from scenes.lesson.config import X`` keeps working for the
+    names the rest of the code imports from it."""
+    from scenes.lesson import config as config_module
+    from scenes.lesson import config_errors
+
+    for name in ("CHAPTER_IDS", "DEFAULT_SENTENCE", "KNOWN_KEYS", "ConfigError", "LessonConfig", "load_config",
+                 "load_config_with_sources", "tomllib", "QUALITIES", "QUALITY_LETTERS", "FORMATS", "toml_value",
+                 "text_from_argv", "drawable_text"):
+        assert hasattr(config_module, name), name
+    assert config_module.ConfigError is config_errors.ConfigError  # one class: `except ConfigError` catches all
 
 
 def test_config_tokens_are_the_toy_models_tokens():
@@ -387,8 +452,6 @@ def test_chapter_ids_are_the_default_order():
 
 
 def test_options_of_a_model_the_lesson_does_not_use_are_refused_unless_left_at_their_defaults(tmp_path):
-    from scenes.lesson.config import write_default_toml
-
     with pytest.raises(ConfigError, match="heads = 8 sets up the toy model"):
         load_config(model="minilm", heads=8)
     assert load_config(model="minilm", specialization_model="toy", heads=8).heads == 8  # the toy one is used

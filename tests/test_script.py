@@ -52,6 +52,22 @@ def test_every_id_a_scene_asks_for_is_in_its_script_and_every_entry_is_used(chap
     assert not dead, f"{chapter.id}: entries no scene asks for: {dead}"
 
 
+def test_every_shared_entry_is_used():
+    sources = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "scenes").rglob("*.py"))
+    shared = default_script(SHARED)
+    dead = sorted(i for i in (*shared.beats, *shared.screen) if f'"{i}"' not in sources)
+    assert not dead, f"shared.toml entries nothing asks for: {dead}"
+
+
+def test_parts_draw_the_lesson_s_shared_words(exported):
+    from scenes.parts.words import shared_text, using
+
+    _edit(exported, SHARED, 'key-axis = "key →"', 'key-axis = "Schlüssel →"')
+    assert shared_text("key-axis") == "key →"
+    with using(load_scripts(exported).shared):
+        assert shared_text("key-axis") == "Schlüssel →"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.id)
 def test_no_chapter_passes_a_sentence_to_a_beat(chapter):
     """Scenes name their words by id: a beat, narration or on-screen words never get a sentence or an f-string."""
@@ -241,3 +257,29 @@ def test_a_chapter_sees_only_what_its_key_hashes(toy_lesson):
     assert view.tokens == toy_lesson.tokens  # derived from what it reads
     with pytest.raises(AttributeError, match=r"concat chapter reads lesson\.induction.*chapters\.py"):
         view.induction
+
+
+# -- rendered: same words, same bytes; one edited beat, one beat spoken again ---------------------------
+
+
+@pytest.mark.render
+@pytest.mark.skipif(__import__("scenes.voice", fromlist=["resolve_voice"]).resolve_voice("auto").name != "joe",
+                    reason="needs the joe voice ([voice] extra)")
+def test_exported_words_render_the_same_bytes_and_one_edited_beat_is_spoken_again(tmp_path, exported):
+    from scenes.lesson.config import LessonConfig
+    from scenes.render import render_lesson
+
+    def render(out: str, script=None):
+        config = LessonConfig(chapters=("concat",), pixel_height=144, fps=5, model="toy", specialization_model="toy",
+                              voice="joe", out=tmp_path / out, script=script)
+        return render_lesson(config, jobs=1).chapters[0]
+
+    default, author = render("default"), render("author", exported)
+    assert default.files["mp4"].read_bytes() == author.files["mp4"].read_bytes()
+    speech = tmp_path / "author" / ".mha-explainer" / "speech"
+    before = set(speech.iterdir())
+    _edit(exported, "concat", "Concatenation lays them side by side", "Concatenation puts them next to each other")
+    edited = render("author", exported)
+    assert not edited.cached and len(set(speech.iterdir()) - before) == 1  # one beat synthesised, three reused
+    assert [b.text for b in edited.beats if "next to each other" in b.text] and \
+        [b.text for b in edited.beats][2:] == [b.text for b in default.beats][2:]

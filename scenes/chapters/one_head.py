@@ -137,13 +137,24 @@ class WorkedRow(VGroup):
         return label.move_to([self.label_x, y, 0], aligned_edge=RIGHT)
 
 
-def choice_values(r) -> dict:
-    """The placeholders of the head-choice beat and card: why the lesson follows head ``r`` (a RelationResult)."""
-    low, high = r.interval
-    return {"layer": r.layer + 1, "head": r.head + 1, "total_heads": MINILM_LAYERS * MINILM_HEADS,
-            "relation": parts.RELATION_WORDS[r.relation], "accuracy": float(r.accuracy), "low": float(low),
-            "high": float(high), "rule": parts.rule_words(r.baseline_name).removeprefix("the "),
-            "baseline": float(r.baseline_accuracy), "points": f"{100 * (r.accuracy - r.baseline_accuracy):.0f}"}
+# The script ids of how a probe relation reads in a sentence (mha_core.relations.RELATIONS).
+RELATION_IDS = {
+    "pronoun->antecedent": "relation-pronoun-antecedent", "determiner->noun": "relation-determiner-noun",
+    "adjective->noun": "relation-adjective-noun", "subject->verb": "relation-subject-verb",
+    "verb->subject": "relation-verb-subject", "verb->object": "relation-verb-object",
+    "preposition->object": "relation-preposition-object", "possessive->noun": "relation-possessive-noun",
+    "auxiliary->verb": "relation-auxiliary-verb",
+}
+
+
+def rule_id(name: str) -> tuple[str, dict]:
+    """The script id (and placeholders) of a baseline rule's name: "offset -1" -> the previous word."""
+    if name.startswith("offset "):
+        offset = int(name.removeprefix("offset "))
+        if abs(offset) == 1:
+            return ("rule-next-word" if offset > 0 else "rule-previous-word"), {}
+        return ("rule-next-word-but" if offset > 0 else "rule-previous-word-but"), {"n": abs(offset) - 1}
+    return "rule-named", {"name": name}
 
 
 @dataclass
@@ -165,6 +176,15 @@ class OneHeadState:
 
 class OneHeadScene(LessonScene):
     chapter_id = "one-head"
+
+    def choice_values(self, r) -> dict:
+        """The placeholders of the head-choice beat and card: why the lesson follows head ``r`` (a RelationResult)."""
+        low, high = r.interval
+        rule, values = rule_id(r.baseline_name)
+        return {"layer": r.layer + 1, "head": r.head + 1, "total_heads": MINILM_LAYERS * MINILM_HEADS,
+                "relation": self.words(RELATION_IDS[r.relation]), "accuracy": float(r.accuracy), "low": float(low),
+                "high": float(high), "rule": self.words(rule, **values), "baseline": float(r.baseline_accuracy),
+                "points": f"{100 * (r.accuracy - r.baseline_accuracy):.0f}"}
 
     def construct(self):
         self.state = OneHeadState()
@@ -220,7 +240,7 @@ class OneHeadScene(LessonScene):
         with self.beat("one-head"):
             self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
         if (r := L.focus_relation) is not None:  # chosen by measurement (else the author set the head)
-            why = choice_values(r)
+            why = self.choice_values(r)
             card = parts.note(th, self.words("head-choice" if r.labelled else "head-choice-too-close", **why),
                               width=min(9.0, config.frame_width - 1.0))
             layout.fit_in_content(card)

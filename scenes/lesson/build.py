@@ -198,7 +198,7 @@ class Lesson:
 
     @cached_property
     def _mechanics(self) -> tuple:
-        mha, trace = _mechanics(self.config, self.layer)
+        mha, trace = mechanics(self.config, self.layer)
         return mha, _cpu(trace)
 
     # -- the failure trap, distances, ablation, cost, Add & Norm ---------------------------------------------
@@ -316,13 +316,14 @@ class Lesson:
     @property
     def weights_kind(self) -> str:
         """How the words on screen describe the mechanics model's weights: never "learned" for random ones."""
-        return "learned" if self.trained else "untrained, random"
+        return self.scripts.shared.text("weights-learned" if self.trained else "weights-untrained", {})
 
     @property
     def model_name(self) -> str:
+        """The mechanics model as the screen names it: "all-MiniLM-L6-v2, layer 3"."""
         if self.config.model == "minilm":
-            return f"{MINILM_NAME}, layer {self.layer + 1}"
-        return f"toy model (untrained, seed {self.config.seed})"
+            return self.scripts.shared.text("model-layer", {"model": MINILM_NAME, "layer": self.layer + 1})
+        return self.scripts.shared.text("model-toy", {"seed": self.config.seed})
 
     def chapter_number(self, chapter_id: str) -> int:
         return chapter_number(chapter_id)
@@ -497,7 +498,8 @@ def _toy(config: LessonConfig):
                      causal=config.causal, device=config.device)
 
 
-def _mechanics(config: LessonConfig, layer: int | None):
+def mechanics(config: LessonConfig, layer: int | None):
+    """The mechanics model (the toy block, or MiniLM's layer ``layer``) and its trace of the sentence."""
     if config.model == "toy":
         return _toy(config)
     # (A causal mask on MiniLM, a bidirectional encoder, is refused by the config.)

@@ -17,8 +17,9 @@ on screen.
 - ``attention``: ColorBar, AttentionGrid (GridDecor, OVERVIEW), attention_arc(s)
 - ``charts``: Table, BarChart, Pipeline
 - ``chrome``: shape_badge, brace_label, card, formula_card, note, chapter_header, head_chip, highlight_box;
-  the words for relations and rules (relation_name, rule_words, head_choice)
+  a relation's name as a label (relation_name)
 - ``motion``: sweep
+- ``words``: the shared words parts draw themselves (scripts/shared.toml; the lesson's while a scene renders)
 """
 
 from __future__ import annotations
@@ -29,15 +30,12 @@ from .chrome import (
                      brace_label,
                      card,
                      chapter_header,
-                     RELATION_WORDS,
                      formula_card,
-                     head_choice,
                      head_chip,
                      highlight_box,
                      model_line,
                      note,
                      relation_name,
-                     rule_words,
                      shape_badge,
 )
 from .matrices import HeadBlocks, MatrixLabels, NumberMatrix, VectorStack, heatmap, row_label, vector

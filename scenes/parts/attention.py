@@ -15,6 +15,7 @@ from ..style import Theme
 from .numbers import NumberLabel, char_width, values_of
 from .text import text
 from .tokens import TokenRow
+from .words import shared_text
 
 
 class ColorBar(VGroup):
@@ -100,7 +101,8 @@ class AttentionGrid(VGroup):
             self.add(self.bar)
         self.note = None
         if decor.note and max(n_q, n_k) > max_tokens:  # (else the caller says it once for many grids)
-            self.note = text(th, f"first {max_tokens} of {max(n_q, n_k)} tokens drawn", style.SMALL_SIZE, th.muted)
+            self.note = text(th, shared_text("tokens-drawn", shown=max_tokens, n_tokens=max(n_q, n_k)),
+                             style.SMALL_SIZE, th.muted)
             self.note.next_to(self.frame, DOWN, buff=style.GAP_LABEL)
             self.add(self.note)
 
@@ -168,9 +170,9 @@ class AttentionGrid(VGroup):
         """'query →' down the left and 'key →' along the top, outside the token labels."""
         left_of = self.row_labels if len(self.row_labels) else self.frame
         top_of = self.col_labels if len(self.col_labels) else self.frame
-        key = text(th, "key \u2192", size, th.muted).next_to(top_of, UP, buff=style.GAP_CHIP)
+        key = text(th, shared_text("key-axis"), size, th.muted).next_to(top_of, UP, buff=style.GAP_CHIP)
         key.align_to(self.frame, LEFT)
-        query = text(th, "query \u2192", size, th.muted).rotate(-math.pi / 2)
+        query = text(th, shared_text("query-axis"), size, th.muted).rotate(-math.pi / 2)
         query.next_to(left_of, LEFT, buff=style.GAP_LABEL).align_to(self.frame, UP)
         return VGroup(query, key)
 
@@ -192,7 +194,7 @@ class AttentionGrid(VGroup):
 
 def cap_note(n_tokens: int, max_tokens: int = style.MAX_TOKENS) -> str:
     """'' or '; first 12 of 18 tokens drawn' — for a caption under many capped patterns."""
-    return f"; first {max_tokens} of {n_tokens} tokens drawn" if n_tokens > max_tokens else ""
+    return shared_text("tokens-drawn-after", shown=max_tokens, n_tokens=n_tokens) if n_tokens > max_tokens else ""
 
 
 def attention_arc(th: Theme, source: VMobject, target: VMobject, weight: float, color=None, *,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from manim import DOWN, LEFT, RIGHT, UL, Brace, Rectangle, RoundedRectangle, VGroup, VMobject, config
 
-from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS
-
 from .. import style
 from ..layout import fit
 from ..style import Theme
 from .text import formula, paragraph, text
+from .words import shared_text
 
 
 def shape_badge(th: Theme, s: str, color=None, size: float = style.SMALL_SIZE, *, math_mode: bool = False) -> VGroup:
@@ -90,13 +89,15 @@ def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = No
 
 
 def model_line(lesson) -> str:
-    """The live model's sizes, for chapter subtitles: 'toy model (untrained, seed 0) · d = 16 · h = 4 · d_k = 4'."""
-    return f"{lesson.model_name} \u00b7 d = {lesson.d_model} \u00b7 h = {lesson.n_head} \u00b7 d_k = {lesson.d_head}"
+    """The live model's sizes, for chapter subtitles: 'toy model (untrained, seed 0) · d = 16 · h = 4 · d_k = 4'
+    (the words: ``model-line`` in scripts/shared.toml)."""
+    return shared_text("model-line", model=lesson.model_name, d_model=lesson.d_model, n_head=lesson.n_head,
+                       d_head=lesson.d_head)
 
 
 def head_chip(th: Theme, head: int, size: float = style.SMALL_SIZE, label: str | None = None) -> VGroup:
     """A filled tag in head ``head``'s colour reading 'head 1' (heads are numbered from 1 on screen)."""
-    word = text(th, label or f"head {head + 1}", size, th.background, bold=True)
+    word = text(th, label or shared_text("head-number", head=head + 1), size, th.background, bold=True)
     box = RoundedRectangle(corner_radius=0.08, width=word.width + 0.2, height=word.height + 0.14,
                            stroke_width=0, fill_color=th.head(head), fill_opacity=1)
     chip = VGroup(box, word.move_to(box))
@@ -111,51 +112,6 @@ def highlight_box(th: Theme, mob: VMobject, buff: float = 0.06, color=None) -> R
     return r.move_to(mob)
 
 
-# How a probe relation and a baseline read in a sentence (the relation's names: mha_core.relations.RELATIONS).
-RELATION_WORDS = {
-    "pronoun->antecedent": "a pronoun to the word it refers to",
-    "determiner->noun": "a determiner to its noun",
-    "adjective->noun": "an adjective to its noun",
-    "subject->verb": "a subject to its verb",
-    "verb->subject": "a verb to its subject",
-    "verb->object": "a verb to its object",
-    "preposition->object": "a preposition to its object",
-    "possessive->noun": "a possessive to its noun",
-    "auxiliary->verb": "an auxiliary to its main verb",
-}
-
-
 def relation_name(relation: str) -> str:
     """'pronoun->antecedent' -> 'pronoun → antecedent', as a label on screen."""
     return relation.replace("->", " \u2192 ")
-
-
-def rule_words(name: str) -> str:
-    """A baseline's name in words: 'offset -1' -> 'the previous word', 'first noun' -> 'the first noun'."""
-    if name.startswith("offset "):
-        offset = int(name.removeprefix("offset "))
-        if abs(offset) == 1:
-            return "the next word" if offset > 0 else "the previous word"
-        return f"the {'next' if offset > 0 else 'previous'} word but {abs(offset) - 1}"
-    return f"the {name}"
-
-
-def head_choice(lesson, *, spoken: bool = False) -> str | None:
-    """Why the lesson follows its focus head, with the held-out measurement (None: the author chose the head).
-    ``spoken``: the same in plain words for the narrator (no brackets or quotation marks)."""
-    r = lesson.focus_relation
-    if r is None:
-        return None
-    low, high = r.interval
-    rule = rule_words(r.baseline_name).removeprefix("the ")
-    if spoken:
-        measured = f"it is right {r.accuracy:.2f} of the time, between {low:.2f} and {high:.2f}; the simple rule, {rule},"
-    else:
-        measured = (f"it is right {r.accuracy:.2f} of the time (95% interval {low:.2f}\u2013{high:.2f}); the simple "
-                    f"rule \u201c{rule}\u201d")
-    verdict = ("" if r.labelled else
-               f" That is within {100 * (r.accuracy - r.baseline_accuracy):.0f} points: too close to call it a "
-               "specialist.")
-    return (f"Layer {r.layer + 1}, head {r.head + 1} was chosen by measurement: of all "
-            f"{MINILM_LAYERS * MINILM_HEADS} heads it best links {RELATION_WORDS[r.relation]}. On sentences it "
-            f"was not chosen on, {measured} scores {r.baseline_accuracy:.2f}.{verdict}")
