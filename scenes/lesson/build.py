@@ -21,6 +21,7 @@ import torch
 
 from mha_core import (
     AttentionCost,
+    AttentionModel,
     AttentionTrace,
     MultiHeadAttention,
     add_and_norm,
@@ -31,6 +32,7 @@ from mha_core import (
     head_distances,
     head_signatures,
     load_minilm,
+    load_model,
     tokenize,
     toy_block,
     trace_pretrained,
@@ -114,7 +116,8 @@ DATA = ("mha", "trace", "focus", "focus_head", "focus_relation", "layer", "copie
         "relationships", "redundancy", "trap", "induction", "plan")
 # Always there and never hashed as data: the config (its pixel fields are in every chapter's key), the words
 # (each chapter's key holds its own script's hash), and what reads only those.
-GIVEN = ("config", "scripts", "trained", "weights_kind", "chapter_number", "with_theme", "replace", "computed")
+GIVEN = ("config", "scripts", "model", "trained", "weights_kind", "chapter_number", "with_theme", "replace",
+         "computed")
 
 
 class Lesson:
@@ -311,7 +314,12 @@ class Lesson:
     @property
     def trained(self) -> bool:
         """Whether the mechanics model's weights were learned (MiniLM) or drawn at random (the toy)."""
-        return self.config.model == "minilm"
+        return self.model.trained
+
+    @cached_property
+    def model(self) -> AttentionModel:
+        """The mechanics model, from the registry (``mha_core.models``)."""
+        return lesson_model(self.config)
 
     @property
     def weights_kind(self) -> str:
@@ -321,8 +329,8 @@ class Lesson:
     @property
     def model_name(self) -> str:
         """The mechanics model as the screen names it: "all-MiniLM-L6-v2, layer 3"."""
-        if self.config.model == "minilm":
-            return self.scripts.shared.text("model-layer", {"model": MINILM_NAME, "layer": self.layer + 1})
+        if self.model.trained:
+            return self.scripts.shared.text("model-layer", {"model": self.model.display_name, "layer": self.layer + 1})
         return self.scripts.shared.text("model-toy", {"seed": self.config.seed})
 
     def chapter_number(self, chapter_id: str) -> int:
@@ -498,14 +506,17 @@ def _toy(config: LessonConfig):
                      causal=config.causal, device=config.device)
 
 
+def lesson_model(config: LessonConfig) -> AttentionModel:
+    """The mechanics model ``config`` names, from the registry; the toy model sized by the config."""
+    options = {"d_model": config.d_model, "n_head": config.heads, "seed": config.seed, "causal": config.causal}
+    return load_model(config.model, config.device, **(options if config.model == "toy" else {}))
+
+
 def mechanics(config: LessonConfig, layer: int | None):
-    """The mechanics model (the toy block, or MiniLM's layer ``layer``) and its trace of the sentence."""
-    if config.model == "toy":
-        return _toy(config)
-    # (A causal mask on MiniLM, a bidirectional encoder, is refused by the config.)
-    mha = load_minilm(config.device).attention_module(layer)
-    trace = trace_pretrained(config.sentence, layer=layer, device=config.device)
-    return mha, trace
+    """The mechanics model's attention block at ``layer`` (the toy's one layer: None) and its trace of the sentence.
+    (A causal mask on MiniLM, a bidirectional encoder, is refused by the config.)"""
+    model, layer = lesson_model(config), layer or 0
+    return model.attention_module(layer), model.trace(config.sentence, layer)
 
 
 def _cpu(trace: AttentionTrace) -> AttentionTrace:
