@@ -1,22 +1,26 @@
 """Shared test helpers: run a chapter headless (animations skipped, no pixels drawn) to read its state;
-Manim's own files go to a temporary folder, never into the repository."""
+Manim's own files go to a temporary folder, never into the repository. The session's Lessons and headless
+chapter runs are shared by every module (``lesson_for``, ``headless``: each computed once per session)."""
 
 from __future__ import annotations
 
 import functools
 import os
 import tempfile
+from dataclasses import dataclass
 
 # torch's OpenMP threads sleep instead of spinning while they wait: on CI's 2 cores, shared with a render's
 # worker processes or another run, spinning made small training steps many times slower (set before torch loads).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import numpy as np
 import pytest
 from browser import browser  # noqa: F401 - the page tests' fixture (tests/browser.py)
-from manim import Wait, config, tempconfig
+from manim import ManimColor, MarkupText, Text, Typst, Wait, config, tempconfig
 
 from mha_core.store import CACHE_ENV
 from scenes import style
+from scenes.parts import Glyphs, NumberLabel
 
 # Measurements kept between runs (mha_core.store) go to a folder of this test session, not the user's
 # ~/.cache; set here, at import, so the CLI subprocesses of the render tests share it.
@@ -79,3 +83,167 @@ def run_headless(scene_cls, lesson, media_dir, *, on_step=None, pixel_height: in
         scene.renderer.update_frame = lambda *args, **kwargs: None
         scene.render()
     return scene
+
+
+# -- shared Lessons and headless runs: each computed once per test session -----------------------------------
+#
+# Building a config's Lesson computes its data (traces, measurements) as chapters read them, and running a
+# chapter headless costs seconds: the test modules share both. ``lesson_for(**overrides)`` is the Lesson of
+# ``LessonConfig(**overrides)``, one per config; ``headless(overrides, theme, chapter_id)`` the run of one
+# chapter of it in one theme, one per (config, theme, chapter), with what every step showed recorded.
+# Both are shared: read them, never change them (``Lesson.replace`` makes a private copy to change).
+
+# The text-like mobjects the layout checks read: Pango text, markup, Typst, number labels, words cut from a line.
+TEXT_TYPES = (Text, MarkupText, Typst, NumberLabel, Glyphs)
+
+
+def visible_texts(scene) -> list:
+    """Top-level text-like mobjects on screen (a text inside another text counts once)."""
+    found = []
+
+    def walk(mob):
+        if isinstance(mob, TEXT_TYPES):
+            opacity = max((m.get_fill_opacity() for m in mob.family_members_with_points()), default=0)
+            if opacity > 0.05:  # faded-out or not yet revealed text is not on screen
+                found.append(mob)
+            return
+        for sub in mob.submobjects:
+            walk(sub)
+
+    for m in scene.mobjects:
+        walk(m)
+    return found
+
+
+def describe(mob) -> str:
+    s = getattr(mob, "str", None) or getattr(mob, "text", None) or getattr(mob, "typst_code", None) or repr(mob)
+    return f"{type(mob).__name__}({s!r})"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One text on screen after a step, as the layout checks read it."""
+
+    description: str  # ``describe(mob)``, for messages
+    text: str | None  # its ``.text`` (None: a mobject without one, e.g. a number label or Typst)
+    lo: np.ndarray  # its ink's bounding box: the min and max of its points
+    hi: np.ndarray
+    color: ManimColor  # the fill of its first piece with points
+
+
+@dataclass(frozen=True)
+class Step:
+    """What was on screen after one ``play`` that is not a wait."""
+
+    after: int  # narration cues recorded by then
+    texts: tuple[Seen, ...]  # the visible text-like mobjects (``visible_texts``)
+
+
+def observe(scene) -> Step:
+    """The visible texts of ``scene`` now: each one's ink box and colour, and its words."""
+    texts = []
+    for t in visible_texts(scene):
+        pieces = t.family_members_with_points()
+        points = np.concatenate([m.points for m in pieces])
+        texts.append(Seen(describe(t), getattr(t, "text", None), points.min(axis=0), points.max(axis=0),
+                          pieces[0].get_fill_color()))
+    return Step(len(scene.cues), tuple(texts))
+
+
+class Run:
+    """One chapter run headless to its end, every step observed (``headless``): read it, never change it.
+
+    The records (steps, beats, cues, words drawn) are kept for the session. The end state (``scene``,
+    ``state``) is kept for runs in the config's own theme, the one the end-state tests read; another
+    theme's run lets its scene go once recorded (some 15 MB each) and runs the chapter again if asked for it."""
+
+    def __init__(self, lesson, scene, steps, drawn, frame, *, keep: bool, again):
+        self.lesson = lesson  # the Lesson it ran on, in the run's theme
+        self.steps: tuple[Step, ...] = steps  # after each play that is not a wait
+        self.drawn: frozenset[str] = drawn  # the words of every ``Text`` in the scene at any step, shown or faded
+        self.frame: tuple[float, float] = frame  # the frame's half width and half height
+        self.beats = tuple(scene.beats)  # the narration, as the scene timed it
+        self.cues = tuple(scene.cues)  # its captions
+        self._scene, self._again = (scene if keep else None), again
+
+    @property
+    def scene(self):
+        """The scene at its end: ``state`` (what was drawn, by name), ``beats``, ``cues``."""
+        if self._scene is None:
+            self._scene = self._again()
+        return self._scene
+
+    @property
+    def state(self):
+        return self.scene.state
+
+    @property
+    def shown(self) -> set[str]:
+        """The words of every visible text that has them, at any step."""
+        return {t.text for step in self.steps for t in step.texts if t.text is not None}
+
+
+# What the session computed: its Lessons by config, its runs by (config, theme, chapter).
+SHARED = {"lessons": {}, "runs": {}}
+
+
+def _base_config(overrides: dict):
+    from scenes.lesson.config import LessonConfig
+
+    if "theme" in overrides:
+        raise TypeError("give the theme apart (lesson_for(theme=...), headless(overrides, theme, ...)): one "
+                        "Lesson serves both themes")
+    return LessonConfig(**overrides)
+
+
+def _lesson_for(theme: str | None = None, **overrides):
+    """The Lesson of ``LessonConfig(**overrides)``, built once per session (it computes each datum on first
+    read). ``theme``: the same Lesson in that theme (``with_theme``, which reuses what was computed so far)."""
+    from scenes.lesson import build_lesson
+
+    config = _base_config(overrides)
+    lessons = SHARED["lessons"]
+    if config not in lessons:
+        lessons[config] = build_lesson(config)
+    lesson = lessons[config]
+    return lesson if theme in (None, config.theme) else lesson.with_theme(theme)
+
+
+def _headless(overrides: dict, theme: str, chapter_id: str, media_dir) -> Run:
+    """Chapter ``chapter_id`` of ``lesson_for(**overrides)`` in ``theme``, run headless once per session."""
+    from scenes.chapters import CHAPTERS
+    from scenes.lesson.build import chapter_data
+
+    base = _base_config(overrides)
+    key = (base, theme, chapter_id)
+    runs = SHARED["runs"]
+    if key not in runs:
+        chapter_data(_lesson_for(**overrides), chapter_id)  # computed on the shared Lesson: both themes reuse it
+        lesson = _lesson_for(theme, **overrides)
+        steps, drawn, frame = [], set(), []
+
+        def record(scene):
+            steps.append(observe(scene))
+            drawn.update(m.text for top in scene.mobjects for m in top.get_family() if isinstance(m, Text))
+            frame[:] = config.frame_width / 2, config.frame_height / 2  # the run's settings are in force here
+
+        def again():
+            return run_headless(CHAPTERS[chapter_id], lesson, media_dir)
+
+        scene = run_headless(CHAPTERS[chapter_id], lesson, media_dir, on_step=record)
+        runs[key] = Run(lesson, scene, tuple(steps), frozenset(drawn), tuple(frame), keep=theme == base.theme,
+                        again=again)
+    return runs[key]
+
+
+@pytest.fixture(scope="session")
+def lesson_for():
+    """``lesson_for(theme=None, **overrides)``: the session's Lesson of ``LessonConfig(**overrides)``, shared."""
+    return _lesson_for
+
+
+@pytest.fixture(scope="session")
+def headless(tmp_path_factory):
+    """``headless(overrides, theme, chapter_id)``: the session's ``Run`` of that chapter, shared."""
+    media = tmp_path_factory.mktemp("headless-media")  # one folder: Manim's text cache serves every run
+    return functools.partial(_headless, media_dir=media)

@@ -17,26 +17,27 @@ from scenes.lesson.config import LessonConfig
 from scenes.render import explorer
 
 
-def rendered_lesson(config: LessonConfig):
-    """A Lesson as a render of every chapter leaves it: each chapter's data computed (the explorer offers
-    what the rendered chapters computed)."""
-    lesson = build_lesson(config)
+def rendered_lesson(lesson_for, **overrides):
+    """The session's Lesson of ``LessonConfig(**overrides)`` (conftest) as a render of every chapter leaves it:
+    each chapter's data computed (the explorer offers what the rendered chapters computed)."""
+    lesson = lesson_for(**overrides)
     for cid in CHAPTER_IDS:
         chapter_data(lesson, cid)
     return lesson
 
 
 @pytest.fixture(scope="module")
-def minilm_lesson():
-    return rendered_lesson(LessonConfig())  # MiniLM for the mechanics and the measured heads
+def minilm_lesson(lesson_for):
+    return rendered_lesson(lesson_for)  # MiniLM for the mechanics and the measured heads
 
 
 @pytest.fixture(scope="module")
-def toy_lesson():
-    return rendered_lesson(LessonConfig(model="toy", specialization_model="toy"))
+def toy_lesson(lesson_for):
+    return rendered_lesson(lesson_for, model="toy", specialization_model="toy")
 
 
 def test_the_explorer_offers_only_what_the_rendered_chapters_computed():
+    # A Lesson of its own: a shared one may have computed more than this render's chapter.
     lesson = build_lesson(LessonConfig(model="toy", specialization_model="toy", chapters=("concat",)))
     chapter_data(lesson, "concat")
     assert [m.id for m in explorer.explorer_models(lesson)] == ["toy"]
@@ -120,8 +121,8 @@ def test_page_data_carries_the_exact_float32_values(toy_lesson):
         assert [[n["headline"] for n in row] for row in page["notes"]] == [[n.headline for n in row] for row in m.heads]
 
 
-def test_one_minilm_layer_without_the_measured_gallery_says_what_was_not_measured():
-    lesson = rendered_lesson(LessonConfig(specialization_model="toy"))  # MiniLM mechanics, toy gallery chapter
+def test_one_minilm_layer_without_the_measured_gallery_says_what_was_not_measured(lesson_for):
+    lesson = rendered_lesson(lesson_for, specialization_model="toy")  # MiniLM mechanics, toy gallery chapter
     models = _by_id(explorer.explorer_models(lesson))
     assert list(models) == ["minilm-layer", "induction"]
     m = models["minilm-layer"]

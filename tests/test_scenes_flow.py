@@ -1,9 +1,9 @@
 """Chapters 6-10 show the Lesson's real numbers: read them back off the number mobjects.
 
 Each chapter runs once, headless (animations skipped, no frames drawn, no video
-written), on the default toy lesson; the tests then compare what the scene's parts
-display (``NumberLabel.value`` / ``.str``, grid cells' ``.weight``) with the Lesson's
-tensors at the displayed precision.
+written), on the default lesson (the session's run, shared with the other modules: ``conftest.headless``);
+the tests then compare what the scene's parts display (``NumberLabel.value`` / ``.str``, grid cells'
+``.weight``) with the Lesson's tensors at the displayed precision.
 """
 
 from __future__ import annotations
@@ -11,29 +11,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import run_headless
 
 from mha_core import attention_cost
 from scenes import style
-from scenes.chapters import CHAPTERS
-from scenes.lesson import build_lesson
 from scenes.lesson.build import GPT3, TRANSFORMER_BASE, TRANSFORMER_WIDTH
-from scenes.lesson.config import LessonConfig
 from scenes.parts import NumberLabel
 
-
-@pytest.fixture(scope="module")
-def lesson():
-    # The toy specialization keeps the fixture fast (no pretrained model to load).
-    return build_lesson(LessonConfig())
+FLOW = ("head-outputs", "concat", "output-projection", "cost", "recap")
+TOY = {"model": "toy", "specialization_model": "toy"}  # the untrained toy model in every chapter
 
 
 @pytest.fixture(scope="module")
-def scenes(lesson, tmp_path_factory):
-    """The state (what was drawn, by name) of chapters 6-10, each run to its end once."""
-    media = tmp_path_factory.mktemp("media")
-    return {cid: run_headless(CHAPTERS[cid], lesson, media, pixel_height=90).state
-            for cid in ("head-outputs", "concat", "output-projection", "cost", "recap")}
+def lesson(lesson_for):
+    return lesson_for()  # the session's default Lesson (conftest)
+
+
+@pytest.fixture(scope="module")
+def scenes(headless):
+    """The state (what was drawn, by name) of chapters 6-10, each run to its end once (the session's runs)."""
+    return {cid: headless({}, "dark", cid).state for cid in FLOW}
 
 
 def shows(label: NumberLabel, expected: float, digits: int = style.DIGITS) -> bool:
@@ -203,20 +199,14 @@ def test_recap_pipeline_shapes_are_the_live_ones(scenes, lesson):
 # -- 5 heads specialise, with the untrained toy model ------------------------------------------
 
 
-def test_specialization_with_the_toy_model_claims_no_roles(tmp_path):
+def test_specialization_with_the_toy_model_claims_no_roles(headless):
     """The toy lesson's chapter shows untrained heads as they are: their real patterns, tagged "untrained", and
     no word on screen or in the narration says "learned", names a relation or shows a trained gallery."""
-    from manim import Text
-
     from mha_core import toy_block
 
-    lesson = build_lesson(LessonConfig(model="toy", specialization_model="toy"))
-    seen: set[str] = set()
-
-    def collect(scene):
-        seen.update(m.text for top in scene.mobjects for m in top.get_family() if isinstance(m, Text))
-
-    scene = run_headless(CHAPTERS["specialization"], lesson, tmp_path, on_step=collect)
+    run = headless(TOY, "dark", "specialization")
+    seen = run.drawn  # the words of every Text in the scene after each play (the run records them)
+    scene, lesson = run.scene, run.lesson
     s, sp = scene.state, lesson.specialization
     assert lesson.gallery is None and s.gallery is None and not s.tiles and not sp.trained
     c = lesson.config
@@ -234,16 +224,16 @@ def test_specialization_with_the_toy_model_claims_no_roles(tmp_path):
 # -- 1 intro, on the toy lesson --------------------------------------------------------------
 
 
-def test_intro_example_is_minilm_whatever_the_lessons_model(tmp_path):
+def test_intro_example_is_minilm_whatever_the_lessons_model(headless):
     """The bottleneck and the table come from MiniLM's trace of "The cat sat down", even in a toy lesson;
     the heads' links from the focus word come from the lesson's own (toy) trace."""
     from mha_core import trace_pretrained
     from scenes.lesson.relationships import EXAMPLE
 
-    lesson = build_lesson(LessonConfig(model="toy", specialization_model="toy"))
-    assert not lesson.trained  # the toy model traces the lesson's sentence
     # At the default height: Pango wraps long lines in tiny frames, and texts are cached across runs.
-    state = run_headless(CHAPTERS["intro"], lesson, tmp_path).state
+    run = headless(TOY, "dark", "intro")
+    lesson, state = run.lesson, run.state
+    assert not lesson.trained  # the toy model traces the lesson's sentence
     R = lesson.relationships
     b = R.bottleneck
     row = trace_pretrained(EXAMPLE, layer=b.layer, device="cpu").weights[b.head, R.focus]

@@ -17,23 +17,21 @@ from manim import Text
 from mha_core.analysis import SHARE_THRESHOLD, corpus_profiles
 from mha_core.pretrained import load_minilm
 from scenes import style
-from scenes.chapters import CHAPTERS
-from scenes.lesson import build_lesson
-from scenes.lesson.config import LessonConfig
 from scenes.parts import NumberLabel
 
-
-@pytest.fixture(scope="module")
-def lesson():
-    return build_lesson(LessonConfig())
+MECHANICS = ("intro", "one-head", "split-heads", "parallel-heads", "specialization")
 
 
 @pytest.fixture(scope="module")
-def scenes(lesson, tmp_path_factory):
-    """The state (what was drawn, by name) of chapters 1-5, each run once with animations skipped."""
-    media = tmp_path_factory.mktemp("media")
-    return {cid: run_headless(CHAPTERS[cid], lesson, media).state
-            for cid in ("intro", "one-head", "split-heads", "parallel-heads", "specialization")}
+def lesson(lesson_for):
+    return lesson_for()  # the session's default Lesson (conftest)
+
+
+@pytest.fixture(scope="module")
+def scenes(headless):
+    """The state (what was drawn, by name) of chapters 1-5, each run once with animations skipped (the session's
+    runs, shared with the other modules: read them, never change them)."""
+    return {cid: headless({}, "dark", cid).state for cid in MECHANICS}
 
 
 def shown(label: NumberLabel, value: float, digits: int = style.DIGITS) -> None:
@@ -330,15 +328,19 @@ def test_intro_table_text_stays_readable(lesson, scenes):
 
 
 @pytest.mark.parametrize("flip", [False, True], ids=["as measured", "verdicts flipped"])
-def test_intro_names_a_head_only_when_it_earned_the_name(lesson, tmp_path, flip):
+def test_intro_names_a_head_only_when_it_earned_the_name(lesson, headless, tmp_path, flip):
     """Flip the probe's label verdicts: the table names exactly the labelled heads, and the narration follows."""
     from dataclasses import replace
 
+    from scenes.chapters import CHAPTERS
     from scenes.lesson.relationships import build_relationships
 
-    relations = [replace(r, labelled=r.labelled != flip) for r in lesson.relations]
-    flipped = lesson.replace(relationships=build_relationships("cpu", relations))
-    scene = run_headless(CHAPTERS["intro"], flipped, tmp_path)
+    if flip:  # a private copy of the Lesson with the verdicts flipped, run on its own
+        relations = [replace(r, labelled=not r.labelled) for r in lesson.relations]
+        flipped = lesson.replace(relationships=build_relationships("cpu", relations))
+        scene = run_headless(CHAPTERS["intro"], flipped, tmp_path)
+    else:  # the verdicts as measured: the Lesson's own intro, the session's run
+        scene = headless({}, "dark", "intro").scene
     for r, head in zip(scene.state.table_rows, scene.state.heads):
         named = any(r.key in t for t in _texts_in(head))
         assert named == r.labelled, (r.key, r.labelled)

@@ -155,8 +155,9 @@ class Lesson:
         return tuple(name for name in DATA if name in self.__dict__)
 
     def replace(self, **data) -> "Lesson":
-        """The same Lesson with some data (or the config, or the words) swapped; what is computed is kept."""
-        values = {name: self.__dict__[name] for name in self.computed()} | data
+        """The same Lesson with some data (or the config, or the words) swapped; what is computed is kept
+        (what it is computed from too: a new config must not change the numbers, as a theme does not)."""
+        values = {name: value for name, value in self.__dict__.items() if name not in ("config", "scripts")} | data
         config, scripts = values.pop("config", self.config), values.pop("scripts", self.scripts)
         return Lesson(config, scripts, **values)
 
