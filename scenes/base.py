@@ -65,10 +65,6 @@ class LessonScene(Scene):
         """On-screen words ``text_id`` of the chapter's script ([screen]), placeholders filled from ``values``."""
         return self.script.text(text_id, values)
 
-    def shared_words(self, text_id: str, **values) -> str:
-        """On-screen words several chapters share (``scenes/scripts/shared.toml``)."""
-        return self.lesson.scripts.shared.text(text_id, values)
-
     @property
     def theme(self) -> style.Theme:
         return style.theme(self.lesson.config.theme)

@@ -25,7 +25,7 @@ from scenes.lesson.script import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-ASKING = {"beat", "narrate", "words", "shared_words"}
+ASKING = {"beat", "narrate", "words"}
 
 
 # -- the default scripts and the scenes ---------------------------------------------------------------
@@ -45,7 +45,6 @@ def test_every_id_a_scene_asks_for_is_in_its_script_and_every_entry_is_used(chap
     used = ids_used(chapter.id)
     assert used["beats"] <= set(script.beats)
     assert used["screen"] <= set(script.screen)
-    assert used["shared"] <= set(default_script(SHARED).screen)
     source = (ROOT / "scenes" / "chapters" / f"{chapter.module}.py").read_text(encoding="utf-8")
     literals = {n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     dead = sorted((set(script.beats) | set(script.screen)) - literals)

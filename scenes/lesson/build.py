@@ -34,7 +34,6 @@ from mha_core import (
     load_minilm,
     load_model,
     tokenize,
-    toy_block,
     trace_pretrained,
 )
 from mha_core.ablation import CopiesEffect, Redundancy, copies_effect, head_redundancy
@@ -202,7 +201,7 @@ class Lesson:
 
     @cached_property
     def _mechanics(self) -> tuple:
-        mha, trace = mechanics(self.config, self.layer)
+        mha, trace = mechanics(self.config, self.layer, self.model)
         return mha, _cpu(trace)
 
     # -- the failure trap, distances, ablation, cost, Add & Norm ---------------------------------------------
@@ -458,7 +457,7 @@ def build_specialization(source: str, config: LessonConfig, *, mechanics=None, l
         name, trained = MINILM_NAME, True
     else:
         # The mechanics model's trace only when it is the toy (a MiniLM layer is trained, never "untrained").
-        _, trace = mechanics if same_model else _toy(config)
+        trace = mechanics[1] if same_model else toy_model(config).trace(config.sentence)
         trace, profiles = _cpu(trace), None
         name, layer, trained = f"toy model (untrained, seed {config.seed})", None, False
     signatures = tuple(head_signatures(trace))
@@ -502,21 +501,22 @@ def strongest_share(sig) -> tuple[str, float]:
     return name, float(value)
 
 
-def _toy(config: LessonConfig):
-    return toy_block(config.sentence, d_model=config.d_model, n_head=config.heads, seed=config.seed,
-                     causal=config.causal, device=config.device)
+def toy_model(config: LessonConfig) -> AttentionModel:
+    """The toy model, sized and seeded by the config."""
+    return load_model("toy", config.device, d_model=config.d_model, n_head=config.heads, seed=config.seed,
+                      causal=config.causal)
 
 
 def lesson_model(config: LessonConfig) -> AttentionModel:
-    """The mechanics model ``config`` names, from the registry; the toy model sized by the config."""
-    options = {"d_model": config.d_model, "n_head": config.heads, "seed": config.seed, "causal": config.causal}
-    return load_model(config.model, config.device, **(options if config.model == "toy" else {}))
+    """The mechanics model ``config`` names, from the registry (``mha_core.models``)."""
+    return toy_model(config) if config.model == "toy" else load_model(config.model, config.device)
 
 
-def mechanics(config: LessonConfig, layer: int | None):
-    """The mechanics model's attention block at ``layer`` (the toy's one layer: None) and its trace of the sentence.
-    (A causal mask on MiniLM, a bidirectional encoder, is refused by the config.)"""
-    model, layer = lesson_model(config), layer or 0
+def mechanics(config: LessonConfig, layer: int | None, model: AttentionModel | None = None):
+    """The mechanics model's attention block at ``layer`` (the toy's one layer: None) and its trace of the sentence;
+    ``model``: ``lesson_model(config)``, if already loaded. (A causal mask on MiniLM, a bidirectional encoder,
+    is refused by the config.)"""
+    model, layer = model or lesson_model(config), layer or 0
     return model.attention_module(layer), model.trace(config.sentence, layer)
 
 

@@ -101,9 +101,6 @@ class Script:
         """On-screen words ``text_id``, placeholders filled from ``values``."""
         return self._fill(text_id, self._line("screen", text_id).text, values)
 
-    def has(self, section: str, entry_id: str) -> bool:
-        return entry_id in getattr(self, section)
-
     def _line(self, section: str, entry_id: str) -> Line:
         try:
             return getattr(self, section)[entry_id]
@@ -126,7 +123,6 @@ class Scripts:
     """The words of a lesson: every chapter's script and the shared one (defaults where the author gave none)."""
 
     files: dict[str, Script]
-    folder: str | None = None  # the author's folder, when one was given
 
     def __getitem__(self, name: str) -> Script:
         return self.files[name]
@@ -161,31 +157,23 @@ def placeholders(template: str) -> frozenset[str]:
 # -- loading ------------------------------------------------------------------------------------------
 
 
+@functools.cache
 def default_script(name: str) -> Script:
-    return _default(name)
-
-
-_defaults: dict[str, Script] = {}
-
-
-def _default(name: str) -> Script:
-    if name not in _defaults:
-        _defaults[name] = parse_script(name, (DEFAULT_FOLDER / f"{name}.toml").read_bytes(),
-                                       f"scenes/scripts/{name}.toml")
-    return _defaults[name]
+    """The default words of ``name`` (a chapter id or "shared"), read once per process."""
+    return parse_script(name, (DEFAULT_FOLDER / f"{name}.toml").read_bytes(), f"scenes/scripts/{name}.toml")
 
 
 def load_scripts(folder: str | Path | None = None) -> Scripts:
     """Every chapter's words and the shared words: the author's file in ``folder`` where there is one, checked
     against the default (same ids, only the placeholders the chapter provides), else the default."""
     check_scenes()
-    files = {name: _default(name) for name in NAMES}
+    files = {name: default_script(name) for name in NAMES}
     if folder is None:
         return Scripts(files)
     path = check_folder(folder)
     for name in _script_names(path):
-        files[name] = check_against_default(read_script(name, path / f"{name}.toml"), _default(name))
-    return Scripts(files, str(path))
+        files[name] = check_against_default(read_script(name, path / f"{name}.toml"), default_script(name))
+    return Scripts(files)
 
 
 def check_folder(folder: str | Path) -> Path:
@@ -309,26 +297,24 @@ def check_against_default(script: Script, default: Script) -> Script:
 # -- what the scenes ask for ------------------------------------------------------------------------
 
 SCENES_FOLDER = Path(__file__).resolve().parents[1] / "chapters"  # scenes/chapters
-_ASKS = {"beat": "beats", "narrate": "beats", "words": "screen", "shared_words": "screen"}
+_ASKS = {"beat": "beats", "narrate": "beats", "words": "screen"}
 
 
 def ids_used(chapter_id: str) -> dict[str, set[str]]:
     """The script ids a chapter's scene asks for, by section, read from its source (never imported): every
-    string literal in the first argument of ``self.beat``, ``self.narrate``, ``self.words`` and
-    ``self.shared_words`` (``self.beat("a" if x else "b")`` asks for both; an id held in a variable is checked
-    when it is used). The shared ones are under "shared"."""
+    string literal in the first argument of ``self.beat``, ``self.narrate`` and ``self.words``
+    (``self.beat("a" if x else "b")`` asks for both; an id held in a variable is checked when it is used)."""
     module = next(c.module for c in CHAPTERS if c.id == chapter_id)
     return _ids_used(SCENES_FOLDER / f"{module}.py")
 
 
 @functools.lru_cache(maxsize=None)
 def _ids_used(path: Path) -> dict[str, set[str]]:
-    found = {"beats": set(), "screen": set(), "shared": set()}
+    found = {"beats": set(), "screen": set()}
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _ASKS \
                 and isinstance(node.func.value, ast.Name) and node.func.value.id == "self" and node.args:
-            section = "shared" if node.func.attr == "shared_words" else _ASKS[node.func.attr]
-            found[section] |= _strings(node.args[0])
+            found[_ASKS[node.func.attr]] |= _strings(node.args[0])
     return found
 
 
@@ -345,14 +331,11 @@ def check_scenes() -> None:
     """Every id a scene asks for is in its default script (and so in every author's, which has the same ids):
     a scene that asks for a missing id fails here, before anything renders, naming it."""
     for chapter_id in CHAPTER_IDS:
-        script = _default(chapter_id)
+        script = default_script(chapter_id)
         for section, ids in ids_used(chapter_id).items():
-            have = _default(SHARED).screen if section == "shared" else getattr(script, section)
-            if missing := sorted(ids - set(have)):
-                where = _default(SHARED).source if section == "shared" else script.source
-                kind = "screen" if section == "shared" else section
-                raise ScriptError(f"the {chapter_id} scene asks for [{kind}] {missing[0]!r}, which {where} lacks; add "
-                                  "it there")
+            if missing := sorted(ids - set(getattr(script, section))):
+                raise ScriptError(f"the {chapter_id} scene asks for [{section}] {missing[0]!r}, which {script.source} "
+                                  "lacks; add it there")
 
 
 # -- export -------------------------------------------------------------------------------------------
