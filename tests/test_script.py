@@ -15,6 +15,7 @@ from scenes.lesson import script as script_module
 from scenes.lesson.chapters import CHAPTER_IDS, CHAPTERS
 from scenes.lesson.script import (
     NAMES,
+    PAGE,
     SHARED,
     ScriptError,
     default_script,
@@ -33,7 +34,7 @@ ASKING = {"beat", "narrate", "words"}
 
 def test_every_chapter_has_a_script_with_a_title_and_a_summary():
     scripts = load_scripts()
-    assert set(scripts.files) == {*CHAPTER_IDS, SHARED}
+    assert set(scripts.files) == {*CHAPTER_IDS, SHARED, PAGE}
     for cid in CHAPTER_IDS:
         assert scripts[cid].title.strip() and scripts[cid].summary.strip(), cid
         assert scripts[cid].beats, f"{cid} says nothing"

@@ -16,6 +16,10 @@ stable ids; scenes refer to it by id and fill its named placeholders from the ch
     [screen]                                # words drawn on screen
     question = "Which relationships can different heads attend to in parallel?"
 
+Next to the chapters' scripts, ``shared.toml`` holds words several chapters draw and ``page.toml`` the
+player page's (its headings, buttons, what a screen reader hears, the head explorer's sentences): a
+``[screen]`` table only, filled by ``scenes.render.export`` and ``scenes.render.explorer``.
+
 A placeholder is ``{name}``; ``{{`` and ``}}`` are literal braces. How a value is written is
 decided in one place (``formats.value_text``: a measured number with two decimals and a true
 minus sign). Where a sentence's wording depends on the data (a head that earns its label or
@@ -54,7 +58,8 @@ else:  # pragma: no cover
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[1] / "scripts"  # scenes/scripts
 SHARED = "shared"  # words more than one chapter (or the lesson data below them) use
-NAMES = (*CHAPTER_IDS, SHARED)  # every script file's name, without ".toml"
+PAGE = "page"  # the player page's words (index.html, embed.html, the head explorer)
+NAMES = (*CHAPTER_IDS, SHARED, PAGE)  # every script file's name, without ".toml"
 MAX_SCRIPT_BYTES = 256 * 1024  # a chapter's words are a few kilobytes
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _SECTIONS = ("beats", "screen")
@@ -63,6 +68,11 @@ _CHAPTER_KEYS = ("title", "summary")
 
 class ScriptError(ConfigError):
     """A script file that cannot be used, in one sentence: which file, which id, what to change (exit 2)."""
+
+
+def _user(name: str) -> str:
+    """Who fills a script's placeholders, for messages: "the intro chapter", "the player page"."""
+    return "the player page" if name == PAGE else f"the {name} chapter"
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,7 @@ class Line:
 
 @dataclass(frozen=True)
 class Script:
-    """One file's words. ``name``: a chapter id or "shared"; ``source``: where it was read (messages)."""
+    """One file's words. ``name``: a chapter id, "shared" or "page"; ``source``: where it was read (messages)."""
 
     name: str
     source: str
@@ -101,11 +111,15 @@ class Script:
         """On-screen words ``text_id``, placeholders filled from ``values``."""
         return self._fill(text_id, self._line("screen", text_id).text, values)
 
+    def template(self, text_id: str) -> str:
+        """On-screen words ``text_id`` as written, placeholders unfilled (the player page's JavaScript fills them)."""
+        return self._line("screen", text_id).text
+
     def _line(self, section: str, entry_id: str) -> Line:
         try:
             return getattr(self, section)[entry_id]
         except KeyError:
-            raise ScriptError(f"{self.source} has no {section} entry {entry_id!r}, which the {self.name} chapter "
+            raise ScriptError(f"{self.source} has no {section} entry {entry_id!r}, which {_user(self.name)} "
                               f"uses; add [{section}] {entry_id} = \"...\" (`mha-explainer script export` writes "
                               "every entry)") from None
 
@@ -113,14 +127,15 @@ class Script:
         missing = placeholders(template) - set(values)
         if missing:
             name = sorted(missing)[0]
-            raise ScriptError(f"{self.source}: {entry_id!r} uses {{{name}}}, which the {self.name} chapter does "
+            raise ScriptError(f"{self.source}: {entry_id!r} uses {{{name}}}, which {_user(self.name)} does "
                               f"not provide here; use {or_list(sorted(values)) if values else 'no placeholder'}")
         return template.format_map({k: value_text(v) for k, v in values.items()})
 
 
 @dataclass(frozen=True)
 class Scripts:
-    """The words of a lesson: every chapter's script and the shared one (defaults where the author gave none)."""
+    """The words of a lesson: every chapter's script, the shared one and the page's (defaults where the author
+    gave none)."""
 
     files: dict[str, Script]
 
@@ -130,6 +145,11 @@ class Scripts:
     @property
     def shared(self) -> Script:
         return self.files[SHARED]
+
+    @property
+    def page(self) -> Script:
+        """The player page's words (``page.toml``)."""
+        return self.files[PAGE]
 
     def title(self, chapter_id: str) -> str:
         return self.files[chapter_id].title
@@ -159,13 +179,13 @@ def placeholders(template: str) -> frozenset[str]:
 
 @functools.cache
 def default_script(name: str) -> Script:
-    """The default words of ``name`` (a chapter id or "shared"), read once per process."""
+    """The default words of ``name`` (a chapter id, "shared" or "page"), read once per process."""
     return parse_script(name, (DEFAULT_FOLDER / f"{name}.toml").read_bytes(), f"scenes/scripts/{name}.toml")
 
 
 def load_scripts(folder: str | Path | None = None) -> Scripts:
-    """Every chapter's words and the shared words: the author's file in ``folder`` where there is one, checked
-    against the default (same ids, only the placeholders the chapter provides), else the default."""
+    """Every chapter's words, the shared words and the page's: the author's file in ``folder`` where there is
+    one, checked against the default (same ids, only the placeholders the chapter provides), else the default."""
     check_scenes()
     files = {name: default_script(name) for name in NAMES}
     if folder is None:
@@ -191,7 +211,8 @@ def check_folder(folder: str | Path) -> Path:
 
 
 def _script_names(folder: Path) -> list[str]:
-    """The script files in an author's folder: every ``*.toml`` must be named after a chapter or "shared"."""
+    """The script files in an author's folder: every ``*.toml`` must be named after a chapter, "shared" or
+    "page"."""
     try:
         found = sorted(p.name for p in folder.iterdir() if p.suffix == ".toml")
     except OSError as err:
@@ -217,7 +238,8 @@ def read_script(name: str, path: Path) -> Script:
 
 def parse_script(name: str, data: bytes, source: str, *, author: bool = False) -> Script:
     """A script file's bytes, checked for shape: UTF-8 TOML with ``title``/``summary`` (chapters), ``[beats]``
-    and ``[screen]`` tables of ids; each entry a string, or a beat's table of ``text`` and ``spoken``."""
+    and ``[screen]`` tables of ids (the page's: ``[screen]`` only, nothing speaks it); each entry a string, or a
+    beat's table of ``text`` and ``spoken``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -234,7 +256,7 @@ def parse_script(name: str, data: bytes, source: str, *, author: bool = False) -
     except RecursionError:
         raise ScriptError(f"{source} nests tables too deeply to read; a script holds [beats] and [screen] tables of "
                           "id = \"words\"") from None
-    allowed = (*_CHAPTER_KEYS, *_SECTIONS) if name != SHARED else _SECTIONS
+    allowed = ("screen",) if name == PAGE else _SECTIONS if name == SHARED else (*_CHAPTER_KEYS, *_SECTIONS)
     for key, value in table.items():
         if key not in allowed:
             raise ScriptError(f"{source}: unknown key {key!r}; a script holds {or_list(allowed)}")
@@ -289,8 +311,8 @@ def check_against_default(script: Script, default: Script) -> Script:
             if extra := sorted(line.placeholders - provided):
                 offer = f"use {or_list([f'{{{p}}}' for p in sorted(provided)])}" if provided else \
                     "this entry has no placeholder"
-                raise ScriptError(f"{script.source}: [{section}] {entry_id!r} uses {{{extra[0]}}}, which the "
-                                  f"{script.name} chapter does not provide; {offer}")
+                raise ScriptError(f"{script.source}: [{section}] {entry_id!r} uses {{{extra[0]}}}, which "
+                                  f"{_user(script.name)} does not provide; {offer}")
     return script
 
 

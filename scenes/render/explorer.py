@@ -12,6 +12,10 @@ weights ``[layer, head, query, key]`` (the tensor of one of the lesson folder's 
 Each model opens (``start``) at what the video works through: the mechanics chapters' layer, head and word,
 or the induction chapter's close-up. ``page_data(models)`` is the JSON the page embeds: the weights as base64 of their float32 little-endian
 bytes, so that the page shows exactly the numbers in the folder's files, offline.
+
+Every sentence here (a model's name and what it is, a head's headline and evidence) is an entry of the
+lesson's ``page.toml`` script (``lesson.scripts.page``), one whole sentence per case; the numbers in them are
+written here, as before.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from dataclasses import dataclass
 
 import torch
 
-from mha_core.analysis import BROAD_THRESHOLD, LABELS, SHARE_THRESHOLD
+from mha_core.analysis import BROAD_THRESHOLD, SHARE_THRESHOLD
 from mha_core.induction import LABEL_RATIO, LABEL_SCORE
 from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 
 from ..lesson.gallery import make_tile
+from ..lesson.script import PAGE, Script, default_script
 
 HEADS_FILE = "heads.safetensors"  # MiniLM, every layer, on the lesson's sentence
 INDUCTION_FILE = "induction.safetensors"  # the induction model on its example
@@ -40,15 +45,18 @@ class HeadNote:
 
     label: str | None
     evidence: str  # the measurement behind the label (or its absence), in one sentence
-    untrained: bool = False  # random weights: nothing to measure
-    measured: bool = True  # False: this render did not measure the head
+    headline: str  # what the page calls the head: its label, or the page's "no label", "untrained", "not measured"
 
-    @property
-    def headline(self) -> str:
-        """What the page calls the head: its label, "no label", "untrained" or "not measured"."""
-        if self.label:
-            return self.label
-        return "untrained" if self.untrained else "no label" if self.measured else "not measured"
+
+def page_words(lesson) -> Script:
+    """The player page's words: the lesson's ``page.toml`` (the default's for an object without scripts)."""
+    scripts = getattr(lesson, "scripts", None)
+    return scripts.page if scripts is not None else default_script(PAGE)
+
+
+def _note(words: Script, label: str | None, evidence: str, unlabelled: str = "headline-no-label") -> HeadNote:
+    """A head's note: its label as its headline, else the page's words ``unlabelled``."""
+    return HeadNote(label, evidence, label or words.text(unlabelled, {}))
 
 
 @dataclass(frozen=True)
@@ -75,105 +83,118 @@ def explorer_models(lesson) -> list[ExplorerModel]:
     """The models the explorer offers: of what the rendered chapters computed (``Lesson.computed``), MiniLM's
     measured heads of every layer (the gallery) or else the mechanics layer, and the induction model. A
     render of some chapters measures nothing more for the page."""
-    models, computed = [], set(lesson.computed())
+    models, computed, words = [], set(lesson.computed()), page_words(lesson)
     gallery = lesson.gallery if "gallery" in computed else None
     if gallery is not None:
         start = (lesson.layer, lesson.focus_head, lesson.focus) if lesson.layer is not None else None
-        models.append(_minilm(gallery, start))
+        models.append(_minilm(gallery, start, words))
     if gallery is None or lesson.layer is None:
-        models.append(_mechanics(lesson))
+        models.append(_mechanics(lesson, words))
     if "induction" in computed:
-        models.append(_induction(lesson.induction))
+        models.append(_induction(lesson.induction, words))
     return models
 
 
-def _minilm(g, start) -> ExplorerModel:
+def _two(value: float) -> str:
+    """A measured number as the explorer's sentences write it: two decimals."""
+    return f"{value:.2f}"
+
+
+def _minilm(g, start, words: Script) -> ExplorerModel:
     notes = []
     for layer, profiles in enumerate(g.profiles):
         row = []
         for p in profiles:
             tile = make_tile(layer, p.head, "explorer", g.profiles, g.relations, g.even_shares, g.weights)
-            row.append(HeadNote(tile.label, _minilm_evidence(tile, g.n_sentences)))
+            row.append(_note(words, tile.label, _minilm_evidence(tile, g.n_sentences, words)))
         notes.append(tuple(row))
     return ExplorerModel(
-        "minilm", MINILM_NAME,
-        f"{MINILM_NAME} (trained), all {len(g.profiles)} layers, on the lesson's sentence as its word pieces. "
-        "Labels come from measurements over other sentences, not from this one.",
+        "minilm", MINILM_NAME, words.text("model-minilm-about", {"model": MINILM_NAME, "layers": len(g.profiles)}),
         g.tokens, tuple(range(len(g.profiles))), g.weights, tuple(notes), HEADS_FILE,
         start or (g.tiles[0].layer, g.tiles[0].head, g.focus))  # the gallery's first head, at its focus word
 
 
-def _minilm_evidence(tile, n_sentences: int) -> str:
+# A share label's evidence, by the signature that earned it: one whole sentence each (page.toml).
+_SHARE_EVIDENCE = {"previous": "evidence-previous", "next": "evidence-next", "current": "evidence-current",
+                   "cls": "evidence-cls", "sep": "evidence-sep", "punctuation": "evidence-punctuation"}
+
+
+def _minilm_evidence(tile, n_sentences: int, words: Script) -> str:
     if tile.relation is not None:
-        return _relation_evidence(tile.relation)
+        return _relation_evidence(tile.relation, words)
     if tile.measure == "entropy":
-        spread = (f"Spread (normalised entropy) {tile.value:.2f}, mean over {n_sentences} sentences, where 1 is "
-                  f"an even spread over all keys")
+        spread = {"spread": _two(tile.value), "sentences": n_sentences}
         if tile.label == "broad":
-            return f"{spread}: it clears the broad threshold {BROAD_THRESHOLD}."
-        return (f"No measurement cleared its threshold (a share of {SHARE_THRESHOLD} on one kind of token, or a "
-                f"spread of {BROAD_THRESHOLD}). {spread}.")
-    words = LABELS[tile.measure][2]
-    return (f"{tile.value:.2f} of its attention on {words}, mean over {n_sentences} sentences, where an even "
-            f"spread gives {tile.baseline:.2f}; the label needs {SHARE_THRESHOLD}.")
+            return words.text("evidence-broad", spread | {"threshold": str(BROAD_THRESHOLD)})
+        return words.text("evidence-no-label", spread | {"share_threshold": str(SHARE_THRESHOLD),
+                                                         "broad_threshold": str(BROAD_THRESHOLD)})
+    return words.text(_SHARE_EVIDENCE[tile.measure], {"share": _two(tile.value), "sentences": n_sentences,
+                                                      "even": _two(tile.baseline), "threshold": str(SHARE_THRESHOLD)})
 
 
-def _relation_evidence(r) -> str:
+def _relation_evidence(r, words: Script) -> str:
     low, high = r.interval
-    return (f"Held-out accuracy {r.accuracy:.2f} on {r.n} word pairs (95% interval {low:.2f} to {high:.2f}), "
-            f"against {r.baseline_accuracy:.2f} for the baseline \u201c{r.baseline_name}\u201d.")
+    return words.text("evidence-relation", {"accuracy": _two(r.accuracy), "pairs": r.n, "low": _two(low),
+                                            "high": _two(high), "baseline_accuracy": _two(r.baseline_accuracy),
+                                            "baseline": r.baseline_name})
 
 
-def _mechanics(lesson) -> ExplorerModel:
+def _mechanics(lesson, words: Script) -> ExplorerModel:
     trace = lesson.trace
     weights = trace.weights.detach().to("cpu", torch.float32).unsqueeze(0)  # [head, q, k] -> [1, head, q, k]
     if lesson.layer is None:
-        note = HeadNote(None, "Untrained: its weights are random, so no head was measured and none has a label.",
-                        untrained=True)
+        note = _note(words, None, words.text("evidence-untrained", {}), "headline-untrained")
         heads = ((note,) * trace.n_head,)
-        about = (f"The toy model the mechanics chapters show (untrained, random weights, seed "
-                 f"{lesson.config.seed}), on the lesson's sentence.")
-        return ExplorerModel("toy", "toy model", about, tuple(trace.tokens), (0,), weights, heads, TRACE_FILE,
-                             (0, lesson.focus_head, lesson.focus))
+        about = words.text("model-toy-about", {"seed": lesson.config.seed})
+        return ExplorerModel("toy", words.text("model-toy-name", {}), about, tuple(trace.tokens), (0,), weights,
+                             heads, TRACE_FILE, (0, lesson.focus_head, lesson.focus))
     earned = {r.head: r for r in lesson.relations if r.labelled and r.layer == lesson.layer}
+    not_measured = _note(words, None, words.text("evidence-not-measured", {}), "headline-not-measured")
     heads = (tuple(
-        HeadNote(earned[h].relation, _relation_evidence(earned[h])) if h in earned else
-        HeadNote(None, "Its surface patterns were not measured in this render (render with "
-                       "--specialization-model minilm to measure every head).", measured=False)
+        _note(words, earned[h].relation, _relation_evidence(earned[h], words)) if h in earned else not_measured
         for h in range(trace.n_head)),)
-    about = f"{MINILM_NAME} (trained), layer {lesson.layer + 1}, on the lesson's sentence as its word pieces."
-    return ExplorerModel("minilm-layer", f"{MINILM_NAME}, layer {lesson.layer + 1}", about, tuple(trace.tokens),
-                         (lesson.layer,), weights, heads, TRACE_FILE, (0, lesson.focus_head, lesson.focus))
+    where = {"model": MINILM_NAME, "layer": lesson.layer + 1}
+    return ExplorerModel("minilm-layer", words.text("model-layer-name", where), words.text("model-layer-about", where),
+                         tuple(trace.tokens), (lesson.layer,), weights, heads, TRACE_FILE,
+                         (0, lesson.focus_head, lesson.focus))
 
 
-def _induction(ind) -> ExplorerModel:
+# The induction model's evidence, by the label a head earned (None: none): with the held-out sequences counted,
+# and without (scores that do not say how many).
+_INDUCTION_EVIDENCE = {"previous-token": ("evidence-previous-token", "evidence-previous-token-mean"),
+                       "two-back": ("evidence-two-back", "evidence-two-back-mean"),
+                       "induction": ("evidence-induction", "evidence-induction-mean"),
+                       None: ("evidence-induction-none", "evidence-induction-none-mean")}
+
+
+def _induction(ind, words: Script) -> ExplorerModel:
     s = ind.scores
     n = s.test.get("sequences")
-    over = f"mean over {n} held-out sequences" if n else "held-out mean"
-    measures = (("previous-token", s.previous_token, s.previous_baseline, "the previous token"),
-                ("two-back", s.two_back, s.two_back_baseline, "the token two back"),
-                ("induction", s.induction, s.induction_baseline,
-                 "the token after the same token's earlier copy"))
+    rule = {"label_score": str(LABEL_SCORE), "ratio": f"{LABEL_RATIO:g}"} | ({"sequences": n} if n else {})
+    measures = (("previous-token", s.previous_token, s.previous_baseline),
+                ("two-back", s.two_back, s.two_back_baseline),
+                ("induction", s.induction, s.induction_baseline))
     notes = []
     for layer in range(ind.n_layer):
         row = []
         for head in range(ind.n_head):
             label = s.label(layer, head)
-            scores = [(score[layer][head], base, words, name) for name, score, base, words in measures]
+            scores = {name: (score[layer][head], base) for name, score, base in measures}
             if label is not None:  # the measure that earned the label
-                value, base, words, _ = next(m for m in scores if m[3] == label)
-                evidence = (f"{value:.2f} of its attention on {words}, {over}, where an even spread gives "
-                            f"{base:.2f}; the label needs {LABEL_SCORE} and {LABEL_RATIO:g} times the even spread.")
-            else:
-                shown = "; ".join(f"{name} {value:.2f} (even spread {base:.2f})" for value, base, _, name in scores)
-                evidence = f"No score cleared the label rule ({LABEL_SCORE}, and {LABEL_RATIO:g} times the even " \
-                           f"spread): {shown}, {over}."
-            row.append(HeadNote(label, evidence))
+                value, base = scores[label]
+                values = {"score": _two(value), "even": _two(base)}
+            else:  # every score, against its even spread
+                (previous, previous_even), (two_back, two_back_even), (induction, induction_even) = scores.values()
+                values = {"previous_token": _two(previous), "previous_even": _two(previous_even),
+                          "two_back": _two(two_back), "two_back_even": _two(two_back_even),
+                          "induction": _two(induction), "induction_even": _two(induction_even)}
+            evidence = words.text(_INDUCTION_EVIDENCE[label][0 if n else 1], rule | values)
+            row.append(_note(words, label, evidence))
         notes.append(tuple(row))
-    about = (f"The induction chapter's small causal model (trained by this project), both layers, on the "
-             f"chapter's example: {ind.segment} random syllables, then the same again.")
-    return ExplorerModel("induction", "induction model", about, ind.tokens, tuple(range(ind.n_layer)),
-                         ind.attention, tuple(notes), INDUCTION_FILE, (*ind.induction_head, ind.query))
+    about = words.text("model-induction-about", {"segment": ind.segment})
+    return ExplorerModel("induction", words.text("model-induction-name", {}), about, ind.tokens,
+                         tuple(range(ind.n_layer)), ind.attention, tuple(notes), INDUCTION_FILE,
+                         (*ind.induction_head, ind.query))
 
 
 def page_data(models: list[ExplorerModel], theme) -> dict:

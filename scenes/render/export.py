@@ -413,15 +413,38 @@ def presenter_beats(chapters: list[dict], duration: float) -> list[dict]:
     return steps
 
 
+def template_words(script):
+    """The page script's words for the templates: ``w(id, **values)`` fills one entry (escaped like any text;
+    a value the template made as markup, such as a link, stays markup), and ``words_for(*ids)`` gives the entries
+    themselves, placeholders unfilled, for the page's JavaScript to fill (embedded as JSON)."""
+    from markupsafe import Markup, escape
+
+    from ..lesson.formats import value_text
+
+    def w(text_id: str, **values) -> str:
+        text = script.text(text_id, values)  # checks the id and its placeholders
+        if not any(isinstance(v, Markup) for v in values.values()):
+            return text
+        return Markup(escape(script.screen[text_id].text)).format(
+            **{k: v if isinstance(v, Markup) else value_text(v) for k, v in values.items()})
+
+    def words_for(*ids: str) -> dict[str, str]:
+        return {text_id: script.template(text_id) for text_id in ids}
+
+    return w, words_for
+
+
 def render_page(result, info: dict, template: str = "index.html") -> str:
     """index.html: the joined video with captions and chapters, a chapter list that seeks, the summaries,
-    presenter mode. ``template="embed.html"``: the same video, captions and chapters alone, for an iframe."""
+    presenter mode. ``template="embed.html"``: the same video, captions and chapters alone, for an iframe.
+    Every word of the page comes from the lesson's ``page.toml`` (``template_words``)."""
     import jinja2
 
     from .. import style
 
     config, lesson = result.config, result.lesson
     theme = style.theme(config.theme)
+    w, words_for = template_words(explorer.page_words(lesson))
     url = lambda name: quote(name)  # noqa: E731  (relative, URL-safe)
     sources = [(url(info["lesson_videos"][f]), VIDEO_TYPES[f]) for f in VIDEO_TYPES if f in info["lesson_videos"]]
     chapters = [
@@ -435,7 +458,7 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
             "length": _clock(c["duration"]),
             "thumbnail": url(c["thumbnail"]),
             "files": [(fmt, url(name)) for fmt, name in c["videos"].items()]
-            + [("captions " + kind, url(name)) for kind, name in c["captions"].items()],
+            + [(w("chapter-file-captions", format=kind), url(name)) for kind, name in c["captions"].items()],
             # The transcript is the spoken lesson: one paragraph per beat.
             "transcript": [{"start": c["start"] + b.start, "clock": _clock(c["start"] + b.start), "text": b.text}
                            for b in c["beats"]],
@@ -444,12 +467,12 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
     ]
     trace = lesson.trace
     downloads = [(label, url(name)) for label, name in [
-        *((f"Lesson video ({fmt})", name) for fmt, name in info["lesson_videos"].items()),
-        ("Captions (WebVTT)", info["captions"]["vtt"]),
-        ("Captions (SRT)", info["captions"]["srt"]),
-        ("Chapters (WebVTT)", info["captions"]["chapters"]),
-        *((f"Tensors: {name}", name) for name in info["tensor_files"]),
-        ("Manifest (JSON)", "manifest.json"),
+        *((w("download-lesson-video", format=fmt), name) for fmt, name in info["lesson_videos"].items()),
+        (w("download-captions-vtt"), info["captions"]["vtt"]),
+        (w("download-captions-srt"), info["captions"]["srt"]),
+        (w("download-chapters-vtt"), info["captions"]["chapters"]),
+        *((w("download-tensors", file=name), name) for name in info["tensor_files"]),
+        (w("download-manifest"), "manifest.json"),
     ]]
     # The pages share their head and video through includes (templates/_head.html, _video.html).
     env = jinja2.Environment(loader=jinja2.PackageLoader("scenes.render", "templates"), autoescape=True,
@@ -461,11 +484,11 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
         model=getattr(lesson, "model_name", config.model),
         tokens=list(trace.tokens or ()),
         facts=[
-            f"d_model = {trace.d_model}",
-            f"h = {trace.n_head} heads",
-            f"d_k = {trace.d_head}",
-            f"{trace.n_pos} tokens",
-            *(["causal mask"] if trace.mask is not None else []),
+            w("fact-d-model", d_model=trace.d_model),
+            w("fact-heads", n_head=trace.n_head),
+            w("fact-d-head", d_head=trace.d_head),
+            w("fact-tokens", n_tokens=trace.n_pos),
+            *([w("fact-causal-mask")] if trace.mask is not None else []),
         ],
         duration=_clock(info["duration"]),
         theme=theme,
@@ -484,4 +507,6 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
         generator=f"{GENERATOR} {versions()['mha-explainer']}",
         width=result.width,
         height=result.height,
+        w=w,
+        words_for=words_for,
     )

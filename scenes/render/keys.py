@@ -134,7 +134,8 @@ def _read_version(path: Path, mtime_ns: int, size: int) -> tuple[str, tuple[Path
 
 def folder_key(config: LessonConfig, code: str | None = None, voice=None, scripts=None) -> str:
     """sha256 of everything a lesson folder depends on: the whole config (chapters and formats
-    included; not where the folder is: the same lesson is the same bytes in any folder), the code (``code_hash()``, unless given), the player page's template,
+    included; not where the folder is: the same lesson is the same bytes in any folder), the code
+    (``code_hash()``, unless given), the player page's template,
     the library versions, the machine's architecture and core count, who speaks (``voice``,
     resolved from the config unless given: "auto" speaks with what is installed) and the words
     (``scripts``, loaded from ``config.script`` unless given). The manifest records it; see
