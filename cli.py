@@ -193,10 +193,16 @@ def inspect(config_file, tokens, digits, as_json, save, force, **overrides):
     config = load_config(config_file, **overrides)  # the same checks as render (ConfigError: exit 2)
     if save is not None:
         _writable_target(save, force)
-    layer, focus_head = _focus_of(config, lesson_head=overrides.get("head") == "auto")
+    from scenes.lesson.build import lesson_model
+
+    try:
+        model = lesson_model(config)
+    except ValueError as err:  # an unusable device
+        raise _usage_error(str(err)) from None
+    layer, focus_head = _focus_of(config, model, lesson_head=overrides.get("head") == "auto")
     trace = _trace_for(config, layer)
     shown = _shown_heads(config.head, focus_head, trace.n_head)
-    profiles = _profiles_for(config.model, layer, config.device)
+    profiles = _profiles_for(model, layer)
     if profiles is not None:
         profiles = [p for p in profiles if p.head in shown]
     if save is not None:
@@ -260,18 +266,19 @@ def _inspect_induction(config_file, tokens, digits, as_json, save, force, overri
         click.echo(f"Saved {len(trace.tensors())} tensors to {save}")
 
 
-def _focus_of(config, lesson_head: bool = False) -> tuple[int | None, int | None]:
-    """The MiniLM layer to trace, 0-based (the one set, numbered from 1, or with auto the focus head's layer; None
-    for the toy model) and, with ``lesson_head`` (--head auto), the head the lesson works through, 0-based."""
-    if config.model != "minilm":
+def _focus_of(config, model, lesson_head: bool = False) -> tuple[int | None, int | None]:
+    """The layer of the trained ``model`` to trace, 0-based (the one set, numbered from 1, or with auto the focus
+    head's layer; None for the untrained toy model) and, with ``lesson_head`` (--head auto), the head the lesson
+    works through, 0-based."""
+    if not model.trained:
         return None, (0 if lesson_head else None)  # the toy lesson works through head 1 (resolve_focus)
     if config.layer != "auto" and not lesson_head:
         return config.layer - 1, None
-    from mha_core.relations import relation_heads
+    from mha_core.relations import relation_heads_of
     from scenes.lesson.build import resolve_focus
 
     try:
-        focus = resolve_focus(config, tuple(relation_heads(config.device)))
+        focus = resolve_focus(config, model, tuple(relation_heads_of(model)))
     except ValueError as err:  # e.g. a sentence longer than MiniLM's 512 word pieces
         raise _usage_error(str(err)) from None
     return focus.layer, (focus.head if lesson_head else None)
@@ -296,12 +303,13 @@ def _trace_for(config, layer: int | None):
         raise _usage_error(str(err)) from None
 
 
-def _profiles_for(model, layer, device):
-    if model != "minilm":
+def _profiles_for(model, layer):
+    """The trained model's heads of ``layer`` profiled over the corpus (None: untrained, nothing measured)."""
+    if not model.trained:
         return None
-    from mha_core.analysis import corpus_profiles
+    from mha_core.analysis import corpus_profiles_of
 
-    return corpus_profiles(layer, device=device)
+    return corpus_profiles_of(model, layer)
 
 
 def _save(trace, path: Path) -> None:
@@ -333,9 +341,10 @@ def heads(model, as_json, device):
     head zeroed in turn, and the circuit (the previous-token heads zeroed together).
     """
     config = load_config(None, device=device)  # the device checks of inspect and render (ConfigError: exit 2)
+    from mha_core.models import load_model
+
     if model == "induction":
         from mha_core.induction import measure
-        from mha_core.models import load_model
 
         scores = measure(load_model("induction", config.device))  # measured now, not read
         if as_json:
@@ -343,11 +352,12 @@ def heads(model, as_json, device):
         else:
             output.print_induction(scores)
         return
-    from mha_core.relations import head_table, relation_heads
+    from mha_core.relations import head_table_of, relation_heads_of
 
     try:
-        results = relation_heads(device=config.device)
-        table = head_table(device=config.device)
+        measured = load_model(model, config.device)
+        results = relation_heads_of(measured)
+        table = head_table_of(measured)
     except ValueError as err:  # a missing or malformed probe set (ProbeSetError), an unusable device
         raise _usage_error(str(err)) from None
     if as_json:

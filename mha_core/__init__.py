@@ -14,11 +14,10 @@ __version__ = "0.1.0"
 # `import mha_core` and the torch-free parts (sizes, the version) do not pay torch's
 # ~2 s import: the CLI's --version, config checks and an unchanged render stay fast.
 _EXPORTS = {
-    "analysis": ("HeadProfile", "HeadSignature", "copies_of_one_head", "corpus_profiles", "corpus_profiles_of",
+    "analysis": ("HeadProfile", "HeadSignature", "copies_of_one_head", "corpus_profiles_of",
                  "corpus_sentences", "head_ablation", "head_distances", "head_signatures", "profile_heads",
                  "without_heads"),
-    "ablation": ("CopiesEffect", "Redundancy", "copies_effect", "copies_effect_of", "embedding_shift",
-                 "head_redundancy", "head_redundancy_of"),
+    "ablation": ("CopiesEffect", "Redundancy", "copies_effect_of", "embedding_shift", "head_redundancy_of"),
     "attention": ("MultiHeadAttention", "resolve_mask"),
     "block": ("add_and_norm",),
     "cost": ("AttentionCost", "StageCost", "attention_cost"),

@@ -11,8 +11,7 @@ which is how we compute it: never negative, and exactly 0 when nothing changed.
     head_redundancy_of   zero each of the 72 heads in turn (Michel et al. 2019): one shift per head
     copies_effect_of     the failure trap on the trained model: every head of one layer made a copy of one head
 
-Both take the model (``models.load_model("minilm")``); ``head_redundancy`` and ``copies_effect`` are wrappers
-that take a device string instead.
+Both take the model (``models.load_model("minilm")``).
 """
 
 from __future__ import annotations
@@ -82,12 +81,6 @@ class Redundancy:
         """The median shift over all heads (the middle value; the lower one of the two for an even count)."""
         return float(self.shift.flatten().median())
 
-    def describe(self, threshold: float = SHIFT_THRESHOLD) -> str:
-        layer, head, top = self.largest()
-        return (f"zeroing any one of {self.count_below(threshold)} of the {self.n_heads} heads moves the sentence "
-                f"embedding by less than {threshold:g} (1 − cosine, mean over {self.n_sentences} sentences); "
-                f"the largest move is {top:.2f} (layer {layer} head {head})")
-
 
 def head_redundancy_of(model, sentences: Sequence | None = None) -> Redundancy:
     """Zero each of MiniLM's 72 heads in turn; ``shift[layer, head]`` is how far the sentence embedding moves.
@@ -100,13 +93,6 @@ def head_redundancy_of(model, sentences: Sequence | None = None) -> Redundancy:
     from .pretrained import as_minilm
 
     return _redundancy(as_minilm(model, "head redundancy"), probe_texts(sentences))
-
-
-def head_redundancy(device="cpu", sentences: Sequence | None = None) -> Redundancy:
-    """A wrapper for callers that hold a device string: ``head_redundancy_of(load_minilm(device), sentences)``."""
-    from .pretrained import load_minilm
-
-    return head_redundancy_of(load_minilm(device), sentences)
 
 
 @functools.lru_cache(maxsize=4)
@@ -154,8 +140,8 @@ class CopiesEffect:
     On ``sentence``: ``output_change`` = ‖attention output with copies − real one‖ / ‖real one‖ (same layer
     input), ``embedding_similarity`` = cos(real embedding, embedding with copies), ``weights`` the copies'
     attention ``[head, query, key]`` (every head draws the same pattern). ``probe_shift``: mean 1 − cos over the
-    ``n_sentences`` probe sentences, the measure of ``head_redundancy``. The ``one_head_*`` fields are the same
-    numbers for zeroing only head ``head`` (``one_head_shift`` equals ``head_redundancy().shift[layer, head]``).
+    ``n_sentences`` probe sentences, the measure of ``head_redundancy_of``. The ``one_head_*`` fields are the same
+    numbers for zeroing only head ``head`` (``one_head_shift`` equals ``head_redundancy_of(model).shift[layer, head]``).
     """
 
     layer: int
@@ -183,16 +169,6 @@ def copies_effect_of(
     return _copies_effect(as_minilm(model, "the copies' effect"), sentence, layer, head, probe_texts(sentences))
 
 
-def copies_effect(
-    sentence: str, layer: int, head: int, device="cpu", sentences: Sequence | None = None
-) -> CopiesEffect:
-    """A wrapper for callers that hold a device string:
-    ``copies_effect_of(load_minilm(device), sentence, layer, head, sentences)``."""
-    from .pretrained import load_minilm
-
-    return copies_effect_of(load_minilm(device), sentence, layer, head, sentences)
-
-
 @functools.lru_cache(maxsize=16)
 def _copies_effect(model, sentence: str, layer: int, head: int, texts: tuple[str, ...]) -> CopiesEffect:
     return measure_copies(model, sentence, layer, head, texts)
@@ -213,7 +189,7 @@ def measure_copies(model, sentence: str, layer: int, head: int, texts: tuple[str
 
     def shifts(**intervention) -> tuple[float, float]:
         # (1 − cos on the sentence, mean 1 − cos over the probes); the probes in their own batch, exactly
-        # as head_redundancy runs them, so one_head_shift is its number to the last bit.
+        # as head_redundancy_of runs them, so one_head_shift is its number to the last bit.
         one = embedding_shift(alone, model.sentence_embedding([sentence], **intervention))
         probes = embedding_shift(intact, model.sentence_embedding(texts, **intervention))
         return float(one[0]), float(probes.mean())

@@ -273,14 +273,6 @@ def corpus_profiles_of(model, layer: int, sentences: tuple[str, ...] | None = No
     return profile_heads(traces[layer], layer=layer, ablations=ablations[layer])
 
 
-def corpus_profiles(layer: int, device="cpu", sentences: tuple[str, ...] | None = None) -> list[HeadProfile]:
-    """A wrapper for callers that hold a device string:
-    ``corpus_profiles_of(load_minilm(device), layer, sentences)``."""
-    from .pretrained import load_minilm
-
-    return corpus_profiles_of(load_minilm(device), layer, sentences)
-
-
 @functools.lru_cache(maxsize=2)
 def _corpus_layers(model, sentences: tuple[str, ...]):
     # One padded forward pass serves every sentence and all six layers; cached so that

@@ -200,6 +200,11 @@ class InductionModel(nn.Module):
         self._check_layer(layer)
         return copy.deepcopy(self.blocks[layer])
 
+    def attention_norm(self, layer: int) -> dict:
+        """No LayerNorm at all (attention-only, residual stream kept as it is): the plain normalisation."""
+        self._check_layer(layer)
+        return {}
+
     def sentence_embedding(self, texts, *, zero: Heads = ()) -> torch.Tensor:
         raise NotImplementedError("the induction model has no sentence embedding: it predicts the next token.")
 

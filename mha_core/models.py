@@ -65,6 +65,11 @@ class AttentionModel(Protocol):
     def attention_module(self, layer: int) -> MultiHeadAttention:
         """Layer ``layer``'s attention block: a copy, so changing it leaves the model alone."""
 
+    def attention_norm(self, layer: int) -> dict:
+        """The Add & Norm after layer ``layer``'s attention, as keyword arguments of ``block.add_and_norm``:
+        MiniLM's learned LayerNorm ``gain``, ``bias`` and ``eps`` (post-LayerNorm, as in BERT); ``{}`` where the
+        model learned none (the plain normalisation: gain 1, bias 0)."""
+
     def sentence_embedding(self, texts, *, zero: Heads = ()) -> torch.Tensor:
         """``[batch, d_model]`` (``[d_model]`` for one str), where the model defines one."""
 

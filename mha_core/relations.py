@@ -20,7 +20,7 @@ relation's name only when that held-out accuracy is above ``MIN_ACCURACY`` and b
 at least ``MARGIN``: with 72 heads to choose from, some head will match any relation a little by chance.
 
 The measurements take the model (``models.load_model("minilm")``): ``probe_attention_of``, ``best_head_of``,
-``relation_heads_of``, ``head_table_of``. The same names without ``_of`` are wrappers that take a device string.
+``relation_heads_of``, ``head_table_of``.
 """
 
 from __future__ import annotations
@@ -184,13 +184,6 @@ def probe_attention_of(model, sentences: Sequence[ProbeSentence]) -> list[torch.
     from .pretrained import as_minilm
 
     return list(_probe_attention(as_minilm(model, "the relation probe"), tuple(s.words for s in sentences)))
-
-
-def probe_attention(sentences: Sequence[ProbeSentence], device="cpu") -> list[torch.Tensor]:
-    """A wrapper for callers that hold a device string: ``probe_attention_of(load_minilm(device), sentences)``."""
-    from .pretrained import load_minilm
-
-    return probe_attention_of(load_minilm(device), sentences)
 
 
 @functools.lru_cache(maxsize=2)
@@ -434,26 +427,10 @@ def best_head_of(model, relation: str, layer: int | None = None,
     return best // hits.shape[-1], best % hits.shape[-1]
 
 
-def best_head(relation: str, layer: int | None = None, device="cpu",
-              sentences: Sequence[ProbeSentence] | None = None) -> tuple[int, int]:
-    """A wrapper for callers that hold a device string: ``best_head_of(load_minilm(device), relation, layer,
-    sentences)``."""
-    from .pretrained import load_minilm
-
-    return best_head_of(load_minilm(device), relation, layer, sentences)
-
-
 def relation_heads_of(model, sentences: Sequence[ProbeSentence] | None = None) -> list[RelationResult]:
     """MiniLM's best head for each relation of RELATIONS, chosen and measured held-out (see the module doc)."""
     sentences = load_probe_set() if sentences is None else list(sentences)
     return evaluate(sentences, probe_attention_of(model, sentences))
-
-
-def relation_heads(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -> list[RelationResult]:
-    """A wrapper for callers that hold a device string: ``relation_heads_of(load_minilm(device), sentences)``."""
-    from .pretrained import load_minilm
-
-    return relation_heads_of(load_minilm(device), sentences)
 
 
 def head_table_of(model, sentences: Sequence[ProbeSentence] | None = None) -> dict:
@@ -485,13 +462,6 @@ def head_table_of(model, sentences: Sequence[ProbeSentence] | None = None) -> di
             label = earned[key].relation if key in earned else profile.label
             heads.append({"layer": layer, "head": profile.head, "label": label, "measures": measures})
     return {"model": model.display_name, "heads": heads}
-
-
-def head_table(device="cpu", sentences: Sequence[ProbeSentence] | None = None) -> dict:
-    """A wrapper for callers that hold a device string: ``head_table_of(load_minilm(device), sentences)``."""
-    from .pretrained import load_minilm
-
-    return head_table_of(load_minilm(device), sentences)
 
 
 def _json_number(value: torch.Tensor) -> float | None:

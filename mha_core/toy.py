@@ -66,6 +66,11 @@ class ToyModel:
         self._check_layer(layer)
         return copy.deepcopy(self.mha)
 
+    def attention_norm(self, layer: int = 0) -> dict:
+        """No learned Add & Norm: the lesson shows the plain normalisation (gain 1, bias 0)."""
+        self._check_layer(layer)
+        return {}
+
     def sentence_embedding(self, texts, *, zero: Heads = ()) -> torch.Tensor:
         raise NotImplementedError("the toy model has no sentence embedding: it is one untrained attention block.")
 

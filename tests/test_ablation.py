@@ -10,11 +10,12 @@ from mha_core import (
     CopiesEffect,
     MultiHeadAttention,
     Redundancy,
-    copies_effect,
+    copies_effect_of,
     copies_of_one_head,
     embedding_shift,
-    head_redundancy,
+    head_redundancy_of,
     load_minilm,
+    load_model,
 )
 from mha_core.ablation import SHIFT_THRESHOLD, measure_copies, probe_texts
 from mha_core.pretrained import model_dir
@@ -143,11 +144,11 @@ def test_bad_interventions_are_clear_errors(model):
 
 
 def test_redundancy_on_a_few_sentences(model):
-    r = head_redundancy(sentences=PROBES)
+    r = head_redundancy_of(load_model("minilm"), PROBES)
     assert isinstance(r, Redundancy) and r.n_sentences == 4 and r.n_heads == 72
     assert r.shift.shape == (6, 12) and r.shift.dtype == torch.float64 and r.shift.device.type == "cpu"
     assert (r.shift >= 0).all() and (r.shift > 0).all()  # every head writes something the output feels
-    assert head_redundancy(sentences=list(PROBES)) is r  # cached by the sentence tuple
+    assert head_redundancy_of(load_model("minilm"), list(PROBES)) is r  # cached by the sentence tuple
     # starting at the head's layer gives the numbers of a whole forward pass with the head zeroed
     intact = model.sentence_embedding(PROBES)
     for layer, head in ((0, 5), (5, 11)):
@@ -162,8 +163,6 @@ def test_redundancy_summary_by_hand():
     assert r.count_below(0.01) == 70 and r.count_below(0.06) == 71
     assert r.largest() == (3, 4, 0.2)
     assert r.median() == 0.0
-    assert r.describe() == ("zeroing any one of 70 of the 72 heads moves the sentence embedding by less than 0.01 "
-                            "(1 − cosine, mean over 7 sentences); the largest move is 0.20 (layer 3 head 4)")
 
 
 def test_embedding_shift_is_one_minus_cosine():
@@ -177,7 +176,7 @@ def test_embedding_shift_is_one_minus_cosine():
 
 
 def test_copies_effect_on_the_trained_model(model):
-    c = copies_effect(SENTENCES[0], layer=1, head=3, sentences=PROBES)
+    c = copies_effect_of(load_model("minilm"), SENTENCES[0], layer=1, head=3, sentences=PROBES)
     assert isinstance(c, CopiesEffect) and (c.layer, c.head, c.n_sentences) == (1, 3, 4)
     n = len(c.tokens)
     assert c.tokens[0] == "[CLS]" and c.weights.shape == (12, n, n) and c.weights.device.type == "cpu"
@@ -185,9 +184,9 @@ def test_copies_effect_on_the_trained_model(model):
     torch.testing.assert_close(c.weights[0], model.trace(SENTENCES[0], 1).weights[3], atol=1e-6, rtol=0)
     assert c.output_change > 0 and c.embedding_similarity < 1 and c.probe_shift > 0
     # the one-head numbers are head_redundancy's, to the last bit (same batch, same passes)
-    assert c.one_head_shift == head_redundancy(sentences=PROBES).shift[1, 3].item()
+    assert c.one_head_shift == head_redundancy_of(load_model("minilm"), PROBES).shift[1, 3].item()
     assert 0 < c.one_head_output_change < c.output_change
-    assert copies_effect(SENTENCES[0], layer=1, head=3, sentences=PROBES) is c  # cached
+    assert copies_effect_of(load_model("minilm"), SENTENCES[0], layer=1, head=3, sentences=PROBES) is c  # cached
 
 
 def test_copies_change_nothing_where_the_heads_already_are_copies(model):
@@ -204,18 +203,19 @@ def test_copies_change_nothing_where_the_heads_already_are_copies(model):
 
 def test_copies_effect_refuses_bad_heads_and_layers():
     with pytest.raises(ValueError, match="head 12 is out of range"):
-        copies_effect(SENTENCES[0], layer=0, head=12, sentences=PROBES)
+        copies_effect_of(load_model("minilm"), SENTENCES[0], layer=0, head=12, sentences=PROBES)
     with pytest.raises(ValueError, match="layer 6 is out of range"):
-        copies_effect(SENTENCES[0], layer=6, head=0, sentences=PROBES)
+        copies_effect_of(load_model("minilm"), SENTENCES[0], layer=6, head=0, sentences=PROBES)
 
 
 # -- the whole probe set, once ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_lessons_sentence_on_the_whole_probe_set():
-    r = head_redundancy()
+    r = head_redundancy_of(load_model("minilm"))
     assert r.n_sentences == 128
-    c = copies_effect(SENTENCES[0], layer=1, head=3)
+    c = copies_effect_of(load_model("minilm"), SENTENCES[0], layer=1, head=3)
     assert c.n_sentences == 128 and c.one_head_shift == r.shift[1, 3].item()
     # What the lesson says, kept true by the test: most single heads are hardly missed, and twelve copies
     # of one head move the embedding more than losing that head, or any one head of its layer, does.
@@ -226,9 +226,9 @@ def test_the_lessons_sentence_on_the_whole_probe_set():
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu():
-    gpu, cpu = head_redundancy("cuda", PROBES), head_redundancy("cpu", PROBES)
+    gpu, cpu = (head_redundancy_of(load_model("minilm", d), PROBES) for d in ("cuda", "cpu"))
     assert gpu.shift.device.type == "cpu"
     torch.testing.assert_close(gpu.shift, cpu.shift, atol=1e-4, rtol=1e-2)
-    c_gpu, c_cpu = (copies_effect(SENTENCES[0], 1, 3, device=d, sentences=PROBES) for d in ("cuda", "cpu"))
+    c_gpu, c_cpu = (copies_effect_of(load_model("minilm", d), SENTENCES[0], 1, 3, PROBES) for d in ("cuda", "cpu"))
     assert c_gpu.output_change == pytest.approx(c_cpu.output_change, rel=1e-3)
     assert c_gpu.probe_shift == pytest.approx(c_cpu.probe_shift, rel=1e-2, abs=1e-4)

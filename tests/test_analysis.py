@@ -9,11 +9,12 @@ from mha_core import (
     AttentionTrace,
     MultiHeadAttention,
     copies_of_one_head,
-    corpus_profiles,
+    corpus_profiles_of,
     corpus_sentences,
     head_ablation,
     head_distances,
     head_signatures,
+    load_model,
     profile_heads,
     trace_sentence,
 )
@@ -198,7 +199,7 @@ def test_shipped_corpus():
 
 @pytest.fixture(scope="module")
 def layer0():
-    return corpus_profiles(0, device="cpu")
+    return corpus_profiles_of(load_model("minilm"), 0)
 
 
 def test_minilm_layer0_profiles(layer0):
@@ -212,7 +213,7 @@ def test_minilm_layer0_profiles(layer0):
         assert (p.label is None) == (p.threshold is None)
         assert "induction" not in p.label_text
         assert p.ablation is not None and p.ablation > 0
-    assert corpus_profiles(0, device="cpu") == layer0  # cached pass, same numbers
+    assert corpus_profiles_of(load_model("minilm"), 0) == layer0  # cached pass, same numbers
 
 
 def test_minilm_heads_are_not_duplicates():

@@ -197,7 +197,7 @@ def test_inspect_minilm_prints_the_pretrained_heads(run):
     assert data["tokens"][0] == "[CLS]" and data["tokens"][-1] == "[SEP]"
     assert data["n_head"] == 12 and data["d_model"] == 384
     torch.testing.assert_close(torch.tensor(data["stages"]["weights"]["values"], dtype=torch.float64), trace.weights.double())
-    profiles = mha_core.corpus_profiles(0)
+    profiles = mha_core.corpus_profiles_of(mha_core.load_model("minilm"), 0)
     assert [p["label"] for p in data["head_profiles"]] == [p.label for p in profiles]
     assert [(p["layer_number"], p["head_number"]) for p in data["head_profiles"]] == [(1, h) for h in range(1, 13)]
     assert (data["layer"], data["layer_number"], data["head_numbers"]) == (0, 1, list(range(1, 13)))

@@ -8,9 +8,10 @@ import dataclasses
 import pytest
 import torch
 
-from mha_core.analysis import BROAD_THRESHOLD, SHARE_THRESHOLD, corpus_profiles, corpus_sentences, is_punctuation
+from mha_core.analysis import BROAD_THRESHOLD, SHARE_THRESHOLD, corpus_profiles_of, corpus_sentences, is_punctuation
+from mha_core import load_model
 from mha_core.pretrained import load_minilm
-from mha_core.relations import relation_heads
+from mha_core.relations import relation_heads_of
 from scenes.lesson.config import DEFAULT_SENTENCE
 from scenes.lesson.gallery import (
     MAX_TILES,
@@ -27,21 +28,25 @@ LABEL_SIGNATURE = {"previous-token": "previous", "next-token": "next", "current-
 
 @pytest.fixture(scope="module")
 def relations():
-    return tuple(relation_heads())
+    return tuple(relation_heads_of(load_model("minilm")))
 
 
 @pytest.fixture(scope="module")
 def profiles():
-    return tuple(tuple(corpus_profiles(layer)) for layer in range(6))
+    return tuple(tuple(corpus_profiles_of(load_model("minilm"), layer)) for layer in range(6))
 
 
 @pytest.fixture(scope="module")
 def gallery(relations):
-    return build_gallery("minilm", DEFAULT_SENTENCE, relations)
+    return build_gallery(load_model("minilm"), DEFAULT_SENTENCE, relations)
 
 
-def test_the_toy_model_has_no_gallery(relations):
-    assert build_gallery("toy", DEFAULT_SENTENCE, relations) is None
+def test_the_toy_model_has_no_gallery():
+    from scenes.lesson.build import build_lesson
+    from scenes.lesson.config import LessonConfig
+
+    lesson = build_lesson(LessonConfig(specialization_model="toy"))
+    assert lesson.gallery is None and "relations" not in lesson.computed()  # untrained heads: nothing measured
 
 
 def test_every_relation_that_passed_is_shown_with_its_held_out_numbers(gallery, relations):
@@ -137,9 +142,9 @@ def test_the_scientist_weights_are_the_traced_weights(gallery, relations):
 
 def test_an_unlabelled_relation_gets_no_tile_and_no_probe(relations, profiles):
     unlabelled = tuple(dataclasses.replace(r, labelled=False) for r in relations)
-    assert scientist_probe(unlabelled) is None
+    assert scientist_probe(load_model("minilm"), unlabelled) is None
     chosen = choose_tiles(profiles, unlabelled)
     assert not any(reason.startswith("relation") for *_, reason in chosen)
-    g = build_gallery("minilm", DEFAULT_SENTENCE, unlabelled)
+    g = build_gallery(load_model("minilm"), DEFAULT_SENTENCE, unlabelled)
     assert g.probe is None and all(t.kind != "relation" and t.relation is None for t in g.tiles)
     assert all(c["relation"] == 0 for c in g.layers)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import run_headless
 
 from cli import main
-from mha_core import induction
+from mha_core import induction, load_model
 from mha_core.files import sha256_file
 from mha_core.induction import (
     InductionConfig,
@@ -294,7 +294,7 @@ def chapter(tmp_path_factory):
 
 
 def test_the_chapters_data_is_the_models(model):
-    I = build_induction()
+    I = build_induction(load_model("induction"))
     tokens = example_sequence()
     attention = model.attention(tokens)
     assert torch.equal(I.previous_pattern, attention[I.previous_head])

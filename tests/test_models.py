@@ -52,8 +52,18 @@ def test_every_model_keeps_the_interface(name):
     with pytest.raises(ValueError, match=f"layers 0-{top} and heads 0-{model.n_head - 1}"):
         model.attention(text, zero={(top, model.n_head)})
 
-    # a copy of one layer's block, and the sentence embedding where the model has one
+    # a copy of one layer's block; its Add & Norm: learned gain and bias of d_model (trained), or plain (none)
     assert model.attention_module(top).n_head == model.n_head
+    norm = model.attention_norm(top)
+    if norm:
+        assert norm["gain"].shape == norm["bias"].shape == (model.d_model,) and norm["eps"] > 0
+        assert not torch.equal(norm["gain"], torch.ones_like(norm["gain"])), "a learned gain, not the plain one"
+    else:
+        assert not model.trained or model.kind == "causal", "a trained encoder has its LayerNorm"
+    with pytest.raises(ValueError, match="out of range"):
+        model.attention_norm(model.n_layer)
+
+    # the sentence embedding where the model has one
     try:
         e = model.sentence_embedding([text, text])
     except NotImplementedError as err:

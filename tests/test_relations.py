@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from cli import main
-from mha_core import relations
+from mha_core import load_model, relations
 from mha_core.relations import (
     MARGIN,
     MIN_ACCURACY,
@@ -20,8 +20,8 @@ from mha_core.relations import (
     load_probe_set,
     parse_probe_line,
     predictions,
-    probe_attention,
-    relation_heads,
+    probe_attention_of,
+    relation_heads_of,
     split_halves,
     wilson_interval,
     word_attention,
@@ -147,7 +147,7 @@ def test_a_bad_probe_line_is_refused_with_where_and_what(line, message):
 def test_words_that_are_not_berts_words_are_refused(sentences):
     wrong = parse_probe_line('{"words": ["It", "doesn\'t", "fit", "."]}')  # BERT splits "doesn't" into three
     with pytest.raises(ProbeSetError, match="not BERT's pre-tokenizer words \\(it finds 6\\)"):
-        probe_attention([wrong])
+        probe_attention_of(load_model("minilm"), [wrong])
 
 
 # -- word-level attention ------------------------------------------------------------------
@@ -299,7 +299,7 @@ def test_word_attention_of_minilm_matches_one_sentence_at_a_time(sentences):
     from mha_core.pretrained import load_minilm
 
     model = load_minilm("cpu")
-    batched = probe_attention(sentences)
+    batched = probe_attention_of(model, sentences)
     assert batched[0].shape == (6, 12, len(sentences[0].words), len(sentences[0].words))
     for i in (0, 5):
         traces = model.trace_all(sentences[i].text)
@@ -320,13 +320,13 @@ def check_results(results):
 
 
 def test_minilm_relation_heads_on_the_fixture(sentences):
-    check_results(relation_heads(sentences=sentences))
+    check_results(relation_heads_of(load_model("minilm"), sentences))
 
 
 def test_minilm_relation_heads_on_the_shipped_probe_set():
     if not relations.PROBE_SET.is_file():
         pytest.skip("mha_core/data/relations.jsonl is not there yet")
-    results = relation_heads()  # its speed is benchmarks/' business, not a test's (no wall-time assert here)
+    results = relation_heads_of(load_model("minilm"))  # its speed is benchmarks/' business, not a test's (no wall-time assert here)
     assert len(results) == 9
     check_results(results)
 
@@ -348,7 +348,7 @@ def test_heads_json_lists_all_72_heads_from_zero(run):
     data = json.loads(result.output)
     assert data["model"] == "all-MiniLM-L6-v2"
     assert [(h["layer"], h["head"]) for h in data["heads"]] == [(l, h) for l in range(6) for h in range(12)]
-    expected = {r.relation for r in relation_heads() if r.labelled}
+    expected = {r.relation for r in relation_heads_of(load_model("minilm")) if r.labelled}
     labels = {h["label"] for h in data["heads"]}
     assert expected <= labels  # every earned relation names its head
     for h in data["heads"]:
@@ -356,7 +356,7 @@ def test_heads_json_lists_all_72_heads_from_zero(run):
         assert {"previous", "next", "current", "cls", "sep", "punctuation", "entropy", *RELATIONS} <= set(m)
         assert all(m[r] is None or 0.0 <= m[r] <= 1.0 for r in RELATIONS)
         assert h["label"] is None or isinstance(h["label"], str)
-    best = {r.relation: r for r in relation_heads()}
+    best = {r.relation: r for r in relation_heads_of(load_model("minilm"))}
     det = best["determiner->noun"]
     assert data["heads"][det.layer * 12 + det.head]["measures"]["determiner->noun"] == pytest.approx(det.accuracy)
 
@@ -365,7 +365,7 @@ def test_heads_tables_number_from_one(run):
     result = run("heads")
     assert result.exit_code == 0, result.output
     assert "numbered from 1" in result.output and "pronoun->antecedent" in result.output
-    det = next(r for r in relation_heads() if r.relation == "determiner->noun")
+    det = next(r for r in relation_heads_of(load_model("minilm")) if r.relation == "determiner->noun")
     row = next(line for line in result.output.splitlines() if line.lstrip("│ ").startswith("determiner->noun"))
     cells = [c.strip() for c in row.split("│") if c.strip()]
     assert cells[1:4] == [str(det.layer + 1), str(det.head + 1), f"{det.accuracy:.2f}"]

@@ -1,7 +1,7 @@
 """The intro's data: "The cat sat down" traced by MiniLM, and the heads chosen for its relationships.
 
 Every number is checked against an independent computation: a fresh trace of the example, the probe
-relations (``relation_heads``) and the corpus profiles (``corpus_profiles``).
+relations (``relation_heads_of``) and the corpus profiles (``corpus_profiles_of``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from mha_core import corpus_profiles, load_minilm, trace_pretrained
-from mha_core.relations import relation_heads
+from mha_core import corpus_profiles_of, load_minilm, load_model, trace_pretrained
+from mha_core.relations import relation_heads_of
 from scenes.lesson.relationships import (
     DETERMINER_NOUN,
     EXAMPLE,
@@ -26,12 +26,12 @@ from scenes.lesson.relationships import (
 
 @pytest.fixture(scope="module")
 def relations():
-    return tuple(relation_heads("cpu"))
+    return tuple(relation_heads_of(load_model("minilm")))
 
 
 @pytest.fixture(scope="module")
 def rel(relations):
-    return build_relationships("cpu", relations)
+    return build_relationships(load_model("minilm"), relations)
 
 
 def traced(layer: int) -> torch.Tensor:
@@ -86,7 +86,7 @@ def test_probed_rows_carry_the_held_out_measure(rel, relations):
 
 def test_a_row_is_labelled_exactly_when_its_relation_is(relations):
     """Flip the probe's verdicts: the rows follow them (the scene names a head only when labelled)."""
-    flipped = build_relationships("cpu", [replace(r, labelled=not r.labelled) for r in relations])
+    flipped = build_relationships(load_model("minilm"), [replace(r, labelled=not r.labelled) for r in relations])
     by_name = {r.relation: r for r in relations}
     for key in (SUBJECT_VERB, DETERMINER_NOUN):
         assert flipped.row(key).labelled == (not by_name[key].labelled)
@@ -103,7 +103,7 @@ def test_the_modifier_head_is_the_largest_weight_of_all_heads_on_this_sentence(r
 
 
 def test_local_context_is_the_strongest_previous_token_head_of_the_corpus(rel):
-    profiles = [corpus_profiles(layer, device="cpu") for layer in range(rel.n_layer)]
+    profiles = [corpus_profiles_of(load_model("minilm"), layer) for layer in range(rel.n_layer)]
     best = max((p for ps in profiles for p in ps), key=lambda p: p.previous)
     row = rel.row(LOCAL)
     assert (row.layer, row.head) == (best.layer, best.head)

@@ -14,7 +14,8 @@ import torch
 from conftest import run_headless
 from manim import Text
 
-from mha_core.analysis import SHARE_THRESHOLD, corpus_profiles
+from mha_core import load_model
+from mha_core.analysis import SHARE_THRESHOLD, corpus_profiles_of
 from mha_core.pretrained import load_minilm
 from scenes import style
 from scenes.parts import NumberLabel
@@ -189,7 +190,7 @@ def test_specialization_gallery_tiles_show_the_measurements(lesson, scenes):
             assert measure == f"{style.fmt(r.accuracy)}vs{r.baseline_name}{style.fmt(r.baseline_accuracy)}".replace(
                 " ", "")
         else:
-            profile = corpus_profiles(t.layer)[t.head]
+            profile = corpus_profiles_of(load_model("minilm"), t.layer)[t.head]
             assert "\u2192" not in label  # no relation name on a head that did not pass
             if profile.label is None:
                 assert label.startswith("nolabel") and style.fmt(profile.entropy) in label
@@ -222,7 +223,7 @@ def test_specialization_scientist_weights_are_traced_live(lesson, scenes):
 def test_specialization_unlabelled_count_is_measured(lesson, scenes):
     scene = scenes["specialization"]
     earned = {(r.layer, r.head) for r in lesson.relations if r.labelled}
-    expected = sum(1 for layer in range(6) for p in corpus_profiles(layer) if p.label is None
+    expected = sum(1 for layer in range(6) for p in corpus_profiles_of(load_model("minilm"), layer) if p.label is None
                    and (layer, p.head) not in earned)
     table = scene.table
     last = len(table.rows) - 1
@@ -337,7 +338,7 @@ def test_intro_names_a_head_only_when_it_earned_the_name(lesson, headless, tmp_p
 
     if flip:  # a private copy of the Lesson with the verdicts flipped, run on its own
         relations = [replace(r, labelled=not r.labelled) for r in lesson.relations]
-        flipped = lesson.replace(relationships=build_relationships("cpu", relations))
+        flipped = lesson.replace(relationships=build_relationships(load_model("minilm"), relations))
         scene = run_headless(CHAPTERS["intro"], flipped, tmp_path)
     else:  # the verdicts as measured: the Lesson's own intro, the session's run
         scene = headless({}, "dark", "intro").scene

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, Square, VGroup, VMobject, config
 
-from mha_core.analysis import SHARE_THRESHOLD
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 
@@ -27,6 +26,9 @@ from scenes.base import LessonScene
 SIGNATURE_IDS = {"previous": "signature-previous", "next": "signature-next", "current": "signature-current",
                  "cls": "signature-cls", "sep": "signature-sep", "punctuation": "signature-punctuation",
                  "entropy": "signature-entropy"}
+# ... of an untrained head's largest share, in the card beside it up close.
+CARD_IDS = {"previous": "toy-card-previous", "next": "toy-card-next", "current": "toy-card-current",
+            "cls": "toy-card-cls", "sep": "toy-card-sep", "punctuation": "toy-card-punctuation"}
 # ... of a corpus label as a tile shows it (and as the sentences name a separator label).
 LABEL_IDS = {"previous-token": "label-previous-token", "next-token": "label-next-token",
              "current-token": "label-current-token", "[CLS]": "label-cls", "[SEP]": "label-sep",
@@ -71,7 +73,6 @@ class SpecializationState:
     notes: list = field(default_factory=list)  # the caveats, in order
     # The toy model's untrained heads:
     grids: VMobject | None = None  # one small pattern per head, each with its measured tag (.tag)
-    n_labelled: int = 0
     big: VMobject | None = None
     card: VMobject | None = None
 
@@ -443,14 +444,22 @@ class SpecializationScene(LessonScene):
         """A head tag's measured value as its pattern's caption shows it: "1.00 previous"."""
         return self.words("toy-measure", value=f"{tag.value:.2f}", signature=self.words(SIGNATURE_IDS[tag.signature]))
 
+    def _card_text(self, i: int) -> str:
+        """What the card beside head ``i`` up close says: its largest share and its spread, on this sentence."""
+        sp = self.state.spec
+        tag = sp.tags[i]
+        return self.words(CARD_IDS[tag.signature], head=i + 1, value=f"{tag.value:.2f}",
+                          entropy=f"{sp.signatures[i].entropy:.2f}")
+
     def all_heads(self):
+        """Every untrained head's pattern (the chapter's path when there are no trained heads to show)."""
         th, sp = self.theme, self.state.spec
         tokens = sp.trace.tokens
         n = min(sp.trace.n_pos, style.MAX_TOKENS)
         left, right, bottom, _top = layout.content_box()
         bar = parts.ColorBar(th, height=2.0)
-        tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for tag in sp.tags
-                    for s in (tag.headline, self._measure_text(tag))) + 0.25
+        tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for i, tag in enumerate(sp.tags)
+                    for s in (self.words("toy-tag", head=i + 1), self._measure_text(tag))) + 0.25
         width = right - left - bar.width - 0.5
         room_top = self.state.row.get_bottom()[1] - 0.3
         height = room_top - bottom - 0.45
@@ -463,13 +472,10 @@ class SpecializationScene(LessonScene):
             cell = min((height - rows * 0.95 - (rows - 1) * 0.2) / (rows * n), (width / cols - 0.3) / n, 0.3)
         grids = VGroup()
         for i in range(sp.n_head):
-            g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, decor=parts.OVERVIEW,
-                                    color=th.head(i) if sp.labels[i] else th.grid, binned=True)
-            headline, measure = sp.tags[i].headline, self._measure_text(sp.tags[i])
-            labelled = sp.labels[i] is not None
-            t1 = parts.text(th, self.words("toy-tag", head=i + 1, headline=headline), style.SMALL_SIZE,
-                            th.head(i) if labelled else th.muted, bold=labelled)
-            t2 = parts.text(th, measure, style.SMALL_SIZE, th.text if labelled else th.muted)
+            g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, decor=parts.OVERVIEW, color=th.grid,
+                                    binned=True)
+            t1 = parts.text(th, self.words("toy-tag", head=i + 1), style.SMALL_SIZE, th.muted)
+            t2 = parts.text(th, self._measure_text(sp.tags[i]), style.SMALL_SIZE, th.muted)
             tag = VGroup(t1, t2).arrange(DOWN, buff=style.GAP_TIGHT).next_to(g.frame, DOWN, buff=style.GAP_CHIP)
             g.tag = tag
             g.add(tag)
@@ -481,20 +487,14 @@ class SpecializationScene(LessonScene):
         layout.fit(grids, width=width, height=height)
         grids.move_to([left + grids.width / 2, room_top - grids.height / 2, 0])
         bar.next_to(grids, RIGHT, buff=style.GAP_ASIDE).align_to(grids, UP)
-        capped = parts.cap_note(len(tokens))
-        if sp.trained:
-            legend = self.words("toy-legend-trained", n_sentences=sp.profiles[0].n_sentences,
-                                threshold=str(SHARE_THRESHOLD), capped=capped)
-        else:
-            legend = self.words("toy-legend", capped=capped)
+        legend = self.words("toy-legend", capped=parts.cap_note(len(tokens)))
         self.state.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
         self.state.legend.next_to(grids, DOWN, buff=style.GAP_NAME).align_to(grids, LEFT)
         if self.state.legend.get_bottom()[1] < bottom:
             self.state.legend.shift(UP * (bottom - self.state.legend.get_bottom()[1]))
-        n_labelled = sum(1 for x in sp.labels if x is not None)
         with self.beat("no-roles"):
             self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.state.legend), run_time=style.BEAT)
-        self.state.grids, self.state.bar, self.state.n_labelled = grids, bar, n_labelled
+        self.state.grids, self.state.bar = grids, bar
 
     def one_head_up_close(self):
         th, sp = self.theme, self.state.spec
@@ -507,7 +507,7 @@ class SpecializationScene(LessonScene):
         room_top = self.state.row.get_bottom()[1] - 0.25
         layout.fit(big, width=(right - left) * 0.55, height=room_top - bottom)
         big.move_to([left + big.width / 2, room_top - big.height / 2, 0])
-        card = parts.note(th, sp.descriptions[i], width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info",
+        card = parts.note(th, self._card_text(i), width=min(right - big.get_right()[0] - 0.4, 5.6), kind="info",
                           size=style.SMALL_SIZE)
         card.next_to(big, RIGHT, buff=style.GAP_ASIDE).align_to(big, UP)
         s = self.state

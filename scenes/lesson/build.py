@@ -27,19 +27,15 @@ from mha_core import (
     add_and_norm,
     attention_cost,
     copies_of_one_head,
-    corpus_profiles,
+    corpus_profiles_of,
     head_ablation,
     head_distances,
     head_signatures,
-    load_minilm,
     load_model,
-    tokenize,
-    trace_pretrained,
 )
-from mha_core.ablation import CopiesEffect, Redundancy, copies_effect, head_redundancy
+from mha_core.ablation import CopiesEffect, Redundancy, copies_effect_of, head_redundancy_of
 from mha_core.analysis import LABEL_SIGNATURES, SHARES
-from mha_core.pretrained import MODEL_NAME as MINILM_NAME
-from mha_core.relations import RelationResult, best_head, relation_heads, relation_of
+from mha_core.relations import RelationResult, best_head_of, relation_heads_of, relation_of
 
 from .chapters import chapter, chapter_number
 from .config import LessonConfig
@@ -56,13 +52,17 @@ from .script import Scripts, load_scripts
 TRANSFORMER_BASE = (8, 512)  # (heads, d_model)
 TRANSFORMER_WIDTH = ((1, "one head"), (2, "two heads"), (TRANSFORMER_BASE[0], "Transformer base (2017)"))
 GPT3 = (96, 12288)
+# The trained model whose heads the lesson measures (relation probes, corpus profiles, ablations), by its
+# registry name: the probe set's words are read as its word pieces.
+MEASURED_MODEL = "minilm"
 
 
 @dataclass(frozen=True)
 class HeadTag:
-    """What one head's tag under its pattern says, as data: ("previous-token", "previous", 1.0)."""
+    """What one head's tag under its pattern says, as data: ("previous-token", "previous", 1.0); the chapter's
+    script words it (a label; or none earned, or untrained: nothing measured)."""
 
-    headline: str  # the measured label, "no label" (trained, nothing cleared its threshold) or "untrained"
+    label: str | None  # the measured label; None: none earned (trained) or nothing to measure (untrained)
     signature: str  # the signature the value is (mha_core.analysis.SIGNATURES)
     value: float
 
@@ -87,9 +87,8 @@ class Specialization:
     trained: bool
     trace: AttentionTrace  # tokens are what that model saw (word pieces for MiniLM)
     signatures: tuple  # HeadSignature per head, on this sentence
-    profiles: tuple | None  # corpus_profiles(layer): measured over a corpus (trained model only)
+    profiles: tuple | None  # corpus_profiles_of(model, layer): measured over a corpus (trained model only)
     tags: tuple[HeadTag, ...]  # per head: its label (or none) and the measured value behind it
-    descriptions: tuple[str, ...]  # one measured sentence per head: its label_text, or its numbers
 
     @property
     def n_head(self) -> int:
@@ -115,8 +114,8 @@ DATA = ("mha", "trace", "focus", "focus_head", "focus_relation", "layer", "copie
         "relationships", "redundancy", "trap", "induction", "plan")
 # Always there and never hashed as data: the config (its pixel fields are in every chapter's key), the words
 # (each chapter's key holds its own script's hash), and what reads only those.
-GIVEN = ("config", "scripts", "model", "trained", "weights_kind", "chapter_number", "with_theme", "replace",
-         "computed")
+GIVEN = ("config", "scripts", "model", "measured_model", "trained", "weights_kind", "chapter_number", "with_theme",
+         "replace", "computed")
 
 
 class Lesson:
@@ -168,12 +167,12 @@ class Lesson:
 
     @cached_property
     def relations(self) -> tuple:
-        return tuple(relation_heads(self.config.device))
+        return tuple(relation_heads_of(self.measured_model))
 
     @cached_property
     def _focus(self) -> "Focus":
-        # The toy model's head needs no measurement; MiniLM's is the head measured for the focus word.
-        return resolve_focus(self.config, () if self.config.model == "toy" else self.relations)
+        # An untrained model's head needs no measurement; a trained one's is the head measured for the focus word.
+        return resolve_focus(self.config, self.model, self.relations if self.model.trained else ())
 
     @cached_property
     def focus(self) -> int:
@@ -249,8 +248,7 @@ class Lesson:
     @cached_property
     def _add_and_norm(self) -> tuple[torch.Tensor, torch.Tensor]:
         # MiniLM's Add & Norm has its own learned gain and bias; the toy's is the plain normalisation.
-        config = self.config
-        norm = load_minilm(config.device).attention_norm(self.layer) if config.model == "minilm" else {}
+        norm = self.model.attention_norm(self.layer or 0)
         with torch.no_grad():
             residual, normed = add_and_norm(self.trace.x, self.trace.output, **norm)
         return residual.detach().cpu(), normed.detach().cpu()
@@ -259,35 +257,39 @@ class Lesson:
 
     @cached_property
     def specialization(self) -> Specialization:
-        config = self.config  # what the chapter shows: config.specialization_model
-        mechanics = (self.mha, self.trace) if config.model == config.specialization_model else None
-        layer = self.layer if self.layer is not None else self.relations[0].layer
-        return build_specialization(config.specialization_model, config, mechanics=mechanics, layer=layer)
+        model = self.specialist  # what the chapter shows: config.specialization_model
+        mechanics = (self.mha, self.trace) if model is self.model else None
+        if self.layer is not None or not model.trained:
+            layer = self.layer or 0
+        else:  # a trained model's heads next to the toy's mechanics: the layer of the first relation measured
+            layer = self.relations[0].layer
+        return build_specialization(model, self.config.sentence, mechanics=mechanics, layer=layer)
 
     @cached_property
     def gallery(self) -> Gallery | None:
-        config = self.config
-        return build_gallery(config.specialization_model, config.sentence, self.relations, config.device)
+        if not self.specialist.trained:
+            return None  # untrained heads: nothing measured to show
+        return build_gallery(self.measured_model, self.config.sentence, self.relations)
 
     @cached_property
     def relationships(self) -> Relationships:
-        return build_relationships(self.config.device, self.relations)
+        return build_relationships(self.measured_model, self.relations)
 
     @cached_property
     def redundancy(self) -> Redundancy | None:
-        config = self.config
-        return head_redundancy(config.device) if "minilm" in (config.model, config.specialization_model) else None
+        if not (self.model.trained or self.specialist.trained):
+            return None  # the lesson shows no trained heads: no ablation of them to tell
+        return head_redundancy_of(self.measured_model)
 
     @cached_property
     def trap(self) -> CopiesEffect | None:
-        config = self.config
-        if config.model != "minilm":
+        if not self.model.trained:
             return None
-        return copies_effect(config.sentence, self.layer, self.copied_head, config.device)
+        return copies_effect_of(self.model, self.config.sentence, self.layer, self.copied_head)
 
     @cached_property
     def induction(self) -> Induction:
-        return build_induction(self.config.device)
+        return build_induction(load_model("induction", self.config.device))
 
     @cached_property
     def plan(self) -> tuple[tuple[int, str], ...]:
@@ -320,6 +322,17 @@ class Lesson:
     def model(self) -> AttentionModel:
         """The mechanics model, from the registry (``mha_core.models``)."""
         return lesson_model(self.config)
+
+    @cached_property
+    def specialist(self) -> AttentionModel:
+        """The model whose heads the 'heads specialise' chapter shows (``config.specialization_model``)."""
+        name = self.config.specialization_model
+        return self.model if name == self.config.model else named_model(self.config, name)
+
+    @cached_property
+    def measured_model(self) -> AttentionModel:
+        """The trained model whose heads the lesson measures: relation probes, corpus profiles, ablations."""
+        return load_model(MEASURED_MODEL, self.config.device)
 
     @property
     def weights_kind(self) -> str:
@@ -410,17 +423,18 @@ class Focus:
     relation: RelationResult | None  # the head's relation, when the head is the one measured for it
 
 
-def resolve_focus(config: LessonConfig, relations: tuple[RelationResult, ...]) -> Focus:
-    """Pick the focus word, then (for MiniLM, where ``auto``) the layer and head measured to track its relation.
+def resolve_focus(config: LessonConfig, model: AttentionModel, relations: tuple[RelationResult, ...]) -> Focus:
+    """Pick the focus word, then (for a trained ``model``, where ``auto``) the layer and head measured to track its
+    relation (``relations``: ``relation_heads_of(model)``).
 
     A pronoun is followed through the pronoun -> antecedent head, a determiner through the determiner -> noun
     head, and so on (``relation_of``); a word with no probe relation through the head whose relation label has
     the widest margin over its baseline. ``layer``/``head`` set by the author (numbered from 1) win.
     """
-    if config.model == "toy":
+    tokens = model.trace(config.sentence, 0).tokens
+    if not model.trained:
         head = 0 if config.head == "auto" else config.head - 1
-        return Focus(pick_focus(tokenize(config.sentence)), None, head, None)
-    tokens, _ = load_minilm(config.device).tokenize(config.sentence)
+        return Focus(pick_focus(tokens), None, head, None)
     position = pick_focus(tokens, labelled=tuple(r.relation for r in relations if r.labelled))
     by_name = {r.relation: r for r in relations}
     labelled = [r for r in relations if r.labelled] or list(relations)
@@ -433,7 +447,7 @@ def resolve_focus(config: LessonConfig, relations: tuple[RelationResult, ...]) -
     elif layer is None:
         layer, head = relation.layer, relation.head
     else:
-        layer, head = best_head(relation.relation, layer, config.device)
+        layer, head = best_head_of(model, relation.relation, layer)
     measured = relation if (layer, head) == (relation.layer, relation.head) else None
     return Focus(position, layer, head, measured)
 
@@ -445,53 +459,34 @@ def cost_examples(n_pos: int) -> tuple[CostExample, ...]:
     return tuple(CostExample(name, h, d, attention_cost(d, h, n_pos)) for name, h, d in shapes)
 
 
-def build_specialization(source: str, config: LessonConfig, *, mechanics=None, layer: int = 0) -> Specialization:
-    """Trained MiniLM heads of ``layer`` (0-based; ``"minilm"``) or the toy model's untrained heads (``"toy"``).
+def build_specialization(model: AttentionModel, sentence: str, *, mechanics=None, layer: int = 0) -> Specialization:
+    """A trained model's heads of ``layer`` (0-based), profiled over the corpus, or an untrained model's heads.
 
-    ``mechanics``: the mechanics model's (module, trace), reused when it is the model and layer asked for."""
-    same_model = mechanics is not None and config.model == source
-    if source == "minilm":
-        same_layer = same_model and mechanics[1].meta.get("layer") == layer
-        trace = mechanics[1] if same_layer else trace_pretrained(config.sentence, layer=layer, device=config.device)
-        trace, profiles = _cpu(trace), tuple(corpus_profiles(layer, device=config.device))
-        name, trained = MINILM_NAME, True
+    ``mechanics``: the mechanics model's (module, trace) when ``model`` is the mechanics model, reused when it
+    traced the layer asked for."""
+    if model.trained:
+        same_layer = mechanics is not None and mechanics[1].meta.get("layer") == layer
+        trace = mechanics[1] if same_layer else model.trace(sentence, layer)
+        profiles = tuple(corpus_profiles_of(model, layer))
     else:
-        # The mechanics model's trace only when it is the toy (a MiniLM layer is trained, never "untrained").
-        trace = mechanics[1] if same_model else toy_model(config).trace(config.sentence)
-        trace, profiles = _cpu(trace), None
-        name, layer, trained = f"toy model (untrained, seed {config.seed})", None, False
+        trace = mechanics[1] if mechanics is not None else model.trace(sentence, 0)
+        profiles, layer = None, None
+    trace, name, trained = _cpu(trace), model.display_name, model.trained
     signatures = tuple(head_signatures(trace))
     per_head = [profiles[i] if profiles else None for i in range(trace.n_head)]
     tags = tuple(head_tag(i, signatures, p) for i, p in enumerate(per_head))
-    descriptions = tuple(describe_head(i, signatures, p) for i, p in enumerate(per_head))
-    return Specialization(source, name, layer, trained, trace, signatures, profiles, tags, descriptions)
-
-
-# How a signature is named in words (a description: "largest share 0.62 on the previous token").
-SIGNATURE_WORDS = {"previous": "the previous token", "next": "the next token", "current": "its own token",
-                   "cls": "[CLS]", "sep": "[SEP]", "punctuation": "punctuation", "entropy": "entropy"}
+    return Specialization(model.name, name, layer, trained, trace, signatures, profiles, tags)
 
 
 def head_tag(head: int, signatures, profile=None) -> HeadTag:
-    """A head's measured tag: its corpus label and the value that earned it; else "no label" and its
-    strongest share (a trained model), or "untrained" and its strongest share on this sentence."""
+    """A head's measured tag: its corpus label and the value that earned it; else no label and its strongest
+    share (over the corpus for a trained model, on this sentence for an untrained one)."""
     if profile is not None and profile.label:
         name = LABEL_SIGNATURES.get(profile.label, "entropy")
         return HeadTag(profile.label, name, float(profile.get(name)))
     source = profile if profile is not None else signatures[head]
     name, value = strongest_share(source)
-    # Without a corpus profile (the untrained toy model) there is nothing to label: say so.
-    return HeadTag("no label" if profile is not None else "untrained", name, value)
-
-
-def describe_head(head: int, signatures, profile=None) -> str:
-    """A measured sentence for one head: the corpus profile's label_text, or its numbers on this sentence."""
-    if profile is not None:
-        return profile.label_text
-    sig = signatures[head]
-    name, value = strongest_share(sig)
-    return (f"head {head + 1}: largest share {value:.2f} on {SIGNATURE_WORDS[name]}, "
-            f"normalised entropy {sig.entropy:.2f} (this sentence only)")
+    return HeadTag(None, name, value)
 
 
 def strongest_share(sig) -> tuple[str, float]:
@@ -509,7 +504,12 @@ def toy_model(config: LessonConfig) -> AttentionModel:
 
 def lesson_model(config: LessonConfig) -> AttentionModel:
     """The mechanics model ``config`` names, from the registry (``mha_core.models``)."""
-    return toy_model(config) if config.model == "toy" else load_model(config.model, config.device)
+    return named_model(config, config.model)
+
+
+def named_model(config: LessonConfig, name: str) -> AttentionModel:
+    """The registry's model ``name`` on the config's device; the toy sized and seeded by the config."""
+    return toy_model(config) if name == "toy" else load_model(name, config.device)
 
 
 def mechanics(config: LessonConfig, layer: int | None, model: AttentionModel | None = None):

@@ -1,9 +1,10 @@
 """The data of the "heads specialise" chapter: a gallery of measured MiniLM heads from all six layers.
 
-Numbers only (no Manim). ``build_gallery(source, sentence, relations)`` returns a ``Gallery``, or None when
-the chapter shows the untrained toy model (nothing was trained, so there are no roles to find):
+Numbers only (no Manim). ``build_gallery(model, sentence, relations)`` returns a ``Gallery`` of a trained
+model's heads (the Lesson builds none when the chapter shows the untrained toy model: nothing was trained, so
+there are no roles to find):
 
-    >>> g = build_gallery("minilm", "The cat sat down because it was tired.", relations)
+    >>> g = build_gallery(load_model("minilm"), "The cat sat down because it was tired.", relations)
     >>> [(t.layer + 1, t.head + 1, t.label) for t in g.tiles][:2]   # numbered from 1 on screen
     [(1, 3, 'previous-token'), (2, 4, 'pronoun->antecedent')]
     >>> g.n_unlabelled, g.n_heads                                   # heads no measurement names
@@ -37,11 +38,10 @@ from mha_core.analysis import (
     LABEL_SIGNATURES,
     SHARE_THRESHOLD,
     HeadProfile,
-    corpus_profiles,
+    corpus_profiles_of,
     corpus_sentences,
     is_punctuation,
 )
-from mha_core.pretrained import MODEL_NAME, load_minilm
 from mha_core.relations import RelationResult, relation_of
 
 from .focus import pick_focus
@@ -53,7 +53,7 @@ PRONOUN = "pronoun->antecedent"
 SPECIAL = ("[CLS]", "[SEP]")
 
 # Kinds of head, in the order the chapter's table lists them. A relation label wins over a surface label
-# (as ``mha_core.relations.head_table`` does); "none": no measurement names the head.
+# (as ``mha_core.relations.head_table_of`` does); "none": no measurement names the head.
 POSITION_LABELS = ("previous-token", "next-token", "current-token")
 SEPARATOR_LABELS = ("[CLS]", "[SEP]", "punctuation")
 KINDS = ("position", "separator", "broad", "relation", "none")
@@ -178,22 +178,19 @@ class Gallery:
         return self.profiles[layer][head].label
 
 
-def build_gallery(source: str, sentence: str, relations, device="cpu") -> Gallery | None:
-    """The gallery of MiniLM heads on ``sentence`` (``source == "minilm"``); None for the untrained toy model."""
-    if source != "minilm":
-        return None
-    model = load_minilm(device)
+def build_gallery(model, sentence: str, relations) -> Gallery:
+    """The gallery of ``model``'s heads on ``sentence`` (MiniLM: ``relations`` are ``relation_heads_of(model)``)."""
     traces = model.trace_all(sentence)
     tokens = tuple(traces[0].tokens)
     weights = torch.stack([t.weights.detach().to("cpu", torch.float32) for t in traces])  # [L, H, n, n]
-    profiles = tuple(tuple(corpus_profiles(layer, device=device)) for layer in range(model.n_layer))
+    profiles = tuple(tuple(corpus_profiles_of(model, layer)) for layer in range(model.n_layer))
     relations = tuple(relations)
     even = even_shares(model, corpus_sentences())
     tiles = tuple(make_tile(layer, head, reason, profiles, relations, even, weights)
                   for layer, head, reason in choose_tiles(profiles, relations))
     focus = pick_focus(tokens, tuple(r.relation for r in relations if r.labelled))  # the lesson's own rule
-    return Gallery(MODEL_NAME, sentence, tokens, weights, profiles, relations, tiles, focus,
-                   count_kinds(profiles, relations), even, scientist_probe(relations, device))
+    return Gallery(model.display_name, sentence, tokens, weights, profiles, relations, tiles, focus,
+                   count_kinds(profiles, relations), even, scientist_probe(model, relations))
 
 
 # -- choosing the heads -------------------------------------------------------------------------------
@@ -288,12 +285,12 @@ def even_shares(model, sentences) -> dict:
     return shares
 
 
-def scientist_probe(relations, device="cpu", sentence: str = SCIENTIST) -> Probe | None:
+def scientist_probe(model, relations, sentence: str = SCIENTIST) -> Probe | None:
     """The pronoun -> antecedent head on ``sentence``, traced live (None when no head earned that label)."""
     result = next((r for r in relations if r.relation == PRONOUN), None)
     if result is None or not result.labelled:
         return None
-    trace = load_minilm(device).trace(sentence, result.layer)
+    trace = model.trace(sentence, result.layer)
     tokens = tuple(trace.tokens)
     query = next(i for i, t in enumerate(tokens) if relation_of(t) == PRONOUN)
     row = trace.weights[result.head, query].detach().to("cpu", torch.float32)

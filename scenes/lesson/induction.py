@@ -18,7 +18,6 @@ from mha_core.induction import (
     InductionScores,
     decode,
     example_sequence,
-    load_induction_model,
     uniform_loss,
 )
 
@@ -69,8 +68,8 @@ class Induction:
         return self.p_first[i], self.p_second[i]
 
 
-def build_induction(device="cpu") -> Induction:
-    model = load_induction_model(device)
+def build_induction(model) -> Induction:
+    """The chapter's data from the induction model (``load_model("induction")``: its weights and measured heads)."""
     scores = model.scores
     if not scores.previous_token_heads or not scores.induction_heads:
         raise ValueError("the induction model has no measured previous-token or induction head; retrain it with "

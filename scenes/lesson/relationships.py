@@ -142,19 +142,18 @@ class Relationships:
         return self.row(SUBJECT_VERB).weight + self.row(VERB_MODIFIER).weight
 
 
-def build_relationships(device="cpu", relations=None, profiles=None) -> Relationships:
-    """Trace the example with MiniLM and fill the table (``relations``: ``relation_heads()``; ``profiles``:
-    ``corpus_profiles`` of every layer; both computed when not given)."""
-    from mha_core import corpus_profiles, load_minilm
-    from mha_core.relations import relation_heads
+def build_relationships(model, relations=None, profiles=None) -> Relationships:
+    """Trace the example with ``model`` (MiniLM) and fill the table (``relations``: ``relation_heads_of(model)``;
+    ``profiles``: ``corpus_profiles_of`` every layer; both computed when not given)."""
+    from mha_core import corpus_profiles_of
+    from mha_core.relations import relation_heads_of
 
-    model = load_minilm(device)
     traces = model.trace_all(EXAMPLE)
     tokens = tuple(traces[0].tokens)
     weights = torch.stack([t.weights.detach().to("cpu", torch.float64) for t in traces])  # [L, H, T, T]
-    relations = {r.relation: r for r in (relation_heads(device) if relations is None else relations)}
+    relations = {r.relation: r for r in (relation_heads_of(model) if relations is None else relations)}
     if profiles is None:
-        profiles = [corpus_profiles(layer, device=device) for layer in range(model.n_layer)]
+        profiles = [corpus_profiles_of(model, layer) for layer in range(model.n_layer)]
     at = tokens.index
     verb, subject, modifier, determiner = at(VERB), at(SUBJECT), at(MODIFIER), at(DETERMINER)
     words = [i for i, t in enumerate(tokens) if not (t.startswith("[") and t.endswith("]"))]
