@@ -12,18 +12,26 @@ ignored), else ``~/.cache/mha-explainer``; it holds only files this module wrote
 (``<name>-<key>.safetensors``). A folder that cannot be written costs only time: the value is
 computed and returned as usual. Nothing read back is trusted: a file that is not a regular file (a
 link is not followed), does not load, or fails the caller's ``check`` is computed again.
+
+Two processes that need the same measurement at once (two renders, the test suite's workers) compute it
+once: the one that computes holds a lock on the folder itself (``flock``, no file added) while the other
+waits, then reads what was written. Where there is no lock to take (no ``fcntl``, a folder that does not
+open) or the wait passes ``LOCK_WAIT``, each computes its own, as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 CACHE_ENV = "MHA_EXPLAINER_CACHE"
+LOCK_WAIT = 600.0  # seconds to wait for another process's measurement (one takes tens of seconds)
 
 
 def cache_dir() -> Path:
@@ -57,16 +65,51 @@ def remembered(name: str, key: str, compute: Callable[[], dict],
     from .files import FileError, save_safetensors
 
     path = cache_dir() / f"{name}-{key}.safetensors"
-    tensors = _load(path)
-    if tensors is not None and (check is None or _passes(check, tensors)):
+
+    def kept() -> dict | None:
+        tensors = _load(path)
+        return tensors if tensors is not None and (check is None or _passes(check, tensors)) else None
+
+    if (tensors := kept()) is not None:
         return tensors
-    tensors = compute()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_safetensors(tensors, path)
-    except (OSError, FileError):
-        pass  # a read-only home, or something not a regular file in the way: the value is right, only not kept
+    with _alone(path.parent):
+        if (tensors := kept()) is not None:  # another process computed it while this one waited
+            return tensors
+        tensors = compute()
+        try:
+            save_safetensors(tensors, path)
+        except (OSError, FileError):
+            pass  # a read-only home, or something not a regular file in the way: the value is right, only not kept
     return tensors
+
+
+@contextlib.contextmanager
+def _alone(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock (made first if need be) while a measurement is computed into it: another
+    process waits up to ``LOCK_WAIT`` seconds, then goes on without it. No lock to take: go on at once."""
+    try:
+        import fcntl
+
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except (ImportError, OSError):  # no fcntl (Windows), a read-only home, a file where the folder should be
+        yield
+        return
+    try:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:  # another process is measuring
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            except OSError:  # a file system without locks
+                break
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 def _load(path: Path) -> dict | None:

@@ -35,6 +35,25 @@ def pytest_runtest_setup(item):
     _running["item"] = item
 
 
+# Tests that take seconds each: those that render or drive a browser, run chapters headless or measure over the
+# whole probe set. They are handed out first, so that the workers (-n auto) end on the many quick tests together.
+# A module's render tests share the lesson its fixture rendered once: they go to one worker together
+# (``--dist loadgroup``), which renders it once.
+_SLOW_MARKERS = ("render", "browser", "slow")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
+def pytest_collection_modifyitems(items):
+    def slow(item) -> bool:
+        return any(item.get_closest_marker(name) for name in _SLOW_MARKERS) or "headless" in getattr(
+            item, "fixturenames", ())
+
+    for item in items:
+        if item.get_closest_marker("render") and getattr(item, "module", None) is not None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    items.sort(key=lambda item: not slow(item))  # stable: each group keeps its order
+
+
 def _renders_carry_the_render_marker():
     """A test (or a fixture it reads) that renders video in this process without the ``render`` marker
     fails, naming itself: ``-m "not render"`` must not render (renders in CLI subprocesses are not seen).
@@ -215,7 +234,7 @@ def _headless(overrides: dict, theme: str, chapter_id: str, media_dir) -> Run:
     from scenes.lesson.build import chapter_data
 
     base = _base_config(overrides)
-    key = (base, theme, chapter_id)
+    key = (_what_the_chapter_sees(base, chapter_id), theme, chapter_id)
     runs = SHARED["runs"]
     if key not in runs:
         chapter_data(_lesson_for(**overrides), chapter_id)  # computed on the shared Lesson: both themes reuse it
@@ -234,6 +253,22 @@ def _headless(overrides: dict, theme: str, chapter_id: str, media_dir) -> Run:
         runs[key] = Run(lesson, scene, tuple(steps), frozenset(drawn), tuple(frame), keep=theme == base.theme,
                         again=again)
     return runs[key]
+
+
+# The model and the sentence reach a chapter only through the data it reads; the induction model's data (its
+# shipped weights and example) are the same in every config, so a chapter that reads only those runs the same
+# whatever the config's model and sentence are, and one run serves them all.
+_MODEL_FIELDS = ("sentence", "model", "specialization_model", "layer", "head", "d_model", "heads", "seed", "causal")
+_SAME_IN_EVERY_MODEL = {"induction"}
+
+
+def _what_the_chapter_sees(config, chapter_id: str):
+    """``config``, with the model and sentence left out for a chapter that reads none of what they change."""
+    from scenes.lesson.chapters import chapter
+
+    if not set(chapter(chapter_id).reads) <= _SAME_IN_EVERY_MODEL:
+        return config
+    return config.model_copy(update={name: type(config).model_fields[name].default for name in _MODEL_FIELDS})
 
 
 @pytest.fixture(scope="session")

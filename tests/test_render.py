@@ -85,6 +85,14 @@ KILLED = {"intro": KilledScene}
 # -- every chapter ----------------------------------------------------------------------
 
 
+def test_the_module_s_tests_share_one_worker(request):
+    """Under -n (pytest-xdist), this module's tests run on one worker, which renders its lesson once (conftest
+    groups each module's render tests; a pytest that drops the group from the node id fails here)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("one process: nothing to share")
+    assert request.node.nodeid.endswith(f"@{__name__}")
+
+
 def test_the_lesson_lasts_eight_to_twelve_minutes(rendered):
     """At pacing 1 the whole lesson is a class-sized 8 to 12 minutes."""
     total = sum(c.duration for c in rendered.chapters)

@@ -2,9 +2,11 @@
 
 Each chapter is run headless (animations skipped, no video written): after every
 ``play`` that is not a wait, the text-like mobjects on screen are checked, for the default
-config (MiniLM: 12 heads, d_model 384), the untrained toy model and MiniLM on a 13-piece sentence, in both
-themes. Every chapter must also record at least two narration cues, in order. The runs are the session's
-(``conftest.headless``: each chapter of each config and theme runs once, its steps recorded for these checks).
+config (MiniLM: 12 heads, d_model 384), the untrained toy model and MiniLM on a 13-piece sentence. A theme
+changes colours, never where text sits: the default and the toy lesson are checked in both themes (contrast
+is a theme's), the 13-piece sentence in the dark one. Every chapter must also record at least two narration
+cues, in order. The runs are the session's (``conftest.headless``: each chapter of each config and theme runs
+once, its steps recorded for these checks and shared with the narration, flow and numbers tests).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ MIN_CONTRAST = 2.5  # WCAG contrast ratio of text against the background
 
 CONFIGS = {  # LessonConfig overrides; the Lessons and runs are the session's (conftest's lesson_for, headless)
     "default": {},  # all-MiniLM-L6-v2: 12 heads of 32, d = 384
-    # The untrained toy model, for small readable matrices.
-    "toy": {"model": "toy"},
+    # The untrained toy model in every chapter, for small readable matrices.
+    "toy": {"model": "toy", "specialization_model": "toy"},
     # 13 word pieces with [CLS] and [SEP]: drawn whole, nothing capped.
     "scientist": {"sentence": "The scientist who reviewed the paper said it was flawed."},
 }
@@ -69,9 +71,12 @@ def contrast_problems(step, theme) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("theme", ["dark", "light"])
+# (config, theme) pairs the layout is checked in.
+LOOKS = (("default", "dark"), ("default", "light"), ("toy", "dark"), ("toy", "light"), ("scientist", "dark"))
+
+
 @pytest.mark.parametrize("chapter_id", CHAPTER_IDS)
-@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize(("name", "theme"), LOOKS, ids=[f"{name}-{theme}" for name, theme in LOOKS])
 def test_chapter_layout(headless, name, chapter_id, theme):
     """After every play that is not a wait (the run's recorded steps), the text on screen is in the frame,
     overlaps no other text and stands out from the background."""

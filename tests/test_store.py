@@ -64,3 +64,40 @@ def test_the_default_folder_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv(store.CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert store.cache_dir() == tmp_path / "mha-explainer"
+
+
+def test_a_measurement_another_process_is_computing_is_waited_for_and_read(folder):
+    """While a second process computes a measurement (it holds the folder's lock), this one waits, then reads
+    what it wrote instead of computing it again."""
+    import subprocess
+    import sys
+
+    key = store.key_of("shared")
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import time, torch\n"
+        "from mha_core import store\n"
+        f"store.remembered('m', {key!r}, lambda: (print('computing', flush=True), time.sleep(2), "
+        "{'x': torch.full((3,), 7.0)})[-1])\n")], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, store.CACHE_ENV: str(folder)})
+    try:
+        assert child.stdout.readline().strip() == "computing"  # the child holds the lock now
+        calls = []
+        got = store.remembered("m", key, lambda: calls.append(1) or {"x": torch.zeros(3)})
+        assert not calls and torch.equal(got["x"], torch.full((3,), 7.0))  # waited for the child's, and read it
+    finally:
+        assert child.wait(timeout=60) == 0
+    assert [p.name for p in folder.iterdir()] == [f"m-{key}.safetensors"]  # the lock added no file
+
+
+def test_a_lock_that_is_never_released_is_waited_for_only_so_long(folder, monkeypatch):
+    import fcntl
+
+    folder.mkdir(parents=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held by another open file: as another process would
+        monkeypatch.setattr(store, "LOCK_WAIT", 0.3)
+        assert torch.equal(store.remembered("m", store.key_of("stuck"), lambda: {"x": torch.ones(2)})["x"],
+                           torch.ones(2))
+    finally:
+        os.close(fd)
