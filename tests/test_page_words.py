@@ -170,8 +170,11 @@ def test_an_author_s_changed_words_reach_the_page_escaped(toy_lesson, exported):
     _edit(exported, "present-where", "Kapitel {number} </script><b>{title}</b>")  # into the JSON, safely
     _edit(exported, "footer", "Gemacht mit <{generator}> & mehr.")
     _edit(exported, "video-fallback", "Hier spielt das Video nicht: {download}!")
+    _edit(exported, "language", "de")
     lesson = toy_lesson.replace(scripts=load_scripts(exported))
     page = render(lesson)
+
+    assert '<html lang="de">' in page and 'kind="captions" label="English" srclang="de"' in page
 
     assert ">Beat für Beat zeigen</button>" in page and "Present beat by beat" not in page
     assert all(n["headline"] == "untrainiert" for row in _embedded(page, "explorer-data")["models"][0]["notes"]

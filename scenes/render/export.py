@@ -44,7 +44,6 @@ VIDEO_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}  # what a <video> plays
 PLAYABLE = ("mp4", "webm", "gif")  # chapter files whose duration is measured, best first
 THUMB_WIDTH = 320
 POSTER_CHAPTERS = ("parallel-heads", "one-head", "intro")  # the poster shows the first of these rendered
-LANGUAGE = "en"
 TRANSCRIPT = "transcript.json"
 EMBED = "embed.html"  # the video alone, for an iframe in a course page
 
@@ -480,7 +479,7 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
     return env.get_template(template).render(
         title=config.title,
         sentence=config.sentence,
-        language=LANGUAGE,
+        language=w("language"),  # page.toml says which language its words (and the captions) are in
         model=getattr(lesson, "model_name", config.model),
         tokens=list(trace.tokens or ()),
         facts=[
