@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StageCost:
+    key: str  # a stable name for the stage ("qkv", "scores", ...): what a lesson's words look it up by
     name: str
     formula: str
     macs: int  # multiply-adds (matrix products)
@@ -66,11 +67,11 @@ def attention_cost(d_model: int, n_head: int, n_pos: int, *, bias: bool = True) 
     n, d, h = n_pos, d_model, n_head
     d_k = d // h
     stages = (
-        StageCost("Q, K, V projections", "3·n·d·d", 3 * h * n * d * d_k, 0),
-        StageCost("scores Q·Kᵀ", "h·n·n·d_k", h * n * n * d_k, 0),
-        StageCost("scale and softmax", "2·h·n·n", 0, 2 * h * n * n),
-        StageCost("weights · V", "h·n·n·d_k", h * n * n * d_k, 0),
-        StageCost("concatenate", "0", 0, 0),
-        StageCost("output projection W_O", "n·d·d", n * d * d, 0),
+        StageCost("qkv", "Q, K, V projections", "3·n·d·d", 3 * h * n * d * d_k, 0),
+        StageCost("scores", "scores Q·Kᵀ", "h·n·n·d_k", h * n * n * d_k, 0),
+        StageCost("softmax", "scale and softmax", "2·h·n·n", 0, 2 * h * n * n),
+        StageCost("weights-v", "weights · V", "h·n·n·d_k", h * n * n * d_k, 0),
+        StageCost("concat", "concatenate", "0", 0, 0),
+        StageCost("output", "output projection W_O", "n·d·d", n * d * d, 0),
     )
     return AttentionCost(d_model=d, n_head=h, n_pos=n, bias=bias, stages=stages)

@@ -39,6 +39,11 @@ from scenes.lesson import CostExample
 COUNT_LINE_GAP = 0.28  # the parameter count's lines: formulas need more air than text rows
 # The examples table's word columns (after h, d and d_k): their script ids.
 EXAMPLE_COLUMN_IDS = ("column-weights", "column-macs", "column-softmax", "column-patterns")
+# The script ids of each stage's name (mha_core.cost's stage keys) and of each shape compared (build.cost_examples).
+STAGE_IDS = {"qkv": "stage-qkv", "scores": "stage-scores", "softmax": "stage-softmax", "weights-v": "stage-weights-v",
+             "concat": "stage-concat", "output": "stage-output"}
+EXAMPLE_IDS = {"one-head": "example-one-head", "two-heads": "example-two-heads",
+               "transformer-base": "example-transformer-base", "gpt-3": "example-gpt-3", "this-model": "this-model"}
 
 
 @dataclass
@@ -136,7 +141,8 @@ class CostScene(LessonScene):
         rows = [[self.words("column-stage"), self.words("column-formula"), f"h = {L.n_head}", "h = 1"]]
         for a, b in zip(live.stages, single.stages):
             elementwise = a.macs == 0 and a.elementwise > 0
-            name = self.words("stage-element-wise", stage=a.name) if elementwise else a.name
+            name = self.words(STAGE_IDS[a.key])
+            name = self.words("stage-element-wise", stage=name) if elementwise else name
             rows.append([name, a.formula, a.elementwise if elementwise else a.macs,
                          b.elementwise if elementwise else b.macs])
         rows.append([self.words("total-macs"), "", live.total_macs, single.total_macs])
@@ -163,12 +169,12 @@ class CostScene(LessonScene):
         L, th = self.lesson, self.theme
         n = L.trace.n_pos
         # Other shapes, costed by the same accounting as the live model (the Lesson computed them).
-        examples = [*L.cost_examples, CostExample(self.words("this-model"), L.n_head, L.d_model, L.cost)]
+        examples = [*L.cost_examples, CostExample("this-model", L.n_head, L.d_model, L.cost)]
         # Capacity: each head is one attention pattern per token; h heads, h independent patterns.
         rows = [["", "h", "d", "d_k", *(self.words(text_id) for text_id in EXAMPLE_COLUMN_IDS)]]
         for ex in examples:
             c = ex.cost
-            rows.append([ex.name, ex.n_head, ex.d_model, c.d_head, c.weight_parameters, c.total_macs,
+            rows.append([self.words(EXAMPLE_IDS[ex.key]), ex.n_head, ex.d_model, c.d_head, c.weight_parameters, c.total_macs,
                          c.total_elementwise, ex.n_head])
         colors = {(len(rows) - 1, c): th.highlight for c in range(len(rows[0]))}
         T = parts.Table(th, rows, colors=colors, size=style.SMALL_SIZE + 1)

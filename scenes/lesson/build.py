@@ -50,8 +50,8 @@ from .script import Scripts, load_scripts
 # 8 heads, and GPT-3's attention (Brown et al. 2020, "Language Models are Few-Shot Learners", table 2.1:
 # d_model 12288, 96 heads of 128).
 TRANSFORMER_BASE = (8, 512)  # (heads, d_model)
-TRANSFORMER_WIDTH = ((1, "one head"), (2, "two heads"), (TRANSFORMER_BASE[0], "Transformer base (2017)"))
-GPT3 = (96, 12288)
+TRANSFORMER_WIDTH = ((1, "one-head"), (2, "two-heads"), (TRANSFORMER_BASE[0], "transformer-base"))
+GPT3 = (96, 12288)  # "gpt-3"
 # The trained model whose heads the lesson measures (relation probes, corpus profiles, ablations), by its
 # registry name: the probe set's words are read as its word pieces.
 MEASURED_MODEL = "minilm"
@@ -71,7 +71,7 @@ class HeadTag:
 class CostExample:
     """One row of the cost chapter's comparison: a model shape and its cost at the lesson's n tokens."""
 
-    name: str
+    key: str  # which shape: "one-head", "two-heads", "transformer-base", "gpt-3" (the chapter's script names it)
     n_head: int
     d_model: int
     cost: AttentionCost
@@ -454,9 +454,9 @@ def resolve_focus(config: LessonConfig, model: AttentionModel, relations: tuple[
 
 def cost_examples(n_pos: int) -> tuple[CostExample, ...]:
     """The original Transformer's width in 1, 2 and 8 heads, and GPT-3, costed at ``n_pos`` tokens."""
-    shapes = [(name, h, TRANSFORMER_BASE[1]) for h, name in TRANSFORMER_WIDTH]
-    shapes.append(("GPT-3 (2020)", *GPT3))
-    return tuple(CostExample(name, h, d, attention_cost(d, h, n_pos)) for name, h, d in shapes)
+    shapes = [(key, h, TRANSFORMER_BASE[1]) for h, key in TRANSFORMER_WIDTH]
+    shapes.append(("gpt-3", *GPT3))
+    return tuple(CostExample(key, h, d, attention_cost(d, h, n_pos)) for key, h, d in shapes)
 
 
 def build_specialization(model: AttentionModel, sentence: str, *, mechanics=None, layer: int = 0) -> Specialization:
