@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from scenes.render import guard, pipeline
 from scenes.render.cache import Cache
 from scenes.render.folder import OWN, OutputFolderError, claim, resolve_out
-from test_output_folder import REPO, RENDER_SCRIPT, assert_one_sentence
+from test_output_folder import REPO, RENDER_SCRIPT, assert_one_sentence, exit_code
 
 pytestmark = pytest.mark.render  # the lesson folder they start from is rendered once per module
 
@@ -317,7 +317,7 @@ def test_an_interrupted_first_render_into_a_new_folder_leaves_nothing(tmp_path):
         time.sleep(0.2)
     assert process.poll() is None, process.stderr.read()
     process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=60) == 130
+    assert exit_code(process) == 130
     assert "Traceback" not in process.stderr.read()
     assert list(tmp_path.iterdir()) == []
 

@@ -264,7 +264,8 @@ def test_identical_runs_write_identical_bytes(tmp_path):
 
 
 RENDER_SCRIPT = """
-import sys
+import faulthandler, signal, sys
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # exit_code() asks for every thread's stack
 from cli import main
 from scenes import render
 # the stand-in chapter, as the CLI would render a real one
@@ -272,6 +273,18 @@ original = render.render_lesson
 render.render_lesson = lambda *a, **k: original(*a, **{**k, "chapters_module": "test_output_folder:" + sys.argv[1]})
 main(sys.argv[2:])
 """
+
+
+def exit_code(process: subprocess.Popen, timeout: float = 60) -> int:
+    """How an interrupted render ended; one that does not end in ``timeout`` seconds fails the test with every
+    thread's stack (RENDER_SCRIPT's faulthandler), so a hang says where it hangs."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        process.kill()
+        pytest.fail(f"the render did not end {timeout:g} s after the signal; its threads:\n{process.communicate()[1]}")
 
 
 def run_render(scenes: str, out: Path, *args) -> subprocess.Popen:
@@ -293,7 +306,7 @@ def test_an_interrupted_re_render_leaves_the_previous_folder(tmp_path, signum, c
     again = run_render("SLOW", out, "--sentence", "Dogs bark at night.")
     wait_until_rendering(again, out)
     again.send_signal(signum)
-    assert again.wait(timeout=60) == code
+    assert exit_code(again) == code
     stderr = again.stderr.read()
     assert "Traceback" not in stderr, stderr
     assert {k: v for k, v in snapshot(out).items() if not k.startswith(OWN)} == before
@@ -324,4 +337,4 @@ def test_two_renders_into_one_folder_do_not_break_each_other(tmp_path):
     assert first.poll() is None  # the first goes on, its work untouched
     assert any((out / OWN / "cache" / "tmp").glob("*"))
     first.send_signal(signal.SIGTERM)
-    assert first.wait(timeout=60) == 143
+    assert exit_code(first) == 143
