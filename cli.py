@@ -200,7 +200,7 @@ def inspect(config_file, tokens, digits, as_json, save, force, **overrides):
     except ValueError as err:  # an unusable device
         raise _usage_error(str(err)) from None
     layer, focus_head = _focus_of(config, model, lesson_head=overrides.get("head") == "auto")
-    trace = _trace_for(config, layer)
+    trace = _trace_for(config, layer, model)
     shown = _shown_heads(config.head, focus_head, trace.n_head)
     profiles = _profiles_for(model, layer)
     if profiles is not None:
@@ -292,13 +292,13 @@ def _shown_heads(head, focus_head: int | None, n_head: int) -> list[int]:
     return list(range(n_head)) if focus_head is None else [focus_head]
 
 
-def _trace_for(config, layer: int | None):
-    """The trace of ``config``'s sentence, model, size, seed, mask, device at ``layer``: the lesson's own
+def _trace_for(config, layer: int | None, model):
+    """The trace of ``config``'s sentence by ``model`` (the config's, as loaded) at ``layer``: the lesson's own
     (scenes.lesson.build), so inspect prints the numbers the mechanics chapters show."""
     from scenes.lesson.build import mechanics
 
     try:  # (a causal MiniLM is refused by the config: MiniLM is a bidirectional encoder)
-        return mechanics(config, layer)[1]
+        return mechanics(config, layer, model)[1]
     except ValueError as err:  # e.g. a sentence longer than MiniLM's 512 word pieces
         raise _usage_error(str(err)) from None
 

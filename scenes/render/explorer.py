@@ -30,7 +30,7 @@ from mha_core.induction import LABEL_RATIO, LABEL_SCORE
 from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 
 from ..lesson.gallery import make_tile
-from ..lesson.script import PAGE, Script, default_script
+from ..lesson.script import Script
 
 HEADS_FILE = "heads.safetensors"  # MiniLM, every layer, on the lesson's sentence
 INDUCTION_FILE = "induction.safetensors"  # the induction model on its example
@@ -46,12 +46,6 @@ class HeadNote:
     label: str | None
     evidence: str  # the measurement behind the label (or its absence), in one sentence
     headline: str  # what the page calls the head: its label, or the page's "no label", "untrained", "not measured"
-
-
-def page_words(lesson) -> Script:
-    """The player page's words: the lesson's ``page.toml`` (the default's for an object without scripts)."""
-    scripts = getattr(lesson, "scripts", None)
-    return scripts.page if scripts is not None else default_script(PAGE)
 
 
 def _note(words: Script, label: str | None, evidence: str, unlabelled: str = "headline-no-label") -> HeadNote:
@@ -83,7 +77,7 @@ def explorer_models(lesson) -> list[ExplorerModel]:
     """The models the explorer offers: of what the rendered chapters computed (``Lesson.computed``), MiniLM's
     measured heads of every layer (the gallery) or else the mechanics layer, and the induction model. A
     render of some chapters measures nothing more for the page."""
-    models, computed, words = [], set(lesson.computed()), page_words(lesson)
+    models, computed, words = [], set(lesson.computed()), lesson.scripts.page
     gallery = lesson.gallery if "gallery" in computed else None
     if gallery is not None:
         start = (lesson.layer, lesson.focus_head, lesson.focus) if lesson.layer is not None else None

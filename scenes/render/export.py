@@ -443,7 +443,7 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
 
     config, lesson = result.config, result.lesson
     theme = style.theme(config.theme)
-    w, words_for = template_words(explorer.page_words(lesson))
+    w, words_for = template_words(lesson.scripts.page)
     url = lambda name: quote(name)  # noqa: E731  (relative, URL-safe)
     sources = [(url(info["lesson_videos"][f]), VIDEO_TYPES[f]) for f in VIDEO_TYPES if f in info["lesson_videos"]]
     chapters = [
