@@ -277,6 +277,18 @@ def lesson_for():
     return _lesson_for
 
 
+# Tests that read the same headless runs go to one worker together (``--dist loadgroup``), which runs each
+# chapter once for all of them: the dark runs of the default and toy lessons (read by the layout, numbers,
+# flow, spoken-form and narration tests), the light runs (layout), the long sentence's (layout, narration).
+_RUN_GROUPS = {("default", "dark"): "runs-dark", ("toy", "dark"): "runs-dark", ("default", "light"): "runs-light",
+               ("toy", "light"): "runs-light", ("scientist", "dark"): "runs-scientist"}
+
+
+def reads_runs(name: str = "default", theme: str = "dark"):
+    """The mark of a test (or module) that reads the session's headless runs of lesson ``name`` in ``theme``."""
+    return pytest.mark.xdist_group(_RUN_GROUPS[name, theme])
+
+
 @pytest.fixture(scope="session")
 def headless(tmp_path_factory):
     """``headless(overrides, theme, chapter_id)``: the session's ``Run`` of that chapter, shared."""

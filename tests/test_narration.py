@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import reads_runs
 
 from scenes import style
 from scenes.lesson.config import LessonConfig
@@ -203,8 +204,10 @@ def test_voice_none_renders_a_silent_lesson_with_captions(tmp_path):
 # -- every spoken text can be said ---------------------------------------------------------------
 
 @piper_installed
-@pytest.mark.parametrize("overrides", [{}, {"sentence": "The scientist who reviewed the paper said it was flawed."}],
-                         ids=["default", "scientist"])
+@pytest.mark.parametrize("overrides", [
+    pytest.param({}, marks=reads_runs("default")),
+    pytest.param({"sentence": "The scientist who reviewed the paper said it was flawed."}, marks=reads_runs("scientist")),
+], ids=["default", "scientist"])
 def test_every_beat_of_every_chapter_is_plain_speech(headless, overrides):
     """Piper reads no character of any beat by its code point ("letter 1D40"): each chapter is run
     (headless: the session's runs, whose narrator is silent whatever voice the config names, shared with the

@@ -11,11 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import reads_runs
 
 from mha_core import attention_cost
 from scenes import style
 from scenes.lesson.build import GPT3, TRANSFORMER_BASE, TRANSFORMER_WIDTH
 from scenes.parts import NumberLabel
+
+pytestmark = reads_runs("default")  # the session's dark runs of the default lesson
 
 FLOW = ("head-outputs", "concat", "output-projection", "cost", "recap")
 TOY = {"model": "toy", "specialization_model": "toy"}  # the untrained toy model in every chapter

@@ -15,7 +15,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import TEXT_TYPES, describe
+from conftest import TEXT_TYPES, describe, reads_runs
 from manim import ManimColor
 
 from scenes import style
@@ -76,7 +76,8 @@ LOOKS = (("default", "dark"), ("default", "light"), ("toy", "dark"), ("toy", "li
 
 
 @pytest.mark.parametrize("chapter_id", CHAPTER_IDS)
-@pytest.mark.parametrize(("name", "theme"), LOOKS, ids=[f"{name}-{theme}" for name, theme in LOOKS])
+@pytest.mark.parametrize(("name", "theme"), [pytest.param(*look, marks=reads_runs(*look)) for look in LOOKS],
+                         ids=[f"{name}-{theme}" for name, theme in LOOKS])
 def test_chapter_layout(headless, name, chapter_id, theme):
     """After every play that is not a wait (the run's recorded steps), the text on screen is in the frame,
     overlaps no other text and stands out from the background."""
@@ -97,7 +98,7 @@ def test_chapter_layout(headless, name, chapter_id, theme):
     assert all(c.end > c.start and c.text.strip() for c in run.cues)
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=reads_runs(name)) for name in CONFIGS])
 def test_intro_relationship_arcs_stay_clear_of_the_text(headless, name):
     """The arcs drawn for the table's links sit between the question and the table, crossing none of their words."""
     state = headless(CONFIGS[name], "dark", "intro").state
@@ -112,6 +113,7 @@ def test_intro_relationship_arcs_stay_clear_of_the_text(headless, name):
             assert not (dx > OVERLAP_TOL and dy > OVERLAP_TOL), describe(t)
 
 
+@reads_runs("default")
 def test_the_session_shares_lessons_and_runs(lesson_for, headless):
     """Every module reads the same Lesson of a config and the same run of a chapter (conftest): asked again,
     nothing is built or run again, and the other theme's Lesson reuses the numbers computed."""

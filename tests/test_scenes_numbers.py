@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from conftest import run_headless
+from conftest import reads_runs, run_headless
 from manim import Text
 
 from mha_core import load_model
@@ -19,6 +19,8 @@ from mha_core.analysis import SHARE_THRESHOLD, corpus_profiles_of
 from mha_core.pretrained import load_minilm
 from scenes import style
 from scenes.parts import NumberLabel
+
+pytestmark = reads_runs("default")  # the session's dark runs of the default lesson
 
 MECHANICS = ("intro", "one-head", "split-heads", "parallel-heads", "specialization")
 

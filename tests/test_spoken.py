@@ -8,10 +8,13 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from conftest import reads_runs
 
 from scenes import style
 from scenes.lesson import spoken
 from scenes.lesson.spoken import PLAIN, RULES, lint, number_words, spoken_form, unplain
+
+pytestmark = reads_runs("default")  # its TEXTS are the default and toy lessons' dark runs
 
 
 # -- one rule at a time ------------------------------------------------------------------------------
