@@ -228,7 +228,7 @@ def print_heads(table: dict, results) -> None:
     from rich.table import Table
 
     from mha_core.analysis import SIGNATURES
-    from mha_core.relations import MARGIN, MIN_ACCURACY, RELATIONS
+    from mha_core.relations import ALPHA, MIN_ACCURACY, MIN_MARGIN, RELATIONS
 
     console = stdout_console()
     console.print(f"[bold]{table['model']}[/]: {len(table['heads'])} heads. Layers and heads are numbered from 1 "
@@ -251,16 +251,20 @@ def print_heads(table: dict, results) -> None:
     console.print(heads_table)
 
     rel_table = Table(title=escape(f"Relation heads: chosen on probe lines 1, 3, 5, ..., measured on lines "
-                                   f"2, 4, 6, ...; labelled when accuracy > {MIN_ACCURACY:g} and at least "
-                                   f"{MARGIN * 100:g} points over the best baseline"), title_justify="left")
-    for col in ("relation", "layer", "head", "accuracy", "95% interval", "n", "best baseline", "margin", "label"):
+                                   f"2, 4, 6, ...; labelled when accuracy > {MIN_ACCURACY:g}, at least "
+                                   f"{MIN_MARGIN * 100:g} points over the best baseline and p < {ALPHA:g} "
+                                   "(one-sided exact McNemar test on the same pairs: won/lost = pairs only the "
+                                   "head / only the baseline gets right)"), title_justify="left")
+    for col in ("relation", "layer", "head", "accuracy", "95% interval", "n", "best baseline", "margin", "won/lost",
+                "p", "label"):
         rel_table.add_column(escape(col), justify="left" if col in ("relation", "best baseline", "label") else "right")
     for r in results:
         rel_table.add_row(
             escape(r.relation), str(r.layer + 1), str(r.head + 1), f"{r.accuracy:.2f}",
             f"{r.interval[0]:.2f}–{r.interval[1]:.2f}", str(r.n),
             escape(f"{r.baseline_name} {r.baseline_accuracy:.2f}"),
-            f"{(r.accuracy - r.baseline_accuracy) * 100:+.0f} pts", "earned" if r.labelled else "not earned",
+            f"{(r.accuracy - r.baseline_accuracy) * 100:+.0f} pts", f"{r.wins}/{r.losses}", f"{r.p_value:.1g}",
+            "earned" if r.labelled else "not earned",
         )
     console.print(rel_table)
 

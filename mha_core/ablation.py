@@ -141,7 +141,8 @@ class CopiesEffect:
     input), ``embedding_similarity`` = cos(real embedding, embedding with copies), ``weights`` the copies'
     attention ``[head, query, key]`` (every head draws the same pattern). ``probe_shift``: mean 1 − cos over the
     ``n_sentences`` probe sentences, the measure of ``head_redundancy_of``. The ``one_head_*`` fields are the same
-    numbers for zeroing only head ``head`` (``one_head_shift`` equals ``head_redundancy_of(model).shift[layer, head]``).
+    numbers for zeroing only head ``head`` (``one_head_shift`` equals ``head_redundancy_of(model).shift[layer, head]``);
+    ``others_shift`` is the probe shift of zeroing the layer's other heads, the ones the copies replace.
     """
 
     layer: int
@@ -155,6 +156,7 @@ class CopiesEffect:
     one_head_output_change: float
     one_head_similarity: float
     one_head_shift: float
+    others_shift: float
     n_sentences: int
 
 
@@ -182,6 +184,9 @@ def measure_copies(model, sentence: str, layer: int, head: int, texts: tuple[str
     twin = copies_of_one_head(real, head)  # 12 copies of head `head`, W_O and b_O kept
     keep = torch.ones(model.n_layer, model.n_head)
     keep[layer, head] = 0
+    others = torch.ones(model.n_layer, model.n_head)
+    others[layer] = 0
+    others[layer, head] = 1  # every head of the layer zeroed but `head`: the heads the copies replace
 
     tokens, _ = model.tokenize(sentence)
     x = model.hidden_states(sentence)[0][layer, 0]  # [pos, d_model]: the layer's input (one sentence, no padding)
@@ -196,6 +201,7 @@ def measure_copies(model, sentence: str, layer: int, head: int, texts: tuple[str
 
     alone, intact = model.sentence_embedding([sentence]), model.sentence_embedding(texts)
     (copies_one, copies_probes), (head_one, head_probes) = shifts(attention={layer: twin}), shifts(head_mask=keep)
+    others_probes = float(embedding_shift(intact, model.sentence_embedding(texts, head_mask=others)).mean())
     return CopiesEffect(
         layer=layer,
         head=head,
@@ -208,5 +214,6 @@ def measure_copies(model, sentence: str, layer: int, head: int, texts: tuple[str
         one_head_output_change=float(head_ablation(real, t)[head]),
         one_head_similarity=1 - head_one,
         one_head_shift=head_probes,
+        others_shift=others_probes,
         n_sentences=len(texts),
     )

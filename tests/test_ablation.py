@@ -186,6 +186,14 @@ def test_copies_effect_on_the_trained_model(model):
     # the one-head numbers are head_redundancy's, to the last bit (same batch, same passes)
     assert c.one_head_shift == head_redundancy_of(load_model("minilm"), PROBES).shift[1, 3].item()
     assert 0 < c.one_head_output_change < c.output_change
+    # what the copies are compared with: the same eleven heads zeroed, computed here on its own
+    from mha_core.ablation import embedding_shift, probe_texts
+
+    texts = probe_texts(PROBES)
+    zeroed = model.sentence_embedding(texts, zero=[(1, h) for h in range(12) if h != 3])
+    assert c.others_shift == pytest.approx(float(embedding_shift(model.sentence_embedding(texts), zeroed).mean()),
+                                           rel=1e-5)
+    assert c.others_shift > c.one_head_shift
     assert copies_effect_of(load_model("minilm"), SENTENCES[0], layer=1, head=3, sentences=PROBES) is c  # cached
 
 

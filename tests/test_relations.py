@@ -9,8 +9,9 @@ from click.testing import CliRunner
 from cli import main
 from mha_core import load_model, relations
 from mha_core.relations import (
-    MARGIN,
+    ALPHA,
     MIN_ACCURACY,
+    MIN_MARGIN,
     RELATIONS,
     ProbeSetError,
     choose,
@@ -18,6 +19,7 @@ from mha_core.relations import (
     evaluate,
     held_out_accuracy,
     load_probe_set,
+    mcnemar_p,
     parse_probe_line,
     predictions,
     probe_attention_of,
@@ -192,11 +194,36 @@ def test_wilson_interval_by_hand():
 
 
 def test_the_label_rule():
-    assert earns_label(0.70, 0.55)  # exactly 15 points (0.1499... in floating point)
-    assert not earns_label(0.64, 0.50)  # 14 points
-    assert not earns_label(0.50, 0.00)  # not above 0.5
-    assert earns_label(0.51, 0.30)
-    assert (MIN_ACCURACY, MARGIN) == (0.5, 0.15)
+    assert earns_label(0.60, 0.55, 0.001)  # exactly 5 points (0.0499... in floating point)
+    assert not earns_label(0.64, 0.60, 0.001)  # 4 points, however significant
+    assert not earns_label(0.50, 0.00, 0.001)  # not above 0.5
+    assert not earns_label(0.95, 0.82, 0.011)  # 13 points, but not significant at 1%
+    assert earns_label(0.51, 0.30, 0.0099)
+    assert (MIN_ACCURACY, MIN_MARGIN, ALPHA) == (0.5, 0.05, 0.01)
+
+
+def test_the_paired_test_by_hand():
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(0, 5) == 1.0  # nothing won: no evidence for the head
+    assert mcnemar_p(4, 0) == 1 / 16 and mcnemar_p(7, 0) == 1 / 128
+    assert mcnemar_p(10, 4) == pytest.approx(1471 / 16384)  # C(14, 10..14) = 1001 + 364 + 91 + 14 + 1
+    assert mcnemar_p(3, 3) == pytest.approx(42 / 64)  # C(6, 3..6) = 20 + 15 + 6 + 1
+    with pytest.raises(ValueError):
+        mcnemar_p(-1, 2)
+
+
+def test_the_paired_test_holds_its_level_and_finds_a_real_difference():
+    """Known answers. With no difference (every discordant pair a fair coin) a label at p < ALPHA is given at
+    most ALPHA of the time, whatever the number of discordant pairs (exact, summed over every outcome). With a
+    real one (the head wins 3 discordant pairs in 4), it is found most of the time once there are 60 of them."""
+    from math import comb
+
+    def chance_of_a_label(n: int, win: float) -> float:
+        return sum(comb(n, w) * win ** w * (1 - win) ** (n - w) for w in range(n + 1) if mcnemar_p(w, n - w) < ALPHA)
+
+    assert all(chance_of_a_label(n, 0.5) <= ALPHA for n in range(1, 121))
+    assert chance_of_a_label(6, 1.0) == 0.0  # six discordant pairs can never reach 1%: 2^-6 > 0.01
+    assert chance_of_a_label(7, 1.0) == 1.0
+    assert chance_of_a_label(60, 0.75) > 0.9
 
 
 def test_split_alternates_by_line():
@@ -206,7 +233,7 @@ def test_split_alternates_by_line():
 # -- the method on attention with a known answer -------------------------------------------
 
 
-def test_a_planted_head_scores_one_and_earns_its_label(sentences):
+def test_a_planted_head_scores_one_and_earns_its_label_on_enough_pairs(sentences):
     attention = noise(sentences)
     plant(attention, sentences, 1, 2, "determiner->noun")
     det = result(evaluate(sentences, attention), "determiner->noun")
@@ -215,9 +242,14 @@ def test_a_planted_head_scores_one_and_earns_its_label(sentences):
     # offset +1 is right for 6 of the 9 selection determiners, so it is the chosen offset;
     # on the report half it gets only "the door" of line 4 ("the small wooden fence", "the heavy door", ...)
     assert det.baseline_name == "offset +1" and det.baseline_accuracy == pytest.approx(1 / 5)
-    assert det.labelled
     low, high = det.interval
     assert low == pytest.approx(wilson_interval(5, 5)[0]) and high == 1.0
+    # 80 points over the baseline, but on 5 pairs: 4 won, 0 lost is what a coin does 1 time in 16
+    assert (det.wins, det.losses, det.p_value) == (4, 0, 1 / 16) and not det.labelled
+
+    # The same sentences four times over (8 lines: each copy keeps the halves): 16 won, 0 lost, p = 2^-16
+    det = result(evaluate(sentences * 4, attention * 4), "determiner->noun")
+    assert (det.n, det.wins, det.losses) == (20, 16, 0) and det.p_value == 2 ** -16 and det.labelled
 
 
 def test_a_positional_head_that_matches_the_offset_baseline_earns_nothing(sentences):
@@ -239,7 +271,8 @@ def test_pronouns_are_measured_against_the_noun_rules(sentences):
     # report half: the first noun is the antecedent of 5 of 6 pronouns ("it" -> "fence" is not),
     # the nearest preceding noun of 2, the offset chosen on the selection half (-2) of none
     assert pron.baseline_name == "first noun" and pron.baseline_accuracy == pytest.approx(5 / 6)
-    assert pron.labelled  # 1.0 is 17 points over 5/6: just past the margin
+    # 17 points over 5/6, but the head and the rule differ on one pair of six: no evidence either way
+    assert (pron.wins, pron.losses, pron.p_value) == (1, 0, 0.5) and not pron.labelled
 
 
 def test_selection_never_sees_the_report_half(sentences, monkeypatch):
@@ -315,7 +348,9 @@ def check_results(results):
         assert 0.0 <= r.accuracy <= 1.0 and 0.0 <= r.baseline_accuracy <= 1.0
         low, high = r.interval
         assert low <= r.accuracy <= high
-        assert r.labelled == (r.accuracy > MIN_ACCURACY and r.accuracy - r.baseline_accuracy >= MARGIN - 1e-9)
+        assert r.wins + r.losses <= r.n and r.p_value == mcnemar_p(r.wins, r.losses)
+        assert r.labelled == (r.accuracy > MIN_ACCURACY and r.accuracy - r.baseline_accuracy >= MIN_MARGIN - 1e-9
+                              and r.p_value < ALPHA)
         assert r.baseline_name.startswith("offset ") or r.relation == "pronoun->antecedent"
 
 
@@ -348,9 +383,10 @@ def test_heads_json_lists_all_72_heads_from_zero(run):
     data = json.loads(result.output)
     assert data["model"] == "all-MiniLM-L6-v2"
     assert [(h["layer"], h["head"]) for h in data["heads"]] == [(l, h) for l in range(6) for h in range(12)]
-    expected = {r.relation for r in relation_heads_of(load_model("minilm")) if r.labelled}
-    labels = {h["label"] for h in data["heads"]}
-    assert expected <= labels  # every earned relation names its head
+    earned = [r for r in relation_heads_of(load_model("minilm")) if r.labelled]
+    for r in earned:  # every head that earned a relation is named by one it earned (the most accurate)
+        mine = [e for e in earned if (e.layer, e.head) == (r.layer, r.head)]
+        assert data["heads"][r.layer * 12 + r.head]["label"] == max(mine, key=lambda e: e.accuracy).relation
     for h in data["heads"]:
         m = h["measures"]
         assert {"previous", "next", "current", "cls", "sep", "punctuation", "entropy", *RELATIONS} <= set(m)

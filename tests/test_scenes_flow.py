@@ -248,3 +248,13 @@ def test_intro_example_is_minilm_whatever_the_lessons_model(headless):
     for h, chip in enumerate(state.chips):  # the lesson's own heads, h numbered from 1
         w = lesson.trace.weights[h, lesson.focus]
         assert chip.key == int(w.argmax()) and chip.weight == pytest.approx(float(w.max()))
+
+
+def test_add_and_norm_says_the_drawn_rows_mean_and_variance(lesson, headless):
+    """The row shown is LayerNorm's output with MiniLM's learned gain and bias, so its variance is not 1: the beat
+    says the row's own numbers."""
+    row = lesson.normed[lesson.focus].double()
+    mean, variance = float(row.mean()), float(row.var(unbiased=False))
+    said = next(b.text for b in headless({}, "dark", "output-projection").beats if "Add and Norm" in b.text)
+    assert "learned gain and bias" in said and abs(variance - 1) > 0.1
+    assert f"mean {style.fmt(mean)}, variance {style.fmt(variance)}" in said

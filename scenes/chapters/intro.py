@@ -33,9 +33,14 @@ from manim import (
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.focus import where_heads_look
 from scenes.lesson.relationships import DETERMINER_NOUN, LOCAL, SUBJECT_VERB, VERB_MODIFIER, Relationship
 
 MAX_ARC_HEADS = 6  # more arcs than this from one word stop being readable
+# Where the heads drawn put most of the focus word's weight (scenes.lesson.focus.LOOK_CASES): the beat of each case.
+OWN_SENTENCE_IDS = {"mixed": "own-sentence", "parked-one-word": "own-sentence-parked-one-word",
+                    "none-parked": "own-sentence-none-parked", "one-word": "own-sentence-one-word",
+                    "all-parked": "own-sentence-all-parked"}
 BAR_HEIGHT = 2.6  # a weight of 1 is this tall: the bars show shares of one row
 ARC_ROOM = 0.5  # above and below a token row: room for arcs between neighbours
 ALONE = 1.4  # the one-bigger-head row, alone on screen, is drawn this much larger
@@ -239,6 +244,8 @@ class IntroScene(LessonScene):
                        weight=dn.weight, local_layer=loc.layer + 1, local_head=loc.head + 1):
             self.play(FadeIn(T.rows[3]), Create(links[2]), run_time=style.BEAT)
             self.play(FadeIn(T.rows[4]), Create(links[3]), run_time=style.BEAT)
+        adjacent = all(abs(q - k) == 1 for r in R.rows for q, k in r.links)
+        self.narrate("scoring-neighbours" if adjacent else "scoring")
         self.narrate(verdict_id(sv, dn))
         self.clear(example, links, T, foot)
 
@@ -361,7 +368,8 @@ class IntroScene(LessonScene):
                              model=L.model_name, shown=n_heads, n_head=L.n_head)
         note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
         note.next_to(row, DOWN, buff=style.GAP_RESULT if row.note is not None else style.GAP_ITEM)
-        with self.beat("own-sentence", word=L.tokens[f]):
+        case, values = where_heads_look(L.tokens[chip.key] for chip in chips)
+        with self.beat(OWN_SENTENCE_IDS[case], word=L.tokens[f], shown=n_heads, **values):
             self.play(FadeIn(row, shift=UP * 0.2), Create(focus), run_time=style.SHORT)
             self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),
                       run_time=style.BEAT * 1.5)

@@ -184,7 +184,7 @@ class OneHeadScene(LessonScene):
         return {"layer": r.layer + 1, "head": r.head + 1, "total_heads": MINILM_LAYERS * MINILM_HEADS,
                 "relation": self.words(RELATION_IDS[r.relation]), "accuracy": float(r.accuracy), "low": float(low),
                 "high": float(high), "rule": self.words(rule, **values), "baseline": float(r.baseline_accuracy),
-                "points": f"{100 * (r.accuracy - r.baseline_accuracy):.0f}"}
+                "wins": r.wins, "losses": r.losses}
 
     def construct(self):
         self.state = OneHeadState()

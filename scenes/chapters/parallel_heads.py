@@ -15,6 +15,12 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, VMobje
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.focus import where_heads_look
+
+# Where each head puts most of the focus query's weight (scenes.lesson.focus.LOOK_CASES): the beat of each case.
+SAME_QUERY_IDS = {"mixed": "same-query", "parked-one-word": "same-query-parked-one-word",
+                  "none-parked": "same-query-none-parked", "one-word": "same-query-one-word",
+                  "all-parked": "same-query-all-parked"}
 
 
 @dataclass
@@ -110,11 +116,13 @@ class ParallelHeadsScene(LessonScene):
         th, L = self.theme, self.lesson
         f = min(L.focus, self.state.grids[0].n_queries - 1)
         boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=style.GAP_HAIR) for g in self.state.grids))
-        tops = VGroup()
+        tops, keys = VGroup(), []
         for i, g in enumerate(self.state.grids):
             k = int(L.trace.weights[i, f, : g.n_keys].argmax())
+            keys.append(L.tokens[k])
             tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=style.GAP_NONE, color=th.text).set_stroke(width=2))
-        with self.beat("same-query", word=L.tokens[f]):
+        case, values = where_heads_look(keys)
+        with self.beat(SAME_QUERY_IDS[case], word=L.tokens[f], n_head=len(tops), **values):
             self.play(Create(boxes), run_time=style.BEAT)
             self.play(Create(tops), run_time=style.SHORT)
         self.narrate("lenses")

@@ -38,9 +38,6 @@ POSITION_IDS = {"previous-token": "position-previous-token", "next-token": "posi
                 "current-token": "position-current-token"}
 # ... of the kinds of head (scenes.lesson.gallery.KINDS) as the table's columns name them (separator: its labels)
 KIND_IDS = {"position": "kind-position", "broad": "kind-broad", "relation": "kind-relation", "none": "kind-none"}
-# ... and of the clause that says in which layers the tiles show a kind.
-DEPTH_IDS = {"position": "depth-position", "separator": "depth-separator", "broad": "depth-broad",
-             "relation": "depth-relation", "none": "depth-none"}
 
 
 def showcase_head(spec) -> int:
@@ -220,7 +217,7 @@ class SpecializationScene(LessonScene):
                            layer=t.layer + 1, head=t.head + 1, dependent=dependent, head_word=head_word,
                            accuracy=float(t.value), rule=t.baseline_name, baseline=float(t.baseline)):
                 self.play(*(FadeIn(b, shift=UP * 0.15) for b in relation), run_time=style.BEAT)
-        self.narrate("depth", kinds=self._join(self._depth_clauses(), "list-semicolon"))
+        self.narrate("depth")
 
     def _tile_text(self, tile, width: float) -> VGroup:
         """The lines under a tile's pattern: "layer L, head H", its label, its number and baseline
@@ -311,20 +308,6 @@ class SpecializationScene(LessonScene):
         widest margin over its baseline."""
         relation = [t for t in self.state.gallery.tiles if t.kind == "relation"]
         return max(relation, key=lambda t: (t.label == "pronoun->antecedent", t.value - t.baseline))
-
-    def _depth_clauses(self) -> list[str]:
-        """Which kinds the tiles show in which layers, in the order they first appear."""
-        g = self.state.gallery
-        kinds: dict[str, list[int]] = {}
-        for t in g.tiles:
-            kinds.setdefault(t.kind, []).append(t.layer)
-        found = []
-        for kind, layers in sorted(kinds.items(), key=lambda kv: min(kv[1])):
-            values = {"layers": self._layers(layers)}
-            if kind == "separator":
-                values["labels"] = self._labels(g.labels_of_kind(kind))
-            found.append(self.words(DEPTH_IDS[kind], **values))
-        return found
 
     # -- one head, one sentence ---------------------------------------------------------
 

@@ -255,13 +255,15 @@ def lost_lines(L) -> list[tuple[str, dict]]:
     copy_k, _ = L.strongest_link(L.copies.weights[0])
     lines = []
     if copy_k != k:
+        copy_row = L.copies.weights[0, L.focus]
+        top = int(copy_row.argmax())  # where the copies put most of the word's weight, [CLS] and [SEP] included
         lines.append(("lost-link", {"head": L.focus_head + 1, "key": L.tokens[k], "weight": float(w), "word": word,
-                                     "kept": float(L.copies.weights[0, L.focus, k]), "copy_key": L.tokens[copy_k]}))
+                                     "kept": float(copy_row[k]), "copy_key": L.tokens[top],
+                                     "copy_weight": float(copy_row[top])}))
     lines.append(("lost-layer", {"change": float(L.copies_output_change)}))
     if L.trap is not None:
         t = L.trap
         lines.append(("lost-model", {"similarity": f"{t.embedding_similarity:.3f}", "n_sentences": t.n_sentences,
-                                      "shift": f"{t.probe_shift:.3f}", "head": t.head + 1,
-                                      "ratio": f"{t.probe_shift / t.one_head_shift:.0f}",
-                                      "one_head_shift": f"{t.one_head_shift:.4f}"}))
+                                      "shift": f"{t.probe_shift:.3f}", "head": t.head + 1, "n_others": L.n_head - 1,
+                                      "others_shift": f"{t.others_shift:.3f}"}))
     return lines

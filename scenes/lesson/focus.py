@@ -29,3 +29,26 @@ def pick_focus(tokens, labelled: tuple[str, ...] = ()) -> int:
         if w.isalpha() and w not in _STOPWORDS and not w.startswith("["):
             return i
     return 0
+
+
+SPECIAL = ("[CLS]", "[SEP]")
+
+
+def where_heads_look(keys) -> tuple[str, dict]:
+    """Where heads put most of one word's weight, ``keys`` the token each head's largest weight falls on, as a
+    case a script has a sentence for (``LOOK_CASES``) and its values: n_parked (on [CLS] or [SEP]), n_words (the
+    other heads' different words), top (the first of those words)."""
+    keys = list(keys)
+    parked = sum(k in SPECIAL for k in keys)
+    words = list(dict.fromkeys(k for k in keys if k not in SPECIAL))  # in head order
+    values = {"n_parked": parked, "n_words": len(words), "top": words[0] if words else ""}
+    if not words:
+        return "all-parked", values
+    if parked:
+        return ("parked-one-word" if len(words) == 1 else "mixed"), values
+    return ("one-word" if len(words) == 1 else "none-parked"), values
+
+
+#: The cases of ``where_heads_look``: some heads park and the others pick two or more words; some park and the
+#: others pick one; none park (two or more words, or one); all park.
+LOOK_CASES = ("mixed", "parked-one-word", "none-parked", "one-word", "all-parked")

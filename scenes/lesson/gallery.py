@@ -42,7 +42,7 @@ from mha_core.analysis import (
     corpus_sentences,
     is_punctuation,
 )
-from mha_core.relations import RelationResult, relation_of
+from mha_core.relations import RelationResult, earned_relations, relation_of
 
 from .focus import pick_focus
 
@@ -172,10 +172,8 @@ class Gallery:
 
     def label_of(self, layer: int, head: int) -> str | None:
         """The head's label: the relation it earned, else its corpus label, else None."""
-        for r in self.relations:
-            if r.labelled and (r.layer, r.head) == (layer, head):
-                return r.relation
-        return self.profiles[layer][head].label
+        earned = earned_relations(self.relations).get((layer, head))
+        return earned.relation if earned is not None else self.profiles[layer][head].label
 
 
 def build_gallery(model, sentence: str, relations) -> Gallery:
@@ -243,7 +241,7 @@ def choose_tiles(profiles, relations, max_tiles: int = MAX_TILES) -> list[tuple[
 
 def make_tile(layer, head, reason, profiles, relations, even, weights) -> Tile:
     profile = profiles[layer][head]
-    relation = next((r for r in relations if r.labelled and (r.layer, r.head) == (layer, head)), None)
+    relation = earned_relations(relations).get((layer, head))
     w = weights[layer, head]
     if relation is not None:
         return Tile(layer, head, "relation", relation.relation, "accuracy", relation.accuracy,

@@ -28,6 +28,7 @@ import torch
 from mha_core.analysis import BROAD_THRESHOLD, SHARE_THRESHOLD
 from mha_core.induction import LABEL_RATIO, LABEL_SCORE
 from mha_core.pretrained import MODEL_NAME as MINILM_NAME
+from mha_core.relations import earned_relations
 
 from ..lesson.gallery import make_tile
 from ..lesson.script import Script
@@ -130,7 +131,8 @@ def _relation_evidence(r, words: Script) -> str:
     low, high = r.interval
     return words.text("evidence-relation", {"accuracy": _two(r.accuracy), "pairs": r.n, "low": _two(low),
                                             "high": _two(high), "baseline_accuracy": _two(r.baseline_accuracy),
-                                            "baseline": r.baseline_name})
+                                            "baseline": r.baseline_name, "wins": r.wins, "losses": r.losses,
+                                            "p": f"{r.p_value:.2g}"})
 
 
 def _mechanics(lesson, words: Script) -> ExplorerModel:
@@ -142,7 +144,7 @@ def _mechanics(lesson, words: Script) -> ExplorerModel:
         about = words.text("model-toy-about", {"seed": lesson.config.seed})
         return ExplorerModel("toy", words.text("model-toy-name", {}), about, tuple(trace.tokens), (0,), weights,
                              heads, TRACE_FILE, (0, lesson.focus_head, lesson.focus))
-    earned = {r.head: r for r in lesson.relations if r.labelled and r.layer == lesson.layer}
+    earned = {head: r for (layer, head), r in earned_relations(lesson.relations).items() if layer == lesson.layer}
     not_measured = _note(words, None, words.text("evidence-not-measured", {}), "headline-not-measured")
     heads = (tuple(
         _note(words, earned[h].relation, _relation_evidence(earned[h], words)) if h in earned else not_measured
