@@ -491,9 +491,10 @@ def relation_heads_of(model, sentences: Sequence[ProbeSentence] | None = None) -
 def head_table_of(model, sentences: Sequence[ProbeSentence] | None = None) -> dict:
     """Every MiniLM head (layer, head 0-based) with its label and measures, ready for JSON.
 
-    ``label``: the relation the head earned under the label rule (``earned_relations``), else its surface signature label from ``analysis`` (e.g. "previous-token"), else None. Only
-    the head chosen for a relation on the selection half can earn it: labelling every head that clears the
-    rule on the report half would be choosing on the report half. ``measures``: the surface signatures
+    ``label``: the relation the head earned under the label rule (``earned_relations``), else its surface
+    signature label from ``analysis`` (e.g. "previous-token"), else None. Only the head chosen for a relation on
+    the selection half can earn it: labelling every head that clears the rule on the report half would be
+    choosing on the report half. ``measures``: the surface signatures
     (mean over the shipped sentences) and, per relation, the head's held-out accuracy.
     """
     from .analysis import SIGNATURES, corpus_profiles_of

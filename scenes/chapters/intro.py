@@ -368,7 +368,8 @@ class IntroScene(LessonScene):
                              model=L.model_name, shown=n_heads, n_head=L.n_head)
         note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)
         note.next_to(row, DOWN, buff=style.GAP_RESULT if row.note is not None else style.GAP_ITEM)
-        case, values = where_heads_look(L.tokens[chip.key] for chip in chips)
+        # Counted over the whole row (a long sentence draws only a window of it): true of the model, not the window.
+        case, values = where_heads_look(L.tokens[k] for k in L.focus_reads[:n_heads])
         with self.beat(OWN_SENTENCE_IDS[case], word=L.tokens[f], shown=n_heads, **values):
             self.play(FadeIn(row, shift=UP * 0.2), Create(focus), run_time=style.SHORT)
             self.play(LaggedStart(*(Create(a) for a in arcs), lag_ratio=0.05), FadeIn(chips), FadeIn(note),

@@ -160,8 +160,7 @@ class OutputProjectionScene(LessonScene):
     def add_and_norm(self):
         L, q = self.lesson, self.state.q
         row = L.normed[q].double()  # the row drawn: LayerNorm's output, the model's gain and bias applied
-        learned = bool(L.model.attention_norm(L.layer or 0))  # MiniLM's LayerNorm has them; the toy's has none
-        with self.beat("add-and-norm" if learned else "add-and-norm-plain", word=L.tokens[q],
+        with self.beat("add-and-norm" if L.norm_learned else "add-and-norm-plain", word=L.tokens[q],
                        mean=float(row.mean()), variance=float(row.var(unbiased=False))):
             self.play(FadeIn(self.state.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
 

@@ -116,12 +116,12 @@ class ParallelHeadsScene(LessonScene):
         th, L = self.theme, self.lesson
         f = min(L.focus, self.state.grids[0].n_queries - 1)
         boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=style.GAP_HAIR) for g in self.state.grids))
-        tops, keys = VGroup(), []
+        tops = VGroup()
         for i, g in enumerate(self.state.grids):
             k = int(L.trace.weights[i, f, : g.n_keys].argmax())
-            keys.append(L.tokens[k])
             tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=style.GAP_NONE, color=th.text).set_stroke(width=2))
-        case, values = where_heads_look(keys)
+        # Counted over the whole row (a long sentence draws only a window of it): true of the model, not the window.
+        case, values = where_heads_look(L.tokens[k] for k in L.focus_reads[: len(tops)])
         with self.beat(SAME_QUERY_IDS[case], word=L.tokens[f], n_head=len(tops), **values):
             self.play(Create(boxes), run_time=style.BEAT)
             self.play(Create(tops), run_time=style.SHORT)

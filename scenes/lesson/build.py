@@ -39,7 +39,7 @@ from mha_core.relations import RelationResult, best_head_of, relation_heads_of, 
 
 from .chapters import chapter, chapter_number
 from .config import LessonConfig
-from .focus import pick_focus
+from .focus import SPECIAL, pick_focus
 from .gallery import Gallery, build_gallery
 from .induction import Induction, build_induction
 from .relationships import Relationships, build_relationships
@@ -107,6 +107,7 @@ DERIVED = {
     "tokens": ("trace",), "n_head": ("trace",), "d_model": ("trace",), "d_head": ("trace",),
     "head_writes": ("mha", "trace"), "copies_output_change": ("copies", "trace"), "b_O": ("mha",),
     "strongest_link": ("trace", "focus"), "focus_reads": ("trace", "focus"), "model_name": ("layer",),
+    "norm_learned": ("layer",),
 }
 # The data a Lesson computes, each on first use: ``render concat`` builds no gallery.
 DATA = ("mha", "trace", "focus", "focus_head", "focus_relation", "layer", "copied_head", "copies", "js", "copies_js",
@@ -245,12 +246,20 @@ class Lesson:
     def normed(self) -> torch.Tensor:
         return self._add_and_norm[1]
 
+    @property
+    def norm_learned(self) -> bool:
+        """Whether the Add & Norm shown applies a learned gain and bias (MiniLM's LayerNorm; the toy has none)."""
+        return bool(self._norm)
+
+    @property
+    def _norm(self) -> dict:
+        # MiniLM's Add & Norm has its own learned gain and bias; the toy's is the plain normalisation.
+        return self.model.attention_norm(self.layer or 0)
+
     @cached_property
     def _add_and_norm(self) -> tuple[torch.Tensor, torch.Tensor]:
-        # MiniLM's Add & Norm has its own learned gain and bias; the toy's is the plain normalisation.
-        norm = self.model.attention_norm(self.layer or 0)
         with torch.no_grad():
-            residual, normed = add_and_norm(self.trace.x, self.trace.output, **norm)
+            residual, normed = add_and_norm(self.trace.x, self.trace.output, **self._norm)
         return residual.detach().cpu(), normed.detach().cpu()
 
     # -- the measured chapters --------------------------------------------------------------------------------
@@ -370,7 +379,7 @@ class Lesson:
         sentence's words (its own position, [CLS] and [SEP] left out: parked attention is not a link)."""
         row = weights[self.focus].detach().to("cpu", torch.float64).clone()
         for k, token in enumerate(self.tokens):
-            if k == self.focus or token in ("[CLS]", "[SEP]"):
+            if k == self.focus or token in SPECIAL:
                 row[k] = -1.0
         k = int(row.argmax())
         return k, float(weights[self.focus, k])

@@ -31,7 +31,7 @@ def pick_focus(tokens, labelled: tuple[str, ...] = ()) -> int:
     return 0
 
 
-SPECIAL = ("[CLS]", "[SEP]")
+SPECIAL = ("[CLS]", "[SEP]")  # the tokens BERT adds around a sentence: where attention parks, not words
 
 
 def where_heads_look(keys) -> tuple[str, dict]:
