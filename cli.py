@@ -170,7 +170,7 @@ def main() -> None:
 @lesson_options(keys=MODEL_KEYS, extra={"model": ("induction",)})
 @click.option("--tokens", default=None,
               help="With --model induction: the sequence to trace, as syllables or token ids (\"ba ko mi ba\" or "
-                   "\"0 38 46 0\"). Default: the lesson's example, a random segment then the same again.")
+                   "\"0 38 46 0\"). Default: the lesson's example, random syllables, a segment, then the same segment again.")
 @click.option("--digits", type=click.IntRange(0, 8), default=2, show_default=True, help="Decimals shown in tables.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables.")
 @click.option("--save", type=click.Path(path_type=Path, dir_okay=False),
@@ -376,12 +376,12 @@ def heads(model, as_json, device):
 @click.option("--steps", type=click.IntRange(1, 1_000_000), default=None,
               help="Training steps. Default: those the shipped weights were trained with.")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None,
-              help="Seed of the weights, the language and the batches. Default: the shipped weights' seed.")
+              help="Seed of the weights and the batches. Default: the shipped weights' seed.")
 @click.option("--force", is_flag=True, help="Overwrite those three files if they exist in --out.")
 def train(what, out, steps, seed, force):
     """Train the small causal model of the induction chapter from scratch (CPU, seeded), then measure its heads.
 
-    It learns next-token prediction on sequences of a random Markov language with one segment repeated;
+    It learns next-token prediction on sequences of random tokens in which a segment is repeated;
     nothing in the objective names a head. Writes only the three files named under --out.
     """
     from dataclasses import replace

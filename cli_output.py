@@ -285,8 +285,10 @@ def _induction_heads_table(scores, layer: int | None = None, shown: list[int] | 
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(f"Heads measured on {scores.test['sequences']} held-out sequences (a random segment of "
-                               f"{scores.test['segment']} tokens, then the same again); numbered from 1"),
+    shortest, longest = scores.segment_range
+    segment = str(shortest) if shortest == longest else f"{shortest}–{longest}"
+    table = Table(title=escape(f"Heads measured on {scores.test['sequences']} held-out sequences (random tokens: a "
+                               f"segment of {segment} tokens, then the same again); numbered from 1"),
                   title_justify="left")
     for col in ("layer", "head", "previous token", "two back", "induction", "zeroed: induction",
                 "zeroed: 2nd-copy loss", "label"):

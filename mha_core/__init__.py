@@ -15,8 +15,8 @@ __version__ = "0.1.0"
 # ~2 s import: the CLI's --version, config checks and an unchanged render stay fast.
 _EXPORTS = {
     "analysis": ("HeadProfile", "HeadSignature", "copies_of_one_head", "corpus_profiles_of",
-                 "corpus_sentences", "head_ablation", "head_distances", "head_signatures", "profile_heads",
-                 "without_heads"),
+                 "corpus_sentences", "flat_view", "head_ablation", "head_distances", "head_signatures", "KeyPlane", "key_plane",
+                 "profile_heads", "without_heads"),
     "ablation": ("CopiesEffect", "Redundancy", "copies_effect_of", "embedding_shift", "head_redundancy_of"),
     "attention": ("MultiHeadAttention", "resolve_mask"),
     "block": ("add_and_norm",),

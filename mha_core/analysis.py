@@ -309,6 +309,59 @@ def head_distances(trace_or_weights: AttentionTrace | torch.Tensor) -> torch.Ten
     return (dist + dist.T) / 2  # exact symmetry despite rounding
 
 
+# -- one head's query/key space, drawn flat --------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyPlane:
+    """One query and the keys it is compared with, projected onto a plane of the head's d_k-dimensional space.
+
+    ``across`` is the query's own direction, so a key's first coordinate times ``query_norm`` is exactly its
+    score q·k (the projection keeps every score); ``up`` is the direction, orthogonal to the query, along which
+    the keys differ most (their first principal direction there). The other d_k - 2 directions are not drawn.
+    """
+
+    keys: torch.Tensor  # [key, 2]: (along the query, along `up`)
+    query_norm: float  # ‖q‖
+
+
+def key_plane(q: torch.Tensor, k: torch.Tensor) -> KeyPlane:
+    """``q`` [d_head] (one query), ``k`` [key, d_head] (the keys it may see) -> their ``KeyPlane``."""
+    norm = float(q.detach().double().norm())
+    if norm == 0:
+        raise ValueError("a zero query has no direction to project on.")
+    return KeyPlane(flat_view(k, q), norm)
+
+
+def flat_view(vectors: torch.Tensor, across: torch.Tensor, up: torch.Tensor | None = None) -> torch.Tensor:
+    """``vectors`` [n, d] projected onto a plane -> [n, 2] coordinates.
+
+    The plane's first axis is ``across``'s direction; its second is the part of ``up`` orthogonal to it, or,
+    without ``up``, the direction orthogonal to ``across`` along which the vectors differ most (their first
+    principal direction there, oriented so that they lie mostly on its positive side). The projection is
+    linear, so sums survive it: the flat view of a sum is the sum of the flat views (an arrow chain drawn tip
+    to tail ends where the summed vector's arrow ends).
+    """
+    vectors, across = vectors.detach().to("cpu", torch.float64), across.detach().to("cpu", torch.float64)
+    e1 = across / across.norm()
+    rest = vectors - (vectors @ e1)[:, None] * e1  # [n, d]: each vector with its part along `across` removed
+    if up is not None:
+        up = up.detach().to("cpu", torch.float64)
+        e2 = up - (up @ e1) * e1
+    elif rest.shape[0] > 1:
+        e2 = torch.linalg.svd(rest - rest.mean(0), full_matrices=False).Vh[0]
+    else:
+        e2 = rest[0]
+    if e2.norm() < 1e-9:  # nothing but `across`: any direction orthogonal to it will do
+        e2 = torch.zeros_like(e1)
+        e2[int(e1.abs().argmin())] = 1.0
+        e2 = e2 - (e2 @ e1) * e1
+    e2 = e2 / e2.norm()
+    if up is None and float((rest @ e2).sum()) < 0:
+        e2 = -e2
+    return vectors @ torch.stack([e1, e2], dim=-1)  # [n, 2]
+
+
 # -- how useful is each head ---------------------------------------------------
 
 

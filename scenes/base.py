@@ -125,7 +125,8 @@ class LessonScene(Scene):
         yield timing
         speech, seconds = timing.speech, timing.seconds
         new_text = sum(len(s) for s in _texts(self.mobjects) - on_screen)
-        # On-screen words are read while the voice speaks, a little slower than captions alone.
+        # New on-screen words are skimmed while the voice speaks (style.ON_SCREEN_RATE); the picture holds until
+        # they have been, if that takes longer than the speech.
         needed = max(seconds, style.reading_time_on_screen(new_text) * self.pacing) + style.SETTLE * self.pacing
         self._hold_until, self._burned = start + needed, burned  # held by the next play, beat or the end
         self._speech_end = start + seconds
@@ -222,7 +223,8 @@ def _texts(mobjects) -> set[str]:
     found = set()
     for mob in mobjects:
         for part in mob.get_family():
-            text = getattr(part, "text", None) if isinstance(part, Text) else None
+            # Manim keeps a Text's words with their spaces in original_text (its .text has none).
+            text = getattr(part, "original_text", None) if isinstance(part, Text) else None
             if text and any(c.isalpha() for c in text) and len(text.split()) >= 3:
                 found.add(text)
     return found

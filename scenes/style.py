@@ -5,8 +5,11 @@ Every colour a scene draws comes from a ``Theme`` (``style.theme("dark")`` or
 parts never fall back to it.
 
 Colour choices:
-- heads: Okabe-Ito and Paul Tol palettes (colour-blind safe), darker shades on
-  the light theme so that thin strokes and labels keep their contrast;
+- heads: 12 colours per theme, one per head number in every chapter, chosen (farthest-point search over
+  sRGB) to stay apart for normal vision and simulated protan, deutan and tritan vision (CIELAB distance
+  at least 12, Machado et al. 2009), apart from the role, sign and accent colours (so a colour names
+  one head and nothing else), and to keep a WCAG contrast of 4.5:1 on the background and on cards;
+  a head's number is always drawn beside its colour (tests/test_colours.py checks all of it);
 - signed numbers: a blue/orange diverging pair (safe for red-green colour blindness);
 - attention weights: one sequential scale pinned to [0, 1] in every chapter
   (viridis on dark, white-to-blue on light), so patterns are comparable.
@@ -73,10 +76,13 @@ WEIGHT_LEVELS = 32  # shades of the weight scale in binned (overview) attention 
 
 BEAT = 1.2  # a typical animation
 SHORT = 0.6
-BEAT_PAUSE = 0.4  # silence between one beat's speech and the next
+BEAT_PAUSE = 1.0  # silence between one beat's speech and the next: room to look at what was just shown
 SETTLE = 0.3  # the picture rests a moment after the voice stops, before anything else moves
 READING_RATE = 18.0  # characters per second a caption is comfortably read at (silent lessons)
-ON_SCREEN_RATE = 14.0  # characters per second of new on-screen words, read while the voice speaks
+# Characters per second of new on-screen words (three or more at a time), skimmed while the voice speaks: the
+# screen labels what the voice explains, so it is skimmed faster than a caption is read; a beat whose new words
+# take longer than its speech holds the picture until they have been (scenes/base.py).
+ON_SCREEN_RATE = 24.0
 
 
 def reading_time(text: str) -> float:
@@ -106,7 +112,7 @@ class Theme:
     panel: str  # card backgrounds
     highlight: str  # the sweep / focus frame
     roles: dict  # "Q" | "K" | "V" | "O" | "X" -> colour
-    heads: tuple  # one colour per head (cycled beyond its length)
+    heads: tuple  # one colour per head number (cycled beyond its length)
     positive: str
     negative: str
     scale: tuple  # attention-weight colour stops for 0 .. 1
@@ -145,8 +151,8 @@ DARK = Theme(
     highlight="#FFD166",
     roles={"Q": "#F5B041", "K": "#56B4E9", "V": "#5FD38D", "O": "#D291E0", "X": "#ECEFF4"},
     heads=(
-        "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#CC79A7", "#D55E00",
-        "#77AADD", "#44BB99", "#EE8866", "#BBCC33", "#FFAABB", "#99DDFF",
+        "#799E0C", "#00F3F3", "#C27986", "#6D86FF", "#DBE7AA", "#E755B6",
+        "#AA9E61", "#AAAAFF", "#9EE76D", "#FFAAB6", "#FF86C2", "#DBC23D",
     ),
     positive="#FF9F45",
     negative="#5AB4FF",
@@ -162,12 +168,12 @@ LIGHT = Theme(
     grid="#B8C0CC",
     panel="#F3F5F8",
     highlight="#C2410C",
-    roles={"Q": "#B35C00", "K": "#0B62A4", "V": "#137A3A", "O": "#8E3A96", "X": "#1C2128"},
+    roles={"Q": "#A65300", "K": "#0B62A4", "V": "#137A3A", "O": "#8E3A96", "X": "#1C2128"},
     heads=(
-        "#C77700", "#0072B2", "#009E73", "#8A7D00", "#B4508F", "#D55E00",
-        "#332288", "#117733", "#882255", "#44AA99", "#999933", "#AA4499",
+        "#6D2431", "#0031B6", "#796D00", "#CE0086", "#3D4900", "#7955C2",
+        "#AA4949", "#6D0086", "#1861E7", "#793D61", "#493161", "#8655AA",
     ),
-    positive="#C25400",
+    positive="#B34D00",
     negative="#0061B5",
     scale=("#F4F7FB", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B"),  # Blues, lightest stop ~ background
     warn="#C62828",

@@ -18,7 +18,7 @@ from mha_core import (
     profile_heads,
     trace_sentence,
 )
-from mha_core.analysis import SHARE_THRESHOLD, is_punctuation
+from mha_core.analysis import SHARE_THRESHOLD, flat_view, is_punctuation, key_plane
 
 
 def pattern_trace(weights, tokens=None, mask=None) -> AttentionTrace:
@@ -140,6 +140,37 @@ def test_js_distance_by_hand():
     # p = (1, 0), q = (0.5, 0.5): m = (0.75, 0.25)
     jsd = (math.log(1 / 0.75) + 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)) / 2 / math.log(2)
     assert D[0, 2] == pytest.approx(math.sqrt(jsd))
+
+
+def test_key_plane_keeps_every_score_exactly():
+    """Across is the query's direction: a key's first coordinate times ‖q‖ is its score q·k; up is a unit direction
+    orthogonal to the query, along which the keys spread most (no other unit direction orthogonal to q beats it)."""
+    gen = torch.Generator().manual_seed(3)
+    q, k = torch.randn(8, generator=gen, dtype=torch.float64), torch.randn(6, 8, generator=gen, dtype=torch.float64)
+    plane = key_plane(q, k)
+    assert plane.keys.shape == (6, 2)
+    assert plane.query_norm == pytest.approx(float(q.norm()))
+    assert torch.allclose(plane.keys[:, 0] * plane.query_norm, k @ q, atol=1e-12)
+    rest = k - (k @ q / q.norm())[:, None] * (q / q.norm())  # the keys with their part along q removed
+    assert float(plane.keys[:, 1].square().sum()) <= float(rest.square().sum()) + 1e-12  # a projection: no growth
+    spread = float(plane.keys[:, 1].var())
+    for _ in range(200):  # any other direction orthogonal to q spreads the keys less
+        u = torch.randn(8, generator=gen, dtype=torch.float64)
+        u = u - (u @ q) / (q @ q) * q
+        assert float((rest @ (u / u.norm())).var()) <= spread + 1e-9
+    with pytest.raises(ValueError, match="zero query"):
+        key_plane(torch.zeros(8), k)
+
+
+def test_flat_view_keeps_sums_and_its_two_directions():
+    gen = torch.Generator().manual_seed(5)
+    parts_, x = torch.randn(12, 16, generator=gen, dtype=torch.float64), torch.randn(16, generator=gen, dtype=torch.float64)
+    total = parts_.sum(0)
+    flat = flat_view(torch.cat([parts_, total[None], x[None]]), total, x)
+    assert torch.allclose(flat[:12].sum(0), flat[12], atol=1e-12)  # the chain ends where the sum's arrow ends
+    assert flat[12, 1] == pytest.approx(0.0, abs=1e-12) and flat[12, 0] == pytest.approx(float(total.norm()))
+    assert float(flat[13].norm()) == pytest.approx(float(x.norm()))  # x lies in the plane: drawn at full length
+    assert torch.allclose(flat_view(x[None], x, x), torch.tensor([[float(x.norm()), 0.0]], dtype=torch.float64))
 
 
 def test_copies_of_one_head_give_identical_patterns():

@@ -33,10 +33,12 @@ from scenes.chapters import CHAPTERS
 from scenes.lesson.config import LessonConfig
 from scenes.lesson.induction import build_induction
 
-# What the README promises of the shipped model on any fresh set of held-out sequences.
+# What the README promises of the shipped model on any fresh set of held-out sequences: the previous-token head's
+# score, the best induction head's, the second copy's loss as a share of the first's at most, and the induction
+# heads' score with the previous-token head zeroed.
 PREVIOUS_AT_LEAST = 0.9
-INDUCTION_AT_LEAST = 0.4
-SECOND_COPY_LOSS_AT_MOST = 1.6
+INDUCTION_AT_LEAST = 0.8
+SECOND_COPY_LOSS_SHARE = 1 / 3
 CIRCUIT_INDUCTION_AT_MOST = 0.1
 
 
@@ -49,6 +51,23 @@ def model():
 def fresh(model):
     """The shipped model measured on 256 sequences it was neither trained nor first measured on."""
     return measure(model, repeated_sequences(seed=12345))
+
+
+def test_the_held_out_set_is_random_tokens_with_a_repeat_after_a_random_prefix():
+    test = repeated_sequences()
+    assert torch.equal(test.tokens, repeated_sequences().tokens)  # seeded: the same every time
+    assert not torch.equal(test.tokens, repeated_sequences(seed=12345).tokens)
+    assert test.tokens.shape == (induction.TEST_SEQUENCES, 64)
+    T, P = test.segment, test.prefix
+    assert (int(T.min()), int(T.max())) == (5, 20) and len(set(T.tolist())) == 16
+    assert int(P.min()) >= 1 and bool((P + 2 * T <= 64).all()) and len(set(P.tolist())) > 20
+    for row, p, t in zip(test.tokens, P.tolist(), T.tolist()):
+        assert torch.equal(row[p:p + t], row[p + t:p + 2 * t])
+    counts = torch.bincount(test.tokens.flatten(), minlength=64).double()  # uniformly random tokens
+    assert counts.min() > 0.7 * counts.mean()
+    assert induction.TEST_SEED != InductionConfig().seed + 1  # not the training batches' generator
+    with pytest.raises(ValueError, match="do not repeat"):
+        induction.Repeats(test.tokens.flip(-1), P, T)
 
 
 @pytest.fixture
@@ -133,16 +152,19 @@ def test_fresh_held_out_sequences_clear_the_readme_thresholds(model, fresh):
     assert fresh.induction_heads == model.induction_heads
     (pl, ph), = fresh.previous_token_heads
     assert fresh.previous_token[pl][ph] >= PREVIOUS_AT_LEAST
-    assert all(fresh.induction[l][h] >= INDUCTION_AT_LEAST for l, h in fresh.induction_heads)
+    assert max(fresh.induction[l][h] for l, h in fresh.induction_heads) >= INDUCTION_AT_LEAST
     # In-context learning: the repeat is predicted far better than the first copy.
-    assert fresh.loss_second <= SECOND_COPY_LOSS_AT_MOST < fresh.loss_first
+    assert fresh.loss_second < SECOND_COPY_LOSS_SHARE * fresh.loss_first
+    # One token or two: what the chapter says holds on these sequences too.
+    assert fresh.one_token_enough == model.scores.one_token_enough
     # The circuit: without the previous-token head the induction heads lose their target ...
     assert fresh.circuit["zeroed"] == [[pl, ph]]
     assert fresh.circuit["induction"] <= CIRCUIT_INDUCTION_AT_MOST
-    assert fresh.circuit["loss_second"] > fresh.loss_first - 0.2
-    # ... while a layer-1 head with no label, zeroed the same way, leaves them most of it (the baseline).
+    assert fresh.circuit["loss_second"] > 0.8 * fresh.loss_first  # near the first copy's: back to guessing
+    # ... while a layer-1 head with no label, zeroed the same way, leaves them more than half of it (the chapter
+    # names a head whose zeroing takes half away as part of the circuit).
     unlabelled = [h for h in range(model.n_head) if fresh.label(0, h) is None]
-    assert unlabelled and all(fresh.zeroed_induction[0][h] > 0.8 * fresh.induction_mean for h in unlabelled)
+    assert unlabelled and all(fresh.zeroed_induction[0][h] > 0.5 * fresh.induction_mean for h in unlabelled)
 
 
 def test_labels_need_the_score_and_the_margin_over_an_even_spread():
@@ -160,16 +182,19 @@ def test_an_untrained_model_earns_no_labels():
 # -- training ----------------------------------------------------------------------------------------
 
 
-def test_a_short_training_run_learns_a_previous_token_head():
-    """The training code, on a tiny configuration (a second of CPU): not the full training."""
-    config = InductionConfig(vocab_size=16, d_model=32, n_head=1, n_layer=1, n_ctx=32, steps=400, batch=32,
-                             repeat_min=4, repeat_max=12)
-    test = repeated_sequences(64, 12, vocab_size=16, seed=1)
+def test_a_short_training_run_learns_to_copy_the_repeat():
+    """The training code, on a tiny configuration (a few seconds of CPU): not the full training. So small a model
+    finds the repeat another way (a layer-1 head that looks at the earlier copy of the current token), with no
+    previous-token head: the shipped model's circuit is checked on its own weights above."""
+    config = InductionConfig(vocab_size=16, d_model=32, n_head=1, n_layer=2, n_ctx=24, steps=600, batch=32, lr=0.02,
+                             repeat_min=4, repeat_max=10)
+    test = repeated_sequences(64, 24, vocab_size=16, seed=1, segment_min=4, segment_max=10)
     before = measure(InductionModel(config), test)
     after = measure(train(config), test)
-    assert before.previous_token_heads == []
-    assert after.previous_token_heads == [(0, 0)]
-    assert after.previous_token[0][0] > 3 * before.previous_token[0][0]
+    assert before.induction_heads == []
+    assert after.induction_heads == [(1, 0)]
+    assert after.induction[1][0] > 3 * before.induction[1][0]
+    assert after.loss_second < after.loss_first / 2 < before.loss_second / 2
 
 
 def test_training_is_seeded():
@@ -182,13 +207,18 @@ def test_training_is_seeded():
 def test_the_training_data_repeats_a_segment():
     config = InductionConfig(batch=16)
     gen = torch.Generator().manual_seed(0)
-    batch = induction.training_batch(config, induction.markov_table(config), gen)
+    batch = induction.training_batch(config, gen)
     assert batch.shape == (16, config.n_ctx)
     for row in batch.tolist():
-        # Some stretch of repeat_min tokens occurs twice, not overlapping.
-        n, m = len(row), config.repeat_min
-        seen = {tuple(row[i:i + m]): i for i in range(n - m + 1)}
-        assert any(seen[tuple(row[i:i + m])] >= i + m for i in range(n - m + 1))
+        # A segment of repeat_min to repeat_max tokens, after a prefix of at least one token, written again right
+        # after itself.
+        n = len(row)
+        assert any(row[start + period:start + 2 * period] == row[start:start + period]
+                   for period in range(config.repeat_min, config.repeat_max + 1)
+                   for start in range(1, n - 2 * period + 1))
+    # Uniformly random tokens around the copies: every token about equally often.
+    counts = torch.bincount(batch.flatten(), minlength=config.vocab_size).double()
+    assert counts.min() > 0.3 * counts.mean()
 
 
 # -- the command line -------------------------------------------------------------------------------------
@@ -335,5 +365,10 @@ def test_the_chapter_says_the_measured_numbers(chapter):
                   S.induction_mean, S.circuit["induction"], S.circuit["loss_second"], S.p_by_position[0],
                   S.p_by_position[-1], *I.p_at(I.query)):
         assert style.fmt(value) in said, value
+    # One token or two, as measured: the right next token's probability right after the first repeated token.
+    assert ("One matching token is enough" in said) == S.one_token_enough
+    assert ("two tokens, not one" in said) == (not S.one_token_enough)
+    if not S.one_token_enough:
+        assert style.fmt(S.p_by_position[1]) in said
     assert f"layer 1, head {ph + 1}" in said and f"layer 2, head {ih + 1}" in said
     assert "own prompt" in said

@@ -164,6 +164,16 @@ def test_every_caption_lies_inside_its_beats_speech(lesson):
         assert " ".join(" ".join(c.text.split()) for c in ch.cues) == said
 
 
+def test_new_words_on_screen_are_read_with_their_spaces():
+    """A beat holds the picture until new on-screen words (three or more) have been skimmed: they are counted
+    from each Text's words as written (Manim's Text.text drops the spaces, so nothing ever counted as words)."""
+    from manim import Text, VGroup
+
+    from scenes.base import _texts
+
+    assert _texts([VGroup(Text("what copies lose"), Text("two words"), Text("0.81"))]) == {"what copies lose"}
+
+
 def test_captions_split_at_sentences_and_share_them_by_length():
     beat = Beat(start=1.0, end=7.0, text="A first sentence here. And then a much longer second sentence follows it.",
                 spoken="", sentences=(2.0, 6.0))

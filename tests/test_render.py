@@ -99,6 +99,26 @@ def test_the_lesson_lasts_eight_to_twelve_minutes(rendered):
     assert 8 * 60 <= total <= 12 * 60, f"{total:.0f} s"
 
 
+# Room to think (issue 23): spoken words per minute of runtime, the share of the runtime the voice speaks,
+# and the longest a single beat speaks without a pause.
+WORDS_PER_MINUTE, SPEECH_SHARE, LONGEST_BEAT = 140, 0.85, 14.0
+
+
+def test_the_lesson_leaves_room_to_think(rendered):
+    """At pacing 1 the voice leaves silences to look at what was just shown: no more than 140 spoken words per
+    minute, speech at most 85% of the runtime, no beat speaking longer than 14 s."""
+    if rendered.voice.kind == "none":
+        pytest.skip("no voice installed: a silent lesson's beats last as long as their captions take to read")
+    beats = [(c.chapter_id, b) for c in rendered.chapters for b in c.beats]
+    total = sum(c.duration for c in rendered.chapters)
+    words = sum(len(b.spoken.split()) for _, b in beats)
+    speech = sum(b.end - b.start for _, b in beats)
+    assert 60 * words / total <= WORDS_PER_MINUTE, f"{60 * words / total:.0f} words per minute ({words} in {total:.0f} s)"
+    assert speech / total <= SPEECH_SHARE, f"speech fills {speech / total:.0%} of the lesson"
+    long = [f"{cid}: {b.end - b.start:.1f} s, {b.text[:60]!r}" for cid, b in beats if b.end - b.start > LONGEST_BEAT]
+    assert not long, "beats speaking too long: " + "; ".join(long)
+
+
 @pytest.mark.parametrize("chapter_id", CHAPTER_IDS)
 def test_chapter_video(rendered, chapter_id):
     ch = next(c for c in rendered.chapters if c.chapter_id == chapter_id)

@@ -102,17 +102,28 @@ def test_output_projection_shows_W_O_and_one_token_through_it(scenes, lesson):
 
 
 def test_output_projection_per_head_writes_sum_to_the_output(scenes, lesson):
-    s, t, q = scenes["output-projection"], lesson.trace, lesson.focus
-    from mha_core.sizes import shown_indices
-    from scenes.chapters.output_projection import MAX_WRITE_ROWS
+    """Each head's write is an arrow drawn flat from the trace; tip to tail they end where the output's arrow ends,
+    and the output, moved onto x, ends where the residual's arrow ends."""
+    from mha_core.analysis import flat_view
 
-    rows = [r for r in s.writes.rows if hasattr(r, "_entries")]
-    drawn = [h for h in shown_indices(lesson.n_head, MAX_WRITE_ROWS) if h is not None]
-    expected = [lesson.head_writes[h, q] for h in drawn] + [lesson.b_O, t.output[q]]
-    assert len(rows) == len(expected)
-    for row, values in zip(rows, expected):
-        assert_row(row, values)
-    assert torch.allclose(lesson.head_writes[:, q].sum(0) + lesson.b_O, t.output[q], atol=1e-5)
+    s, t, q = scenes["output-projection"], lesson.trace, lesson.focus
+    writes = [*lesson.head_writes[:, q], lesson.b_O]
+    assert torch.allclose(torch.stack(writes).sum(0), t.output[q], atol=1e-5)
+    flat = flat_view(torch.stack(writes), t.output[q]).numpy()
+    chain = s.writes
+    assert len(chain.arrows) == len(writes) == lesson.n_head + 1
+    for arrow, step in zip(chain.arrows, flat):
+        drawn = (arrow.get_end() - arrow.get_start())[:2] / s.scale
+        assert np.allclose(drawn, step, atol=0.02 * max(1.0, float(np.abs(step).max()))), (drawn, step)
+    assert set(chain.names) <= set(range(len(writes))) and chain.names, "arrows long enough carry their head's number"
+    for i, name in chain.names.items():
+        if i < lesson.n_head:
+            assert name.text == str(i + 1) and name.color == style.theme("dark").head(i)
+    output, residual, x = s.output_arrow[0], s.residual_arrow[0], s.x_arrow[0]
+    assert np.allclose(output.get_start(), x.get_end(), atol=0.02)  # the update moved onto the word's vector
+    assert np.allclose(output.get_end(), residual.get_end(), atol=0.05)  # and they add up to the residual
+    out, xx, res = flat_view(torch.stack([t.output[q], t.x[q], lesson.residual[q]]), t.output[q], t.x[q]).numpy()
+    assert np.allclose(out + xx, res, atol=1e-6)
 
 
 def test_output_projection_residual_and_norm(scenes, lesson):

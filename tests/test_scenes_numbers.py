@@ -110,6 +110,38 @@ def test_split_heads_block_is_the_same_numbers(lesson, scenes):
         assert mob.value == pytest.approx(float(mha.head_weights("Q").detach()[0, i, j]), abs=1e-7)  # ... is head 1's
 
 
+def test_each_heads_space_is_drawn_from_its_trace(lesson, scenes, headless):
+    """The two planes: further right is a higher score (across is exact), the reach written is the top key's
+    score, each weight is the trace's, each dot's area grows with its weight, and the beats say those numbers."""
+    scene, f, keys = scenes["split-heads"], lesson.focus, lesson.visible_keys()
+    a, b = lesson.focus_head, lesson.contrast_head
+    assert b is not None and b != a
+    link, _ = lesson.strongest_link(lesson.trace.weights[a])
+    assert lesson.tokens[lesson.focus_reads[b]] not in ("[CLS]", "[SEP]") and lesson.focus_reads[b] != link
+    said = " ".join(beat.text for beat in headless({}, "dark", "split-heads").beats)
+    for panel, sized, head in zip(scene.spaces, scene.sized, (a, b)):
+        scores = lesson.trace.scaled[head, f, keys].double()
+        weights = lesson.trace.weights[head, f, keys].double()
+        x = torch.tensor([dot.get_x() for dot in panel.dots], dtype=torch.float64)
+        for i in range(len(keys)):
+            for j in range(len(keys)):
+                if scores[i] > scores[j] + 1e-6:
+                    assert x[i] > x[j], (lesson.tokens[keys[i]], lesson.tokens[keys[j]])
+        assert panel.top == int(scores.argmax()) == int(weights.argmax())
+        shown(panel.reach, float(scores[panel.top]))
+        assert panel.weights, "some keys carry their weight"
+        for i, label in panel.weights.items():
+            shown(label, float(weights[i]))
+            assert panel.names[i].text == lesson.tokens[keys[i]]
+        radii = torch.tensor([dot.width / 2 for dot in sized], dtype=torch.float64)
+        big = weights > 0.05
+        assert torch.allclose(radii[big] ** 2 / weights[big], (radii[big] ** 2 / weights[big])[0], rtol=0.02)
+        top = lesson.tokens[keys[panel.top]]
+        assert f"“{top}” reaches furthest, {style.fmt(float(scores[panel.top]))}" in said or \
+            f"“{top}”, {style.fmt(float(scores[panel.top]))}" in said
+        assert f"gives “{top}” {style.fmt(float(weights[panel.top]))}" in said
+
+
 def test_failure_trap_distances_are_computed(lesson, scenes):
     scene = scenes["split-heads"]
     h = lesson.n_head
@@ -393,5 +425,5 @@ def test_the_copies_line_says_where_the_copies_put_the_weight(lesson, headless):
     [CLS] had 0.81)."""
     row = lesson.copies.weights[0, lesson.focus]
     top = int(row.argmax())
-    said = next(b.text for b in headless({}, "dark", "split-heads").beats if b.text.startswith("The link"))
-    assert f"puts {style.fmt(float(row[top]))} on “{lesson.tokens[top]}”" in said
+    said = next(b.text for b in headless({}, "dark", "split-heads").beats if b.text.startswith("In the real layer"))
+    assert f"{style.fmt(float(row[top]))} to “{lesson.tokens[top]}”" in said

@@ -1,4 +1,4 @@
-"""Chapter 7 — concatenate: the h head outputs side by side, back to the model width.
+"""Chapter 6 — concatenate: the h head outputs side by side, back to the model width.
 
 Storyboard: the head outputs, each n × d_k in its head's colour, apart -> they
 slide together into one n × d matrix (the real numbers of Concat) -> braces count

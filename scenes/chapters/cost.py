@@ -1,4 +1,4 @@
-"""Chapter 9 — what heads cost, and what they are worth.
+"""Chapter 8 — what heads cost, and what they are worth.
 
 Storyboard: parameters: four d × d matrices, 4d², whatever h is (heads cut the same
 matrices into column blocks) -> multiply-adds per stage for the live h and for h = 1

@@ -1,4 +1,4 @@
-"""Chapter 6 — head outputs: each head turns its weights into a weighted sum of its value rows.
+"""Chapter 5 — head outputs: each head turns its weights into a weighted sum of its value rows.
 
 Storyboard: head_i = A_i V_i (the sum itself was worked through in "one head") -> the focus
 word in every head: a different weight row, a different output, and how many different

@@ -1,8 +1,8 @@
-"""Chapter 6 — induction heads: [A][B] ... [A] -> [B], in a small causal model this project trained.
+"""Chapter 10 — induction heads: [A][B] ... [A] -> [B], in a small causal model this project trained.
 
 Storyboard (``lesson.induction``): why another model (the encoder reads both ways; a causal model trained
 here on next-token prediction over sequences with repeats; nothing in the objective names a head) -> one
-held-out sequence: a random segment, then the same again -> the previous-token head of layer 1, its
+held-out sequence: random syllables, a segment, then the same again -> the previous-token head of layer 1, its
 pattern and its measured score against an even spread -> the induction head of layer 2, its stripe from
 the second copy back to the token after each first occurrence, measured -> one token up close: the second
 [A] reads the [B] that followed the first [A], and the model now predicts [B] -> the probability of every
@@ -128,9 +128,11 @@ class InductionScene(LessonScene):
         left, right, _, _ = layout.content_box()
         s.row = parts.TokenRow(th, I.tokens, size=style.BODY_SIZE, max_width=right - left)
         s.row.move_to([0, self.top() - style.GAP_BLOCK - s.row.height / 2, 0])
-        first = VGroup(*s.row.tokens[:I.segment])
-        again = VGroup(*s.row.tokens[I.segment:])
-        s.copies = VGroup(parts.brace_label(th, first, self.words("first-copy", n=I.segment), DOWN),
+        start = VGroup(*s.row.tokens[:I.prefix])
+        first = VGroup(*s.row.tokens[I.prefix:I.prefix + I.segment])
+        again = VGroup(*s.row.tokens[I.prefix + I.segment:])
+        s.copies = VGroup(parts.brace_label(th, start, self.words("prefix", n=I.prefix), DOWN),
+                          parts.brace_label(th, first, self.words("first-copy", n=I.segment), DOWN),
                           parts.brace_label(th, again, self.words("second-copy"), DOWN))
         with self.beat("sequence", n=I.segment):
             self.clear(*self._on_stage, run_time=style.SHORT)
@@ -201,7 +203,7 @@ class InductionScene(LessonScene):
                 lines.append(self.words("other-heads-elsewhere", scores=values,
                                         heads=self._join([self._head_name(l, h) for l, h in others], "list-comma")))
         s.induction_tag = self._tag(lines, s.induction_grid, th.head(head))
-        targets = [(q, q - I.segment + 1) for q in range(I.segment, len(I.tokens))]
+        targets = [(q, q - I.segment + 1) for q in I.second_copy]
         s.stripe = VGroup(*(parts.highlight_box(th, s.induction_grid.cell_box(q, k), buff=style.GAP_NONE)
                             for q, k in targets))
         with self.beat("induction-head-and-others" if len(others) > 1 else
@@ -218,7 +220,7 @@ class InductionScene(LessonScene):
         first = q - I.segment
         weight = float(I.induction_pattern[q, k])
         p_first, p_second = I.p_at(q)
-        top = I.top_second[q - I.segment]
+        top = I.top_at(q)
         row = s.row
         color = th.head(I.induction_head[1])
         s.arc = parts.attention_arc(th, row.tokens[q], row.tokens[k], weight, color, below=True, max_width=8.0)
@@ -257,7 +259,7 @@ class InductionScene(LessonScene):
                                                       "column-second-time", "column-top-guess")]]
         for q in I.positions:
             p_first, p_second = I.p_at(q)
-            rows.append([I.tokens[q], I.tokens[q + 1], p_first, p_second, I.top_second[q - I.segment]])
+            rows.append([I.tokens[q], I.tokens[q + 1], p_first, p_second, I.top_at(q)])
         s.table = parts.Table(th, rows, size=style.LABEL_SIZE, align=["left", "left", "right", "right", "left"])
         table_title = parts.text(th, self.words("table-title"), style.LABEL_SIZE, th.text, bold=True)
         n = len(S.p_by_position)
@@ -275,16 +277,20 @@ class InductionScene(LessonScene):
         columns = VGroup(VGroup(table_title, s.table).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=LEFT),
                          VGroup(chart_title, VGroup(s.position_chart, axis)).arrange(DOWN, buff=style.GAP_BLOCK))
         columns.arrange(RIGHT, buff=style.GAP_WIDE, aligned_edge=UP)
+        shortest, longest = S.segment_range
         s.loss_note = parts.note(
-            th, self.words("loss-note", segment=S.test["segment"], first=float(S.loss_first),
+            th, self.words("loss-note", shortest=shortest, longest=longest, first=float(S.loss_first),
                            second=float(S.loss_second), vocab=I.vocab_size, guess=float(I.guess_loss)),
             width=right - left - 1.0)
         block = VGroup(columns, s.loss_note).arrange(DOWN, buff=style.GAP_SECTION)
         top = s.row.get_bottom()[1] - style.GAP_BLOCK
         layout.fit(block, width=right - left, height=top - bottom)
         block.move_to([0, top - block.height / 2, 0])
-        first, last = S.p_by_position[0], S.p_by_position[-1]
-        with self.beat("surer", n=S.test["sequences"], first=float(first), last=float(last), nth=self._ordinal(n)):
+        first, second, last = S.p_by_position[0], S.p_by_position[1], S.p_by_position[-1]
+        # One token or two: how sure the model is right after the first repeated token says which it matches.
+        with self.beat("one-token" if S.one_token_enough else "two-tokens", n=S.test["sequences"], first=float(first),
+                       second=float(second), last=float(last),
+                       nth=self._ordinal(n)):
             self.clear(*self._on_stage, run_time=style.SHORT)
             self.play(FadeIn(table_title), FadeIn(s.table), FadeIn(chart_title), FadeIn(s.position_chart.baseline),
                       FadeIn(s.position_chart.labels), FadeIn(axis), run_time=style.SHORT)
@@ -301,7 +307,7 @@ class InductionScene(LessonScene):
         labels = [self.words("zeroed-none")] + [f"{l + 1}-{h + 1}" for l, h in first_layer]
         scores = [S.induction_mean] + [S.zeroed_induction[l][h] for l, h in first_layer]
         losses = [S.loss_second] + [S.zeroed_loss_second[l][h] for l, h in first_layer]
-        colors = [th.muted] + [th.warn if (l, h) == I.previous_head else th.head(h) for l, h in first_layer]
+        colors = [th.muted] + [th.head(h) for l, h in first_layer]  # a head keeps its colour in every chapter
         bars = {"height": 2.0, "bar_width": 0.7, "gap": 0.35, "label_size": style.SMALL_SIZE}
         s.score_chart = parts.BarChart(th, scores, labels, colors=colors, **bars)
         s.loss_chart = parts.BarChart(th, losses, labels, colors=colors, **bars)

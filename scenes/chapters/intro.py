@@ -33,6 +33,7 @@ from manim import (
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.chapters import ACTS
 from scenes.lesson.focus import where_heads_look
 from scenes.lesson.relationships import DETERMINER_NOUN, LOCAL, SUBJECT_VERB, VERB_MODIFIER, Relationship
 
@@ -55,6 +56,7 @@ ROW_IDS = {
     DETERMINER_NOUN: ("determiner-noun", "determiner-noun-question"),
     LOCAL: ("local", "local-question"),
 }
+PLAN_ACTS = {1: "plan-act-1", 2: "plan-act-2"}  # the plan's column heading of each act (chapters.ACTS)
 HEADER_IDS = ("column-relationship", "column-link", "column-head", "column-weight", "column-why")
 
 
@@ -379,28 +381,32 @@ class IntroScene(LessonScene):
         self.clear(row, arcs, chips, note, focus, run_time=style.SHORT)
 
     def chapter_plan(self):
+        """The lesson's chapters in two columns, one per act: the mechanism, then what heads learn."""
         th = self.theme
-        items = VGroup()
-        for number, title in self.lesson.plan:
-            number = str(number)
-            line = parts.text(th, self.words("plan-line", number=number, title=title), style.LABEL_SIZE)
-            line[: len(number)].set_color(th.highlight)  # glyphs: one per non-space character
-            items.add(line)
-        cols = 2 if len(items) > 5 else 1
-        rows = -(-len(items) // cols)
+        items, columns = VGroup(), VGroup()
         pitch = 0.45  # fixed line pitch: rows of both columns line up
-        columns = VGroup()
-        for c in range(cols):
-            column = VGroup(*items[c * rows:(c + 1) * rows])
-            for r, line in enumerate(column):
+        for act in ACTS:
+            lines = VGroup()
+            for number, title, _ in (p for p in self.lesson.plan if p[2] == act):
+                number = str(number)
+                line = parts.text(th, self.words("plan-line", number=number, title=title), style.LABEL_SIZE)
+                line[: len(number)].set_color(th.highlight)  # glyphs: one per non-space character
+                lines.add(line)
+            if not lines:
+                continue
+            for r, line in enumerate(lines):
                 # Align baselines via the chapter number's first digit (digits sit on the baseline).
                 line.shift(DOWN * r * pitch - line[0].get_bottom() * UP - line.get_left() * RIGHT)
-            columns.add(column)
+            name = parts.text(th, self.words(PLAN_ACTS[act]), style.LABEL_SIZE, th.muted, bold=True)
+            columns.add(VGroup(name, lines).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_BLOCK))
+            items.add(*lines)
         columns.arrange(RIGHT, aligned_edge=UP, buff=style.GAP_WIDE)
         heading = parts.text(th, self.words("plan"), style.HEADING_SIZE, bold=True)
         plan = VGroup(heading, columns).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_SECTION)
         layout.fit(plan, width=config.frame_width - 1.0, height=config.frame_height - 2.2)
         plan.move_to(DOWN * 0.3)
+        names = VGroup(*(column[0] for column in columns))
         with self.beat("plan"):
-            self.play(FadeIn(heading), LaggedStart(*(FadeIn(i, shift=RIGHT * 0.2) for i in items), lag_ratio=0.08),
+            self.play(FadeIn(heading), FadeIn(names), LaggedStart(*(FadeIn(i, shift=RIGHT * 0.2) for i in items),
+                                                                 lag_ratio=0.08),
                       run_time=style.BEAT * 1.5)

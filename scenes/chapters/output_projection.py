@@ -1,24 +1,40 @@
-"""Chapter 8 — W_O blends the heads; the residual update; Add & Norm.
+"""Chapter 7 — W_O blends the heads; the residual update; Add & Norm.
 
 Storyboard: W_O drawn as a matrix of its own (d × d), its rows in head blocks ->
 one token's concatenation meets those row blocks and comes out as one output row ->
-split by head: every head writes a full-width contribution, W_O sums them (+ b_O) ->
-the output is added to the token's vector (the residual stream) -> LayerNorm ->
-n × d in, n × d out: a drop-in block you can stack.
+split by head: every head writes a full-width contribution, drawn flat as arrows tip to tail, and W_O's
+output is their sum (+ b_O) -> the output arrow moves onto the token's own vector: the residual stream ->
+the same rows as numbers, and LayerNorm -> n × d in, n × d out: a drop-in block you can stack.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from manim import DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, VGroup, VMobject, config
+import numpy as np
+import torch
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Arrow,
+    Create,
+    FadeIn,
+    FadeOut,
+    GrowArrow,
+    LaggedStart,
+    Transform,
+    VGroup,
+    VMobject,
+    config,
+)
 
-from mha_core.sizes import shown_indices
+from mha_core.analysis import flat_view
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 
 ARROW_ROOM = 0.7  # between the block diagram's boxes: room for an arrow
-MAX_WRITE_ROWS = 6  # per-head contributions listed; more heads: the first few, "⋮", the last
 
 
 @dataclass
@@ -36,9 +52,16 @@ class OutputProjectionState:
     concat_column: VMobject | None = None  # the focus word's concat row, stood up
     output_row: VMobject | None = None  # its output row
     product: VMobject | None = None  # concat · W_O = output, with names
-    writes: VMobject | None = None  # what each head writes into the output, summed
+    writes: parts.ArrowChain | None = None  # what each head writes into the output (+ b_O), drawn flat, tip to tail
+    output_arrow: VMobject | None = None  # their sum, the output, from the origin
+    x_arrow: VMobject | None = None  # the word's own vector x
+    residual_arrow: VMobject | None = None  # x + output
+    scale: float = 1.0  # Manim units per unit of the flat view
+    origin: np.ndarray | None = None  # where the flat view's origin is drawn
     residual: VMobject | None = None  # x + MultiHead(x), the residual stack
+    sum_rows: VMobject | None = None  # x, + MultiHead(x), = residual: the rows of the residual stack
     norm_row: VMobject | None = None  # LayerNorm of the residual, with the model's own parameters
+    note: VMobject | None = None  # what the flat view is
 
 
 class OutputProjectionScene(LessonScene):
@@ -111,33 +134,78 @@ class OutputProjectionScene(LessonScene):
             self.play(FadeOut(W.shape), FadeIn(c), FadeIn(c_name), FadeIn(dot), run_time=style.BEAT)
             self.play(FadeIn(out), FadeIn(out_name), run_time=style.BEAT)
 
+    def writes(self) -> list[torch.Tensor]:
+        """What each head writes into the focus word's output (head_i W_O^(i)), then b_O: they sum to the output."""
+        L, q = self.lesson, self.state.q
+        return [*L.head_writes[:, q], *([L.b_O] if L.b_O is not None else [])]
+
+    def fit_flat(self, corners: np.ndarray, note: VMobject) -> tuple[float, np.ndarray]:
+        """The scale (Manim units per unit) and the drawn origin that fit flat-view ``corners`` [n, 2] above ``note``."""
+        left, right, bottom, top = layout.content_box()
+        width, height = right - left - 2.0, top - note.get_top()[1] - 1.0
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        scale = float(min(width / max(hi[0] - lo[0], 1e-9), height / max(hi[1] - lo[1], 1e-9)))
+        centre = np.array([(left + right) / 2, (note.get_top()[1] + top) / 2 - 0.2])
+        return scale, np.array([*(centre - (lo + hi) / 2 * scale), 0.0])
+
+    def output_arrow(self, out: np.ndarray, scale: float, origin: np.ndarray) -> VGroup:
+        """The output, drawn flat from ``origin``, and its name at its tip."""
+        th, tok = self.theme, self.lesson.tokens[self.state.q]
+        arrow = parts.vector_arrow(origin, origin + np.array([*(out * scale), 0.0]), th.role("O"), stroke_width=6)
+        name = parts.formula(th, f'"MultiHead"(X)["{tok}"]', style.LABEL_SIZE, th.role("O"))
+        side = RIGHT if out[0] >= 0 else LEFT
+        name.next_to(arrow.get_end(), DOWN, buff=style.GAP_LABEL).align_to(arrow.get_end(), side)
+        if name.get_bottom()[1] < self.state.note.get_top()[1] + style.GAP_LABEL:  # no room above the note: above
+            name.next_to(arrow.get_end(), UP, buff=style.GAP_LABEL).align_to(arrow.get_end(), side)
+        return VGroup(arrow, name)
+
     def per_head_writes(self):
         L, th, q = self.lesson, self.theme, self.state.q
-        tok = L.tokens[q]
-        heads = shown_indices(L.n_head, MAX_WRITE_ROWS)
-        items = []
-        for k, h in enumerate(heads):
-            if h is None:
-                items.append((parts.text(th, self.words("heads-left-out", first=heads[k - 1] + 2, last=heads[k + 1]),
-                                         style.SMALL_SIZE, th.muted), None, None))
-            else:
-                items.append((f'"head"_{h + 1}["{tok}"] W_O^(({h + 1}))', L.head_writes[h, q], th.head(h)))
-        if L.b_O is not None:
-            items.append(("+ b_O", L.b_O, th.muted))
-        items.append((f'"output"["{tok}"]', L.trace.output[q], th.role("O")))
-        stack = parts.VectorStack(th, items, max_cols=style.MAX_MATRIX_COLS)
-        stack.rule(len(items) - 1)
-        layout.fit_in_content(stack, trim=0.2)
-        self.state.writes = stack
+        # Drawn flat on a plane along the output (``flat_view``): a sum stays a sum, so the chain of the heads'
+        # writes, tip to tail, ends where the output's arrow ends.
+        flat = flat_view(torch.stack([*self.writes(), L.trace.output[q]]), L.trace.output[q]).numpy()
+        steps, out = flat[:-1], flat[-1]
+        left, right, _, _ = layout.content_box()
+        note = parts.text(th, self.words("flat-note", d=L.d_model), style.SMALL_SIZE, th.muted)
+        layout.fit(note, width=right - left)
+        note.to_edge(DOWN, buff=style.FRAME_MARGIN)
+        scale, origin = self.fit_flat(np.vstack([[0.0, 0.0], np.cumsum(steps, axis=0)]), note)
+        self.state.scale, self.state.origin, self.state.note = scale, origin, note
+        output = self.output_arrow(out, scale, origin)
+        colours = [th.head(h) for h in range(L.n_head)] + [th.muted] * (len(steps) - L.n_head)
+        names = [parts.text(th, str(h + 1), style.SMALL_SIZE, th.head(h)) for h in range(L.n_head)]
+        names += [parts.formula(th, "b_O", style.SMALL_SIZE, th.muted)] * (len(steps) - L.n_head)
+        chain = parts.ArrowChain(th, steps, colours, names, scale=scale, start=origin[:2], avoid=[note, output[1]])
+        self.state.writes, self.state.output_arrow = chain, output
         with self.beat("per-head-writes"):
             self.clear(self.state.W, self.state.W_tags, self.state.product)
-            body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
-            self.play(LaggedStart(*(FadeIn(b) for b in body[:-1]), lag_ratio=0.15), run_time=style.BEAT * 1.5)
-            self.play(Create(stack.rules), FadeIn(body[-1]), run_time=style.BEAT)
+            self.play(FadeIn(note), LaggedStart(*(GrowArrow(a) for a in chain.arrows), lag_ratio=0.4),
+                      FadeIn(VGroup(*chain.names.values())), run_time=style.BEAT * 2.5)
+            self.play(GrowArrow(output[0]), FadeIn(output[1]), run_time=style.BEAT)
 
     def residual_update(self):
         L, th, q = self.lesson, self.theme, self.state.q
         tok = L.tokens[q]
+        # A plane along the output again, now through x: the update and the word's own vector.
+        out, x, residual = flat_view(torch.stack([L.trace.output[q], L.trace.x[q], L.residual[q]]),
+                                     L.trace.output[q], L.trace.x[q]).numpy()
+        s, o = self.fit_flat(np.vstack([[0.0, 0.0], x, residual, out]), self.state.note)
+        zoomed = self.output_arrow(out, s, o)  # the output at the new picture's scale
+        x_arrow = parts.vector_arrow(o, o + np.array([*(x * s), 0.0]), th.role("X"), stroke_width=6)
+        x_name = parts.formula(th, f'X["{tok}"]', style.LABEL_SIZE, th.role("X"))
+        x_name.next_to(x_arrow.get_end(), LEFT if x[0] <= residual[0] else RIGHT, buff=style.GAP_LABEL)
+        res_arrow = parts.vector_arrow(o, o + np.array([*(residual * s), 0.0]), th.text, stroke_width=6)
+        res_name = parts.formula(th, '"residual"', style.LABEL_SIZE, th.text)
+        res_name.next_to(res_arrow.get_end(), RIGHT if residual[0] >= 0 else LEFT, buff=style.GAP_LABEL)
+        output = self.state.output_arrow
+        self.state.x_arrow, self.state.residual_arrow = VGroup(x_arrow, x_name), VGroup(res_arrow, res_name)
+        with self.beat("residual-update", word=tok):
+            self.play(FadeOut(self.state.writes), Transform(output, zoomed), run_time=style.BEAT)
+            self.play(GrowArrow(x_arrow), FadeIn(x_name), run_time=style.SHORT)
+            # The update moves onto the word's own vector: tip to tail, they add up to the residual.
+            self.play(output.animate.shift(x_arrow.get_end() - output[0].get_start()), run_time=style.BEAT)
+            self.play(GrowArrow(res_arrow), FadeIn(res_name), run_time=style.BEAT)
+
         stack = parts.VectorStack(th, [
             (f'X["{tok}"]', L.trace.x[q], th.role("X")),
             (f'+ "MultiHead"(X)["{tok}"]', L.trace.output[q], th.role("O")),
@@ -150,18 +218,15 @@ class OutputProjectionScene(LessonScene):
         stack.move_to([0, top - 0.3 - stack.height / 2 - 0.4, 0])
         self.state.residual = stack
         body = [VGroup(n, r) for n, r in zip(stack.names, stack.rows)]
-        with self.beat("residual-update", word=tok):
-            self.clear(self.state.writes)
-            self.play(FadeIn(body[0]), run_time=style.SHORT)
-            self.play(FadeIn(body[1]), run_time=style.SHORT)
-            self.play(Create(stack.rules), FadeIn(body[2]), run_time=style.BEAT)
-        self.state.norm_row = body[3]
+        self.state.sum_rows, self.state.norm_row = VGroup(*body[:3], stack.rules), body[3]
 
     def add_and_norm(self):
         L, q = self.lesson, self.state.q
         row = L.normed[q].double()  # the row drawn: LayerNorm's output, the model's gain and bias applied
         with self.beat("add-and-norm" if L.norm_learned else "add-and-norm-plain", word=L.tokens[q],
                        mean=float(row.mean()), variance=float(row.var(unbiased=False))):
+            self.clear(self.state.output_arrow, self.state.x_arrow, self.state.residual_arrow, self.state.note)
+            self.play(FadeIn(self.state.sum_rows), run_time=style.SHORT)  # the picture's three rows, as numbers
             self.play(FadeIn(self.state.norm_row, shift=DOWN * 0.2), run_time=style.BEAT)
 
     def drop_in_block(self):

@@ -1,4 +1,4 @@
-"""Chapter 5 — heads specialise: real trained heads from all six layers, labelled only by what was measured.
+"""Chapter 9 — heads specialise: real trained heads from all six layers, labelled only by what was measured.
 
 Storyboard (trained model, ``lesson.gallery``): the sentence as the model sees it (word pieces) -> a gallery
 of heads from every layer, chosen by measurement, in layer order: first the heads that attend by position or

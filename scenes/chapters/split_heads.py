@@ -3,7 +3,9 @@
 Storyboard: d_k = d / h with the live model's numbers (and the original Transformer's,
 labelled as such) -> W_Q drawn whole, its columns coloured in h blocks, the blocks
 pulled apart: h separate projections W_Q^(i), the same numbers in two views
--> the failure trap, computed: copies of one head give identical patterns (distance 0),
+-> each head's own space: the focus word's query and every key in two heads, drawn flat; a score as a key's
+reach along the query, softmax as the dots growing to their weights -> the failure trap, computed: copies of
+one head share one space (both panels become the same picture) and give identical patterns (distance 0),
 separate projections give different ones.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from manim import (
     DOWN,
     LEFT,
@@ -21,6 +24,8 @@ from manim import (
     FadeOut,
     LaggedStart,
     Rectangle,
+    ReplacementTransform,
+    Transform,
     VGroup,
     VMobject,
     Write,
@@ -30,6 +35,7 @@ from manim import (
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson.build import TRANSFORMER_BASE
+from scenes.lesson.focus import SPECIAL
 
 MAX_TRAP_HEADS = 6  # patterns per row in the failure trap
 LABELLED_CELL = 0.16  # smallest cell (Manim units) beside which a token name stays readable and apart
@@ -54,6 +60,10 @@ class SplitHeadsState:
     header: VMobject | None = None  # chapter number, title and the model line
     dk_group: VMobject | None = None  # d_k = d/h with this model's numbers and 512/8 = 64
     zoom: VMobject | None = None  # W_Q cut into column blocks, one per head
+    spaces: VMobject | None = None  # the focus head's and the contrast head's planes (parts.KeySpace), side by side
+    sized: VMobject | None = None  # their dots after softmax, sized by weight
+    note: VMobject | None = None  # what the panels' axes mean
+    copied_spaces: VMobject | None = None  # the copied head's plane in both panels: the trap's picture
     real_value: VMobject | None = None  # mean distance between the real heads' patterns
     copies_value: VMobject | None = None  # the same for copies of one head (0)
     real_grids: VMobject | None = None  # the real heads' patterns
@@ -72,6 +82,7 @@ class SplitHeadsScene(LessonScene):
         self.play(FadeIn(self.state.header), run_time=style.SHORT)
         self.head_width()
         self.split_projection()
+        self.own_spaces()
         self.failure_trap()
 
     # -- beats -----------------------------------------------------------------------
@@ -156,6 +167,57 @@ class SplitHeadsScene(LessonScene):
             self.play(Create(frame), FadeIn(view, shift=LEFT * 0.2), run_time=style.BEAT)
         self.clear(self.state.dk_group[0], labels, block_shape, view, frame, *whole, *blocks, run_time=style.SHORT)
 
+    def space(self, head: int, title: str, labelled: list[int], width: float, height: float, weights=None):
+        """Head ``head``'s plane of the focus word's query and the keys it may see (``Lesson.key_plane``), each key
+        with its score and its weight (``weights``: [query, key], default the head's own)."""
+        L = self.lesson
+        keys = L.visible_keys()
+        weights = L.trace.weights[head] if weights is None else weights
+        scores = (L.trace.masked if L.trace.mask is not None else L.trace.scaled)[head, L.focus, keys]
+        return parts.KeySpace(self.theme, L.key_plane(head).keys, [L.tokens[k] for k in keys],
+                              weights[L.focus, keys], scores, self.theme.head(head), title=title,
+                              query=L.tokens[L.focus], labelled=labelled, width=width, height=height)
+
+    def own_spaces(self):
+        """The focus head's space beside another head's: the same tokens, different neighbours, different weights."""
+        th, L = self.theme, self.lesson
+        a, b = L.focus_head, L.contrast_head
+        if b is None:  # one head: nothing to set beside it
+            return
+        keys = L.visible_keys()
+        values = space_values(L)
+        left, right, bottom, top = layout.content_box()
+        width, height = (right - left - style.GAP_WIDE) / 2, top - bottom - 1.2
+        panels = VGroup()
+        for head in (a, b):
+            weights = L.trace.weights[head, L.focus, keys]
+            labelled = [int(i) for i in np.argsort(-weights.numpy(), kind="stable")[:3]]
+            panels.add(self.space(head, self.words("space-title", head=head + 1), labelled, width, height))
+        panels.arrange(RIGHT, buff=style.GAP_WIDE, aligned_edge=DOWN)
+        note = parts.text(th, self.words("space-note", d_k=L.d_head), style.SMALL_SIZE, th.muted)
+        layout.fit(note, width=right - left)
+        layout.fit(panels, width=right - left, height=top - bottom - note.height - style.GAP_BLOCK)
+        VGroup(panels, note).arrange(DOWN, buff=style.GAP_BLOCK).move_to([(left + right) / 2, (top + bottom) / 2, 0])
+        self.state.spaces = panels
+        with self.beat("own-space", word=L.tokens[L.focus], d_k=L.d_head):
+            self.play(*(FadeIn(VGroup(p.title, p.axis, p.origin)) for p in panels), run_time=style.SHORT)
+            self.play(*(Create(p.arrow) for p in panels), *(FadeIn(p.query) for p in panels), run_time=style.SHORT)
+            self.play(*(LaggedStart(*(FadeIn(d, scale=0.5) for d in p.dots), lag_ratio=0.08) for p in panels),
+                      *(FadeIn(VGroup(*p.names.values())) for p in panels), FadeIn(note), run_time=style.BEAT)
+        drops = VGroup(*(p.drops() for p in panels))
+        reaches = VGroup(*(p.reach for p in panels))
+        with self.beat("alignment", **values):
+            self.play(*(Create(d) for d in drops), run_time=style.BEAT)
+            self.play(FadeIn(reaches, shift=UP * 0.1), run_time=style.SHORT)
+        sized = VGroup(*(p.sized() for p in panels))
+        self.state.sized = sized
+        parked = values["a_key"] in SPECIAL  # the focus head's top key is [CLS] or [SEP]: its link to a word too
+        with self.beat("sharpening-parked" if parked else "sharpening", **values):
+            self.play(FadeOut(drops), FadeOut(reaches), run_time=style.SHORT)
+            self.play(*(Transform(p.dots, s) for p, s in zip(panels, sized)),
+                      *(FadeIn(VGroup(*p.weights.values())) for p in panels), run_time=style.BEAT)
+        self.state.note = note
+
     def failure_trap(self):
         th, L = self.theme, self.lesson
         shown = trap_heads(L)
@@ -207,9 +269,28 @@ class SplitHeadsScene(LessonScene):
         hint.next_to(rows, DOWN, buff=style.GAP_LINE).align_to(rows, LEFT)
         self.state.real_value, self.state.copies_value = real.value, copies.value
         self.state.real_grids, self.state.copies_grids = real.grids, copies.grids
-        with self.beat("trap"):
+        spaces = self.state.spaces
+        with self.beat("trap", head=L.copied_head + 1):
             self.play(FadeIn(trap), run_time=style.SHORT)
-        with self.beat("copies", head=L.copied_head + 1):
+            if spaces is not None:  # copies of one head share its space: every panel becomes the same picture
+                keys = L.visible_keys()
+                top = int(L.copies.weights[0, L.focus, keys].argmax())
+                copied = VGroup()
+                for p in spaces:
+                    c = self.space(L.copied_head, self.words("space-copy", head=L.copied_head + 1), [top],
+                                   p.frame.width, p.height - p.title.height - style.GAP_NAME, weights=L.copies.weights[0])
+                    c.dots.become(c.sized())
+                    c.remove(c.reach)  # no reach is said for the copies
+                    copied.add(c.move_to(p, aligned_edge=DOWN))
+                self.state.copied_spaces = copied
+                moving = [p.copy() for p in spaces]  # the real heads' panels stay as they were (tests read them)
+                for m in moving:
+                    m.remove(m.reach)
+                self.remove(*spaces.get_family())  # each piece: the beats brought them in piece by piece
+                self.play(*(ReplacementTransform(m, c) for m, c in zip(moving, copied)), run_time=style.BEAT)
+        with self.beat("copies"):
+            if spaces is not None:
+                self.clear(self.state.copied_spaces, self.state.note, run_time=style.SHORT)
             self.play(FadeIn(copies), FadeIn(bar), FadeIn(hint), run_time=style.BEAT)
         with self.beat("separate", weights=L.weights_kind):
             self.play(FadeIn(real), run_time=style.BEAT)
@@ -235,6 +316,23 @@ class SplitHeadsScene(LessonScene):
                     frame = VGroup(*(m for m in panel if m is not panel.content))  # the panel and its accent bar
                     self.play(FadeIn(frame), FadeIn(title), run_time=style.SHORT)
                 self.play(FadeIn(items[k], shift=UP * 0.1), run_time=style.SHORT)
+
+
+def space_values(L) -> dict:
+    """The placeholders of the own-space beats: the focus head a, the contrast head b, and each one's top key (the
+    one reaching furthest along the query: its largest score, so its largest weight)."""
+    a, b = L.focus_head, L.contrast_head
+    keys = L.visible_keys()
+    scores = L.trace.masked if L.trace.mask is not None else L.trace.scaled
+    values = {"word": L.tokens[L.focus], "d_k": L.d_head, "a": a + 1, "b": b + 1}
+    for name, head in (("a", a), ("b", b)):
+        row = L.trace.weights[head, L.focus]
+        top = max(keys, key=lambda k: float(row[k]))
+        values.update({f"{name}_key": L.tokens[top], f"{name}_score": float(scores[head, L.focus, top]),
+                       f"{name}_weight": float(row[top])})
+    link, weight = L.strongest_link(L.trace.weights[a])
+    values.update(a_link=L.tokens[link], a_link_weight=weight)
+    return values
 
 
 def trap_heads(L) -> list[int]:

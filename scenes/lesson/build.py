@@ -34,7 +34,7 @@ from mha_core import (
     load_model,
 )
 from mha_core.ablation import CopiesEffect, Redundancy, copies_effect_of, head_redundancy_of
-from mha_core.analysis import LABEL_SIGNATURES, SHARES
+from mha_core.analysis import LABEL_SIGNATURES, SHARES, KeyPlane, key_plane
 from mha_core.relations import RelationResult, best_head_of, relation_heads_of, relation_of
 
 from .chapters import chapter, chapter_number
@@ -107,7 +107,8 @@ DERIVED = {
     "tokens": ("trace",), "n_head": ("trace",), "d_model": ("trace",), "d_head": ("trace",),
     "head_writes": ("mha", "trace"), "copies_output_change": ("copies", "trace"), "b_O": ("mha",),
     "strongest_link": ("trace", "focus"), "focus_reads": ("trace", "focus"), "model_name": ("layer",),
-    "norm_learned": ("layer",),
+    "norm_learned": ("layer",), "contrast_head": ("trace", "focus", "focus_head"), "visible_keys": ("trace", "focus"),
+    "key_plane": ("trace", "focus"),
 }
 # The data a Lesson computes, each on first use: ``render concat`` builds no gallery.
 DATA = ("mha", "trace", "focus", "focus_head", "focus_relation", "layer", "copied_head", "copies", "js", "copies_js",
@@ -301,8 +302,9 @@ class Lesson:
         return build_induction(load_model("induction", self.config.device))
 
     @cached_property
-    def plan(self) -> tuple[tuple[int, str], ...]:
-        return tuple((chapter_number(cid), self.scripts.title(cid)) for cid in self.config.chapters)
+    def plan(self) -> tuple[tuple[int, str, int], ...]:
+        """(number, title, act) of each chapter the lesson renders, in order."""
+        return tuple((chapter_number(cid), self.scripts.title(cid), chapter(cid).act) for cid in self.config.chapters)
 
     # -- derived, read-only ----------------------------------------------------------------------------------
 
@@ -388,6 +390,34 @@ class Lesson:
     def focus_reads(self) -> tuple[int, ...]:
         """Per head, the key position the focus word gives most weight to (each head's strongest link)."""
         return tuple(int(k) for k in self.trace.weights[:, self.focus].argmax(dim=-1))
+
+    @property
+    def contrast_head(self) -> int | None:
+        """The head set beside the focus head to show that each head has its own space: another head whose
+        largest weight for the focus word falls on a word ([CLS] and [SEP] aside) other than the focus head's
+        strongest link, the most confident such head; else the head whose row for the focus word differs most
+        from the focus head's (total variation). None when the layer has one head."""
+        others = [h for h in range(self.n_head) if h != self.focus_head]
+        if not others:
+            return None
+        rows = self.trace.weights[:, self.focus].detach().to("cpu", torch.float64)  # [head, key]
+        link, _ = self.strongest_link(self.trace.weights[self.focus_head])
+        reads = self.focus_reads
+        elsewhere = [h for h in others if self.tokens[reads[h]] not in SPECIAL and reads[h] not in (link, self.focus)]
+        if elsewhere:
+            return max(elsewhere, key=lambda h: float(rows[h].max()))
+        return max(others, key=lambda h: float((rows[h] - rows[self.focus_head]).abs().sum()))
+
+    def visible_keys(self) -> list[int]:
+        """The key positions the focus word may attend to (all but the masked ones)."""
+        mask = self.trace.mask
+        return [k for k in range(self.trace.n_pos) if mask is None or bool(mask[self.focus, k])]
+
+    def key_plane(self, head: int) -> KeyPlane:
+        """Head ``head``'s query of the focus word and the keys it may see, drawn flat (``mha_core.key_plane``;
+        its keys in the order of ``visible_keys``)."""
+        keys = self.visible_keys()
+        return key_plane(self.trace.q[head, self.focus], self.trace.k[head, keys])
 
     @property
     def b_O(self) -> torch.Tensor | None:

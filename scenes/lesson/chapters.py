@@ -19,6 +19,7 @@ class Chapter:
     id: str  # stable: file names, cache keys, the CLI's arguments, the script file's name
     scene: str  # "module:Class" in scenes.chapters
     reads: tuple[str, ...] = ()  # the Lesson's data its scene reads (its cache key hashes exactly these)
+    act: int = 1  # 1: the mechanism, unbroken; 2: what heads learn and how we know (ACTS)
 
     @property
     def module(self) -> str:
@@ -33,19 +34,22 @@ class Chapter:
 # What each scene reads of the Lesson (``build.DATA``; what is computed from those comes with them, e.g.
 # ``tokens`` with ``trace``). Every mechanics chapter names the MiniLM layer it draws from (``layer``).
 _MECHANICS = ("trace", "focus", "layer")
+# Two acts: first the mechanism, unbroken, from one head to the block's cost; then what trained heads learn,
+# each claim with its measurement, and the recap.
+ACTS = (1, 2)
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("intro", "intro:IntroScene", ("relationships", "plan", *_MECHANICS)),
     Chapter("one-head", "one_head:OneHeadScene", (*_MECHANICS, "focus_head", "focus_relation")),
     Chapter("split-heads", "split_heads:SplitHeadsScene",
             (*_MECHANICS, "mha", "focus_head", "copied_head", "copies", "js", "copies_js", "trap")),
     Chapter("parallel-heads", "parallel_heads:ParallelHeadsScene", _MECHANICS),
-    Chapter("specialization", "specialization:SpecializationScene", ("specialization", "gallery")),
-    Chapter("induction", "induction:InductionScene", ("induction",)),
     Chapter("head-outputs", "head_outputs:HeadOutputsScene", _MECHANICS),
     Chapter("concat", "concat:ConcatScene", _MECHANICS),
     Chapter("output-projection", "output_projection:OutputProjectionScene", (*_MECHANICS, "mha", "residual", "normed")),
     Chapter("cost", "cost:CostScene", (*_MECHANICS, "ablation", "cost", "cost_examples", "redundancy")),
-    Chapter("recap", "recap:RecapScene", (*_MECHANICS, "copied_head", "js", "copies_js", "cost")),
+    Chapter("specialization", "specialization:SpecializationScene", ("specialization", "gallery"), act=2),
+    Chapter("induction", "induction:InductionScene", ("induction",), act=2),
+    Chapter("recap", "recap:RecapScene", (*_MECHANICS, "copied_head", "js", "copies_js", "cost"), act=2),
 )
 CHAPTER_IDS: tuple[str, ...] = tuple(c.id for c in CHAPTERS)
 BY_ID: dict[str, Chapter] = {c.id: c for c in CHAPTERS}

@@ -1,6 +1,6 @@
 """The induction chapter's data: the project's small causal model on a repeated sequence, its heads measured.
 
-Everything is computed here, once: the example (a random segment, then the same again), the patterns of
+Everything is computed here, once: the example (random tokens, a segment, then the same again), the patterns of
 the strongest previous-token head and the strongest induction head on it, and the probability the model
 gives each right next token the first time and the second time. The measurement on held-out sequences
 (scores, copy losses, each head zeroed, the circuit) is the one shipped with the hash-checked weights
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from mha_core.induction import (
+    EXAMPLE_PREFIX,
+    EXAMPLE_SEGMENT,
     InductionScores,
     decode,
     example_sequence,
@@ -30,7 +32,8 @@ class Induction:
     vocab_size: int
     trained_sequences: int  # training steps x batch: sequences of n_ctx tokens seen in training
     n_ctx: int
-    tokens: tuple[str, ...]  # the example: a random segment of ``segment`` syllables, then the same again
+    tokens: tuple[str, ...]  # the example: ``prefix`` random syllables, a segment of ``segment``, the same again
+    prefix: int
     segment: int
     previous_head: tuple[int, int]  # (layer, head), 0-based: the strongest measured previous-token head
     induction_head: tuple[int, int]  # ... and the strongest measured induction head
@@ -58,14 +61,23 @@ class Induction:
         return self.query - self.segment + 1
 
     @property
+    def second_copy(self) -> range:
+        """The positions of the second copy."""
+        return range(self.prefix + self.segment, self.prefix + 2 * self.segment)
+
+    @property
     def positions(self) -> range:
         """The second-copy positions whose next token is in the sequence (p_first / p_second index them)."""
-        return range(self.segment, 2 * self.segment - 1)
+        return range(self.prefix + self.segment, self.prefix + 2 * self.segment - 1)
 
     def p_at(self, q: int) -> tuple[float, float]:
         """(P(right next token) the first time, the second time) for second-copy position ``q``."""
-        i = q - self.segment
+        i = q - self.positions.start
         return self.p_first[i], self.p_second[i]
+
+    def top_at(self, q: int) -> str:
+        """The model's most likely next token after second-copy position ``q``."""
+        return self.top_second[q - self.positions.start]
 
 
 def build_induction(model) -> Induction:
@@ -75,12 +87,12 @@ def build_induction(model) -> Induction:
         raise ValueError("the induction model has no measured previous-token or induction head; retrain it with "
                          "`mha-explainer train induction`.")
     ids = example_sequence()
-    segment = len(ids) // 2
+    prefix, segment = EXAMPLE_PREFIX, EXAMPLE_SEGMENT
     attention = model.attention(ids)  # [layer, head, query, key]
     previous_head = max(scores.previous_token_heads, key=lambda lh: scores.previous_token[lh[0]][lh[1]])
     induction_head = max(scores.induction_heads, key=lambda lh: scores.induction[lh[0]][lh[1]])
     pattern = attention[induction_head]
-    positions = range(segment, 2 * segment - 1)
+    positions = range(prefix + segment, prefix + 2 * segment - 1)
     query = max(positions, key=lambda q: float(pattern[q, q - segment + 1]))
     p = model.predict(ids)  # [pos, vocab]: P(next token) after each position
     p_first = tuple(float(p[q - segment, ids[q + 1]]) for q in positions)
@@ -89,7 +101,7 @@ def build_induction(model) -> Induction:
     return Induction(
         n_layer=model.n_layer, n_head=model.n_head, d_model=config.d_model, vocab_size=model.vocab_size,
         trained_sequences=config.steps * config.batch, n_ctx=config.n_ctx,
-        tokens=tuple(decode(ids)), segment=segment,
+        tokens=tuple(decode(ids)), prefix=prefix, segment=segment,
         previous_head=previous_head, induction_head=induction_head,
         attention=attention.detach().to("cpu", torch.float32),
         query=query, p_first=p_first, p_second=p_second,

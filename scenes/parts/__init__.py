@@ -19,6 +19,7 @@ on screen.
 - ``chrome``: shape_badge, brace_label, card, formula_card, note, chapter_header, head_chip, highlight_box;
   a relation's name as a label (relation_name)
 - ``motion``: sweep
+- ``space``: KeySpace (one head's queries and keys drawn flat), ArrowChain (a sum, tip to tail), vector_arrow
 - ``words``: the shared words parts draw themselves (scripts/shared.toml; the lesson's while a scene renders)
 """
 
@@ -41,13 +42,15 @@ from .chrome import (
 from .matrices import HeadBlocks, MatrixLabels, NumberMatrix, VectorStack, heatmap, row_label, vector
 from .motion import sweep
 from .numbers import NumberLabel, baseline_y, char_width, count, inline, number, number_row, values_of
+from .space import ArrowChain, KeySpace, vector_arrow
 from .text import Glyphs, baseline_words, formula, paragraph, text, typst_text
 from .tokens import TokenRow
 
 __all__ = [
-    "AttentionGrid", "BarChart", "ColorBar", "Glyphs", "GridDecor", "HeadBlocks", "MatrixLabels", "NumberLabel",
-    "NumberMatrix", "OVERVIEW", "Pipeline", "Table", "TokenRow", "VectorStack", "attention_arc", "attention_arcs",
-    "baseline_words", "baseline_y", "brace_label", "cap_note", "card", "chapter_header", "char_width", "count",
-    "formula", "formula_card", "head_chip", "heatmap", "highlight_box", "inline", "model_line", "note", "number",
-    "number_row", "paragraph", "row_label", "shape_badge", "sweep", "text", "typst_text", "values_of", "vector",
+    "ArrowChain", "AttentionGrid", "BarChart", "ColorBar", "Glyphs", "GridDecor", "HeadBlocks", "KeySpace",
+    "MatrixLabels", "NumberLabel", "NumberMatrix", "OVERVIEW", "Pipeline", "Table", "TokenRow", "VectorStack",
+    "attention_arc", "attention_arcs", "baseline_words", "baseline_y", "brace_label", "cap_note", "card",
+    "chapter_header", "char_width", "count", "formula", "formula_card", "head_chip", "heatmap", "highlight_box",
+    "inline", "model_line", "note", "number", "number_row", "paragraph", "row_label", "shape_badge", "sweep", "text",
+    "typst_text", "values_of", "vector", "vector_arrow",
 ]

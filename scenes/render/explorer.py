@@ -187,7 +187,7 @@ def _induction(ind, words: Script) -> ExplorerModel:
             evidence = words.text(_INDUCTION_EVIDENCE[label][0 if n else 1], rule | values)
             row.append(_note(words, label, evidence))
         notes.append(tuple(row))
-    about = words.text("model-induction-about", {"segment": ind.segment})
+    about = words.text("model-induction-about", {"prefix": ind.prefix, "segment": ind.segment})
     return ExplorerModel("induction", words.text("model-induction-name", {}), about, ind.tokens,
                          tuple(range(ind.n_layer)), ind.attention, tuple(notes), INDUCTION_FILE,
                          (*ind.induction_head, ind.query))
