@@ -173,7 +173,7 @@ class SplitHeadsScene(LessonScene):
         L = self.lesson
         keys = L.visible_keys()
         weights = L.trace.weights[head] if weights is None else weights
-        scores = (L.trace.masked if L.trace.mask is not None else L.trace.scaled)[head, L.focus, keys]
+        scores = L.trace.masked[head, L.focus, keys]  # what softmax reads (the scaled scores when nothing is masked)
         return parts.KeySpace(self.theme, L.key_plane(head).keys, [L.tokens[k] for k in keys],
                               weights[L.focus, keys], scores, self.theme.head(head), title=title,
                               query=L.tokens[L.focus], labelled=labelled, width=width, height=height)
@@ -323,7 +323,7 @@ def space_values(L) -> dict:
     one reaching furthest along the query: its largest score, so its largest weight)."""
     a, b = L.focus_head, L.contrast_head
     keys = L.visible_keys()
-    scores = L.trace.masked if L.trace.mask is not None else L.trace.scaled
+    scores = L.trace.masked  # what softmax reads (the scaled scores when nothing is masked)
     values = {"word": L.tokens[L.focus], "d_k": L.d_head, "a": a + 1, "b": b + 1}
     for name, head in (("a", a), ("b", b)):
         row = L.trace.weights[head, L.focus]
