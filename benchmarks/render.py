@@ -15,7 +15,11 @@ Prints, with PASS/FAIL against the targets:
 - a second, unchanged render (target <= 1 s): timed in this process (render_lesson: every
   chapter cached, the folder written again) and as a user runs it (the CLI, a new Python,
   run twice with one more format (png): the first writes a new lesson folder from the
-  cached chapters, the second finds the folder unchanged).
+  cached chapters, the second finds the folder unchanged);
+- held frames (--hold seconds, default 30): a still picture held that long (``self.wait()``)
+  against the same time of new frames (a dot moving over the same picture), both rendered in
+  this process at the lesson's size and rate through Manim and the patched encoder
+  (``fast_frames``: a held frame is encoded once). Target: hold <= 0.1 x new frames.
 Every render here is forced (no cache) except the last three.
 """
 
@@ -29,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from manim import LEFT, RIGHT, Dot, linear
+from manim import LEFT, RIGHT, Dot, Scene, config, linear
 
 from scenes.base import LessonScene
 from scenes.lesson.chapters import CHAPTER_IDS
@@ -39,7 +43,7 @@ from scenes.render.audio import SAMPLE_RATE, join_tracks, read_wav, write_wav
 from scenes.render.cache import NARRATION
 from scenes.voice import Narrator, Speech
 
-TARGET_RATIO, TARGET_SPEEDUP, TARGET_CACHED = 2.0, 1.7, 1.0
+TARGET_RATIO, TARGET_SPEEDUP, TARGET_CACHED, TARGET_HOLD = 2.0, 1.7, 1.0, 0.1
 
 
 class FloorScene(LessonScene):
@@ -60,6 +64,51 @@ class FloorScene(LessonScene):
 FLOOR = {"intro": FloorScene}  # the workers import it as "render:FLOOR" (this folder is on sys.path)
 
 
+def _picture():
+    from manim import Square, Text, VGroup
+
+    squares = [Square(0.5).shift(LEFT * 5 + RIGHT * 0.7 * i) for i in range(12)]
+    return VGroup(*squares, Text("multi-head attention").shift(RIGHT * 2))
+
+
+class HoldScene(Scene):
+    """A picture held for ``seconds`` (after one frame that draws it)."""
+
+    def construct(self):
+        dot = Dot().shift(LEFT * 6)
+        self.add(_picture(), dot)
+        self.play(dot.animate.shift(RIGHT), run_time=1 / config.frame_rate)
+        self.wait(self.seconds)
+
+
+class MoveScene(Scene):
+    """The same picture for ``seconds``, a dot crossing it: a new frame every frame."""
+
+    def construct(self):
+        dot = Dot().shift(LEFT * 6)
+        self.add(_picture())
+        self.play(dot.animate.shift(RIGHT * 12), run_time=self.seconds, rate_func=linear)
+
+
+def hold_cost(lesson_config: LessonConfig, seconds: float, folder: Path) -> tuple[float, float]:
+    """(seconds to render ``seconds`` of a held picture, seconds to render as long of new frames), in this
+    process, at the lesson's size and rate, through the render workers' settings and encoder."""
+    from scenes.render.worker import manim_settings, render_scene
+
+    times = []
+    for scene_cls in (HoldScene, MoveScene):
+        settings = manim_settings(lesson_config, folder / scene_cls.__name__)
+
+        def make(cls=scene_cls):
+            scene = cls()
+            scene.seconds = seconds
+            return scene
+
+        _, t = timed(lambda: render_scene(make, settings))
+        times.append(t)
+    return times[0], times[1]
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -76,12 +125,18 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--chapters", default=",".join(CHAPTER_IDS))
     parser.add_argument("--out", type=Path, default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--hold", type=float, default=30.0, help="seconds of the held-frame measurement")
     args = parser.parse_args()
 
     out = args.out or Path(tempfile.mkdtemp(prefix="mha-bench-"))
     config = LessonConfig(pixel_height=args.height, fps=args.fps, chapters=args.chapters, out=out / "lesson")
     print(f"{len(config.chapters)} chapters at {config.width}x{config.height}, {config.frame_rate} fps; "
           f"{os.cpu_count()} CPU cores; work folder {out}", flush=True)
+
+    hold_cost(config, 1.0, out / "hold-warm-up")  # imports, fonts, the first Text
+    t_hold, t_move = hold_cost(config, args.hold, out / "hold")
+    print(f"held frames: {args.hold:.0f} s held in {t_hold:.2f} s, {args.hold:.0f} s of new frames in {t_move:.2f} s",
+          flush=True)
 
     one, t_one = timed(lambda: render_lesson(config, jobs=1, use_cache=False))
     print(f"lesson, --jobs 1:   {t_one:7.1f} s for {one.duration:.1f} s of video", flush=True)
@@ -146,6 +201,9 @@ def main() -> None:
     print(f"chapters cached, CLI           {t_cli_folder:7.1f}   (a new Python: imports, Lesson, writes the folder)")
     print(f"unchanged render, CLI          {t_cli:7.1f}   target <= {TARGET_CACHED}   "
           f"{verdict(t_cli <= TARGET_CACHED and cli_ok)}  (the same command again: the folder is kept)")
+    hold = t_hold / t_move
+    print(f"held / new frames ({args.hold:.0f} s)    {hold:7.3f}   target <= {TARGET_HOLD}   "
+          f"{verdict(hold <= TARGET_HOLD)}  ({t_hold:.2f} s / {t_move:.2f} s)")
 
 
 if __name__ == "__main__":

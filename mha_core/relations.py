@@ -109,18 +109,25 @@ def load_probe_set(path: str | Path | None = None) -> list[ProbeSentence]:
     return sentences
 
 
-def parse_probe_line(line: str, where: str = "probe line") -> ProbeSentence:
-    """One JSON line ``{"words": [...], "nouns": [...], "relations": {name: [[dep, head], ...]}}``, checked."""
+def json_line(line: str, where: str, error: type[ValueError]) -> tuple[dict, list[str]]:
+    """A probe file's line as a JSON object, and its ``words`` (a non-empty list of words without spaces);
+    ``error`` (the file's own error type) saying where and what is wrong otherwise."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as err:
-        raise ProbeSetError(f"{where} is not JSON ({err.msg})") from None
+        raise error(f"{where} is not JSON ({err.msg})") from None
     if not isinstance(obj, dict):
-        raise ProbeSetError(f"{where} is not a JSON object")
+        raise error(f"{where} is not a JSON object")
     words = obj.get("words")
     if not isinstance(words, list) or not words or not all(isinstance(w, str) and w and w.split() == [w]
                                                              for w in words):
-        raise ProbeSetError(f"{where}: words must be a non-empty list of words without spaces")
+        raise error(f"{where}: words must be a non-empty list of words without spaces")
+    return obj, words
+
+
+def parse_probe_line(line: str, where: str = "probe line") -> ProbeSentence:
+    """One JSON line ``{"words": [...], "nouns": [...], "relations": {name: [[dep, head], ...]}}``, checked."""
+    obj, words = json_line(line, where, ProbeSetError)
     n = len(words)
 
     def index(value) -> int:

@@ -20,9 +20,10 @@ from __future__ import annotations
 from concurrent.futures import Future
 from contextlib import contextmanager
 
-from manim import DOWN, FadeOut, Paragraph, RoundedRectangle, Scene, Text, VGroup, Wait
+from manim import DOWN, RIGHT, FadeOut, Paragraph, RoundedRectangle, Scene, Text, VGroup, Wait, config
 
-from . import style
+from . import layout, parts, style
+from .lesson import chapters
 from .lesson.spoken import spoken_form
 from .narration import Beat, Cue
 from .voice import SILENT, Narrator, Speech
@@ -60,6 +61,24 @@ class LessonScene(Scene):
     def summary(self) -> str:
         """One or two sentences for the player page's chapter list."""
         return self.script.summary
+
+    def header(self, subtitle: str | None = None):
+        """The chapter's number and title at the top-left, ``subtitle`` under it, and in act 1 the map of the
+        block's stages with this chapter's lit (``chapters.Chapter.stages``)."""
+        chapter = chapters.chapter(self.chapter_id)
+        return parts.chapter_header(self.theme, self.lesson.chapter_number(self.chapter_id), self.title, subtitle,
+                                    stages=chapter.stages, all_stages=chapters.STAGES)
+
+    @staticmethod
+    def beside_header(mob, header):
+        """Place ``mob`` (a formula the chapter keeps up) at the top right, shrunk to the room right of the
+        subtitle: under the stage map, or level with the title when there is no map."""
+        title, subtitle = header[0], header[1] if len(header) > 1 and header[1] is not header.map else None
+        left_of = max(m.get_right()[0] for m in (title, subtitle) if m is not None)
+        layout.fit(mob, width=config.frame_width / 2 - style.FRAME_MARGIN - left_of - style.GAP_APART)
+        if header.map is None:
+            return mob.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(title.get_y())
+        return mob.next_to(header.map, DOWN, buff=style.GAP_TIGHT).to_edge(RIGHT, buff=style.FRAME_MARGIN)
 
     def words(self, text_id: str, **values) -> str:
         """On-screen words ``text_id`` of the chapter's script ([screen]), placeholders filled from ``values``."""

@@ -89,6 +89,7 @@ def run_headless(scene_cls, lesson, media_dir, *, on_step=None, pixel_height: in
 
     class Probe(scene_cls):
         def play(self, *args, **kwargs):
+            self.step_start = self.now  # the video time the step's animation starts
             result = super().play(*args, **kwargs)
             if on_step is not None and not all(isinstance(a, Wait) for a in args):  # a wait moves nothing
                 on_step(self)
@@ -134,6 +135,13 @@ def visible_texts(scene) -> list:
     return found
 
 
+def shown_size(mob) -> float | None:
+    """The font size a text-like mobject is shown at, after any scaling (None for Typst maths)."""
+    if isinstance(mob, (Text, MarkupText)):
+        return float(mob.font_size)  # Manim scales it with the text's height
+    return getattr(mob, "shown_size", None)  # NumberLabel, Glyphs
+
+
 def describe(mob) -> str:
     s = getattr(mob, "str", None) or getattr(mob, "text", None) or getattr(mob, "typst_code", None) or repr(mob)
     return f"{type(mob).__name__}({s!r})"
@@ -148,6 +156,7 @@ class Seen:
     lo: np.ndarray  # its ink's bounding box: the min and max of its points
     hi: np.ndarray
     color: ManimColor  # the fill of its first piece with points
+    size: float | None = None  # the font size it is shown at, after any scaling (None: Typst maths)
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,9 @@ class Step:
 
     after: int  # narration cues recorded by then
     texts: tuple[Seen, ...]  # the visible text-like mobjects (``visible_texts``)
+    start: float = 0.0  # video seconds: when its animation started
+    end: float = 0.0  # ... and ended (the picture it leaves stays until the next step starts)
+    filled: float = 1.0  # how much of the area under the header the visible content spans (its bounding box)
 
 
 def observe(scene) -> Step:
@@ -165,8 +177,29 @@ def observe(scene) -> Step:
         pieces = t.family_members_with_points()
         points = np.concatenate([m.points for m in pieces])
         texts.append(Seen(describe(t), getattr(t, "text", None), points.min(axis=0), points.max(axis=0),
-                          pieces[0].get_fill_color()))
-    return Step(len(scene.cues), tuple(texts))
+                          pieces[0].get_fill_color(), shown_size(t)))
+    return Step(len(scene.cues), tuple(texts), getattr(scene, "step_start", 0.0), scene.now, filled(scene))
+
+
+def filled(scene) -> float:
+    """The share of the area under the header (``layout.content_box``) that the bounding box of everything
+    visible there spans: near 0, a nearly empty screen."""
+    from scenes import layout
+
+    left, right, bottom, top = layout.content_box()
+    lo, hi = np.array([np.inf, np.inf]), np.array([-np.inf, -np.inf])
+    for m in scene.mobjects:
+        for piece in m.family_members_with_points():
+            if max(piece.get_fill_opacity(), piece.get_stroke_opacity() * (piece.get_stroke_width() > 0)) <= 0.05:
+                continue
+            points = piece.points[:, :2]
+            points = points[points[:, 1] < top]  # the header (title, map, model line) does not count
+            if len(points):
+                lo, hi = np.minimum(lo, points.min(axis=0)), np.maximum(hi, points.max(axis=0))
+    if not np.all(np.isfinite(lo)):
+        return 0.0
+    lo, hi = np.maximum(lo, [left, bottom]), np.minimum(hi, [right, top])
+    return float(max(hi[0] - lo[0], 0) * max(hi[1] - lo[1], 0) / ((right - left) * (top - bottom)))
 
 
 class Run:
@@ -281,7 +314,8 @@ def lesson_for():
 # chapter once for all of them: the dark runs of the default and toy lessons (read by the layout, numbers,
 # flow, spoken-form and narration tests), the light runs (layout), the long sentence's (layout, narration).
 _RUN_GROUPS = {("default", "dark"): "runs-dark", ("toy", "dark"): "runs-dark", ("default", "light"): "runs-light",
-               ("toy", "light"): "runs-light", ("scientist", "dark"): "runs-scientist"}
+               ("toy", "light"): "runs-light", ("scientist", "dark"): "runs-scientist", ("long", "dark"): "runs-long",
+               ("long", "light"): "runs-long"}
 
 
 def reads_runs(name: str = "default", theme: str = "dark"):

@@ -93,12 +93,11 @@ def sha256(path: Path) -> str:
 
 
 def video_duration(path: Path) -> float:
-    """frames / fps, counted by decoding (independent of container metadata)."""
+    """From the first decoded frame's start to the last one's end (independent of container metadata; a held
+    frame is one frame shown for its whole duration)."""
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        rate = stream.average_rate or stream.codec_context.framerate
-    return frames / float(rate)
+        frames = [(f.time, f.duration * f.time_base) for f in container.decode(video=0)]
+    return float(frames[-1][0] + frames[-1][1] - frames[0][0])
 
 
 # -- captions -------------------------------------------------------------------------------

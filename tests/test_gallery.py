@@ -149,3 +149,27 @@ def test_an_unlabelled_relation_gets_no_tile_and_no_probe(relations, profiles):
     g = build_gallery(load_model("minilm"), DEFAULT_SENTENCE, unlabelled)
     assert g.probe is None and all(t.kind != "relation" and t.relation is None for t in g.tiles)
     assert all(c["relation"] == 0 for c in g.layers)
+
+
+def test_the_meaning_example_is_the_heads_first_held_out_hit_and_its_shares_add_up(gallery):
+    """The meaning head on its first report-half item where its top word is the partner: the weights are that
+    head's word attention from the query noun; the mean shares are over every report item."""
+    from mha_core.meaning import load_meaning_set
+    from mha_core.relations import predictions, probe_attention_of, split_halves
+
+    r, e = gallery.meaning, gallery.meaning_example
+    assert r is not None and e is not None and r.n == 64
+    _, report = split_halves(load_meaning_set())
+    attention = probe_attention_of(load_model("minilm"), report)
+    hits = [(s, q, p, A) for s, A in zip(report, attention) for q, p in s.items
+            if int(predictions(A[r.layer, r.head])[q]) == p]
+    s, q, p, A = hits[0]
+    assert (e.words, e.query, e.partner) == (s.words, q, p)
+    assert e.weights == pytest.approx(A[r.layer, r.head, q].tolist())
+    others = [k for k in e.nouns if k not in (q, p)]
+    assert e.weights[p] > max(e.weights[k] for k in others)  # the top word, special tokens and itself aside
+    # Means over the report half: what the partner gets, the best other noun, and [CLS]/[SEP] (the rest of 1).
+    rows = [(A[r.layer, r.head, qq], pp, s) for s, A in zip(report, attention) for qq, pp in s.items]
+    assert e.partner_share == pytest.approx(sum(float(row[pp]) for row, pp, _ in rows) / len(rows))
+    assert e.special_share == pytest.approx(sum(1 - float(row.sum()) for row, _, _ in rows) / len(rows))
+    assert 0 < e.partner_share < 1 and e.partner_share + e.special_share < 1

@@ -80,7 +80,9 @@ def test_head_outputs_every_head_row(scenes, lesson):
 
 def test_concat_shows_the_concatenation_in_head_blocks(scenes, lesson):
     C, t = scenes["concat"].C, lesson.trace
-    assert_entries(C, t.concat, at_least=min(t.n_head, 3) * 2 * 7)  # at least three heads' blocks drawn
+    rows = [o for o in C.other if o is not None]  # the followed word's row is kept: up to two ellipses
+    assert lesson.focus in rows and len(rows) >= 6
+    assert_entries(C, t.concat, at_least=min(t.n_head, 3) * 2 * len(rows))  # at least three heads' blocks drawn
     for h in (h for h in C.heads if h is not None):
         cols = {j for (_, j), label in C._entries.items() if label in C.block(h)[1]}
         assert cols and all(h * t.d_head <= j < (h + 1) * t.d_head for j in cols), f"head {h + 1}'s block"

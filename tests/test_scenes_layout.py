@@ -2,10 +2,11 @@
 
 Each chapter is run headless (animations skipped, no video written): after every
 ``play`` that is not a wait, the text-like mobjects on screen are checked, for the default
-config (MiniLM: 12 heads, d_model 384), the untrained toy model and MiniLM on a 13-piece sentence. A theme
-changes colours, never where text sits: the default and the toy lesson are checked in both themes (contrast
-is a theme's), the 13-piece sentence in the dark one. Every chapter must also record at least two narration
-cues, in order. The runs are the session's (``conftest.headless``: each chapter of each config and theme runs
+config (MiniLM: 12 heads, d_model 384), the untrained toy model, MiniLM on a 13-piece sentence and on an
+18-piece one (drawn as a window around "it", "…" in each gap). A theme changes colours, never where text sits:
+the default and the toy lesson are checked in both themes (contrast is a theme's), the 13-piece sentence in the
+dark one, the 18-piece one in both (its elision marks and notes are muted text: their contrast is checked too).
+Every chapter must also record at least two narration cues, in order. The runs are the session's (``conftest.headless``: each chapter of each config and theme runs
 once, its steps recorded for these checks and shared with the narration, flow and numbers tests).
 """
 
@@ -30,6 +31,8 @@ CONFIGS = {  # LessonConfig overrides; the Lessons and runs are the session's (c
     "toy": {"model": "toy", "specialization_model": "toy"},
     # 13 word pieces with [CLS] and [SEP]: drawn whole, nothing capped.
     "scientist": {"sentence": "The scientist who reviewed the paper said it was flawed."},
+    # 18 word pieces: every chapter draws 14, a window around "it" that keeps the words its heads read.
+    "long": {"sentence": "The scientist who reviewed the paper carefully before the long meeting said it was flawed."},
 }
 
 
@@ -72,7 +75,8 @@ def contrast_problems(step, theme) -> list[str]:
 
 
 # (config, theme) pairs the layout is checked in.
-LOOKS = (("default", "dark"), ("default", "light"), ("toy", "dark"), ("toy", "light"), ("scientist", "dark"))
+LOOKS = (("default", "dark"), ("default", "light"), ("toy", "dark"), ("toy", "light"), ("scientist", "dark"),
+         ("long", "dark"), ("long", "light"))
 
 
 @pytest.mark.parametrize("chapter_id", CHAPTER_IDS)

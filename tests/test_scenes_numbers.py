@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from conftest import reads_runs, run_headless
+from conftest import reads_runs
 from manim import Text
 
 from mha_core import load_model
@@ -178,8 +178,7 @@ def test_failure_trap_losses_are_measured(lesson, scenes):
 def cell_weights(grid) -> torch.Tensor:
     """The weights a grid draws: per cell (Squares) or, for binned overview grids, the matrix it binned."""
     if grid.cells is None:
-        w = torch.as_tensor(grid.weights, dtype=torch.float64)
-        return w[: grid.n_queries, : grid.n_keys]
+        return torch.as_tensor(grid.shown, dtype=torch.float64)  # [drawn query, drawn key]
     return torch.tensor([[c.weight for c in row] for row in grid.cells], dtype=torch.float64)
 
 
@@ -215,8 +214,8 @@ def test_specialization_gallery_tiles_show_the_measurements(lesson, scenes):
     assert set(passed) <= {(b.data.layer, b.data.head) for b in scene.tiles}  # every relation head that passed
     for box in scene.tiles:
         t = box.data
-        assert torch.allclose(cell_weights(box.grid), t.weights[: box.grid.n_queries, : box.grid.n_keys].double(),
-                              atol=1e-6)
+        drawn = t.weights[list(box.grid.query_positions)][:, list(box.grid.key_positions)]
+        assert torch.allclose(cell_weights(box.grid), drawn.double(), atol=1e-6)
         assert box.title.text.replace(" ", "") == f"layer{t.layer + 1},head{t.head + 1}"
         label, measure = words_of(box.label), words_of(box.measure)
         if (t.layer, t.head) in passed:
@@ -325,25 +324,18 @@ def test_intro_bottleneck_row_is_one_softmax_row_that_adds_up_to_one(lesson, sce
     assert "[CLS]" in " ".join(_texts_in(s.special)) and "[SEP]" in " ".join(_texts_in(s.special))
 
 
-def test_intro_table_shows_each_heads_traced_weight_and_its_measure(lesson, scenes):
+def test_intro_table_shows_each_heads_traced_weight(lesson, scenes):
+    """Each row: the head that carries the relationship, numbered from 1, and its traced weight on the link; no
+    measurement yet (the second act tests heads: tests/test_act_one.py)."""
     from mha_core import trace_pretrained
     from scenes.lesson.relationships import EXAMPLE
 
     s, R = scenes["intro"], lesson.relationships
     assert [r.key for r in s.table_rows] == [r.key for r in R.rows] and len(s.table.numbers) == len(R.rows)
-    for r, number, head, why in zip(s.table_rows, s.table.numbers, s.heads, s.evidence):
+    for r, number, head in zip(s.table_rows, s.table.numbers, s.heads):
         w = trace_pretrained(EXAMPLE, layer=r.layer, device="cpu").weights[r.head].double()
         shown(number, sum(float(w[q, k]) for q, k in r.links) / len(r.links))
-        assert f"layer {r.layer + 1}, head {r.head + 1}" in _texts_in(head)  # numbered from 1 on screen
-        words = " ".join(_texts_in(why))
-        e = r.evidence
-        if e.kind == "held-out":  # the probe relation's held-out accuracy against its best baseline
-            assert style.fmt(e.value) in words and style.fmt(e.baseline) in words
-        elif e.kind == "corpus":
-            assert style.fmt(e.value) in words and f"{e.n} sentences" in words
-        else:
-            assert f"{R.total_heads} heads" in words and "this sentence" in words
-        assert ("no label" in words) == (e.kind != "sentence" and not r.labelled)
+        assert _texts_in(head) == [f"layer {r.layer + 1}, head {r.head + 1}"]  # numbered from 1, no label yet
 
 
 def test_intro_layer_rows_are_every_head_of_that_layer(lesson, scenes):
@@ -363,30 +355,7 @@ def test_intro_table_text_stays_readable(lesson, scenes):
     assert scale * TABLE_SIZE >= style.NUMBER_SIZE
 
 
-@pytest.mark.parametrize("flip", [False, True], ids=["as measured", "verdicts flipped"])
-def test_intro_names_a_head_only_when_it_earned_the_name(lesson, headless, tmp_path, flip):
-    """Flip the probe's label verdicts: the table names exactly the labelled heads, and the narration follows."""
-    from dataclasses import replace
-
-    from scenes.chapters import CHAPTERS
-    from scenes.lesson.relationships import build_relationships
-
-    if flip:  # a private copy of the Lesson with the verdicts flipped, run on its own
-        relations = [replace(r, labelled=not r.labelled) for r in lesson.relations]
-        flipped = lesson.replace(relationships=build_relationships(load_model("minilm"), relations))
-        scene = run_headless(CHAPTERS["intro"], flipped, tmp_path)
-    else:  # the verdicts as measured: the Lesson's own intro, the session's run
-        scene = headless({}, "dark", "intro").scene
-    for r, head in zip(scene.state.table_rows, scene.state.heads):
-        named = any(r.key in t for t in _texts_in(head))
-        assert named == r.labelled, (r.key, r.labelled)
-    probed = [r for r in scene.state.table_rows if r.evidence.kind == "held-out"]
-    verdict = next(b.text for b in scene.beats if b.text.startswith("On those held-out sentences"))
-    assert ("clearly, on the same word pairs" in verdict) == any(r.labelled for r in probed)
-    assert ("neither" in verdict or "does not" in verdict) == (not all(r.labelled for r in probed))
-
-
-# 18 word pieces: the parallel heads draw the first 14, so "was" and "flawed", where some heads look, are cut.
+# 18 word pieces: the chapters draw 14 of them, a window around "it" (Lesson.drawn_positions).
 LONG = "The scientist who reviewed the paper carefully before the long meeting said it was flawed."
 
 
@@ -408,7 +377,7 @@ def test_where_heads_look_has_a_sentence_for_every_case():
 def test_what_the_heads_read_from_the_focus_word_is_what_the_beat_says(lesson_for, headless, overrides):
     """Where each head puts most of the focus word's weight, counted on the whole row of the trace, is what the
     parallel-heads beat says (8 of MiniLM's 12 heads put most of "it"'s weight on [CLS]: "each head links it
-    elsewhere" was false), also when a long sentence is drawn only in part ("was" and "flawed" are not drawn)."""
+    elsewhere" was false), also when a long sentence is drawn only in part (a window of 14 of its 18 pieces)."""
     lesson = lesson_for(**overrides)
     f = lesson.focus
     keys = [lesson.tokens[int(k)] for k in lesson.trace.weights[:, f].argmax(dim=-1)]
@@ -427,3 +396,121 @@ def test_the_copies_line_says_where_the_copies_put_the_weight(lesson, headless):
     top = int(row.argmax())
     said = next(b.text for b in headless({}, "dark", "split-heads").beats if b.text.startswith("In the real layer"))
     assert f"{style.fmt(float(row[top]))} to “{lesson.tokens[top]}”" in said
+
+
+# -- a long sentence: every chapter draws the same window, and each number is its own token's -----------------
+
+
+@pytest.fixture(scope="module")
+def long_lesson(lesson_for):
+    return lesson_for(sentence=LONG)
+
+
+def test_a_long_sentence_keeps_the_words_its_relation_needs(long_lesson):
+    """The window keeps "it", where the worked head links it and its four heaviest keys, and the word each head's
+    largest weight lands on ("was", "flawed", "said", [CLS]); it leaves out 4 of the 18 pieces, far from "it"."""
+    L = long_lesson
+    drawn = L.drawn_positions(style.MAX_TOKENS)
+    assert L.trace.n_pos == 18 and len(drawn) == style.MAX_TOKENS and list(drawn) == sorted(set(drawn))
+    assert L.tokens[L.focus] == "it" and L.focus in drawn
+    row = L.trace.weights[L.focus_head, L.focus]
+    link, _ = L.strongest_link(L.trace.weights[L.focus_head])
+    top = [int(k) for k in torch.argsort(row, descending=True) if int(k) != L.focus][:4]
+    assert {link, *top, *L.focus_reads} <= set(drawn)
+    assert {L.tokens[k] for k in L.focus_reads} == {"[CLS]", "was", "flawed", "said"}
+    assert "flawed" in [L.tokens[k] for k in drawn]
+
+
+def test_a_short_sentence_is_drawn_whole(lesson):
+    assert lesson.drawn_positions(style.MAX_TOKENS) == tuple(range(lesson.trace.n_pos))
+
+
+def test_one_head_on_a_long_sentence_works_through_the_window(long_lesson, headless):
+    """Each column of the worked row is a drawn key: its name, its score, scaled score and weight are that key's,
+    under its name, a "…" in each gap; the arcs start at the focus word's own column."""
+    L, state = long_lesson, headless({"sentence": LONG}, "dark", "one-head").state
+    T, t, f, h = state.table, L.trace, L.focus, L.focus_head
+    drawn = list(L.drawn_positions(style.MAX_TOKENS))
+    assert T.keys == drawn and state.f == f
+    assert [w.text for w in T.key_labels] == [t.tokens[k] for k in drawn]
+    for j, k in enumerate(drawn):
+        shown(T.scores[j], float(t.scores[h, f, k]))
+        shown(T.scaled[j], float(t.scaled[h, f, k]))
+        shown(T.weights[j], float(t.weights[h, f, k]))
+        for row in (T.scores, T.scaled, T.weights):  # each number under its own token
+            assert abs(row[j].get_x() - T.key_labels[j].get_x()) < 0.05
+    for (dim, k), mob in T.k_block.cells.items():
+        assert k in drawn
+        shown(mob, float(t.k[h, k, dim]))
+    n_gaps = len([1 for a, b in zip([-1, *drawn], [*drawn, t.n_pos]) if b - a > 1])
+    assert all(len(g) == n_gaps for g in T.gaps.values()) and n_gaps == 2
+    xs = sorted([(x.get_x(), "key") for x in T.key_labels] + [(m.get_x(), "gap") for m in T.gaps["keys"]])
+    assert [kind for _, kind in xs].count("gap") == 2 and xs[0][1] == xs[-1][1] == "key"
+    assert any("4of18tokensnotdrawn" in getattr(m, "text", "") for m in state.header.get_family())
+    assert T.key_labels[drawn.index(f)].text == "it"  # the arcs' source: the focus word's own column
+
+
+def test_parallel_heads_on_a_long_sentence_frame_each_heads_own_cell(long_lesson, headless):
+    """The framed row is "it"'s, and each head's framed cell is its largest weight in that row (the window keeps
+    every head's), the grids draw the window's weights, and the note says what is elided."""
+    L, run = long_lesson, headless({"sentence": LONG}, "dark", "parallel-heads")
+    state, drawn = run.state, L.drawn_positions(style.MAX_TOKENS)
+    for i, g in enumerate(state.grids):
+        assert g.query_positions == g.key_positions == drawn
+        assert torch.allclose(cell_weights(g), L.trace.weights[i][list(drawn)][:, list(drawn)].double(), atol=1e-6)
+    f = state.grids[0].query_index(L.focus)
+    assert drawn[f] == L.focus
+    assert any("4of18tokensnotdrawn" in s for s in run.shown)
+
+
+def test_head_outputs_on_a_long_sentence_shade_each_key_under_its_name(long_lesson, headless):
+    L, state = long_lesson, headless({"sentence": LONG}, "dark", "head-outputs").state
+    drawn = L.drawn_positions(style.MAX_TOKENS)
+    keys = [m for m in state.table[1] if m.text != "…"]
+    assert [k.text for k in keys] == [L.tokens[p] for p in drawn]
+    for i, row in enumerate(state.head_rows):
+        assert [c.weight for c in row.cells] == pytest.approx(L.trace.weights[i, L.focus, list(drawn)].tolist())
+        for key, cell in zip(keys, row.cells):
+            assert abs(key.get_x() - cell.get_x()) < 0.02
+        assert L.focus_reads[i] in drawn  # its strongest link is framed where it is drawn
+
+
+def test_the_trap_and_the_gallery_draw_the_window(long_lesson, headless):
+    L = long_lesson
+    drawn = L.drawn_positions(style.MAX_TOKENS)
+    state = headless({"sentence": LONG}, "dark", "split-heads").state
+    for g in (*state.real_grids, *state.copies_grids):
+        assert g.key_positions == drawn
+    spec = headless({"sentence": LONG}, "dark", "specialization").state
+    gallery = L.gallery
+    for box in spec.tiles:
+        f = box.grid.query_index(gallery.focus)
+        assert f is not None and box.focus_frame is not None  # "it" is always drawn, its row framed
+        assert abs(box.focus_frame.get_y() - box.grid.row_box(f).get_y()) < 1e-6
+    assert [w.text for w in spec.row.words] == [gallery.tokens[p] for p in spec.row.positions]
+    assert len(spec.row.marks) >= 1 and spec.row.hidden == len(gallery.tokens) - style.MAX_TOKENS
+
+
+# -- specialisation: words related by meaning ----------------------------------------------------------------------
+
+
+def test_the_meaning_section_shows_the_measured_head_and_its_weights(lesson, scenes, headless):
+    """The title says the held-out result of mha_core.meaning; each noun's number is the head's attention from the
+    query noun (three decimals: they are small and close); the voice says faint when [CLS]/[SEP] take most."""
+    from scenes.chapters.specialization import MEANING_DIGITS
+
+    run = headless({}, "dark", "specialization")
+    s, g = scenes["specialization"], lesson.gallery
+    r, e = g.meaning, g.meaning_example
+    title = " ".join(_texts_in(s.meaning_title))
+    assert f"layer {r.layer + 1}, head {r.head + 1}" in title and style.fmt(r.accuracy) in title
+    assert style.fmt(r.baseline_accuracy) in title and r.baseline_name in title
+    assert [w.text for w in s.meaning_row.words] == [e.words[k] for k in e.nouns]  # its nouns, in order
+    for k, number in zip(e.nouns, s.meaning_weights):
+        shown(number, e.weights[k], MEANING_DIGITS)
+    reading = " ".join(_texts_in(s.meaning_reading))
+    for value in (e.partner_share, e.other_share, e.special_share):
+        assert style.fmt(value) in reading
+    said = " ".join(b.text for b in run.beats)
+    assert ("faint preference" in said) == (e.special_share > 0.5)
+    assert (f"{style.fmt(r.accuracy)} of the time held out" in said) == r.labelled

@@ -1,15 +1,31 @@
 """Chapter 6 — concatenate: the h head outputs side by side, back to the model width.
 
-Storyboard: the head outputs, each n × d_k in its head's colour, apart -> they
-slide together into one n × d matrix (the real numbers of Concat) -> braces count
-the width: h · d_k = d, and n rows -> "stacked, not yet combined".
+Storyboard: the head outputs, each n × d_k in its head's colour, apart, the focus word's row framed in
+every block (never hidden in the ellipsis) -> they slide together into one n × d matrix (the real numbers
+of Concat), the frames with them, and become one frame: the focus word's row chains every head's output
+-> braces count the width: h · d_k = d, and n rows -> the other rows dim: that row, in head blocks, is
+what W_O reads next -> "stacked, not yet combined".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, GrowFromCenter, LaggedStart, VGroup, VMobject, config
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    GrowFromCenter,
+    LaggedStart,
+    Rectangle,
+    VGroup,
+    VMobject,
+    config,
+)
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
@@ -31,6 +47,8 @@ class ConcatState:
     pieces: list = field(default_factory=list)  # (block, offset) of each head output sliding into place
     piece_shapes: VMobject | None = None  # the n × d_k shapes under the pieces
     braces: VMobject | None = None  # width, n and d_k braces around the result
+    focus_frames: VMobject | None = None  # a frame around the focus word's row in each block, apart
+    focus_row: VMobject | None = None  # one frame around that row of the joined matrix
 
 
 class ConcatScene(LessonScene):
@@ -41,6 +59,7 @@ class ConcatScene(LessonScene):
         self.heads_apart()
         self.join()
         self.count_width()
+        self.follow_the_row()
         self.stacked_not_combined()
 
     # -- parts ---------------------------------------------------------------------------------
@@ -54,7 +73,9 @@ class ConcatScene(LessonScene):
         layout.fit(self.state.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.state.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
 
-        C = parts.HeadBlocks(th, L.trace.concat, L.n_head, labels=parts.MatrixLabels(rows=L.tokens, shape=False))
+        # The focus word's row is always drawn: the lesson follows it into W_O.
+        C = parts.HeadBlocks(th, L.trace.concat, L.n_head, labels=parts.MatrixLabels(rows=L.tokens, shape=False),
+                             keep=[L.focus])
         _, _, _, top = layout.content_box()
         # Braces go above (the width), left (n) and under each block (d_k): keep room for them.
         brace_room = 0.75
@@ -68,14 +89,16 @@ class ConcatScene(LessonScene):
 
     def heads_apart(self):
         L, th = self.lesson, self.theme
-        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        self.state.header = self.header(parts.model_line(L))
         lead = parts.formula(th, '"head"_i = A_i V_i in RR^(n times d_k)', style.LABEL_SIZE)
-        self.state.lead = lead.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(self.state.header.get_y())
+        self.state.lead = self.beside_header(lead, self.state.header)
         self.layout()
         C = self.state.C
         # Each head's block (numbers, tint, tag) starts apart from its neighbours, with its own shape.
         self.state.pieces = []
-        shapes = VGroup()
+        shapes, frames = VGroup(), VGroup()
+        self._focus_label().set_color(th.highlight)
+        self.state.focus_row = self._row_frame(C.tints)  # where the row will be once the blocks are joined
         for k, h in enumerate(C.heads):
             offset = (k - (len(C.heads) - 1) / 2) * APART
             if h is None:
@@ -86,20 +109,42 @@ class ConcatScene(LessonScene):
                 shapes.add(shape.next_to(C.block(h), DOWN, buff=style.GAP_LINE).shift(RIGHT * offset))
             if k == 0:  # the token labels travel with the first block
                 piece.add(C.row_labels)
+            frame = self._row_frame(C.slot(k) if h is None else C.block(h)[0])
+            frames.add(frame)
+            piece.add(frame)
             piece.shift(RIGHT * offset)
             self.state.pieces.append((piece, offset))
-        self.state.piece_shapes = shapes
+        self.state.piece_shapes, self.state.focus_frames = shapes, frames
         blocks = VGroup(*(p for p, _ in self.state.pieces))
         with self.beat("heads-apart", n_head=L.n_head, n_tokens=L.trace.n_pos, d_head=L.d_head):
             self.play(FadeIn(self.state.header), FadeIn(lead), run_time=style.SHORT)
             self.play(FadeIn(blocks), FadeIn(shapes), run_time=style.BEAT)
 
+    def _row_frame(self, across: VMobject) -> VMobject:
+        """A frame as wide as ``across`` around the focus word's row, one row pitch high (clear of the numbers)."""
+        C, y = self.state.C, self._focus_label().get_y()
+        pitch = min(abs(a.get_y() - b.get_y()) for a, b in zip(C.row_labels, C.row_labels[1:]))
+        frame = Rectangle(width=across.width + 0.06, height=pitch * 0.95, stroke_color=self.theme.highlight,
+                          stroke_width=2)
+        return frame.move_to([across.get_x(), y, 0])
+
+    def _focus_glyphs(self, k: int) -> VGroup:
+        """The glyphs of the focus word's row in the k-th drawn slot (numbers, or the ellipsis)."""
+        C, y = self.state.C, self._focus_label().get_y()
+        return VGroup(*(m for m in C.slot(k) if abs(m.get_y() - y) < 0.5 * m.height + 1e-3))
+
+    def _focus_label(self) -> VMobject:
+        C, L = self.state.C, self.lesson
+        drawn = [o for o in C.other if o is not None]
+        return C.row_labels[drawn.index(L.focus)]
+
     def join(self):
-        C = self.state.C
-        with self.beat("join"):
+        L, C = self.lesson, self.state.C
+        with self.beat("join", word=L.tokens[L.focus], n_head=L.n_head):
             self.play(*(p.animate.shift(LEFT * off) for p, off in self.state.pieces), FadeOut(self.state.piece_shapes),
                       run_time=style.BEAT)
-            self.play(Create(C.brackets), run_time=style.SHORT)
+            self.play(Create(C.brackets), FadeOut(self.state.focus_frames), FadeIn(self.state.focus_row),
+                      run_time=style.SHORT)
 
     def count_width(self):
         L, th, C = self.lesson, self.theme, self.state.C
@@ -115,6 +160,16 @@ class ConcatScene(LessonScene):
         with self.beat("width-back", n_head=L.n_head, d_head=L.d_head, d_model=L.d_model):
             self.play(LaggedStart(*(GrowFromCenter(b) for b in under), lag_ratio=0.15), run_time=style.BEAT)
             self.play(GrowFromCenter(top), GrowFromCenter(left), run_time=style.BEAT)
+
+    def follow_the_row(self):
+        """The other rows dim: the focus word's row, every head's output in turn, is what W_O reads next."""
+        L, C = self.lesson, self.state.C
+        focus = {m for k in range(len(C.heads)) for m in self._focus_glyphs(k)}
+        others = VGroup(*(m for m in C.body if m not in focus),
+                        *(label for label in C.row_labels if label is not self._focus_label()))
+        with self.beat("follow-the-row", word=L.tokens[L.focus], n_head=L.n_head, d_head=L.d_head,
+                       d_model=L.d_model):
+            self.play(others.animate.set_opacity(0.3), run_time=style.SHORT)
 
     def stacked_not_combined(self):
         with self.beat("stacked-not-combined"):

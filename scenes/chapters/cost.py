@@ -82,7 +82,7 @@ class CostScene(LessonScene):
 
     def parameters(self):
         L, th, cost = self.lesson, self.theme, self.lesson.cost
-        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        self.state.header = self.header(parts.model_line(L))
         side = 1.6
         squares = VGroup()
         for role in ("Q", "K", "V", "O"):

@@ -51,15 +51,16 @@ class InductionState:
     notes: list | None = None  # the caveats
 
 
+TAG_ROOM = 1.7  # under the copies: a grid's title above it and its tag, up to four lines, below
+
+
 class InductionScene(LessonScene):
     chapter_id = "induction"
 
     def construct(self):
         I = self.lesson.induction
         self.state = InductionState()
-        self.state.header = parts.chapter_header(
-            self.theme, self.lesson.chapter_number(self.chapter_id), self.title,
-            self.words("header", n_layer=I.n_layer, n_head=I.n_head, d_model=I.d_model))
+        self.state.header = self.header(self.words("header", n_layer=I.n_layer, n_head=I.n_head, d_model=I.d_model))
         self.why_another_model()
         self.sequence()
         self.previous_token_head()
@@ -150,16 +151,18 @@ class InductionScene(LessonScene):
         left, right, bottom, _ = layout.content_box()
         n = len(self.lesson.induction.tokens)
         label_w = max(parts.text(self.theme, t, style.SMALL_SIZE).width for t in self.lesson.induction.tokens) + 0.5
-        room_h = self.state.copies.get_bottom()[1] - bottom - style.GAP_BLOCK - 1.1  # title above, tag below
+        room_h = self.state.copies.get_bottom()[1] - bottom - style.GAP_BLOCK - TAG_ROOM  # title above, tag below
         room_w = (right - left - style.GAP_WIDE) / 2 - label_w - 0.6  # the shared colour bar at the right
         return min(layout.MAX_CELL, room_w / n, (room_h - label_w) / n)  # key labels stand above the cells
 
     def _tag(self, lines: list[str], grid: parts.AttentionGrid, color) -> VGroup:
         th = self.theme
-        tag = VGroup(parts.text(th, lines[0], style.SMALL_SIZE, color, bold=True),
-                     *(parts.text(th, line, style.SMALL_SIZE, th.muted) for line in lines[1:]))
+        # As wide as its grid and the gap after it, wrapped there, not shrunk: each line stays readable.
+        s = self.state
+        width = s.induction_grid.frame.get_left()[0] - s.previous_grid.frame.get_left()[0] - style.GAP_ITEM
+        tag = VGroup(parts.paragraph(th, lines[0], width, style.SMALL_SIZE, color),
+                     *(parts.paragraph(th, line, width, style.SMALL_SIZE, th.muted) for line in lines[1:]))
         tag.arrange(DOWN, buff=style.GAP_TIGHT, aligned_edge=LEFT)
-        layout.fit(tag, width=grid.width)
         return tag.next_to(grid.frame, DOWN, buff=style.GAP_LABEL).align_to(grid.frame, LEFT)
 
     def previous_token_head(self):
@@ -265,14 +268,20 @@ class InductionScene(LessonScene):
         n = len(S.p_by_position)
         s.position_chart = parts.BarChart(th, S.p_by_position, [str(i + 1) for i in range(n)],
                                           colors=[th.head(I.induction_head[1])] * n, height=2.2, bar_width=0.3,
-                                          gap=0.12)
-        # Fifteen numbers side by side would not be read: the first and the last, the bars show the rest.
-        shown = VGroup(s.position_chart.numbers[0], s.position_chart.numbers[-1])
-        s.position_chart.remove(s.position_chart.numbers)
-        s.position_chart.add(shown)
+                                          gap=0.12, label_size=style.LABEL_SIZE)
+        # Fifteen numbers side by side would not be read: the first and the last, full size (nothing beside them),
+        # the bars show the rest; the axis numbers every fifth place, the first and the last.
+        chart = s.position_chart
+        shown = VGroup()
+        for i in (0, n - 1):
+            number = parts.number(th, float(S.p_by_position[i]), size=style.NUMBER_SIZE)
+            shown.add(number.move_to(chart.numbers[i]).align_to(chart.numbers[i], DOWN))
+        chart.remove(chart.numbers)
+        chart.add(shown)
+        chart.labels.remove(*(label for i, label in enumerate(chart.labels) if i not in (0, n - 1) and (i + 1) % 5))
         chart_title = parts.text(th, self.words("chart-title", n=S.test["sequences"]), style.LABEL_SIZE, th.text,
                                  bold=True)
-        axis = parts.text(th, self.words("chart-axis"), style.SMALL_SIZE, th.muted)
+        axis = parts.text(th, self.words("chart-axis"), style.LABEL_SIZE, th.muted)
         axis.next_to(s.position_chart.labels, DOWN, buff=style.GAP_LABEL)
         columns = VGroup(VGroup(table_title, s.table).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=LEFT),
                          VGroup(chart_title, VGroup(s.position_chart, axis)).arrange(DOWN, buff=style.GAP_BLOCK))

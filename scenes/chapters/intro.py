@@ -1,11 +1,12 @@
 """Chapter 1 — the question: which relationships can different heads attend to in parallel?
 
-Storyboard: title and question -> the single-head bottleneck in numbers: in "The cat sat down" one
-MiniLM head's softmax row for "sat" adds up to 1 ([CLS] and [SEP] named where they first appear), so
-what goes to "cat" is not left for "down" -> the relationship table: subject-verb, verb-modifier,
-determiner-noun, local context, each with the real head that carries it, its weight here and the
-measurement behind the choice -> why not one bigger head: one softmax row per token, against the
-layer's h rows -> the lesson's own sentence: each head's strongest link from one word -> the plan.
+Storyboard: title and question -> what the learner will be able to do -> the single-head bottleneck in
+numbers: in "The cat sat down" one MiniLM head's softmax row for "sat" adds up to 1 ([CLS] and [SEP]
+named where they first appear), so what goes to "cat" is not left for "down" -> the relationship table:
+subject-verb, verb-modifier, determiner-noun, local context, each with the real head that carries it and
+its weight here (no measurements yet: whether a head really tracks a relation is the second act's
+question) -> why not one bigger head: one softmax row per token, against the layer's h rows -> the
+lesson's own sentence: each head's strongest link from one word -> the plan.
 
 All numbers come from ``lesson.relationships`` (the example) and ``lesson.trace`` (the lesson's sentence).
 """
@@ -57,7 +58,9 @@ ROW_IDS = {
     LOCAL: ("local", "local-question"),
 }
 PLAN_ACTS = {1: "plan-act-1", 2: "plan-act-2"}  # the plan's column heading of each act (chapters.ACTS)
-HEADER_IDS = ("column-relationship", "column-link", "column-head", "column-weight", "column-why")
+HEADER_IDS = ("column-relationship", "column-link", "column-head", "column-weight")
+# What the learner will be able to do by the end, one line each, in the order the lesson teaches it.
+OBJECTIVE_IDS = ("objective-one-head", "objective-split", "objective-fuse", "objective-cost", "objective-judge")
 
 
 @dataclass
@@ -69,16 +72,16 @@ class IntroState:
     """
 
     question: VMobject | None = None  # the lesson's question, kept at the top
+    objectives: VMobject | None = None  # what the learner will be able to do (one Text per line)
     example: parts.TokenRow | None = None  # "The cat sat down" as MiniLM reads it, [CLS] and [SEP] included
     bars: VGroup | None = None  # the bottleneck head's weights for "sat", one bar per token (.value)
     bar_numbers: list = field(default_factory=list)  # NumberLabels over the bars
     sum_terms: list = field(default_factory=list)  # NumberLabels of the sum under the bars
     total: parts.NumberLabel | None = None  # what the row adds up to
     special: VMobject | None = None  # the note on [CLS] and [SEP]
-    table: parts.Table | None = None  # relationship, example, head, weight, evidence
+    table: parts.Table | None = None  # relationship, link, head, weight
     table_rows: tuple = ()  # the Relationship of each table row after the header, in order
-    heads: list = field(default_factory=list)  # each table row's head cell (chip, and its name when labelled)
-    evidence: list = field(default_factory=list)  # each table row's evidence cell (Texts)
+    heads: list = field(default_factory=list)  # each table row's head cell (its chip)
     links: VMobject | None = None  # arcs over (and under) the example, one group per table row
     layer_grid: parts.AttentionGrid | None = None  # every head of one layer: its row for "sat"
     layer_notes: VMobject | None = None  # the weights named beside two of those rows
@@ -93,28 +96,13 @@ def head_numbers(r: Relationship) -> dict:
     return {"layer": r.layer + 1, "head": r.head + 1}
 
 
-def rule_id(name: str) -> tuple[str, dict]:
-    """The script id (and placeholders) of a baseline's name: "offset -1" -> the word-before rule."""
-    if name.startswith("offset "):
-        k = int(name.split()[1])
-        if k in (-1, 1):
-            return ("rule-word-before" if k == -1 else "rule-next-word"), {}
-        return ("rule-words-back" if k < 0 else "rule-words-on"), {"n": abs(k)}
-    return "rule-named", {"name": name}
-
-
-def verdict_id(subject: Relationship, determiner: Relationship) -> str:
-    """What the held-out test says of the subject and determiner heads: which of them earned a name."""
-    return {(True, True): "verdict-both", (False, False): "verdict-neither", (True, False): "verdict-subject",
-            (False, True): "verdict-determiner"}[(subject.labelled, determiner.labelled)]
-
-
 class IntroScene(LessonScene):
     chapter_id = "intro"
 
     def construct(self):
         self.state = IntroState()
         self.title_card()
+        self.objectives()
         self.bottleneck()
         self.relationship_table()
         self.bigger_head()
@@ -137,6 +125,26 @@ class IntroScene(LessonScene):
         self.play(FadeOut(title), question.animate.scale(0.8).to_edge(UP, buff=style.TITLE_BUFF),
                   run_time=style.BEAT)
         self.state.question = question
+
+    def objectives(self):
+        """What the learner will be able to do, as a short list under the question; the voice sums it up."""
+        th = self.theme
+        lines, pitch = VGroup(), 0.55  # a fixed line pitch: baselines evenly spaced, whatever the letters
+        for r, text_id in enumerate(OBJECTIVE_IDS):
+            line = parts.text(th, self.words(text_id), style.BODY_SIZE)
+            number = parts.text(th, f"{r + 1}", style.BODY_SIZE, th.highlight)
+            line.shift(DOWN * r * pitch - parts.baseline_y(line) * UP - line.get_left() * RIGHT)
+            number.shift(DOWN * r * pitch - parts.baseline_y(number) * UP)
+            number.shift((line.get_left()[0] - style.GAP_ITEM - number.get_right()[0]) * RIGHT)
+            lines.add(VGroup(number, line))
+        heading = parts.text(th, self.words("objectives"), style.LABEL_SIZE, th.muted, bold=True)
+        view = VGroup(heading, lines).arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_BLOCK)
+        self._fit_below_question(view)
+        self.state.objectives = lines
+        with self.beat("objectives"):
+            self.play(FadeIn(heading), LaggedStart(*(FadeIn(line, shift=RIGHT * 0.2) for line in lines),
+                                                   lag_ratio=0.15), run_time=style.BEAT)
+        self.clear(view)
 
     def _below_question(self) -> float:
         """The top of the space under the question."""
@@ -198,7 +206,7 @@ class IntroScene(LessonScene):
         th, R = self.theme, self.lesson.relationships
         size = TABLE_SIZE
         header = [self.words(text_id) for text_id in HEADER_IDS]
-        rows, heads, evidence = [header], [], []
+        rows, heads = [header], []
         for r in R.rows:
             name, question = (self.words(text_id) for text_id in ROW_IDS[r.key])
             if r.key == LOCAL:
@@ -207,16 +215,12 @@ class IntroScene(LessonScene):
             else:
                 (q, k), = r.links
                 link = self._lines(self.words("link", query=R.tokens[q], key=R.tokens[k]), question)
+            # No relation's name on a head yet: whether it earned one is measured in the second act.
             head = parts.head_chip(th, r.head, size, label=self.words("head-name", **head_numbers(r)))
-            if r.labelled:  # named by what it was measured to do, only when it earned the name
-                head = VGroup(head, parts.text(th, self.words("labelled-head", relation=r.key), size, th.muted))
-                head.arrange(DOWN, aligned_edge=LEFT, buff=LINE_GAP)
-            why = self._lines(*self.evidence_lines(r, R.total_heads), muted=False)
             heads.append(head)
-            evidence.append(why)
-            rows.append([parts.text(th, name, size), link, head, r.weight, why])
+            rows.append([parts.text(th, name, size), link, head, r.weight])
         T = parts.Table(th, rows, size=size, row_buff=style.GAP_ITEM, col_buff=style.GAP_ITEM,
-                        align=["left", "left", "left", "right", "left"])
+                        align=["left", "left", "left", "right"])
         self._tidy_header(T)
         example = parts.TokenRow(th, R.tokens, size=style.HEADING_SIZE)
         foot = parts.text(th, self.words("table-foot"), style.SMALL_SIZE, th.muted)
@@ -235,7 +239,7 @@ class IntroScene(LessonScene):
                                                    max_width=8, below=below)
                                for (q, k), w in zip(r.links, r.weights))))
         s = self.state
-        s.table, s.table_rows, s.heads, s.evidence, s.links = T, tuple(R.rows), heads, evidence, links
+        s.table, s.table_rows, s.heads, s.links = T, tuple(R.rows), heads, links
         sv, vm, dn, loc = (R.row(k) for k in (SUBJECT_VERB, VERB_MODIFIER, DETERMINER_NOUN, LOCAL))
         with self.beat("who-sat-most" if all(sv.top_word) else "who-sat", **head_numbers(sv), weight=sv.weight):
             self.play(FadeIn(example), FadeIn(T.rows[0]), FadeIn(T.rules), FadeIn(foot), run_time=style.SHORT)
@@ -246,22 +250,10 @@ class IntroScene(LessonScene):
                        weight=dn.weight, local_layer=loc.layer + 1, local_head=loc.head + 1):
             self.play(FadeIn(T.rows[3]), Create(links[2]), run_time=style.BEAT)
             self.play(FadeIn(T.rows[4]), Create(links[3]), run_time=style.BEAT)
+        # Shown, not yet tested: a link between neighbours may be position alone (the second act measures it).
         adjacent = all(abs(q - k) == 1 for r in R.rows for q, k in r.links)
-        self.narrate("scoring-neighbours" if adjacent else "scoring")
-        self.narrate(verdict_id(sv, dn))
+        self.narrate("tested-later-neighbours" if adjacent else "tested-later")
         self.clear(example, links, T, foot)
-
-    def evidence_lines(self, r: Relationship, total_heads: int) -> tuple[str, ...]:
-        """The measurement behind choosing the row's head, in three short lines."""
-        e = r.evidence
-        label = self.words("label" if e.labelled else "no-label")
-        if e.kind == "held-out":
-            rule, values = rule_id(e.baseline_name)
-            return (self.words("held-out", accuracy=e.value),
-                    self.words("baseline", rule=self.words(rule, **values), accuracy=e.baseline), label)
-        if e.kind == "corpus":
-            return self.words("corpus", value=e.value), self.words("corpus-mean", n=e.n), label
-        return self.words("largest", n=total_heads), self.words("largest-where"), self.words("largest-verdict")
 
     @staticmethod
     def _tidy_header(T: parts.Table) -> None:
@@ -347,25 +339,29 @@ class IntroScene(LessonScene):
 
     def heads_in_parallel(self):
         th, L = self.theme, self.lesson
-        row = parts.TokenRow(th, L.tokens, size=style.HEADING_SIZE, max_width=config.frame_width - 1.0)
+        # A long sentence: the window every mechanics chapter draws, which keeps each head's strongest link.
+        row = parts.TokenRow(th, L.tokens, positions=L.drawn_positions(style.MAX_TOKENS), size=style.HEADING_SIZE,
+                             max_width=config.frame_width - 1.0)
+        if row.note is not None:  # the row shrank to fit: its note keeps its own size
+            row.note.scale(style.SMALL_SIZE / row.note.font_size).next_to(row.tokens, DOWN, buff=style.GAP_NAME)
         row.move_to(DOWN * 0.6)
         self.state.row = row
-        f = min(L.focus, len(row.tokens) - 1)
+        f = L.focus
         n_heads = min(L.n_head, MAX_ARC_HEADS)
         arcs, chips = VGroup(), VGroup()
         for h in range(n_heads):
-            w = L.trace.weights[h, f, : len(row.tokens)]
-            k = int(w.argmax())
-            arc = parts.attention_arc(th, row.tokens[f], row.tokens[k], float(w[k]), th.head(h), max_width=12)
-            arcs.add(arc)
-            chip = parts.head_chip(th, h, label=self.words("strongest-link", head=h + 1, weight=float(w[k]),
-                                                           word=L.tokens[k]))
-            chip.weight, chip.key = float(w[k]), k
+            k = L.focus_reads[h]
+            w = float(L.trace.weights[h, f, k])
+            if row.index(k) is not None:
+                arcs.add(parts.attention_arc(th, row.tokens[row.index(f)], row.tokens[row.index(k)], w, th.head(h),
+                                             max_width=12))
+            chip = parts.head_chip(th, h, label=self.words("strongest-link", head=h + 1, weight=w, word=L.tokens[k]))
+            chip.weight, chip.key = w, k
             chips.add(chip)
         chips.arrange_in_grid(cols=n_heads if n_heads <= 4 else 3, buff=(style.GAP_ITEM, style.GAP_NAME))
         layout.fit(chips, width=config.frame_width - 1.0)
         chips.move_to(UP * 2.0)
-        focus = parts.highlight_box(th, row.tokens[f])
+        focus = parts.highlight_box(th, row.tokens[row.index(f)])
         caption = self.words("links-note-first" if L.n_head > n_heads else "links-note", word=L.tokens[f],
                              model=L.model_name, shown=n_heads, n_head=L.n_head)
         note = layout.fit(parts.text(th, caption, style.SMALL_SIZE, th.muted), width=config.frame_width - 1.0)

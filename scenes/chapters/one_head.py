@@ -23,8 +23,14 @@ from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, shown_indices
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.parts import NumberLabel
+from scenes.parts.tokens import ELISION, gaps
 
 MAX_DIMS = 6  # vector entries drawn per column before an ellipsis
+GAP_COLUMN = 0.45  # the room a gap in a long sentence's window takes between two key columns (its "…")
+NUMBER_GAP = 0.2  # the least room between the numbers of neighbouring key columns (more where the frame allows:
+NUMBER_GAPS = (0.3, 0.25)  # the first of these that lets the table fit unshrunk)
+WORD_GAP = 0.22  # ... and between their tokens
+DOT_ROOM = 0.45  # between the query column and the first key column: room for the "·"
 
 
 class WorkedRow(VGroup):
@@ -32,13 +38,17 @@ class WorkedRow(VGroup):
 
     Rows: key tokens; the key vectors k_j (or value vectors v_j) as columns; q·k_j; ÷√d_k; softmax.
     The query vector q stands in its own column on the left. Every number is a NumberLabel.
+    Columns are the keys of the lesson's window (``keys``: sentence positions, ``Lesson.drawn_positions``);
+    where it leaves tokens out, a "…" stands in the key row and in each stage row (``gaps``: by row name).
     """
 
-    def __init__(self, th, lesson, head: int, query: int, mask_word: str):
-        """``mask_word``: the word the scaling row's label adds when the model masks attention."""
+    def __init__(self, th, lesson, head: int, query: int, mask_word: str, number_gap: float = NUMBER_GAP):
+        """``mask_word``: the word the scaling row's label adds when the model masks attention; ``number_gap``: the
+        least room between the numbers of neighbouring columns."""
         super().__init__()
         t = lesson.trace
-        self.keys = list(range(min(t.n_pos, style.MAX_TOKENS)))
+        self.keys = list(lesson.drawn_positions(style.MAX_TOKENS))
+        cut = gaps(self.keys, t.n_pos)
         self.dims = shown_indices(t.d_head, MAX_DIMS)
         kT = t.k[head].T  # [d_head, key_pos]
         vT = t.v[head].T
@@ -46,15 +56,25 @@ class WorkedRow(VGroup):
         scaled = (t.masked if t.mask is not None else t.scaled)[head, query]
         weights = t.weights[head, query]
 
-        # Column geometry: wide enough for the longest token and the longest number.
-        words, _ = parts.baseline_words(th, [t.tokens[j] for j in self.keys], style.SMALL_SIZE)
+        # Column geometry. The key tokens are drawn as big as the numbers under them, and each pair of
+        # neighbouring columns stands just far enough apart for their numbers, or for their two words (a long
+        # word borrows room from short neighbours): the table stays narrow enough to be shown at a readable size.
+        words, _ = parts.baseline_words(th, [t.tokens[j] for j in self.keys], style.NUMBER_SIZE)
         numbers = [scores, scaled, weights, kT, vT]
         width = max(len(style.fmt(float(x))) for arr in numbers for x in np.ravel(arr.numpy())
                     if math.isfinite(float(x)))
         char = parts.NumberLabel(0, "0", style.NUMBER_SIZE).char_width
-        self.pitch = max(max(w.width for w in words), width * char) + 0.3
+        self.number_width = width * char
+        self.pitch = self.number_width + number_gap  # the least distance between two key columns
         x0 = 0.0  # centre x of the first key column
-        self.col_x = [x0 + i * self.pitch for i in range(len(self.keys))]
+        self.col_x = [x0]
+        for i in range(1, len(self.keys)):
+            step = max(self.pitch, (words[i - 1].width + words[i].width) / 2 + WORD_GAP)
+            self.col_x.append(self.col_x[-1] + step + (GAP_COLUMN if i in cut else 0.0))
+        # The middle of each gap: before column g (after the last when g is the number of columns).
+        edge = max(self.pitch, words[-1].width + WORD_GAP) / 2 + GAP_COLUMN / 2
+        gap_x = [(self.col_x[g - 1] + self.col_x[g]) / 2 if 0 < g < len(self.keys) else
+                 self.col_x[-1] + edge if g else self.col_x[0] - edge for g in cut]
         dy = 0.34
         y = 0.0
 
@@ -71,8 +91,10 @@ class WorkedRow(VGroup):
         self.v_block = self._vector_columns(th, vT, th.role("V"))
         self.columns = [VGroup(*(m for (d, jj), m in self.k_block.cells.items() if jj == j)) for j in self.keys]
 
-        # The query vector, in a column left of the keys.
-        self.q_x = x0 - self.pitch - 0.2
+        # The query vector, in a column left of the keys (its word above it, beside the first key's).
+        self.q_label = parts.text(th, t.tokens[query], style.NUMBER_SIZE, th.role("Q"))
+        self.q_x = x0 - max(self.number_width + DOT_ROOM, (self.q_label.width + words[0].width) / 2 + WORD_GAP)
+        self.q_x -= GAP_COLUMN if 0 in cut else 0.0
         self.q_col = VGroup()
         for a, dim in enumerate(self.dims):
             if dim is None:
@@ -81,7 +103,6 @@ class WorkedRow(VGroup):
                 v = float(t.q[head, query, dim])
                 mob = NumberLabel(v, style.fmt(v), style.NUMBER_SIZE, th.role("Q"))
             self.q_col.add(mob.move_to([self.q_x, self.vec_y[a], 0]))
-        self.q_label = parts.text(th, t.tokens[query], style.SMALL_SIZE, th.role("Q"))
         self.q_label.move_to([self.q_x, self.key_labels.get_y(), 0])
         self.dot = parts.text(th, "\u00b7", style.TITLE_SIZE + 10, th.muted).move_to(
             [(self.q_x + x0) / 2, self.q_col.get_y(), 0])
@@ -91,17 +112,24 @@ class WorkedRow(VGroup):
         self.scaled = self._stage_numbers(th, scaled, self.scaled_y)
         self.weights = self._stage_numbers(th, weights, self.weight_y, color=th.text)
         self.weight_sum = float(weights.sum())
+        self.gaps = {name: VGroup(*(parts.text(th, ELISION, style.NUMBER_SIZE, th.muted).move_to([x, y_, 0])
+                                    for x in gap_x))
+                     for name, y_ in (("keys", self.key_labels.get_y()), ("scores", self.score_y),
+                                      ("scaled", self.scaled_y), ("weights", self.weight_y))}
 
-        self.label_x = self.q_x - 0.75
+        # The stages' names end under the query column's right edge (its stage rows are empty); the vectors'
+        # names k_j, v_j stand left of the query column.
+        self.label_x = self.q_x + self.number_width / 2
+        self.vector_label_x = self.q_x - self.number_width / 2 - style.GAP_WORD
         sqrt_dk = style.fmt(math.sqrt(t.d_head))
 
         self.score_label = self._stage_label(th, "q dot k_j", self.score_y)
         self.scaled_label = self._stage_label(th, f'"÷" sqrt({t.d_head}) = {sqrt_dk}' if t.mask is None else
                                       f'"÷" sqrt({t.d_head}) ", {mask_word}"', self.scaled_y)
         self.weight_label = self._stage_label(th, 'op("softmax")', self.weight_y)
-        self.k_label = self._stage_label(th, "k_j", self.vec_y[min(1, len(self.vec_y) - 1)])
-        self.v_label = self._stage_label(th, "v_j", self.vec_y[min(1, len(self.vec_y) - 1)])
-        self.add(self.key_labels, self.q_label, self.q_col, self.dot, self.k_block, self.k_label)
+        self.k_label = self._stage_label(th, "k_j", self.vec_y[min(1, len(self.vec_y) - 1)], self.vector_label_x)
+        self.v_label = self._stage_label(th, "v_j", self.vec_y[min(1, len(self.vec_y) - 1)], self.vector_label_x)
+        self.add(self.key_labels, self.gaps["keys"], self.q_label, self.q_col, self.dot, self.k_block, self.k_label)
 
     def _vector_columns(self, th, mat, color) -> VGroup:
         """``mat`` [d_head, key] as one column per key (rows: the drawn dimensions); ``.cells[(dim, key)]``."""
@@ -131,10 +159,10 @@ class WorkedRow(VGroup):
             row.add(NumberLabel(val, shown, style.NUMBER_SIZE, col).move_to([x, y, 0]))
         return row
 
-    def _stage_label(self, th, source: str, y: float):
-        """A stage's name (Typst maths) right-aligned left of the query column, at height ``y``."""
+    def _stage_label(self, th, source: str, y: float, right: float | None = None):
+        """A row's name (Typst maths) ending at ``right`` (default: the query column's right edge), at height ``y``."""
         label = parts.formula(th, source, style.LABEL_SIZE, th.muted)
-        return label.move_to([self.label_x, y, 0], aligned_edge=RIGHT)
+        return label.move_to([self.label_x if right is None else right, y, 0], aligned_edge=RIGHT)
 
 
 # The script ids of how a probe relation reads in a sentence (mha_core.relations.RELATIONS).
@@ -204,24 +232,24 @@ class OneHeadScene(LessonScene):
     def setup_stage(self):
         th, L = self.theme, self.lesson
         subtitle = self.words("subtitle", model_line=parts.model_line(L), head=self.head + 1,
-                              cap_note=parts.cap_note(L.trace.n_pos))
-        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, subtitle)
-        self.state.table = WorkedRow(th, L, self.head, self.state.f, self.words("mask"))
+                              cap_note=parts.cap_note(L.trace.n_pos, L.drawn_positions(style.MAX_TOKENS)))
+        self.state.header = self.header(subtitle)
         left, right, bottom, top = layout.content_box()
+        for gap in (*NUMBER_GAPS, NUMBER_GAP):  # the numbers stand as far apart as the width allows
+            T = WorkedRow(th, L, self.head, self.state.f, self.words("mask"), number_gap=gap)
+            everything = VGroup(T, T.scores, T.scaled, T.weights, T.score_label, T.scaled_label, T.weight_label,
+                                T.v_block, T.v_label, *T.gaps.values())
+            if everything.width <= right - left - 0.2:
+                break
+        self.state.table = T
         # Scale the whole table (and the rows added later) to the content width, once.
-        T = self.state.table
-        everything = VGroup(T, T.scores, T.scaled, T.weights, T.score_label, T.scaled_label, T.weight_label,
-                            T.v_block, T.v_label)
         layout.fit(everything, width=right - left - 0.2)
         self.state.everything = everything
         i = self.head + 1
         self.state.formula = parts.formula(
             th, f'op("head")_{i} = op("softmax")(frac(Q_{i} K_{i}^T, sqrt(d_k))) V_{i}', style.BODY_SIZE)
-        self.state.formula.to_corner(UP + RIGHT, buff=style.TITLE_BUFF)
-        table_top = top - 0.9
-        if self.state.formula.get_left()[0] < self.state.header.get_right()[0] + 0.3:  # long subtitle: tuck it under
-            self.state.formula.next_to(self.state.header, DOWN, buff=style.GAP_LINE).to_edge(RIGHT, buff=style.TITLE_BUFF)
-            table_top = min(table_top, self.state.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
+        self.beside_header(self.state.formula, self.state.header)
+        table_top = min(top - 0.9, self.state.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
         everything.move_to([0, 0, 0]).align_to([0, table_top, 0], UP)
 
     def projections(self):
@@ -236,14 +264,20 @@ class OneHeadScene(LessonScene):
         lengths = parts.text(th, self.words("lengths", d=L.d_model, d_k=L.d_head), style.SMALL_SIZE, th.muted)
         group = VGroup(*rows).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=RIGHT)
         self.state.projections = VGroup(group, lengths.next_to(group, DOWN, buff=style.GAP_SECTION))
-        layout.fit_in_content(self.state.projections)
+        # The sentence (the table's row of keys) comes up with the chapter and stays: what is shown until the
+        # table is built goes under it.
+        T = self.state.table
+        sentence = VGroup(T.key_labels, T.gaps["keys"])
+        self.under(self.state.projections, sentence)
         with self.beat("one-head"):
             self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
+            self.play(LaggedStart(*(FadeIn(w, shift=DOWN * 0.1) for w in T.key_labels), lag_ratio=0.08),
+                      FadeIn(T.gaps["keys"]), run_time=style.BEAT)
         if (r := L.focus_relation) is not None:  # chosen by measurement (else the author set the head)
             why = self.choice_values(r)
             card = parts.note(th, self.words("head-choice" if r.labelled else "head-choice-too-close", **why),
                               width=min(9.0, config.frame_width - 1.0))
-            layout.fit_in_content(card)
+            self.under(card, sentence)
             with self.beat("head-choice" if r.labelled else "head-choice-too-close", **why):
                 self.play(FadeIn(card), run_time=style.BEAT)
             self.clear(card)
@@ -253,16 +287,25 @@ class OneHeadScene(LessonScene):
                       FadeIn(lengths), run_time=style.BEAT)
         self.clear(self.state.projections)
 
+    @staticmethod
+    def under(mob, above) -> None:
+        """Shrink ``mob`` to the content box under ``above`` (never past what it needs), and centre it there."""
+        left, right, bottom, _ = layout.content_box()
+        top = above.get_bottom()[1] - style.GAP_SECTION
+        layout.fit(mob, width=right - left, height=top - bottom)
+        mob.move_to([0, (top + bottom) / 2, 0])
+
     def queries_meet_keys(self):
         th, T = self.theme, self.state.table
         word = self.lesson.tokens[self.state.f]
         with self.beat("query-and-keys", word=word):
-            self.play(FadeIn(T.key_labels), FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
+            self.play(FadeIn(T.q_label), FadeIn(T.q_col, shift=RIGHT * 0.2), run_time=style.BEAT)
             self.play(FadeIn(T.k_block), FadeIn(T.k_label), FadeIn(T.dot), run_time=style.BEAT)
         with self.beat("dot-product"):
             frame = parts.highlight_box(th, T.columns[0], buff=style.GAP_TIGHT)
             qbox = parts.highlight_box(th, T.q_col, buff=style.GAP_TIGHT, color=th.role("Q"))
-            self.play(Create(frame), Create(qbox), FadeIn(T.score_label), run_time=style.SHORT)
+            self.play(Create(frame), Create(qbox), FadeIn(T.score_label), FadeIn(T.gaps["scores"]),
+                      run_time=style.SHORT)
             self.add(T.scores)
             self.play(parts.sweep(frame, T.columns, reveal=list(T.scores)), run_time=max(2.0, 0.3 * len(T.keys)))
             self.play(FadeOut(frame), FadeOut(qbox), run_time=style.SHORT)
@@ -270,15 +313,19 @@ class OneHeadScene(LessonScene):
     def scale_scores(self):
         T, L = self.state.table, self.lesson
         with self.beat("scale", d_k=L.d_head):
-            self.play(FadeIn(T.scaled_label), ReplacementTransform(T.scores.copy(), T.scaled), run_time=style.BEAT)
+            self.play(FadeIn(T.scaled_label), FadeIn(T.gaps["scaled"]), ReplacementTransform(T.scores.copy(), T.scaled),
+                      run_time=style.BEAT)
 
     def softmax_row(self):
         th, T = self.theme, self.state.table
         total = parts.formula(th, f'sum = {style.fmt(T.weight_sum)}', style.LABEL_SIZE, th.muted)
         total.next_to(T.weight_label, DOWN, buff=style.GAP_LINE).align_to(T.weight_label, RIGHT)
+        left = layout.content_box()[0]  # a wide table (a long sentence's window) leaves the sum less room
+        total.shift(RIGHT * max(0.0, left - total.get_left()[0]))
         self.state.total = total
         with self.beat("softmax"):
-            self.play(FadeIn(T.weight_label), ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
+            self.play(FadeIn(T.weight_label), FadeIn(T.gaps["weights"]),
+                      ReplacementTransform(T.scaled.copy(), T.weights), run_time=style.BEAT)
             self.play(FadeIn(total), run_time=style.SHORT)
 
     def mix_values(self):
@@ -300,13 +347,14 @@ class OneHeadScene(LessonScene):
             # Clear the key side and lift the weights under the value vectors.
             lift = UP * (T.scores.get_y() - T.weights.get_y())
             self.play(FadeOut(VGroup(T.k_block, T.k_label, T.q_col, T.dot, T.scores, T.score_label, T.scaled,
-                                     T.scaled_label)),
-                      VGroup(T.weights, T.weight_label, self.state.total).animate.shift(lift),
+                                     T.scaled_label, T.gaps["scores"], T.gaps["scaled"])),
+                      VGroup(T.weights, T.weight_label, self.state.total, T.gaps["weights"]).animate.shift(lift),
                       T.q_label.animate.set_opacity(0.4), run_time=style.BEAT)
             self.play(FadeIn(T.v_block), FadeIn(T.v_label), run_time=style.BEAT)
             result.next_to(T.weights, DOWN, buff=style.GAP_RESULT)
             result.set_x(0)
-            frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == 0)), buff=style.GAP_TIGHT)
+            frame = parts.highlight_box(th, VGroup(*(m for (d, j), m in T.v_block.cells.items() if j == T.keys[0])),
+                                        buff=style.GAP_TIGHT)
             v_columns = [VGroup(*(m for (d, jj), m in T.v_block.cells.items() if jj == j)) for j in T.keys]
             self.play(Create(frame), run_time=style.SHORT)
             self.play(parts.sweep(frame, v_columns), FadeIn(lhs), run_time=max(1.5, 0.2 * len(T.keys)))
@@ -315,12 +363,12 @@ class OneHeadScene(LessonScene):
 
     def where_not_why(self):
         th, T, L = self.theme, self.state.table, self.lesson
-        w = L.trace.weights[self.head, self.state.f, : len(T.keys)]
-        keep = [int(k) for k in np.argsort(-w.numpy())[:4]]
-        f = self.state.f
-        source = T.key_labels[f] if f < len(T.keys) else T.q_label  # the query's own column, if drawn
+        w = L.trace.weights[self.head, self.state.f, T.keys]  # the drawn keys' weights, column by column
+        keep = [int(k) for k in np.argsort(-w.numpy())[:4]]  # the window keeps the row's 4 strongest keys
+        f = T.keys.index(self.state.f) if self.state.f in T.keys else None  # the query's own column
+        source = T.key_labels[f] if f is not None else T.q_label
         arcs = VGroup(*(parts.attention_arc(th, source, T.key_labels[k], float(w[k]), th.head(self.head),
-                                            max_width=10, height=0.35) for k in sorted(keep) if k != self.state.f))
+                                            max_width=10, height=0.35) for k in sorted(keep) if k != f))
         caveat = parts.note(th, self.words("caveat"), width=min(9.0, config.frame_width - 1.0), kind="caveat")
         caveat.next_to(self.state.result, DOWN, buff=style.GAP_APART)
         if caveat.get_bottom()[1] < -config.frame_height / 2 + style.FRAME_MARGIN:

@@ -81,11 +81,9 @@ class OutputProjectionScene(LessonScene):
 
     def the_matrix(self):
         L, th = self.lesson, self.theme
-        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        self.state.header = self.header(parts.model_line(L))
         eq = parts.formula(th, '"MultiHead"(X) = "Concat"("head"_1, ..., "head"_h) W_O', style.LABEL_SIZE)
-        room = config.frame_width / 2 - style.FRAME_MARGIN - self.state.header.get_right()[0] - 0.4
-        self.state.eq = layout.fit(eq, width=room).to_edge(RIGHT, buff=style.FRAME_MARGIN)
-        self.state.eq.set_y(self.state.header.get_y())
+        self.state.eq = self.beside_header(eq, self.state.header)
 
         W = parts.HeadBlocks(th, L.mha.W_O, L.n_head, axis=0, max_other=style.MAX_MATRIX_COLS, chips=False,
                              labels=parts.MatrixLabels(shape=False))

@@ -16,6 +16,8 @@ from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, FadeOut, VGroup, VMobje
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson.focus import where_heads_look
+from scenes.parts.attention import span_cells
+from scenes.parts.tokens import with_gaps
 
 # Where each head puts most of the focus query's weight (scenes.lesson.focus.LOOK_CASES): the beat of each case.
 SAME_QUERY_IDS = {"mixed": "same-query", "parked-one-word": "same-query-parked-one-word",
@@ -44,8 +46,7 @@ class ParallelHeadsScene(LessonScene):
     def construct(self):
         self.state = ParallelHeadsState()
         L = self.lesson
-        self.state.header = parts.chapter_header(self.theme, L.chapter_number(self.chapter_id), self.title,
-                                                 parts.model_line(L))
+        self.state.header = self.header(parts.model_line(L))
         self.build_patterns()
         self.all_at_once()
         self.same_query()
@@ -53,13 +54,14 @@ class ParallelHeadsScene(LessonScene):
     def build_patterns(self):
         th, L = self.theme, self.lesson
         tokens = L.tokens
-        n = min(L.trace.n_pos, style.MAX_TOKENS)
+        drawn = L.drawn_positions(style.MAX_TOKENS)  # a long sentence: a window around the focus word
+        n = span_cells(L.trace.n_pos, drawn)  # cells across a pattern, its gaps included
         left, right, bottom, top = layout.content_box()
         self.state.bar = parts.ColorBar(th, height=2.4)
         width = right - left - self.state.bar.width - 0.4
         room_top = self.state.header.get_bottom()[1] - 0.25
         height = room_top - bottom - 0.5  # leaves a line for the note under the patterns
-        label_w = max(parts.text(th, t, style.SMALL_SIZE).width for t in tokens[:n]) + 0.15
+        label_w = max(parts.text(th, tokens[p], style.SMALL_SIZE).width for p in drawn) + 0.15
         cols, rows, cell, labels = layout.grid_layout(L.n_head, n, width, height, label_w)
         grids = VGroup()
         for i in range(L.n_head):
@@ -67,8 +69,8 @@ class ParallelHeadsScene(LessonScene):
             which = False
             if labels:
                 which = "rows" if c == 0 and r > 0 else ("cols" if r == 0 and c > 0 else (True if i == 0 else False))
-            g = parts.AttentionGrid(th, L.trace.weights[i], tokens, cell=cell, decor=parts.OVERVIEW.but(labels=which),
-                                    color=th.head(i), binned=True)
+            g = parts.AttentionGrid(th, L.trace.weights[i], tokens, positions=drawn, cell=cell,
+                                    decor=parts.OVERVIEW.but(labels=which), color=th.head(i), binned=True)
             chip = parts.text(th, self.words("head-title", head=i + 1), style.SMALL_SIZE, th.head(i))
             chip.next_to(g.frame, DOWN, buff=style.GAP_CHIP)
             g.chip = chip
@@ -91,8 +93,8 @@ class ParallelHeadsScene(LessonScene):
         arranged.move_to([left + arranged.width / 2, room_top - arranged.height / 2, 0])
         self.state.bar.next_to(arranged, RIGHT, buff=style.GAP_ASIDE).align_to(grids[0].frame, UP)
         # The tokens in order when the patterns are too small to name them.
-        note = self.words("note" if labels else "note-tokens", tokens=" ".join(tokens[:n]),
-                          cap_note=parts.cap_note(len(tokens)))
+        note = self.words("note" if labels else "note-tokens", tokens=" ".join(with_gaps(tokens, drawn)),
+                          cap_note=parts.cap_note(len(tokens), drawn))
         self.state.note = layout.fit(parts.text(th, note, style.SMALL_SIZE, th.muted), width=right - left)
         self.state.note.next_to(arranged, DOWN, buff=style.GAP_LINE).align_to(arranged, LEFT)
         if self.state.note.get_bottom()[1] < bottom:
@@ -114,15 +116,19 @@ class ParallelHeadsScene(LessonScene):
 
     def same_query(self):
         th, L = self.theme, self.lesson
-        f = min(L.focus, self.state.grids[0].n_queries - 1)
-        boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=style.GAP_HAIR) for g in self.state.grids))
+        grids = self.state.grids
+        f = grids[0].query_index(L.focus)  # the focus word's row (a long sentence's window always draws it)
+        boxes = VGroup(*(parts.highlight_box(th, g.row_box(f), buff=style.GAP_HAIR) for g in grids))
         tops = VGroup()
-        for i, g in enumerate(self.state.grids):
-            k = int(L.trace.weights[i, f, : g.n_keys].argmax())
-            tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=style.GAP_NONE, color=th.text).set_stroke(width=2))
+        for i, g in enumerate(grids):
+            # Each head's largest weight in the row, where it is drawn (the window keeps every head's, room allowing).
+            k = g.key_index(L.focus_reads[i])
+            if k is not None:
+                tops.add(parts.highlight_box(th, g.cell_box(f, k), buff=style.GAP_NONE, color=th.text)
+                         .set_stroke(width=2))
         # Counted over the whole row (a long sentence draws only a window of it): true of the model, not the window.
-        case, values = where_heads_look(L.tokens[k] for k in L.focus_reads[: len(tops)])
-        with self.beat(SAME_QUERY_IDS[case], word=L.tokens[f], n_head=len(tops), **values):
+        case, values = where_heads_look(L.tokens[k] for k in L.focus_reads[: len(grids)])
+        with self.beat(SAME_QUERY_IDS[case], word=L.tokens[L.focus], n_head=len(grids), **values):
             self.play(Create(boxes), run_time=style.BEAT)
             self.play(Create(tops), run_time=style.SHORT)
         self.narrate("lenses")

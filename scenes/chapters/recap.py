@@ -16,8 +16,8 @@ from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, GrowArrow, LaggedStart,
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 
-# The pipeline's stages after X: their script ids.
-STAGE_IDS = ("stage-split", "stage-mix", "stage-concat", "stage-project", "stage-add-norm")
+# The pipeline's stages, from the input X: their script ids.
+STAGE_IDS = ("stage-input", "stage-split", "stage-mix", "stage-concat", "stage-project", "stage-add-norm")
 NUMBERED_CELL = 0.6  # grid cells at least this big carry their numbers (4 characters must fit)
 
 
@@ -52,7 +52,7 @@ class RecapScene(LessonScene):
     def summary_points(self):
         """The four points to keep, each with this model's numbers."""
         L, th = self.lesson, self.theme
-        self.state.header = parts.chapter_header(th, L.chapter_number(self.chapter_id), self.title, parts.model_line(L))
+        self.state.header = self.header(parts.model_line(L))
         d, h, dk, n = L.d_model, L.n_head, L.d_head, L.trace.n_pos
         single = L.cost.single_head()
         points = (
@@ -85,7 +85,7 @@ class RecapScene(LessonScene):
     def pipeline(self):
         L, th = self.lesson, self.theme
         n, d, h, dk = L.trace.n_pos, L.d_model, L.n_head, L.d_head
-        names = ["X", *(self.words(text_id) for text_id in STAGE_IDS)]
+        names = [self.words(text_id) for text_id in STAGE_IDS]
         shapes = [f"{n} \u00d7 {d}", self.words("shape-each", n_head=h, n_tokens=n, d_head=dk),
                   f"{h} \u00d7 {n} \u00d7 {dk}",
                   f"{n} \u00d7 {d}", f"{n} \u00d7 {d}", f"{n} \u00d7 {d}"]
@@ -128,7 +128,7 @@ class RecapScene(LessonScene):
             # Many heads: one Square per cell would be thousands of mobjects, so shaded paths (binned).
             decor = parts.GridDecor(labels=labelled, axes=False, bar=False, numbers=labelled and cell >= NUMBERED_CELL)
             g = parts.AttentionGrid(th, values, heads if labelled else None, cell=cell, decor=decor,
-                                    binned=not labelled, max_tokens=h)
+                                    binned=not labelled, positions=range(h))
             g.title = parts.text(th, title, style.LABEL_SIZE).next_to(g, UP, buff=style.GAP_NAME)
             g.add(g.title)
             grids.add(g)

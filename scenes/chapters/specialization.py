@@ -4,7 +4,9 @@ Storyboard (trained model, ``lesson.gallery``): the sentence as the model sees i
 of heads from every layer, chosen by measurement, in layer order: first the heads that attend by position or
 park on [CLS] (each with its corpus-mean share and what an even spread would give), then the heads that track
 a relation between words (each with its held-out accuracy and the best baseline's) -> one head on one more
-sentence ("The scientist who reviewed the paper said it was flawed."): its attention from "it" -> the caveats,
+sentence ("The scientist who reviewed the paper said it was flawed."): its attention from "it" -> words related by
+meaning: the head that best links a noun to the other noun of its topic, held out (or "not found"), on one of
+its sentences, and how faint the link is -> the caveats,
 beside a count of every head's kind by layer: many heads earn no label; roles are trained, not given; heads
 are not a panel of specialists; a head is no model of its own; one head on one sentence proves nothing.
 
@@ -17,10 +19,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, Square, VGroup, VMobject, config
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, LaggedStart, Square, VGroup, VMobject, config
+
+import numpy as np
 
 from scenes import layout, parts, style
 from scenes.base import LessonScene
+from scenes.lesson.build import token_window
+from scenes.lesson.focus import pick_focus
+from scenes.parts.attention import span_cells
 
 # The script ids of the signatures' short names, for the tags under small patterns ("1.00 previous").
 SIGNATURE_IDS = {"previous": "signature-previous", "next": "signature-next", "current": "signature-current",
@@ -38,6 +45,8 @@ POSITION_IDS = {"previous-token": "position-previous-token", "next-token": "posi
                 "current-token": "position-current-token"}
 # ... of the kinds of head (scenes.lesson.gallery.KINDS) as the table's columns name them (separator: its labels)
 KIND_IDS = {"position": "kind-position", "broad": "kind-broad", "relation": "kind-relation", "none": "kind-none"}
+# The meaning head's weights are small and close: three decimals tell its top word from the next.
+MEANING_DIGITS = 3
 
 
 def showcase_head(spec) -> int:
@@ -66,6 +75,10 @@ class SpecializationState:
     probe_arcs: VMobject | None = None  # attention from "it", width by weight
     probe_weights: list = field(default_factory=list)  # NumberLabel per token: the head's weight from "it"
     probe_card: VMobject | None = None  # what the numbers show, and the caveat that follows
+    meaning_title: VMobject | None = None  # the meaning head and its held-out measure (or: no head passes)
+    meaning_row: parts.TokenRow | None = None  # one held-out sentence's nouns, in order
+    meaning_weights: VMobject | None = None  # NumberLabel per noun: the head's attention from the query noun
+    meaning_reading: VMobject | None = None  # its top word, and its mean attention over the held-out items
     table: parts.Table | None = None  # every head's kind, counted per layer (.kinds: its columns)
     notes: list = field(default_factory=list)  # the caveats, in order
     # The toy model's untrained heads:
@@ -84,20 +97,19 @@ class SpecializationScene(LessonScene):
         g = self.state.gallery
         if g is None:
             sp = self.state.spec
-            self.state.header = parts.chapter_header(self.theme, L.chapter_number(self.chapter_id), self.title,
-                                                     self.words("header-untrained", model=sp.model_name,
+            self.state.header = self.header(self.words("header-untrained", model=sp.model_name,
                                                                 n_head=sp.n_head))
-            self.word_pieces(sp.trace.tokens)
+            self.word_pieces(sp.trace.tokens, self.window())
             self.all_heads()
             self.one_head_up_close()
             self.toy_caveats()
             return
-        self.state.header = parts.chapter_header(
-            self.theme, L.chapter_number(self.chapter_id), self.title,
-            self.words("header", model=g.model_name, n_layers=g.n_layers, n_head=self.heads_per_layer))
-        self.word_pieces(g.tokens)
+        self.state.header = self.header(self.words("header", model=g.model_name, n_layers=g.n_layers,
+                                                   n_head=self.heads_per_layer))
+        self.word_pieces(g.tokens, self.window())
         self.gallery()
         self.scientist()
+        self.meaning()
         self.caveats()
 
     @property
@@ -105,20 +117,35 @@ class SpecializationScene(LessonScene):
         g = self.state.gallery
         return g.n_heads // g.n_layers
 
+    def window(self) -> tuple[int, ...]:
+        """The positions of the chapter's sentence its rows and patterns draw: every one, or for a long sentence a
+        window around the focus word (``token_window``) that keeps where the heads shown look from it (the
+        leading relation head first; with untrained heads, the one looked at up close)."""
+        if getattr(self, "_drawn", None) is None:
+            g, sp = self.state.gallery, self.state.spec
+            if g is not None:
+                tiles = list(g.tiles)
+                lead = tiles.index(self._leading_relation()) if any(t.kind == "relation" for t in tiles) else 0
+                rows = np.stack([np.asarray(t.weights[g.focus], dtype=float) for t in tiles])
+                self._drawn = token_window(g.tokens, g.focus, rows, lead, style.MAX_TOKENS)
+            else:
+                focus = pick_focus(sp.trace.tokens)
+                self._drawn = token_window(sp.trace.tokens, focus, sp.trace.weights[:, focus], showcase_head(sp),
+                                            style.MAX_TOKENS)
+        return self._drawn
+
     def top(self) -> float:
         """The top of the room under the header."""
         return self.state.header.get_bottom()[1] - style.GAP_LABEL
 
     # -- beats -----------------------------------------------------------------------
 
-    def word_pieces(self, tokens):
+    def word_pieces(self, tokens, drawn):
         th, g, s = self.theme, self.state.gallery, self.state
-        s.row = parts.TokenRow(th, tokens, size=style.LABEL_SIZE, max_width=config.frame_width - 1.0)
+        s.row = parts.TokenRow(th, tokens, positions=drawn, size=style.LABEL_SIZE, max_width=config.frame_width - 1.0)
         s.row.next_to(s.header, DOWN, buff=style.GAP_BLOCK).set_x(0)
         if g is None:
-            with self.beat("untrained-model"):
-                self.play(FadeIn(s.header), FadeIn(s.row, shift=DOWN * 0.2), run_time=style.BEAT)
-            return
+            return  # the untrained heads come up with the sentence (``all_heads``)
         s.heads_map = self._heads_map()
         _, _, bottom, _ = layout.content_box()
         layout.fit(s.heads_map, height=s.row.get_bottom()[1] - style.GAP_SECTION - bottom)
@@ -160,10 +187,11 @@ class SpecializationScene(LessonScene):
         th, g, s = self.theme, self.state.gallery, self.state
         left, right, bottom, _ = layout.content_box()
         top = self.top()
-        n = min(len(g.tokens), style.MAX_TOKENS)
+        drawn = self.window()
+        n = span_cells(len(g.tokens), drawn)  # cells across a pattern, its gaps included
         word = g.tokens[g.focus]
         legend = self.words("gallery-legend", word=word, n_sentences=g.n_sentences,
-                            capped=parts.cap_note(len(g.tokens)))
+                            capped=parts.cap_note(len(g.tokens), drawn))
         s.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
         s.legend.move_to([0, bottom + s.legend.height / 2, 0])
         s.bar = parts.ColorBar(th, height=1.6)
@@ -179,12 +207,13 @@ class SpecializationScene(LessonScene):
         side = min((room_h - rows * (text_h + style.GAP_CHIP) - (rows - 1) * style.GAP_ITEM) / rows,
                    tile_w - word_w, n * layout.MAX_CELL)
         for i, (tile, words) in enumerate(zip(g.tiles, texts)):
-            grid = parts.AttentionGrid(th, tile.weights, None, cell=side / n, decor=parts.OVERVIEW, binned=True,
-                                       color=th.head(tile.head))
+            grid = parts.AttentionGrid(th, tile.weights, None, positions=drawn, cell=side / n, decor=parts.OVERVIEW,
+                                       binned=True, color=th.head(tile.head))
             box = VGroup(grid)
             box.focus_frame = box.focus_word = None
-            if g.focus < grid.n_queries:
-                frame = parts.highlight_box(th, grid.row_box(g.focus), buff=style.GAP_HAIR, color=th.text)
+            if grid.query_index(g.focus) is not None:
+                frame = parts.highlight_box(th, grid.row_box(grid.query_index(g.focus)), buff=style.GAP_HAIR,
+                                            color=th.text)
                 frame.set_stroke(width=2)
                 name = parts.text(th, word, style.SMALL_SIZE, th.text).next_to(frame, LEFT, buff=style.GAP_TIGHT)
                 box.add(frame, name)
@@ -209,6 +238,7 @@ class SpecializationScene(LessonScene):
             self.clear(s.row, s.heads_map, run_time=style.SHORT)
             self.play(*(FadeIn(b) for b in surface), FadeIn(s.bar), FadeIn(s.legend), run_time=style.BEAT)
         if relation:
+            self.narrate("scoring")  # how a relation head is tested, once, before its first held-out number
             t = self._leading_relation()
             many, offset = len(relation) > 1, t.baseline_name.startswith("offset")
             dependent, head_word = t.label.split("->")
@@ -326,10 +356,12 @@ class SpecializationScene(LessonScene):
                            style.LABEL_SIZE, color, bold=True)
         layout.fit(title, width=right - left)
         title.move_to([0, self.top() - style.GAP_NAME - title.height / 2, 0])
-        row = parts.TokenRow(th, p.tokens, size=style.BODY_SIZE, max_width=right - left)
+        # One short sentence, drawn whole (a longer one: its window around the pronoun, the words it reads kept).
+        drawn = token_window(p.tokens, p.query, np.asarray(p.weights, dtype=float)[None], 0, style.MAX_TOKENS)
+        row = parts.TokenRow(th, p.tokens, positions=drawn, size=style.BODY_SIZE, max_width=right - left)
         row.move_to([0, title.get_bottom()[1] - 2.0 - row.height / 2, 0])
         weights = []
-        for k, tok in enumerate(row.tokens):
+        for k, tok in zip(row.positions, row.tokens):
             strong = k in p.candidates or k == p.top
             num = parts.number(th, float(p.weights[k]), style.WEIGHT_DIGITS, style.NUMBER_SIZE,
                                color=th.text if strong else th.muted)
@@ -340,9 +372,9 @@ class SpecializationScene(LessonScene):
         layout.fit(caption, width=right - left)
         caption.next_to(nums, DOWN, buff=style.GAP_BLOCK).set_x(0)
         arcs = parts.attention_arcs(th, row, p.query, p.weights, color, min_weight=0.02, max_width=8.0)
-        marks = VGroup(*(parts.highlight_box(th, row.tokens[k], buff=style.GAP_FRAME, color=th.text)
-                         for k in p.candidates))
-        query_mark = parts.highlight_box(th, row.tokens[p.query], buff=style.GAP_FRAME)
+        marks = VGroup(*(parts.highlight_box(th, row.tokens[row.index(k)], buff=style.GAP_FRAME, color=th.text)
+                         for k in p.candidates if row.index(k) is not None))
+        query_mark = parts.highlight_box(th, row.tokens[row.index(p.query)], buff=style.GAP_FRAME)
         s.probe_title, s.probe_row, s.probe_arcs, s.probe_weights = title, row, arcs, weights
         first, second = p.candidates
         with self.beat("probe-own-sentence" if p.sentence == g.sentence else "probe-sentence", sentence=p.sentence,
@@ -366,6 +398,66 @@ class SpecializationScene(LessonScene):
         self._on_stage = [title, row, query_mark, arcs, nums, caption, marks, card]
         with self.beat("probe-not-evidence", word=p.tokens[prefers], accuracy=float(r.accuracy), n=r.n):
             self.play(FadeIn(card, shift=UP * 0.2), run_time=style.BEAT)
+
+    # -- words related by meaning -------------------------------------------------------
+
+    def meaning(self):
+        """The head that best relates a noun to the other noun of its topic, measured held-out (labelled or
+        not), and that head on one held-out sentence: its nouns in order, its attention from one of them."""
+        th, g, s = self.theme, self.state.gallery, self.state
+        r, e = g.meaning, g.meaning_example
+        if r is None:
+            return
+        left, right, _, _ = layout.content_box()
+        color = th.head(r.head)
+        head = {"layer": r.layer + 1, "head": r.head + 1}
+        numbers = {"accuracy": float(r.accuracy), "rule": r.baseline_name, "baseline": float(r.baseline_accuracy)}
+        title = parts.text(th, self.words("meaning-title" if r.labelled else "meaning-title-not-found", **head,
+                                          **numbers), style.LABEL_SIZE, color, bold=True)
+        layout.fit(title, width=right - left)
+        title.move_to([0, self.top() - style.GAP_NAME - title.height / 2, 0])
+        s.meaning_title = title
+        if e is None:  # no held-out sentence where the head finds the partner: the numbers alone
+            with self.beat("meaning" if r.labelled else "meaning-not-found", **head, **numbers):
+                self.clear(*self._on_stage, run_time=style.SHORT)
+                self.play(FadeIn(title), run_time=style.SHORT)
+            self._on_stage = [title]
+            return
+        # The sentence, muted, then its nouns in order (the other words are not drawn), the weights under them.
+        words = " ".join(e.words)
+        for mark in ",.;:!?":
+            words = words.replace(f" {mark}", mark)  # the probe's words split punctuation off; the page does not
+        sentence = parts.paragraph(th, words, right - left, style.SMALL_SIZE, th.muted)
+        sentence.next_to(title, DOWN, buff=style.GAP_SECTION).set_x(0)
+        row = parts.TokenRow(th, [e.words[k] for k in e.nouns], size=style.BODY_SIZE, max_width=right - left)
+        row.next_to(sentence, DOWN, buff=style.GAP_SECTION + 1.0).set_x(0)  # room for the arc above
+        weights = VGroup()
+        for k, token in zip(e.nouns, row.tokens):
+            strong = k in (e.query, e.partner)
+            weights.add(parts.number(th, e.weights[k], MEANING_DIGITS, style.NUMBER_SIZE,
+                                     color=th.text if strong else th.muted).next_to(token, DOWN, buff=style.GAP_LABEL))
+        q, p = e.nouns.index(e.query), e.nouns.index(e.partner)
+        arc = parts.attention_arc(th, row.tokens[q], row.tokens[p], e.weights[e.partner], color, max_width=8.0)
+        query_mark = VGroup(parts.highlight_box(th, row.tokens[q], buff=style.GAP_FRAME),
+                            parts.highlight_box(th, row.tokens[p], buff=style.GAP_FRAME, color=color))
+        legend = parts.text(th, self.words("meaning-nouns", word=e.words[e.query]), style.SMALL_SIZE, th.muted)
+        reading = parts.paragraph(th, self.words("meaning-reading", partner=e.words[e.partner],
+                                                 weight=style.fmt(e.weights[e.partner], MEANING_DIGITS), n=r.n, partner_share=e.partner_share,
+                                                 other_share=e.other_share, special_share=e.special_share),
+                                  right - left - 1.0, style.LABEL_SIZE)
+        layout.fit(legend, width=right - left)
+        legend.next_to(weights, DOWN, buff=style.GAP_BLOCK).set_x(0)
+        reading.next_to(legend, DOWN, buff=style.GAP_SECTION).set_x(0)
+        s.meaning_row, s.meaning_weights, s.meaning_reading = row, weights, reading
+        with self.beat("meaning" if r.labelled else "meaning-not-found", **head, **numbers):
+            self.clear(*self._on_stage, run_time=style.SHORT)
+            self.play(FadeIn(title), FadeIn(sentence), FadeIn(row), FadeIn(query_mark), run_time=style.SHORT)
+            self.play(Create(arc), FadeIn(weights), FadeIn(legend), run_time=style.BEAT)
+        # Faint when most of its attention goes to [CLS] and [SEP]: the top word wins by a little.
+        with self.beat("meaning-faint" if e.special_share > 0.5 else "meaning-strong", partner=e.partner_share,
+                       special=e.special_share, other=e.other_share):
+            self.play(FadeIn(reading, shift=UP * 0.2), run_time=style.SHORT)
+        self._on_stage = [title, sentence, row, query_mark, arc, weights, legend, reading]
 
     def _note(self, text: str, width: float, kind: str, size: float = style.SMALL_SIZE) -> VGroup:
         """A caveat or info note exactly ``width`` wide (notes stacked together line up)."""
@@ -438,7 +530,8 @@ class SpecializationScene(LessonScene):
         """Every untrained head's pattern (the chapter's path when there are no trained heads to show)."""
         th, sp = self.theme, self.state.spec
         tokens = sp.trace.tokens
-        n = min(sp.trace.n_pos, style.MAX_TOKENS)
+        drawn = self.window()
+        n = span_cells(sp.trace.n_pos, drawn)  # cells across a pattern, its gaps included
         left, right, bottom, _top = layout.content_box()
         bar = parts.ColorBar(th, height=2.0)
         tag_w = max(parts.text(th, s, style.SMALL_SIZE).width for i, tag in enumerate(sp.tags)
@@ -455,8 +548,8 @@ class SpecializationScene(LessonScene):
             cell = min((height - rows * 0.95 - (rows - 1) * 0.2) / (rows * n), (width / cols - 0.3) / n, 0.3)
         grids = VGroup()
         for i in range(sp.n_head):
-            g = parts.AttentionGrid(th, sp.trace.weights[i], None, cell=cell, decor=parts.OVERVIEW, color=th.grid,
-                                    binned=True)
+            g = parts.AttentionGrid(th, sp.trace.weights[i], None, positions=drawn, cell=cell, decor=parts.OVERVIEW,
+                                    color=th.grid, binned=True)
             t1 = parts.text(th, self.words("toy-tag", head=i + 1), style.SMALL_SIZE, th.muted)
             t2 = parts.text(th, self._measure_text(sp.tags[i]), style.SMALL_SIZE, th.muted)
             tag = VGroup(t1, t2).arrange(DOWN, buff=style.GAP_TIGHT).next_to(g.frame, DOWN, buff=style.GAP_CHIP)
@@ -470,13 +563,20 @@ class SpecializationScene(LessonScene):
         layout.fit(grids, width=width, height=height)
         grids.move_to([left + grids.width / 2, room_top - grids.height / 2, 0])
         bar.next_to(grids, RIGHT, buff=style.GAP_ASIDE).align_to(grids, UP)
-        legend = self.words("toy-legend", capped=parts.cap_note(len(tokens)))
+        legend = self.words("toy-legend", capped=parts.cap_note(len(tokens), drawn))
         self.state.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
         self.state.legend.next_to(grids, DOWN, buff=style.GAP_NAME).align_to(grids, LEFT)
         if self.state.legend.get_bottom()[1] < bottom:
             self.state.legend.shift(UP * (bottom - self.state.legend.get_bottom()[1]))
+        # The sentence and the heads' patterns come up together ("here are its heads"); their tags and the
+        # legend with the next beat ("different patterns, but no roles").
+        patterns = VGroup(*(VGroup(*(m for m in g.submobjects if m is not g.tag)) for g in grids))
+        with self.beat("untrained-model"):
+            self.play(FadeIn(self.state.header), FadeIn(self.state.row, shift=DOWN * 0.2), run_time=style.BEAT)
+            self.play(LaggedStart(*(FadeIn(p) for p in patterns), lag_ratio=0.2), FadeIn(bar), run_time=style.BEAT)
         with self.beat("no-roles"):
-            self.play(FadeIn(grids), FadeIn(bar), FadeIn(self.state.legend), run_time=style.BEAT)
+            self.play(LaggedStart(*(FadeIn(g.tag) for g in grids), lag_ratio=0.2), FadeIn(self.state.legend),
+                      run_time=style.BEAT)
         self.state.grids, self.state.bar = grids, bar
 
     def one_head_up_close(self):
@@ -485,7 +585,8 @@ class SpecializationScene(LessonScene):
         left, right, bottom, _top = layout.content_box()
         frame = parts.highlight_box(th, self.state.grids[i].frame, buff=style.GAP_FRAME, color=th.head(i))
         self.play(Create(frame), run_time=style.SHORT)
-        big = parts.AttentionGrid(th, sp.trace.weights[i], sp.trace.tokens, cell=0.3, color=th.head(i),
+        big = parts.AttentionGrid(th, sp.trace.weights[i], sp.trace.tokens, positions=self.window(), cell=0.3,
+                                  color=th.head(i),
                                   decor=parts.GridDecor(title=self.words("head", head=i + 1)))
         room_top = self.state.row.get_bottom()[1] - 0.25
         layout.fit(big, width=(right - left) * 0.55, height=room_top - bottom)

@@ -36,6 +36,8 @@ from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson.build import TRANSFORMER_BASE
 from scenes.lesson.focus import SPECIAL
+from scenes.parts.attention import span_cells
+from scenes.parts.tokens import with_gaps
 
 MAX_TRAP_HEADS = 6  # patterns per row in the failure trap
 LABELLED_CELL = 0.16  # smallest cell (Manim units) beside which a token name stays readable and apart
@@ -77,8 +79,7 @@ class SplitHeadsScene(LessonScene):
     def construct(self):
         self.state = SplitHeadsState()
         L = self.lesson
-        self.state.header = parts.chapter_header(self.theme, L.chapter_number(self.chapter_id), self.title,
-                                                 parts.model_line(L))
+        self.state.header = self.header(parts.model_line(L))
         self.play(FadeIn(self.state.header), run_time=style.SHORT)
         self.head_width()
         self.split_projection()
@@ -224,14 +225,15 @@ class SplitHeadsScene(LessonScene):
         left, right, bottom, top = layout.content_box()
         bar = parts.ColorBar(th, height=2.2)
         width = right - left - bar.width - 0.6
-        n = min(L.trace.n_pos, style.MAX_TOKENS)
+        drawn = L.drawn_positions(style.MAX_TOKENS)  # a long sentence: a window around the focus word
+        n = span_cells(L.trace.n_pos, drawn)  # cells across, gaps included
         cell = min(0.3, (width / len(shown) - 0.35) / n, (top - bottom - 2.4) / 2 / n)
 
         # Token names beside the first pattern of each row while they fit one per cell; else the hint lists them.
         first_labels = "rows" if cell >= LABELLED_CELL else False
 
         def pattern_row(weights, caption, dist, color):
-            grids = VGroup(*(parts.AttentionGrid(th, weights[i], L.tokens, cell=cell,
+            grids = VGroup(*(parts.AttentionGrid(th, weights[i], L.tokens, positions=drawn, cell=cell,
                                                  decor=parts.OVERVIEW.but(title=self.words("head-title", head=i + 1),
                                                                           labels=first_labels if k == 0 else False),
                                                  color=th.head(i), binned=True)
@@ -253,8 +255,8 @@ class SplitHeadsScene(LessonScene):
         layout.fit(trap, width=right - left)
         trap.next_to(self.state.header, DOWN, buff=style.GAP_BLOCK).align_to(self.state.header, LEFT)
         # Which heads are drawn (all, or some), and the tokens in order when no pattern is labelled with them.
-        hint_values = dict(shown=len(shown), n_head=L.n_head, tokens=" ".join(L.tokens[:n]),
-                           cap_note=parts.cap_note(L.trace.n_pos))
+        hint_values = dict(shown=len(shown), n_head=L.n_head, tokens=" ".join(with_gaps(L.tokens, drawn)),
+                           cap_note=parts.cap_note(L.trace.n_pos, drawn))
         if L.n_head > len(shown):
             hint = self.words("hint-some-heads" if first_labels else "hint-some-heads-tokens", **hint_values)
         else:

@@ -108,7 +108,7 @@ DERIVED = {
     "head_writes": ("mha", "trace"), "copies_output_change": ("copies", "trace"), "b_O": ("mha",),
     "strongest_link": ("trace", "focus"), "focus_reads": ("trace", "focus"), "model_name": ("layer",),
     "norm_learned": ("layer",), "contrast_head": ("trace", "focus", "focus_head"), "visible_keys": ("trace", "focus"),
-    "key_plane": ("trace", "focus"),
+    "key_plane": ("trace", "focus"), "drawn_positions": ("trace", "focus", "focus_head"),
 }
 # The data a Lesson computes, each on first use: ``render concat`` builds no gallery.
 DATA = ("mha", "trace", "focus", "focus_head", "focus_relation", "layer", "copied_head", "copies", "js", "copies_js",
@@ -419,6 +419,13 @@ class Lesson:
         keys = self.visible_keys()
         return key_plane(self.trace.q[head, self.focus], self.trace.k[head, keys])
 
+    def drawn_positions(self, max_tokens: int) -> tuple[int, ...]:
+        """The sentence positions the chapters draw, in order: every one when the sentence has at most
+        ``max_tokens`` (``style.MAX_TOKENS``), else a window around the focus word that keeps what its relation
+        needs (the rule: ``token_window``). The mechanics chapters all draw this window, so a word of the sentence
+        is elided in all of them or in none."""
+        return token_window(self.tokens, self.focus, self.trace.weights[:, self.focus], self.focus_head, max_tokens)
+
     @property
     def b_O(self) -> torch.Tensor | None:
         return None if self.mha.b_O is None else self.mha.b_O.detach().cpu()
@@ -489,6 +496,60 @@ def resolve_focus(config: LessonConfig, model: AttentionModel, relations: tuple[
         layer, head = best_head_of(model, relation.relation, layer)
     measured = relation if (layer, head) == (relation.layer, relation.head) else None
     return Focus(position, layer, head, measured)
+
+
+# A long sentence's window always keeps this many of the worked head's strongest keys from the focus word (the
+# one-head chapter draws an arc to each).
+WINDOW_TOP_KEYS = 4
+
+
+def token_window(tokens, focus: int, rows, head: int, max_tokens: int) -> tuple[int, ...]:
+    """The positions of a long sentence to draw: at most ``max_tokens`` of them, in sentence order, chosen around
+    the ``focus`` word so that the words its attention needs are never dropped. ``rows``: [head, key] each head's
+    attention row from the focus word; ``head``: the head the lesson works through. A sentence of at most
+    ``max_tokens`` tokens is drawn whole.
+
+    The rule, step by step, each step adding positions while there is room:
+
+    1. the focus word itself;
+    2. in ``head``: the word it links the focus word to most ([CLS], [SEP] and the focus word aside: the word the
+       relation is about), then its ``WINDOW_TOP_KEYS`` heaviest keys, heaviest first;
+    3. in every head, most confident first: the key its largest weight falls on; then, heaviest first, each head's
+       strongest link to a word ([CLS], [SEP] and the focus word aside) when it carries more than an even share
+       (1 / n: a flat row links nowhere);
+    4. [CLS] and [SEP] when they carry weight: more than an even share (1 / n) of the focus word's attention,
+       averaged over the heads;
+    5. the focus word's nearest neighbours, nearer first, the earlier one on a tie.
+
+    Steps 1 and 2 always fit (``max_tokens`` >= 2 + ``WINDOW_TOP_KEYS``); what is left out is elided where it is
+    drawn ("…" in each gap, and a note saying how many tokens are not drawn)."""
+    n = len(tokens)
+    if n <= max_tokens:
+        return tuple(range(n))
+    if max_tokens < 2 + WINDOW_TOP_KEYS:
+        raise ValueError(f"a window of {max_tokens} tokens cannot keep the focus word and its head's "
+                         f"{1 + WINDOW_TOP_KEYS} strongest keys")
+    w = rows.detach().to("cpu", torch.float64).numpy() if isinstance(rows, torch.Tensor) else rows
+    special = [k for k, t in enumerate(tokens) if t in SPECIAL]
+
+    def by_weight(h: int, keys) -> list[int]:  # heaviest first; the earlier position on a tie
+        return sorted(keys, key=lambda k: (-float(w[h, k]), k))
+
+    words = [k for k in range(n) if k != focus and k not in special]
+    steps = [focus, by_weight(head, words)[0], *by_weight(head, [k for k in range(n) if k != focus])[:WINDOW_TOP_KEYS]]
+    confident = sorted(range(len(w)), key=lambda h: (-float(w[h].max()), h))
+    steps += [by_weight(h, range(n))[0] for h in confident]
+    links = [(by_weight(h, words)[0], h) for h in range(len(w))]
+    steps += [k for k, h in sorted(links, key=lambda kh: (-float(w[kh[1], kh[0]]), kh[1])) if w[h, k] > 1 / n]
+    steps += [k for k in special if float(w[:, k].mean()) > 1 / n]
+    steps += sorted(range(n), key=lambda k: (abs(k - focus), k))
+    kept: list[int] = []
+    for k in steps:
+        if k not in kept:
+            kept.append(k)
+        if len(kept) == max_tokens:
+            break
+    return tuple(sorted(kept))
 
 
 def cost_examples(n_pos: int) -> tuple[CostExample, ...]:

@@ -20,6 +20,7 @@ class Chapter:
     scene: str  # "module:Class" in scenes.chapters
     reads: tuple[str, ...] = ()  # the Lesson's data its scene reads (its cache key hashes exactly these)
     act: int = 1  # 1: the mechanism, unbroken; 2: what heads learn and how we know (ACTS)
+    stages: tuple[str, ...] = ()  # the STAGES of the block it shows: lit on the map act 1 keeps on screen
 
     @property
     def module(self) -> str:
@@ -37,16 +38,20 @@ _MECHANICS = ("trace", "focus", "layer")
 # Two acts: first the mechanism, unbroken, from one head to the block's cost; then what trained heads learn,
 # each claim with its measurement, and the recap.
 ACTS = (1, 2)
+# The stages of a multi-head attention block, in order: the map each act-1 chapter shows beside its title.
+STAGES = ("qkv", "split", "attend", "concat", "project", "add-norm")
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("intro", "intro:IntroScene", ("relationships", "plan", *_MECHANICS)),
-    Chapter("one-head", "one_head:OneHeadScene", (*_MECHANICS, "focus_head", "focus_relation")),
+    Chapter("intro", "intro:IntroScene", ("relationships", "plan", *_MECHANICS, "focus_head")),
+    Chapter("one-head", "one_head:OneHeadScene", (*_MECHANICS, "focus_head", "focus_relation"),
+            stages=("qkv", "attend")),
     Chapter("split-heads", "split_heads:SplitHeadsScene",
-            (*_MECHANICS, "mha", "focus_head", "copied_head", "copies", "js", "copies_js", "trap")),
-    Chapter("parallel-heads", "parallel_heads:ParallelHeadsScene", _MECHANICS),
-    Chapter("head-outputs", "head_outputs:HeadOutputsScene", _MECHANICS),
-    Chapter("concat", "concat:ConcatScene", _MECHANICS),
-    Chapter("output-projection", "output_projection:OutputProjectionScene", (*_MECHANICS, "mha", "residual", "normed")),
-    Chapter("cost", "cost:CostScene", (*_MECHANICS, "ablation", "cost", "cost_examples", "redundancy")),
+            (*_MECHANICS, "mha", "focus_head", "copied_head", "copies", "js", "copies_js", "trap"), stages=("split",)),
+    Chapter("parallel-heads", "parallel_heads:ParallelHeadsScene", (*_MECHANICS, "focus_head"), stages=("attend",)),
+    Chapter("head-outputs", "head_outputs:HeadOutputsScene", (*_MECHANICS, "focus_head"), stages=("attend",)),
+    Chapter("concat", "concat:ConcatScene", _MECHANICS, stages=("concat",)),
+    Chapter("output-projection", "output_projection:OutputProjectionScene", (*_MECHANICS, "mha", "residual", "normed"),
+            stages=("project", "add-norm")),
+    Chapter("cost", "cost:CostScene", (*_MECHANICS, "ablation", "cost", "cost_examples", "redundancy"), stages=STAGES),
     Chapter("specialization", "specialization:SpecializationScene", ("specialization", "gallery"), act=2),
     Chapter("induction", "induction:InductionScene", ("induction",), act=2),
     Chapter("recap", "recap:RecapScene", (*_MECHANICS, "copied_head", "js", "copies_js", "cost"), act=2),

@@ -24,6 +24,10 @@ threshold a broad head needs.
 
 ``probe``: the pronoun -> antecedent head on one more sentence (``SCIENTIST``), traced live: its attention
 from "it" to each word. One head on one sentence: an example, not evidence.
+
+``meaning``: whether a head relates words by meaning (``mha_core.meaning``: from a noun to the other noun of its
+topic, held-out against rules that know positions and nouns), labelled or not, and ``meaning_example``: that
+head on the first held-out sentence where it finds the partner, its word attention from the noun.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ from mha_core.analysis import (
     corpus_sentences,
     is_punctuation,
 )
-from mha_core.relations import RelationResult, earned_relations, relation_of
+from mha_core.meaning import MeaningResult, load_meaning_set, meaning_head_of
+from mha_core.relations import RelationResult, earned_relations, predictions, probe_attention_of, relation_of, split_halves
 
 from .focus import pick_focus
 
@@ -95,6 +100,43 @@ class Tile:
 
 
 @dataclass(frozen=True)
+class MeaningExample:
+    """The meaning head on the held-out probe sentences: how much attention it gives, and one sentence."""
+
+    words: tuple[str, ...]  # the example sentence's words
+    nouns: tuple[int, ...]  # word indices of its nouns
+    query: int  # the noun looked from
+    partner: int  # the other noun of its topic (the head's top word here)
+    weights: tuple[float, ...]  # the head's attention from the query to each word ([CLS] and [SEP] left out)
+    partner_share: float  # mean over the held-out items: attention on the partner
+    other_share: float  # ... on the most-attended other noun
+    special_share: float  # ... on [CLS] and [SEP] (what the words do not get)
+
+
+def meaning_example(model, result: MeaningResult) -> MeaningExample | None:
+    """The meaning head over the report half (mean shares per item) and on its first item (sentence order, then
+    item order) where the head's top word is the partner; None when it finds none."""
+    _, report = split_halves(load_meaning_set())
+    attention = probe_attention_of(model, report)
+    partner, other, special, example = [], [], [], None
+    for sentence, A in zip(report, attention):
+        top = predictions(A[result.layer, result.head])
+        for q, p in sentence.items:
+            row = A[result.layer, result.head, q]
+            partner.append(float(row[p]))
+            other.append(max(float(row[k]) for k in sentence.nouns if k not in (q, p)))
+            special.append(1 - float(row.sum()))  # word attention leaves out [CLS] and [SEP] (rows sum to < 1)
+            if example is None and int(top[q]) == p:
+                example = (sentence, q, p, tuple(float(w) for w in row))
+    if example is None:
+        return None
+    sentence, q, p, weights = example
+    n = len(partner)
+    return MeaningExample(sentence.words, sentence.nouns, q, p, weights, sum(partner) / n, sum(other) / n,
+                          sum(special) / n)
+
+
+@dataclass(frozen=True)
 class Probe:
     """One head on one sentence: the pronoun -> antecedent head's attention from the pronoun to each word."""
 
@@ -143,6 +185,8 @@ class Gallery:
     layers: tuple[LayerCount, ...]  # kinds per layer
     even_shares: dict  # signature -> the share an even spread over the keys gives (mean over the corpus)
     probe: Probe | None  # None when no head earned pronoun -> antecedent
+    meaning: MeaningResult | None = None  # the best head at relating nouns by meaning, labelled or not
+    meaning_example: MeaningExample | None = None  # that head on one held-out sentence
     share_threshold: float = SHARE_THRESHOLD
     broad_threshold: float = BROAD_THRESHOLD
 
@@ -187,8 +231,10 @@ def build_gallery(model, sentence: str, relations) -> Gallery:
     tiles = tuple(make_tile(layer, head, reason, profiles, relations, even, weights)
                   for layer, head, reason in choose_tiles(profiles, relations))
     focus = pick_focus(tokens, tuple(r.relation for r in relations if r.labelled))  # the lesson's own rule
+    meaning = meaning_head_of(model)
     return Gallery(model.display_name, sentence, tokens, weights, profiles, relations, tiles, focus,
-                   count_kinds(profiles, relations), even, scientist_probe(model, relations))
+                   count_kinds(profiles, relations), even, scientist_probe(model, relations), meaning,
+                   meaning_example(model, meaning))
 
 
 # -- choosing the heads -------------------------------------------------------------------------------

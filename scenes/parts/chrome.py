@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from manim import DOWN, LEFT, RIGHT, UL, Brace, Rectangle, RoundedRectangle, VGroup, VMobject, config
 
 from .. import style
@@ -75,8 +77,13 @@ def note(th: Theme, s: str, *, width: float = 5.0, kind: str = "info", size: flo
     return group
 
 
-def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = None) -> VGroup:
-    """'2  One head' at the top-left, and an optional muted line under it (e.g. the model's sizes)."""
+def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = None, *,
+                   stages: Sequence[str] = (), all_stages: Sequence[str] = ()) -> VGroup:
+    """'2  One head' at the top-left, and an optional muted line under it (e.g. the model's sizes).
+
+    ``stages``: the stages of ``all_stages`` this chapter shows, lit on a map of them at the top right, level
+    with the title (``.map``; None without stages). Anything else at the top right goes level with the subtitle.
+    """
     line = text(th, f"{number}  {title}", style.TITLE_SIZE, th.text, bold=True)
     line[: len(str(number))].set_color(th.highlight)  # one glyph per non-space character
     group = VGroup(line)
@@ -85,7 +92,41 @@ def chapter_header(th: Theme, number: int, title: str, subtitle: str | None = No
         group.arrange(DOWN, aligned_edge=LEFT, buff=style.GAP_LABEL)
     group.to_corner(UL, buff=style.TITLE_BUFF)
     fit(group, width=config.frame_width - 2 * style.TITLE_BUFF)
-    return group.to_corner(UL, buff=style.TITLE_BUFF)
+    group.to_corner(UL, buff=style.TITLE_BUFF)
+    group.map = None
+    if stages:
+        room = config.frame_width / 2 - style.FRAME_MARGIN - (line.get_right()[0] + style.GAP_APART)
+        group.map = fit(stage_map(th, all_stages, stages), width=room)
+        group.map.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(line.get_y())
+        group.add(group.map)
+    return group
+
+
+# The words of each stage of the block on the map (scripts/shared.toml), by ``chapters.STAGES`` id.
+STAGE_IDS = {"qkv": "stage-qkv", "split": "stage-split", "attend": "stage-attend", "concat": "stage-concat",
+             "project": "stage-project", "add-norm": "stage-add-norm"}
+
+
+def stage_map(th: Theme, stages: Sequence[str], lit: Sequence[str]) -> VGroup:
+    """The block's stages in a row, arrows between, the ``lit`` ones filled: where this chapter is.
+
+    ``.stages[i]``: VGroup(box, word) of ``stages[i]`` (its words: ``STAGE_IDS``),
+    ``.lit``: the ids lit."""
+    size = style.NUMBER_SIZE
+    boxes = VGroup()
+    for stage in stages:
+        on = stage in lit
+        word = text(th, shared_text(STAGE_IDS[stage]), size, th.background if on else th.muted, bold=on)
+        box = RoundedRectangle(corner_radius=0.06, width=word.width + 0.12, height=size / 48 * 0.8,
+                               stroke_color=th.highlight if on else th.grid, stroke_width=1.2,
+                               fill_color=th.highlight, fill_opacity=1 if on else 0)
+        boxes.add(VGroup(box, word.move_to(box)))
+    boxes.arrange(RIGHT, buff=0.24)
+    arrows = VGroup(*(text(th, "\u2192", size, th.muted).move_to((a.get_right() + b.get_left()) / 2)
+                      for a, b in zip(boxes, boxes[1:])))
+    group = VGroup(boxes, arrows)
+    group.stages, group.lit = boxes, tuple(lit)
+    return group
 
 
 def model_line(lesson) -> str:

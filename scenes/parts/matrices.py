@@ -82,20 +82,21 @@ class NumberMatrix(_NumberGrid):
     ``rows``/``cols``: the source indices drawn (None = the ellipsis). ``entry(i, j)`` (source
     indices) -> NumberLabel or None if elided; ``row(i)``/``column(j)`` -> VGroup of drawn entries.
     ``body`` is numbers + ellipses, ``brackets``, ``row_labels``/``col_labels`` (VGroups, may be
-    empty), ``name``/``shape`` (labels above/below, may be None).
+    empty), ``name``/``shape`` (labels above/below, may be None). ``keep_rows``: rows always drawn (the
+    word the lesson follows is never hidden in the ellipsis).
     """
 
     def __init__(self, th: Theme, values, *, labels: MatrixLabels = MatrixLabels(), digits: int = style.DIGITS,
                  size: float = style.NUMBER_SIZE, max_rows: int = style.MAX_MATRIX_ROWS,
                  max_cols: int = style.MAX_MATRIX_COLS, signed: bool = True, color=None,
                  col_colors: Sequence | None = None, col_gap: float = 0.75, row_gap: float = 0.55,
-                 width_chars: int | None = None, **kwargs):
+                 width_chars: int | None = None, keep_rows: Sequence[int] = (), **kwargs):
         super().__init__(**kwargs)
         v = values_of(values)
         if v.ndim == 1:
             v = v[None, :]
         self.values = v
-        self.rows = shown_indices(v.shape[0], max_rows)
+        self.rows = shown_indices(v.shape[0], max_rows, keep=keep_rows)
         self.cols = shown_indices(v.shape[1], max_cols)
         shown = v[[r for r in self.rows if r is not None]][:, [c for c in self.cols if c is not None]]
         finite = shown[np.isfinite(shown)]
@@ -197,14 +198,15 @@ class HeadBlocks(_NumberGrid):
     ``block(h)`` -> VGroup(tint, numbers) of head h (None if not drawn), ``slot(k)`` -> every glyph of
     the k-th drawn slot, ``heads`` (drawn head indices, None = ellipsis), ``other`` (drawn source indices
     along the other axis), ``brackets``, ``row_labels``, ``chips`` (head tags above/left of the blocks),
-    ``elided`` (the "3–11" tag of an ellipsis slot, or None), ``name``, ``shape``.
+    ``elided`` (the "3–11" tag of an ellipsis slot, or None), ``name``, ``shape``. ``keep``: indices along
+    the other axis always drawn (the row of the word the lesson follows).
     """
 
     def __init__(self, th: Theme, values, n_head: int, *, axis: int = 1, digits: int = style.DIGITS,
                  size: float = style.NUMBER_SIZE, max_heads: int = MAX_BLOCK_HEADS,
                  max_per_head: int = MAX_PER_HEAD, max_other: int = style.MAX_MATRIX_ROWS,
                  labels: MatrixLabels = MatrixLabels(), chips: bool = True, col_gap: float = 0.45,
-                 block_gap: float = 0.22, **kwargs):
+                 block_gap: float = 0.22, keep: Sequence[int] = (), **kwargs):
         super().__init__(**kwargs)
         v = values_of(values)
         self.values, self.n_head, self.axis = v, n_head, axis
@@ -212,7 +214,7 @@ class HeadBlocks(_NumberGrid):
         self.d_head = d_head
         self.heads = shown_indices(n_head, max_heads)
         local = shown_indices(d_head, max_per_head)  # within one head's block
-        other = shown_indices(v.shape[1 - axis], max_other)
+        other = shown_indices(v.shape[1 - axis], max_other, keep=keep)
         self.other = other
 
         drawn = [h * d_head + j for h in self.heads if h is not None for j in local if j is not None]
@@ -304,9 +306,12 @@ class HeadBlocks(_NumberGrid):
 
     def _head_chips(self, th: Theme) -> None:
         """A head chip over (or beside) each drawn block, and which heads an ellipsis slot stands for."""
-        axis = self.axis
+        axis, size = self.axis, style.SMALL_SIZE
         for h, block in self._blocks.items():
-            chip = head_chip(th, h, style.SMALL_SIZE - 2, label=f"{h + 1}" if axis == 0 else None)
+            # Over a block: "head 1" where it fits the block's width, else just the number (as beside a row block).
+            chip = head_chip(th, h, size, label=f"{h + 1}" if axis == 0 else None)
+            if axis == 1 and chip.width > block[0].width:
+                chip = head_chip(th, h, size, label=f"{h + 1}")
             if axis == 1:
                 chip.next_to(self.brackets, UP, buff=style.GAP_CHIP).set_x(block[0].get_x())
             else:

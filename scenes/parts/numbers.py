@@ -60,6 +60,12 @@ class NumberLabel(VGroup):
             self.add(cached_text(shown, style.MONO, size, "NORMAL", "NORMAL", True).copy())
         if color is not None:
             self.set_color(color)
+        self._drawn_height = self.height  # at ``size``: the size it is shown at scales with its height
+
+    @property
+    def shown_size(self) -> float:
+        """The font size it is shown at, after any scaling (``font_size`` is the size it was made at)."""
+        return self.font_size * self.height / self._drawn_height if self._drawn_height else self.font_size
 
     @property
     def char_width(self) -> float:

@@ -6,10 +6,12 @@ Creating a Text is slow in Pango (~0.1 s); every part here caches by content and
 from __future__ import annotations
 
 import functools
+import re
 import textwrap
+from html import escape
 from collections.abc import Sequence
 
-from manim import DOWN, LEFT, MathTypst, Text, Typst, VGroup
+from manim import DOWN, LEFT, MarkupText, MathTypst, Text, Typst, VGroup
 
 from .. import style
 from ..layout import fit
@@ -30,15 +32,31 @@ def cached_text(text: str, font: str, size: float, weight: str, slant: str, liga
     return lighten(Text(text, font=font, font_size=size, weight=weight, slant=slant, disable_ligatures=not ligatures))
 
 
+# A one-letter maths name with a subscript in running text ("W_O", "d_k", "W_Q"): drawn subscripted.
+SUBSCRIPT = re.compile(r"(?<![A-Za-z0-9])([A-Za-z])_([A-Za-z0-9]{1,3})(?![A-Za-z0-9_])")
+
+
+@functools.lru_cache(maxsize=512)
+def cached_markup(text: str, font: str, size: float, weight: str, slant: str) -> MarkupText:
+    markup = SUBSCRIPT.sub(r"\1<sub>\2</sub>", escape(text, quote=False))
+    mob = lighten(MarkupText(markup, font=font, font_size=size, weight=weight, slant=slant))
+    mob.original_text = text  # as written: what the tests and the reading hold read
+    return mob
+
+
 def text(th: Theme, s: str, size: float = style.BODY_SIZE, color=None, *, mono=False, bold=False, italic=False,
          ligatures=True) -> Text:
     """A ``manim.Text`` in the theme's text colour (cached by content: creating text is slow in Pango).
 
-    ``ligatures=False`` gives exactly one submobject per character, spaces included.
+    ``ligatures=False`` gives exactly one submobject per character, spaces included. A maths name such as
+    "W_O" or "d_k" is drawn with its subscript (a ``MarkupText``; not with ``ligatures=False``).
     """
     font = style.MONO if mono else style.FONT
     weight, slant = "BOLD" if bold else "NORMAL", "ITALIC" if italic else "NORMAL"
-    mob = cached_text(s, font, size, weight, slant, ligatures).copy()
+    if ligatures and SUBSCRIPT.search(s):
+        mob = cached_markup(s, font, size, weight, slant).copy()
+    else:
+        mob = cached_text(s, font, size, weight, slant, ligatures).copy()
     return mob.set_color(color or th.text)
 
 
@@ -80,7 +98,7 @@ def baseline_words(th: Theme, words: Sequence[str], size: float = style.BODY_SIZ
     mid = (h.get_top()[1] + g.get_bottom()[1]) / 2
     out, k = [], len("Hg  ")
     for w in clean:
-        out.append(Glyphs(w, line.submobjects[k:k + len(w)]))
+        out.append(Glyphs(w, line.submobjects[k:k + len(w)], line))
         k += len(w) + 2
     return out, mid
 
@@ -88,6 +106,13 @@ def baseline_words(th: Theme, words: Sequence[str], size: float = style.BODY_SIZ
 class Glyphs(VGroup):
     """Glyphs cut from a longer Text (a word of a token row); ``.text`` is the word."""
 
-    def __init__(self, word: str, glyphs, **kwargs):
+    def __init__(self, word: str, glyphs, line: Text | None = None, **kwargs):
         super().__init__(*glyphs, **kwargs)
         self.text = word
+        # The size they are shown at scales with their width (a word's height depends on its letters).
+        self._size, self._width = (line.font_size, self.width) if line is not None else (None, None)
+
+    @property
+    def shown_size(self) -> float | None:
+        """The font size the glyphs are shown at, after any scaling (None: not cut from a line)."""
+        return self._size * self.width / self._width if self._size and self._width else None

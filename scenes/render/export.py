@@ -243,7 +243,8 @@ def _lesson_duration(lesson_videos: dict, infos: dict, chapters: list) -> float:
 
 
 def probe_video(path: Path):
-    """``media.probe`` (duration = frames / fps, chapter marks), with a one-sentence error."""
+    """``media.probe`` (duration from the frames' timestamps: a held frame is one frame shown long; chapter
+    marks), with a one-sentence error."""
     from .media import probe
 
     try:

@@ -69,8 +69,8 @@ class VideoInfo:
     width: int
     height: int
     fps: Fraction
-    frames: int
-    duration: float  # seconds (frames / fps when the frame count is known)
+    frames: int  # coded frames: a held frame is one frame, however long it is shown (see ``fast_frames``)
+    duration: float  # seconds the video is shown: from its first frame's start to its last frame's end
     chapters: tuple[tuple[float, float, str], ...]  # (start, end, title) in seconds
     audio: AudioInfo | None = None  # the first audio stream
     subtitles: tuple[str, ...] = ()  # codec names of the subtitle streams, e.g. ("mov_text",)
@@ -96,20 +96,15 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
 
 def probe(path: Path) -> VideoInfo:
-    """Resolution, frame rate, frame count, duration, chapter marks, audio and subtitle streams of a video file."""
+    """Resolution, frame rate, frame count, duration, chapter marks, audio and subtitle streams of a video file.
+
+    The frame rate is the nominal one (the rate the frames' times are counted in); a frame may be shown for
+    several of its ticks (a held frame, ``fast_frames``), so the duration is measured from the timestamps,
+    not taken as frames / fps.
+    """
+    timing = video_timing(path)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        # The nominal rate: average_rate is measured from timestamps and can be off by a tick (30.0008).
-        fps = Fraction(stream.base_rate or stream.guessed_rate or stream.average_rate or 0)
-        frames = stream.frames
-        if not frames:  # some containers (webm, gif) don't store a frame count: count packets
-            frames = sum(1 for p in container.demux(stream) if p.size)
-        if frames and fps:
-            duration = float(frames / fps)
-        elif stream.duration is not None and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        else:
-            duration = (container.duration or 0) / av.time_base
         marks = tuple(
             (float(c["start"] * c["time_base"]), float(c["end"] * c["time_base"]), c["metadata"].get("title", ""))
             for c in container.chapters()
@@ -117,7 +112,70 @@ def probe(path: Path) -> VideoInfo:
         audio = _audio_info(path) if container.streams.audio else None
         subtitles = tuple(s.codec_context.name for s in container.streams.subtitles)
         return VideoInfo(Path(path), stream.codec_context.name, stream.codec_context.width,
-                         stream.codec_context.height, fps, frames, duration, marks, audio, subtitles)
+                         stream.codec_context.height, timing.fps, stream.frames or len(timing.pts),
+                         float(timing.seconds), marks, audio, subtitles)
+
+
+@dataclass(frozen=True)
+class VideoTiming:
+    """When a video stream's frames are shown, from their timestamps (ticks of ``time_base``)."""
+
+    time_base: Fraction
+    fps: Fraction  # the nominal frame rate: every frame starts on its grid (0 if unknown)
+    pts: tuple[int, ...]  # each frame's presentation time, in decode (file) order
+    end: int  # when the last frame stops being shown
+    reorder: int  # how many frames at most a frame is decoded ahead of one shown before it (B-frames)
+
+    @property
+    def start(self) -> int:
+        return min(self.pts, default=self.end)
+
+    @property
+    def seconds(self) -> Fraction:
+        return (self.end - self.start) * self.time_base
+
+    def shown(self) -> dict[int, int]:
+        """pts -> how long that frame is shown (ticks): until the next frame, the last until ``end``."""
+        times = sorted(self.pts)
+        return {t: following - t for t, following in zip(times, [*times[1:], self.end])}
+
+    @property
+    def tick(self) -> int:
+        """One frame at the nominal rate, in ticks (at least 1)."""
+        return max(1, int(1 / (self.fps * self.time_base))) if self.fps else 1
+
+
+def video_timing(path: Path) -> VideoTiming:
+    """The presentation times of ``path``'s video frames (its first video stream), read from the packets.
+
+    The end is where players end the picture: in mp4 the track's presentation length (its edit list,
+    which the muxer sets from each packet's pts + duration); elsewhere (webm, gif) the latest pts +
+    duration of a packet. An mp4 packet's own duration is its *decode* step (with B-frames, another
+    frame's), so a frame's display time is measured to the next frame's pts instead (``shown``).
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        tb = Fraction(stream.time_base)
+        cc = stream.codec_context
+        # The nominal rate: H.264 carries it in its headers; average_rate is measured from the timestamps
+        # (of a video with held frames: lower) and can be off by a tick (30.0008).
+        fps = Fraction(cc.framerate or stream.base_rate or stream.guessed_rate or stream.average_rate or 0)
+        pts, last, reorder, recent = [], None, 0, []
+        for packet in container.demux(stream):
+            if packet.dts is None and packet.pts is None or not packet.size:  # demux's flush packet
+                continue
+            t = packet.pts if packet.pts is not None else packet.dts
+            pts.append(t)
+            end = t + (packet.duration or 0)
+            last = end if last is None else max(last, end)
+            reorder = max(reorder, sum(1 for r in recent if r > t))
+            recent = [*recent[-15:], t]  # H.264 reorders at most 16 frames
+        if "mp4" in container.format.name.split(",") or "mov" in container.format.name.split(","):
+            if stream.duration:
+                last = (stream.start_time or 0) + stream.duration
+        if pts and last is not None and last <= max(pts):  # no duration on the last packet: one frame
+            last = max(pts) + (max(1, round(1 / (fps * tb))) if fps else 1)
+        return VideoTiming(tb, fps, tuple(pts), last if last is not None else 0, reorder)
 
 
 def _audio_info(path: Path) -> AudioInfo:
@@ -138,13 +196,17 @@ def _audio_info(path: Path) -> AudioInfo:
 
 
 def sample_frames(path: Path, count: int = 5) -> list[np.ndarray]:
-    """``count`` RGB frames spread evenly over the video (first and last included)."""
+    """``count`` RGB frames spread evenly over the video's time (the first and last frames included): what it
+    shows at ``count`` moments from its start to its last frame's start (a frame held long is picked as often
+    as it is seen)."""
     with av.open(str(path)) as container:
-        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        decoded = [(f.pts or 0, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
     if not decoded:
         return []
-    picks = np.linspace(0, len(decoded) - 1, num=min(count, len(decoded))).round().astype(int)
-    return [decoded[i] for i in picks]
+    times = np.array([t for t, _ in decoded])
+    moments = np.linspace(times[0], times[-1], num=count)
+    picks = np.searchsorted(times, moments + 1e-9 * max(1, abs(times[-1])), side="right") - 1
+    return [decoded[i][1] for i in picks.clip(0, len(decoded) - 1)]
 
 
 def last_frame(path: Path) -> np.ndarray | None:
@@ -190,13 +252,16 @@ def _open_output(tmp: Path, target: Path):
 
 
 def _streams_match(paths: Sequence[Path]) -> bool:
-    """Can these files be joined by copying packets (same codec, size, rate, pixel format, headers)?"""
+    """Can these files be joined by copying packets (same codec, size, nominal rate, pixel format, headers)?"""
     keys = set()
     for path in paths:
         with av.open(str(path)) as c:
             s = c.streams.video[0]
             cc = s.codec_context
-            keys.add((cc.name, cc.width, cc.height, cc.pix_fmt, s.base_rate, s.time_base, bytes(cc.extradata or b"")))
+            # The nominal rate (H.264 carries it in its headers), not base_rate: the rate ffmpeg guesses from the
+            # first timestamps differs between files whose frames are held for different times.
+            rate = cc.framerate or s.base_rate
+            keys.add((cc.name, cc.width, cc.height, cc.pix_fmt, rate, s.time_base, bytes(cc.extradata or b"")))
     return len(keys) == 1
 
 
@@ -223,19 +288,19 @@ def join_videos(paths: Sequence[Path], target: Path, marks: Sequence[ChapterMark
         _to_gif(paths, target)
         return "re-encode"
     remux = _streams_match(paths)
-    infos = [probe(p) for p in paths]
+    timings = [video_timing(p) for p in paths]
     with atomic_path(target) as tmp:
         out = _open_output(tmp, target)
         try:
             if marks:
                 out.set_chapters(_chapters_for(marks))
             if remux:
-                stream, seconds = _copy_stream(out, paths[0]), sum(i.duration for i in infos)
-                video = _copied_packets(paths, stream)
-            else:  # every frame is re-timed at the first input's rate
+                stream = _copy_stream(out, paths[0], timings[0].fps)
+                video = _copied_packets(paths, timings, stream)
+            else:  # every frame keeps its time, on the first input's frame grid
                 stream = _encoder_stream(out, paths[0], fmt)
-                seconds = float(sum(i.frames for i in infos) / stream.codec_context.framerate)
-                video = _encoded_packets(paths, stream)
+                video = _encoded_packets(paths, timings, stream)
+            seconds = float(sum(t.seconds for t in timings))
             _write(out, fmt, video, seconds, audio, rate, captions)
         finally:
             out.close()
@@ -256,14 +321,15 @@ def mux(video: Path, target: Path, *, audio: np.ndarray | None = None, rate: int
     fmt = target.suffix.lstrip(".")
     if fmt not in AUDIO_ENCODERS or video.suffix != target.suffix:
         raise ValueError(f"mux copies the picture: {target.name} needs a video of the same type (mp4 or webm)")
-    seconds = probe(video).duration
+    timing = video_timing(video)
     with av.open(str(video)) as src, atomic_path(target) as tmp:
         out = _open_output(tmp, target)
         try:
             if src.chapters():
                 out.set_chapters(src.chapters())
-            stream = out.add_stream_from_template(src.streams.video[0])
-            _write(out, fmt, _copied_packets([video], stream), seconds, audio, rate, captions)
+            stream = _copy_stream(out, video, timing.fps)
+            _write(out, fmt, _copied_packets([video], [timing], stream), float(timing.seconds), audio, rate,
+                   captions)
         finally:
             out.close()
 
@@ -279,7 +345,7 @@ def convert(source: Path, target: Path) -> None:
     if fmt == "gif":
         _to_gif([source], target)
         return
-    seconds, audio, captions = probe(source).duration, decode_audio(source), read_captions(source)
+    timing, audio, captions = video_timing(source), decode_audio(source), read_captions(source)
     with av.open(str(source)) as src:
         chapters = src.chapters()
     with atomic_path(target) as tmp:
@@ -288,7 +354,8 @@ def convert(source: Path, target: Path) -> None:
             if chapters:
                 out.set_chapters(chapters)
             stream = _encoder_stream(out, source, fmt)
-            _write(out, fmt, _encoded_packets([source], stream), seconds, audio, SAMPLE_RATE, captions)
+            _write(out, fmt, _encoded_packets([source], [timing], stream), float(timing.seconds), audio, SAMPLE_RATE,
+                   captions)
         finally:
             out.close()
 
@@ -439,37 +506,93 @@ def _caption_packets(stream, cues: list[tuple[int, int, str]], fmt: str) -> Iter
         yield packet
 
 
-def _copy_stream(out, path: Path):
-    """An output stream that takes ``path``'s video packets as they are."""
+def _copy_stream(out, path: Path, fps: Fraction):
+    """An output stream that takes ``path``'s video packets as they are (``fps``: their nominal rate)."""
     with av.open(str(path)) as src:
-        return out.add_stream_from_template(src.streams.video[0])
+        stream = out.add_stream_from_template(src.streams.video[0])
+    if fps and "mp4" not in out.format.name.split(","):
+        # Matroska writes a frame's duration only where it differs from the track's default frame duration,
+        # which it takes from this rate: without it, the last frame (a hold) would lose its duration.
+        stream.codec_context.framerate = fps
+    return stream
 
 
-def _copied_packets(paths: Sequence[Path], stream) -> Iterator[av.Packet]:
-    """The video packets of ``paths`` one after the other, re-timed to follow on, for ``stream``."""
-    offset = 0  # in the (shared) stream time base
-    for path in paths:
-        with av.open(str(path)) as src:
-            s = src.streams.video[0]
-            end = offset
-            for packet in src.demux(s):
-                if packet.dts is None:  # demux's flush packet
-                    continue
-                if packet.pts is not None:
-                    packet.pts += offset
-                    end = max(end, packet.pts + (packet.duration or 0))
-                packet.dts += offset
-                packet.stream = stream
-                yield packet
+def _copied_packets(paths: Sequence[Path], timings: Sequence[VideoTiming], stream) -> Iterator[av.Packet]:
+    """The video packets of ``paths`` one after the other, re-timed to follow on, for ``stream``.
+
+    Each file's frames keep their presentation times (shifted by where the file starts in the whole) and
+    get their display durations (``VideoTiming.shown``): the mp4 muxer ends the track at the latest
+    pts + duration. Decode times are made again for the whole (``_decode_times``): a file that starts with a
+    held frame can have its first decode times seconds before its first frame, before the previous file's last.
+    """
+    def packets():
+        dts = _decode_times(max((t.reorder for t in timings), default=0), 0, timings[0].tick if timings else 1)
+        offset = 0  # in the (shared) stream time base
+        for path, timing in zip(paths, timings):
+            shown = timing.shown()
+            with av.open(str(path)) as src:
+                for packet in src.demux(src.streams.video[0]):
+                    if packet.dts is None and packet.pts is None or not packet.size:  # demux's flush packet
+                        continue
+                    t = packet.pts if packet.pts is not None else packet.dts
+                    packet.duration = shown[t]
+                    packet.pts = t - timing.start + offset
+                    packet.dts = dts.send(packet.pts)
+                    packet.stream = stream
+                    yield packet
             # The next file starts where this one's last frame ends.
-            offset = end if s.duration is None else max(end, offset + s.duration)
+            offset += timing.end - timing.start
+
+    return ending_at(packets(), sum(t.end - t.start for t in timings))
+
+
+def ending_at(packets: Iterable[av.Packet], end: int) -> Iterator[av.Packet]:
+    """``packets`` (one video stream, decode order, pts from 0, each with its frame's display duration) with
+    the last one's decode time and duration set so that an mp4 track ends at ``end`` by every reckoning.
+
+    The mp4 muxer ends the edit list (what players present) at the latest pts + duration, but the track's
+    samples (its decode timeline) end at the last packet's dts + duration; readers that take the shorter of
+    the two (ffmpeg) cut the last frame when a held frame lies among the last ones decoded. Here the last
+    packet's dts is raised, if needed, to its pts minus the first packet's (the edit list's offset), and its
+    duration made to end the decode timeline with the edit list: both end at ``end``.
+    """
+    held, shift = None, None
+    for packet in packets:
+        if shift is None:
+            shift = packet.pts - packet.dts
+        if held is not None:
+            yield held
+        held = packet
+    if held is not None:
+        held.dts = max(held.dts, held.pts - shift)
+        held.duration = max(1, end - held.dts - shift)
+        yield held
+
+
+def _decode_times(reorder: int, start: int, tick: int):
+    """A generator that is sent each packet's pts in decode order and answers its dts: what libavformat does
+    for a packet without one (the pts of the frames so far, sorted, ``reorder`` places behind), the first
+    ones counted back from ``start`` one ``tick`` (frame) at a time. Strictly increasing and never after the
+    pts, for frames decoded at most ``reorder`` places ahead of their turn."""
+    waiting = [start - i * tick for i in range(reorder, 0, -1)]  # a heap
+
+    def answer():
+        dts = None
+        while True:
+            pts = yield dts
+            dts = heapq.heappushpop(waiting, pts)
+
+    times = answer()
+    next(times)
+    return times
 
 
 def _encoder_stream(out, first: Path, fmt: str):
-    """A video encoder stream for ``fmt`` with ``first``'s size and frame rate."""
+    """A video encoder stream for ``fmt`` with ``first``'s size and (nominal) frame rate."""
     with av.open(str(first)) as src:
         s0 = src.streams.video[0]
-        width, height, rate = s0.codec_context.width, s0.codec_context.height, s0.base_rate or Fraction(30)
+        cc = s0.codec_context
+        width, height, rate = cc.width, cc.height, cc.framerate or s0.base_rate or Fraction(30)
     codec, pix_fmt, options = ENCODERS[fmt]
     stream = out.add_stream(codec, rate=rate, options=dict(options))
     stream.pix_fmt = pix_fmt
@@ -477,19 +600,62 @@ def _encoder_stream(out, first: Path, fmt: str):
     return stream
 
 
-def _encoded_packets(paths: Sequence[Path], stream) -> Iterator[av.Packet]:
-    """Every frame of ``paths`` re-encoded by ``stream``, re-timed at its frame rate."""
+def _timed_frames(paths: Sequence[Path], timings: Sequence[VideoTiming], rate: Fraction):
+    """Every frame of ``paths`` in order with how long it is shown: its pts counted in frames of ``rate`` from
+    the first file's start (the files one after the other), and its duration in frames (until the next frame;
+    the last of a file until that file's end). A held frame stays one frame, shown for as long as it was."""
+    offset = Fraction(0)  # seconds: where this file starts in the whole
+    for path, timing in zip(paths, timings):
+
+        def on_grid(ticks: int, offset=offset, timing=timing) -> int:
+            return round((offset + (ticks - timing.start) * timing.time_base) * rate)
+
+        with av.open(str(path)) as src:
+            held = None
+            for frame in src.decode(video=0):
+                if held is not None and (shown := on_grid(frame.pts) - held.pts) > 0:
+                    yield held, shown
+                held = frame  # (a frame shown for less than one frame of ``rate`` is left out)
+                held.pts, held.time_base = on_grid(frame.pts), Fraction(1) / rate
+            if held is not None and (shown := on_grid(timing.end) - held.pts) > 0:
+                yield held, shown
+        offset += timing.seconds
+
+
+def _with_durations(packets: Iterable[av.Packet], durations: dict[int, int]) -> Iterator[av.Packet]:
+    """Encoded packets with the durations of their frames (pts -> duration): encoders (x264) leave them out,
+    and the muxers end the video after the last frame's duration."""
+    for packet in packets:
+        if packet.pts in durations:
+            packet.duration = durations.pop(packet.pts)
+        yield packet
+
+
+def _encoded_packets(paths: Sequence[Path], timings: Sequence[VideoTiming], stream) -> Iterator[av.Packet]:
+    """Every frame of ``paths`` re-encoded by ``stream``, each at its time on the stream's frame grid: a held
+    frame is encoded once (``_timed_frames``)."""
     rate = stream.codec_context.framerate
     width, height = stream.codec_context.width, stream.codec_context.height
-    n = 0
-    for path in paths:
-        with av.open(str(path)) as src:
-            for frame in src.decode(video=0):
-                frame = frame.reformat(width=width, height=height, format=stream.pix_fmt)
-                frame.pts, frame.time_base = n, Fraction(1) / rate
-                n += 1
-                yield from stream.encode(frame)
-    yield from stream.encode(None)
+
+    def encoded():
+        durations: dict[int, int] = {}
+        for frame, shown in _timed_frames(paths, timings, rate):
+            pts = frame.pts
+            frame = frame.reformat(width=width, height=height, format=stream.pix_fmt)
+            frame.pts, frame.time_base = pts, Fraction(1) / rate
+            durations[pts] = shown
+            yield from _with_durations(stream.encode(frame), durations)
+        yield from _with_durations(stream.encode(None), durations)
+
+    def packets():
+        # Decode times made again (as in ``fast_frames``): x264 counts its first ones back by the first frame's
+        # duration. H.264 reorders at most 16 frames; a VP9 frame is decoded when it is shown.
+        dts = _decode_times(16 if stream.codec_context.name == "libx264" else 0, 0, 1)
+        for packet in encoded():
+            packet.dts = dts.send(packet.pts)
+            yield packet
+
+    return ending_at(packets(), round(sum(t.seconds for t in timings) * rate))
 
 
 def _to_gif(sources: Sequence[Path], target: Path) -> None:
@@ -497,10 +663,12 @@ def _to_gif(sources: Sequence[Path], target: Path) -> None:
 
     Two passes over the sources — palette first, then mapping — so no frame is
     held in memory (a one-pass graph buffers the whole video until the palette exists).
+    A held frame is one GIF frame with a long delay.
     """
+    timings = [video_timing(p) for p in sources]
+    rate = timings[0].fps or Fraction(30)
     with av.open(str(sources[0])) as first:
         template = first.streams.video[0]
-        rate = template.base_rate or Fraction(30)
         width, height = template.codec_context.width, template.codec_context.height
         stats = av.filter.Graph()
         src = stats.add_buffer(template=template)
@@ -509,7 +677,7 @@ def _to_gif(sources: Sequence[Path], target: Path) -> None:
         src.link_to(palettegen)
         palettegen.link_to(sink)
         stats.configure()
-    for frame in _frames(sources):
+    for frame, _ in _timed_frames(sources, timings, rate):
         stats.push(frame)
     stats.push(None)
     palette = stats.pull()
@@ -534,36 +702,23 @@ def _to_gif(sources: Sequence[Path], target: Path) -> None:
             stream = out.add_stream("gif", rate=rate)
             stream.pix_fmt = "pal8"
             stream.width, stream.height = width, height
-            n = 0
+            durations: dict[int, int] = {}  # pts -> frames shown (the graph keeps each frame's pts)
 
             def drain():
-                nonlocal n
                 while True:
                     try:
                         frame = sink.pull()
                     except (av.error.BlockingIOError, av.error.EOFError):
                         return
-                    frame.pts, frame.time_base = n, Fraction(1) / rate
-                    n += 1
-                    out.mux(stream.encode(frame))
+                    frame.time_base = Fraction(1) / rate
+                    out.mux(list(_with_durations(stream.encode(frame), durations)))
 
-            for frame in _frames(sources):
+            for frame, shown in _timed_frames(sources, timings, rate):
+                durations[frame.pts] = shown
                 video_in.push(frame)
                 drain()
             video_in.push(None)
             drain()
-            out.mux(stream.encode(None))
+            out.mux(list(_with_durations(stream.encode(None), durations)))
         finally:
             out.close()
-
-
-def _frames(sources: Sequence[Path]):
-    """Every frame of the sources in order, with continuous timestamps."""
-    n = 0
-    for path in sources:
-        with av.open(str(path)) as src:
-            rate = src.streams.video[0].base_rate or Fraction(30)
-            for frame in src.decode(video=0):
-                frame.pts, frame.time_base = n, Fraction(1) / rate
-                n += 1
-                yield frame

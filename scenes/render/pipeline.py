@@ -63,7 +63,7 @@ class ChapterResult:
     title: str
     summary: str
     files: dict[str, Path]  # format -> file in out/chapters/
-    duration: float  # seconds (frames / fps)
+    duration: float  # seconds, from the frames' timestamps (a held frame is one frame shown for its duration)
     start: float  # where this chapter starts in the joined video
     cues: tuple[Cue, ...]  # captions, relative to the chapter's start
     beats: tuple[Beat, ...]  # what the voice says, relative to the chapter's start
