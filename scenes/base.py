@@ -28,6 +28,8 @@ from .lesson.spoken import spoken_form
 from .narration import Beat, Cue
 from .voice import SILENT, Narrator, Speech
 
+# A formula beside the header is shrunk at most to this share of its width; more, and it goes under the subtitle.
+MIN_BESIDE = 0.7
 # Leaving is quicker than arriving: a fade-out redraws every glyph it fades on every frame.
 EXIT = 0.6 * style.SHORT
 
@@ -70,12 +72,19 @@ class LessonScene(Scene):
                                     stages=chapter.stages, all_stages=chapters.STAGES)
 
     @staticmethod
-    def beside_header(mob, header):
+    def beside_header(mob, header, *, may_drop: bool = False):
         """Place ``mob`` (a formula the chapter keeps up) at the top right, shrunk to the room right of the
-        subtitle: under the stage map, or level with the title when there is no map."""
+        subtitle: under the stage map, or level with the title when there is no map. ``may_drop``: when that
+        room would shrink it below ``MIN_BESIDE`` of its width, put it under the subtitle instead (the chapter
+        starts its content below ``mob``)."""
         title, subtitle = header[0], header[1] if len(header) > 1 and header[1] is not header.map else None
         left_of = max(m.get_right()[0] for m in (title, subtitle) if m is not None)
-        layout.fit(mob, width=config.frame_width / 2 - style.FRAME_MARGIN - left_of - style.GAP_APART)
+        room = config.frame_width / 2 - style.FRAME_MARGIN - left_of - style.GAP_APART
+        if may_drop and header.map is not None and subtitle is not None and room < MIN_BESIDE * mob.width:
+            # A long subtitle leaves too little room: under it instead, at most half the frame wide.
+            layout.fit(mob, width=config.frame_width / 2 - style.FRAME_MARGIN)
+            return mob.next_to(subtitle, DOWN, buff=style.GAP_LABEL).to_edge(RIGHT, buff=style.FRAME_MARGIN)
+        layout.fit(mob, width=room)
         if header.map is None:
             return mob.to_edge(RIGHT, buff=style.FRAME_MARGIN).set_y(title.get_y())
         return mob.next_to(header.map, DOWN, buff=style.GAP_TIGHT).to_edge(RIGHT, buff=style.FRAME_MARGIN)

@@ -248,7 +248,7 @@ class OneHeadScene(LessonScene):
         i = self.head + 1
         self.state.formula = parts.formula(
             th, f'op("head")_{i} = op("softmax")(frac(Q_{i} K_{i}^T, sqrt(d_k))) V_{i}', style.BODY_SIZE)
-        self.beside_header(self.state.formula, self.state.header)
+        self.beside_header(self.state.formula, self.state.header, may_drop=True)
         table_top = min(top - 0.9, self.state.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
         everything.move_to([0, 0, 0]).align_to([0, table_top, 0], UP)
 
