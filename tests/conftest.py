@@ -165,6 +165,7 @@ class Step:
 
     after: int  # narration cues recorded by then
     texts: tuple[Seen, ...]  # the visible text-like mobjects (``visible_texts``)
+    chips: tuple[tuple[int, str], ...] = ()  # the visible head chips: (head, fill colour as #rrggbb)
     start: float = 0.0  # video seconds: when its animation started
     end: float = 0.0  # ... and ended (the picture it leaves stays until the next step starts)
     filled: float = 1.0  # how much of the area under the header the visible content spans (its bounding box)
@@ -178,7 +179,26 @@ def observe(scene) -> Step:
         points = np.concatenate([m.points for m in pieces])
         texts.append(Seen(describe(t), getattr(t, "text", None), points.min(axis=0), points.max(axis=0),
                           pieces[0].get_fill_color(), shown_size(t)))
-    return Step(len(scene.cues), tuple(texts), getattr(scene, "step_start", 0.0), scene.now, filled(scene))
+    return Step(len(scene.cues), tuple(texts), visible_chips(scene), getattr(scene, "step_start", 0.0), scene.now,
+                filled(scene))
+
+
+def visible_chips(scene) -> tuple[tuple[int, str], ...]:
+    """The head chips on screen (``parts.head_chip``: ``head_index``): each one's head and box colour."""
+    found = []
+
+    def walk(mob):
+        if hasattr(mob, "head_index"):
+            box = mob[0]
+            if box.get_fill_opacity() > 0.05:
+                found.append((mob.head_index, box.get_fill_color().to_hex().lower()))
+            return
+        for sub in mob.submobjects:
+            walk(sub)
+
+    for m in scene.mobjects:
+        walk(m)
+    return tuple(found)
 
 
 def filled(scene) -> float:

@@ -7,8 +7,10 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import reads_runs
 
 from scenes import style
+from scenes.lesson.chapters import CHAPTER_IDS
 
 # Machado, Oliveira & Fernandes 2009, severity 1.0: linear-RGB matrices simulating each kind of dichromacy.
 DICHROMACY = {
@@ -90,3 +92,19 @@ def test_the_colour_blind_check_can_fail():
     red, green = "#CC3333", "#5A8F29"
     assert np.linalg.norm(seen(red, None) - seen(green, None)) > HEADS_APART
     assert np.linalg.norm(seen(red, "deutan") - seen(green, "deutan")) < HEADS_APART
+
+
+# -- a head keeps its colour in every chapter --------------------------------------------------------------------
+
+@pytest.mark.parametrize("theme", [pytest.param(t, marks=reads_runs("default", t)) for t in ("dark", "light")])
+def test_every_head_chip_wears_its_heads_colour_in_every_chapter(headless, theme):
+    """Every head chip on screen, at every step of every chapter, is filled with that head's colour (numbered
+    heads, one colour each: never another head's, never a role's)."""
+    th = style.theme(theme)
+    seen = {}
+    for chapter in CHAPTER_IDS:
+        for step in headless({}, theme, chapter).steps:
+            for head, colour in step.chips:
+                assert colour == th.head(head).to_hex().lower(), (chapter, head, colour)
+                seen.setdefault(head, set()).add(chapter)
+    assert len(seen) == 12 and len(set().union(*seen.values())) >= 4  # every head, in several chapters

@@ -142,7 +142,7 @@ def head_chip(th: Theme, head: int, size: float = style.SMALL_SIZE, label: str |
     box = RoundedRectangle(corner_radius=0.08, width=word.width + 0.2, height=word.height + 0.14,
                            stroke_width=0, fill_color=th.head(head), fill_opacity=1)
     chip = VGroup(box, word.move_to(box))
-    chip.label = word
+    chip.label, chip.head_index = word, head
     return chip
 
 
