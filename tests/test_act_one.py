@@ -81,6 +81,17 @@ def test_the_intro_shows_no_measurement_before_the_mechanism(headless):
     assert "second act" in said and "held-out" not in said
 
 
+def test_the_head_followed_in_act_one_is_chosen_by_a_test_act_two_shows(lesson, headless):
+    """One head says why it follows this head and defers the numbers: its accuracy appears first in act 2."""
+    r = lesson.focus_relation
+    said = " ".join(b.text for b in headless({}, "dark", "one-head").beats)
+    drawn = " ".join(headless({}, "dark", "one-head").drawn)
+    assert "second act" in said and style.fmt(r.accuracy) not in said and "held-out" not in said
+    assert style.fmt(r.accuracy) not in drawn and "secondact" in drawn  # (drawn words lose their spaces)
+    specialization = " ".join(b.text for b in headless({}, "dark", "specialization").beats)
+    assert style.fmt(r.accuracy) in specialization
+
+
 # -- the map of the block -----------------------------------------------------------------------------------------
 
 
