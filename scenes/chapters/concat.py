@@ -128,11 +128,6 @@ class ConcatScene(LessonScene):
                           stroke_width=2)
         return frame.move_to([across.get_x(), y, 0])
 
-    def _focus_glyphs(self, k: int) -> VGroup:
-        """The glyphs of the focus word's row in the k-th drawn slot (numbers, or the ellipsis)."""
-        C, y = self.state.C, self._focus_label().get_y()
-        return VGroup(*(m for m in C.slot(k) if abs(m.get_y() - y) < 0.5 * m.height + 1e-3))
-
     def _focus_label(self) -> VMobject:
         C, L = self.state.C, self.lesson
         drawn = [o for o in C.other if o is not None]
@@ -164,7 +159,7 @@ class ConcatScene(LessonScene):
     def follow_the_row(self):
         """The other rows dim: the focus word's row, every head's output in turn, is what W_O reads next."""
         L, C = self.lesson, self.state.C
-        focus = {m for k in range(len(C.heads)) for m in self._focus_glyphs(k)}
+        focus = set(C.line(L.focus))
         others = VGroup(*(m for m in C.body if m not in focus),
                         *(label for label in C.row_labels if label is not self._focus_label()))
         with self.beat("follow-the-row", word=L.tokens[L.focus], n_head=L.n_head, d_head=L.d_head,

@@ -116,10 +116,11 @@ class MeaningExample:
 def meaning_example(model, result: MeaningResult) -> MeaningExample | None:
     """The meaning head over the report half (mean shares per item) and on its first item (sentence order, then
     item order) where the head's top word is the partner; None when it finds none."""
-    _, report = split_halves(load_meaning_set())
-    attention = probe_attention_of(model, report)
+    sentences = load_meaning_set()
+    _, report = split_halves(range(len(sentences)))  # the whole set's attention: meaning_head_of's, cached
+    attention = probe_attention_of(model, sentences)
     partner, other, special, example = [], [], [], None
-    for sentence, A in zip(report, attention):
+    for sentence, A in ((sentences[i], attention[i]) for i in report):
         top = predictions(A[result.layer, result.head])
         for q, p in sentence.items:
             row = A[result.layer, result.head, q]

@@ -199,7 +199,7 @@ class HeadBlocks(_NumberGrid):
     the k-th drawn slot, ``heads`` (drawn head indices, None = ellipsis), ``other`` (drawn source indices
     along the other axis), ``brackets``, ``row_labels``, ``chips`` (head tags above/left of the blocks),
     ``elided`` (the "3–11" tag of an ellipsis slot, or None), ``name``, ``shape``. ``keep``: indices along
-    the other axis always drawn (the row of the word the lesson follows).
+    the other axis always drawn (the row of the word the lesson follows); ``line(o)``: its drawn glyphs.
     """
 
     def __init__(self, th: Theme, values, n_head: int, *, axis: int = 1, digits: int = style.DIGITS,
@@ -263,10 +263,11 @@ class HeadBlocks(_NumberGrid):
         return slots, pos
 
     def _body(self, th: Theme, slots, pos, dx: float, dy: float, digits: int, size: float) -> VGroup:
-        """Every drawn number and ellipsis; fills ``entry``, ``slot(k)`` and each head's numbers."""
+        """Every drawn number and ellipsis; fills ``entry``, ``slot(k)``, ``line(o)`` and each head's numbers."""
         self._entries: dict[tuple[int, int], NumberLabel] = {}
         self._numbers_of = {h: VGroup() for h in self.heads if h is not None}
         self._slots = [VGroup() for _ in self.heads]
+        self._lines = {o: VGroup() for o in self.other if o is not None}
         axis, d_head = self.axis, self.d_head
         body = VGroup()
         for b, o in enumerate(self.other):
@@ -278,6 +279,8 @@ class HeadBlocks(_NumberGrid):
                     mob = text(th, glyph, size, th.muted).move_to(xy)
                     body.add(mob)
                     self._slots[k].add(mob)
+                    if o is not None:
+                        self._lines[o].add(mob)
                     continue
                 r, c = (o, h * d_head + j) if axis == 1 else (h * d_head + j, o)
                 x = float(self.values[r, c])
@@ -286,6 +289,7 @@ class HeadBlocks(_NumberGrid):
                 self._entries[(r, c)] = mob
                 self._numbers_of[h].add(mob)
                 self._slots[k].add(mob)
+                self._lines[o].add(mob)
                 body.add(mob)
         return body
 
@@ -333,6 +337,11 @@ class HeadBlocks(_NumberGrid):
     def slot(self, k: int) -> VGroup:
         """Every drawn glyph of the k-th drawn head slot (``heads[k]``; an ellipsis slot too)."""
         return self._slots[k]
+
+    def line(self, other: int) -> VGroup:
+        """Every drawn glyph (numbers and the elided columns' dots) of source index ``other`` along the other
+        axis (a row of Concat: a token), across every slot."""
+        return self._lines[other]
 
     def block(self, head: int) -> VGroup | None:
         return self._blocks.get(head)
