@@ -21,6 +21,7 @@ from manim import ManimColor, MarkupText, Text, Typst, Wait, config, tempconfig
 from mha_core.store import CACHE_ENV
 from scenes import style
 from scenes.parts import Glyphs, NumberLabel
+from scenes.parts.text import shown_size as typst_size
 
 # Measurements kept between runs (mha_core.store) go to a folder of this test session, not the user's
 # ~/.cache; set here, at import, so the CLI subprocesses of the render tests share it.
@@ -136,9 +137,12 @@ def visible_texts(scene) -> list:
 
 
 def shown_size(mob) -> float | None:
-    """The font size a text-like mobject is shown at, after any scaling (None for Typst maths)."""
+    """The font size a text-like mobject is shown at, after any scaling (Typst: the text size it was typeset to
+    match, scaled as it was since; None for a Typst mobject not made by ``parts``)."""
     if isinstance(mob, (Text, MarkupText)):
         return float(mob.font_size)  # Manim scales it with the text's height
+    if isinstance(mob, Typst):
+        return typst_size(mob)
     return getattr(mob, "shown_size", None)  # NumberLabel, Glyphs
 
 
@@ -156,7 +160,7 @@ class Seen:
     lo: np.ndarray  # its ink's bounding box: the min and max of its points
     hi: np.ndarray
     color: ManimColor  # the fill of its first piece with points
-    size: float | None = None  # the font size it is shown at, after any scaling (None: Typst maths)
+    size: float | None = None  # the font size it is shown at, after any scaling (None: not known)
 
 
 @dataclass(frozen=True)

@@ -108,3 +108,23 @@ def test_every_head_chip_wears_its_heads_colour_in_every_chapter(headless, theme
                 assert colour == th.head(head).to_hex().lower(), (chapter, head, colour)
                 seen.setdefault(head, set()).add(chapter)
     assert len(seen) == 12 and len(set().union(*seen.values())) >= 4  # every head, in several chapters
+
+
+@reads_runs("default")
+def test_one_head_carries_its_heads_colour_from_qkv_to_output(headless, lesson_for):
+    """The head followed in act 1 keeps its colour through one-head: its chip is on screen from the first play to
+    the last; its q, k and v rows are bracketed in its colour; its output entries are in its colour."""
+    from manim import Line
+
+    th, lesson = style.theme("dark"), lesson_for()
+    run = headless({}, "dark", "one-head")
+    head, state = lesson.focus_head, run.state
+    colour = th.head(head).to_hex().lower()
+    assert all((head, colour) in step.chips for step in run.steps)  # every step, the first to the last
+    bar, chip = state.qkv_mark
+    assert isinstance(bar, Line) and bar.get_stroke_color().to_hex().lower() == colour and chip.head_index == head
+    rows = state.projections[0]  # x, then q, k, v
+    assert bar.get_top()[1] >= rows[1].get_top()[1] - 0.05 and bar.get_bottom()[1] <= rows[3].get_bottom()[1] + 0.05
+    assert bar.get_right()[0] < min(r.get_left()[0] for r in rows[1:])  # beside the three rows, left of them
+    entries = [m for m in state.result[1] if hasattr(m, "value")]
+    assert entries and all(m.get_fill_color().to_hex().lower() == colour for m in entries)

@@ -2,8 +2,9 @@
 
 - **Text size.** Every text, number and token drawn is shown at a font size whose em is at least 18 px at 720p
   (12 px at 480p: the sizes scale with the frame), after every shrink-to-fit. Font size s draws an em of
-  1.25 s px at 720p (Manim: size 48 is 2/3 of a unit, 60 px), so the floor is size 14.4. Typst maths is
-  typeset at the size of the text around it and is left out.
+  1.25 s px at 720p (Manim: size 48 is 2/3 of a unit, 60 px), so the floor is size 14.4. Typst maths counts
+  at the text size it was typeset to match, scaled as it was since (its sub- and superscripts are smaller, as
+  typesetting makes them).
 - **No nearly empty screen.** After a step, what is visible under the header spans a bounding box of at least
   ``MIN_FILLED`` of the content area, or the next step starts within 2 s.
 
@@ -72,3 +73,19 @@ def test_the_checks_can_fail():
     busy = S(start=4.0, end=5.0, filled=0.5, texts=())
     assert empty_holds([lone, busy], 6.0) and not empty_holds([busy], 6.0)
     assert not empty_holds([lone, S(start=2.5, end=3.0, filled=0.5, texts=())], 4.0)  # gone within 2 s
+
+
+def test_a_shrunk_formula_is_measured_at_its_shown_size():
+    """Typst maths keeps the text size it was typeset to match, scaled with it: a formula shrunk to half is read
+    at half its size, and would be caught."""
+    from conftest import shown_size
+
+    from scenes import parts, style
+
+    from types import SimpleNamespace as S
+
+    f = parts.formula(style.theme("dark"), "d_k = frac(d, h)", 20)
+    assert shown_size(f) == pytest.approx(20)
+    f.scale(0.5)
+    assert shown_size(f) == pytest.approx(10)
+    assert small_texts(S(texts=(S(description="formula", size=shown_size(f)),)))

@@ -1,4 +1,4 @@
-"""Chapters 6-10 show the Lesson's real numbers: read them back off the number mobjects.
+"""Chapters 5-8, 10 and 12 show the Lesson's real numbers: read them back off the number mobjects.
 
 Each chapter runs once, headless (animations skipped, no frames drawn, no video
 written), on the default lesson (the session's run, shared with the other modules: ``conftest.headless``);
@@ -20,7 +20,7 @@ from scenes.parts import NumberLabel
 
 pytestmark = reads_runs("default")  # the session's dark runs of the default lesson
 
-FLOW = ("head-outputs", "concat", "output-projection", "cost", "recap")
+FLOW = ("head-outputs", "concat", "output-projection", "cost", "redundancy", "recap")
 TOY = {"model": "toy", "specialization_model": "toy"}  # the untrained toy model in every chapter
 
 
@@ -31,7 +31,7 @@ def lesson(lesson_for):
 
 @pytest.fixture(scope="module")
 def scenes(headless):
-    """The state (what was drawn, by name) of chapters 6-10, each run to its end once (the session's runs)."""
+    """The state (what was drawn, by name) of those chapters, each run to its end once (the session's runs)."""
     return {cid: headless({}, "dark", cid).state for cid in FLOW}
 
 
@@ -55,7 +55,7 @@ def assert_row(vector, expected: torch.Tensor) -> None:
     assert_entries(vector, expected.reshape(1, -1), at_least=min(3, expected.numel()))
 
 
-# -- 6 head outputs -----------------------------------------------------------------------
+# -- 5 head outputs -----------------------------------------------------------------------
 
 
 def test_head_outputs_every_head_row(scenes, lesson):
@@ -75,7 +75,7 @@ def test_head_outputs_every_head_row(scenes, lesson):
     assert f"readmostfrom{len(reads)}differenttokens" in note
 
 
-# -- 7 concat ----------------------------------------------------------------------------------
+# -- 6 concat ----------------------------------------------------------------------------------
 
 
 def test_concat_shows_the_concatenation_in_head_blocks(scenes, lesson):
@@ -92,7 +92,7 @@ def test_concat_shows_the_concatenation_in_head_blocks(scenes, lesson):
                 assert shows(label, t.heads[h, i, j - h * t.d_head])
 
 
-# -- 8 output projection ---------------------------------------------------------------------
+# -- 7 output projection ---------------------------------------------------------------------
 
 
 def test_output_projection_shows_W_O_and_one_token_through_it(scenes, lesson):
@@ -134,7 +134,7 @@ def test_output_projection_residual_and_norm(scenes, lesson):
         assert_row(row, values)
 
 
-# -- 9 cost -------------------------------------------------------------------------------------
+# -- 8 cost --------------------------------------------------------------------------------------
 
 
 def test_cost_parameters_and_stages_come_from_attention_cost(scenes, lesson):
@@ -167,31 +167,41 @@ def test_cost_examples_table_rows(scenes, lesson):
     assert [T.cell(r, 4).value for r in (1, 2, 3)] == [4 * 512**2] * 3  # h does not change the weights at one width
 
 
-def test_cost_ablation_bars_are_the_lessons(scenes, lesson):
+# -- 10 redundancy -----------------------------------------------------------------------------
+
+
+def test_redundancy_bars_are_minilms_measured_shifts(scenes, lesson):
+    """Every one of MiniLM's heads zeroed alone: its bar is its measured shift, and the claim carries its numbers."""
     from manim import Text
 
     from mha_core.ablation import SHIFT_THRESHOLD
 
-    chart = scenes["cost"].chart
-    R = lesson.redundancy
-    values = R.shift.flatten() if R is not None else lesson.ablation
-    assert len(chart.bars) == len(values)
-    if R is not None:  # MiniLM: every head's measured shift, and the claim carries its numbers
-        layer, head, largest = R.largest()
-        note = "".join(m.text for m in scenes["cost"].redundancy_note.get_family() if isinstance(m, Text))
-        note = note.replace(" ", "")
-        assert f"{R.count_below(SHIFT_THRESHOLD)}ofthe{R.n_heads}heads" in note
-        assert f"{largest:.3f}(layer{layer + 1},head{head + 1})" in note
-        assert [b.value for b in chart.bars] == pytest.approx(values.tolist())
-        return
-    for bar, label, v in zip(chart.bars, chart.numbers, values):
+    state, R = scenes["redundancy"], lesson.redundancy
+    assert R is not None and R.n_heads == 72
+    assert [b.value for b in state.chart.bars] == pytest.approx(R.shift.flatten().tolist())
+    layer, head, largest = R.largest()
+    note = "".join(m.text for m in state.redundancy_note.get_family() if isinstance(m, Text)).replace(" ", "")
+    assert f"{R.count_below(SHIFT_THRESHOLD)}ofthe{R.n_heads}heads" in note
+    assert f"{largest:.3f}(layer{layer + 1},head{head + 1})" in note
+
+
+def test_redundancy_with_the_toy_model_shows_its_own_ablation(headless):
+    """No trained heads in the lesson: the bars are the toy's output change per zeroed head, numbered, and the
+    note says its differences are chance."""
+    run = headless(TOY, "dark", "redundancy")
+    state, lesson = run.state, run.lesson
+    values = lesson.ablation
+    assert lesson.redundancy is None and state.redundancy_note is None
+    assert len(state.chart.bars) == len(values) == lesson.n_head
+    for bar, label, v in zip(state.chart.bars, state.chart.numbers, values):
         assert bar.value == pytest.approx(float(v))
         assert shows(label, v)
-    heights = np.array([b.height for b in chart.bars])
+    heights = np.array([b.height for b in state.chart.bars])
     assert np.argmax(heights) == int(torch.argmax(values)) and np.argmin(heights) == int(torch.argmin(values))
+    assert "untrained" in " ".join(run.drawn)
 
 
-# -- 10 recap ---------------------------------------------------------------------------------
+# -- 12 recap ---------------------------------------------------------------------------------
 
 
 def test_recap_evidence_is_the_measured_distances(scenes, lesson):
@@ -212,7 +222,7 @@ def test_recap_pipeline_shapes_are_the_live_ones(scenes, lesson):
     assert texts[2] == f"{t.n_head} \u00d7 {t.n_pos} \u00d7 {t.d_head}"
 
 
-# -- 5 heads specialise, with the untrained toy model ------------------------------------------
+# -- 9 heads specialise, with the untrained toy model ------------------------------------------
 
 
 def test_specialization_with_the_toy_model_claims_no_roles(headless):

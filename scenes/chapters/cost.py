@@ -1,12 +1,12 @@
-"""Chapter 8 — what heads cost, and what they are worth.
+"""Chapter 8 — what heads cost.
 
 Storyboard: parameters: four d × d matrices, 4d², whatever h is (heads cut the same
 matrices into column blocks) -> multiply-adds per stage for the live h and for h = 1
 at the same width: the totals match, only scale + softmax grow with h -> other shapes
 (h = 1, 2, 8 at the original Transformer's d = 512; GPT-3's h = 96), with their capacity:
-one attention pattern per token per head -> more heads is not free -> measured:
-zero each of MiniLM's 72 heads in turn and see how far the sentence embedding moves (the toy
-model: its attention output on this sentence, and what trained models show, cited).
+one attention pattern per token per head -> more heads is not free (the KV cache, and
+the attention variants that share it). Whether every head is needed is act 2's
+(``redundancy``): a measurement, not mechanics.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
-    Create,
-    DashedLine,
     FadeIn,
-    GrowFromEdge,
     LaggedStart,
     Rectangle,
     Square,
@@ -30,8 +27,6 @@ from manim import (
     config,
 )
 
-from mha_core.ablation import SHIFT_THRESHOLD
-from mha_core.pretrained import MODEL_NAME as MINILM_NAME
 from scenes import layout, parts, style
 from scenes.base import LessonScene
 from scenes.lesson import CostExample
@@ -50,7 +45,7 @@ EXAMPLE_IDS = {"one-head": "example-one-head", "two-heads": "example-two-heads",
 class CostState:
     """What the beats have drawn, by name; later beats and tests read it.
 
-    The chapter: what heads cost: parameters, multiply-adds, other shapes, measured ablation.
+    The chapter: what heads cost: parameters, multiply-adds, other shapes, what more heads cost besides.
     """
 
     header: VMobject | None = None  # chapter number, title and the model line
@@ -62,9 +57,6 @@ class CostState:
     example_costs: list = field(default_factory=list)  # the CostExamples of that table, in its order
     examples_view: VMobject | None = None  # that table with its title
     free_view: VMobject | None = None  # the "more heads is not free" card
-    chart: parts.BarChart | None = None  # how far the output moves when each head is zeroed
-    ablation_values: object = None  # the values the bars show (MiniLM's 72 heads if the lesson has them)
-    redundancy_note: VMobject | None = None  # the pruning claim, with its measured numbers
 
 
 class CostScene(LessonScene):
@@ -76,7 +68,6 @@ class CostScene(LessonScene):
         self.compute()
         self.examples_table()
         self.not_free()
-        self.ablation()
 
     # -- beats ---------------------------------------------------------------------------------
 
@@ -208,76 +199,3 @@ class CostScene(LessonScene):
             self.clear(self.state.examples_view)
             self.play(FadeIn(panel), run_time=style.BEAT)
         self.state.free_view = panel
-
-    def ablation(self):
-        if self.lesson.redundancy is not None:
-            self.redundancy()
-            return
-        L, th = self.lesson, self.theme
-        values, where = L.ablation, L.model_name
-        n = len(values)
-        chart = parts.BarChart(th, values, [str(i + 1) for i in range(n)],
-                               colors=[th.head(i) for i in range(n)], height=2.6,
-                               bar_width=0.7 if n <= 6 else 0.45)
-        axis = parts.text(th, self.words("head-zeroed"), style.SMALL_SIZE, th.muted)
-        axis.next_to(chart.labels, DOWN, buff=style.GAP_LABEL)
-        title = parts.paragraph(th, self.words("ablation-title"), 11, style.LABEL_SIZE)
-        sub = parts.text(th, self.words("ablation-measure", model=where), style.SMALL_SIZE, th.muted)
-        chart_group = VGroup(title, sub, VGroup(chart, axis)).arrange(DOWN, buff=style.GAP_ITEM)
-        # An untrained model's differences are chance: say what trained models show, with the source.
-        lesson_note = parts.note(th, self.words("untrained-note", source=self.words("pruning-source")), width=11)
-        group = VGroup(chart_group, lesson_note).arrange(DOWN, buff=style.GAP_SECTION)
-        layout.fit_in_content(group)
-        self.state.chart = chart
-        self.state.ablation_values = values
-        with self.beat("ablation"):
-            self.clear(self.state.free_view)
-            self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(axis), FadeIn(chart.labels),
-                      run_time=style.SHORT)
-            self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.05), FadeIn(chart.numbers),
-                      run_time=style.BEAT)
-            self.play(FadeIn(lesson_note), run_time=style.SHORT)
-
-    def redundancy(self):
-        """MiniLM's 72 heads, each zeroed alone: how far the sentence embedding moves, over the probe sentences."""
-        L, th = self.lesson, self.theme
-        R = L.redundancy
-        shift = R.shift  # [layer, head]
-        n_head = shift.shape[1]
-        values = shift.flatten()
-        hardly = [float(v) < SHIFT_THRESHOLD for v in values]
-        chart = parts.BarChart(th, values, [""] * len(values), colors=[th.muted if h else th.warn for h in hardly],
-                               height=2.4, bar_width=0.13, gap=0.04)
-        # One name per layer, under its first head (72 head numbers would not be read).
-        layers = VGroup(*(parts.text(th, self.words("layer", layer=i // n_head + 1), style.SMALL_SIZE, th.muted)
-                          .next_to(chart.baseline, DOWN, buff=style.GAP_LABEL).align_to(chart.bars[i], LEFT)
-                          for i in range(0, len(values), n_head)))
-        chart.labels = layers
-        top = float(values.max())
-        y = chart.bars[0].get_bottom()[1] + 2.4 * SHIFT_THRESHOLD / top
-        line = DashedLine([chart.baseline.get_left()[0], y, 0], [chart.baseline.get_right()[0], y, 0],
-                          stroke_color=th.text, stroke_width=1.5, dash_length=0.08)
-        threshold = f"{SHIFT_THRESHOLD:g}"
-        tag = parts.text(th, threshold, style.SMALL_SIZE, th.text).next_to(line, RIGHT, buff=style.GAP_LABEL)
-        title = parts.paragraph(th, self.words("redundancy-title"), 12, style.LABEL_SIZE)
-        sub = parts.text(th, self.words("redundancy-measure", n_sentences=R.n_sentences, n_heads=R.n_heads,
-                                        model=MINILM_NAME), style.SMALL_SIZE, th.muted)
-        layer, head, largest = R.largest()
-        below = R.count_below(SHIFT_THRESHOLD)
-        note = parts.note(th, self.words("redundancy-note", below=below, n_heads=R.n_heads, threshold=threshold,
-                                         largest=f"{largest:.3f}", layer=layer + 1, head=head + 1,
-                                         source=self.words("pruning-source")), width=12)
-        chart_group = VGroup(title, sub, VGroup(chart, layers, line, tag)).arrange(DOWN, buff=style.GAP_ITEM)
-        group = VGroup(chart_group, note).arrange(DOWN, buff=style.GAP_SECTION)
-        layout.fit_in_content(group)
-        self.state.chart = chart
-        self.state.ablation_values = values
-        self.state.redundancy_note = note
-        with self.beat("redundancy"):
-            self.clear(self.state.free_view)
-            self.play(FadeIn(title), FadeIn(sub), FadeIn(chart.baseline), FadeIn(chart.labels), run_time=style.SHORT)
-            self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in chart.bars), lag_ratio=0.01), run_time=style.BEAT)
-        # The voice says the threshold in words ("one hundredth"): SHIFT_THRESHOLD is 0.01.
-        with self.beat("most-heads-hardly-move", below=below, n_heads=R.n_heads, threshold=threshold):
-            self.play(Create(line), FadeIn(tag), run_time=style.SHORT)
-            self.play(FadeIn(note), run_time=style.SHORT)

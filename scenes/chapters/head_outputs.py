@@ -59,8 +59,9 @@ class HeadOutputsScene(LessonScene):
         L, th = self.lesson, self.theme
         self.state.header = self.header(self.words("subtitle", model_line=parts.model_line(L),
                                                    cap_note=parts.cap_note(L.trace.n_pos, self.drawn)))
-        eq = parts.formula(th, '"head"_i = A_i V_i in RR^(n times d_k), quad A_i = op("softmax")(frac(Q_i K_i^T, '
-                                  'sqrt(d_k)))', style.LABEL_SIZE)
+        # Two aligned lines: narrow enough to stay readable beside a long subtitle.
+        eq = parts.formula(th, r'"head"_i &= A_i V_i in RR^(n times d_k) \ A_i &= op("softmax")(frac(Q_i K_i^T, '
+                                  r'sqrt(d_k)))', style.LABEL_SIZE)
         # Top right, under the stage map: it stays up while the chapter works through it.
         self.state.eq = self.beside_header(eq, self.state.header)
         # The table comes up with its first head: one head's weights and the output they make.
@@ -137,7 +138,7 @@ class HeadOutputsScene(LessonScene):
         col_titles = VGroup(
             parts.text(th, self.words("weights-of", word=tok), TEXT_SIZE, th.muted)
             .next_to(keys, UP, buff=style.GAP_CHIP).align_to(rows, LEFT),
-            parts.formula(th, f'"head"_(i)["{tok}"] in RR^(d_k)', style.SMALL_SIZE)
+            parts.formula(th, f'"head"_(i)["{tok}"] in RR^(d_k)', TEXT_SIZE)
             .next_to(rows[0].vector, UP, buff=style.GAP_NAME).align_to(rows[0].vector, LEFT),
         )
         table = VGroup(col_titles, keys, rows, *([breaks] if len(breaks) else []))

@@ -1,4 +1,4 @@
-"""Chapter 10 — induction heads: [A][B] ... [A] -> [B], in a small causal model this project trained.
+"""Chapter 11 — induction heads: [A][B] ... [A] -> [B], in a small causal model this project trained.
 
 Storyboard (``lesson.induction``): why another model (the encoder reads both ways; a causal model trained
 here on next-token prediction over sequences with repeats; nothing in the objective names a head) -> one
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, GrowFromEdge, LaggedStart, VGroup, VMobject
 
 from scenes import layout, parts, style
@@ -51,7 +52,8 @@ class InductionState:
     notes: list | None = None  # the caveats
 
 
-TAG_ROOM = 1.7  # under the copies: a grid's title above it and its tag, up to four lines, below
+MIN_CELL = 0.12  # the patterns' cells are never smaller than this (a 14-token sequence: 1.7 units across)
+BAR_ROOM = 0.8  # right of the patterns: the shared colour bar
 
 
 class InductionScene(LessonScene):
@@ -140,30 +142,98 @@ class InductionScene(LessonScene):
             self.play(FadeIn(s.row, shift=DOWN * 0.2), run_time=style.SHORT)
             self.play(FadeIn(s.copies), run_time=style.SHORT)
 
-    def _grid(self, weights, head: tuple[int, int], cell: float) -> parts.AttentionGrid:
+    def _grid(self, weights, head: tuple[int, int], cell: float, *, join: bool = True) -> parts.AttentionGrid:
         th = self.theme
-        return parts.AttentionGrid(th, weights, self.lesson.induction.tokens, cell=cell, color=th.head(head[1]),
+        grid = parts.AttentionGrid(th, weights, self.lesson.induction.tokens, cell=cell, color=th.head(head[1]),
                                    decor=parts.GridDecor(numbers=False, bar=False, note=False,
                                                          title=self._head_name(*head)))
+        # The head's name and "key →" share one line over the key labels where both fit (``joins``): the room
+        # under the copies goes to the cells, so the token labels stand further apart.
+        key = grid.axis_labels[1]
+        if join and self._joins(grid.title.width, key.width, grid.frame.width, grid.frame.get_left()[0] - grid.get_left()[0]):
+            grid.title.align_to(grid, LEFT).set_y(key.get_y())
+            key.align_to(grid.frame, RIGHT)
+        return grid
+
+    @staticmethod
+    def _joins(title: float, key: float, side: float, beside: float) -> bool:
+        """Whether a pattern ``side`` wide (``beside``: its row labels) has room for its name and "key →" on one line."""
+        return title + style.GAP_ITEM + key <= side + beside
 
     def _grid_cell(self) -> float:
-        """The cell size that fits both patterns side by side under the token row, with a tag under each."""
+        """The largest cell that fits both patterns side by side under the copies, each with its tag under it (the
+        tags are wrapped to their grid's width, so a bigger grid has shorter tags): the token labels stand a
+        cell apart, so the bigger the cell, the less they crowd."""
         left, right, bottom, _ = layout.content_box()
         n = len(self.lesson.induction.tokens)
-        label_w = max(parts.text(self.theme, t, style.SMALL_SIZE).width for t in self.lesson.induction.tokens) + 0.5
-        room_h = self.state.copies.get_bottom()[1] - bottom - style.GAP_BLOCK - TAG_ROOM  # title above, tag below
-        room_w = (right - left - style.GAP_WIDE) / 2 - label_w - 0.6  # the shared colour bar at the right
-        return min(layout.MAX_CELL, room_w / n, (room_h - label_w) / n)  # key labels stand above the cells
+        I = self.lesson.induction
+        probes = [self._grid(I.previous_pattern, I.previous_head, 0.2, join=False),
+                  self._grid(I.induction_pattern, I.induction_head, 0.2, join=False)]
+        beside = self._beside = max(g.frame.get_left()[0] - g.get_left()[0] for g in probes)  # "query", row labels
+        top = max(g.frame.get_top()[1] for g in probes)
+        apart = max(g.get_top()[1] for g in probes) - top  # the head's name over "key →" over the key labels
+        key = max(g.axis_labels[1].get_y() for g in probes) - top
+        joined = key + max(g.title.height for g in probes) / 2  # ... the name beside "key →"
+        title_w = max(g.title.width for g in probes)
+        key_w = max(g.axis_labels[1].width for g in probes)
+        room_h = self.state.copies.get_bottom()[1] - bottom - style.GAP_BLOCK
+        room_w = right - left - BAR_ROOM
+        for cell in np.arange(layout.MAX_CELL, MIN_CELL - 1e-9, -0.005):
+            side = n * cell
+            above = joined if self._joins(title_w, key_w, side, beside) else apart
+            tags = max(self._tag_block(lines, self._tag_width(side, first), self.theme.text).height
+                       for lines, first in ((self._previous_lines(), True), (self._induction_lines(), False)))
+            if 2 * (beside + side) + style.GAP_WIDE <= room_w and above + side + style.GAP_LABEL + tags <= room_h:
+                return float(cell)
+        return MIN_CELL
 
-    def _tag(self, lines: list[str], grid: parts.AttentionGrid, color) -> VGroup:
+    def _tag_block(self, lines: list[str], width: float, color) -> VGroup:
         th = self.theme
-        # As wide as its grid and the gap after it, wrapped there, not shrunk: each line stays readable.
-        s = self.state
-        width = s.induction_grid.frame.get_left()[0] - s.previous_grid.frame.get_left()[0] - style.GAP_ITEM
         tag = VGroup(parts.paragraph(th, lines[0], width, style.SMALL_SIZE, color),
                      *(parts.paragraph(th, line, width, style.SMALL_SIZE, th.muted) for line in lines[1:]))
-        tag.arrange(DOWN, buff=style.GAP_TIGHT, aligned_edge=LEFT)
+        return tag.arrange(DOWN, buff=style.GAP_TIGHT, aligned_edge=LEFT)
+
+    def _tag(self, lines: list[str], grid: parts.AttentionGrid, color) -> VGroup:
+        # As wide as its grid and the room after it (the next grid, or the frame's edge), wrapped there, not
+        # shrunk: each line stays readable.
+        tag = self._tag_block(lines, self._tag_width(grid.frame.width, grid is self.state.previous_grid), color)
         return tag.next_to(grid.frame, DOWN, buff=style.GAP_LABEL).align_to(grid.frame, LEFT)
+
+    def _tag_width(self, side: float, first: bool) -> float:
+        """The wrap width of a tag under a pattern ``side`` wide (the pair placed as ``previous_token_head`` places
+        it): the first tag runs to the second pattern, the second to the frame's right edge (the colour bar stands
+        beside the pattern, above the tag)."""
+        beside = self._beside
+        if first:
+            return side + beside + style.GAP_WIDE - style.GAP_ITEM
+        right = layout.content_box()[1]
+        pair = 2 * (beside + side) + style.GAP_WIDE
+        second_left = -BAR_ROOM / 2 + pair / 2 - side
+        return right - second_left
+
+    def _previous_lines(self) -> list[str]:
+        S = self.lesson.induction.scores
+        layer, head = self.lesson.induction.previous_head
+        return [self.words("previous-score", score=float(S.previous_token[layer][head])),
+                self.words("even-spread", baseline=float(S.previous_baseline))]
+
+    def _induction_lines(self) -> list[str]:
+        I = self.lesson.induction
+        S = I.scores
+        layer, head = I.induction_head
+        others = [h for h in S.induction_heads if h != I.induction_head]
+        lines = [self.words("induction-score", score=float(S.induction[layer][head])),
+                 self.words("even-spread", baseline=float(S.induction_baseline))]
+        if others:
+            values = self._join([style.fmt(float(S.induction[l][h])) for l, h in others], "list-comma")
+            if all(l == layer for l, _ in others):  # short enough to keep the tag's type size
+                heads = self._join([str(h + 1) for _, h in others], "list-and")
+                lines.append(self.words("other-heads" if len(others) > 1 else "other-head", heads=heads,
+                                        layer=layer + 1, scores=values))
+            else:
+                lines.append(self.words("other-heads-elsewhere", scores=values,
+                                        heads=self._join([self._head_name(l, h) for l, h in others], "list-comma")))
+        return lines
 
     def previous_token_head(self):
         th, I, s = self.theme, self.lesson.induction, self.state
@@ -173,13 +243,11 @@ class InductionScene(LessonScene):
         s.previous_grid = self._grid(I.previous_pattern, I.previous_head, cell)
         s.induction_grid = self._grid(I.induction_pattern, I.induction_head, cell)
         pair = VGroup(s.previous_grid, s.induction_grid).arrange(RIGHT, buff=style.GAP_WIDE, aligned_edge=UP)
-        pair.next_to(s.copies, DOWN, buff=style.GAP_BLOCK).set_x(-0.4)
+        pair.next_to(s.copies, DOWN, buff=style.GAP_BLOCK).set_x(-BAR_ROOM / 2)
         s.bar = parts.ColorBar(th, height=min(2.2, s.induction_grid.frame.height))
         s.bar.next_to(s.induction_grid.frame, RIGHT, buff=style.GAP_ASIDE).align_to(s.induction_grid.frame, DOWN)
         score = S.previous_token[layer][head]
-        s.previous_tag = self._tag([self.words("previous-score", score=float(score)),
-                                    self.words("even-spread", baseline=float(S.previous_baseline))],
-                                   s.previous_grid, th.head(head))
+        s.previous_tag = self._tag(self._previous_lines(), s.previous_grid, th.head(head))
         diagonal = VGroup(*(parts.highlight_box(th, s.previous_grid.cell_box(q, q - 1), buff=style.GAP_NONE)
                             for q in range(1, len(I.tokens))))
         with self.beat("previous-token-head", head=head + 1, score=float(score), n=S.test["sequences"],
@@ -194,18 +262,7 @@ class InductionScene(LessonScene):
         layer, head = I.induction_head
         score = S.induction[layer][head]
         others = [h for h in S.induction_heads if h != I.induction_head]
-        lines = [self.words("induction-score", score=float(score)),
-                 self.words("even-spread", baseline=float(S.induction_baseline))]
-        if others:
-            values = self._join([style.fmt(float(S.induction[l][h])) for l, h in others], "list-comma")
-            if all(l == layer for l, _ in others):  # short enough to keep the tag's type size
-                heads = self._join([str(h + 1) for _, h in others], "list-and")
-                lines.append(self.words("other-heads" if len(others) > 1 else "other-head", heads=heads,
-                                        layer=layer + 1, scores=values))
-            else:
-                lines.append(self.words("other-heads-elsewhere", scores=values,
-                                        heads=self._join([self._head_name(l, h) for l, h in others], "list-comma")))
-        s.induction_tag = self._tag(lines, s.induction_grid, th.head(head))
+        s.induction_tag = self._tag(self._induction_lines(), s.induction_grid, th.head(head))
         targets = [(q, q - I.segment + 1) for q in I.second_copy]
         s.stripe = VGroup(*(parts.highlight_box(th, s.induction_grid.cell_box(q, k), buff=style.GAP_NONE)
                             for q, k in targets))

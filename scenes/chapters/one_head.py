@@ -17,7 +17,23 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from manim import DOWN, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, ReplacementTransform, VGroup, VMobject, config
+from manim import (
+    DL,
+    DOWN,
+    LEFT,
+    RIGHT,
+    UL,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    Line,
+    ReplacementTransform,
+    VGroup,
+    VMobject,
+    config,
+)
 
 from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, shown_indices
 from scenes import layout, parts, style
@@ -197,6 +213,8 @@ class OneHeadState:
     table: WorkedRow | None = None  # the worked row: keys as columns, every stage a row
     everything: VMobject | None = None  # the table with every row it gains, fitted once
     formula: VMobject | None = None  # head_1 = softmax(Q_1 K_1ᵀ / √d_k) V_1
+    chip: VMobject | None = None  # the head's chip in its colour, beside the formula all chapter
+    qkv_mark: VMobject | None = None  # a bar and chip in the head's colour: these q, k, v are this head's
     projections: VMobject | None = None  # x[word] and its q, k, v in this head: where they come from
     total: VMobject | None = None  # the weights' sum, 1
     result: VMobject | None = None  # the head's output for the word: its label and entries
@@ -249,6 +267,9 @@ class OneHeadScene(LessonScene):
         self.state.formula = parts.formula(
             th, f'op("head")_{i} = op("softmax")(frac(Q_{i} K_{i}^T, sqrt(d_k))) V_{i}', style.BODY_SIZE)
         self.beside_header(self.state.formula, self.state.header, may_drop=True)
+        # The head's colour, carried from its W_Q block (split-heads) to its output and arcs here: its chip stays
+        # beside the formula all chapter, and marks its q, k and v (projections).
+        self.state.chip = parts.head_chip(th, self.head).next_to(self.state.formula, LEFT, buff=style.GAP_ITEM)
         table_top = min(top - 0.9, self.state.formula.get_bottom()[1] - 0.7)  # room for the arcs above the keys
         everything.move_to([0, 0, 0]).align_to([0, table_top, 0], UP)
 
@@ -263,14 +284,21 @@ class OneHeadScene(LessonScene):
             rows.append(parts.vector(th, values[self.head, f], name=lhs, name_color=th.role(role), max_cols=MAX_DIMS))
         lengths = parts.text(th, self.words("lengths", d=L.d_model, d_k=L.d_head), style.SMALL_SIZE, th.muted)
         group = VGroup(*rows).arrange(DOWN, buff=style.GAP_BLOCK, aligned_edge=RIGHT)
-        self.state.projections = VGroup(group, lengths.next_to(group, DOWN, buff=style.GAP_SECTION))
+        # This head's q, k and v, bracketed in its colour: the same colour as its W_Q block and its output.
+        own = VGroup(*rows[1:])
+        bar = Line(own.get_corner(UL) + LEFT * style.GAP_ITEM, own.get_corner(DL) + LEFT * style.GAP_ITEM,
+                   stroke_color=th.head(self.head), stroke_width=4)
+        chip = parts.head_chip(th, self.head).next_to(bar, LEFT, buff=style.GAP_ITEM)
+        self.state.qkv_mark = VGroup(bar, chip)
+        self.state.projections = VGroup(group, self.state.qkv_mark,
+                                        lengths.next_to(group, DOWN, buff=style.GAP_SECTION))
         # The sentence (the table's row of keys) comes up with the chapter and stays: what is shown until the
         # table is built goes under it.
         T = self.state.table
         sentence = VGroup(T.key_labels, T.gaps["keys"])
         self.under(self.state.projections, sentence)
         with self.beat("one-head"):
-            self.play(FadeIn(self.state.header), FadeIn(self.state.formula), run_time=style.BEAT)
+            self.play(FadeIn(self.state.header), FadeIn(self.state.formula), FadeIn(self.state.chip), run_time=style.BEAT)
             self.play(LaggedStart(*(FadeIn(w, shift=DOWN * 0.1) for w in T.key_labels), lag_ratio=0.08),
                       FadeIn(T.gaps["keys"]), run_time=style.BEAT)
         if (r := L.focus_relation) is not None:  # chosen by measurement (else the author set the head)
@@ -285,6 +313,7 @@ class OneHeadScene(LessonScene):
             self.play(FadeIn(x), run_time=style.SHORT)
             self.play(LaggedStart(*(FadeIn(r, shift=RIGHT * 0.2) for r in rows[1:]), lag_ratio=0.4),
                       FadeIn(lengths), run_time=style.BEAT)
+            self.play(Create(bar), FadeIn(chip), run_time=style.SHORT)
         self.clear(self.state.projections)
 
     @staticmethod

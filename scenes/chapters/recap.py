@@ -1,4 +1,4 @@
-"""Chapter 11 — recap: four points, the decision rule as a pipeline, and the failure trap with its evidence.
+"""Chapter 12 — recap: four points, the decision rule as a pipeline, and the failure trap with its evidence.
 
 Storyboard: four points with this model's numbers (parallel heads at d/h, concatenate, W_O, cost about
 one head) -> the decision rule -> the pipeline with the live shapes (X -> split

@@ -51,8 +51,9 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("concat", "concat:ConcatScene", _MECHANICS, stages=("concat",)),
     Chapter("output-projection", "output_projection:OutputProjectionScene", (*_MECHANICS, "mha", "residual", "normed"),
             stages=("project", "add-norm")),
-    Chapter("cost", "cost:CostScene", (*_MECHANICS, "ablation", "cost", "cost_examples", "redundancy"), stages=STAGES),
+    Chapter("cost", "cost:CostScene", (*_MECHANICS, "cost", "cost_examples"), stages=STAGES),
     Chapter("specialization", "specialization:SpecializationScene", ("specialization", "gallery"), act=2),
+    Chapter("redundancy", "redundancy:RedundancyScene", ("ablation", "redundancy", "layer"), act=2),
     Chapter("induction", "induction:InductionScene", ("induction",), act=2),
     Chapter("recap", "recap:RecapScene", (*_MECHANICS, "copied_head", "js", "copies_js", "cost"), act=2),
 )

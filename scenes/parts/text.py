@@ -77,12 +77,26 @@ def _typst_proto(source: str, size: float, math_mode: bool):
 
 def formula(th: Theme, math_src: str, size: float = style.BODY_SIZE + 4, color=None) -> MathTypst:
     """Typst maths, e.g. ``formula(th, "d_k = frac(d, h)")`` (no LaTeX anywhere)."""
-    return _typst_proto(math_src, size * style.TYPST_SCALE, True).copy().set_color(color or th.text)
+    return _sized(_typst_proto(math_src, size * style.TYPST_SCALE, True).copy().set_color(color or th.text), size)
 
 
 def typst_text(th: Theme, source: str, size: float = style.BODY_SIZE, color=None) -> Typst:
     """Typst markup: ``*bold*``, ``_italic_``, inline ``$maths$``."""
-    return _typst_proto(source, size * style.TYPST_SCALE, False).copy().set_color(color or th.text)
+    return _sized(_typst_proto(source, size * style.TYPST_SCALE, False).copy().set_color(color or th.text), size)
+
+
+def _sized(mob, size: float):
+    """Typst keeps no font size once drawn: remember the text size it was typeset to match, and its height then,
+    so ``shown_size`` tells the size it is shown at after any shrink-to-fit."""
+    mob.typeset_size, mob.typeset_height = size, mob.height
+    return mob
+
+
+def shown_size(mob) -> float | None:
+    """The text size a Typst mobject made here is shown at now (its main line; sub- and superscripts are smaller,
+    as typesetting makes them); None for one made elsewhere."""
+    size, height = getattr(mob, "typeset_size", None), getattr(mob, "typeset_height", 0.0)
+    return size * mob.height / height if size is not None and height > 0 else None
 
 
 def baseline_words(th: Theme, words: Sequence[str], size: float = style.BODY_SIZE,
