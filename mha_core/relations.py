@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -88,6 +89,11 @@ class ProbeSentence:
     def pairs(self, relation: str) -> tuple[tuple[int, int], ...]:
         """The (dependent, head) word indices of ``relation`` (0-based; empty when the sentence has none)."""
         return dict(self.relations)[relation]
+
+
+def relation_name(relation: str) -> str:
+    """'pronoun->antecedent' -> 'pronoun → antecedent': a relation as the video and the page name it."""
+    return relation.replace("->", " \u2192 ")
 
 
 def load_probe_set(path: str | Path | None = None) -> list[ProbeSentence]:
@@ -200,8 +206,38 @@ def probe_attention_of(model, sentences: Sequence[ProbeSentence]) -> list[torch.
 
 @functools.lru_cache(maxsize=2)
 def _probe_attention(model, sentences: tuple[tuple[str, ...], ...]) -> tuple[torch.Tensor, ...]:
-    # Batches of similar length, so padding costs little; cached so that relation_heads and head_table
-    # (and a lesson asking again) pay for one pass over the probe set.
+    # Cached so that relation_heads and head_table (and a lesson asking again) pay for one pass over the probe
+    # set, and kept on disk (mha_core.store) so that each new process (a course's chapter, a worker) does not
+    # pay for it again: a pure function of the verified model, the sentences, this code, the device kind and
+    # the dtype.
+    from . import attention, pretrained, store
+
+    code = store.source_hash(sys.modules[__name__], pretrained, attention)
+    key = store.key_of(pretrained.OFFICIAL_SHA256, sentences, code, torch.__version__, model.device.type,
+                       str(model.dtype))
+    tensors = store.remembered(
+        "probe-attention", key,
+        lambda: {str(i): a for i, a in enumerate(_measure_probe_attention(model, sentences))},
+        check=lambda t: _a_probe_attention(t, model, sentences))
+    return tuple(tensors[str(i)] for i in range(len(sentences)))
+
+
+def _a_probe_attention(tensors: dict, model, sentences) -> bool:
+    # What _measure_probe_attention returns: read back from disk, anything else is computed again.
+    if set(tensors) != {str(i) for i in range(len(sentences))}:
+        return False
+    for i, words in enumerate(sentences):
+        a = tensors[str(i)]
+        if a.dtype != torch.float64 or tuple(a.shape) != (model.n_layer, model.n_head, len(words), len(words)):
+            return False
+        # Weights: each row's words share at most 1 (the special tokens take the rest).
+        if not (torch.isfinite(a).all() and (a >= 0).all() and (a.sum(-1) <= 1 + 1e-6).all()):
+            return False
+    return True
+
+
+def _measure_probe_attention(model, sentences: tuple[tuple[str, ...], ...]) -> tuple[torch.Tensor, ...]:
+    # Batches of similar length, so padding costs little.
     encodings = [model.tokenizer.encode(" ".join(words)) for words in sentences]
     for number, (words, enc) in enumerate(zip(sentences, encodings), 1):
         # Each word must be exactly one of BERT's pre-tokenizer words: compare their character spans.

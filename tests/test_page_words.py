@@ -45,7 +45,7 @@ def _template_ids() -> dict[str, dict[str, set[str]]]:
 
 def _python_ids() -> set[str]:
     """The page ids explorer.py and export.py ask for: the id arguments of ``.text``, ``w``, ``template`` and
-    ``_note`` (and its default), and the ids in the explorer's tables of evidence sentences."""
+    ``_note`` (and its default), and the ids in the explorer's tables of evidence sentences and headlines."""
     found = set()
     for path in PYTHON:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -56,7 +56,7 @@ def _python_ids() -> set[str]:
                     strings = node.args
             elif isinstance(node, ast.FunctionDef) and node.name == "_note":
                 strings = node.args.defaults  # a head's headline without a label
-            elif isinstance(node, ast.Assign) and any(getattr(t, "id", "") in ("_SHARE_EVIDENCE", "_INDUCTION_EVIDENCE")
+            elif isinstance(node, ast.Assign) and any(getattr(t, "id", "") in ("_SHARE_EVIDENCE", "_INDUCTION_EVIDENCE", "_HEADLINE_IDS")
                                                       for t in node.targets):
                 strings = [s for d in ast.walk(node.value) if isinstance(d, ast.Dict) for v in d.values
                            for s in ast.walk(v)]  # the ids are the values; the keys are labels

@@ -103,6 +103,26 @@ def test_a_link_to_a_chapter_opens_there(browser, lesson):
     assert t == pytest.approx(target["start"], abs=0.25)
 
 
+def test_a_transcript_time_plays_from_there_with_the_video_in_view(browser, lesson):
+    _, folder, _ = lesson
+    open_page(browser, folder, width=800, height=450)  # a short window: the transcript is far below the video
+    browser.execute_script("document.querySelector('details.transcript').open = true")
+    times = browser.find_elements("css selector", ".transcript a.time")
+    assert times
+    last = times[-1]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'end'});", last)
+    assert browser.execute_script("return document.getElementById('lesson').getBoundingClientRect().bottom") < 0
+    last.click()
+    for _ in range(100):
+        if browser.execute_script("return document.getElementById('lesson').currentTime") > 0:
+            break
+        time.sleep(0.05)
+    assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
+        float(last.get_attribute("data-start")), abs=0.5)
+    top = browser.execute_script("return document.getElementById('lesson').getBoundingClientRect().top")
+    assert 0 <= top < browser.execute_script("return window.innerHeight") / 2  # back in view, at the top
+
+
 def test_page_shows_the_config_text_and_chapter_summaries(browser, lesson):
     result, folder, manifest = lesson
     open_page(browser, folder)
@@ -194,6 +214,12 @@ def test_presenter_mode_steps_beat_by_beat(browser, lesson):
     assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
         steps[0]["start"], abs=frame)
     _press(browser, "2")  # chapter 2's first beat
+    assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
+        starts[manifest["chapters"][1]["id"]], abs=frame)
+    _press(browser, "[")  # the previous chapter, then the next: any chapter is reachable, the tenth and on too
+    assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
+        starts[manifest["chapters"][0]["id"]], abs=frame)
+    _press(browser, "]")
     assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
         starts[manifest["chapters"][1]["id"]], abs=frame)
     _press(browser, "n")  # the notes off the projector
@@ -313,11 +339,12 @@ def test_explorer_shows_the_numbers_in_the_tensor_files(browser, lesson):
                     _assert_numbers(table, weights, layer, [head], query)
                     seen.add(tuple(t for _, _, t, _ in table["cells"]))
                 # The head's label and the measurement behind it.
-                expected = "untrained" if m["id"] == "toy" else (scores.label(layer, head) or "no label")
-                assert table["heading"] == f"Layer {layer + 1}, head {head + 1}: {expected}"
+                label = "untrained" if m["id"] == "toy" else (scores.label(layer, head) or "no label")
+                named = {"previous-token": "previous token", "two-back": "two back"}.get(label, label)  # as drawn
+                assert table["heading"] == f"Layer {layer + 1}, head {head + 1}: {named}"
                 if m["id"] == "induction":
                     score = {"previous-token": scores.previous_token, "two-back": scores.two_back,
-                             "induction": scores.induction}.get(expected, scores.induction)[layer][head]
+                             "induction": scores.induction}.get(label, scores.induction)[layer][head]
                     assert f"{score:.2f}" in table["evidence"][0]
         assert len(seen) > weights.shape[0] * weights.shape[1]  # changing head and token changed the numbers
         # Every head of a layer side by side: one column per head.

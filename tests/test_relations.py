@@ -152,6 +152,24 @@ def test_words_that_are_not_berts_words_are_refused(sentences):
         probe_attention_of(load_model("minilm"), [wrong])
 
 
+def test_the_probe_sets_attention_is_kept_on_disk_and_checked_when_read(sentences, tmp_path, monkeypatch):
+    """A new process reads the probe pass back instead of running MiniLM again; a damaged file is computed again."""
+    from mha_core import store
+
+    monkeypatch.setenv(store.CACHE_ENV, str(tmp_path / "cache"))
+    model, words = load_model("minilm"), tuple(s.words for s in sentences)
+    first = relations._probe_attention.__wrapped__(model, words)  # as a new process would: no in-memory cache
+    kept = list((tmp_path / "cache").glob("probe-attention-*.safetensors"))
+    assert len(kept) == 1
+    measure = relations._measure_probe_attention
+    monkeypatch.setattr(relations, "_measure_probe_attention", lambda *a: pytest.fail("measured again"))
+    again = relations._probe_attention.__wrapped__(model, words)
+    assert all(torch.equal(a, b) for a, b in zip(first, again)) and len(again) == len(first)
+    kept[0].write_bytes(kept[0].read_bytes()[:-64])  # damaged: not read back, measured again
+    monkeypatch.setattr(relations, "_measure_probe_attention", measure)
+    assert all(torch.equal(a, b) for a, b in zip(first, relations._probe_attention.__wrapped__(model, words)))
+
+
 # -- word-level attention ------------------------------------------------------------------
 
 

@@ -426,6 +426,8 @@ def test_watching_the_lesson_completes_it(browser, site):
     play(browser)
     assert wait_for(browser, "session.commits.some(function (c) { return c['cmi.core.lesson_status'] === 'completed'; })")
     assert stored(browser)["cmi.core.lesson_status"] == "completed"
+    # ... with a score of 100 out of 0-100, for LMS grading that reads the score
+    assert [stored(browser)[f"cmi.core.score.{k}"] for k in ("raw", "min", "max")] == ["100", "0", "100"]
     assert leave(browser)
     assert sets(browser, "cmi.core.exit")[-1] == ""  # completed: nothing to resume
     assert not no_errors(browser)
@@ -439,6 +441,7 @@ def test_seeking_to_the_end_does_not_complete_it(browser, site):
     assert leave(browser)
     assert "completed" not in sets(browser, "cmi.core.lesson_status")
     assert stored(browser)["cmi.core.lesson_status"] == "incomplete"
+    assert stored(browser)["cmi.core.score.raw"] == ""  # no score without the lesson watched
     assert watched(stored(browser)["cmi.suspend_data"]) < 0.05
     assert not no_errors(browser)
 
@@ -599,7 +602,7 @@ def test_the_package_plays_in_scormhost(browser, lesson, scormhost):
         status, body = http("GET", f"{scormhost}/api/scorm/{uploaded['id']}/cmi", token=token)
         cmi = body["elements"] if status == 200 else {}
         time.sleep(0.2)
-    assert cmi["cmi.core.lesson_status"] == "completed"
+    assert cmi["cmi.core.lesson_status"] == "completed" and cmi["cmi.core.score.raw"] == "100"
     assert TIMESPAN.match(cmi["cmi.core.session_time"]) and cmi["cmi.core.session_time"] != "0000:00:00.00"
     assert watched(cmi["cmi.suspend_data"]) >= 0.9
     errors = [e for e in severe_errors(browser) if "favicon.ico" not in e["message"]]  # scormhost has no icon

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from manim import DOWN, LEFT, RIGHT, UL, Brace, Rectangle, RoundedRectangle, VGroup, VMobject, config
 
+from mha_core.relations import relation_name  # noqa: F401  (parts.relation_name: a relation as a label)
+
 from .. import style
 from ..layout import fit
 from ..style import Theme
@@ -153,6 +155,3 @@ def highlight_box(th: Theme, mob: VMobject, buff: float = 0.06, color=None) -> R
     return r.move_to(mob)
 
 
-def relation_name(relation: str) -> str:
-    """'pronoun->antecedent' -> 'pronoun → antecedent', as a label on screen."""
-    return relation.replace("->", " \u2192 ")

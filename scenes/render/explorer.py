@@ -28,7 +28,7 @@ import torch
 from mha_core.analysis import BROAD_THRESHOLD, SHARE_THRESHOLD
 from mha_core.induction import LABEL_RATIO, LABEL_SCORE
 from mha_core.pretrained import MODEL_NAME as MINILM_NAME
-from mha_core.relations import earned_relations
+from mha_core.relations import earned_relations, relation_name
 
 from ..lesson.gallery import make_tile
 from ..lesson.script import Script
@@ -49,9 +49,20 @@ class HeadNote:
     headline: str  # what the page calls the head: its label, or the page's "no label", "untrained", "not measured"
 
 
+# A named label's headline on the page, as the video names it (page.toml); a relation is named by relation_name.
+_HEADLINE_IDS = {"previous-token": "headline-previous-token", "next-token": "headline-next-token",
+                 "current-token": "headline-current-token", "[CLS]": "headline-cls", "[SEP]": "headline-sep",
+                 "punctuation": "headline-punctuation", "broad": "headline-broad",
+                 "two-back": "headline-two-back", "induction": "headline-induction"}
+
+
 def _note(words: Script, label: str | None, evidence: str, unlabelled: str = "headline-no-label") -> HeadNote:
-    """A head's note: its label as its headline, else the page's words ``unlabelled``."""
-    return HeadNote(label, evidence, label or words.text(unlabelled, {}))
+    """A head's note: its label's name as its headline ("previous token", "pronoun → antecedent"), else the
+    page's words ``unlabelled``."""
+    if label is None:
+        return HeadNote(label, evidence, words.text(unlabelled, {}))
+    headline = words.text(_HEADLINE_IDS[label], {}) if label in _HEADLINE_IDS else relation_name(label)
+    return HeadNote(label, evidence, headline)
 
 
 @dataclass(frozen=True)
