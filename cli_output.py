@@ -391,6 +391,41 @@ def print_render_summary(console, manifest: dict, out: Path, *, rendered: dict |
     console.print(f"Lesson page: {out / manifest['lesson']['page']}")
 
 
+def print_course_plan(console, plan) -> None:
+    """course --dry-run: each lesson, its chapters, how many the cache has, what is left to render."""
+    from rich.table import Table
+
+    todo = plan.todo()
+    table = Table(title=f"{plan.course.title}: {len(plan.lessons)} lessons into {plan.out}", title_justify="left")
+    for col, justify in (("#", "right"), ("lesson folder", "left"), ("chapters", "right"), ("cached", "right"),
+                         ("to render", "right")):
+        table.add_column(col, justify=justify)
+    for number, lesson in enumerate(plan.lessons, 1):
+        chapters = len(lesson.lesson.config.chapters)
+        if lesson.unchanged is not None:
+            cached, left = "all (folder unchanged)", 0
+        else:
+            left = sum(1 for cid in lesson.missing if todo.get(lesson.keys[cid], (None,))[0] is lesson)
+            cached = str(chapters - len(lesson.missing))
+        table.add_row(str(number), lesson.name, str(chapters), cached, str(left))
+    console.print(table)
+    console.print(f"Cache: {plan.cache}")
+    console.print(f"{plan.chapters} chapters in all: {plan.chapters - len(todo)} already made, {len(todo)} to render "
+                  "(a chapter shared by several lessons renders once).")
+
+
+def print_course_summary(console, result) -> None:
+    """The end of a course: what rendered, what was reused, where the course page is."""
+    if result.kept:
+        console.print(f"Nothing changed since the last run into {result.out}: kept as it is.")
+    lessons = result.record.get("lessons", []) if isinstance(result.record, dict) and not result.kept else []
+    for lesson in lessons:
+        made = sum(c.get("status") == "rendered" for c in lesson.get("chapters", []))
+        console.print(f"  {lesson.get('name')}: {made} rendered, {len(lesson.get('chapters', [])) - made} reused")
+    console.print(f"{result.rendered} chapters rendered, {result.reused} reused. "
+                  f"Course page: {Path(result.page).expanduser().resolve()}")
+
+
 def config_json(config) -> str:
     """config show --json: every key's effective value."""
     return json.dumps(config.model_dump(mode="json"), indent=2)

@@ -22,7 +22,8 @@ from scenes.render import explorer, export
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "scenes" / "render" / "templates"
-PYTHON = (ROOT / "scenes" / "render" / "explorer.py", ROOT / "scenes" / "render" / "export.py")
+PYTHON = (ROOT / "scenes" / "render" / "explorer.py", ROOT / "scenes" / "render" / "export.py",
+          ROOT / "scenes" / "render" / "course.py")
 _ID = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 
 
@@ -44,7 +45,7 @@ def _template_ids() -> dict[str, dict[str, set[str]]]:
 
 
 def _python_ids() -> set[str]:
-    """The page ids explorer.py and export.py ask for: the id arguments of ``.text``, ``w``, ``template`` and
+    """The page ids explorer.py, export.py and course.py ask for: the id arguments of ``.text``, ``w``, ``template`` and
     ``_note`` (and its default), and the ids in the explorer's tables of evidence sentences and headlines."""
     found = set()
     for path in PYTHON:

@@ -11,7 +11,7 @@ import json
 import time
 
 import pytest
-from browser import open_page, set_viewport, severe_errors
+from browser import open_page, set_viewport, severe_errors, wait_for_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.render]
 
@@ -266,6 +266,55 @@ def test_embed_page_is_the_video_alone_filling_its_frame(browser, lesson, tmp_pa
     errors = severe_errors(browser)
     assert not errors, errors
     browser.save_screenshot(str(tmp_path / f"embed-{width}.png"))
+
+
+def test_embed_page_has_a_chapter_menu_and_takes_deep_links(browser, lesson):
+    """The embed's chapter menu lists every chapter and seeks to the one chosen; embed.html#t=SECONDS and
+    embed.html#CHAPTER-ID open there; the menu is out of the layout and hidden while the lesson plays."""
+    from selenium.webdriver.support.ui import Select
+
+    _, folder, manifest = lesson
+    embed = (folder.out / manifest["lesson"]["embed"]).as_uri()
+    chapters = manifest["chapters"]
+
+    def opened(url):
+        browser.get("about:blank")
+        browser.get(url)
+        return wait_for_video(browser)
+
+    def now():
+        for _ in range(100):  # the seek lands once the metadata is in
+            t = browser.execute_script("return document.getElementById('lesson').currentTime")
+            if t > 0:
+                return t
+            time.sleep(0.05)
+        return 0.0
+
+    set_viewport(browser, 960, 540)
+    opened(embed)
+    menu = Select(browser.find_element("id", "chapter-menu"))
+    assert [o.text for o in menu.options] == [f"{c['number']}. {c['title']}" for c in chapters]
+    assert menu.first_selected_option.get_attribute("value") == chapters[0]["id"]
+    menu.select_by_value(chapters[1]["id"])
+    assert now() == pytest.approx(chapters[1]["start"], abs=0.05)
+    opened(embed + "#t=2.5")
+    assert now() == pytest.approx(2.5, abs=0.05)
+    opened(embed + "#" + chapters[1]["id"])
+    assert now() == pytest.approx(chapters[1]["start"], abs=0.05)
+    box = browser.execute_script("return document.getElementById('lesson').getBoundingClientRect().height")
+    assert box == pytest.approx(540, abs=1)  # the menu takes no room from the video
+    opacity = "return getComputedStyle(document.querySelector('.chapter-menu')).opacity"
+    assert browser.execute_script(opacity) == "1"  # paused: shown
+    browser.execute_script("document.getElementById('lesson').muted = true; document.getElementById('lesson').play()")
+    browser.execute_script("document.body.dispatchEvent(new MouseEvent('mouseleave'))")
+    for _ in range(60):
+        if not browser.execute_script("return document.getElementById('lesson').paused"):
+            break
+        time.sleep(0.05)
+    time.sleep(0.4)  # its fade
+    assert browser.execute_script("return document.body.classList.contains('paused')") is False
+    errors = severe_errors(browser)
+    assert not errors, errors
 
 
 # -- the head explorer ---------------------------------------------------------------------------------

@@ -6,7 +6,10 @@
 Modules: ``pipeline`` (render_lesson), ``keys`` (what a render depends on), ``cache``,
 ``jobs`` (the process pool), ``worker`` (one chapter in a spawned process),
 ``fast_frames`` (a patch of Manim's encoder), ``progress``, ``media`` (PyAV), ``captions``,
-``export`` (captions, frames, tensors, manifest, page), ``folder`` (what the tool may write).
+``export`` (captions, frames, tensors, manifest, page), ``folder`` (what the tool may write);
+for a course: ``course_file`` (the course file, checked), ``course`` (plan and run), ``engines``
+(local processes or a Dask cluster), ``chapter_task`` (one chapter in a fresh process),
+``course_progress``.
 Names are imported lazily, so that the command line's quick paths (``folder``, ``keys``)
 load neither torch nor Manim.
 """

@@ -128,7 +128,7 @@ class Cache:
         except OSError:
             pass
 
-    def prune(self, keep: int = CACHE_KEEP, protect: set[str] = frozenset()) -> None:
+    def prune(self, keep: int = CACHE_KEEP, protect: set[str] = frozenset(), joined_keep: int = JOINED_KEEP) -> None:
         """Drop the least recently used entries beyond ``keep`` (never those in ``protect``).
         Only entries are candidates: real folders named by a chapter key, inside the cache."""
         entries = sorted(((_mtime(self.root / name / META), name) for name in _names(self.root)
@@ -138,7 +138,7 @@ class Cache:
             guard.remove_tree(self.root, name)
         joined = sorted(((_mtime(self.root / name), name) for name in _names(self.root)
                          if _JOINED_NAME.fullmatch(name) and guard.kind(self.root, name) == "folder"), reverse=True)
-        for _, name in joined[JOINED_KEEP:]:
+        for _, name in joined[joined_keep:]:
             guard.remove_tree(self.root, name)
 
 

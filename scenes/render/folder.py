@@ -146,10 +146,13 @@ def check_work_folder(root: Path) -> bool:
     return True
 
 
-def owned_files(root: Path, planned=()) -> set[str]:
+def owned_files(root: Path, planned=(), kind: str = "lesson", ours=()) -> set[str]:
     """What the last render in ``root`` wrote (empty for a new or empty folder), after checking
     that ``root`` and its work folder are ours and that every ``planned`` name is free or a file
-    we wrote, reached through real folders. Reads only; raises OutputFolderError."""
+    we wrote, reached through real folders. Reads only; raises OutputFolderError.
+    ``kind``: "lesson" or "course" (a course folder's manifest says "kind": "course"; one kind is never
+    written as the other). ``ours``: names in ``root`` this run made before its first commit (a course's
+    lesson folders), which do not make a new folder someone else's."""
     if not root.exists():
         return set()
     try:
@@ -165,10 +168,16 @@ def owned_files(root: Path, planned=()) -> set[str]:
             raise OutputFolderError(f"{root / MANIFEST} is not a manifest mha-explainer can read (damaged, or not a "
                                     "regular file), so its files cannot be told from yours; restore it, or choose an "
                                     "empty or new folder with --out")
+        others = [name for name in others if name not in set(ours)]
         if others:
             raise OutputFolderError(f"{root} holds files mha-explainer did not write (such as {others[0]!r}); "
                                     "choose an empty or new folder with --out")
         return set()
+    found = manifest.get("kind", "lesson")
+    if found != kind:
+        what = found if found in ("lesson", "course") else "another kind of"
+        raise OutputFolderError(f"{root} is a {what} folder of mha-explainer, not a {kind} folder; choose another "
+                                "folder with --out")
     listed = listed_files(root, manifest)
     for name in sorted(planned):
         what = guard.kind(root, name)
@@ -199,6 +208,8 @@ class Claim:
     previous: set[str]  # files the last run's manifest lists: the only ones a commit may replace or delete
     committed: bool = False
     notices: list[str] = field(default_factory=list)  # one line each, for the user: what was set aside
+    kind: str = "lesson"  # owned_files
+    ours: tuple[str, ...] = ()  # owned_files
 
     @property
     def own(self) -> Path:
@@ -220,7 +231,7 @@ class Claim:
         bad = [n for n in names if not is_lesson_name(n) or guard.kind(self.staging, n) != "file"]
         if bad:
             raise RuntimeError(f"cannot commit {bad[0]!r}: not a staged file")
-        owned_files(self.root, names)  # a file of someone else's may have appeared meanwhile
+        owned_files(self.root, names, self.kind, self.ours)  # a file of someone else's may have appeared meanwhile
         journal = {"staging": self.staging.name, "moves": names, "remove": sorted(self.previous - set(names))}
         guard.write_atomically(self.own, _JOURNAL, json.dumps(journal, indent=1).encode())
         self.committed = True  # the journal owns the staging folder now: a cut-off commit is finished next run
@@ -276,16 +287,17 @@ def tidy(root: Path) -> bool:
 
 
 @contextmanager
-def claim(out, planned=()):
+def claim(out, planned=(), kind: str = "lesson", ours=()):
     """Hold ``out`` for one render (see the module docstring); yields a ``Claim``.
+    ``kind`` and ``ours``: see ``owned_files`` (a course folder and the lesson folders it makes).
 
     Raises OutputFolderError (one sentence) when the folder is not ours, cannot be
     created or written, or another process holds it. Nothing is created before the
     folder has been found usable; a run that does not commit removes what it created.
     """
     root = resolve_out(out)
-    planned = frozenset(planned)
-    owned_files(root, planned)  # before anything is created
+    planned, ours = frozenset(planned), tuple(ours)
+    owned_files(root, planned, kind, ours)  # before anything is created
     made = made_own = None  # the outermost folder this run created; whether it created the work folder
     held = None
     try:
@@ -303,12 +315,12 @@ def claim(out, planned=()):
                                         "choose a folder you can write to with --out") from None
             try:
                 notices = recover(root)
-                previous = owned_files(root, planned)
+                previous = owned_files(root, planned, kind, ours)
                 for folder in (_CACHE, f"{_CACHE}/tmp", _SPEECH):  # a link or file planted there goes, unfollowed
                     guard.real_folder(root / OWN, folder)
                 staging = Path(tempfile.mkdtemp(prefix="staging-", dir=root / OWN))
                 guard.write_atomically(staging, _STAGING_MARKER, b"")
-                held = Claim(root, staging, previous, notices=notices)
+                held = Claim(root, staging, previous, notices=notices, kind=kind, ours=ours)
                 yield held
             finally:  # still under the lock
                 if held is not None and not held.committed and not (made or made_own):

@@ -133,7 +133,8 @@ def mark_title(chapter: ChapterResult) -> str:
 
 def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: bool = True,
                   console=None, lesson=None, chapters_module: str = "scenes.chapters",
-                  voice: Voice | None = None, scripts=None) -> RenderResult:
+                  voice: Voice | None = None, scripts=None, cache_root: Path | None = None,
+                  speech_root: Path | None = None, executor=None, prune: bool = True) -> RenderResult:
     """Render ``config.chapters`` and write the lesson folder ``config.out``; see the module docstring.
 
     ``jobs``: processes rendering at once (default: one per CPU core).
@@ -144,6 +145,11 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     ``scripts``: the lesson's words (``lesson.script.Scripts``), if the caller loaded them already.
     ``chapters_module``: "module[:attribute]" of the {chapter id: scene class} dict to render
     (default: the lesson's CHAPTERS; tests swap in their own).
+    ``cache_root``/``speech_root``: a chapter cache and speech folder outside the lesson folder (a course's
+    shared cache, a real folder of the tool's: ``course``); default: the folder's own ``.mha-explainer``.
+    ``executor``: what renders the chapters the cache lacks, ``executor(job_list, jobs, lesson, console)`` ->
+    {chapter: meta or error} (default: ``jobs.run_jobs``, the local process pool).
+    ``prune``: drop old entries of the cache afterwards (a course prunes its shared cache once, at its end).
     Raises ``folder.OutputFolderError`` (a usage error) when the folder is not ours, is
     busy or cannot be written, before anything renders; ``RenderError`` when a chapter fails;
     the folder then stays as the previous run left it.
@@ -161,7 +167,8 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
                 if console is not None:
                     console.print(f"[yellow]note:[/] {notice}")
             result = _render_into(folder, config, voice, jobs=jobs, use_cache=use_cache, console=console,
-                                  lesson=lesson, chapters_module=chapters_module, scripts=scripts)
+                                  lesson=lesson, chapters_module=chapters_module, scripts=scripts,
+                                  cache_root=cache_root, speech_root=speech_root, executor=executor, prune=prune)
             started = time.perf_counter()
             names = export.write_lesson_folder(result, folder.staging)
             result.timings["export"] = round(time.perf_counter() - started, 3)
@@ -174,8 +181,16 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     return dataclasses.replace(result, written=tuple(names))
 
 
+def cache_formats(formats) -> tuple[str, ...]:
+    """What a chapter's cache entry holds for these output formats: conversions (webm, gif) are made from
+    the H.264 master, so any video format needs it."""
+    formats = tuple(dict.fromkeys(formats))
+    return tuple(dict.fromkeys((["mp4"] if set(formats) & set(VIDEO_FORMATS) else []) + list(formats)))
+
+
 def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache, console, lesson,
-                 chapters_module, scripts) -> RenderResult:
+                 chapters_module, scripts, cache_root=None, speech_root=None, executor=None,
+                 prune=True) -> RenderResult:
     """Render the chapters (cache first) and put their videos and the joined lesson in ``folder.staging``."""
     from . import audio, export, media
 
@@ -183,8 +198,8 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     out, staging = folder.root, folder.staging
     formats = tuple(dict.fromkeys(config.formats))
     chapter_ids = tuple(dict.fromkeys(config.chapters))
-    # Conversions (webm, gif) are made from the H.264 master, so any video format needs it.
-    cache_formats = tuple(dict.fromkeys((["mp4"] if set(formats) & set(VIDEO_FORMATS) else []) + list(formats)))
+    entry_formats = cache_formats(formats)
+    speech = Path(speech_root) if speech_root is not None else folder.speech
 
     if lesson is None:
         from ..lesson.build import build_lesson
@@ -193,10 +208,10 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     keys, lesson_hash = chapter_keys(lesson, voice, chapter_ids, chapters_module)
     clock.lap("lesson")
     code = code_hash()
-    cache = Cache(folder.cache)  # with tmp/, a real folder of ours (folder.claim)
+    cache = Cache(cache_root if cache_root is not None else folder.cache)  # with tmp/, a real folder of ours
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
     # An entry whose files do not match their recorded hashes is discarded by ``missing`` and rendered again.
-    todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], cache_formats)]
+    todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], entry_formats)]
 
     # Longest first (from the last render's timings), so the pool does not end on one long job.
     last_times = cache.timings()
@@ -205,10 +220,10 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     # Each worker's cores: one draws (Manim's thread), the rest encode. x264's own choice (0) takes
     # every core and costs ~10% more CPU on 2 cores for no gain (cost chapter, 720p30: 32.0 s -> 28.9 s).
     threads = max(1, cores_per_worker(workers) - 1)
-    job_list = [Job(cid, keys[cid], cache_formats, str(cache.root), chapters_module, force=not use_cache,
-                    encoder_threads=threads, voice=voice, speech_root=str(folder.speech)) for cid in todo]
+    job_list = [Job(cid, keys[cid], entry_formats, str(cache.root), chapters_module, force=not use_cache,
+                    encoder_threads=threads, voice=voice, speech_root=str(speech)) for cid in todo]
     clock.lap("hash")
-    metas = run_jobs(job_list, jobs, lesson, console)
+    metas = (executor or run_jobs)(job_list, jobs, lesson, console)
     clock.lap("jobs")
     cache.record_timings({cid: m["job_seconds"] for cid, m in metas.items() if m.get("rendered")})
 
@@ -281,8 +296,9 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
         shutil.copyfile(joined / name, staging / name)
         os.utime(joined)  # recently used: kept by the cache's pruning
         lesson_files[fmt] = out / name
-    cache.prune(protect=set(keys.values()))
-    prune_speech(folder.speech)
+    if prune:
+        cache.prune(protect=set(keys.values()))
+        prune_speech(speech)
     clock.lap("join")
     return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,

@@ -7,6 +7,7 @@ finished entry into the cache in one ``os.replace``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -227,8 +228,15 @@ def run_job(job: Job) -> dict:
             "files": file_records(built, sorted(p.name for p in built.iterdir())),
         }
         (built / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        guard.remove_tree(cache_root, job.key)  # superseded: an entry without a video (png only), or --no-cache
-        os.replace(built, entry)
+        if job.force or not _complete(cache_root, job):
+            guard.remove_tree(cache_root, job.key)  # superseded: an entry without a video (png only), or --no-cache
+        try:
+            os.replace(built, entry)
+        except OSError as err:
+            # Another process (a worker of a course) put a complete entry of this key there first: the same
+            # inputs, so it is kept and ours goes with the work folder.
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not _complete(cache_root, job):
+                raise
         _report("done", job.chapter_id)
         return {**meta, "rendered": True}
     except BaseException as err:  # noqa: BLE001 - reported to the main process, which decides
@@ -236,6 +244,12 @@ def run_job(job: Job) -> dict:
         return {"error": f"{type(err).__name__}: {first_line}".rstrip(": "), "traceback": traceback.format_exc()}
     finally:
         guard.remove_tree(cache_root / "tmp", work.name)
+
+
+def _complete(cache_root: Path, job: Job) -> bool:
+    """Whether the cache holds an intact entry of ``job.key`` with every format the job makes."""
+    meta = Cache(cache_root).verified(job.key)
+    return meta is not None and all(cache_name(f) in meta["files"] for f in job.formats)
 
 
 def _convert(master: Path, folder: Path, formats) -> list[str]:
