@@ -210,6 +210,28 @@ def test_joined_mp4_is_web_ready_with_chapter_marks(lesson):
 # -- frames ---------------------------------------------------------------------------------
 
 
+@pytest.mark.render
+def test_sound_and_caption_tracks_carry_their_language(lesson):
+    """Every video's sound and caption tracks say the language they are in (shared.toml's track-language, "eng"),
+    not "und": players list them by it. Chapter files, the joined lesson and the webm conversions alike."""
+    result, _, _ = lesson
+    videos = [*result.lesson_files.values(), *(f for ch in result.chapters for f in ch.files.values())]
+    assert {v.suffix for v in videos} == {".mp4", ".webm"}
+    for video in videos:
+        with av.open(str(video)) as box:
+            tracks = [s for s in box.streams if s.type in ("audio", "subtitle")]
+            assert tracks and {s.metadata.get("language") for s in tracks} == {"eng"}, video.name
+
+
+def test_a_track_language_that_is_not_iso_639_2_is_refused_when_the_words_are_read():
+    from scenes.lesson.script import SHARED, ScriptError, parse_script
+
+    good = parse_script(SHARED, b'[screen]\ntrack-language = "deu"\n', "shared.toml")
+    assert good.text("track-language", {}) == "deu"
+    with pytest.raises(ScriptError, match="'en'; write the language .* ISO 639-2 code of three lowercase letters"):
+        parse_script(SHARED, b'[screen]\ntrack-language = "en"\n', "shared.toml")
+
+
 def decoded_frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

@@ -62,6 +62,8 @@ PAGE = "page"  # the player page's words (index.html, embed.html, the head explo
 NAMES = (*CHAPTER_IDS, SHARED, PAGE)  # every script file's name, without ".toml"
 MAX_SCRIPT_BYTES = 256 * 1024  # a chapter's words are a few kilobytes
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# The language of the voice and captions, as the videos' tracks name it (shared.toml track-language): ISO 639-2.
+TRACK_LANGUAGE = re.compile(r"[a-z]{3}")
 _SECTIONS = ("beats", "screen")
 _CHAPTER_KEYS = ("title", "summary")
 
@@ -265,6 +267,10 @@ def parse_script(name: str, data: bytes, source: str, *, author: bool = False) -
         if key in _SECTIONS and not isinstance(value, dict):
             raise ScriptError(f"{source}: {key} must be a table, [{key}], of id = \"words\"")
     sections = {section: _entries(source, section, table.get(section, {})) for section in _SECTIONS}
+    language = sections["screen"].get("track-language") if name == SHARED else None
+    if language is not None and not TRACK_LANGUAGE.fullmatch(language.text):
+        raise ScriptError(f"{source}: [screen] 'track-language' is {language.text!r}; write the language of the voice "
+                          "and captions as an ISO 639-2 code of three lowercase letters, as in eng, deu or fra")
     return Script(name, source, hashlib.sha256(data).hexdigest(), table.get("title", ""), table.get("summary", ""),
                   sections["beats"], sections["screen"], author)
 

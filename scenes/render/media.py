@@ -266,7 +266,8 @@ def _streams_match(paths: Sequence[Path]) -> bool:
 
 
 def join_videos(paths: Sequence[Path], target: Path, marks: Sequence[ChapterMark] = (), *,
-                audio: np.ndarray | None = None, rate: int = SAMPLE_RATE, captions: Sequence[Cue] = ()) -> str:
+                audio: np.ndarray | None = None, rate: int = SAMPLE_RATE, captions: Sequence[Cue] = (),
+                language: str | None = None) -> str:
     """Concatenate videos into ``target`` with chapter marks; returns "remux" or "re-encode".
 
     Packets are copied (no quality loss, ~no CPU) when every input has the same
@@ -276,8 +277,8 @@ def join_videos(paths: Sequence[Path], target: Path, marks: Sequence[ChapterMark
 
     ``audio`` (mono at ``rate``, the whole lesson from t=0) becomes the one sound
     track, encoded in one piece so nothing is lost or shifted at the joins, and
-    ``captions`` (times on the joined clock) the subtitle track; the inputs' own
-    audio and subtitle streams are left out.
+    ``captions`` (times on the joined clock) the subtitle track, both tagged with ``language``
+    (the shared script's track-language); the inputs' own audio and subtitle streams are left out.
     """
     paths = [Path(p) for p in paths]
     if not paths:
@@ -301,21 +302,21 @@ def join_videos(paths: Sequence[Path], target: Path, marks: Sequence[ChapterMark
                 stream = _encoder_stream(out, paths[0], fmt)
                 video = _encoded_packets(paths, timings, stream)
             seconds = float(sum(t.seconds for t in timings))
-            _write(out, fmt, video, seconds, audio, rate, captions)
+            _write(out, fmt, video, seconds, audio, rate, captions, language)
         finally:
             out.close()
     return "remux" if remux else "re-encode"
 
 
 def mux(video: Path, target: Path, *, audio: np.ndarray | None = None, rate: int = SAMPLE_RATE,
-        captions: Sequence[Cue] = ()) -> None:
+        captions: Sequence[Cue] = (), language: str | None = None) -> None:
     """``video``'s picture (packets copied, not re-encoded) with a sound track and a subtitle track, into ``target``.
 
     ``target`` has ``video``'s container type (mp4: H.264 + AAC + mov_text; webm:
     VP9 + Opus + WebVTT). ``audio`` is mono at ``rate`` with t=0 at the first
     frame, padded with silence or cut to the video's duration; ``captions`` are
     timed on the video's clock. Chapter marks in ``video`` are kept; its own audio
-    and subtitle streams are replaced.
+    and subtitle streams are replaced. ``language``: what the sound and captions are in (the shared script's track-language).
     """
     video, target = Path(video), Path(target)
     fmt = target.suffix.lstrip(".")
@@ -329,7 +330,7 @@ def mux(video: Path, target: Path, *, audio: np.ndarray | None = None, rate: int
                 out.set_chapters(src.chapters())
             stream = _copy_stream(out, video, timing.fps)
             _write(out, fmt, _copied_packets([video], [timing], stream), float(timing.seconds), audio, rate,
-                   captions)
+                   captions, language)
         finally:
             out.close()
 
@@ -348,6 +349,7 @@ def convert(source: Path, target: Path) -> None:
     timing, audio, captions = video_timing(source), decode_audio(source), read_captions(source)
     with av.open(str(source)) as src:
         chapters = src.chapters()
+        language = next((s.metadata.get("language") for s in src.streams if s.type in ("audio", "subtitle")), None)
     with atomic_path(target) as tmp:
         out = _open_output(tmp, target)
         try:
@@ -355,7 +357,7 @@ def convert(source: Path, target: Path) -> None:
                 out.set_chapters(chapters)
             stream = _encoder_stream(out, source, fmt)
             _write(out, fmt, _encoded_packets([source], [timing], stream), float(timing.seconds), audio, SAMPLE_RATE,
-                   captions)
+                   captions, language)
         finally:
             out.close()
 
@@ -414,16 +416,18 @@ def _caption_text(data: bytes, codec: str) -> str:
 
 
 def _write(out, fmt: str, video: Iterable[av.Packet], seconds: float, audio: np.ndarray | None, rate: int,
-           captions: Sequence[Cue]) -> None:
-    """Add the sound and subtitle streams to ``out`` (its video stream is there), then mux every stream's
-    packets interleaved in time order (players read the file front to back)."""
+           captions: Sequence[Cue], language: str | None = None) -> None:
+    """Add the sound and subtitle streams to ``out`` (its video stream is there), tagged with ``language``, then
+    mux every stream's packets interleaved in time order (players read the file front to back)."""
     sources = [video]
     if audio is not None:
         samples = fit(_mono(audio, rate), round(seconds * SAMPLE_RATE))
         sound = _audio_stream(out, fmt)
+        _tag(sound, language)
     cues = _caption_times(captions, seconds)
     if cues:
         text = _subtitle_stream(out, fmt)
+        _tag(text, language)
     out.start_encoding()  # opens the encoders: the audio frame size is known from here
     if audio is not None:
         sources.append(_audio_packets(sound, samples))
@@ -431,6 +435,13 @@ def _write(out, fmt: str, video: Iterable[av.Packet], seconds: float, audio: np.
         sources.append(_caption_packets(text, cues, fmt))
     for packet in heapq.merge(*sources, key=lambda p: p.dts * p.time_base):
         out.mux(packet)
+
+
+def _tag(stream, language: str | None) -> None:
+    """The track's language: an ISO 639-2 code ("eng"; the muxer drops anything else, leaving "und"), checked
+    where the words are read (``script.TRACK_LANGUAGE``)."""
+    if language:
+        stream.metadata["language"] = language
 
 
 def _mono(audio: np.ndarray, rate: int) -> np.ndarray:

@@ -291,7 +291,8 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
                 sound = audio.join_tracks([cache.entry(ch.cache_key) / NARRATION for ch in results],
                                           [ch.duration for ch in results])
             sources = [cache.entry(ch.cache_key) / source for ch in results]
-            media.join_videos(sources, joined / name, marks, audio=sound, captions=lesson_cues)
+            media.join_videos(sources, joined / name, marks, audio=sound, captions=lesson_cues,
+                              language=lesson.scripts.shared.text("track-language", {}))
             cache.record_joined(joined, name)
         shutil.copyfile(joined / name, staging / name)
         os.utime(joined)  # recently used: kept by the cache's pruning

@@ -208,7 +208,8 @@ def run_job(job: Job) -> dict:
         if sound is not None:
             audio.write_wav(built / NARRATION, sound, audio.SAMPLE_RATE)
         if video_wanted:
-            media.mux(video, built / MASTER, audio=sound, captions=scene.cues)
+            media.mux(video, built / MASTER, audio=sound, captions=scene.cues,
+                      language=lesson.scripts.shared.text("track-language", {}))
         media.save_png(frame, built / "last.png")
         media.save_png(fullest, built / FULLEST)
         _convert(built / MASTER, built, job.formats)
