@@ -29,3 +29,18 @@ class SquareScene(LessonScene):
 
 
 TWO = {"intro": DotScene, "recap": SquareScene}
+
+# A course of these chapters: two sentences, 256x144 at 5 fps, silent, the toy model (nothing to measure).
+COURSE = """title = "Two sentences"
+
+[lesson]
+pixel_height = 144
+fps = 5
+voice = "none"
+model = "toy"
+specialization_model = "toy"
+chapters = ["intro", "recap"]
+
+[matrix]
+sentence = ["The cat sat down because it was tired.", "The dog chased the ball because it was fast."]
+"""

@@ -15,22 +15,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from course_scenes import COURSE as BASE
 
 from scenes.render.course_file import MAX_LESSONS, lesson_name, read_course
 
-BASE = """title = "Two sentences"
-
-[lesson]
-pixel_height = 144
-fps = 5
-voice = "none"
-model = "toy"
-specialization_model = "toy"
-chapters = ["intro", "recap"]
-
-[matrix]
-sentence = ["The cat sat down because it was tired.", "The dog chased the ball because it was fast."]
-"""
 SCENES = "course_scenes:TWO"  # tests/course_scenes.py
 
 

@@ -18,6 +18,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
+import course_scenes  # noqa: E402
 from scenes.render.course import plan_course, render_course  # noqa: E402
 from scenes.render.course_file import read_course  # noqa: E402
 from scenes.render.engines import DaskEngine  # noqa: E402
@@ -26,20 +27,7 @@ from scenes.render.folder import OWN  # noqa: E402
 pytestmark = pytest.mark.render
 
 SCENES = "course_scenes:TWO"
-COURSE = """title = "Two sentences, two themes"
-
-[lesson]
-pixel_height = 144
-fps = 5
-voice = "none"
-model = "toy"
-specialization_model = "toy"
-chapters = ["intro", "recap"]
-
-[matrix]
-sentence = ["The cat sat down because it was tired.", "The dog chased the ball because it was fast."]
-theme = ["dark", "light"]
-"""
+COURSE = course_scenes.COURSE + 'theme = ["dark", "light"]\n'  # 2 x 2 lessons
 
 
 @pytest.fixture(scope="module")
