@@ -147,6 +147,32 @@ def test_embed_page(browser, folder):
     assert_accessible(browser, f"embed.html, {folder.config.theme} theme")
 
 
+def test_course_page(browser, folder, tmp_path):
+    """The course page (``mha-explainer course``) listing this lesson folder twice, in its theme: its words from
+    page.toml, a poster with alt text, each lesson a link."""
+    import json
+    import shutil
+    from types import SimpleNamespace as S
+
+    from scenes.render.course import course_page
+
+    manifest = json.loads(folder.manifest.read_text("utf-8"))
+    lessons = []
+    for name in ("first", "second"):
+        shutil.copytree(folder.out, tmp_path / name, ignore=shutil.ignore_patterns(".mha-explainer"))
+        c = folder.config
+        lessons.append({"title": c.title, "sentence": c.sentence, "theme": c.theme, "page": f"{name}/index.html",
+                        "poster": f"{name}/{manifest['lesson']['poster']}", "settings": {"theme": c.theme, "voice": c.voice,
+                        "scorm": False}, "video": {"width": c.width, "height": c.height, "fps": c.frame_rate,
+                        "duration": manifest["video"]["duration"]}, "chapters": [{"id": i} for i in c.chapters]})
+    plan = S(course=S(title="Two lessons"), lessons=[S(lesson=S(config=folder.config))])
+    (tmp_path / "index.html").write_text(course_page(plan, lessons), encoding="utf-8")
+    browser.get("about:blank")
+    browser.get((tmp_path / "index.html").as_uri())
+    assert len(browser.find_elements("css selector", "li.lesson a img[alt]")) == 2
+    assert_accessible(browser, f"the course page, {folder.config.theme} theme")
+
+
 def test_head_explorer(browser, folder):
     """The head explorer (``#explorer`` on the player page), checked alone in each state a learner reaches:
     as the page opens, every model, every head of a layer side by side, one head with a query token picked
