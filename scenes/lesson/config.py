@@ -36,14 +36,14 @@ from pydantic import (
     model_validator,
 )
 
-from mha_core.files import FileError, check_path, read_file
+from mha_core.files import FileError, check_path
 from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, divisors, or_list
 
 from .author_text import drawable_text, text_from_argv
 from .chapters import CHAPTER_IDS
 from .config_errors import ConfigError, one_sentence, unknown_key
 from .quality import FORMATS, QUALITIES, QUALITY_LETTERS, preset_height, preset_rate, width_for
-from .toml_io import TOMLDecodeError, parse, syntax_message, toml_value, tomllib, top_level_lines
+from .toml_io import read_toml_file, toml_value, tomllib, top_level_lines
 
 __all__ = [
     # the settings model and loading it
@@ -458,31 +458,11 @@ def load_config_with_sources(path=None, **overrides) -> tuple[LessonConfig, dict
 
 def read_toml(path: str | Path) -> tuple[dict, dict[str, int]]:
     """A config file's table and the line each top-level key is on (raises ConfigError)."""
-    try:
-        path = check_path(path)  # a name or path too long for the system: one sentence, not ENAMETOOLONG
-        if path.is_dir():
-            raise ConfigError(f"config file {path} is a folder; create one with `mha-explainer config init {path}`")
-        # A regular file of at most 1 MiB: a device, FIFO or socket is never read (no hang, no endless /dev/zero).
-        data = read_file(path, MAX_CONFIG_BYTES, "config file")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist; create one with `mha-explainer config init {path}`") \
-            from None
-    except FileError as err:
-        raise ConfigError(str(err)) from None
-    except OSError as err:
-        raise ConfigError(f"cannot read the config file {path} ({err.strerror or err}); check its permissions") from None
-    try:
-        text = data.decode("utf-8-sig")  # a byte order mark (some Windows editors write one) is not part of the text
-    except UnicodeDecodeError as err:
-        line = data.removeprefix(b"\xef\xbb\xbf")[: err.start].count(b"\n") + 1
-        raise ConfigError(f"{path} line {line}: the file is not UTF-8 text; save it as UTF-8") from None
-    try:
-        table = parse(text)
-    except TOMLDecodeError as err:
-        raise ConfigError(syntax_message(path, err)) from None
-    except RecursionError:  # tomllib recurses once per nested array or table
-        raise ConfigError(f"{path} nests arrays or tables too deeply to read; a lesson.toml holds plain key = value "
-                          "lines, as `mha-explainer config init` writes them") from None
+    table, text = read_toml_file(
+        path, "config file", MAX_CONFIG_BYTES, ConfigError,
+        folder=f"create one with `mha-explainer config init {path}`",
+        missing=f"create one with `mha-explainer config init {path}`",
+        nested="a lesson.toml holds plain key = value lines, as `mha-explainer config init` writes them")
     lines = top_level_lines(text)
     for key in table:
         if key not in KNOWN_KEYS:

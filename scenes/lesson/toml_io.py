@@ -21,7 +21,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["TOMLDecodeError", "parse", "syntax_message", "toml_value", "tomllib", "top_level_lines"]
+__all__ = ["TOMLDecodeError", "parse", "read_toml_file", "syntax_message", "toml_value", "tomllib",
+           "top_level_lines"]
 
 TOMLDecodeError = tomllib.TOMLDecodeError
 
@@ -74,3 +75,35 @@ def syntax_message(path: Path, err: Exception) -> str:
         where = str(path)
     text = text[:1].lower() + text[1:]
     return f"{where}: {text} (not valid TOML; strings need quotes, as in theme = \"light\")"
+
+
+def read_toml_file(path: str | Path, kind: str, limit: int, error: type[Exception], *, folder: str, missing: str,
+                   nested: str) -> tuple[dict, str]:
+    """A TOML file the user gives (a lesson.toml, a course file): its table and its text, or ``error`` with one
+    sentence. ``kind`` names it ("config file"); ``folder``, ``missing`` and ``nested`` say what to do when it is a
+    folder, does not exist, or nests too deeply. Only a regular file of at most ``limit`` bytes is read (a
+    device, FIFO or socket never: no hang, no endless /dev/zero); a byte order mark is not part of the text."""
+    from mha_core.files import FileError, check_path, read_file
+
+    try:
+        path = check_path(path)  # a name or path too long for the system: one sentence, not ENAMETOOLONG
+        if path.is_dir():
+            raise error(f"{kind} {path} is a folder; {folder}")
+        data = read_file(path, limit, kind)
+    except FileNotFoundError:
+        raise error(f"{kind} {path} does not exist; {missing}") from None
+    except FileError as err:
+        raise error(str(err)) from None
+    except OSError as err:
+        raise error(f"cannot read the {kind} {path} ({err.strerror or err}); check its permissions") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.removeprefix(b"\xef\xbb\xbf")[: err.start].count(b"\n") + 1
+        raise error(f"{path} line {line}: the file is not UTF-8 text; save it as UTF-8") from None
+    try:
+        return parse(text), text
+    except TOMLDecodeError as err:
+        raise error(syntax_message(path, err)) from None
+    except RecursionError:  # tomllib recurses once per nested array or table
+        raise error(f"{path} nests arrays or tables too deeply to read; {nested}") from None

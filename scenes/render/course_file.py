@@ -35,11 +35,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mha_core.files import FileError, check_path, read_file
-
 from ..lesson.config import AUTO_INT_KEYS, KNOWN_KEYS, MAX_CONFIG_BYTES, MAX_TITLE_CHARS, LessonConfig
 from ..lesson.config_errors import ConfigError, one_sentence, unknown_key
-from ..lesson.toml_io import TOMLDecodeError, parse, syntax_message, toml_value
+from ..lesson.toml_io import read_toml_file, toml_value
 
 MAX_LESSONS = 200  # lessons in one course: combinations of the matrix plus [[lessons]] entries
 COURSE_KEYS = ("title", "cache", "scorm", "lesson", "matrix", "lessons")
@@ -229,31 +227,10 @@ def with_folders(course: Course, folder: Path) -> Course:
 
 def _read(path: Path) -> tuple[dict, dict]:
     """The course file's table and the line of each key: {(section, index of [[lessons]], key): line}."""
-    try:
-        path = check_path(path)
-        if path.is_dir():
-            raise CourseFileError(f"course file {path} is a folder; give the path of a course.toml")
-        data = read_file(path, MAX_CONFIG_BYTES, "course file")
-    except FileNotFoundError:
-        raise CourseFileError(f"course file {path} does not exist; write one as the README's \"Rendering a course\" "
-                              "shows") from None
-    except FileError as err:
-        raise CourseFileError(str(err)) from None
-    except OSError as err:
-        raise CourseFileError(f"cannot read the course file {path} ({err.strerror or err}); check its "
-                              "permissions") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.removeprefix(b"\xef\xbb\xbf")[: err.start].count(b"\n") + 1
-        raise CourseFileError(f"{path} line {line}: the file is not UTF-8 text; save it as UTF-8") from None
-    try:
-        table = parse(text)
-    except TOMLDecodeError as err:
-        raise CourseFileError(syntax_message(path, err)) from None
-    except RecursionError:
-        raise CourseFileError(f"{path} nests arrays or tables too deeply to read; a course file holds key = value "
-                              "lines in [lesson], [matrix] and [[lessons]] tables") from None
+    table, text = read_toml_file(
+        path, "course file", MAX_CONFIG_BYTES, CourseFileError, folder="give the path of a course.toml",
+        missing="write one as the README's \"Rendering a course\" shows",
+        nested="a course file holds key = value lines in [lesson], [matrix] and [[lessons]] tables")
     return table, _key_lines(text)
 
 
