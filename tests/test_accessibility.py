@@ -1,6 +1,6 @@
 """Accessibility of the lesson folder's pages: axe-core (bundled by ``axe-selenium-python``) run in the
-headless Chromium of the page tests, on the player page (laptop and phone), presenter mode, embed.html
-and the head explorer, in the light and the dark theme.
+headless Chromium of the page tests, on the player page (laptop and phone), presenter mode and its speaker
+view, embed.html and the head explorer, in the light and the dark theme.
 
 A page passes when axe reports no violation of impact "serious" or "critical"; the failure message lists
 each one (rule, impact, elements, why). Moderate and minor ones are printed (``pytest -s``), not failed.
@@ -135,6 +135,31 @@ def test_presenter_mode(browser, folder):
     assert browser.execute_script("return !document.getElementById('notes').hidden"
                                   " && !document.getElementById('present-keys').hidden")
     assert_accessible(browser, f"presenter mode, {folder.config.theme} theme")
+
+
+def test_speaker_view(browser, folder):
+    """Presenter mode's second window (index.html#speaker, opened with S), once it shows a beat."""
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, folder, hash="#present")
+    projected = browser.current_window_handle
+    press(browser, "s")
+    for _ in range(200):
+        others = [h for h in browser.window_handles if h != projected]
+        if others:
+            break
+        time.sleep(0.05)
+    assert others, "S opened no speaker view"
+    try:
+        browser.switch_to.window(others[0])
+        press(browser, Keys.ARROW_RIGHT)
+        assert wait_for(browser, "return document.getElementById('sp-where').textContent"), \
+            "the speaker view shows no beat"
+        assert_accessible(browser, f"speaker view, {folder.config.theme} theme")
+        assert not severe_errors(browser)
+    finally:
+        browser.close()
+        browser.switch_to.window(projected)
 
 
 def test_embed_page(browser, folder):

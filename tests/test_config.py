@@ -151,7 +151,7 @@ def test_flag_values_are_parsed_like_the_cli_gives_them():
         ({"causal": "maybe"}, 'causal = "maybe" is not true or false'),
         ({"quality": "ultra"}, "choose preview, low, medium, high or 4k (or l, m, h, k)"),
         ({"formats": ("mp4", "avi")}, '"avi" in formats = ["mp4", "avi"] is not allowed; choose mp4, webm, gif or png'),
-        ({"chapters": ("intro", "outro")}, "unknown chapter 'outro'; choose from intro, one-head,"),
+        ({"chapters": ("intro", "epilogue")}, "unknown chapter 'epilogue'; choose from intro, one-head,"),
         ({"chapters": ("intro", "intro")}, "lists 'intro' twice"),
         ({"sentence": "   "}, 'sentence = "   " is empty'),
         ({"sentence": "word " * 120}, "sentence is 600 characters long; keep it to 500 or fewer"),
@@ -425,7 +425,7 @@ def test_cli_config_show_merges_file_and_flags(toml):
     ("args", "expected"),
     [
         (["--heads", "3", "--d-model", "8"], "heads = 3 does not divide d_model = 8; pick 1, 2, 4 or 8"),
-        (["--chapters", "intro,outro"], "unknown chapter 'outro'"),
+        (["--chapters", "intro,epilogue"], "unknown chapter 'epilogue'"),
         (["--pacing", "9"], "pacing = 9.0 is out of range; pick 0.1 to 4.0"),
         (["--config", "missing.toml"], "config file missing.toml does not exist"),
     ],
@@ -473,3 +473,43 @@ def test_layer_and_head_ranges_are_the_models():
     assert (model.n_layer, model.n_head) == (MINILM_LAYERS, MINILM_HEADS)
     assert (load_config(layer=MINILM_LAYERS, head=MINILM_HEADS).layer, load_config(layer="3").layer) == (6, 3)
     assert error_for(head=MINILM_HEADS + 1).startswith(f"head = {MINILM_HEADS + 1} is out of range")
+
+
+# -- the author's look (issue 25): each key good and bad, from a lesson.toml, as config show reads it --------
+
+# (lesson.toml text, the key's value as read back) for good values; (text, a piece of the one sentence) for bad.
+LOOK_GOOD = [
+    ('course = "Transformers 101"\n', ("course", "Transformers 101")),
+    ('chapters = ["recap"]\n[outro]\nauthor = "A. Teacher"\nlink = "https://example.org"\n',
+     ("chapters", ("recap", "outro"))),
+    ('outro = {licence = "CC BY 4.0"}\n', ("outro", {"licence": "CC BY 4.0"})),
+]
+LOOK_BAD = [
+    ('theme = "light"\ncourse = ""\n', 'line 2: course = "" is empty'),
+    ('course = 3\n', "line 1: course = 3 is not text; put it in quotes"),
+    ('course = "' + "x" * 200 + '"\n', "line 1: course is 200 characters long; keep it to 120 or fewer"),
+    ('theme = "dark"\n\n[outro]\nautor = "A. Teacher"\n', "line 3: outro = {autor = \"A. Teacher\"} has unknown key"),
+    ('outro = {link = "my site"}\n', 'line 1: outro = {link = "my site"} has link = "my site", which has spaces'),
+    ('outro = "CC BY"\n', 'line 1: outro = "CC BY" is not a table'),
+    ('chapters = ["intro", "outro"]\n', 'line 1: chapters = ["intro", "outro"] lists "outro", the closing card'),
+]
+
+
+@pytest.mark.parametrize("text, expected", LOOK_GOOD)
+def test_look_keys_read_from_a_file(toml, text, expected):
+    key, value = expected
+    config = load_config(toml(text))
+    got = getattr(config, key)
+    assert (got.model_dump(exclude_none=True) if hasattr(got, "model_dump") else got) == value
+    again = load_config(toml(config.to_toml(), "shown.toml"))  # config show's output reads back the same
+    assert again.model_dump(exclude={"out"}) == config.model_dump(exclude={"out"})
+
+
+@pytest.mark.parametrize("text, expected", LOOK_BAD)
+def test_look_keys_refused_in_one_sentence_naming_the_line(toml, text, expected):
+    path = toml(text)
+    result = CliRunner().invoke(main, ["config", "show", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    error = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(error) == 1 and expected in error[0] and str(path) in error[0], result.output
+    assert "Traceback" not in result.output

@@ -237,11 +237,11 @@ def test_the_plan_counts_what_the_cache_holds(tmp_path):
     from scenes.render.course import plan_course
 
     course = read_course(write(tmp_path, BASE))
-    plan = plan_course(course, tmp_path / "out", chapters_module=SCENES, dry_run=True)
+    plan = plan_course(course, tmp_path / "out", str(tmp_path / "cache"), chapters_module=SCENES, dry_run=True)
     assert plan.chapters == 4 and len(plan.todo()) == 4
     console = Console(record=True, width=200)
     cli_output.print_course_plan(console, plan)
     text = console.export_text()
     assert "4 chapters in all: 0 already made, 4 to render" in text
     assert all(lesson.name in text for lesson in course.lessons)
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()

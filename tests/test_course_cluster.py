@@ -69,8 +69,8 @@ def course(cluster, tmp_path_factory):
     path.write_text(COURSE, encoding="utf-8")
     out = folder / "out"
     engine = DaskEngine(cluster.scheduler_address)
-    plan = plan_course(read_course(path), out, chapters_module=SCENES)
-    killer = Killer(engine.client, out / OWN / "cache")
+    plan = plan_course(read_course(path), out, str(folder / "cache"), chapters_module=SCENES)
+    killer = Killer(engine.client, folder / "cache")
     killer.start()
     try:
         result = render_course(plan, engine)
@@ -105,14 +105,14 @@ def test_the_chapters_ran_on_both_workers(course, cluster):
 
 
 def test_a_re_run_renders_nothing(course):
-    cache = course["out"] / OWN / "cache"
+    cache = course["path"].parent / "cache"
     def entries():  # each chapter's video in the cache, as a file (reuse marks its meta.json used, nothing else)
         return {p.name: ((p / "video.mp4").stat().st_ino, (p / "video.mp4").stat().st_mtime_ns)
                 for p in cache.iterdir() if (p / "video.mp4").is_file()}
 
     before = entries()
     assert len(before) == 8
-    plan = plan_course(read_course(course["path"]), course["out"], chapters_module=SCENES)
+    plan = plan_course(read_course(course["path"]), course["out"], str(cache), chapters_module=SCENES)
     assert plan.todo() == {}
     again = render_course(plan, course["engine"])
     assert (again.rendered, again.reused) == (0, 8)
@@ -126,8 +126,8 @@ def test_a_course_lesson_is_the_same_bytes_as_the_lesson_from_render(course, tmp
     from scenes.render import render_lesson
 
     lesson = course["plan"].lessons[0].lesson
-    reference = render_lesson(lesson.config.model_copy(update={"out": tmp_path / "ref"}), jobs=2,
-                              chapters_module=SCENES)
+    reference = render_lesson(lesson.config.model_copy(update={"out": tmp_path / "ref", "cache": str(tmp_path / "cache")}),
+                              jobs=2, chapters_module=SCENES)
     assert not any(ch.cached for ch in reference.chapters)  # rendered here, not taken from the course's cache
     mine = course["out"] / lesson.name
 
@@ -138,3 +138,31 @@ def test_a_course_lesson_is_the_same_bytes_as_the_lesson_from_render(course, tmp
     theirs, ours = files(tmp_path / "ref"), files(mine)
     assert sorted(theirs) == sorted(ours)
     assert [name for name in theirs if theirs[name] != ours[name]] == []
+
+
+@pytest.mark.browser
+def test_every_lesson_on_the_course_page_plays(course, browser):
+    """The course page, opened as a learner opens it (file://): each lesson it links plays in Chromium, with its
+    captions and chapter tracks, and nothing on the way logs an error."""
+    from browser import severe_errors, wait_for_video
+
+    page = (course["out"] / "index.html").as_uri()
+    browser.get("about:blank")
+    browser.get(page)
+    links = [a.get_attribute("href") for a in browser.find_elements("css selector", "li.lesson a[href$='index.html']")]
+    assert len(dict.fromkeys(links)) == len(course["record"]["lessons"]) == 4
+    for link in dict.fromkeys(links):
+        browser.get("about:blank")
+        browser.get(link)
+        assert wait_for_video(browser)["error"] is None, link
+        played = browser.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const v = document.getElementById('lesson');
+            v.muted = true;
+            const tracks = [...v.textTracks].map(t => t.kind).sort();
+            v.play().then(() => setTimeout(() => done({time: v.currentTime, tracks}), 600),
+                          err => done({error: String(err), tracks}));
+        """)
+        assert played.get("error") is None and played["time"] > 0, (link, played)
+        assert {"captions", "chapters"} <= set(played["tracks"]), (link, played)
+    assert severe_errors(browser) == []

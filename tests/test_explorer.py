@@ -64,10 +64,11 @@ def test_minilm_every_layer_and_head_with_its_measured_label(minilm_lesson):
         for head in range(12):
             note = m.heads[layer][head]
             assert note.label == g.label_of(layer, head)
-            # Named as the video names it: "previous token", a relation with its arrow, never "->".
+            # Named as the video names it: "previous token", a relation with its arrow, never "->"; the space
+            # before the arrow does not break (a narrow line breaks after the arrow, never before it).
             assert note.headline == {None: "no label", "previous-token": "previous token", "next-token": "next token",
                                      "current-token": "own token", "broad": "broad"}.get(
-                note.label, (note.label or "").replace("->", " \u2192 "))
+                note.label, (note.label or "").replace("->", "\u00a0\u2192 "))
             assert "->" not in note.headline and "-token" not in note.headline
             relation = next((r for r in g.relations if r.labelled and (r.layer, r.head) == (layer, head)), None)
             profile = g.profiles[layer][head]
@@ -135,4 +136,4 @@ def test_one_minilm_layer_without_the_measured_gallery_says_what_was_not_measure
     earned = {r.head: r.relation for r in lesson.relations if r.labelled and r.layer == lesson.layer}
     for head, note in enumerate(m.heads[0]):
         assert note.label == earned.get(head)  # only the held-out relation labels; nothing else was measured
-        assert note.headline == (earned[head].replace("->", " \u2192 ") if head in earned else "not measured")
+        assert note.headline == (earned[head].replace("->", "\u00a0\u2192 ") if head in earned else "not measured")

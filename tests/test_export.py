@@ -24,7 +24,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from scenes.lesson.config import load_config
+from scenes.lesson.config import WHERE_KEYS, load_config
 from scenes.narration import Cue
 from scenes.render import export
 from scenes.render.captions import to_srt, to_webvtt
@@ -335,7 +335,7 @@ def test_manifest_config_versions_and_chapters(lesson):
     result, _, manifest = lesson
     from importlib.metadata import version
 
-    assert manifest["config"] == result.config.model_dump(mode="json", exclude={"out", "script"})  # not where
+    assert manifest["config"] == result.config.model_dump(mode="json", exclude=WHERE_KEYS)  # not where
     assert manifest["words"] == result.lesson.scripts.record() and manifest["words"]["intro"]["from"] == "default"
     assert manifest["versions"]["manim"] == version("manim")
     assert manifest["versions"]["torch"] == torch.__version__
@@ -351,19 +351,23 @@ def test_manifest_config_versions_and_chapters(lesson):
 
 
 class _Collect(HTMLParser):
+    """The page's tags, and the text of its first <title> and first <h1> (the speaker view has its own, hidden)."""
+
     def __init__(self):
         super().__init__()
-        self.tags, self.text, self._in = [], {}, None
+        self.tags, self.text, self._in, self._done = [], {}, None, set()
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
-        self._in = tag
+        self._in = tag if tag in ("h1", "title") and tag not in self._done else None
 
     def handle_endtag(self, tag):
+        if tag == self._in:
+            self._done.add(tag)
         self._in = None
 
     def handle_data(self, data):
-        if self._in in ("h1", "title"):
+        if self._in is not None:
             self.text[self._in] = self.text.get(self._in, "") + data
 
 

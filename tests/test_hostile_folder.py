@@ -1,8 +1,8 @@
-"""A lesson folder whose own files were planted or damaged never leads the tool out of it.
+"""A lesson folder or render cache whose own files were planted or damaged never leads the tool out of it.
 
 Everything under the output folder may have been written by someone else (a shared course
-folder, a zip handed over with its ``.mha-explainer/``): the journal, the manifest, the lock,
-the cache. Each row plants something into a copy of a rendered lesson folder ``L`` (a
+folder, a zip handed over with its ``.mha-explainer/``): the journal, the manifest, the lock;
+and so may the render cache (``CACHE_CASES``). Each row plants something into a copy of a rendered lesson folder ``L`` (a
 stand-in chapter, 144p at 5 fps, silent) next to a tree of the user's files ``V``; then:
 - ``V`` is byte for byte as it was, after this run and after a second one;
 - the outcome is exit 0 with the correct lesson (the same files, byte for byte, as the
@@ -39,14 +39,24 @@ TINY = ["intro", "--pixel-height", "144", "--fps", "5", "--model", "toy", "--spe
         "--voice", "none", "--jobs", "1", "--scorm"]
 
 
-def render(out: Path, *more: str):
-    """``mha-explainer render`` of the stand-in chapter, in this process."""
+_CACHE: list[Path] = []  # the module's render cache (``module_cache``): no other module's renders in it
+
+
+def render(out: Path, *more: str, cache: Path | None = None):
+    """``mha-explainer render`` of the stand-in chapter, in this process (cache: the module's)."""
     from cli import main
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "render_lesson", functools.partial(pipeline.render_lesson,
                                                                    chapters_module="test_output_folder:DOT"))
-        return CliRunner().invoke(main, ["render", *TINY, "--out", str(out), *more])
+        return CliRunner().invoke(main, ["render", *TINY, "--out", str(out), "--cache", str(cache or _CACHE[0]),
+                                         *more])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_cache(tmp_path_factory) -> Path:
+    _CACHE[:] = [tmp_path_factory.mktemp("cache") / "renders"]
+    return _CACHE[0]
 
 
 def tree(root: Path) -> dict:
@@ -155,8 +165,9 @@ CASES = [
     # -- the work folder and its parts
     ("work-folder-symlink", lambda L, V: symlink_instead(L / OWN, V), [".mha-explainer is a symbolic link", "remove it"]),
     ("work-folder-not-ours", lambda L, V: (L / OWN / "work-folder").unlink(), ["has no work-folder file"]),
-    ("speech-symlink", lambda L, V: (symlink_instead(L / OWN / "speech", V), stale(L)), 0),
-    ("cache-tmp-symlink", lambda L, V: (symlink_instead(L / OWN / "cache" / "tmp", V / "cache" / "tmp"), stale(L)), 0),
+    # an earlier version's cache in the work folder (it goes), as links: never followed
+    ("old-speech-symlink", lambda L, V: (symlink_instead(L / OWN / "speech", V), stale(L)), 0),
+    ("old-cache-symlink", lambda L, V: (symlink_instead(L / OWN / "cache", V / "cache"), stale(L)), 0),
     ("staging-without-marker", lambda L, V: (shutil.copytree(V / "staging-notes", L / OWN / "staging-notes"),
                                              stale(L)), 0),
     ("lock-folder", lambda L, V: ((L / OWN / "lock").unlink(), (L / OWN / "lock").mkdir()),
@@ -203,23 +214,66 @@ def test_a_set_aside_journal_is_reported_and_kept_for_a_person_to_read(folders):
     assert not (lesson / OWN / "commit.json").exists() and (victim / "a.csv").read_bytes() == b"1,2\n"
 
 
-def test_a_damaged_cache_entry_is_rendered_again_never_copied(folders, clean):
+def entries(cache: Path) -> list[Path]:
+    return [p for p in cache.iterdir() if len(p.name) == 64]
+
+
+@pytest.fixture
+def own_cache(module_cache, tmp_path) -> Path:
+    """A copy of the module's render cache, for a test that damages it."""
+    cache = tmp_path / "cache"
+    shutil.copytree(module_cache, cache, symlinks=True)
+    return cache
+
+
+# (id, plant(C, V) into a copy C of the render cache, expected: 0 or the words of the one-sentence error)
+CACHE_CASES = [
+    ("tmp-symlink", lambda C, V: symlink_instead(C / "tmp", V / "cache" / "tmp"), 0),
+    ("speech-symlink", lambda C, V: symlink_instead(C / "speech", V), 0),
+    ("entry-symlink", lambda C, V: [symlink_instead(e, V) for e in entries(C)], 0),
+    ("entry-file-symlink", lambda C, V: [symlink_instead(e / "video.mp4", V / "d.txt") for e in entries(C)], 0),
+    ("meta-symlink", lambda C, V: [symlink_instead(e / "meta.json", V / "a.csv") for e in entries(C)], 0),
+    ("joined-symlink", lambda C, V: [symlink_instead(p, V) for p in C.glob("lesson-*")], 0),
+    ("timings-symlink", lambda C, V: symlink_instead(C / "timings.json", V / "d.txt"), 0),
+    ("job-folder-symlink", lambda C, V: (C / "tmp" / "0123456789abcdef-999999999").symlink_to(V), 0),
+    ("marker-gone", lambda C, V: (C / "cache-folder").unlink(), ["may be someone else's", "--cache"]),
+    ("cache-symlink", lambda C, V: symlink_instead(C, V), ["is not a folder", "--cache"]),
+    ("cache-file", lambda C, V: (shutil.rmtree(C), C.write_text("x")), ["is not a folder", "--cache"]),
+]
+
+
+@pytest.mark.parametrize("plant, expected", [c[1:] for c in CACHE_CASES], ids=[c[0] for c in CACHE_CASES])
+def test_a_planted_cache_never_leads_the_tool_outside_it(folders, clean, own_cache, plant, expected):
+    lesson, victim = folders
+    stale(lesson)  # the full path: chapters looked up in the cache, the lesson joined again
+    plant(own_cache, victim)
+    user_files = tree(victim)
+    for attempt in ("first", "second"):
+        result = render(lesson, cache=own_cache)
+        assert tree(victim) == user_files, attempt
+        if expected == 0:
+            assert result.exit_code == 0, (attempt, result.output)
+            assert lesson_files(lesson) == lesson_files(clean), attempt
+        else:
+            assert_one_sentence(result, *expected)
+
+
+def test_a_damaged_cache_entry_is_rendered_again_never_copied(folders, clean, own_cache, module_cache):
     lesson, _ = folders
-    (entry,) = [p for p in (lesson / OWN / "cache").iterdir() if len(p.name) == 64]
+    (entry,) = entries(own_cache)
     video = entry / "video.mp4"
     video.write_bytes(video.read_bytes()[: video.stat().st_size // 3])  # truncated
     stale(lesson)
-    result = render(lesson)
+    result = render(lesson, cache=own_cache)
     assert result.exit_code == 0, result.output
     assert lesson_files(lesson) == lesson_files(clean)
-    assert Cache(lesson / OWN / "cache").verified(entry.name) is not None  # rendered again, whole
-    assert video.read_bytes() == (clean / OWN / "cache" / entry.name / "video.mp4").read_bytes()
+    assert Cache(own_cache).verified(entry.name) is not None  # rendered again, whole
+    assert video.read_bytes() == (module_cache / entry.name / "video.mp4").read_bytes()
 
 
-def test_a_corrupted_entry_of_the_same_size_is_not_intact(clean, tmp_path):
-    cache = Cache(tmp_path / "cache")
-    shutil.copytree(clean / OWN / "cache", cache.root, symlinks=True)
-    (key,) = [p.name for p in cache.root.iterdir() if len(p.name) == 64]
+def test_a_corrupted_entry_of_the_same_size_is_not_intact(own_cache):
+    cache = Cache(own_cache)
+    (key,) = [p.name for p in entries(own_cache)]
     assert cache.verified(key) is not None
     data = bytearray((cache.entry(key) / "fullest.png").read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -229,48 +283,7 @@ def test_a_corrupted_entry_of_the_same_size_is_not_intact(clean, tmp_path):
     assert fresh.missing(key, ["mp4"]) == ["mp4"] and not cache.entry(key).exists()  # discarded
 
 
-def test_the_same_lesson_is_the_same_bytes_in_any_folder(clean, tmp_path):
-    """No path of the folder is recorded (manifest, page, SCORM zip): a copy of its cache, rendered
-    into another folder, gives the very same files."""
-    other = tmp_path / "elsewhere" / "course-7"
-    other.mkdir(parents=True)
-    shutil.copytree(clean / OWN, other / OWN, symlinks=True)  # its cache: nothing renders again
-    (other / OWN / "lock").unlink()
-    result = render(other)
-    assert result.exit_code == 0, result.output
-    assert lesson_files(other) == lesson_files(clean)
-    for name in ("manifest.json", "index.html", "embed.html"):
-        text = (other / name).read_text()
-        assert str(other) not in text and str(clean) not in text
-
-
-def test_a_lesson_inside_a_work_folder_is_refused(clean, tmp_path):
-    before = tree(clean)
-    result = render(clean / OWN / "staging-my-lesson")
-    assert_one_sentence(result, "inside a work folder of mha-explainer")
-    assert tree(clean) == before
-
-
-# -- what a run that does not commit leaves ----------------------------------------------------
-
-
-def test_a_run_that_fails_in_a_new_folder_leaves_nothing(tmp_path):
-    out = tmp_path / "new" / "deeper" / "lesson"
-    with pytest.raises(RuntimeError, match="chapter failed"):
-        with claim(out, {"lesson.mp4"}) as held:
-            (held.staging / "lesson.mp4").write_bytes(b"half")
-            raise RuntimeError("chapter failed")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_run_that_fails_in_an_empty_folder_leaves_it_empty(tmp_path):
-    with pytest.raises(RuntimeError):
-        with claim(tmp_path, {"lesson.mp4"}):
-            raise RuntimeError("chapter failed")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_symlinked_cache_in_the_work_folder_is_replaced_not_followed(clean, tmp_path):
+def test_an_earlier_versions_cache_in_the_work_folder_goes_unfollowed(clean, tmp_path):
     lesson = tmp_path / "lesson"
     shutil.copytree(clean, lesson, symlinks=True)
     theirs = tmp_path / "theirs"
@@ -278,8 +291,10 @@ def test_a_symlinked_cache_in_the_work_folder_is_replaced_not_followed(clean, tm
     (theirs / "keep.txt").write_text("keep")
     before = tree(theirs)
     symlink_instead(lesson / OWN / "cache", theirs)
-    with claim(lesson) as held:
-        assert held.cache.is_dir() and not held.cache.is_symlink()
+    (lesson / OWN / "speech").mkdir()
+    (lesson / OWN / "speech" / f"{0:064x}.npz").write_bytes(b"old")
+    with claim(lesson):
+        assert not os.path.lexists(lesson / OWN / "cache") and not os.path.lexists(lesson / OWN / "speech")
     assert tree(theirs) == before
 
 
@@ -309,10 +324,10 @@ def test_the_guard_walks_no_link(tmp_path):
 def test_an_interrupted_first_render_into_a_new_folder_leaves_nothing(tmp_path):
     out = tmp_path / "new" / "lesson"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
-    argv = [sys.executable, "-c", RENDER_SCRIPT, "SLOW", "render", *TINY, "--out", str(out)]
+    argv = [sys.executable, "-c", RENDER_SCRIPT, "SLOW", "render", *TINY, "--out", str(out), "--cache", str(_CACHE[0])]
     process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
-    while not any((out / OWN / "cache" / "tmp").glob("*")) and process.poll() is None \
+    while not any((_CACHE[0] / "tmp").glob("*")) and process.poll() is None \
             and time.monotonic() < deadline:
         time.sleep(0.2)
     assert process.poll() is None, process.stderr.read()
@@ -336,8 +351,7 @@ def test_a_full_disk_while_exporting_is_one_sentence_and_the_folder_is_kept(fold
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "Traceback" not in result.output, result.output
     assert f"cannot write the lesson into {lesson} (No space left on device)" in errors[0]
-    assert {k: v for k, v in tree(lesson).items() if not k.startswith(f"{OWN}/cache")} == \
-        {k: v for k, v in before.items() if not k.startswith(f"{OWN}/cache")}
+    assert tree(lesson) == before
     monkeypatch.undo()
     assert render(lesson).exit_code == 0 and lesson_files(lesson) == lesson_files(clean)
 
@@ -348,7 +362,7 @@ def test_a_format_added_to_a_cached_chapter_is_recorded_and_used(folders):
     result = render(lesson, "--format", "mp4", "--format", "webm")
     assert result.exit_code == 0, result.output
     assert (lesson / "lesson.webm").is_file() and (lesson / "chapters" / "01-intro.webm").is_file()
-    (entry,) = [p for p in (lesson / OWN / "cache").iterdir() if len(p.name) == 64]
+    (entry,) = entries(_CACHE[0])
     assert "video.webm" in Cache(entry.parent).verified(entry.name)["files"]
 
 

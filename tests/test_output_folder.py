@@ -205,19 +205,43 @@ def test_a_commit_cut_off_half_way_is_finished_by_the_next_run(tmp_path, monkeyp
     assert not list((tmp_path / OWN).glob("staging-*"))
 
 
-def test_pruning_stays_inside_the_cache(tmp_path):
-    from scenes.render.cache import Cache
+def test_the_cache_keeps_within_its_bound_and_deletes_only_its_own(tmp_path):
+    """Least recently used first, down to the bound; never a protected chapter; never a file of someone else's,
+    a link or what a link points to; a job folder of a dead render goes once it is stale."""
+    from scenes.render.cache import META, STALE_JOB_SECONDS, Cache
 
     cache = Cache(tmp_path / "cache")
-    keys = [f"{i:064x}" for i in range(3)]
-    for i, key in enumerate(keys):
-        (cache.entry(key)).mkdir(parents=True)
-        (cache.entry(key) / "meta.json").write_text("{}")
-        os.utime(cache.entry(key) / "meta.json", (1000 + i, 1000 + i))
+    keys = [f"{i:064x}" for i in range(4)]
+    for i, key in enumerate(keys):  # 1000 bytes each, keys[0] the least recently used
+        cache.entry(key).mkdir(parents=True)
+        (cache.entry(key) / "video.mp4").write_bytes(b"v" * 900)
+        (cache.entry(key) / META).write_bytes(b"m" * 100)
+        os.utime(cache.entry(key) / META, (1000 + i, 1000 + i))
+    (cache.root / "speech").mkdir()
+    speech = cache.root / "speech" / f"{9:064x}.npz"
+    speech.write_bytes(b"s" * 500)
+    os.utime(speech, (999, 999))  # older than every chapter
     (cache.root / "other-program").mkdir()
-    (cache.root / "other-program" / "state").write_text("keep")
-    cache.prune(keep=1)
-    assert sorted(p.name for p in cache.root.iterdir()) == sorted([keys[2], "other-program"])
+    (cache.root / "other-program" / "state").write_bytes(b"keep" * 1000)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("mine")
+    (cache.root / f"{7:064x}").symlink_to(outside, target_is_directory=True)  # named like an entry: a link
+    (cache.root / "tmp").mkdir()
+    dead = cache.root / "tmp" / "0123456789abcdef-999999999"
+    dead.mkdir()
+    os.utime(dead, (time.time() - STALE_JOB_SECONDS - 60,) * 2)
+    fresh = cache.root / "tmp" / "0123456789abcdef-999999998"
+    fresh.mkdir()
+
+    assert sum(item.bytes for item in cache.items()) == 4 * 1000 + 500  # the link and the user's folder: not counted
+    dropped = cache.prune(2000, protect={keys[0]})
+    assert dropped == 500 + 1000 + 1000  # the speech file, then keys[1] and keys[2]; keys[0] is protected
+    assert sorted(p.name for p in cache.root.iterdir()) == sorted([keys[0], keys[3], "other-program", "speech", "tmp",
+                                                                   f"{7:064x}"])
+    assert (outside / "precious.txt").read_text() == "mine" and (cache.root / "other-program" / "state").exists()
+    assert not dead.exists() and fresh.exists()  # a job folder goes only when stale
+    assert sum(item.bytes for item in cache.items()) <= 2000
 
 
 # -- through the command line, with a stand-in chapter -----------------------------------------------
@@ -288,9 +312,11 @@ def exit_code(process: subprocess.Popen, timeout: float = 60) -> int:
 
 
 def run_render(scenes: str, out: Path, *args) -> subprocess.Popen:
+    """The CLI rendering a stand-in chapter into ``out``, with its own render cache beside it (``out``-cache)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     argv = [sys.executable, "-c", RENDER_SCRIPT, scenes, "render", "intro", "--pixel-height", "144", "--fps", "5",
-            "--model", "toy", "--specialization-model", "toy", "--jobs", "1", "--out", str(out), *args]
+            "--model", "toy", "--specialization-model", "toy", "--jobs", "1", "--out", str(out),
+            "--cache", str(cache_of(out)), *args]
     return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -302,6 +328,7 @@ def test_an_interrupted_re_render_leaves_the_previous_folder(tmp_path, signum, c
     first = run_render("DOT", out)
     assert first.wait(timeout=240) == 0, first.stderr.read()
     before = {k: v for k, v in snapshot(out).items() if not k.startswith(OWN)}
+    assert_only_listed(out)
 
     again = run_render("SLOW", out, "--sentence", "Dogs bark at night.")
     wait_until_rendering(again, out)
@@ -311,14 +338,40 @@ def test_an_interrupted_re_render_leaves_the_previous_folder(tmp_path, signum, c
     assert "Traceback" not in stderr, stderr
     assert {k: v for k, v in snapshot(out).items() if not k.startswith(OWN)} == before
 
+    if signum != signal.SIGKILL:  # a killed process cannot tidy up: its staging folder goes with the next run
+        assert_only_listed(out)
+
     third = run_render("DOT", out)  # the next run cleans up what the interrupted one left
     assert third.wait(timeout=240) == 0, third.stderr.read()
-    assert not list((out / OWN).glob("staging-*")) and not list((out / OWN / "cache" / "tmp").glob("*"))
+    # what the interrupted run's jobs left in the cache went, but for a job still running (a killed render's
+    # orphaned worker finishes its chapter and tidies up itself)
+    assert not [job for job in (cache_of(out) / "tmp").glob("*") if not alive(int(job.name.split("-")[1]))]
+    assert_only_listed(out)
     assert {k: v for k, v in snapshot(out).items() if not k.startswith(OWN)} == before
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def cache_of(out: Path) -> Path:
+    return out.with_name(f"{out.name}-cache")
+
+
+def assert_only_listed(out: Path) -> None:
+    """The lesson folder holds what its manifest lists, the manifest, and the work folder's marker and lock: no
+    cache, no staging, nothing half-written (it can be copied to a web server as it is)."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = {name for name, data in snapshot(out).items() if data is not None}
+    assert files == {*manifest["files"], "manifest.json", f"{OWN}/work-folder", f"{OWN}/lock"}
+
+
 def wait_until_rendering(process: subprocess.Popen, out: Path) -> None:
-    work = out / OWN / "cache" / "tmp"
+    work = cache_of(out) / "tmp"
     deadline = time.monotonic() + 240
     while not any(work.glob("*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -335,6 +388,6 @@ def test_two_renders_into_one_folder_do_not_break_each_other(tmp_path):
     stderr = second.stderr.read()
     assert f"process {first.pid}" in stderr and "Traceback" not in stderr, stderr
     assert first.poll() is None  # the first goes on, its work untouched
-    assert any((out / OWN / "cache" / "tmp").glob("*"))
+    assert any((cache_of(out) / "tmp").glob("*"))
     first.send_signal(signal.SIGTERM)
     assert exit_code(first) == 143

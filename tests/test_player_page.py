@@ -8,6 +8,7 @@ a phone. Skips only where no browser is installed (``make test-deps`` installs o
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -228,6 +229,109 @@ def test_presenter_mode_steps_beat_by_beat(browser, lesson):
     assert not errors, errors
 
 
+def _speaker_text(browser, element_id, wanted=None, timeout=10.0):
+    """An element's text in the open window, once it is ``wanted`` (or not empty)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = browser.execute_script("const e = document.getElementById(arguments[0]); return e && e.textContent;",
+                                      element_id)
+        if (text == wanted if wanted is not None else text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.05)
+
+
+def _new_window(browser, known, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = [h for h in browser.window_handles if h not in known]
+        if new:
+            return new[0]
+        time.sleep(0.05)
+    raise AssertionError("no second window opened")
+
+
+def test_speaker_view_follows_the_projected_page_and_drives_it(browser, lesson):
+    """Presenter mode's S key opens the speaker view (index.html#speaker) in a second window: the beat being said,
+    the next one, the time; its keys and buttons drive the projected page, and it follows that page however it
+    moves on (its own keys, a chapter clicked). The two talk by postMessage, from file:// as here."""
+    from selenium.webdriver.common.keys import Keys
+
+    _, folder, manifest = lesson
+    open_page(browser, folder, hash="#present")
+    frame = 1 / manifest["video"]["fps"]
+    steps = browser.execute_script("return JSON.parse(document.getElementById('lesson-data').textContent).beats")
+    words = browser.execute_script("return JSON.parse(document.getElementById('speaker-words').textContent)")
+    projected = browser.current_window_handle
+    button = browser.find_element("id", "speaker-button")
+    assert button.is_displayed()  # presenter mode shows its button (the key is S)
+    _press(browser, "s")
+    speaker = _new_window(browser, [projected])
+    try:
+        browser.switch_to.window(speaker)
+        assert browser.current_url.endswith("index.html#speaker")
+        # Before any beat: nothing said yet, the first beat next; no video here (the projector plays it).
+        assert _speaker_text(browser, "sp-next-said", steps[0]["text"]) == steps[0]["text"]
+        assert browser.execute_script("return document.getElementById('lesson')") is None
+        assert browser.find_element("id", "speaker").is_displayed()
+        assert browser.execute_script("return document.querySelector('.page')") is None  # the speaker view alone
+        assert browser.title.startswith("Speaker view")
+
+        _press(browser, Keys.ARROW_RIGHT)  # the speaker's key plays the first beat on the projected page
+        assert _speaker_text(browser, "sp-said", steps[0]["text"]) == steps[0]["text"]
+        assert _speaker_text(browser, "sp-next-said", steps[1]["text"]) == steps[1]["text"]
+        assert browser.find_element("id", "sp-where").text.endswith(f"beat 1 of {len(steps)}")
+        browser.switch_to.window(projected)
+        assert _wait_paused(browser) == pytest.approx(steps[0]["end"], abs=frame)
+        assert not browser.find_element("id", "notes").is_displayed()  # the notes left the room's screen
+
+        _press(browser, Keys.SPACE)  # the projected page's own key: the speaker view follows
+        browser.switch_to.window(speaker)
+        assert _speaker_text(browser, "sp-said", steps[1]["text"]) == steps[1]["text"]
+        assert _speaker_text(browser, "sp-status", words["speaker-stopped"], timeout=30) == words["speaker-stopped"]
+        for _ in range(60):  # the clock runs from the first beat played
+            elapsed = browser.find_element("id", "sp-elapsed").text
+            if elapsed != "0:00":
+                break
+            time.sleep(0.05)
+        assert re.fullmatch(r"0:0[1-9]|0:[1-5]\d", elapsed), elapsed
+        assert browser.find_element("id", "sp-position").text.startswith("lesson at 0:")
+
+        second = manifest["chapters"][1]
+        first_of_second = min(i for i, s in enumerate(steps) if s["chapter"] == second["id"])
+        browser.find_element("css selector", "#speaker button[data-key=']']").click()  # a button: next chapter
+        assert _speaker_text(browser, "sp-said", steps[first_of_second]["text"]) == steps[first_of_second]["text"]
+        browser.switch_to.window(projected)
+        assert browser.execute_script("return document.getElementById('lesson').currentTime") == pytest.approx(
+            second["start"], abs=0.25)
+        browser.find_element("css selector", "button.chapter").click()  # a chapter clicked on the projected page
+        browser.switch_to.window(speaker)
+        assert _speaker_text(browser, "sp-said", steps[0]["text"]) == steps[0]["text"]
+
+        notes = browser.find_element("id", "sp-room-notes")  # the notes back on the projector, from here
+        assert notes.get_attribute("aria-pressed") == "false"
+        notes.click()
+        for _ in range(100):
+            if notes.get_attribute("aria-pressed") == "true":
+                break
+            time.sleep(0.05)
+        assert notes.get_attribute("aria-pressed") == "true"
+        browser.switch_to.window(projected)
+        assert browser.find_element("id", "notes").is_displayed()
+        assert not severe_errors(browser)
+        browser.switch_to.window(speaker)
+        assert not severe_errors(browser)
+    finally:
+        if speaker in browser.window_handles:
+            browser.switch_to.window(speaker)
+            browser.close()
+        browser.switch_to.window(projected)
+
+    # Opened alone (no lesson page opened it), it says where to open it from.
+    browser.get("about:blank")
+    browser.get(folder.index.as_uri() + "#speaker")
+    assert _speaker_text(browser, "sp-status", words["speaker-alone"]) == words["speaker-alone"]
+
+
 # -- the page for an iframe ------------------------------------------------------------------------------
 
 
@@ -420,17 +524,81 @@ def test_explorer_shows_the_numbers_in_the_tensor_files(browser, lesson):
 
 
 def test_explorer_fits_a_phone(browser, lesson, tmp_path):
+    """At 390 px every label of the explorer is whole (no text cut off: its scroll size is its box), the page does
+    not scroll sideways, the controls are in the screen and large enough to tap, and its text is readable."""
+    from selenium.webdriver.support.ui import Select
+
     _, folder, _ = lesson
     open_page(browser, folder, 390, 844, mobile=True)
-    box = browser.execute_script("""
+    measure = """
         const ex = document.getElementById('explorer'), grid = document.querySelector('.ex-grid');
+        const doc = document.documentElement;
         ex.scrollIntoView();
-        const e = ex.getBoundingClientRect(), g = grid.getBoundingClientRect();
-        return {scroll: document.documentElement.scrollWidth, explorer: [e.left, e.right], grid: [g.left, g.right],
+        const e = ex.getBoundingClientRect(), box = (grid ? grid.parentNode : ex).getBoundingClientRect();
+        const labels = Array.from(ex.querySelectorAll(['.ex-grid .key', '.ex-grid .query', '.ex-grid .axis',
+            '#ex-tokens button', '.ex-tiles .name', '.ex-tiles .label', '.ex-tiles .top', '#ex-note h3', '#ex-note dt',
+            '.ex-scale span', 'label'].join(', ')));
+        return {scroll: [doc.scrollWidth, doc.clientWidth, document.body.scrollWidth], explorer: [e.left, e.right],
+                box: [box.left, box.right],
+                clipped: labels.filter(l => l.scrollWidth > l.clientWidth + 0.5
+                                            || l.scrollHeight > l.clientHeight + 0.5)
+                               .map(l => [l.className || l.tagName, l.textContent, l.scrollWidth, l.clientWidth,
+                                          l.scrollHeight, l.clientHeight]),
+                // every label's box is inside the grid's own box (a long sentence scrolls there, never the page)
+                outside: labels.filter(l => { const r = l.getBoundingClientRect();
+                                              return r.width && (r.left < 0 || r.right > innerWidth + 0.5); })
+                               .filter(l => !l.closest('.ex-grid-box')).map(l => l.textContent),
+                smallest: Math.min(...labels.map(l => parseFloat(getComputedStyle(l).fontSize))),
+                keys: Array.from(ex.querySelectorAll('.ex-grid .key')).map(k => k.textContent),
                 controls: Array.from(ex.querySelectorAll('select, #ex-tokens button')).every(c => {
                     const r = c.getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth && r.height >= 24; })};
-    """)
-    assert box["scroll"] <= 390, "the page is wider than the phone"
-    assert 0 <= box["explorer"][0] and box["explorer"][1] <= 390 and box["grid"][1] <= 390
-    assert box["controls"], "a control is cut off or too small to tap"
-    browser.find_element("id", "explorer").screenshot(str(tmp_path / "explorer-390.png"))
+    """
+    model = Select(browser.find_element("id", "ex-model"))
+    for index in range(len(model.options)):
+        model.select_by_index(index)
+        for head in ("0", "all"):
+            Select(browser.find_element("id", "ex-head")).select_by_value(head)
+            box = browser.execute_script(measure)
+            where = f"{model.options[index].text}, head {head}"
+            assert box["scroll"][0] <= 390 and box["scroll"][0] <= box["scroll"][1], \
+                f"{where}: the page is wider than the phone"
+            assert box["scroll"][2] <= 390, where
+            assert 0 <= box["explorer"][0] and box["explorer"][1] <= 390, where
+            assert 0 <= box["box"][0] and box["box"][1] <= 390, where
+            assert not box["clipped"], f"{where}: labels cut off: {box['clipped']}"
+            assert not box["outside"], f"{where}: labels outside the screen: {box['outside']}"
+            assert box["smallest"] >= 12, f"{where}: text of {box['smallest']} px"
+            assert box["controls"], f"{where}: a control is cut off or too small to tap"
+            if head == "0":  # the one-head grid: every key labelled, whole
+                tokens = browser.execute_script(
+                    "return Array.from(document.querySelectorAll('#ex-tokens button')).map(b => b.textContent)")
+                assert box["keys"] == tokens, where
+                browser.find_element("id", "explorer").screenshot(str(tmp_path / f"explorer-390-{index}.png"))
+
+
+def test_the_page_writes_the_video_s_arrows(browser, lesson):
+    """Where the video draws an arrow (→, ↓), the page writes it too: no "->" in any text a reader sees or hears
+    (text, options, labels for screen readers), the explorer's included, in every model and head."""
+    from selenium.webdriver.support.ui import Select
+
+    _, folder, _ = lesson
+    open_page(browser, folder)
+    seen = """
+        document.querySelectorAll('details').forEach(d => { d.open = true; });
+        const texts = [], walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode())
+            if (!n.parentNode.closest('script, style')) texts.push(n.textContent);
+        document.querySelectorAll('[aria-label], [alt], [title], [data-title]').forEach(e =>
+            ['aria-label', 'alt', 'title', 'data-title'].forEach(a => e.hasAttribute(a)
+                                                                        && texts.push(e.getAttribute(a))));
+        texts.push(document.title);
+        return texts.filter(t => t.includes('->'));
+    """
+    model = Select(browser.find_element("id", "ex-model"))
+    for index in range(len(model.options)):
+        model.select_by_index(index)
+        for head in ("all", "0"):
+            Select(browser.find_element("id", "ex-head")).select_by_value(head)
+            assert browser.execute_script(seen) == []
+    axis = browser.execute_script("return document.querySelector('.ex-grid .axis').textContent")
+    assert "\u2193" in axis and "\u2192" in axis

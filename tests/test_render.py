@@ -200,7 +200,10 @@ def skip_if_sources_changed(rendered):
 
 def test_unchanged_render_comes_from_the_cache(rendered, out):
     skip_if_sources_changed(rendered)
-    entries = {ch.chapter_id: out / OWN / "cache" / ch.cache_key / "video.mp4" for ch in rendered.chapters}
+    from scenes.render.cache_folder import cache_location
+
+    cache = cache_location(rendered.config.cache)  # outside the lesson folder
+    entries = {ch.chapter_id: cache / ch.cache_key / "video.mp4" for ch in rendered.chapters}
     before = {cid: p.stat().st_mtime_ns for cid, p in entries.items()}
     again = render_lesson(tiny(out, formats=("mp4", "png")), jobs=2)
     assert all(ch.cached for ch in again.chapters)
@@ -211,8 +214,9 @@ def test_unchanged_render_comes_from_the_cache(rendered, out):
 
 def test_cache_hit_and_misses(tmp_path):
     """Same config: hit. Another sentence: miss. use_cache=False (--no-cache): rendered again."""
-    def render(**overrides):
-        return render_lesson(quick(tmp_path, **overrides.pop("config", {})), jobs=1,
+    def render(**overrides):  # a cache of the test's own: no other test's render is a hit
+        config = {"cache": str(tmp_path / "cache"), **overrides.pop("config", {})}
+        return render_lesson(quick(tmp_path / "lesson", **config), jobs=1,
                              chapters_module="test_render:QUICK", **overrides).chapters[0]
 
     first = render()

@@ -271,12 +271,12 @@ def test_exported_words_render_the_same_bytes_and_one_edited_beat_is_spoken_agai
 
     def render(out: str, script=None):
         config = LessonConfig(chapters=("concat",), pixel_height=144, fps=5, model="toy", specialization_model="toy",
-                              voice="joe", out=tmp_path / out, script=script)
+                              voice="joe", out=tmp_path / out, script=script, cache=str(tmp_path / f"{out}-cache"))
         return render_lesson(config, jobs=1).chapters[0]
 
     default, author = render("default"), render("author", exported)
     assert default.files["mp4"].read_bytes() == author.files["mp4"].read_bytes()
-    speech = tmp_path / "author" / ".mha-explainer" / "speech"
+    speech = tmp_path / "author-cache" / "speech"  # each lesson its own render cache: the author's renders anew
     before = set(speech.iterdir())
     _edit(exported, "concat", "Concatenation lays them side by side", "Concatenation puts them next to each other")
     edited = render("author", exported)

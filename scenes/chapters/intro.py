@@ -72,6 +72,7 @@ class IntroState:
     """
 
     question: VMobject | None = None  # the lesson's question, kept at the top
+    course: VMobject | None = None  # the course's name over the title on the title card (None: the config has none)
     objectives: VMobject | None = None  # what the learner will be able to do (one Text per line)
     example: parts.TokenRow | None = None  # "The cat sat down" as MiniLM reads it, [CLS] and [SEP] included
     bars: VGroup | None = None  # the bottleneck head's weights for "sat", one bar per token (.value)
@@ -117,13 +118,23 @@ class IntroScene(LessonScene):
                            width=config.frame_width - 1.2)
         question = parts.text(th, self.words("question"), style.HEADING_SIZE, th.highlight)
         layout.fit(question, width=config.frame_width - 1.2)
-        VGroup(title, question).arrange(DOWN, buff=style.GAP_APART).move_to(UP * 0.3)
+        card = VGroup(title, question)
+        course = None
+        if self.lesson.config.course:  # the author's course, over the title
+            # ligatures=False: the author's words as typed ("CS_101" is not a maths name with a subscript)
+            course = layout.fit(parts.text(th, self.lesson.config.course, style.BODY_SIZE, th.muted, ligatures=False),
+                                width=config.frame_width - 1.2)
+            card = VGroup(course, title, question)
+        card.arrange(DOWN, buff=style.GAP_APART).move_to(UP * 0.3)
+        if course is not None:
+            course.next_to(title, UP, buff=style.GAP_SECTION)
+        self.state.course = course
         with self.beat("title-card"):
-            self.play(Write(title), run_time=style.BEAT)
+            self.play(Write(title), *([FadeIn(course)] if course is not None else []), run_time=style.BEAT)
         with self.beat("question"):
             self.play(FadeIn(question, shift=UP * 0.2), run_time=style.BEAT)
-        self.play(FadeOut(title), question.animate.scale(0.8).to_edge(UP, buff=style.TITLE_BUFF),
-                  run_time=style.BEAT)
+        self.play(FadeOut(title), *([FadeOut(course)] if course is not None else []),
+                  question.animate.scale(0.8).to_edge(UP, buff=style.TITLE_BUFF), run_time=style.BEAT)
         self.state.question = question
 
     def objectives(self):

@@ -37,7 +37,7 @@ from mha_core.ablation import CopiesEffect, Redundancy, copies_effect_of, head_r
 from mha_core.analysis import LABEL_SIGNATURES, SHARES, KeyPlane, key_plane
 from mha_core.relations import RelationResult, best_head_of, relation_heads_of, relation_of
 
-from .chapters import chapter, chapter_number
+from .chapters import CHAPTER_IDS, chapter
 from .config import LessonConfig
 from .focus import SPECIAL, pick_focus
 from .gallery import Gallery, build_gallery
@@ -304,7 +304,8 @@ class Lesson:
     @cached_property
     def plan(self) -> tuple[tuple[int, str, int], ...]:
         """(number, title, act) of each chapter the lesson renders, in order."""
-        return tuple((chapter_number(cid), self.scripts.title(cid), chapter(cid).act) for cid in self.config.chapters)
+        return tuple((self.config.chapter_number(cid), self.scripts.title(cid), chapter(cid).act)
+                     for cid in self.config.chapters if cid in CHAPTER_IDS)  # not the closing card
 
     # -- derived, read-only ----------------------------------------------------------------------------------
 
@@ -358,7 +359,8 @@ class Lesson:
         return self.scripts.shared.text("model-toy", {"seed": self.config.seed})
 
     def chapter_number(self, chapter_id: str) -> int:
-        return chapter_number(chapter_id)
+        """Its place in the author's ``chapters``, from 1 (drawn in its header: in its cache key, ``keys``)."""
+        return self.config.chapter_number(chapter_id)
 
     @property
     def head_writes(self) -> torch.Tensor:

@@ -21,6 +21,9 @@ class Chapter:
     reads: tuple[str, ...] = ()  # the Lesson's data its scene reads (its cache key hashes exactly these)
     act: int = 1  # 1: the mechanism, unbroken; 2: what heads learn and how we know (ACTS)
     stages: tuple[str, ...] = ()  # the STAGES of the block it shows: lit on the map act 1 keeps on screen
+    # Whether its frames draw its own number (the header's "2  One head"): then the number is in its cache key.
+    # The intro draws none of its own; its plan lists every chapter's number, which its data (``plan``) holds.
+    draws_number: bool = True
 
     @property
     def module(self) -> str:
@@ -41,7 +44,7 @@ ACTS = (1, 2)
 # The stages of a multi-head attention block, in order: the map each act-1 chapter shows beside its title.
 STAGES = ("qkv", "split", "attend", "concat", "project", "add-norm")
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("intro", "intro:IntroScene", ("relationships", "plan", *_MECHANICS, "focus_head")),
+    Chapter("intro", "intro:IntroScene", ("relationships", "plan", *_MECHANICS, "focus_head"), draws_number=False),
     Chapter("one-head", "one_head:OneHeadScene", (*_MECHANICS, "focus_head", "focus_relation"),
             stages=("qkv", "attend")),
     Chapter("split-heads", "split_heads:SplitHeadsScene",
@@ -57,14 +60,23 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("induction", "induction:InductionScene", ("induction",), act=2),
     Chapter("recap", "recap:RecapScene", (*_MECHANICS, "copied_head", "js", "copies_js", "cost"), act=2),
 )
+# The closing card (the lesson.toml's ``outro``: author, licence, link): rendered like a chapter, after the
+# author's chapters, with its own cache key; not a chapter of the lesson's teaching (not in CHAPTERS, not in the
+# intro's plan, never a default). Its words are the shared script's ``outro-*`` entries.
+OUTRO_ID = "outro"
+OUTRO = Chapter(OUTRO_ID, "outro:OutroScene", (), act=0, draws_number=False)
+
+
 CHAPTER_IDS: tuple[str, ...] = tuple(c.id for c in CHAPTERS)
-BY_ID: dict[str, Chapter] = {c.id: c for c in CHAPTERS}
+BY_ID: dict[str, Chapter] = {c.id: c for c in (*CHAPTERS, OUTRO)}
 
 
 def chapter(chapter_id: str) -> Chapter:
     return BY_ID[chapter_id]
 
 
-def chapter_number(chapter_id: str) -> int:
-    """A chapter's place in the full lesson, from 1 (stable file names: "02-one-head.mp4")."""
-    return CHAPTER_IDS.index(chapter_id) + 1
+def chapter_number(chapter_id: str, order: tuple[str, ...] = CHAPTER_IDS) -> int:
+    """A chapter's place in ``order`` (the lesson's ``chapters``, as the author gives them), from 1: its number in
+    frames, file names ("02-one-head.mp4"), chapter marks and the page. ``chapters = ["recap", "concat"]``
+    numbers recap 1 and concat 2."""
+    return tuple(order).index(chapter_id) + 1

@@ -40,7 +40,7 @@ from mha_core.files import FileError, check_path
 from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, divisors, or_list
 
 from .author_text import drawable_text, text_from_argv
-from .chapters import CHAPTER_IDS
+from .chapters import CHAPTER_IDS, OUTRO_ID, chapter_number
 from .config_errors import ConfigError, one_sentence, unknown_key
 from .quality import FORMATS, QUALITIES, QUALITY_LETTERS, preset_height, preset_rate, width_for
 from .toml_io import read_toml_file, toml_value, tomllib, top_level_lines
@@ -48,9 +48,9 @@ from .toml_io import read_toml_file, toml_value, tomllib, top_level_lines
 __all__ = [
     # the settings model and loading it
     "LessonConfig", "KNOWN_KEYS", "SECTIONS", "Section", "section_of", "load_config", "load_config_with_sources",
-    "read_toml", "unset_hint",
+    "read_toml", "unset_hint", "default_cache", "WHERE_KEYS",
     # its limits and choices
-    "AUTO_INT_KEYS", "DEFAULT_SENTENCE", "MAX_CONFIG_BYTES", "MAX_HEADS", "MAX_SENTENCE_CHARS", "MAX_TITLE_CHARS",
+    "AUTO_INT_KEYS", "DEFAULT_SENTENCE", "MAX_CONFIG_BYTES", "MAX_COURSE_CHARS", "OUTRO_FIELDS", "Outro", "MAX_HEADS", "MAX_SENTENCE_CHARS", "MAX_TITLE_CHARS",
     "TOY_KEYS", "VOICE_CHOICES", "VOICED_PACING", "CHAPTER_IDS",
     # re-exported from the modules beside it
     "ConfigError", "FORMATS", "QUALITIES", "QUALITY_LETTERS", "drawable_text", "text_from_argv", "toml_value",
@@ -60,6 +60,9 @@ __all__ = [
 DEFAULT_SENTENCE = "The cat sat down because it was tired."
 MAX_SENTENCE_CHARS = 500  # a bound before any tokenizer runs; LessonConfig._readable counts the word pieces
 MAX_TITLE_CHARS = 200  # the intro card's title: a line or two, never megabytes of text to typeset
+MAX_COURSE_CHARS = 120  # the course's name: one line over the title
+# The closing card's lines (``outro``): each one line of the card, the link a web address or a short name.
+OUTRO_FIELDS = {"author": 120, "licence": 120, "link": 200}
 MAX_CONFIG_BYTES = 1 << 20  # a lesson.toml is a page of key = value lines
 MAX_HEADS = 64
 # Keys that take a number (numbered from 1, as on screen) or "auto".
@@ -113,6 +116,52 @@ def _split_list(value):
     return value
 
 
+class Outro(BaseModel):
+    """The closing card: who made the lesson, under which licence, where to find more (each optional, one line)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    author: str | None = None
+    licence: str | None = None
+    link: str | None = None
+
+    def lines(self) -> dict[str, str]:
+        """The card's lines that are set, in order: {"author": ..., "licence": ..., "link": ...}."""
+        return {key: getattr(self, key) for key in OUTRO_FIELDS if getattr(self, key) is not None}
+
+
+def _outro_table(value):
+    """``[outro]`` (a table, or an ``Outro``) checked line by line: one sentence for the first mistake."""
+    if value is None or isinstance(value, Outro):
+        return value
+    allowed = or_list(list(OUTRO_FIELDS))
+    if not isinstance(value, dict):
+        raise ValueError(f"is not a table; write it as outro = {{author = \"A. Teacher\", licence = \"CC BY 4.0\", "
+                         f"link = \"https://example.org/course\"}} (any of {allowed})")
+    lines = {}
+    for key, text in value.items():
+        if key not in OUTRO_FIELDS:
+            raise ValueError(f"has unknown key {key!r}; the closing card takes {allowed}")
+        if not isinstance(text, str):
+            raise ValueError(f"has {key} = {toml_value(text)}, which is not text; put it in quotes")
+        try:
+            text = drawable_text(text_from_argv(text))
+        except ValueError as err:
+            raise ValueError(f"has {key} = {toml_value(text)}, which {err}") from None
+        text = " ".join(text.split())
+        if not text:
+            raise ValueError(f"has an empty {key}; give it some words, or leave {key} out")
+        if len(text) > OUTRO_FIELDS[key]:
+            raise ValueError(f"has a {key} of {len(text)} characters; keep it to {OUTRO_FIELDS[key]} or fewer")
+        if key == "link" and " " in text:
+            raise ValueError(f"has link = {toml_value(text)}, which has spaces; give a web address such as "
+                             "\"https://example.org/course\"")
+        lines[key] = text
+    if not lines:
+        raise ValueError(f"is empty; give the closing card at least one of {allowed}, or drop the outro table")
+    return Outro(**lines)
+
+
 class LessonConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -121,7 +170,8 @@ class LessonConfig(BaseModel):
                           max_length=MAX_TITLE_CHARS)
     sentence: str = _setting(TEACH, DEFAULT_SENTENCE, "the sentence every chapter traces",
                              max_length=MAX_SENTENCE_CHARS)
-    chapters: tuple[str, ...] = _setting(TEACH, CHAPTER_IDS, "chapters to render, in this order")
+    chapters: tuple[str, ...] = _setting(TEACH, CHAPTER_IDS, "chapters to render, in this order, numbered from 1 "
+                                         "in this order (in the frames, file names, chapter marks and the page)")
 
     # -- the model --------------------------------------------------------------
     model: Literal["toy", "minilm"] = _setting(
@@ -150,6 +200,15 @@ class LessonConfig(BaseModel):
 
     # -- the look ---------------------------------------------------------------
     theme: Literal["dark", "light"] = _setting(LOOK, "dark", "colour theme of the videos and the player page")
+    course: str | None = _setting(
+        LOOK, None, "name of the course, shown over the title on the title card and in the player page's header; "
+                    "unset: none", max_length=MAX_COURSE_CHARS,
+    )
+    outro: Outro | None = _setting(
+        LOOK, None,
+        "closing card after the last chapter (a few seconds, one short spoken line) and on the player page: a "
+        "table of author, licence and link, each optional, one line; unset: no closing card",
+    )
     pacing: StrictFloat = _setting(
         LOOK, 1.0,
         f"multiplies the length of every animation, wait and sentence (1.25 = a quarter slower); "
@@ -192,18 +251,68 @@ class LessonConfig(BaseModel):
         OUTPUT, Path("media"),
         "output folder (in a lesson.toml: relative to the file's folder; as a flag: to the current one)",
     )
+    cache: str | None = _setting(
+        OUTPUT, None,
+        "render cache: a folder (or file:// URL) outside the lesson folder where rendered chapters, speech and "
+        "joined lessons are kept for the next render, shared by every lesson (in a lesson.toml relative to the "
+        "file's folder); unset: renders/ in the user's cache folder ($MHA_EXPLAINER_CACHE, else "
+        "$XDG_CACHE_HOME/mha-explainer, else ~/.cache/mha-explainer)",
+    )
+    cache_size: StrictFloat = _setting(
+        OUTPUT, 5.0, "gigabytes the render cache may hold; the least recently used entries go first (never the "
+        "chapters of the lesson just written)", ge=0.0, le=100_000.0,
+    )
 
     # -- checks that need more than a type and a range -------------------------
 
-    @field_validator("title", "sentence", mode="before")
+    @field_validator("title", "sentence", "course", mode="before")
     @classmethod
     def _text_from_argv(cls, value):
         return text_from_argv(value)
 
-    @field_validator("title", "sentence")
+    @field_validator("title", "sentence", "course")
     @classmethod
-    def _drawable_text(cls, value: str) -> str:
-        return drawable_text(value)
+    def _drawable_text(cls, value: str | None) -> str | None:
+        return None if value is None else drawable_text(value)
+
+    @field_validator("course")
+    @classmethod
+    def _some_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty; give the course's name, such as \"Transformers 101\", or leave course unset "
+                             "for none")
+        return None if value is None else " ".join(value.split())
+
+    @field_validator("outro", mode="before")
+    @classmethod
+    def _outro_lines(cls, value):
+        return _outro_table(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _closing_card_last(cls, data):
+        """With an ``outro``, the closing card plays after the author's chapters (unless they placed it)."""
+        if isinstance(data, dict) and data.get("outro") is not None:
+            chapters = _split_list(data.get("chapters", CHAPTER_IDS))
+            if isinstance(chapters, (list, tuple)) and OUTRO_ID not in chapters:
+                data = {**data, "chapters": (*chapters, OUTRO_ID)}
+        return data
+
+    @model_validator(mode="after")
+    def _closing_card_has_words(self):
+        if OUTRO_ID in self.chapters and self.outro is None:
+            raise ValueError(f'chapters = {toml_value(list(self.chapters))} lists "{OUTRO_ID}", the closing card, '
+                             "but there is no outro table; add one (outro = {author = \"...\", licence = \"...\", "
+                             f'link = "..."}}) or drop "{OUTRO_ID}" from chapters')
+        return self
+
+    @field_validator("cache")
+    @classmethod
+    def _cache_is_a_place(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty; give a folder for the render cache, such as \"~/lesson-cache\", or leave "
+                             "cache unset for the user's cache folder")
+        return value
 
     @field_validator("sentence")
     @classmethod
@@ -323,7 +432,7 @@ class LessonConfig(BaseModel):
         if not value:
             raise ValueError(f"is empty; list at least one of {or_list(CHAPTER_IDS)}")
         for chapter in value:
-            if chapter not in CHAPTER_IDS:
+            if chapter not in CHAPTER_IDS and chapter != OUTRO_ID:
                 raise ValueError(f"has unknown chapter {chapter!r}; choose from {or_list(CHAPTER_IDS)}")
             if value.count(chapter) > 1:
                 raise ValueError(f"lists {chapter!r} twice; list each chapter once")
@@ -384,6 +493,10 @@ class LessonConfig(BaseModel):
     def width(self) -> int:
         return width_for(self.height)
 
+    def chapter_number(self, chapter_id: str) -> int:
+        """A chapter's number: its place in ``chapters``, from 1 (the order the author gives)."""
+        return chapter_number(chapter_id, self.chapters)
+
     def to_toml(self, sources: dict[str, str] | None = None) -> str:
         """The effective config as a TOML file (``sources``: a trailing comment per key)."""
         lines = []
@@ -391,9 +504,14 @@ class LessonConfig(BaseModel):
             value = getattr(self, key)
             if key in ("out", "script") and value is not None:  # the same folder wherever the text is read again
                 value = Path(os.path.abspath(value))
+            if key == "cache" and value is not None and "://" not in value:
+                value = os.path.abspath(os.path.expanduser(value))
             note = f"  # {sources[key]}" if sources and key in sources else ""
+            if isinstance(value, BaseModel):
+                value = value.model_dump(exclude_none=True)
             if value is None:  # TOML has no null: show what it resolves to, commented out
-                unset = "the default words" if key == "script" else "the quality preset's"
+                unset = {"script": "the default words", "cache": "the user's cache folder", **UNSET_NONE}.get(
+                    key, "the quality preset's")
                 lines.append(f"# {key} = {toml_value(unset_hint(self, key))}  # unset: {unset}")
             else:
                 lines.append(f"{key} = {toml_value(value)}{note}")
@@ -401,6 +519,15 @@ class LessonConfig(BaseModel):
 
 
 KNOWN_KEYS = tuple(LessonConfig.model_fields)
+# Keys that say where the files are and how much cache is kept, not what the lesson is: the same lesson is the same
+# bytes wherever its folder, words or cache are (the manifest's record and the folder's key leave them out).
+WHERE_KEYS = frozenset({"out", "script", "cache", "cache_size"})
+
+
+# The look's optional keys: what unset means, and an example value for the commented line (config init, show).
+UNSET_NONE = {"course": "no course name", "outro": "no closing card"}
+UNSET_EXAMPLES = {"course": "Transformers 101",
+                  "outro": {"author": "A. Teacher", "licence": "CC BY 4.0", "link": "https://example.org/course"}}
 
 
 def section_of(key: str) -> Section:
@@ -409,9 +536,17 @@ def section_of(key: str) -> Section:
     return next(section for section in SECTIONS if section.id == section_id)
 
 
+def default_cache() -> Path:
+    """Where the render cache is when ``cache`` is unset: renders/ in the user's cache folder."""
+    from mha_core.store import cache_dir
+
+    return Path(os.path.abspath(cache_dir().expanduser() / "renders"))
+
+
 def unset_hint(config: LessonConfig, key: str):
     """What an unset optional key resolves to, to show next to it."""
-    return {"fps": config.frame_rate, "pixel_height": config.height, "script": "my-scripts"}[key]
+    return {"fps": config.frame_rate, "pixel_height": config.height, "script": "my-scripts",
+            "cache": str(default_cache()), **UNSET_EXAMPLES}[key]
 
 
 # -- loading ---------------------------------------------------------------------
@@ -439,6 +574,8 @@ def load_config_with_sources(path=None, **overrides) -> tuple[LessonConfig, dict
             values["out"] = Path(path).parent / Path(values["out"]).expanduser()
         if isinstance(values.get("script"), str):  # the scripts' folder: the same
             values["script"] = Path(path).parent / Path(values["script"]).expanduser()
+        if isinstance(values.get("cache"), str) and values["cache"].strip() and "://" not in values["cache"]:
+            values["cache"] = str(Path(path).parent / Path(values["cache"]).expanduser())  # the cache: the same
         if isinstance(values.get("voice"), str) and values["voice"].endswith(".onnx"):  # a voice file: the same
             values["voice"] = str(Path(path).parent / Path(values["voice"]).expanduser())
     for key, value in overrides.items():

@@ -10,6 +10,7 @@ file's line when the value came from a file. Nothing here knows the lesson's key
 from __future__ import annotations
 
 import difflib
+import os
 import re
 
 from annotated_types import Ge, Gt, Le, MaxLen
@@ -39,7 +40,9 @@ class ConfigError(ValueError):
 
 def unknown_key(key: str, kind: str, known: tuple[str, ...]) -> str:
     """"unknown flag 'colour'; did you mean ...? known keys are ..." (``kind``: "key" or "flag")."""
-    close = difflib.get_close_matches(key, known, n=1)
+    # of the keys that look alike, the one that begins as the typed one does ('pace': 'pacing', not 'cache')
+    alike = difflib.get_close_matches(key, known, n=3)
+    close = sorted(alike, key=lambda k: -len(os.path.commonprefix([k, key])))[:1]
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"unknown {kind} {key!r}; {hint}known keys are {or_list(known)}"
 

@@ -32,6 +32,7 @@ FLAGS = {
     "--causal/--no-causal": ("causal", None, "switch"),
     "--device": ("device", None, "text"),
     "--theme": ("theme", None, "choice"),
+    "--course": ("course", None, "text"),
     "--pacing": ("pacing", None, "float"),
     "--quality": ("quality", "-q", "choice"),
     "--fps": ("fps", None, "int"),
@@ -42,10 +43,14 @@ FLAGS = {
     "--burn-captions/--no-burn-captions": ("burn_captions", None, "switch"),
     "--scorm/--no-scorm": ("scorm", None, "switch"),
     "--out": ("out", "-o", "folder"),
+    "--cache": ("cache", None, "text"),
+    "--cache-size": ("cache_size", None, "float"),
 }
 
-#: Keys set only in a lesson.toml, with the reason they have no flag: key -> reason. (None so far.)
-FILE_ONLY: dict[str, str] = {}
+#: Keys set only in a lesson.toml, with the reason they have no flag: key -> reason.
+FILE_ONLY: dict[str, str] = {
+    "outro": "a table of three lines (author, licence, link), which a lesson.toml writes as outro = {...} or [outro]",
+}
 
 #: The keys ``inspect`` takes: the model it traces, nothing about the video.
 MODEL_KEYS = ("sentence", "model", "layer", "head", "d_model", "heads", "seed", "causal", "device")

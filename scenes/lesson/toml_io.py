@@ -40,6 +40,8 @@ def toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table: {author = "A. Teacher", licence = "CC BY 4.0"}
+        return "{" + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, Path):
         value = value.as_posix()
     if isinstance(value, str):
@@ -47,6 +49,12 @@ def toml_value(value: Any) -> str:
         escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
         return f'"{escaped}"'
     return repr(value)
+
+
+def _toml_key(key) -> str:
+    """A table's key as TOML writes it: bare when it can be, else quoted."""
+    key = str(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
 
 
 def top_level_lines(text: str) -> dict[str, int]:

@@ -1,4 +1,13 @@
-"""The chapter cache: one folder per rendered chapter, named by the hash of what it depends on.
+"""The render cache: one folder per rendered chapter, named by the hash of what it depends on, the
+lessons joined from them and the synthesised speech, kept outside every lesson folder.
+
+Where: ``cache =`` in lesson.toml or a course file, ``--cache``, else ``renders/`` in the user's cache folder
+(``mha_core.store.cache_dir``: ``$XDG_CACHE_HOME/mha-explainer``, else ``~/.cache/mha-explainer``). One cache
+serves every lesson and course on the machine (or, on a shared file system, the cluster); it is bounded in
+size (``cache_size``, in GB), least recently used entries first (``prune``), never the chapters of the
+lesson being written. The folder is the tool's only when it holds its marker file (``CACHE_MARKER``): a
+new or empty folder gets one; a folder with other files and no marker is someone else's and is refused.
+Only names the tool gives are ever deleted there: a file of yours placed in it, or a link, stays.
 
 Nothing in it is trusted when read back: an entry is used only when its meta.json (written
 last) records the size and SHA-256 of every file and each file still matches; a damaged or
@@ -12,14 +21,14 @@ import hashlib
 import json
 import os
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import guard
 
 # Bump when the layout of a cache entry changes: old entries are then ignored.
 CACHE_SCHEMA = 4
-CACHE_KEEP = 60  # finished chapter entries kept (least recently used go first)
-JOINED_KEEP = 4  # joined lessons kept (an unchanged re-render copies its lesson.mp4 instead of joining again)
 MASTER = "video.mp4"  # every chapter is rendered once to H.264; other formats are converted from it
 FULLEST = "fullest.png"  # the chapter's fullest settled frame (thumbnail and poster of the lesson folder)
 NARRATION = "narration.wav"  # the chapter's sound at 48 kHz, as long as its video (voiced lessons only)
@@ -29,6 +38,10 @@ _FIELDS = {"title": str, "summary": str, "duration": (int, float), "render_secon
            "beats": list}  # what the pipeline reads of an entry's meta.json
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")  # a cache entry is named by its chapter key
 _JOINED_NAME = re.compile(r"lesson-[0-9a-f]{64}")  # a joined lesson, named by its chapters' keys
+_JOB_FOLDER = re.compile(r"([0-9a-f]{16})-([0-9]+)")  # a chapter job's work folder in tmp/: <key16>-<pid>
+_SPEECH_FILE = re.compile(r"[0-9a-f]{64}\.npz")  # speech/: one file per (text, voice, parameters)
+TMP, SPEECH, TIMINGS = "tmp", "speech", "timings.json"
+STALE_JOB_SECONDS = 24 * 3600  # a job's work folder untouched this long was left by a process that died
 
 
 class Cache:
@@ -128,18 +141,90 @@ class Cache:
         except OSError:
             pass
 
-    def prune(self, keep: int = CACHE_KEEP, protect: set[str] = frozenset(), joined_keep: int = JOINED_KEEP) -> None:
-        """Drop the least recently used entries beyond ``keep`` (never those in ``protect``).
-        Only entries are candidates: real folders named by a chapter key, inside the cache."""
-        entries = sorted(((_mtime(self.root / name / META), name) for name in _names(self.root)
-                          if _ENTRY_NAME.fullmatch(name) and name not in protect
-                          and guard.kind(self.root, name) == "folder"), reverse=True)
-        for _, name in entries[max(keep - len(protect), 0):]:
-            guard.remove_tree(self.root, name)
-        joined = sorted(((_mtime(self.root / name), name) for name in _names(self.root)
-                         if _JOINED_NAME.fullmatch(name) and guard.kind(self.root, name) == "folder"), reverse=True)
-        for _, name in joined[joined_keep:]:
-            guard.remove_tree(self.root, name)
+    def prune(self, limit_bytes: int, protect=frozenset()) -> int:
+        """Keep the cache within ``limit_bytes``: drop its least recently used items (chapter entries, joined
+        lessons, speech files) until the rest fits, and the work folders of jobs that died (untouched for
+        ``STALE_JOB_SECONDS``). Never a chapter in ``protect`` (the lesson just written). Only names the
+        tool gives, reached without a link, are candidates: anything else stays, uncounted. Returns the bytes
+        dropped."""
+        items = sorted(self.items(), key=lambda item: item.used)
+        total = sum(item.bytes for item in items)
+        dropped = 0
+        for item in items:
+            if total - dropped <= limit_bytes:
+                break
+            if item.kind == "chapter" and item.name in protect:
+                continue
+            guard.remove_tree(self.root / item.folder, item.name)
+            dropped += item.bytes
+        stale = time.time() - STALE_JOB_SECONDS
+        for name in guard.names(self.root, TMP):
+            if _JOB_FOLDER.fullmatch(name) and _mtime(self.root / TMP / name) < stale:
+                guard.remove_tree(self.root / TMP, name)
+        return dropped
+
+    def items(self) -> list[CacheItem]:
+        """What the cache holds that the tool made: chapter entries, joined lessons and speech files, with
+        their sizes and when each was last used. Reads only; never through a link."""
+        found = []
+        for name in _names(self.root):  # the root: checked by open_cache (a real folder of ours)
+            kind = "chapter" if _ENTRY_NAME.fullmatch(name) else "lesson" if _JOINED_NAME.fullmatch(name) else None
+            if kind and guard.kind(self.root, name) == "folder":
+                used = _mtime(self.root / name / META) if kind == "chapter" else _mtime(self.root / name)
+                found.append(CacheItem(kind, "", name, _tree_bytes(self.root / name), used))
+        for name in guard.names(self.root, SPEECH):
+            if _SPEECH_FILE.fullmatch(name) and guard.kind(self.root, f"{SPEECH}/{name}") == "file":
+                path = self.root / SPEECH / name
+                found.append(CacheItem("speech", SPEECH, name, _tree_bytes(path), _mtime(path)))
+        return found
+
+    def clean_tmp(self, keys=None) -> None:
+        """Remove the work folders of these chapters' jobs (default: every chapter's) whose process is gone
+        (``<key16>-<pid>`` in tmp/), never following a link; a job of a render still running keeps its folder."""
+        prefixes = None if keys is None else {key[:16] for key in keys}
+        for name in guard.names(self.root, TMP):
+            match = _JOB_FOLDER.fullmatch(name)
+            if match and (prefixes is None or match[1] in prefixes) and not _alive(int(match[2])):
+                guard.remove_tree(self.root / TMP, name)
+
+
+@dataclass(frozen=True)
+class CacheItem:
+    kind: str  # "chapter", "lesson" (joined) or "speech"
+    folder: str  # its folder inside the cache ("" or "speech")
+    name: str
+    bytes: int
+    used: float  # when it was last used (the mtime a render touches)
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the regular files at or below ``path``, not following links."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return 0
+    if not os.path.isdir(path) or os.path.islink(path):
+        return info.st_size if os.path.isfile(path) and not os.path.islink(path) else 0
+    total = 0
+    for folder, _, files in os.walk(path):  # os.walk does not follow links to folders
+        for name in files:
+            try:
+                entry = os.stat(os.path.join(folder, name), follow_symlinks=False)
+            except OSError:
+                continue
+            total += entry.st_size if (entry.st_mode & 0o170000) == 0o100000 else 0
+    return total
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (a pid taken again counts as alive: kept)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def _joined_records(joined: Path) -> dict[str, dict]:

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue as queue_module
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from . import guard
+from .cache_folder import cache_location, check_cache_folder, limit_bytes, open_cache
 from .course_file import Course, CourseLesson, with_folders
 from .folder import GENERATOR, MANIFEST, OutputFolderError, claim, owned_files, read_manifest, resolve_out, versions
 
@@ -38,9 +37,6 @@ COURSE_PAGE = "index.html"
 COURSE_RECORD = "course.json"
 COURSE_FILES = (COURSE_PAGE, COURSE_RECORD, MANIFEST)
 COURSE_FORMAT = 1
-CACHE_MARKER = "cache-folder"  # in a cache folder outside a course folder: says it is the tool's
-_CACHE_MARKER_TEXT = b"mha-explainer's chapter cache (shared by courses). Safe to delete.\n"
-_OWN_CACHE = ".mha-explainer/cache"
 
 
 class CourseError(RuntimeError):
@@ -93,53 +89,6 @@ class CourseResult:
     kept: bool  # nothing changed: the course folder was kept as it was
 
 
-# -- where the cache is ------------------------------------------------------------------------
-
-
-def cache_folder(location: str | None, out: Path) -> Path:
-    """The shared chapter cache as a local folder: ``location`` (a path or a file:// URL), or the course
-    folder's own. Raises ``CourseError`` (a usage error) for another kind of URL."""
-    if location is None:
-        return out / _OWN_CACHE
-    if "://" in location:
-        url = urlparse(location)
-        if url.scheme != "file" or url.netloc not in ("", "localhost"):
-            raise OutputFolderError(f"the cache {location} is a {url.scheme}:// URL; this version keeps the chapter "
-                                    "cache in a folder (a path or a file:// URL), shared by the workers through a "
-                                    "shared file system; give such a folder with --cache")
-        location = url.path
-    return Path(os.path.abspath(Path(location).expanduser()))
-
-
-def check_cache_folder(root: Path) -> None:
-    """A cache outside the course folder must be new, empty, or one of ours (its marker file); reads only."""
-    if root.parts[-2:] == tuple(_OWN_CACHE.split("/")):
-        return  # a work folder of a course or lesson folder: folder.claim checks it
-    if os.path.lexists(root):
-        if not root.is_dir() or root.is_symlink():
-            raise OutputFolderError(f"the cache {root} is not a folder; choose a folder with --cache")
-        names = os.listdir(root)
-        if names and guard.kind(root, CACHE_MARKER) != "file":
-            raise OutputFolderError(f"the cache folder {root} holds files mha-explainer did not write (such as "
-                                    f"{sorted(names)[0]!r}); choose an empty or new folder with --cache")
-
-
-def make_cache_folder(root: Path) -> Path:
-    """Make the cache folder (and its tmp/ and speech/) real folders of ours."""
-    check_cache_folder(root)
-    if root.parts[-2:] != tuple(_OWN_CACHE.split("/")):
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            if guard.kind(root, CACHE_MARKER) is None:
-                guard.write_atomically(root, CACHE_MARKER, _CACHE_MARKER_TEXT)
-        except OSError as err:
-            raise OutputFolderError(f"cannot write the cache folder {root} ({err.strerror or err}); choose a "
-                                    "folder you can write to with --cache") from None
-    for name in ("tmp", "speech"):
-        guard.real_folder(root, name)
-    return root
-
-
 # -- the plan ----------------------------------------------------------------------------------
 
 
@@ -154,8 +103,8 @@ def plan_course(course: Course, out: Path, cache: str | None = None, *, chapters
     out = resolve_out(out)
     owned_files(out, COURSE_FILES, kind="course", ours=[lesson.name for lesson in course.lessons])
     course = with_folders(course, out)
-    root = cache_folder(cache if cache is not None else course.cache_location(), out)
-    check_cache_folder(root)
+    root = cache_location(cache if cache is not None else course.cache_location())
+    check_cache_folder(root, out)
     for lesson in course.lessons:  # someone else's file in a lesson folder: found before anything renders
         what = guard.kind(out, lesson.name) if out.is_dir() else None
         if what not in (None, "folder"):  # a link planted where a lesson folder goes is never followed
@@ -241,7 +190,7 @@ def render_course(plan: CoursePlan, engine, *, jobs: int | None = None, console=
 
 
 def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
-    from .cache import CACHE_KEEP, JOINED_KEEP, Cache
+    from .cache import Cache
     from .pipeline import render_lesson
 
     out, names = plan.out, [p.name for p in plan.lessons]
@@ -260,7 +209,7 @@ def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
         for notice in held.notices:
             if console is not None:
                 console.print(f"[yellow]note:[/] {notice}")
-        root = make_cache_folder(plan.cache)
+        root = open_cache(plan.cache, out)
         cache = Cache(root)
         work = plan.todo()
         last = cache.timings()
@@ -270,7 +219,7 @@ def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
         try:
             metas = _run(engine, specs, plan, console) if specs else {}
         finally:  # what stopped or killed chapter processes left in tmp/ (finished entries stay: the next run's)
-            _clean_tmp(root, {spec.key for spec in specs})
+            cache.clean_tmp({spec.key for spec in specs})
         cache.record_timings({s.chapter_id: m["seconds"] for s in specs if "error" not in (m := metas[s.task])})
         failures = {task: m for task, m in metas.items() if "error" in m}
         if failures:
@@ -289,7 +238,7 @@ def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
             if lesson_plan.unchanged is None:
                 render_lesson(lesson_plan.lesson.config, jobs=jobs, lesson=lesson_plan.built, voice=lesson_plan.voice,
                               scripts=lesson_plan.scripts, chapters_module=plan.chapters_module, cache_root=root,
-                              speech_root=root / "speech", prune=False)
+                              prune=False)
             lessons.append(_lesson_record(lesson_plan, by_key))
         timings["lesson folders"] = round(time.perf_counter() - started, 3)
         record = _record(plan, lessons, engine, timings)
@@ -301,10 +250,7 @@ def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
             indent=1).encode())
         held.commit(list(COURSE_FILES))
         keys = {key for p in plan.lessons for key in p.keys.values()}
-        cache.prune(keep=CACHE_KEEP + len(keys), protect=keys, joined_keep=JOINED_KEEP + len(plan.lessons))
-        from ..voice.speech import SPEECH_KEEP, prune as prune_speech
-
-        prune_speech(root / "speech", keep=SPEECH_KEEP + 80 * len(plan.lessons))  # ~60 beats a lesson, and room
+        cache.prune(limit_bytes(max(p.lesson.config.cache_size for p in plan.lessons)), protect=keys)
     totals = record["totals"]
     return CourseResult(out, out / COURSE_PAGE, record, totals["rendered"], totals["reused"], kept=False)
 
@@ -342,13 +288,6 @@ def _run(engine, specs, plan: CoursePlan, console) -> dict:
         metas = engine.run(specs, events, tick=lambda: display.drain(events))
         display.drain(events)
     return metas
-
-
-def _clean_tmp(root: Path, keys: set[str]) -> None:
-    """Work folders of chapter processes that were killed (``<key16>-<pid>`` in tmp/), never following a link."""
-    for name in guard.names(root, "tmp"):
-        if re.fullmatch(r"[0-9a-f]{16}-[0-9]+", name) and any(key.startswith(name[:16]) for key in keys):
-            guard.remove_tree(root / "tmp", name)
 
 
 # -- the record, the page, the manifest ---------------------------------------------------------------

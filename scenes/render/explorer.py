@@ -61,8 +61,14 @@ def _note(words: Script, label: str | None, evidence: str, unlabelled: str = "he
     page's words ``unlabelled``."""
     if label is None:
         return HeadNote(label, evidence, words.text(unlabelled, {}))
-    headline = words.text(_HEADLINE_IDS[label], {}) if label in _HEADLINE_IDS else relation_name(label)
+    headline = words.text(_HEADLINE_IDS[label], {}) if label in _HEADLINE_IDS else page_relation_name(label)
     return HeadNote(label, evidence, headline)
+
+
+def page_relation_name(relation: str) -> str:
+    """A relation as the video names it, with its arrow ("pronoun → antecedent"), the space before the arrow a
+    no-break space: a narrow line breaks after the arrow, never before it (the arrow never starts a line)."""
+    return relation_name(relation).replace(" \u2192", "\u00a0\u2192")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,7 +35,7 @@ import torch
 
 from mha_core.files import sha256_file
 
-from ..lesson.chapters import chapter_number
+from ..lesson.config import WHERE_KEYS
 from ..narration import Cue
 from . import explorer, scorm
 from .captions import chapter_cues, to_srt, to_webvtt
@@ -55,9 +56,10 @@ class ExportError(RuntimeError):
 # -- the folder ------------------------------------------------------------------------
 
 
-def chapter_stem(chapter_id: str) -> str:
-    """Base name of a chapter's files: its 1-based place in the full lesson, stable across subsets."""
-    return f"{chapter_number(chapter_id):02d}-{chapter_id}"
+def chapter_stem(chapter_id: str, number: int) -> str:
+    """Base name of a chapter's files: its number (its place in the lesson's ``chapters``, from 1) and its id,
+    "02-one-head"; ``chapters = ["recap", "concat"]`` writes 01-recap and 02-concat."""
+    return f"{number:02d}-{chapter_id}"
 
 
 def planned_names(config) -> set[str]:
@@ -67,7 +69,7 @@ def planned_names(config) -> set[str]:
     names = {MANIFEST, "index.html", EMBED, "captions.vtt", "captions.srt", "chapters.vtt", "poster.png", TRANSCRIPT,
              *(f"lesson.{fmt}" for fmt in videos), *TENSOR_FILES}
     for cid in config.chapters:
-        stem = chapter_stem(cid)
+        stem = chapter_stem(cid, config.chapter_number(cid))
         names |= {f"chapters/{stem}.{fmt}" for fmt in config.formats}
         names |= {f"chapters/{stem}.vtt", f"chapters/{stem}.srt", f"thumbs/{stem}.png"}
     if config.scorm:
@@ -181,7 +183,7 @@ def _measure(result, root: Path, staged: Path):
     measured = []
     for ch, videos in chapters:
         playable = [videos[f] for f in PLAYABLE if f in videos]
-        stem = chapter_stem(ch.chapter_id)
+        stem = chapter_stem(ch.chapter_id, ch.number)
         measured.append(
             {
                 "number": ch.number,
@@ -326,7 +328,7 @@ def build_manifest(result, staging: _Staging, info: dict, infos: dict, tensor_fi
         "generator": f"{GENERATOR} {versions()['mha-explainer']}",
         "format": FOLDER_FORMAT,
         "versions": versions(),
-        "config": config.model_dump(mode="json", exclude={"out", "script"}),  # not where: a folder can move
+        "config": config.model_dump(mode="json", exclude=WHERE_KEYS),  # not where: a folder can move
         "model": getattr(result.lesson, "model_name", config.model),
         "words": result.lesson.scripts.record() if hasattr(result.lesson, "scripts") else None,
         "video": {"width": result.width, "height": result.height, "fps": result.fps, "duration": info["duration"]},
@@ -479,6 +481,10 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return env.get_template(template).render(
         title=config.title,
+        course=config.course,
+        outro=config.outro.lines() if config.outro else {},
+        # the closing card's link is a link only when it is a web address (a mailto: or a bare name stays text)
+        outro_href=config.outro.link if config.outro and re.match(r"https?://", config.outro.link or "") else None,
         sentence=config.sentence,
         language=w("language"),  # page.toml says which language its words (and the captions) are in
         model=getattr(lesson, "model_name", config.model),

@@ -10,9 +10,10 @@ Rules (README, "What the tool writes and deletes"):
   any folder inside a work folder ``.mha-explainer`` are refused. A file the last manifest
   does not list is never replaced or deleted; a new file whose name is taken by such a
   file, a folder, a link or a device stops the render (exit 2).
-- Our own working files (chapter cache, speech, lock, staging, journal) live in
-  ``.mha-explainer/``, a real folder holding our marker file; a link there, or a folder
-  without the marker, is someone else's and stops the render (exit 2).
+- Our own working files (lock, staging, journal) live in ``.mha-explainer/``, a real folder
+  holding our marker file; a link there, or a folder without the marker, is someone else's and
+  stops the render (exit 2). The render cache is not in the lesson folder (``cache_folder``):
+  after a run the folder holds what its manifest lists, the marker and the lock.
 - Nothing read back from the folder is trusted (``guard``): the manifest, the journal and the
   cache are read without following links, bounded in size and checked before use; every
   move and delete walks the path without following a link.
@@ -25,7 +26,7 @@ Rules (README, "What the tool writes and deletes"):
   ours; any other is set aside (renamed, never followed) with a notice.
 - A run that does not commit leaves nothing: a folder it created is removed whole, and a
   folder that was there keeps its lesson files as they were (chapters that finished stay
-  in its cache for the next run).
+  in the render cache for the next run).
 
 No torch, no Manim: the CLI checks folders before it imports anything heavy.
 """
@@ -55,15 +56,13 @@ MANIFEST = "manifest.json"  # the marker of a folder we wrote: written last by e
 GENERATOR = "mha-explainer"
 FOLDER_FORMAT = 1  # layout of the lesson folder and its manifest
 MARKER = "work-folder"  # in OWN: says the folder is ours (a folder without it is someone else's)
-_MARKER_TEXT = b"mha-explainer's work folder: its cache, lock, staging and commit journal. Safe to delete.\n"
+_MARKER_TEXT = b"mha-explainer's work folder: its lock, staging and commit journal. Safe to delete.\n"
 _STAGING_MARKER = ".staging"  # in each staging folder: a journal may name only such a folder
 _STAGING = re.compile(r"staging-[A-Za-z0-9_]{4,32}")  # how tempfile.mkdtemp names them
 _JOURNAL = "commit.json"
 _SET_ASIDE = ".set-aside"  # a journal we will not follow is renamed to commit.json.set-aside
 _LOCK = "lock"
-_CACHE = "cache"  # chapter cache; its tmp/ holds the jobs' work folders
-_SPEECH = "speech"
-_JOB_FOLDER = re.compile(r"[0-9a-f]{16}-[0-9]+")  # a job's work folder in cache/tmp (worker.run_job)
+_LEGACY = ("cache", "speech")  # where earlier versions kept the render cache: cleared on the next run
 _NAME_MAX, _PATH_MAX = 255, 4096  # bytes, as Linux counts them
 
 
@@ -215,15 +214,6 @@ class Claim:
     def own(self) -> Path:
         return self.root / OWN
 
-    @property
-    def cache(self) -> Path:
-        return self.own / _CACHE
-
-    @property
-    def speech(self) -> Path:
-        """Synthesised speech, one file per (text, voice, parameters): see ``scenes.voice.Narrator``."""
-        return self.own / _SPEECH
-
     def commit(self, names) -> None:
         """Make ``root`` the new run: move every staged file in (the manifest last) and delete the
         files of the last run that this one did not write. ``names``: the staged files, relative."""
@@ -316,8 +306,6 @@ def claim(out, planned=(), kind: str = "lesson", ours=()):
             try:
                 notices = recover(root)
                 previous = owned_files(root, planned, kind, ours)
-                for folder in (_CACHE, f"{_CACHE}/tmp", _SPEECH):  # a link or file planted there goes, unfollowed
-                    guard.real_folder(root / OWN, folder)
                 staging = Path(tempfile.mkdtemp(prefix="staging-", dir=root / OWN))
                 guard.write_atomically(staging, _STAGING_MARKER, b"")
                 held = Claim(root, staging, previous, notices=notices, kind=kind, ours=ours)
@@ -351,8 +339,8 @@ def _make_folders(path: Path) -> Path | None:
 
 
 def recover(root: Path) -> list[str]:
-    """Finish a commit a killed process left half-done; remove the staging folders and job work
-    folders of dead runs. Call with the lock held. Returns notices (one line each): a journal
+    """Finish a commit a killed process left half-done; remove the staging folders of dead runs and
+    the render cache an earlier version kept in the work folder. Call with the lock held. Returns notices (one line each): a journal
     that does not name a staging folder of ours, or cannot be completed, is set aside."""
     own = root / OWN
     notices = []
@@ -371,9 +359,8 @@ def recover(root: Path) -> list[str]:
     for entry in os.listdir(own):  # a real folder of ours (check_work_folder): its names are matched, not followed
         if _STAGING.fullmatch(entry) and guard.kind(own, f"{entry}/{_STAGING_MARKER}") == "file":
             guard.remove_tree(own, entry)
-    for entry in guard.names(own, f"{_CACHE}/tmp"):  # none when cache or tmp is a link (claim replaces it)
-        if _JOB_FOLDER.fullmatch(entry):
-            guard.remove_tree(own, f"{_CACHE}/tmp/{entry}")
+    for entry in _LEGACY:  # a link goes unfollowed, a folder whole: the work folder and all in it are ours
+        guard.remove_tree(own, entry)
     return notices
 
 

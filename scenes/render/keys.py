@@ -18,15 +18,19 @@ from importlib import resources
 from pathlib import Path
 
 from ..lesson.chapters import chapter
-from ..lesson.config import LessonConfig
+from ..lesson.config import WHERE_KEYS, LessonConfig
 from .cache import CACHE_SCHEMA, intact
 from .folder import is_lesson_name, package_version, read_manifest, resolve_out, tidy, versions
 
+# Config fields that only one chapter draws: in that chapter's key, not in the others' (the course's name is drawn
+# on the title card, in the intro; the closing card's lines on the closing card, which renders like a chapter).
+_ONE_CHAPTER = {"course": "intro", "outro": "outro"}
 # Config fields that cannot change a chapter's pixels or cues (what to render and where),
 # or whose effect is already in the hash another way (quality/fps/pixel_height via the
-# resolved size and rate; device via the tensors), or that only add files to the folder (scorm).
+# resolved size and rate; device via the tensors), that only add files to the folder (scorm), or that say where
+# the files are (``WHERE_KEYS``: the folder, the words' folder, the render cache and its size).
 # The words are hashed per chapter, by content (``chapter_key``), not by where their folder is (script).
-_NOT_IN_HASH = {"chapters", "out", "formats", "device", "quality", "fps", "pixel_height", "scorm", "script"}
+_NOT_IN_HASH = {"chapters", "formats", "device", "quality", "fps", "pixel_height", "scorm", *WHERE_KEYS, *_ONE_CHAPTER}
 
 
 def code_hash() -> str:
@@ -41,11 +45,25 @@ def chapter_code_hash(chapter_id: str, chapters_module: str = "scenes.chapters")
     the modules that turn its frames into files (``worker`` and what it imports), and the data files
     of mha_core/ and scenes/. Not the export, page, SCORM, folder or command-line code, nor another
     chapter's module: editing those re-renders no chapter (only the folder is written again).
-    Scenes from another module (tests) depend on all of mha_core/ and scenes/ (``code_hash``)."""
+    Scenes from another module (tests) depend on all of mha_core/ and scenes/ (``code_hash``) and on that
+    module's own source: two stand-ins for one chapter never share a cache entry (the cache is shared)."""
     if chapters_module != "scenes.chapters":
-        return code_hash()
+        return hashlib.sha256(f"{code_hash()} {chapters_module} {_module_source_hash(chapters_module)}".encode()
+                              ).hexdigest()
     return _hash_files(sorted(imported_sources([_SCENES / "chapters" / f"{module_name(chapter_id)}.py",
                                                 _SCENES / "render" / "worker.py"]) - _BOOKKEEPING) + _data_files())
+
+
+def _module_source_hash(chapters_module: str) -> str:
+    """sha256 of the source file of ``module[:attribute]`` (found without importing it), or "" if it has none."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(chapters_module.split(":")[0])
+    except (ImportError, ValueError):
+        return ""
+    origin = spec.origin if spec is not None else None
+    return hashlib.sha256(Path(origin).read_bytes()).hexdigest() if origin and os.path.isfile(origin) else ""
 
 
 def module_name(chapter_id: str) -> str:
@@ -134,7 +152,7 @@ def _read_version(path: Path, mtime_ns: int, size: int) -> tuple[str, tuple[Path
 
 def folder_key(config: LessonConfig, code: str | None = None, voice=None, scripts=None) -> str:
     """sha256 of everything a lesson folder depends on: the whole config (chapters and formats
-    included; not where the folder is: the same lesson is the same bytes in any folder), the code
+    included; not where the folder, words or cache are: ``WHERE_KEYS``), the code
     (``code_hash()``, unless given), the player page's template,
     the library versions, the machine's architecture and core count, who speaks (``voice``,
     resolved from the config unless given: "auto" speaks with what is installed) and the words
@@ -147,7 +165,7 @@ def folder_key(config: LessonConfig, code: str | None = None, voice=None, script
     scripts = scripts or load_scripts(config.script)
     page = resources.files("scenes.render") / "templates"
     payload = {
-        "config": config.model_dump(mode="json", exclude={"out", "script"}),
+        "config": config.model_dump(mode="json", exclude=WHERE_KEYS),
         "words": scripts.record(),
         "code": code or code_hash(),
         "voice": voice.identity,
@@ -248,10 +266,18 @@ def _feed(h, obj, seen: set) -> None:
         put(f"opaque {type(obj).__module__}.{type(obj).__qualname__}")
 
 
-def render_settings(config: LessonConfig) -> dict:
-    """What a chapter's pixels and cues depend on, besides the Lesson's numbers and the code."""
+def render_settings(config: LessonConfig, chapter_id: str | None = None) -> dict:
+    """What a chapter's pixels and cues depend on, besides the Lesson's numbers and the code.
+
+    ``chapter_id``: also what reaches that chapter alone: its number when its frames draw it (its place in
+    ``chapters``: a chapter moved in the order renders again, one that draws no number does not)."""
     fields_ = config.model_dump(mode="json", exclude=_NOT_IN_HASH)
-    return {**fields_, "width": config.width, "height": config.height, "fps": config.frame_rate}
+    settings = {**fields_, "width": config.width, "height": config.height, "fps": config.frame_rate}
+    if chapter_id is not None and chapter(chapter_id).draws_number:
+        settings["number"] = config.chapter_number(chapter_id)
+    settings.update({key: config.model_dump(mode="json", include={key})[key]
+                     for key, cid in _ONE_CHAPTER.items() if cid == chapter_id})
+    return settings
 
 
 def chapter_key(chapter_id: str, settings: dict, data: str, code: str, words: tuple[str, ...] = ()) -> str:

@@ -9,8 +9,9 @@ How a render goes:
    on: the config fields that change pixels, the Lesson's tensors, the source code
    that reaches the chapter's frames and sound (``keys.chapter_code_hash``: its scene
    module and what it imports, not the export or page code), and the resolution/frame rate.
-2. Chapters whose hash has an intact entry in ``<out>/.mha-explainer/cache/<hash>/`` are reused
-   (every file as its meta.json records it, size and SHA-256; a damaged entry is discarded). The others render in a pool of ``jobs`` spawned processes. Manim's config is
+2. Chapters whose hash has an intact entry in the render cache (``<cache>/<hash>/``, outside the lesson
+   folder: ``cache_folder``) are reused (every file as its meta.json records it, size and SHA-256; a
+   damaged entry is discarded). The others render in a pool of ``jobs`` spawned processes. Manim's config is
    process-global, so each job renders under its own ``tempconfig`` with a private
    media folder; the workers receive the main process's Lesson (pickled once per
    worker), so every chapter draws the very tensors that were hashed.
@@ -38,12 +39,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..lesson.chapters import chapter_number
 from ..lesson.config import LessonConfig
 from ..narration import Beat, Cue
 from ..voice import Voice, resolve_voice
-from ..voice.speech import prune as prune_speech
-from .cache import FULLEST, MASTER, NARRATION, Cache, cache_name
+from .cache import FULLEST, MASTER, NARRATION, SPEECH, Cache, cache_name
+from .cache_folder import limit_bytes, open_cache
 from .captions import chapter_cues
 from .folder import claim, resolve_out
 from .jobs import cores_per_worker, run_jobs, workers_for
@@ -59,7 +59,7 @@ class RenderError(Exception):
 @dataclass(frozen=True)
 class ChapterResult:
     chapter_id: str
-    number: int  # 1-based position in the full lesson (lesson.chapters): stable file names
+    number: int  # its place in the lesson's chapters (config.chapters, the author's order), from 1
     title: str
     summary: str
     files: dict[str, Path]  # format -> file in out/chapters/
@@ -112,8 +112,9 @@ class RenderResult:
         """Every beat on the joined video's clock, with its chapter's file stem (transcript.json)."""
         from .export import chapter_stem
 
-        return [{"chapter": chapter_stem(ch.chapter_id), **b.to_dict(), "start": round(b.start + ch.start, 3),
-                 "end": round(b.end + ch.start, 3)} for ch in self.chapters for b in ch.beats]
+        return [{"chapter": chapter_stem(ch.chapter_id, ch.number), **b.to_dict(),
+                 "start": round(b.start + ch.start, 3), "end": round(b.end + ch.start, 3)}
+                for ch in self.chapters for b in ch.beats]
 
     def chapter_marks(self) -> list[tuple[float, float, str]]:
         """(start, end, title) of each chapter, as written into the joined video."""
@@ -134,7 +135,7 @@ def mark_title(chapter: ChapterResult) -> str:
 def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: bool = True,
                   console=None, lesson=None, chapters_module: str = "scenes.chapters",
                   voice: Voice | None = None, scripts=None, cache_root: Path | None = None,
-                  speech_root: Path | None = None, executor=None, prune: bool = True) -> RenderResult:
+                  executor=None, prune: bool = True) -> RenderResult:
     """Render ``config.chapters`` and write the lesson folder ``config.out``; see the module docstring.
 
     ``jobs``: processes rendering at once (default: one per CPU core).
@@ -145,11 +146,11 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     ``scripts``: the lesson's words (``lesson.script.Scripts``), if the caller loaded them already.
     ``chapters_module``: "module[:attribute]" of the {chapter id: scene class} dict to render
     (default: the lesson's CHAPTERS; tests swap in their own).
-    ``cache_root``/``speech_root``: a chapter cache and speech folder outside the lesson folder (a course's
-    shared cache, a real folder of the tool's: ``course``); default: the folder's own ``.mha-explainer``.
+    ``cache_root``: the render cache, a folder the caller made ready (``cache_folder.open_cache``: a course's);
+    default: ``config.cache``, opened here, before the folder is touched.
     ``executor``: what renders the chapters the cache lacks, ``executor(job_list, jobs, lesson, console)`` ->
     {chapter: meta or error} (default: ``jobs.run_jobs``, the local process pool).
-    ``prune``: drop old entries of the cache afterwards (a course prunes its shared cache once, at its end).
+    ``prune``: keep the cache within ``config.cache_size`` afterwards (a course prunes once, at its end).
     Raises ``folder.OutputFolderError`` (a usage error) when the folder is not ours, is
     busy or cannot be written, before anything renders; ``RenderError`` when a chapter fails;
     the folder then stays as the previous run left it.
@@ -160,6 +161,8 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     voice = voice or resolve_voice(config.voice)
     if voice.notice and console is not None:
         console.print(f"[yellow]note:[/] {voice.notice}")
+    if cache_root is None:  # someone else's folder there, or one that cannot be written: a usage error, now
+        cache_root = open_cache(config.cache, out=resolve_out(config.out))
     folder = None
     try:
         with claim(config.out, export.planned_names(config)) as folder:
@@ -168,7 +171,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
                     console.print(f"[yellow]note:[/] {notice}")
             result = _render_into(folder, config, voice, jobs=jobs, use_cache=use_cache, console=console,
                                   lesson=lesson, chapters_module=chapters_module, scripts=scripts,
-                                  cache_root=cache_root, speech_root=speech_root, executor=executor, prune=prune)
+                                  cache_root=cache_root, executor=executor, prune=prune)
             started = time.perf_counter()
             names = export.write_lesson_folder(result, folder.staging)
             result.timings["export"] = round(time.perf_counter() - started, 3)
@@ -189,8 +192,7 @@ def cache_formats(formats) -> tuple[str, ...]:
 
 
 def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache, console, lesson,
-                 chapters_module, scripts, cache_root=None, speech_root=None, executor=None,
-                 prune=True) -> RenderResult:
+                 chapters_module, scripts, cache_root, executor=None, prune=True) -> RenderResult:
     """Render the chapters (cache first) and put their videos and the joined lesson in ``folder.staging``."""
     from . import audio, export, media
 
@@ -199,7 +201,6 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     formats = tuple(dict.fromkeys(config.formats))
     chapter_ids = tuple(dict.fromkeys(config.chapters))
     entry_formats = cache_formats(formats)
-    speech = Path(speech_root) if speech_root is not None else folder.speech
 
     if lesson is None:
         from ..lesson.build import build_lesson
@@ -208,7 +209,8 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     keys, lesson_hash = chapter_keys(lesson, voice, chapter_ids, chapters_module)
     clock.lap("lesson")
     code = code_hash()
-    cache = Cache(cache_root if cache_root is not None else folder.cache)  # with tmp/, a real folder of ours
+    cache = Cache(cache_root)  # with tmp/ and speech/, real folders of ours (``open_cache``)
+    cache.clean_tmp()  # work folders of renders that were killed (a running one keeps its own)
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
     # An entry whose files do not match their recorded hashes is discarded by ``missing`` and rendered again.
     todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], entry_formats)]
@@ -221,7 +223,7 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     # every core and costs ~10% more CPU on 2 cores for no gain (cost chapter, 720p30: 32.0 s -> 28.9 s).
     threads = max(1, cores_per_worker(workers) - 1)
     job_list = [Job(cid, keys[cid], entry_formats, str(cache.root), chapters_module, force=not use_cache,
-                    encoder_threads=threads, voice=voice, speech_root=str(speech)) for cid in todo]
+                    encoder_threads=threads, voice=voice, speech_root=str(cache.root / SPEECH)) for cid in todo]
     clock.lap("hash")
     metas = (executor or run_jobs)(job_list, jobs, lesson, console)
     clock.lap("jobs")
@@ -254,12 +256,12 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
         cache.touch(key)
         files = {}
         for fmt in formats:
-            name = f"chapters/{export.chapter_stem(cid)}.{fmt}"
+            name = f"chapters/{export.chapter_stem(cid, config.chapter_number(cid))}.{fmt}"
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cache.entry(key) / cache_name(fmt), staging / name)
             files[fmt] = out / name
         results.append(ChapterResult(
-            chapter_id=cid, number=chapter_number(cid), title=meta["title"], summary=meta["summary"],
+            chapter_id=cid, number=config.chapter_number(cid), title=meta["title"], summary=meta["summary"],
             files=files, duration=meta["duration"], start=round(start, 6), cues=cues, beats=beats,
             cache_key=key, frame=cache.entry(key) / FULLEST, cached=cid not in rendered,
             render_seconds=meta["render_seconds"] if cid in rendered else 0.0,
@@ -298,8 +300,7 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
         os.utime(joined)  # recently used: kept by the cache's pruning
         lesson_files[fmt] = out / name
     if prune:
-        cache.prune(protect=set(keys.values()))
-        prune_speech(speech)
+        cache.prune(limit_bytes(config.cache_size), protect=set(keys.values()))
     clock.lap("join")
     return RenderResult(config=config, out=out, chapters=tuple(results), lesson_files=lesson_files,
                         duration=round(start, 6), width=config.width, height=config.height, fps=config.frame_rate,
@@ -318,11 +319,12 @@ def chapter_keys(lesson, voice: Voice, chapter_ids, chapters_module: str = "scen
     config = lesson.config
     data = {cid: fingerprint(chapter_data(lesson, cid) if chapters_module == "scenes.chapters" else lesson)
             for cid in chapter_ids}
-    settings = {**render_settings(config), "voice": voice.identity}  # "auto" speaks with what is installed
+    settings = {"voice": voice.identity}  # "auto" speaks with what is installed
     if chapters_module != "scenes.chapters":  # other scenes, other pixels
         settings = {**settings, "chapters_module": chapters_module}
     words = lesson.scripts
-    keys = {cid: chapter_key(cid, settings, data[cid], chapter_code_hash(cid, chapters_module),
+    keys = {cid: chapter_key(cid, {**render_settings(config, cid), **settings}, data[cid],
+                             chapter_code_hash(cid, chapters_module),
                              words=(words[cid].digest if cid in words.files else "", words.shared.digest))
             for cid in chapter_ids}
     return keys, hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

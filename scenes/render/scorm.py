@@ -29,6 +29,8 @@ from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
+from ..lesson.config import WHERE_KEYS
+
 PACKAGE = "lesson-scorm.zip"
 IMSMANIFEST = "imsmanifest.xml"
 CP = "http://www.imsproject.org/xsd/imscp_rootv1p1p2"
@@ -43,9 +45,9 @@ _TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no render tim
 
 
 def identifier(config) -> str:
-    """The package's identifier: the same for the same lesson wherever it is rendered (the output folder
-    is left out), a valid xsd:ID (a letter first, then letters, digits and dashes)."""
-    fields = config.model_dump(mode="json", exclude={"out", "scorm"})
+    """The package's identifier: the same for the same lesson wherever it is rendered (where its folder, words
+    and cache are is left out: ``WHERE_KEYS``), a valid xsd:ID (a letter first, then letters, digits and dashes)."""
+    fields = config.model_dump(mode="json", exclude=WHERE_KEYS | {"scorm"})
     return "mha-explainer-" + hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

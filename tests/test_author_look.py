@@ -1,0 +1,214 @@
+"""The author's look (issue 25): chapters numbered in the author's order, and the keys of the look.
+
+Each key is checked where it shows (frames via headless runs or a tiny render, files, chapter marks, the page)
+and in the chapter keys: what a chapter draws is in its key, what it does not draw is not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import av
+import pytest
+from manim import FadeIn
+
+from scenes.base import LessonScene
+from scenes.lesson.config import CHAPTER_IDS, ConfigError, load_config
+from scenes.render.keys import render_settings
+
+TOY = {"model": "toy", "specialization_model": "toy"}
+ORDER = ("recap", "concat")  # the author's order: recap first
+
+
+# -- 1. chapters numbered in the author's order -------------------------------------------------------------
+
+
+def test_numbers_follow_the_authors_order():
+    config = load_config(chapters=",".join(ORDER), **TOY)
+    assert [config.chapter_number(cid) for cid in ORDER] == [1, 2]
+    default = load_config(**TOY)
+    assert [default.chapter_number(cid) for cid in CHAPTER_IDS] == list(range(1, len(CHAPTER_IDS) + 1))
+
+
+def test_a_drawn_number_is_in_the_chapter_key_and_only_there():
+    first = load_config(chapters="intro,recap,concat", **TOY)
+    moved = load_config(chapters="intro,concat,recap", **TOY)
+    # recap and concat draw their number in their header: moving them changes their keys
+    assert render_settings(first, "recap")["number"] == 2 and render_settings(moved, "recap")["number"] == 3
+    assert render_settings(first, "concat") != render_settings(moved, "concat")
+    # the intro draws no number of its own (its plan is its data): the number is not in its settings
+    assert "number" not in render_settings(first, "intro")
+    assert render_settings(first, "intro") == render_settings(moved, "intro")
+
+
+@pytest.mark.xdist_group("author-look-runs")
+def test_headers_draw_the_authors_numbers(headless):
+    overrides = {**TOY, "chapters": ORDER}
+    for number, cid in enumerate(ORDER, 1):
+        run = headless(overrides, "dark", cid)
+        line = run.scene.state.header[0].original_text
+        assert line.split()[0] == str(number), line
+
+
+@pytest.mark.xdist_group("author-look-runs")
+def test_the_intro_plan_lists_the_authors_order(lesson_for):
+    lesson = lesson_for(**TOY, chapters=("intro", "recap", "concat"))
+    assert [(n, title) for n, title, _ in lesson.plan] == [
+        (1, lesson.scripts.title("intro")), (2, "Recap"), (3, lesson.scripts.title("concat"))]
+
+
+class _Numbered(LessonScene):
+    """A stand-in chapter that draws its header (its number and title), and nothing else: a second of video."""
+
+    def construct(self):
+        header = self.header()
+        self.state = type("State", (), {"header": header})()
+        self.play(FadeIn(header), run_time=0.4)
+        self.wait(0.4)
+
+
+class RecapStandIn(_Numbered):
+    chapter_id = "recap"
+
+
+class ConcatStandIn(_Numbered):
+    chapter_id = "concat"
+
+
+from scenes.chapters.outro import OutroScene  # noqa: E402 - the real closing card
+
+NUMBERED = {"recap": RecapStandIn, "concat": ConcatStandIn, "outro": OutroScene}
+OUTRO = {"author": "A. Teacher", "licence": "CC BY 4.0", "link": "https://example.org/course"}
+
+
+@pytest.fixture(scope="module")
+def ordered(tmp_path_factory):
+    """A tiny lesson of two stand-in chapters in the author's order, recap then concat, and the closing card."""
+    from scenes.render import render_lesson
+
+    config = load_config(chapters=",".join(ORDER), pixel_height=144, fps=5, voice="none", **TOY, outro=OUTRO,
+                         course="Transformers 101", out=tmp_path_factory.mktemp("ordered") / "lesson")
+    return render_lesson(config, jobs=1, chapters_module="test_author_look:NUMBERED")
+
+
+@pytest.mark.render
+def test_files_marks_and_page_follow_the_authors_order(ordered):
+    out = ordered.out
+    titles = [ch.title for ch in ordered.chapters]
+    assert titles[0] == "Recap"
+    # files
+    for stem in ("01-recap", "02-concat"):
+        assert (out / "chapters" / f"{stem}.mp4").is_file() and (out / "thumbs" / f"{stem}.png").is_file()
+        assert (out / "chapters" / f"{stem}.vtt").is_file()
+    assert not list(out.glob("chapters/12-*")) and not list(out.glob("chapters/06-*"))
+    # chapter marks in the joined video
+    with av.open(str(out / "lesson.mp4")) as video:
+        marks = [c["metadata"].get("title") for c in video.chapters()]
+    assert marks == [f"1. {titles[0]}", f"2. {titles[1]}", "3. About this lesson"]
+    # the chapter track and the manifest
+    assert "1. Recap" in (out / "chapters.vtt").read_text("utf-8")
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert [(c["number"], c["id"]) for c in manifest["chapters"]] == [(1, "recap"), (2, "concat"), (3, "outro")]
+    assert manifest["chapters"][0]["videos"]["mp4"] == "chapters/01-recap.mp4"
+    # the page: the chapter list numbers them 1 and 2
+    page = (out / "index.html").read_text("utf-8")
+    nums = re.findall(r'<span class="num">(\d+)</span><span class="name">([^<]+)</span>', page)
+    assert nums == [("1", titles[0]), ("2", titles[1]), ("3", "About this lesson")]
+    assert "chapters/01-recap.mp4" in page
+
+
+# -- 2. the course's name: on the title card and the page ---------------------------------------------------
+
+
+def test_course_is_optional_and_checked():
+    assert load_config().course is None
+    assert load_config(course="  Transformers   101 ").course == "Transformers 101"
+    with pytest.raises(ConfigError, match=r'course = "  " is empty; give the course\'s name'):
+        load_config(course="  ")
+    with pytest.raises(ConfigError, match=r"course is 121 characters long; keep it to 120 or fewer"):
+        load_config(course="x" * 121)
+    with pytest.raises(ConfigError, match=r"course = .* cannot draw: 猫"):
+        load_config(course="猫の講座")
+
+
+def test_course_is_in_the_intros_key_only():
+    plain, named = load_config(**TOY), load_config(course="Transformers 101", **TOY)
+    assert render_settings(named, "intro")["course"] == "Transformers 101"
+    assert render_settings(plain, "intro") != render_settings(named, "intro")
+    for cid in ("one-head", "concat", "recap"):
+        assert render_settings(plain, cid) == render_settings(named, cid), cid
+
+
+@pytest.mark.xdist_group("author-look-runs")
+def test_the_title_card_names_the_course(headless):
+    run = headless({**TOY, "course": "Transformers 101"}, "dark", "intro")
+    assert "Transformers101" in run.drawn  # Manim's Text keeps its words without spaces in .text
+    course = run.scene.state.course
+    assert course is not None and course.original_text == "Transformers 101"
+    plain = headless(TOY, "dark", "intro")
+    assert plain.scene.state.course is None
+
+
+def test_the_page_header_names_the_course(lesson_for):
+    from test_page_words import render as page_of
+
+    page = page_of(lesson_for(**TOY, course="Transformers 101"))
+    assert '<p class="course">Transformers 101</p>' in page
+    assert 'class="course"' not in page_of(lesson_for(**TOY))
+
+
+# -- 3. the closing card: a short card after the last chapter, and on the page ------------------------------
+
+
+def test_outro_is_a_table_of_three_optional_lines():
+    config = load_config(outro={"author": " A.  Teacher "}, chapters="recap,concat")
+    assert config.outro.lines() == {"author": "A. Teacher"}
+    assert config.chapters == ("recap", "concat", "outro")  # the card plays after the author's chapters
+    assert load_config(outro=OUTRO, chapters="outro,recap").chapters == ("outro", "recap")  # placed by the author
+    for bad, message in [({"autor": "x"}, "has unknown key 'autor'; the closing card takes author, licence or link"),
+                         ({}, "is empty; give the closing card at least one of author"),
+                         ({"author": 3}, "has author = 3, which is not text; put it in quotes"),
+                         ({"link": "my site"}, 'has link = "my site", which has spaces'),
+                         ({"licence": "x" * 121}, "has a licence of 121 characters; keep it to 120 or fewer"),
+                         ({"author": "猫"}, "which has characters the lesson's font (DejaVu Sans) cannot draw"),
+                         ("CC BY", "is not a table")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(outro=bad)
+    with pytest.raises(ConfigError, match='lists "outro", the closing card, but there is no outro table'):
+        load_config(chapters="intro,outro")
+
+
+def test_the_closing_card_has_its_own_key_and_changes_no_other():
+    plain, closing = load_config(**TOY), load_config(outro=OUTRO, **TOY)
+    assert render_settings(closing, "outro")["outro"] == OUTRO
+    for cid in CHAPTER_IDS:
+        assert render_settings(plain, cid) == render_settings(closing, cid), cid
+    other = load_config(outro={**OUTRO, "licence": "CC BY-SA 4.0"}, **TOY)
+    assert render_settings(other, "outro") != render_settings(closing, "outro")
+
+
+def test_the_intro_plan_leaves_the_closing_card_out(lesson_for):
+    lesson = lesson_for(**TOY, chapters=("intro", "recap"), outro=OUTRO)
+    assert [n for n, _, _ in lesson.plan] == [1, 2]
+
+
+@pytest.mark.xdist_group("author-look-runs")
+def test_the_closing_card_shows_each_line_for_a_few_seconds(headless):
+    run = headless({**TOY, "outro": OUTRO, "course": "Transformers 101"}, "dark", "outro")
+    lines = run.scene.state.lines
+    assert {k: v.original_text for k, v in lines.items()} == {
+        "author": "Made by A. Teacher", "licence": "Licence: CC BY 4.0", "link": "https://example.org/course"}
+    assert 4.0 <= run.scene.now <= 6.0  # a short card: 4.5 s at pacing 1 (its line read in a silent lesson)
+    assert [b.text for b in run.beats] == ["Thank you for watching."]  # one short line, not the card read aloud
+
+
+@pytest.mark.render
+def test_the_closing_card_ends_the_video_and_the_page(ordered):
+    outro = ordered.chapters[-1]
+    assert outro.chapter_id == "outro" and 4.0 <= outro.duration <= 6.0
+    assert (ordered.out / "chapters" / "03-outro.mp4").is_file()
+    page = (ordered.out / "index.html").read_text("utf-8")
+    assert "Made by A. Teacher" in page and "Licence: CC BY 4.0" in page
+    assert '<a href="https://example.org/course">https://example.org/course</a>' in page
+    assert '<p class="course">Transformers 101</p>' in page
