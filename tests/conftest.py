@@ -338,7 +338,7 @@ def lesson_for():
 # chapter once for all of them: the dark runs of the default and toy lessons (read by the layout, numbers,
 # flow, spoken-form and narration tests), the light runs (layout), the long sentence's (layout, narration).
 _RUN_GROUPS = {("default", "dark"): "runs-dark", ("toy", "dark"): "runs-dark", ("default", "light"): "runs-light",
-               ("toy", "light"): "runs-light", ("scientist", "dark"): "runs-scientist", ("long", "dark"): "runs-long",
+               ("scientist", "dark"): "runs-scientist", ("long", "dark"): "runs-long",
                ("long", "light"): "runs-long"}
 
 

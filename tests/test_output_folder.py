@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -320,15 +321,24 @@ def run_render(scenes: str, out: Path, *args) -> subprocess.Popen:
     return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.fixture(scope="module")
+def first_render(tmp_path_factory) -> Path:
+    """A lesson folder rendered once by the CLI (the stand-in chapter), with its render cache beside it."""
+    out = tmp_path_factory.mktemp("first") / "lesson"
+    first = run_render("DOT", out)
+    assert first.wait(timeout=240) == 0, first.stderr.read()
+    assert_only_listed(out)  # after a render: what the manifest lists, the manifest, the marker and the lock
+    return out
+
+
 @pytest.mark.render
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -9)],
                          ids=["SIGINT", "SIGTERM", "SIGKILL"])
-def test_an_interrupted_re_render_leaves_the_previous_folder(tmp_path, signum, code):
+def test_an_interrupted_re_render_leaves_the_previous_folder(first_render, tmp_path, signum, code):
     out = tmp_path / "lesson"
-    first = run_render("DOT", out)
-    assert first.wait(timeout=240) == 0, first.stderr.read()
+    shutil.copytree(first_render, out, symlinks=True)  # the folder a first render left, and its cache beside it
+    shutil.copytree(cache_of(first_render), cache_of(out), symlinks=True)
     before = {k: v for k, v in snapshot(out).items() if not k.startswith(OWN)}
-    assert_only_listed(out)
 
     again = run_render("SLOW", out, "--sentence", "Dogs bark at night.")
     wait_until_rendering(again, out)
