@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import stat
@@ -22,7 +23,7 @@ import mha_core
 from mha_core.files import FileError, check_path, folder_lock, kind_of
 from scenes.lesson.chapters import CHAPTER_IDS
 from scenes.lesson.config import ConfigError, load_config
-from scenes.lesson.flags import FLAGS, MODEL_KEYS, flag_choices, flag_help
+from scenes.lesson.flags import FLAGS, MODEL_KEYS, VALUE_FLAGS, flag_choices, flag_help
 
 
 def _usage_error(message: str) -> click.UsageError:
@@ -125,8 +126,32 @@ def _click_type(key: str, kind: str, extra: tuple[str, ...] = ()):
     return {"int": int, "float": float}.get(kind)
 
 
+def _value_dest(flag: str) -> str:
+    """The parameter of a value flag: "--scorm-lean" -> "scorm_lean" (folded into its key before the command runs)."""
+    return flag.removeprefix("--").replace("-", "_")
+
+
+def _folding_value_flags(command, keys):
+    """``command`` taking each value flag given as its key's value: ``--scorm-lean`` is ``scorm="lean"`` (it wins
+    over ``--scorm``/``--no-scorm``, as the more precise of the two)."""
+    flags = {_value_dest(flag): (key, value) for flag, (key, value, _) in VALUE_FLAGS.items()
+             if keys is None or key in keys}
+    if not flags:
+        return command
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        for dest, (key, value) in flags.items():
+            if kwargs.pop(dest, False):
+                kwargs[key] = value
+        return command(*args, **kwargs)
+
+    return run
+
+
 def lesson_options(command=None, *, keys: tuple[str, ...] | None = None, extra: dict | None = None):
-    """Add ``--config FILE`` and one flag per LessonConfig field (scenes.lesson.flags.FLAGS) to a click command.
+    """Add ``--config FILE`` and one flag per LessonConfig field (scenes.lesson.flags.FLAGS) to a click command,
+    and the flags that set a field to one value (``VALUE_FLAGS``: ``--scorm-lean``).
 
     The command receives ``config_file`` and keyword arguments named like the fields
     (``None`` / ``()`` when not given), ready for ``load_config(config_file, **overrides)``.
@@ -136,6 +161,7 @@ def lesson_options(command=None, *, keys: tuple[str, ...] | None = None, extra: 
     """
     if command is None:
         return lambda command: lesson_options(command, keys=keys, extra=extra)
+    command = _folding_value_flags(command, keys)
     for flag, (key, short, kind) in reversed(list(FLAGS.items())):
         if keys is not None and key not in keys:
             continue
@@ -145,6 +171,10 @@ def lesson_options(command=None, *, keys: tuple[str, ...] | None = None, extra: 
             settings["metavar"] = "ID,ID,..."
         more = (extra or {}).get(key, ())
         help_text = flag_help(key) + (f" Also: {', '.join(more)}." if more else "")
+        for value_flag, (value_key, _, value_help) in reversed(list(VALUE_FLAGS.items())):
+            if value_key == key:  # listed after the key's own flag
+                command = click.option(value_flag, _value_dest(value_flag), is_flag=True, default=False,
+                                       help=value_help)(command)
         command = click.option(*decls, default=None, type=_click_type(key, kind, more), help=help_text,
                                **settings)(command)
     return click.option(

@@ -4,7 +4,7 @@
     python benchmarks/render.py --height 144 --fps 5 --chapters intro,recap   # a quick dry run
 
 Prints, with PASS/FAIL against the targets:
-- lesson seconds at --jobs 1 (speech synthesised afresh: a new folder has no speech cache)
+- lesson seconds at --jobs 1 (speech synthesised afresh: the benchmark's render cache is a new folder)
   and the floor: a scene with one dot moving for the lesson's whole duration at the same
   size and frame rate, carrying the lesson's sound track, through the same pipeline (a
   spawned worker process, Manim, H.264, the sound's loudness and AAC), i.e. what any
@@ -129,7 +129,9 @@ def main() -> None:
     args = parser.parse_args()
 
     out = args.out or Path(tempfile.mkdtemp(prefix="mha-bench-"))
-    config = LessonConfig(pixel_height=args.height, fps=args.fps, chapters=args.chapters, out=out / "lesson")
+    # A render cache of the benchmark's own (a new folder: no chapter or speech from an earlier run is reused).
+    config = LessonConfig(pixel_height=args.height, fps=args.fps, chapters=args.chapters, out=out / "lesson",
+                          cache=str(out / "render-cache"))
     print(f"{len(config.chapters)} chapters at {config.width}x{config.height}, {config.frame_rate} fps; "
           f"{os.cpu_count()} CPU cores; work folder {out}", flush=True)
 
@@ -172,7 +174,8 @@ def main() -> None:
     cached, t_cached = timed(lambda: render_lesson(config, jobs=2))
     # One more format than the renders above (png, a frame the cache already holds): a new folder.
     cli = [sys.executable, "-m", "cli", "render", "--pixel-height", str(args.height), "--fps", str(args.fps),
-           "--chapters", ",".join(config.chapters), "--format", "mp4", "--format", "png", "--out", str(config.out)]
+           "--chapters", ",".join(config.chapters), "--format", "mp4", "--format", "png", "--out", str(config.out),
+           "--cache", config.cache]
 
     def run_cli():
         proc = subprocess.run(cli, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])

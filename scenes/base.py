@@ -41,7 +41,7 @@ class LessonScene(Scene):
         """``narrator``: the voice the beats speak in (default: none, beats last as long as their caption
         takes to read; the render workers give the lesson's voice)."""
         self.lesson = lesson
-        self.narrator = narrator or Narrator(SILENT, pacing=lesson.config.pacing)
+        self.narrator = narrator or Narrator(SILENT, pacing=lesson.config.pacing_of(self.chapter_id))
         self.beats: list[Beat] = []
         self.speech: list[tuple[float, Speech]] = []  # (start in the video, what is said): the chapter's sound
         self._speech_end = 0.0  # when the last beat's speech ended (video seconds)
@@ -101,7 +101,8 @@ class LessonScene(Scene):
 
     @property
     def pacing(self) -> float:
-        return self.lesson.config.pacing
+        """This chapter's pacing: its ``chapter_pacing`` if the author gave one, else the lesson's."""
+        return self.lesson.config.pacing_of(self.chapter_id)
 
     def play(self, *animations, run_time: float | None = None, **kwargs):
         """``Scene.play`` with the lesson's pacing applied.

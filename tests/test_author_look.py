@@ -212,3 +212,53 @@ def test_the_closing_card_ends_the_video_and_the_page(ordered):
     assert "Made by A. Teacher" in page and "Licence: CC BY 4.0" in page
     assert '<a href="https://example.org/course">https://example.org/course</a>' in page
     assert '<p class="course">Transformers 101</p>' in page
+
+
+# -- 4. a chapter's own pacing (chapter_pacing): in place of pacing for that chapter, in its key alone ------------
+
+
+def test_chapter_pacing_replaces_the_lessons_pacing_for_its_chapters():
+    config = load_config(pacing=1.25, chapter_pacing={"induction": 1, "recap": 0.8}, **TOY)
+    assert config.chapter_pacing == (("induction", 1.0), ("recap", 0.8))  # the author's order
+    assert config.model_dump()["chapter_pacing"] == {"induction": 1.0, "recap": 0.8}  # dumped as a table
+    assert hash(config) and load_config(**config.model_dump(exclude={"out"})) == config
+    assert [config.pacing_of(cid) for cid in ("induction", "recap", "intro")] == [1.0, 0.8, 1.25]
+    assert load_config(**TOY).chapter_pacing is None and load_config(**TOY).pacing_of("intro") == 1.0
+    # a silent lesson takes pacing's whole range, as pacing does
+    assert load_config(voice="none", chapter_pacing={"cost": 3.5}, **TOY).pacing_of("cost") == 3.5
+
+
+def test_chapter_pacing_is_in_its_chapters_key_only():
+    plain = load_config(**TOY)
+    slower = load_config(chapter_pacing={"induction": 1.2}, **TOY)
+    assert render_settings(slower, "induction")["chapter_pacing"] == 1.2
+    assert render_settings(plain, "induction") != render_settings(slower, "induction")
+    for cid in CHAPTER_IDS:
+        if cid != "induction":
+            assert render_settings(plain, cid) == render_settings(slower, cid), cid
+    other = load_config(chapter_pacing={"induction": 1.3}, **TOY)
+    assert render_settings(other, "induction") != render_settings(slower, "induction")
+    # the lesson's pacing stays in every chapter's key, overridden or not
+    faster = load_config(pacing=1.1, chapter_pacing={"induction": 1.2}, **TOY)
+    assert all(render_settings(faster, cid) != render_settings(slower, cid) for cid in CHAPTER_IDS)
+
+
+@pytest.mark.xdist_group("author-look-runs")
+def test_a_chapters_own_pacing_lengthens_it(headless):
+    plain = headless({**TOY, "outro": OUTRO, "course": "Transformers 101"}, "dark", "outro")
+    slow = headless({**TOY, "outro": OUTRO, "course": "Transformers 101", "voice": "none",
+                     "chapter_pacing": {"outro": 2.0}}, "dark", "outro")
+    assert slow.scene.pacing == 2.0 and plain.scene.pacing == 1.0
+    assert slow.scene.now == pytest.approx(2 * plain.scene.now, rel=0.1)
+
+
+@pytest.mark.render
+def test_a_chapters_own_pacing_in_a_tiny_render(tmp_path):
+    from scenes.render import render_lesson
+
+    config = load_config(chapters=",".join(ORDER), pixel_height=144, fps=5, voice="none", **TOY,
+                         chapter_pacing={"concat": 2.0}, out=tmp_path / "lesson")
+    result = render_lesson(config, jobs=1, chapters_module="test_author_look:NUMBERED")
+    recap, concat = result.chapters
+    assert concat.chapter_id == "concat" and concat.duration == pytest.approx(2 * recap.duration, abs=0.3)
+    assert "chapter_pacing = {concat = 2.0}" in config.to_toml()

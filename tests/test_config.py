@@ -85,6 +85,19 @@ def test_the_default_files_sections_are_the_declared_ones():
                                                                       if section_of(k) == section}
 
 
+def test_scorm_lean_flag_sets_scorm_to_lean():
+    """--scorm-lean (VALUE_FLAGS) is scorm = "lean"; --scorm/--no-scorm stay a switch; lean wins when both are given."""
+    from scenes.lesson.flags import VALUE_FLAGS
+
+    assert all(key in KNOWN_KEYS and key not in FILE_ONLY for key, _, _ in VALUE_FLAGS.values())
+    for flags, shown in [(["--scorm-lean"], 'scorm = "lean"  # flag'), (["--scorm"], "scorm = true  # flag"),
+                         (["--no-scorm"], "scorm = false  # flag"), ([], "scorm = false  # default"),
+                         (["--scorm", "--scorm-lean"], 'scorm = "lean"  # flag'),
+                         (["--scorm-lean", "--no-scorm"], 'scorm = "lean"  # flag')]:
+        result = CliRunner().invoke(main, ["config", "show", "--voice", "none", *flags])
+        assert result.exit_code == 0 and shown in result.output.splitlines(), (flags, result.output)
+
+
 def test_every_key_has_exactly_one_flag_and_every_flag_a_key():
     """The CLI builds its flags from FLAGS: a new LessonConfig field needs its flag (or a reason it has none)."""
     flagged = [key for key, _, _ in FLAGS.values()]
@@ -483,6 +496,10 @@ LOOK_GOOD = [
     ('chapters = ["recap"]\n[outro]\nauthor = "A. Teacher"\nlink = "https://example.org"\n',
      ("chapters", ("recap", "outro"))),
     ('outro = {licence = "CC BY 4.0"}\n', ("outro", {"licence": "CC BY 4.0"})),
+    ('[chapter_pacing]\ninduction = 1.2\nrecap = 1\n', ("chapter_pacing", (("induction", 1.2), ("recap", 1.0)))),
+    ('voice = "none"\nchapter_pacing = {cost = 3.5}\n', ("chapter_pacing", (("cost", 3.5),))),
+    ('scorm = "lean"\n', ("scorm", "lean")),
+    ('scorm = true\n', ("scorm", True)),
 ]
 LOOK_BAD = [
     ('theme = "light"\ncourse = ""\n', 'line 2: course = "" is empty'),
@@ -492,6 +509,17 @@ LOOK_BAD = [
     ('outro = {link = "my site"}\n', 'line 1: outro = {link = "my site"} has link = "my site", which has spaces'),
     ('outro = "CC BY"\n', 'line 1: outro = "CC BY" is not a table'),
     ('chapters = ["intro", "outro"]\n', 'line 1: chapters = ["intro", "outro"] lists "outro", the closing card'),
+    ('chapters = ["intro", "recap"]\n[chapter_pacing]\ninductio = 1.2\n',
+     "line 2: chapter_pacing = {inductio = 1.2} names chapter 'inductio', which is not one of the lesson's chapters; "
+     "use intro or recap"),
+    ('chapters = ["intro"]\nchapter_pacing = {induction = 1.2}\n', "names chapter 'induction', which is not one"),
+    ('chapter_pacing = {induction = "slow"}\n', 'has induction = "slow", which is not a number; pick 0.1 to 4.0'),
+    ('voice = "none"\nchapter_pacing = {induction = 5}\n', "has induction = 5, which is out of range; pick 0.1 to 4.0"),
+    ('chapter_pacing = {induction = 2.0}\n', "sets induction to pacing 2.0, outside 0.75 to 1.5, where the voice"),
+    ('chapter_pacing = 1.2\n', "line 1: chapter_pacing = 1.2 is not a table"),
+    ('scorm = "slim"\n', 'line 1: scorm = "slim" is not true, false or "lean"'),
+    ('scorm = 1\n', 'line 1: scorm = 1 is not true, false or "lean"'),
+    ('chapter_pacing = {}\n', "line 1: chapter_pacing = {} is empty"),
 ]
 
 

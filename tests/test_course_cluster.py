@@ -2,7 +2,8 @@
 ports, stopped at the end). One course of 2 x 2 lessons, two stand-in chapters each (tests/course_scenes.py,
 256x144 at 5 fps, silent), rendered once for the module with one worker killed half-way; the tests read
 that run: it completed, its chapters ran on both workers, the killed chapter ran again elsewhere, a
-re-run renders nothing, and a course lesson is the same bytes as the lesson from `render`.
+re-run renders nothing, a course lesson is the same bytes as the lesson from `render`, and every lesson the
+course page links plays in Chromium.
 """
 
 from __future__ import annotations

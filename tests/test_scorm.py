@@ -85,6 +85,9 @@ def test_scorm_changes_the_folder_key_but_not_the_chapter_cache():
     packaged = plain.model_copy(update={"scorm": True})
     assert render_settings(plain) == render_settings(packaged)  # the chapter videos are the same
     assert folder_key(plain, code="c") != folder_key(packaged, code="c")  # the folder is not
+    lean = plain.model_copy(update={"scorm": "lean"})
+    assert render_settings(lean) == render_settings(plain)
+    assert len({folder_key(config, code="c") for config in (plain, packaged, lean)}) == 3
 
 
 def test_same_files_make_the_same_bytes(lesson, package, tmp_path):
@@ -103,7 +106,7 @@ def test_same_files_make_the_same_bytes(lesson, package, tmp_path):
     assert (tmp_path / scorm.PACKAGE).read_bytes() == (result.out / scorm.PACKAGE).read_bytes()
 
 
-def test_manifest_validates_against_the_scorm_1_2_schemas(package, tmp_path):
+def scorm_schema(folder: Path):
     """The ADL SCORM 1.2 control-document schemas (imscp_rootv1p1p2.xsd, adlcp_rootv1p2.xsd), as the
     package plct-bulder-for-sphinx ships them. Their ims_xml.xsd binds the default namespace to the xml
     namespace, which XML parsers refuse; the W3C's xml.xsd (in xmlschema) stands in for it."""
@@ -115,9 +118,14 @@ def test_manifest_validates_against_the_scorm_1_2_schemas(package, tmp_path):
     xml_xsd = Path(xmlschema.__file__).parent / "schemas" / "XML" / "xml.xsd"
     for name in ("imscp_rootv1p1p2.xsd", "adlcp_rootv1p2.xsd"):
         text = (shipped / name).read_text("utf-8")
-        (tmp_path / name).write_text(text.replace('schemaLocation="ims_xml.xsd"', f'schemaLocation="{xml_xsd.as_uri()}"'),
-                                     "utf-8")
-    schema = xmlschema.XMLSchema([str(tmp_path / "imscp_rootv1p1p2.xsd"), str(tmp_path / "adlcp_rootv1p2.xsd")])
+        (folder / name).write_text(text.replace('schemaLocation="ims_xml.xsd"', f'schemaLocation="{xml_xsd.as_uri()}"'),
+                                   "utf-8")
+    return xmlschema.XMLSchema([str(folder / "imscp_rootv1p1p2.xsd"), str(folder / "adlcp_rootv1p2.xsd")])
+
+
+def test_manifest_validates_against_the_scorm_1_2_schemas(package, tmp_path):
+    """The manifest against the SCORM 1.2 schemas (``scorm_schema``)."""
+    schema = scorm_schema(tmp_path)
     manifest = package.read(scorm.IMSMANIFEST).decode("utf-8")
     schema.validate(manifest)
     # The schemas do catch what a manifest gets wrong (a check that passes everything proves nothing).
@@ -514,6 +522,104 @@ def test_outside_an_lms_the_page_does_nothing_and_logs_no_error(browser, lesson,
     time.sleep(2)
     assert browser.execute_script("return session.calls.length") == 0
     assert not severe_errors(browser)
+
+
+# -- the lean package (scorm = "lean"): the joined video, its captions and its page ---------------------------
+
+LEAN_FILES = {"index.html", "lesson.mp4", "lesson.webm", "poster.png", "captions.vtt", "captions.srt", "chapters.vtt"}
+
+
+@pytest.fixture(scope="module")
+def lean(lesson, tmp_path_factory):
+    """The module's lesson with scorm = "lean", in a folder of its own (its chapters and joined video come from
+    the cache): (its RenderResult, its manifest, the package)."""
+    from scenes.render import render_lesson
+
+    result, _ = lesson
+    out = tmp_path_factory.mktemp("lean") / "lesson"
+    lean_result = render_lesson(result.config.model_copy(update={"scorm": "lean", "out": out}), jobs=2)
+    return (lean_result, json.loads(lean_result.manifest.read_text("utf-8")),
+            zipfile.ZipFile(lean_result.out / scorm.PACKAGE))
+
+
+def _links(page: str) -> set[str]:
+    """The page's own files it links or loads: every src/href/poster that is not a data:, web or fragment URL."""
+    targets = re.findall(r'(?:src|href|poster)="([^"]*)"', page)
+    return {unquote(urlsplit(t).path) for t in targets
+            if t and not t.startswith(("data:", "#", "http://", "https://", "mailto:", "javascript:"))}
+
+
+def test_the_lean_package_holds_the_video_captions_and_page_only(lesson, package, lean):
+    full_result, _ = lesson
+    result, manifest, lean_package = lean
+    names = lean_package.namelist()
+    assert names[0] == scorm.IMSMANIFEST and names[1:] == sorted(LEAN_FILES)
+    assert not any(n.startswith(("chapters/", "thumbs/")) or n.endswith(".safetensors") for n in names)
+    assert result.config.scorm == "lean" and scorm.PACKAGE in export.planned_names(result.config)
+    # The folder itself is the whole lesson, as always, and lists the package.
+    assert manifest["lesson"]["scorm"] == scorm.PACKAGE and scorm.PACKAGE in manifest["files"]
+    assert any(n.startswith("chapters/") for n in manifest["files"]) and "trace.safetensors" in manifest["files"]
+    for name in LEAN_FILES - {"index.html"}:  # the same bytes as the folder's files
+        assert scorm_sha(lean_package, name) == manifest["files"][name]["sha256"], name
+    # imsmanifest.xml lists exactly what the package holds.
+    root = ElementTree.fromstring(lean_package.read(scorm.IMSMANIFEST))
+    assert {f.get("href") for f in root.iterfind("cp:resources/cp:resource/cp:file", NS)} == LEAN_FILES
+    # Its page links only files it holds: no thumbnails, chapter files, tensors or manifest (the folder's page does).
+    page = lean_package.read("index.html").decode("utf-8")
+    assert _links(page) <= LEAN_FILES and {"lesson.mp4", "poster.png", "captions.vtt"} <= _links(page)
+    folder_page = (result.out / "index.html").read_text("utf-8")
+    assert any(link.startswith("thumbs/") for link in _links(folder_page)) and "manifest.json" in _links(folder_page)
+    assert 'class="chapter text-only"' in page and "text-only" not in folder_page.split("<nav")[1]
+    data = json.loads(re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)[1])
+    assert data["models"] and all(m["weights"] for m in data["models"])  # the explorer's numbers are in the page
+    # Smaller: about the joined videos, not the folder.
+    full, small = (full_result.out / scorm.PACKAGE).stat().st_size, (result.out / scorm.PACKAGE).stat().st_size
+    videos = sum((result.out / n).stat().st_size for n in ("lesson.mp4", "lesson.webm"))
+    assert small < full and small < videos * 1.2 + 200_000, (small, full, videos)
+    assert lean_package.testzip() is None
+
+
+def scorm_sha(package, name):
+    import hashlib
+
+    return hashlib.sha256(package.read(name)).hexdigest()
+
+
+def test_the_lean_manifest_validates_against_the_scorm_1_2_schemas(lean, tmp_path):
+    _, _, lean_package = lean
+    scorm_schema(tmp_path).validate(lean_package.read(scorm.IMSMANIFEST).decode("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def lean_site(lean, tmp_path_factory):
+    """The harness with the lean package unpacked under sco/, and the paths it was asked for that it has not."""
+    root = tmp_path_factory.mktemp("lean-site")
+    lean[2].extractall(root / "sco")
+    (root / "harness.html").write_text(HARNESS, "utf-8")
+    missing = []
+
+    class Recording(_Files):
+        def send_error(self, code, *args, **kwargs):
+            missing.append((code, self.path))
+            super().send_error(code, *args, **kwargs)
+
+    server = _Server(("127.0.0.1", 0), functools.partial(Recording, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", missing
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_lean_package_plays_and_completes_in_the_strict_runtime(browser, lean_site):
+    site, missing = lean_site
+    severe_errors(browser)  # read (and so cleared) the earlier tests' log
+    start(browser, site)
+    assert sets(browser, "cmi.core.lesson_status") == ["incomplete"]
+    play(browser)
+    assert wait_for(browser, "session.commits.some(function (c) { return c['cmi.core.lesson_status'] === 'completed'; })")
+    assert leave(browser)
+    assert not no_errors(browser)
+    assert not missing and not severe_errors(browser)  # nothing it asked for was left out of the package
 
 
 # -- a real SCORM host: scormhost (FastAPI), run in this process -------------------------------

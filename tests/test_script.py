@@ -269,14 +269,15 @@ def test_exported_words_render_the_same_bytes_and_one_edited_beat_is_spoken_agai
     from scenes.lesson.config import LessonConfig
     from scenes.render import render_lesson
 
-    def render(out: str, script=None):
+    def render(out: str, script=None):  # one render cache of the test's own, shared by its lessons
         config = LessonConfig(chapters=("concat",), pixel_height=144, fps=5, model="toy", specialization_model="toy",
-                              voice="joe", out=tmp_path / out, script=script, cache=str(tmp_path / f"{out}-cache"))
+                              voice="joe", out=tmp_path / out, script=script, cache=str(tmp_path / "cache"))
         return render_lesson(config, jobs=1).chapters[0]
 
     default, author = render("default"), render("author", exported)
+    assert not default.cached and author.cached  # the exported words, unchanged, are the default's chapter
     assert default.files["mp4"].read_bytes() == author.files["mp4"].read_bytes()
-    speech = tmp_path / "author-cache" / "speech"  # each lesson its own render cache: the author's renders anew
+    speech = tmp_path / "cache" / "speech"
     before = set(speech.iterdir())
     _edit(exported, "concat", "Concatenation lays them side by side", "Concatenation puts them next to each other")
     edited = render("author", exported)

@@ -32,6 +32,7 @@ from pydantic import (
     Strict,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -51,7 +52,7 @@ __all__ = [
     "read_toml", "unset_hint", "default_cache", "WHERE_KEYS",
     # its limits and choices
     "AUTO_INT_KEYS", "DEFAULT_SENTENCE", "MAX_CONFIG_BYTES", "MAX_COURSE_CHARS", "OUTRO_FIELDS", "Outro", "MAX_HEADS", "MAX_SENTENCE_CHARS", "MAX_TITLE_CHARS",
-    "TOY_KEYS", "VOICE_CHOICES", "VOICED_PACING", "CHAPTER_IDS",
+    "TOY_KEYS", "VOICE_CHOICES", "VOICED_PACING", "PACING_RANGE", "CHAPTER_IDS",
     # re-exported from the modules beside it
     "ConfigError", "FORMATS", "QUALITIES", "QUALITY_LETTERS", "drawable_text", "text_from_argv", "toml_value",
     "tomllib",
@@ -73,6 +74,7 @@ TOY_KEYS = ("d_model", "heads", "seed")
 VOICE_CHOICES = ("auto", "joe", "espeak", "none")
 # Pacing stretches the speech too (Piper's length scale); outside this range it stops sounding natural.
 VOICED_PACING = (0.75, 1.5)
+PACING_RANGE = (0.1, 4.0)  # pacing's range in a silent lesson (and each chapter_pacing value's)
 
 # Strict types: a TOML ``true`` is not the number 1 and ``1`` is not true (a float field
 # still takes a whole number: ``pacing = 1``).
@@ -162,6 +164,32 @@ def _outro_table(value):
     return Outro(**lines)
 
 
+def _chapter_pacing_table(value):
+    """``[chapter_pacing]`` (a table of chapter id = pacing) checked line by line: one sentence for the first
+    mistake. Whether each id is one of the lesson's chapters is checked with them (``_chapter_pacing_known``)."""
+    if value is None:
+        return value
+    low, high = PACING_RANGE
+    if isinstance(value, (list, tuple)) and value and all(isinstance(p, (list, tuple)) and len(p) == 2
+                                                          and isinstance(p[0], str) for p in value):
+        value = dict(value)  # the pairs a config holds, validated again
+    if not isinstance(value, dict):
+        raise ValueError("is not a table; write it as chapter_pacing = {induction = 1.2} (chapter id = pacing)")
+    if not value:
+        raise ValueError("is empty; give at least one chapter id = pacing, such as {induction = 1.2}, or drop the "
+                         "chapter_pacing table")
+    table = {}
+    for key, pacing in value.items():
+        if isinstance(pacing, bool) or not isinstance(pacing, (int, float)):
+            raise ValueError(f"has {toml_value({key: pacing})[1:-1]}, which is not a number; pick {low} to "
+                             f"{high}")
+        if not low <= pacing <= high:
+            raise ValueError(f"has {toml_value({key: pacing})[1:-1]}, which is out of range; pick {low} to "
+                             f"{high}")
+        table[str(key)] = float(pacing)
+    return tuple(table.items())
+
+
 class LessonConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -213,7 +241,15 @@ class LessonConfig(BaseModel):
         LOOK, 1.0,
         f"multiplies the length of every animation, wait and sentence (1.25 = a quarter slower); "
         f"with a voice {VOICED_PACING[0]} to {VOICED_PACING[1]}, where speech stays natural",
-        ge=0.1, le=4.0,
+        ge=PACING_RANGE[0], le=PACING_RANGE[1],
+    )
+    # Kept as (chapter id, pacing) pairs, in the author's order (a frozen config is hashable; a dict is not); written
+    # and dumped as a table.
+    chapter_pacing: tuple[tuple[str, float], ...] | None = _setting(
+        LOOK, None,
+        "pacing of single chapters, in place of pacing for them: a table of chapter id = pacing, each a chapter "
+        f"in chapters, in pacing's range ({PACING_RANGE[0]} to {PACING_RANGE[1]}; with a voice {VOICED_PACING[0]} "
+        f"to {VOICED_PACING[1]}); unset: every chapter at pacing",
     )
 
     # -- the voice --------------------------------------------------------------
@@ -233,9 +269,11 @@ class LessonConfig(BaseModel):
     )
 
     # -- the output -------------------------------------------------------------
-    scorm: StrictBool = _setting(
+    scorm: StrictBool | Literal["lean"] = _setting(
         OUTPUT, False,
-        "also write lesson-scorm.zip, a SCORM 1.2 package of the folder that reports completion to an LMS",
+        "also write lesson-scorm.zip, a SCORM 1.2 package that reports completion to an LMS: true, of the whole "
+        "folder; \"lean\" (--scorm-lean), of the joined lesson video, its captions and the player page only (no "
+        "chapter videos, thumbnails or tensor files)",
     )
     quality: Literal["preview", "low", "medium", "high", "4k"] = _setting(
         OUTPUT, "medium", "Manim quality preset (also l, m, h, k): 480p15, 720p30, 1080p60, 2160p60"
@@ -305,6 +343,14 @@ class LessonConfig(BaseModel):
                              "but there is no outro table; add one (outro = {author = \"...\", licence = \"...\", "
                              f'link = "..."}}) or drop "{OUTRO_ID}" from chapters')
         return self
+
+    @field_validator("scorm", mode="before")
+    @classmethod
+    def _scorm_kind(cls, value):
+        if isinstance(value, bool) or value == "lean":
+            return value
+        raise ValueError('is not true, false or "lean"; write scorm = true for the whole folder as a package, '
+                         'scorm = "lean" for the lesson video and its page only, or scorm = false')
 
     @field_validator("cache")
     @classmethod
@@ -414,6 +460,32 @@ class LessonConfig(BaseModel):
                 f"choose a pacing in that range, or voice none for a silent lesson at any pacing")
         return self
 
+    @field_validator("chapter_pacing", mode="before")
+    @classmethod
+    def _chapter_pacing_values(cls, value):
+        return _chapter_pacing_table(value)
+
+    @field_serializer("chapter_pacing")
+    def _chapter_pacing_table_out(self, value):
+        return None if value is None else dict(value)
+
+    @model_validator(mode="after")
+    def _chapter_pacing_known(self):
+        """Each chapter_pacing id is one of the lesson's chapters; with a voice, each pacing is one it speaks at."""
+        table = dict(self.chapter_pacing or ())
+        shown = f"chapter_pacing = {toml_value(table)}"
+        for chapter_id, pacing in table.items():
+            if chapter_id not in self.chapters:
+                raise ValueError(f"{shown} names chapter {chapter_id!r}, which is not one of the lesson's chapters; "
+                                 f"use {or_list(self.chapters)}")
+        low, high = VOICED_PACING
+        for chapter_id, pacing in table.items():
+            if self.voice != "none" and not low <= pacing <= high:
+                raise ValueError(f"{shown} sets {chapter_id} to pacing {pacing}, outside {low} to {high}, where the "
+                                 "voice stays natural; choose a pacing in that range, or voice none for a silent "
+                                 "lesson at any pacing")
+        return self
+
     @field_validator("pixel_height")
     @classmethod
     def _even_height(cls, value: int | None) -> int | None:
@@ -493,6 +565,10 @@ class LessonConfig(BaseModel):
     def width(self) -> int:
         return width_for(self.height)
 
+    def pacing_of(self, chapter_id: str) -> float:
+        """A chapter's pacing: its ``chapter_pacing`` value if it has one (in place of ``pacing``), else ``pacing``."""
+        return dict(self.chapter_pacing or ()).get(chapter_id, self.pacing)
+
     def chapter_number(self, chapter_id: str) -> int:
         """A chapter's number: its place in ``chapters``, from 1 (the order the author gives)."""
         return chapter_number(chapter_id, self.chapters)
@@ -509,6 +585,8 @@ class LessonConfig(BaseModel):
             note = f"  # {sources[key]}" if sources and key in sources else ""
             if isinstance(value, BaseModel):
                 value = value.model_dump(exclude_none=True)
+            if key == "chapter_pacing" and value is not None:  # its pairs, as the table they were written as
+                value = dict(value)
             if value is None:  # TOML has no null: show what it resolves to, commented out
                 unset = {"script": "the default words", "cache": "the user's cache folder", **UNSET_NONE}.get(
                     key, "the quality preset's")
@@ -525,8 +603,8 @@ WHERE_KEYS = frozenset({"out", "script", "cache", "cache_size"})
 
 
 # The look's optional keys: what unset means, and an example value for the commented line (config init, show).
-UNSET_NONE = {"course": "no course name", "outro": "no closing card"}
-UNSET_EXAMPLES = {"course": "Transformers 101",
+UNSET_NONE = {"course": "no course name", "outro": "no closing card", "chapter_pacing": "every chapter at pacing"}
+UNSET_EXAMPLES = {"course": "Transformers 101", "chapter_pacing": {"induction": 1.2},
                   "outro": {"author": "A. Teacher", "licence": "CC BY 4.0", "link": "https://example.org/course"}}
 
 

@@ -47,9 +47,19 @@ FLAGS = {
     "--cache-size": ("cache_size", None, "float"),
 }
 
+#: More flags of a key that set it to one value each, beside its own flag: flag -> (key, value, help). click makes
+#: them one feature switch with the key's flag (the last one given wins).
+VALUE_FLAGS: dict[str, tuple[str, object, str]] = {
+    "--scorm-lean": ("scorm", "lean", 'Write lesson-scorm.zip lean: the joined lesson video, its captions and the '
+                                      'player page only, no chapter videos, thumbnails or tensor files (scorm = '
+                                      '"lean").'),
+}
+
 #: Keys set only in a lesson.toml, with the reason they have no flag: key -> reason.
 FILE_ONLY: dict[str, str] = {
     "outro": "a table of three lines (author, licence, link), which a lesson.toml writes as outro = {...} or [outro]",
+    "chapter_pacing": "a table of chapter id = pacing, which a lesson.toml writes as chapter_pacing = {...} or "
+                      "[chapter_pacing]",
 }
 
 #: The keys ``inspect`` takes: the model it traces, nothing about the video.
@@ -86,4 +96,4 @@ def flag_help(key: str) -> str:
     return text
 
 
-__all__ = ["FILE_ONLY", "FLAGS", "KINDS", "MODEL_KEYS", "flag_choices", "flag_help", "flag_of"]
+__all__ = ["FILE_ONLY", "FLAGS", "VALUE_FLAGS", "KINDS", "MODEL_KEYS", "flag_choices", "flag_help", "flag_of"]

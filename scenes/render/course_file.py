@@ -2,7 +2,7 @@
 
     title = "Multi-head attention, four ways"
     cache = "../course-cache"        # optional: the shared chapter cache (a folder or a file:// URL)
-    scorm = true                     # optional: a SCORM package in every lesson folder
+    scorm = true                     # optional: a SCORM package in every lesson folder ("lean": video and page only)
 
     [lesson]                         # any lesson.toml key: the base of every lesson
     quality = "preview"
@@ -99,8 +99,9 @@ def read_course(path: str | Path, out: str | Path | None = None) -> Course:
         raise CourseFileError(f"{where('', 'cache')}: cache = {toml_value(cache)} is not a folder or URL; write it as "
                               'cache = "../course-cache"', key="cache")
     scorm = table.get("scorm", False)
-    if not isinstance(scorm, bool):
-        raise CourseFileError(f"{where('', 'scorm')}: scorm = {toml_value(scorm)} is not true or false", key="scorm")
+    if not isinstance(scorm, bool) and scorm != "lean":
+        raise CourseFileError(f"{where('', 'scorm')}: scorm = {toml_value(scorm)} is not true, false or \"lean\"",
+                              key="scorm")
 
     base = _table(table, "lesson", where)
     matrix = _table(table, "matrix", where)
@@ -197,7 +198,7 @@ def _table(table: dict, name: str, where) -> dict:
     return value
 
 
-def _lesson_config(path: Path, values: dict, lines: dict, folder: Path, scorm: bool) -> LessonConfig:
+def _lesson_config(path: Path, values: dict, lines: dict, folder: Path, scorm: bool | str) -> LessonConfig:
     """One lesson's checked config, with paths relative to the course file's folder (as in a lesson.toml)."""
     values = dict(values)
     for key in ("script",):
@@ -206,7 +207,7 @@ def _lesson_config(path: Path, values: dict, lines: dict, folder: Path, scorm: b
     if isinstance(values.get("voice"), str) and values["voice"].endswith(".onnx"):
         values["voice"] = str(path.parent / Path(values["voice"]).expanduser())
     if scorm and "scorm" not in values:
-        values["scorm"] = True
+        values["scorm"] = scorm
     values["out"] = folder / lesson_name({})  # checked here; replaced by the lesson's own folder below
     try:
         config = LessonConfig(**values)

@@ -15,7 +15,8 @@ folder, and adds there:
     manifest.json                config, versions, chapter times, durations, sha256 of every file, tensor summary
     index.html                   a player page that needs no server and no network
     embed.html                   the video with its captions and chapters alone, for an iframe
-    lesson-scorm.zip             with ``scorm``: the folder as a SCORM 1.2 package for an LMS (``scorm``)
+    lesson-scorm.zip             with ``scorm``: the folder as a SCORM 1.2 package for an LMS (``scorm``); with
+                                 ``scorm = "lean"`` the lesson video, its captions and a page of its own only
 
 The render then moves the whole staging folder into ``result.out`` in one commit
 (``folder``), so a failure leaves the previous folder as it was.
@@ -161,8 +162,12 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
     }
     staging.put("index.html", render_page(result, info))
     staging.put(EMBED, render_page(result, info, template=EMBED))
+    if result.config.scorm == "lean":
+        # The lean package: the joined video, its captions and a page that links nothing left out (see scorm.py).
+        scorm.write_package(staging, lean_names(info), result.config,
+                            {scorm.SCO: render_page(result, info, lean=True).encode("utf-8")})
     manifest = build_manifest(result, staging, info, infos, tensor_files)
-    if result.config.scorm:
+    if result.config.scorm is True:
         # The package carries the folder with this manifest (which cannot list the package it is in);
         # the folder's manifest, made again after it, lists the package too (see scorm.py).
         staging.put(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
@@ -170,6 +175,15 @@ def _write_all(result, root: Path, staging: _Staging) -> list[str]:
         manifest = build_manifest(result, staging, info, infos, tensor_files)
     staging.put(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return sorted({*staging.names, *manifest["files"]})
+
+
+def lean_names(info: dict) -> list[str]:
+    """The files of the lean SCORM package besides imsmanifest.xml: the page, the joined videos it plays (its gif
+    when there is no video), the poster it shows before playing, the captions and the chapters track."""
+    videos = [name for fmt, name in info["lesson_videos"].items() if fmt in VIDEO_TYPES]
+    if not videos and "gif" in info["lesson_videos"]:
+        videos = [info["lesson_videos"]["gif"]]
+    return sorted({"index.html", *videos, info["poster"], *info["captions"].values()})
 
 
 def _measure(result, root: Path, staged: Path):
@@ -436,9 +450,11 @@ def template_words(script):
     return w, words_for
 
 
-def render_page(result, info: dict, template: str = "index.html") -> str:
+def render_page(result, info: dict, template: str = "index.html", lean: bool = False) -> str:
     """index.html: the joined video with captions and chapters, a chapter list that seeks, the summaries,
     presenter mode. ``template="embed.html"``: the same video, captions and chapters alone, for an iframe.
+    ``lean``: the page of the lean SCORM package, which links only the files it holds (``lean_names``): no
+    thumbnails, chapter files, tensors or manifest (the explorer's numbers are in the page either way).
     Every word of the page comes from the lesson's ``page.toml`` (``template_words``)."""
     import jinja2
 
@@ -458,8 +474,8 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
             "start": c["start"],
             "clock": _clock(c["start"]),
             "length": _clock(c["duration"]),
-            "thumbnail": url(c["thumbnail"]),
-            "files": [(fmt, url(name)) for fmt, name in c["videos"].items()]
+            "thumbnail": None if lean else url(c["thumbnail"]),
+            "files": [] if lean else [(fmt, url(name)) for fmt, name in c["videos"].items()]
             + [(w("chapter-file-captions", format=kind), url(name)) for kind, name in c["captions"].items()],
             # The transcript is the spoken lesson: one paragraph per beat.
             "transcript": [{"start": c["start"] + b.start, "clock": _clock(c["start"] + b.start), "text": b.text}
@@ -475,7 +491,7 @@ def render_page(result, info: dict, template: str = "index.html") -> str:
         (w("download-chapters-vtt"), info["captions"]["chapters"]),
         *((w("download-tensors", file=name), name) for name in info["tensor_files"]),
         (w("download-manifest"), "manifest.json"),
-    ]]
+    ] if not lean or name in lean_names(info)]
     # The pages share their head and video through includes (templates/_head.html, _video.html).
     env = jinja2.Environment(loader=jinja2.PackageLoader("scenes.render", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)

@@ -25,12 +25,15 @@ from .folder import is_lesson_name, package_version, read_manifest, resolve_out,
 # Config fields that only one chapter draws: in that chapter's key, not in the others' (the course's name is drawn
 # on the title card, in the intro; the closing card's lines on the closing card, which renders like a chapter).
 _ONE_CHAPTER = {"course": "intro", "outro": "outro"}
+# ``chapter_pacing`` is per chapter too: a chapter's own pacing is in its key alone (``render_settings``), while the
+# lesson's ``pacing`` stays in every key.
 # Config fields that cannot change a chapter's pixels or cues (what to render and where),
 # or whose effect is already in the hash another way (quality/fps/pixel_height via the
 # resolved size and rate; device via the tensors), that only add files to the folder (scorm), or that say where
 # the files are (``WHERE_KEYS``: the folder, the words' folder, the render cache and its size).
 # The words are hashed per chapter, by content (``chapter_key``), not by where their folder is (script).
-_NOT_IN_HASH = {"chapters", "formats", "device", "quality", "fps", "pixel_height", "scorm", *WHERE_KEYS, *_ONE_CHAPTER}
+_NOT_IN_HASH = {"chapters", "formats", "device", "quality", "fps", "pixel_height", "scorm", "chapter_pacing",
+                *WHERE_KEYS, *_ONE_CHAPTER}
 
 
 def code_hash() -> str:
@@ -270,13 +273,17 @@ def render_settings(config: LessonConfig, chapter_id: str | None = None) -> dict
     """What a chapter's pixels and cues depend on, besides the Lesson's numbers and the code.
 
     ``chapter_id``: also what reaches that chapter alone: its number when its frames draw it (its place in
-    ``chapters``: a chapter moved in the order renders again, one that draws no number does not)."""
+    ``chapters``: a chapter moved in the order renders again, one that draws no number does not) and its own
+    pacing when ``chapter_pacing`` gives it one."""
     fields_ = config.model_dump(mode="json", exclude=_NOT_IN_HASH)
     settings = {**fields_, "width": config.width, "height": config.height, "fps": config.frame_rate}
     if chapter_id is not None and chapter(chapter_id).draws_number:
         settings["number"] = config.chapter_number(chapter_id)
     settings.update({key: config.model_dump(mode="json", include={key})[key]
                      for key, cid in _ONE_CHAPTER.items() if cid == chapter_id})
+    own_pacing = dict(config.chapter_pacing or ())
+    if chapter_id in own_pacing:
+        settings["chapter_pacing"] = own_pacing[chapter_id]
     return settings
 
 

@@ -1,7 +1,12 @@
 """The lesson as a SCORM 1.2 package for an LMS (``render --scorm``): ``lesson-scorm.zip``.
 
 The zip holds ``imsmanifest.xml`` at its root and every file of the lesson folder under the
-same relative names. The manifest declares one organisation with one item, whose one
+same relative names. ``scorm = "lean"`` makes a lean package instead: the joined lesson video, its poster,
+captions and chapters track, and a page of its own (``export.render_page(lean=True)``: no thumbnails, no links to
+chapter files, tensors or the manifest, which it does not hold; the explorer's numbers are inside the page), so
+about the size of ``lesson.mp4``. It carries no manifest.json.
+
+The manifest declares one organisation with one item, whose one
 resource is the SCO: ``index.html`` (type webcontent, ``adlcp:scormtype="sco"``), listing every
 file of the package. The page itself talks to the LMS (templates/_scorm.html): it finds the
 SCORM 1.2 API, reports incomplete/completed, the session time, and keeps the position and what
@@ -83,17 +88,19 @@ def imsmanifest(config, files: list[str]) -> str:
 """
 
 
-def write_package(staging, names, config) -> str:
+def write_package(staging, names, config, replaced: dict[str, bytes] | None = None) -> str:
     """Write ``lesson-scorm.zip`` into the staging folder (``export._Staging``) from the staged files
-    ``names`` (relative; the package itself is left out); returns its name."""
+    ``names`` (relative; the package itself is left out); returns its name. ``replaced``: name -> the bytes the
+    package holds under that name instead of the staged file's (the lean package's own page)."""
     folder = Path(staging.folder)
+    replaced = replaced or {}
     files = sorted(set(names) - {PACKAGE, IMSMANIFEST})
     if SCO not in files:
         raise ValueError(f"the SCORM package needs {SCO}; it was not written")
     with zipfile.ZipFile(staging.path(PACKAGE), "w") as package:
         _add(package, IMSMANIFEST, imsmanifest(config, files).encode("utf-8"))
         for name in files:
-            _add(package, name, folder / name)
+            _add(package, name, replaced.get(name, folder / name))
     return PACKAGE
 
 

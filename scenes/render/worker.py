@@ -193,7 +193,8 @@ def run_job(job: Job) -> dict:
         video_wanted = any(f in VIDEO_FORMATS for f in job.formats)
         settings = manim_settings(lesson.config, work / "media", fmt="mp4" if video_wanted else "png",
                                   encoder_threads=job.encoder_threads)
-        narrator = Narrator(job.voice, job.speech_root and Path(job.speech_root), pacing=lesson.config.pacing)
+        narrator = Narrator(job.voice, job.speech_root and Path(job.speech_root),
+                            pacing=lesson.config.pacing_of(job.chapter_id))  # the chapter's own pacing
         scene, video, frame, fullest = render_scene(lambda: scene_cls(lesson, narrator=narrator), settings,
                                                     on_play=lambda t: _report("time", job.chapter_id, t))
         render_seconds = time.perf_counter() - started
