@@ -723,9 +723,14 @@ def _cache_of(config_file, location):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def cache_info(location, config_file, as_json):
     """Where the render cache is, what it holds and its size bound."""
-    from scenes.render.cache_folder import usage
+    from scenes.render.cache_folder import check_cache_folder, usage
+    from scenes.render.folder import OutputFolderError
 
     root, size_gb = _cache_of(config_file, location)
+    try:
+        check_cache_folder(root)  # a folder of someone else's is not called empty
+    except OutputFolderError as err:
+        raise _usage_error(str(err)) from None
     found = usage(root)
     if as_json:
         click.echo(output.to_json(output.cache_json(found, size_gb)))

@@ -245,6 +245,42 @@ def test_the_cache_keeps_within_its_bound_and_deletes_only_its_own(tmp_path):
     assert sum(item.bytes for item in cache.items()) <= 2000
 
 
+def test_cache_info_and_clear_show_and_empty_only_the_tools_own(tmp_path):
+    """`cache info` counts what the tool keeps; `cache clear` deletes it and nothing else (a file of yours, a link and
+    what it points to stay); a folder of someone else's is refused by both in one sentence (exit 2)."""
+    from cli import main
+
+    cache = tmp_path / "renders"
+    (cache / "speech").mkdir(parents=True)
+    (cache / "cache-folder").write_text("marker")
+    for i in range(2):
+        (cache / f"{i:064x}").mkdir()
+        (cache / f"{i:064x}" / "video.mp4").write_bytes(b"v" * 1000)
+    (cache / "speech" / f"{5:064x}.npz").write_bytes(b"s" * 500)
+    (cache / "notes.txt").write_text("mine")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "keep.txt").write_text("keep")
+    (cache / f"{7:064x}").symlink_to(tmp_path / "outside", target_is_directory=True)
+
+    info = CliRunner().invoke(main, ["cache", "info", "--cache", str(cache), "--json"])
+    assert info.exit_code == 0, info.output
+    found = json.loads(info.output)
+    assert found["bytes"] == 2500 and found["items"]["chapter"] == {"count": 2, "bytes": 2000}
+    assert found["items"]["speech"] == {"count": 1, "bytes": 500} and found["limit_bytes"] == 5_000_000_000
+
+    cleared = CliRunner().invoke(main, ["cache", "clear", "--cache", str(cache), "-y"])
+    assert cleared.exit_code == 0 and "2.5 kB freed" in cleared.output, cleared.output
+    assert sorted(p.name for p in cache.iterdir()) == sorted(["cache-folder", "notes.txt", "speech", f"{7:064x}"])
+    assert list((cache / "speech").iterdir()) == [] and (tmp_path / "outside" / "keep.txt").read_text() == "keep"
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "photo.jpg").write_bytes(b"mine")
+    for command in (["cache", "info"], ["cache", "clear", "-y"]):
+        assert_one_sentence(CliRunner().invoke(main, [*command, "--cache", str(theirs)]), "may be someone else's")
+    assert sorted(p.name for p in theirs.iterdir()) == ["photo.jpg"]
+
+
 # -- through the command line, with a stand-in chapter -----------------------------------------------
 
 
