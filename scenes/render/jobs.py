@@ -72,6 +72,9 @@ def run_jobs(job_list: list[Job], jobs: int | None, lesson, console) -> dict:
             process.terminate()
         for process in processes:
             process.join(timeout=5)
+            if process.is_alive():  # still rendering 5 s after SIGTERM (seen once on a loaded 2-core machine): the
+                process.kill()  # interpreter's exit would wait for its chapter to end, so it is killed
+                process.join(timeout=5)
         raise
     finally:
         progress_queue.close()
