@@ -723,7 +723,7 @@ def _cache_of(config_file, location):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def cache_info(location, config_file, as_json):
     """Where the render cache is, what it holds and its size bound."""
-    from scenes.render.cache_folder import check_cache_folder, usage
+    from scenes.render.cache_folder import check_cache_folder, limit_bytes, usage
     from scenes.render.folder import OutputFolderError
 
     root, size_gb = _cache_of(config_file, location)
@@ -733,9 +733,9 @@ def cache_info(location, config_file, as_json):
         raise _usage_error(str(err)) from None
     found = usage(root)
     if as_json:
-        click.echo(output.to_json(output.cache_json(found, size_gb)))
+        click.echo(output.to_json(output.cache_json(found, limit_bytes(size_gb))))
     else:
-        output.print_cache_info(output.stdout_console(), found, size_gb)
+        output.print_cache_info(output.stdout_console(), found, limit_bytes(size_gb), size_gb)
 
 
 @cache.command("clear")

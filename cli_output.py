@@ -434,12 +434,12 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def cache_json(found, size_gb: float) -> dict:
-    return {"folder": str(found.root), "exists": found.exists, "bytes": found.total, "limit_bytes": int(size_gb * 1e9),
+def cache_json(found, limit: int) -> dict:
+    return {"folder": str(found.root), "exists": found.exists, "bytes": found.total, "limit_bytes": limit,
             "items": {kind: {"count": found.counts[kind], "bytes": found.bytes[kind]} for kind in found.counts}}
 
 
-def print_cache_info(console, found, size_gb: float) -> None:
+def print_cache_info(console, found, limit: int, size_gb: float) -> None:
     """``mha-explainer cache info``: where, how full, what it holds."""
     from rich.table import Table
 
@@ -447,7 +447,7 @@ def print_cache_info(console, found, size_gb: float) -> None:
         console.print(f"No render cache at {found.root} yet: the first render makes it.")
         return
     console.print(f"Render cache: {found.root}")
-    console.print(f"Holds {size_text(found.total)} of at most {size_text(int(size_gb * 1e9))} (cache_size = "
+    console.print(f"Holds {size_text(found.total)} of at most {size_text(limit)} (cache_size = "
                   f"{size_gb:g}); the least recently used go first.")
     table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("kept")

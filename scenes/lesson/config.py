@@ -190,6 +190,12 @@ def _chapter_pacing_table(value):
     return tuple(table.items())
 
 
+# What to write instead of an empty optional text.
+_BLANK = {"course": "give the course's name, such as \"Transformers 101\", or leave course unset for none",
+          "cache": "give a folder for the render cache, such as \"~/lesson-cache\", or leave cache unset for the "
+                   "user's cache folder"}
+
+
 class LessonConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -313,13 +319,14 @@ class LessonConfig(BaseModel):
     def _drawable_text(cls, value: str | None) -> str | None:
         return None if value is None else drawable_text(value)
 
-    @field_validator("course")
+    @field_validator("course", "cache")
     @classmethod
-    def _some_name(cls, value: str | None) -> str | None:
+    def _not_blank(cls, value: str | None, info) -> str | None:
+        """An optional text given must say something (``_BLANK``: what to write instead); a course's name is kept
+        on one line."""
         if value is not None and not value.strip():
-            raise ValueError("is empty; give the course's name, such as \"Transformers 101\", or leave course unset "
-                             "for none")
-        return None if value is None else " ".join(value.split())
+            raise ValueError(f"is empty; {_BLANK[info.field_name]}")
+        return " ".join(value.split()) if value is not None and info.field_name == "course" else value
 
     @field_validator("outro", mode="before")
     @classmethod
@@ -351,14 +358,6 @@ class LessonConfig(BaseModel):
             return value
         raise ValueError('is not true, false or "lean"; write scorm = true for the whole folder as a package, '
                          'scorm = "lean" for the lesson video and its page only, or scorm = false')
-
-    @field_validator("cache")
-    @classmethod
-    def _cache_is_a_place(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("is empty; give a folder for the render cache, such as \"~/lesson-cache\", or leave "
-                             "cache unset for the user's cache folder")
-        return value
 
     @field_validator("sentence")
     @classmethod

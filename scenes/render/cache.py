@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,7 +213,7 @@ def _tree_bytes(path: Path) -> int:
                 entry = os.stat(os.path.join(folder, name), follow_symlinks=False)
             except OSError:
                 continue
-            total += entry.st_size if (entry.st_mode & 0o170000) == 0o100000 else 0
+            total += entry.st_size if stat.S_ISREG(entry.st_mode) else 0
     return total
 
 
