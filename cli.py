@@ -169,6 +169,8 @@ def lesson_options(command=None, *, keys: tuple[str, ...] | None = None, extra: 
         settings = {"multiple": True} if kind == "multiple" else {}
         if key == "chapters":
             settings["metavar"] = "ID,ID,..."
+        if key == "logo":
+            settings["metavar"] = "FILE"
         more = (extra or {}).get(key, ())
         help_text = flag_help(key) + (f" Also: {', '.join(more)}." if more else "")
         for value_flag, (value_key, _, value_help) in reversed(list(VALUE_FLAGS.items())):
@@ -570,9 +572,11 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     from scenes.voice import resolve_voice
 
     voice = resolve_voice(config.voice)  # missing or damaged: exit 2 now (VoiceError is a ConfigError); hashed once
-    from scenes.lesson.script import load_scripts
+    from scenes.lesson.fonts import FONT
+    from scenes.lesson.script import check_font, load_scripts
 
     scripts = load_scripts(config.script)  # every id and placeholder checked now (ScriptError: exit 2)
+    check_font(scripts, config.font or FONT)  # and every word drawable in the lesson's font
     try:
         owned_files(resolve_out(config.out))  # whose folder: known before anything heavy is imported
         check_cache_folder(cache_location(config.cache), resolve_out(config.out))  # and whose cache

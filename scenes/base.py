@@ -50,6 +50,15 @@ class LessonScene(Scene):
         self._hold_until, self._burned = 0.0, None
         super().__init__(**kwargs)
 
+    def setup(self):
+        """The author's logo (``logo`` in lesson.toml), when there is one, in the bottom-right corner
+        (``layout.logo_box``, which every chapter keeps free) from the first frame to the last: added before anything
+        else and never animated, so it stays still through every play, and a chapter clears only what it names."""
+        super().setup()
+        self.logo = parts.logo(self.lesson.config.logo) if self.lesson.config.logo is not None else None
+        if self.logo is not None:
+            self.add(self.logo)
+
     @property
     def script(self):
         """This chapter's words (``lesson.script.Script``): the author's, or the default."""
@@ -95,7 +104,7 @@ class LessonScene(Scene):
 
     @property
     def theme(self) -> style.Theme:
-        return style.theme(self.lesson.config.theme)
+        return style.look(self.lesson.config)
 
     # -- pacing --------------------------------------------------------------
 
@@ -195,7 +204,7 @@ class LessonScene(Scene):
         sentences = beat.speech.sentences if beat.voiced else ()
         timing = Beat(start, start + beat.seconds, text, "", sentences).cues()
         # Broadcast captions: light text on a dark translucent box in either theme, readable over anything.
-        lines = [Paragraph(*cue.text.split("\n"), alignment="center", font=style.FONT, font_size=style.CAPTION_SIZE,
+        lines = [Paragraph(*cue.text.split("\n"), alignment="center", font=self.theme.font, font_size=style.CAPTION_SIZE,
                            color=style.CAPTION_TEXT, line_spacing=0.8) for cue in timing]
         width = max(line.width for line in lines) + 2 * style.GAP_BLOCK
         height = max(line.height for line in lines) + 2 * style.GAP_NAME

@@ -16,6 +16,11 @@ from . import style
 # largest, a few patterns would fill the frame with a handful of huge cells.
 LABEL_MIN_CELL = 0.24
 MAX_CELL = 0.42
+# The author's logo, in the bottom-right corner (``logo_box``): at most this tall and this wide (a square logo is
+# 0.45 x 0.45, about 40 px high at 720p; a wide word mark up to 1.4 wide), and this far from anything else.
+LOGO_HEIGHT = 0.45
+LOGO_WIDTH = 1.4
+LOGO_CLEARANCE = style.GAP_LABEL
 
 
 def content_box() -> tuple[float, float, float, float]:
@@ -23,6 +28,51 @@ def content_box() -> tuple[float, float, float, float]:
     w, h = config.frame_width / 2, config.frame_height / 2
     m = style.FRAME_MARGIN
     return (-w + m, w - m, -h + m, h - 1.25)
+
+
+def logo_box() -> tuple[float, float, float, float]:
+    """(left, right, bottom, top) of the author's logo (``logo`` in lesson.toml): the bottom-right corner, at
+    ``style.FRAME_MARGIN`` from the frame's edges, ``LOGO_WIDTH`` x ``LOGO_HEIGHT`` at most. The logo is fitted
+    into it keeping its shape, against its bottom-right corner."""
+    w, h = config.frame_width / 2, config.frame_height / 2
+    right, bottom = w - style.FRAME_MARGIN, -h + style.FRAME_MARGIN
+    return (right - LOGO_WIDTH, right, bottom, bottom + LOGO_HEIGHT)
+
+
+def logo_keep_out() -> tuple[float, float, float, float]:
+    """(left, right, bottom, top) every chapter keeps free, with or without a logo: ``logo_box`` and
+    ``LOGO_CLEARANCE`` around it, to the frame's edges (the same frame whether the author has a logo or not)."""
+    left, _, _, top = logo_box()
+    w, h = config.frame_width / 2, config.frame_height / 2
+    return (left - LOGO_CLEARANCE, w, -h, top + LOGO_CLEARANCE)
+
+
+def left_of_logo() -> float:
+    """Where content low on the frame that makes room for the logo ends, on its right: the corner's edge
+    (``logo_keep_out``) less ``LOGO_CLEARANCE`` once more, so that a line beside the logo does not seem to run on
+    into it."""
+    return logo_keep_out()[0] - LOGO_CLEARANCE
+
+
+def clear_of_logo(mob: VMobject) -> VMobject:
+    """``mob`` (placed) moved left to end at ``left_of_logo`` when it reaches into ``logo_keep_out``, as far as the
+    frame's left margin allows; shrunk about its left edge when that is not far enough. Content low on the frame
+    calls this once placed."""
+    corner, _, _, top = logo_keep_out()
+
+    def reach() -> float:  # how far right the parts of ``mob`` as low as the corner go
+        low = [m.points[m.points[:, 1] < top, 0] for m in mob.family_members_with_points()]
+        return max((float(x.max()) for x in low if len(x)), default=-math.inf)
+
+    if reach() <= corner:
+        return mob
+    left = left_of_logo()
+    margin = -config.frame_width / 2 + style.FRAME_MARGIN
+    mob.shift(RIGHT * -min(reach() - left, max(mob.get_left()[0] - margin, 0.0)))
+    if reach() > left:
+        edge = mob.get_left()
+        mob.scale((left - edge[0]) / (reach() - edge[0]), about_point=edge)
+    return mob
 
 
 def fit(mob: VMobject, width: float | None = None, height: float | None = None) -> VMobject:

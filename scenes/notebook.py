@@ -243,7 +243,7 @@ def _explorer_page(lesson, models) -> str:
     from .render.export import template_words
     from .render.folder import GENERATOR, versions
 
-    theme = style.theme(lesson.config.theme)
+    theme = style.look(lesson.config)
     w, words_for = template_words(lesson.scripts.page)
     env = jinja2.Environment(loader=jinja2.PackageLoader("scenes.render", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)

@@ -4,24 +4,20 @@ Every colour a scene draws comes from a ``Theme`` (``style.theme("dark")`` or
 ``lesson.theme``): Manim's default WHITE is invisible on the light theme, so
 parts never fall back to it.
 
-Colour choices:
-- heads: 12 colours per theme, one per head number in every chapter, chosen (farthest-point search over
-  sRGB) to stay apart for normal vision and simulated protan, deutan and tritan vision (CIELAB distance
-  at least 12, Machado et al. 2009), apart from the role, sign and accent colours (so a colour names
-  one head and nothing else), and to keep a WCAG contrast of 4.5:1 on the background and on cards;
-  a head's number is always drawn beside its colour (tests/test_colours.py checks all of it);
-- signed numbers: a blue/orange diverging pair (safe for red-green colour blindness);
-- attention weights: one sequential scale pinned to [0, 1] in every chapter
-  (viridis on dark, white-to-blue on light), so patterns are comparable.
+The palettes' colours, and why they are these, are in ``scenes.lesson.colours`` (below the drawing, so that
+the config can check an author's accent against them); a ``Theme`` is a palette with its font and lookups, and
+``look(config)`` is the lesson's: the author's accent and font over the theme.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from manim import ManimColor, interpolate_color
 
+from scenes.lesson import colours
+from scenes.lesson.colours import Palette
 from scenes.lesson.fonts import FONT  # noqa: F401 - re-exported: style.FONT; the config refuses text it cannot draw
 # How numbers are written is decided below the drawing (the script's placeholders write them the same way).
 from scenes.lesson.formats import DIGITS, MINUS, count, fmt, parse, percent  # noqa: F401
@@ -103,20 +99,10 @@ WEIGHT_DIGITS = 2
 
 
 @dataclass(frozen=True)
-class Theme:
-    name: str
-    background: str
-    text: str
-    muted: str  # secondary text, axis labels
-    grid: str  # cell borders, brackets, thin lines
-    panel: str  # card backgrounds
-    highlight: str  # the sweep / focus frame
-    roles: dict  # "Q" | "K" | "V" | "O" | "X" -> colour
-    heads: tuple  # one colour per head number (cycled beyond its length)
-    positive: str
-    negative: str
-    scale: tuple  # attention-weight colour stops for 0 .. 1
-    warn: str  # failure-trap / caveat accent
+class Theme(Palette):
+    """A palette (``scenes.lesson.colours``) with what draws it: the font of its words, colour lookups."""
+
+    font: str = FONT  # Pango family of every word drawn (numbers keep ``MONO``: aligned columns)
 
     def head(self, i: int) -> ManimColor:
         return ManimColor(self.heads[i % len(self.heads)])
@@ -141,46 +127,20 @@ class Theme:
         return interpolate_color(ManimColor(self.text), ManimColor(end), 0.35 + 0.65 * t)
 
 
-DARK = Theme(
-    name="dark",
-    background="#0F1218",
-    text="#ECEFF4",
-    muted="#9AA3B2",
-    grid="#4A5263",
-    panel="#1B202A",
-    highlight="#FFD166",
-    roles={"Q": "#F5B041", "K": "#56B4E9", "V": "#5FD38D", "O": "#D291E0", "X": "#ECEFF4"},
-    heads=(
-        "#799E0C", "#00F3F3", "#C27986", "#6D86FF", "#DBE7AA", "#E755B6",
-        "#AA9E61", "#AAAAFF", "#9EE76D", "#FFAAB6", "#FF86C2", "#DBC23D",
-    ),
-    positive="#FF9F45",
-    negative="#5AB4FF",
-    scale=("#1A1D29", "#3B528B", "#21918C", "#5EC962", "#FDE725"),  # viridis, darkest stop ~ background
-    warn="#FF6B6B",
-)
-
-LIGHT = Theme(
-    name="light",
-    background="#FFFFFF",
-    text="#1C2128",
-    muted="#57606A",
-    grid="#B8C0CC",
-    panel="#F3F5F8",
-    highlight="#C2410C",
-    roles={"Q": "#A65300", "K": "#0B62A4", "V": "#137A3A", "O": "#8E3A96", "X": "#1C2128"},
-    heads=(
-        "#6D2431", "#0031B6", "#796D00", "#CE0086", "#3D4900", "#7955C2",
-        "#AA4949", "#6D0086", "#1861E7", "#793D61", "#493161", "#8655AA",
-    ),
-    positive="#B34D00",
-    negative="#0061B5",
-    scale=("#F4F7FB", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B"),  # Blues, lightest stop ~ background
-    warn="#C62828",
-)
+DARK = Theme(**vars(colours.DARK))
+LIGHT = Theme(**vars(colours.LIGHT))
 
 THEMES = {"dark": DARK, "light": LIGHT}
 
 
 def theme(name: str) -> Theme:
+    """A theme as it ships (``look``: as a lesson's author set it)."""
     return THEMES[name]
+
+
+def look(config) -> Theme:
+    """The theme a lesson draws in: ``config.theme`` with the author's ``accent`` and ``font`` (the config checked
+    both: the accent's contrast and distance from the heads' colours, the font installed and able to draw every
+    word)."""
+    base = THEMES[config.theme]
+    return replace(base, highlight=config.accent_of(config.theme) or base.highlight, font=config.font or FONT)

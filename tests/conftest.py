@@ -173,6 +173,7 @@ class Step:
     start: float = 0.0  # video seconds: when its animation started
     end: float = 0.0  # ... and ended (the picture it leaves stays until the next step starts)
     filled: float = 1.0  # how much of the area under the header the visible content spans (its bounding box)
+    corner: tuple[str, ...] = ()  # what visible reaches into the logo's corner (``layout.logo_keep_out``), described
 
 
 def observe(scene) -> Step:
@@ -183,8 +184,9 @@ def observe(scene) -> Step:
         points = np.concatenate([m.points for m in pieces])
         texts.append(Seen(describe(t), getattr(t, "text", None), points.min(axis=0), points.max(axis=0),
                           pieces[0].get_fill_color(), shown_size(t)))
+    share, corner = _filled_and_corner(scene)
     return Step(len(scene.cues), tuple(texts), visible_chips(scene), getattr(scene, "step_start", 0.0), scene.now,
-                filled(scene))
+                share, corner)
 
 
 def visible_chips(scene) -> tuple[tuple[int, str], ...]:
@@ -208,22 +210,53 @@ def visible_chips(scene) -> tuple[tuple[int, str], ...]:
 def filled(scene) -> float:
     """The share of the area under the header (``layout.content_box``) that the bounding box of everything
     visible there spans: near 0, a nearly empty screen."""
+    return _filled_and_corner(scene)[0]
+
+
+CORNER_TOL = 0.02  # Manim units (~1 px at 480p): touching the logo's corner is fine, reaching into it is not
+
+
+def _filled_and_corner(scene) -> tuple[float, tuple[str, ...]]:
+    """``filled``, and what visible reaches into the corner kept for the author's logo (``layout.logo_keep_out``;
+    the logo itself aside): each as the text it belongs to (or its type) and how far it reaches. One pass."""
     from scenes import layout
 
     left, right, bottom, top = layout.content_box()
+    c_left, c_right, c_bottom, c_top = layout.logo_keep_out()
     lo, hi = np.array([np.inf, np.inf]), np.array([-np.inf, -np.inf])
+    corner = {}
+
+    def pieces(mob, owner):
+        if isinstance(mob, TEXT_TYPES):
+            owner = mob  # a glyph is described by its text
+        if len(mob.points):
+            yield mob, owner
+        for sub in mob.submobjects:
+            yield from pieces(sub, owner)
+
     for m in scene.mobjects:
-        for piece in m.family_members_with_points():
-            if max(piece.get_fill_opacity(), piece.get_stroke_opacity() * (piece.get_stroke_width() > 0)) <= 0.05:
+        if getattr(m, "is_logo", False):
+            continue
+        for piece, owner in pieces(m, None):
+            fill = piece.get_fill_opacity() if hasattr(piece, "get_fill_opacity") else 1.0
+            stroke = (piece.get_stroke_opacity() * (piece.get_stroke_width() > 0)
+                      if hasattr(piece, "get_stroke_opacity") else 0.0)
+            if max(fill, stroke) <= 0.05:
                 continue
             points = piece.points[:, :2]
+            p_lo, p_hi = points.min(axis=0), points.max(axis=0)
+            if (p_hi[0] > c_left + CORNER_TOL and p_lo[1] < c_top - CORNER_TOL and p_lo[0] < c_right
+                    and p_hi[1] > c_bottom):
+                name = describe(owner) if owner is not None else type(piece).__name__
+                corner[name] = f"{name[:80]} reaching x {p_hi[0]:.2f}, y {p_lo[1]:.2f}"
             points = points[points[:, 1] < top]  # the header (title, map, model line) does not count
             if len(points):
                 lo, hi = np.minimum(lo, points.min(axis=0)), np.maximum(hi, points.max(axis=0))
     if not np.all(np.isfinite(lo)):
-        return 0.0
+        return 0.0, tuple(corner.values())
     lo, hi = np.maximum(lo, [left, bottom]), np.minimum(hi, [right, top])
-    return float(max(hi[0] - lo[0], 0) * max(hi[1] - lo[1], 0) / ((right - left) * (top - bottom)))
+    share = float(max(hi[0] - lo[0], 0) * max(hi[1] - lo[1], 0) / ((right - left) * (top - bottom)))
+    return share, tuple(corner.values())
 
 
 class Run:
@@ -296,11 +329,13 @@ def _headless(overrides: dict, theme: str, chapter_id: str, media_dir) -> Run:
     if key not in runs:
         chapter_data(_lesson_for(**overrides), chapter_id)  # computed on the shared Lesson: both themes reuse it
         lesson = _lesson_for(theme, **overrides)
-        steps, drawn, frame = [], set(), []
+        steps, drawn, drawn_in, frame = [], set(), set(), []
 
         def record(scene):
             steps.append(observe(scene))
-            drawn.update(m.text for top in scene.mobjects for m in top.get_family() if isinstance(m, Text))
+            texts = [m for top in scene.mobjects for m in top.get_family() if isinstance(m, (Text, MarkupText))]
+            drawn.update(m.text for m in texts if isinstance(m, Text))
+            drawn_in.update((m.font, getattr(m, "original_text", None) or m.text) for m in texts)
             frame[:] = config.frame_width / 2, config.frame_height / 2  # the run's settings are in force here
 
         def again():
@@ -309,6 +344,7 @@ def _headless(overrides: dict, theme: str, chapter_id: str, media_dir) -> Run:
         scene = run_headless(CHAPTERS[chapter_id], lesson, media_dir, on_step=record)
         runs[key] = Run(lesson, scene, tuple(steps), frozenset(drawn), tuple(frame), keep=theme == base.theme,
                         again=again)
+        runs[key].drawn_in = frozenset(drawn_in)  # (Pango family, text) of every Text drawn
     return runs[key]
 
 

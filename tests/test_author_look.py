@@ -6,12 +6,14 @@ and in the chapter keys: what a chapter draws is in its key, what it does not dr
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
 import av
 import pytest
 from manim import FadeIn
+from conftest import reads_runs
 
 from scenes.base import LessonScene
 from scenes.lesson.config import CHAPTER_IDS, ConfigError, load_config
@@ -179,6 +181,13 @@ def test_outro_is_a_table_of_three_optional_lines():
         load_config(chapters="intro,outro")
 
 
+def test_a_closing_card_of_one_line_is_on_the_page(lesson_for):
+    from test_page_words import render as page_of
+
+    page = page_of(lesson_for(**TOY, outro={"author": "A. Teacher"}))
+    assert '<section class="outro"' in page and "A. Teacher" in page and "CC BY" not in page
+
+
 def test_the_closing_card_has_its_own_key_and_changes_no_other():
     plain, closing = load_config(**TOY), load_config(outro=OUTRO, **TOY)
     assert render_settings(closing, "outro")["outro"] == OUTRO
@@ -262,3 +271,111 @@ def test_a_chapters_own_pacing_in_a_tiny_render(tmp_path):
     recap, concat = result.chapters
     assert concat.chapter_id == "concat" and concat.duration == pytest.approx(2 * recap.duration, abs=0.3)
     assert "chapter_pacing = {concat = 2.0}" in config.to_toml()
+
+
+# -- 5. the accent and the font: checked, drawn, on the page, in the keys -------------------------------------
+
+ACCENT = {"dark": "#FFB000", "light": "#9A3412"}  # each reads on its theme's background and cards
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_the_accent_is_the_highlight_of_the_frames_and_the_page(theme, lesson_for):
+    from test_page_words import render as page_of
+
+    from scenes import style
+
+    config = load_config(theme=theme, accent=ACCENT, **TOY)
+    assert style.look(config).highlight == ACCENT[theme]
+    assert style.look(load_config(theme=theme, **TOY)).highlight == style.theme(theme).highlight
+    assert load_config(theme=theme, accent=ACCENT[theme].lower()).accent == ACCENT[theme]  # as "#RRGGBB"
+    page = page_of(lesson_for(theme, **TOY, accent=ACCENT))
+    assert f"--accent: {ACCENT[theme]};" in page
+
+
+def test_an_accent_that_does_not_read_is_refused_with_its_measure():
+    from scenes.lesson.colours import TEXT_CONTRAST, contrast
+
+    for theme, colour in (("dark", "#9A3412"), ("light", "#FFB000")):
+        ratio = min(contrast(colour, ground) for ground in (("#0F1218", "#1B202A") if theme == "dark"
+                                                              else ("#FFFFFF", "#F3F5F8")))
+        assert ratio < TEXT_CONTRAST
+        with pytest.raises(ConfigError, match=rf'accent = "{colour}" has a contrast of {ratio:.2f}:1 against the '
+                                              rf"{theme} theme's"):
+            load_config(theme=theme, accent=colour)
+    # a table's colour for the other theme is checked too (a course may render both)
+    with pytest.raises(ConfigError, match=r"gives light #FFB000, which has a contrast of"):
+        load_config(theme="dark", accent={"dark": "#FFB000", "light": "#FFB000"})
+    assert load_config(theme="dark", accent={"dark": "#FFB000"}).accent_of("light") is None
+
+
+def test_the_accent_drawn_is_in_every_chapter_key_and_no_other_colour():
+    plain = load_config(**TOY)
+    table = load_config(accent=ACCENT, **TOY)
+    same_dark = load_config(accent={"dark": ACCENT["dark"], "light": "#7B2CBF"}, **TOY)
+    for cid in CHAPTER_IDS:
+        assert render_settings(table, cid) != render_settings(plain, cid), cid
+        assert render_settings(table, cid) == render_settings(same_dark, cid), cid  # the light colour is not drawn
+
+
+def test_the_font_must_be_installed_and_draw_every_word(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+    from scenes.lesson.build import build_lesson
+    from scenes.lesson.script import ScriptError
+
+    assert load_config(font=" DejaVu  Serif ").font == "DejaVu Serif"
+    with pytest.raises(ConfigError, match=r"font = \"No Such Family Xyz\" cannot be used: .* is not installed"):
+        load_config(font="No Such Family Xyz")
+    with pytest.raises(ConfigError, match=r'outro has author = "猫", which has characters the lesson\'s font '
+                                          r"\(DejaVu Serif\) cannot draw"):
+        load_config(font="DejaVu Serif", outro={"author": "猫"})
+    # an author's words are checked in the lesson's font when the lesson is built and before a render
+    words = tmp_path / "words"
+    assert CliRunner().invoke(main, ["script", "export", str(words)]).exit_code == 0
+    recap = words / "recap.toml"
+    recap.write_text(recap.read_text("utf-8").replace('title = "Recap"', 'title = "Recap ⋱"'), "utf-8")
+    assert 'title = "Recap ⋱"' in recap.read_text("utf-8")
+    build_lesson(load_config(script=words, **TOY))  # DejaVu Sans has ⋱
+    with pytest.raises(ScriptError, match=r"recap.toml: title has characters the lesson's font \(DejaVu Serif\) "
+                                          r"cannot draw: ⋱ \(U\+22F1\)"):
+        build_lesson(load_config(script=words, font="DejaVu Serif", **TOY))
+    result = CliRunner().invoke(main, ["render", "--script", str(words), "--font", "DejaVu Serif", "--model", "toy",
+                                       "--specialization-model", "toy", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "recap.toml: title has characters" in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.xdist_group("author-look-runs")
+def test_the_words_are_drawn_in_the_authors_font(headless):
+    from scenes import style
+
+    run = headless({**TOY, "font": "DejaVu Serif", "course": "Transformers 101"}, "dark", "intro")
+    fonts = {font for font, _ in run.drawn_in}
+    assert "DejaVu Serif" in fonts and fonts <= {"DejaVu Serif", style.MONO, style.FONT}
+    in_sans = {text for font, text in run.drawn_in if font == style.FONT}
+    assert all(set(text) <= set("⋮⋯⋱") for text in in_sans), in_sans  # only the symbols stay in DejaVu Sans
+
+
+@reads_runs("default")
+def test_every_character_a_chapter_draws_in_the_lessons_font_is_checked(headless, lesson_for):
+    """What the font check asks of an author's font (the config's texts, the words, ``fonts.DRAWN_BY_CODE``) is
+    everything the chapters draw in it: a character drawn from elsewhere would fail this test."""
+    from scenes import style
+    from scenes.lesson.fonts import DRAWN_BY_CODE
+    from scenes.lesson.script import load_scripts
+
+    lesson = lesson_for()
+    scripts = load_scripts()
+    asked = set(DRAWN_BY_CODE) | set(lesson.config.title) | set(lesson.config.sentence)
+    for script in scripts.files.values():
+        asked |= set(script.title) | set(script.summary)
+        asked |= {c for line in (*script.beats.values(), *script.screen.values()) for c in line.text}
+    unasked = {}
+    for cid, overrides in itertools.product(CHAPTER_IDS, ({}, TOY)):  # runs the layout tests share
+        for font, text in headless(overrides, "dark", cid).drawn_in:
+            if font == style.FONT:  # the lesson's font here (an author's font draws the same texts)
+                for c in text:
+                    if not c.isascii() and not c.isspace() and c not in asked and c not in "⋮⋯⋱":
+                        unasked.setdefault(c, cid)
+    assert not unasked, f"drawn in the lesson's font but not asked of it (add to fonts.DRAWN_BY_CODE): {unasked}"

@@ -105,6 +105,18 @@ def test_chapter_layout(headless, name, chapter_id, theme):
     assert all(c.end > c.start and c.text.strip() for c in run.cues)
 
 
+@pytest.mark.parametrize("chapter_id", CHAPTER_IDS)
+@pytest.mark.parametrize(("name", "theme"), [pytest.param(*look, marks=reads_runs(*look)) for look in LOOKS],
+                         ids=[f"{name}-{theme}" for name, theme in LOOKS])
+def test_the_logos_corner_stays_free(headless, name, chapter_id, theme):
+    """Nothing a chapter draws (text, shapes, lines: any visible piece) reaches into the bottom-right corner kept
+    for the author's logo (``layout.logo_keep_out``), after any play: the same runs as above, with or without a
+    logo the chapters are laid out alike."""
+    run = headless(CONFIGS[name], theme, chapter_id)
+    found = list(dict.fromkeys(f"after play {step.after}: {what}" for step in run.steps for what in step.corner))
+    assert not found, f"{chapter_id} ({theme}) draws in the logo's corner:\n" + "\n".join(found[:15])
+
+
 @pytest.mark.parametrize("name", [pytest.param(name, marks=reads_runs(name)) for name in CONFIGS])
 def test_intro_relationship_arcs_stay_clear_of_the_text(headless, name):
     """The arcs drawn for the table's links sit between the question and the table, crossing none of their words."""

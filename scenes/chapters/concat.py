@@ -72,6 +72,7 @@ class ConcatScene(LessonScene):
         self.state.takeaway = VGroup(eq, msg).arrange(RIGHT, buff=style.GAP_APART)
         layout.fit(self.state.takeaway, width=config.frame_width - 2 * style.FRAME_MARGIN)
         self.state.takeaway.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.05)
+        layout.clear_of_logo(self.state.takeaway)
 
         # The focus word's row is always drawn: the lesson follows it into W_O.
         C = parts.HeadBlocks(th, L.trace.concat, L.n_head, labels=parts.MatrixLabels(rows=L.tokens, shape=False),

@@ -167,6 +167,7 @@ class OutputProjectionScene(LessonScene):
         note = parts.text(th, self.words("flat-note", d=L.d_model), style.SMALL_SIZE, th.muted)
         layout.fit(note, width=right - left)
         note.to_edge(DOWN, buff=style.FRAME_MARGIN)
+        layout.clear_of_logo(note)
         scale, origin = self.fit_flat(np.vstack([[0.0, 0.0], np.cumsum(steps, axis=0)]), note)
         self.state.scale, self.state.origin, self.state.note = scale, origin, note
         output = self.output_arrow(out, scale, origin)
@@ -240,6 +241,7 @@ class OutputProjectionScene(LessonScene):
         strip = VGroup(row, arrows)
         layout.fit(strip, width=config.frame_width - 2 * style.FRAME_MARGIN)
         strip.to_edge(DOWN, buff=style.FRAME_MARGIN + 0.3)
+        layout.clear_of_logo(strip)
         note = parts.text(th, self.words("drop-in"), style.LABEL_SIZE, th.muted)
         note.next_to(strip, UP, buff=style.GAP_ITEM)
         with self.beat("drop-in-block", **shape):

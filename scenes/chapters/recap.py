@@ -140,6 +140,10 @@ class RecapScene(LessonScene):
         layout.fit(block, width=config.frame_width - 2 * style.FRAME_MARGIN,
                    height=trap_card.get_bottom()[1] - 0.3 - (bottom + 0.1))
         block.next_to(trap_card, DOWN, buff=style.GAP_BLOCK).set_x(0)
+        # Clear of the logo's corner: the grids and their scale, then the caption under them on its own (it may sit
+        # left of their centre; the block is often as wide as the frame, with no room to move as a whole).
+        layout.clear_of_logo(evidence)
+        layout.clear_of_logo(caption)
         self.state.evidence_grids = grids
         with self.beat("failure-trap"):
             self.clear(self.state.rule_card, self.state.pipe)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, LaggedStart, Square, VGroup, VMobject, config
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Create, FadeIn, LaggedStart, Square, VGroup, VMobject, config
 
 import numpy as np
 
@@ -192,7 +192,9 @@ class SpecializationScene(LessonScene):
         word = g.tokens[g.focus]
         legend = self.words("gallery-legend", word=word, n_sentences=g.n_sentences,
                             capped=parts.cap_note(len(g.tokens), drawn))
-        s.legend = layout.fit(parts.text(th, legend, style.SMALL_SIZE, th.muted), width=right - left)
+        # Centred, clear of the logo's corner on both sides (``layout.left_of_logo``): a second line when it needs one.
+        s.legend = parts.paragraph(th, legend, 2 * layout.left_of_logo(), style.SMALL_SIZE, th.muted,
+                                   line_buff=style.GAP_TIGHT, align=ORIGIN)
         s.legend.move_to([0, bottom + s.legend.height / 2, 0])
         s.bar = parts.ColorBar(th, height=1.6)
 

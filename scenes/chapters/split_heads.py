@@ -261,7 +261,9 @@ class SplitHeadsScene(LessonScene):
             hint = self.words("hint-some-heads" if first_labels else "hint-some-heads-tokens", **hint_values)
         else:
             hint = self.words("hint" if first_labels else "hint-tokens", **hint_values)
-        hint = layout.fit(parts.text(th, hint, style.SMALL_SIZE, th.muted), width=right - left)
+        # Left of the logo's corner (``layout.left_of_logo``): wrapped onto a second line when it needs one.
+        hint = parts.paragraph(th, hint, layout.left_of_logo() - left, style.SMALL_SIZE, th.muted,
+                               line_buff=style.GAP_TIGHT)
         # Fit the two rows between the trap line and the hint at the bottom.
         room_top = trap.get_bottom()[1] - 0.3
         room_bottom = bottom + hint.height + 0.2

@@ -36,26 +36,35 @@ def text_from_argv(value):
 
 
 def drawable_text(value: str) -> str:
-    """``value`` in NFC, if the lesson can draw it; else ``ValueError`` with the rest of a sentence
-    that starts ``key = "value" ...``: invisible control or format characters (named as U+XXXX),
-    right-to-left scripts, characters without a glyph in the lesson's font.
+    """``value`` in NFC, unless it holds what no font can draw in the lesson; else ``ValueError`` with the rest of a
+    sentence that starts ``key = "value" ...``: invisible control or format characters (named as U+XXXX),
+    right-to-left scripts. Whether the lesson's font has a glyph for each character: ``font_problem``, which the
+    config asks once it knows the font.
     """
     hidden = [c for c in dict.fromkeys(value) if unicodedata.category(c) in {"Cc", "Cf"}]
     if hidden:
         raise ValueError(f"has invisible control characters: {_char_list(hidden, show=False)}; remove them")
     value = unicodedata.normalize("NFC", value)
-    try:
-        missing = undrawable(value)
-    except FontError as err:
-        raise ValueError(f"has non-ASCII characters, but {err}") from None
-    if not missing:
-        return value
-    right_to_left = [c for c in missing if is_right_to_left(c)]
+    right_to_left = [c for c in dict.fromkeys(value) if is_right_to_left(c)]
     if right_to_left:
         raise ValueError(f"has right-to-left characters: {_char_list(right_to_left)}; right-to-left scripts are "
                          "not supported yet, so use a left-to-right script such as Latin, Greek or Cyrillic")
-    raise ValueError(f"has characters the lesson's font ({FONT}) cannot draw: {_char_list(missing)}; "
-                     "use Latin, Greek or Cyrillic letters")
+    return value
+
+
+def font_problem(value: str, family: str = FONT) -> str | None:
+    """The rest of a sentence that starts ``key = "value" ...`` when ``family`` lacks a glyph of ``value`` (or
+    cannot be read), else None."""
+    try:
+        missing = undrawable(value, family)
+    except FontError as err:
+        return f"has non-ASCII characters, but {err}"
+    if not missing:
+        return None
+    instead = "use Latin, Greek or Cyrillic letters" if family == FONT else \
+        f"pick a font that has them (fc-list ':charset={ord(missing[0]):x}' family lists those installed), or " \
+        "other letters"
+    return f"has characters the lesson's font ({family}) cannot draw: {_char_list(missing)}; {instead}"
 
 
 def _char_list(chars, show: bool = True, most: int = 5) -> str:

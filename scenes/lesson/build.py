@@ -43,7 +43,8 @@ from .focus import SPECIAL, pick_focus
 from .gallery import Gallery, build_gallery
 from .induction import Induction, build_induction
 from .relationships import Relationships, build_relationships
-from .script import Scripts, load_scripts
+from .fonts import FONT
+from .script import Scripts, check_font, load_scripts
 
 # Model shapes the cost chapter compares with the lesson's own, costed by the same accounting: the
 # original Transformer's width (Vaswani et al. 2017, base model: d_model 512, 8 heads) cut into 1, 2 and
@@ -457,8 +458,11 @@ def chapter_data(lesson: Lesson, chapter_id: str) -> dict:
 
 def build_lesson(config: LessonConfig, scripts: Scripts | None = None) -> Lesson:
     """The Lesson of ``config``: nothing is computed until a chapter (or the export) reads it.
-    ``scripts``: the lesson's words, if already loaded (else from ``config.script``)."""
-    return Lesson(config, scripts or load_scripts(config.script))
+    ``scripts``: the lesson's words, if already loaded (else from ``config.script``). ``ScriptError`` when the
+    lesson's font cannot draw one of its words."""
+    scripts = scripts or load_scripts(config.script)
+    check_font(scripts, config.font or FONT)
+    return Lesson(config, scripts)
 
 
 @dataclass(frozen=True)

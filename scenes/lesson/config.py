@@ -40,9 +40,12 @@ from pydantic import (
 from mha_core.files import FileError, check_path
 from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, divisors, or_list
 
-from .author_text import drawable_text, text_from_argv
+from . import colours
+from .author_text import drawable_text, font_problem, text_from_argv
 from .chapters import CHAPTER_IDS, OUTRO_ID, chapter_number
+from .fonts import DRAWN_BY_CODE, FONT, FontError, font_file
 from .config_errors import ConfigError, one_sentence, unknown_key
+from .logo import MAX_LOGO_BYTES, LogoError, read_logo
 from .quality import FORMATS, QUALITIES, QUALITY_LETTERS, preset_height, preset_rate, width_for
 from .toml_io import read_toml_file, toml_value, tomllib, top_level_lines
 
@@ -51,7 +54,7 @@ __all__ = [
     "LessonConfig", "KNOWN_KEYS", "SECTIONS", "Section", "section_of", "load_config", "load_config_with_sources",
     "read_toml", "unset_hint", "default_cache", "WHERE_KEYS",
     # its limits and choices
-    "AUTO_INT_KEYS", "DEFAULT_SENTENCE", "MAX_CONFIG_BYTES", "MAX_COURSE_CHARS", "OUTRO_FIELDS", "Outro", "MAX_HEADS", "MAX_SENTENCE_CHARS", "MAX_TITLE_CHARS",
+    "Accent", "AUTO_INT_KEYS", "DEFAULT_SENTENCE", "MAX_CONFIG_BYTES", "MAX_COURSE_CHARS", "OUTRO_FIELDS", "Outro", "MAX_HEADS", "MAX_SENTENCE_CHARS", "MAX_TITLE_CHARS",
     "TOY_KEYS", "VOICE_CHOICES", "VOICED_PACING", "PACING_RANGE", "CHAPTER_IDS",
     # re-exported from the modules beside it
     "ConfigError", "FORMATS", "QUALITIES", "QUALITY_LETTERS", "drawable_text", "text_from_argv", "toml_value",
@@ -62,6 +65,8 @@ DEFAULT_SENTENCE = "The cat sat down because it was tired."
 MAX_SENTENCE_CHARS = 500  # a bound before any tokenizer runs; LessonConfig._readable counts the word pieces
 MAX_TITLE_CHARS = 200  # the intro card's title: a line or two, never megabytes of text to typeset
 MAX_COURSE_CHARS = 120  # the course's name: one line over the title
+MAX_FONT_CHARS = 100  # a font family's name
+MONO_NAME = "DejaVu Sans Mono"  # the numbers' font (scenes.style.MONO), named in the font key's help
 # The closing card's lines (``outro``): each one line of the card, the link a web address or a short name.
 OUTRO_FIELDS = {"author": 120, "licence": 120, "link": 200}
 MAX_CONFIG_BYTES = 1 << 20  # a lesson.toml is a page of key = value lines
@@ -130,6 +135,40 @@ class Outro(BaseModel):
     def lines(self) -> dict[str, str]:
         """The card's lines that are set, in order: {"author": ..., "licence": ..., "link": ...}."""
         return {key: getattr(self, key) for key in OUTRO_FIELDS if getattr(self, key) is not None}
+
+
+class Accent(BaseModel):
+    """An accent colour for each theme (either may be left to the theme's own)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dark: str | None = None
+    light: str | None = None
+
+
+def _accent_value(value):
+    """``accent`` as written: one "#RRGGBB" (upper-cased), or a table of theme = "#RRGGBB"; one sentence for the
+    first mistake. Whether each colour reads on its theme is checked with the theme (``_accent_reads``)."""
+    example = 'accent = "#FFB000", or accent = {dark = "#FFB000", light = "#9A3412"}'
+    if value is None or isinstance(value, Accent):
+        return value
+    if isinstance(value, str):
+        if not colours.HEX.fullmatch(value.strip()):
+            raise ValueError(f'is not a colour; write it as "#RRGGBB" in hexadecimal, as in {example}')
+        return value.strip().upper()
+    if not isinstance(value, dict):
+        raise ValueError(f"is not a colour or a table of colours; write {example}")
+    table = {}
+    for theme, colour in value.items():
+        if theme not in colours.PALETTES:
+            raise ValueError(f"has unknown theme {theme!r}; give a colour for dark, light or both, as in {example}")
+        if not isinstance(colour, str) or not colours.HEX.fullmatch(colour.strip()):
+            raise ValueError(f"has {theme} = {toml_value(colour)}, which is not a colour; write \"#RRGGBB\" in "
+                             "hexadecimal")
+        table[theme] = colour.strip().upper()
+    if not table:
+        raise ValueError("is empty; give a colour for dark, light or both, or leave accent unset for the theme's own")
+    return Accent(**table)
 
 
 def _outro_table(value):
@@ -234,6 +273,19 @@ class LessonConfig(BaseModel):
 
     # -- the look ---------------------------------------------------------------
     theme: Literal["dark", "light"] = _setting(LOOK, "dark", "colour theme of the videos and the player page")
+    accent: str | Accent | None = _setting(
+        LOOK, None,
+        "accent colour of the videos and the player page (the focus frame, totals, links), as \"#RRGGBB\", or a "
+        "table with one for each theme, {dark = \"#...\", light = \"#...\"}; it needs a contrast of "
+        f"{colours.TEXT_CONTRAST}:1 on the theme's background and cards and must not look like a head's colour; "
+        "unset: the theme's own",
+    )
+    font: str | None = _setting(
+        LOOK, None,
+        f"font family of the words in the videos (numbers stay in {MONO_NAME}), installed on the machine "
+        "(fc-list : family lists them) and able to draw every word of the lesson; unset: " + FONT,
+        max_length=MAX_FONT_CHARS,
+    )
     course: str | None = _setting(
         LOOK, None, "name of the course, shown over the title on the title card and in the player page's header; "
                     "unset: none", max_length=MAX_COURSE_CHARS,
@@ -242,6 +294,12 @@ class LessonConfig(BaseModel):
         LOOK, None,
         "closing card after the last chapter (a few seconds, one short spoken line) and on the player page: a "
         "table of author, licence and link, each optional, one line; unset: no closing card",
+    )
+    logo: Path | None = _setting(
+        LOOK, None,
+        f"a PNG or SVG file (at most {MAX_LOGO_BYTES // 1000 // 1000} MB) drawn small in the bottom-right corner of "
+        "every chapter, the title card and the closing card (in a lesson.toml relative to the file's folder); "
+        "unset: no logo",
     )
     pacing: StrictFloat = _setting(
         LOOK, 1.0,
@@ -333,6 +391,103 @@ class LessonConfig(BaseModel):
     def _outro_lines(cls, value):
         return _outro_table(value)
 
+    @field_validator("logo", mode="before")
+    @classmethod
+    def _logo_file(cls, value):
+        """A PNG or SVG read and checked whole (``logo.read_logo``: nothing on disk is trusted), kept as an absolute
+        path, so a render process started in another folder finds the same file."""
+        if value is None:
+            return None
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str):
+            raise ValueError("is not a path; put the path of a .png or .svg file in quotes")
+        if not value.strip():
+            raise ValueError("is empty; give the path of a .png or .svg file, or leave logo unset for no logo")
+        try:
+            return read_logo(value).path
+        except LogoError as err:
+            raise ValueError(str(err)) from None
+
+    @field_validator("accent", mode="before")
+    @classmethod
+    def _accent_colours(cls, value):
+        return _accent_value(value)
+
+    @model_validator(mode="after")
+    def _accent_reads(self):
+        """Each accent given reads as text on its theme and names no head (``colours.accent_problem``): the lesson's
+        own theme's, and the other theme's when a table gives one (a course may render both)."""
+        if self.accent is None:
+            return self
+        given = {self.theme: self.accent} if isinstance(self.accent, str) else \
+            {theme: colour for theme, colour in self.accent.model_dump().items() if colour is not None}
+        for theme, colour in given.items():
+            problem = colours.accent_problem(colour, colours.PALETTES[theme])
+            if problem:
+                if isinstance(self.accent, str):
+                    raise ValueError(f"accent = {toml_value(colour)} {problem}")
+                raise ValueError(f"accent = {toml_value(self.accent.model_dump(exclude_none=True))} gives {theme} "
+                                 f"{colour}, which {problem}")
+        return self
+
+    def accent_of(self, theme: str) -> str | None:
+        """The author's accent colour for ``theme``, or None for the theme's own."""
+        if self.accent is None or isinstance(self.accent, str):
+            return self.accent
+        return getattr(self.accent, theme)
+
+    @field_validator("font")
+    @classmethod
+    def _font_installed(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError('is empty; give an installed font family, such as "DejaVu Serif" (fc-list : family '
+                             "lists them), or leave font unset for DejaVu Sans")
+        value = " ".join(value.split())
+        try:
+            font_file(value)
+        except FontError as err:
+            raise ValueError(f"cannot be used: {err}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _font_draws_the_texts(self):
+        """The lesson's font has a glyph for every character of the texts the config gives (title, sentence, course
+        and closing card) and of what the chapters draw from code (``fonts.DRAWN_BY_CODE``); the words of the
+        scripts are checked when they are loaded (``script.check_font``)."""
+        family = self.font or FONT
+        texts = {"title": self.title, "sentence": self.sentence, "course": self.course}
+        for key, value in texts.items():
+            problem = value and font_problem(value, family)
+            if problem:
+                raise ValueError(f"{key} = {toml_value(value)} {problem}")
+        for key, value in (self.outro.lines() if self.outro else {}).items():
+            problem = font_problem(value, family)
+            if problem:
+                raise ValueError(f"outro has {key} = {toml_value(value)}, which {problem}")
+        if self.font is not None:
+            problem = font_problem(DRAWN_BY_CODE, family)
+            if problem:
+                raise ValueError(f"font = {toml_value(self.font)} cannot draw what every lesson shows: "
+                                 f"{problem.split(': ', 1)[1]}")
+        return self
+
+    @model_validator(mode="after")
+    def _sentence_has_words(self):
+        """At least two words to attend between (after the font check: a sentence the font cannot draw is told so
+        first, whatever its words)."""
+        shown = f"sentence = {toml_value(self.sentence)}"
+        if not self.sentence.strip():
+            raise ValueError(f"{shown} is empty; give a sentence of at least two words, such as \"The cat sat.\"")
+        words = [token for token in _TOKEN.findall(self.sentence) if any(c.isalnum() for c in token)]
+        if len(words) < 2:
+            count = "no words" if not words else "one word"
+            raise ValueError(f"{shown} has {count}, but attention needs at least two words to attend between; "
+                             "give a longer sentence, such as \"Hello world\"")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _closing_card_last(cls, data):
@@ -358,18 +513,6 @@ class LessonConfig(BaseModel):
             return value
         raise ValueError('is not true, false or "lean"; write scorm = true for the whole folder as a package, '
                          'scorm = "lean" for the lesson video and its page only, or scorm = false')
-
-    @field_validator("sentence")
-    @classmethod
-    def _sentence_has_words(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("is empty; give a sentence of at least two words, such as \"The cat sat.\"")
-        words = [token for token in _TOKEN.findall(value) if any(c.isalnum() for c in token)]
-        if len(words) < 2:
-            count = "no words" if not words else "one word"
-            raise ValueError(f"has {count}, but attention needs at least two words to attend between; "
-                             "give a longer sentence, such as \"Hello world\"")
-        return value
 
     @field_validator(*AUTO_INT_KEYS, mode="before")
     @classmethod
@@ -597,13 +740,16 @@ class LessonConfig(BaseModel):
 
 KNOWN_KEYS = tuple(LessonConfig.model_fields)
 # Keys that say where the files are and how much cache is kept, not what the lesson is: the same lesson is the same
-# bytes wherever its folder, words or cache are (the manifest's record and the folder's key leave them out).
-WHERE_KEYS = frozenset({"out", "script", "cache", "cache_size"})
+# bytes wherever its folder, words, logo or cache are (the manifest's record and the folder's key leave them out; the
+# render keys hold the logo's bytes instead: ``keys.render_settings``).
+WHERE_KEYS = frozenset({"out", "script", "cache", "cache_size", "logo"})
 
 
 # The look's optional keys: what unset means, and an example value for the commented line (config init, show).
-UNSET_NONE = {"course": "no course name", "outro": "no closing card", "chapter_pacing": "every chapter at pacing"}
-UNSET_EXAMPLES = {"course": "Transformers 101", "chapter_pacing": {"induction": 1.2},
+UNSET_NONE = {"course": "no course name", "outro": "no closing card", "chapter_pacing": "every chapter at pacing",
+              "logo": "no logo"}
+UNSET_EXAMPLES = {"course": "Transformers 101", "chapter_pacing": {"induction": 1.2}, "logo": "logo.png",
+                  "accent": "#FFB000", "font": "DejaVu Serif",
                   "outro": {"author": "A. Teacher", "licence": "CC BY 4.0", "link": "https://example.org/course"}}
 
 
@@ -651,6 +797,8 @@ def load_config_with_sources(path=None, **overrides) -> tuple[LessonConfig, dict
             values["out"] = Path(path).parent / Path(values["out"]).expanduser()
         if isinstance(values.get("script"), str):  # the scripts' folder: the same
             values["script"] = Path(path).parent / Path(values["script"]).expanduser()
+        if isinstance(values.get("logo"), str) and values["logo"].strip():  # the logo: the same
+            values["logo"] = Path(path).parent / Path(values["logo"]).expanduser()
         if isinstance(values.get("cache"), str) and values["cache"].strip() and "://" not in values["cache"]:
             values["cache"] = str(Path(path).parent / Path(values["cache"]).expanduser())  # the cache: the same
         if isinstance(values.get("voice"), str) and values["voice"].endswith(".onnx"):  # a voice file: the same

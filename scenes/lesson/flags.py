@@ -32,7 +32,10 @@ FLAGS = {
     "--causal/--no-causal": ("causal", None, "switch"),
     "--device": ("device", None, "text"),
     "--theme": ("theme", None, "choice"),
+    "--accent": ("accent", None, "text"),  # one colour; a table of one per theme only in a lesson.toml
+    "--font": ("font", None, "text"),
     "--course": ("course", None, "text"),
+    "--logo": ("logo", None, "text"),  # a path, checked by the config (one sentence, not click's)
     "--pacing": ("pacing", None, "float"),
     "--quality": ("quality", "-q", "choice"),
     "--fps": ("fps", None, "int"),

@@ -29,6 +29,11 @@ FONT = "DejaVu Sans"  # Pango name; the only sans family guaranteed on the rende
 # Where Debian and Ubuntu's fonts-dejavu-core put it: used when fontconfig is not installed.
 FALLBACK_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
+# Characters the chapters draw in the lesson's font from their code rather than from words (a list's bullet): the
+# font check asks an author's font for them too (tests/test_author_look.py keeps this list whole). Mathematical
+# symbols (a matrix's elided rows: ⋮ ⋯ ⋱) are always drawn in ``FONT``, which has them (``parts.text(symbol=True)``).
+DRAWN_BY_CODE = "•"
+
 # Bidirectional classes of right-to-left text: letters (R, AL), Arabic digits (AN) and the
 # embedding, override and isolate controls that start right-to-left runs.
 RIGHT_TO_LEFT = frozenset({"R", "AL", "AN", "RLE", "RLO", "RLI"})
@@ -47,15 +52,15 @@ def undrawable(text: str, family: str = FONT) -> tuple[str, ...]:
     """The characters of ``text`` the lesson cannot draw, each once, in order of appearance.
 
     These are the right-to-left characters and those without a glyph in ``family``'s
-    character map. ASCII text returns ``()`` at once (no font is read). Raises
-    ``FontError`` when the font cannot be found.
+    character map (not spaces: Pango draws a space of any width whatever the font). ASCII text
+    returns ``()`` at once (no font is read). Raises ``FontError`` when the font cannot be found.
     """
     if text.isascii():
         return ()
     found = []
     cmap = None
     for char in dict.fromkeys(text):
-        if char.isascii():
+        if char.isascii() or unicodedata.category(char) == "Zs":
             continue
         if is_right_to_left(char):
             found.append(char)
@@ -94,7 +99,8 @@ def font_file(family: str = FONT) -> Path:
 
     Without fontconfig (no ``fc-match``), the usual Debian path is used if it is there.
     """
-    install = f"install the font {family!r} (Debian: apt install fonts-dejavu-core)"
+    install = f"install the font {family!r} (Debian: apt install fonts-dejavu-core)" if family == FONT else \
+        "install it, or pick an installed family (fc-list : family lists them)"
     fc_match = shutil.which("fc-match")
     if fc_match is None:
         if family == FONT and FALLBACK_FILE.is_file():

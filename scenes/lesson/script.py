@@ -47,8 +47,10 @@ from pathlib import Path
 from mha_core.files import FileError, check_output_file, check_path, read_file, shown, write_file
 from mha_core.sizes import or_list
 
+from .author_text import font_problem
 from .chapters import CHAPTER_IDS, CHAPTERS
 from .config import ConfigError
+from .fonts import FONT
 from .formats import value_text
 
 if sys.version_info >= (3, 11):
@@ -160,6 +162,25 @@ class Scripts:
         """What the manifest says of the words used: each file's sha256 and whether an author wrote it."""
         return {name: {"sha256": s.digest, "from": "author" if s.author else "default"}
                 for name, s in sorted(self.files.items())}
+
+
+def check_font(scripts: Scripts, family: str = FONT) -> None:
+    """``ScriptError`` (which file, which entry, which characters) when ``family`` cannot draw a word of the
+    videos: a chapter's title and summary, its beats' captions (drawn with --burn-captions) and its on-screen words.
+    The player page's words are the browser's to draw. The default words in the default font are known to be
+    drawable (tests/test_author_look.py), so only an author's words or font cost anything."""
+    for script in scripts.files.values():
+        if script.name == PAGE or (family == FONT and not script.author):
+            continue
+        entries = {"title": script.title, "summary": script.summary,
+                   **{f"[beats] {i!r}": line.text for i, line in script.beats.items()},
+                   **{f"[screen] {i!r}": line.text for i, line in script.screen.items()}}
+        for where, words in entries.items():
+            problem = font_problem(words, family)
+            if problem:
+                default = "" if script.author else " (the default words: `mha-explainer script export` writes them " \
+                                                   "to a folder where you can change them)"
+                raise ScriptError(f"{script.source}: {where} {problem}{default}")
 
 
 def placeholders(template: str) -> frozenset[str]:

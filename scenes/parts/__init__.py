@@ -16,8 +16,9 @@ on screen.
 - ``tokens``: TokenRow
 - ``attention``: ColorBar, AttentionGrid (GridDecor, OVERVIEW), attention_arc(s)
 - ``charts``: Table, BarChart, Pipeline
-- ``chrome``: shape_badge, brace_label, card, formula_card, note, chapter_header, head_chip, highlight_box;
-  a relation's name as a label (relation_name)
+- ``chrome``: shape_badge, brace_label, card, formula_card, note, chapter_header, head_chip, highlight_box,
+  logo (the author's, in the bottom-right corner); a relation's name as a label (relation_name)
+- ``picture``: Picture (a raster image the Cairo camera draws with this Pillow)
 - ``motion``: sweep
 - ``space``: KeySpace (one head's queries and keys drawn flat), ArrowChain (a sum, tip to tail), vector_arrow
 - ``words``: the shared words parts draw themselves (scripts/shared.toml; the lesson's while a scene renders)
@@ -34,6 +35,7 @@ from .chrome import (
                      formula_card,
                      head_chip,
                      highlight_box,
+                     logo,
                      model_line,
                      note,
                      relation_name,
@@ -51,6 +53,6 @@ __all__ = [
     "MatrixLabels", "NumberLabel", "NumberMatrix", "OVERVIEW", "Pipeline", "Table", "TokenRow", "VectorStack",
     "attention_arc", "attention_arcs", "baseline_words", "baseline_y", "brace_label", "cap_note", "card",
     "chapter_header", "char_width", "count", "formula", "formula_card", "head_chip", "heatmap", "highlight_box",
-    "inline", "model_line", "note", "number", "number_row", "paragraph", "row_label", "shape_badge", "sweep", "text",
+    "inline", "logo", "model_line", "note", "number", "number_row", "paragraph", "row_label", "shape_badge", "sweep", "text",
     "typst_text", "values_of", "vector", "vector_arrow",
 ]

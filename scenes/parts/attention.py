@@ -50,14 +50,14 @@ class TurnedText(Text):
 
 
 @functools.lru_cache(maxsize=1024)
-def _turned_proto(s: str, size: float) -> TurnedText:
-    return lighten(TurnedText(s, font=style.FONT, font_size=size))
+def _turned_proto(s: str, size: float, font: str) -> TurnedText:
+    return lighten(TurnedText(s, font=font, font_size=size))
 
 
 def turned_text(th: Theme, s: str, size: float, color=None, angle: float = math.pi / 2) -> TurnedText:
     """``s`` in the theme's font, turned by ``angle`` (a quarter turn: reads bottom to top), its ``font_size`` the
     size it is shown at (``TurnedText``)."""
-    return _turned_proto(s, size).copy().set_color(color or th.text).turn(angle)
+    return _turned_proto(s, size, th.font).copy().set_color(color or th.text).turn(angle)
 
 
 class ColorBar(VGroup):

@@ -1,15 +1,15 @@
-"""Chrome: badges, braces, cards and notes, chapter headers, head chips, highlight frames."""
+"""Chrome: badges, braces, cards and notes, chapter headers, head chips, highlight frames, the author's logo."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from manim import DOWN, LEFT, RIGHT, UL, Brace, Rectangle, RoundedRectangle, VGroup, VMobject, config
+from manim import DOWN, LEFT, RIGHT, UL, Brace, Mobject, Rectangle, RoundedRectangle, VGroup, VMobject, config
 
 from mha_core.relations import relation_name  # noqa: F401  (parts.relation_name: a relation as a label)
 
 from .. import style
-from ..layout import fit
+from ..layout import fit, logo_box
 from ..style import Theme
 from .text import formula, paragraph, text
 from .words import shared_text
@@ -155,3 +155,51 @@ def highlight_box(th: Theme, mob: VMobject, buff: float = 0.06, color=None) -> R
     return r.move_to(mob)
 
 
+def logo(path) -> Mobject:
+    """The author's logo (``logo`` in lesson.toml: a PNG or SVG), as large as ``layout.logo_box`` allows keeping its
+    shape, against the box's bottom-right corner; ``.is_logo`` is True.
+
+    The file is read once and checked again here (``lesson.logo.read_logo``), and what is drawn is those bytes: a
+    PNG as a ``Picture`` (its pixels no more than twice what it is shown at), an SVG parsed from a private copy
+    (Manim writes a modified copy beside the file it parses, which must never be the author's folder)."""
+    import tempfile
+    from pathlib import Path
+
+    from ..lesson.logo import read_logo
+
+    art = read_logo(path)
+    left, right, bottom, top = logo_box()
+    width, height = right - left, top - bottom
+    if art.kind == "png":
+        mob = _png_logo(art.data, min(height, width / art.aspect))
+    else:
+        from manim import SVGMobject
+
+        with tempfile.TemporaryDirectory(prefix="mha-explainer-logo-") as folder:
+            copy = Path(folder) / "logo.svg"
+            copy.write_bytes(art.data)
+            mob = SVGMobject(copy, height=None, use_svg_cache=False)
+    if mob.width > 0 or mob.height > 0:
+        mob.scale(min(width / mob.width if mob.width > 0 else float("inf"),
+                      height / mob.height if mob.height > 0 else float("inf")))
+    mob.shift([right - mob.get_right()[0], bottom - mob.get_bottom()[1], 0])
+    mob.is_logo = True
+    return mob
+
+
+def _png_logo(data: bytes, shown_height: float) -> Mobject:
+    """A PNG's pixels as a ``Picture`` ``shown_height`` high, downsampled first to twice the pixels it covers."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from .picture import Picture
+
+    with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+        rgba = image.convert("RGBA")
+    needed = max(2, 2 * round(shown_height / config.frame_height * config.pixel_height))
+    if rgba.height > needed:
+        rgba = rgba.resize((max(1, round(rgba.width * needed / rgba.height)), needed), Image.Resampling.LANCZOS)
+    picture = Picture(np.asarray(rgba))
+    return picture.scale_to_fit_height(shown_height)

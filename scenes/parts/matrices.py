@@ -153,7 +153,7 @@ class NumberMatrix(_NumberGrid):
                 pos = np.array([b * dx, -a * dy, 0.0])
                 if r is None or c is None:
                     glyph = "\u22f1" if (r is None and c is None) else ("\u22ee" if r is None else "\u22ef")
-                    mob = text(th, glyph, size, th.muted)
+                    mob = text(th, glyph, size, th.muted, symbol=True)
                     mob.move_to(pos)
                 else:
                     x = float(self.values[r, c])
@@ -276,7 +276,7 @@ class HeadBlocks(_NumberGrid):
                 xy = np.array([along, -across, 0.0]) if axis == 1 else np.array([across, -along, 0.0])
                 if o is None or h is None or j is None:
                     glyph = _ellipsis(axis, o is None, h is None or j is None)
-                    mob = text(th, glyph, size, th.muted).move_to(xy)
+                    mob = text(th, glyph, size, th.muted, symbol=True).move_to(xy)
                     body.add(mob)
                     self._slots[k].add(mob)
                     if o is not None:
@@ -387,7 +387,7 @@ class VectorStack(VGroup):
         for name, values, color in items:
             # values None: a "⋮" row standing for rows not drawn (its name says which).
             if values is None:
-                row = text(th, "\u22ee", name_size, th.muted)
+                row = text(th, "\u22ee", name_size, th.muted, symbol=True)
             else:
                 row = vector(th, values, max_cols=max_cols)
             label = name if isinstance(name, VMobject) else formula(th, name, name_size, color)

@@ -44,14 +44,17 @@ def cached_markup(text: str, font: str, size: float, weight: str, slant: str) ->
     return mob
 
 
-def text(th: Theme, s: str, size: float = style.BODY_SIZE, color=None, *, mono=False, bold=False, italic=False,
-         ligatures=True) -> Text:
-    """A ``manim.Text`` in the theme's text colour (cached by content: creating text is slow in Pango).
+def text(th: Theme, s: str, size: float = style.BODY_SIZE, color=None, *, mono=False, symbol=False, bold=False,
+         italic=False, ligatures=True) -> Text:
+    """A ``manim.Text`` in the theme's text colour and font (cached by content: creating text is slow in Pango).
+
+    ``mono``: in ``style.MONO``, as numbers are; ``symbol``: a mathematical symbol (a matrix's ⋮ ⋯ ⋱), in
+    ``style.FONT`` whatever the lesson's font, since DejaVu Sans has them and an author's font may not.
 
     ``ligatures=False`` gives exactly one submobject per character, spaces included. A maths name such as
     "W_O" or "d_k" is drawn with its subscript (a ``MarkupText``; not with ``ligatures=False``).
     """
-    font = style.MONO if mono else style.FONT
+    font = style.MONO if mono else style.FONT if symbol else th.font
     weight, slant = "BOLD" if bold else "NORMAL", "ITALIC" if italic else "NORMAL"
     if ligatures and SUBSCRIPT.search(s):
         mob = cached_markup(s, font, size, weight, slant).copy()

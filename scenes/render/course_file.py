@@ -201,8 +201,8 @@ def _table(table: dict, name: str, where) -> dict:
 def _lesson_config(path: Path, values: dict, lines: dict, folder: Path, scorm: bool | str) -> LessonConfig:
     """One lesson's checked config, with paths relative to the course file's folder (as in a lesson.toml)."""
     values = dict(values)
-    for key in ("script",):
-        if isinstance(values.get(key), str):
+    for key in ("script", "logo"):
+        if isinstance(values.get(key), str) and (key != "logo" or values[key].strip()):  # an empty logo: said so
             values[key] = path.parent / Path(values[key]).expanduser()
     if isinstance(values.get("voice"), str) and values["voice"].endswith(".onnx"):
         values["voice"] = str(path.parent / Path(values["voice"]).expanduser())

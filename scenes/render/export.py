@@ -461,7 +461,7 @@ def render_page(result, info: dict, template: str = "index.html", lean: bool = F
     from .. import style
 
     config, lesson = result.config, result.lesson
-    theme = style.theme(config.theme)
+    theme = style.look(config)
     w, words_for = template_words(lesson.scripts.page)
     url = lambda name: quote(name)  # noqa: E731  (relative, URL-safe)
     sources = [(url(info["lesson_videos"][f]), VIDEO_TYPES[f]) for f in VIDEO_TYPES if f in info["lesson_videos"]]
@@ -498,7 +498,7 @@ def render_page(result, info: dict, template: str = "index.html", lean: bool = F
     return env.get_template(template).render(
         title=config.title,
         course=config.course,
-        outro=config.outro.lines() if config.outro else {},
+        outro=config.outro.model_dump() if config.outro else {},  # every line, None where unset
         # the closing card's link is a link only when it is a web address (a mailto: or a bare name stays text)
         outro_href=config.outro.link if config.outro and re.match(r"https?://", config.outro.link or "") else None,
         sentence=config.sentence,

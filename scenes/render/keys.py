@@ -31,9 +31,12 @@ _ONE_CHAPTER = {"course": "intro", "outro": "outro"}
 # or whose effect is already in the hash another way (quality/fps/pixel_height via the
 # resolved size and rate; device via the tensors), that only add files to the folder (scorm), or that say where
 # the files are (``WHERE_KEYS``: the folder, the words' folder, the render cache and its size).
-# The words are hashed per chapter, by content (``chapter_key``), not by where their folder is (script).
+# The words are hashed per chapter, by content (``chapter_key``), not by where their folder is (script); the logo
+# by its bytes (``logo_content``), not by its path.
+# The accent is hashed as the colour the lesson's theme draws (``accent_of``): another theme's colour in a table
+# changes nothing here.
 _NOT_IN_HASH = {"chapters", "formats", "device", "quality", "fps", "pixel_height", "scorm", "chapter_pacing",
-                *WHERE_KEYS, *_ONE_CHAPTER}
+                "accent", *WHERE_KEYS, *_ONE_CHAPTER}
 
 
 def code_hash() -> str:
@@ -177,8 +180,24 @@ def folder_key(config: LessonConfig, code: str | None = None, voice=None, script
         "versions": versions(),
         # torch's float sums depend on the CPU and its thread count (the main process builds the Lesson)
         "machine": [platform.machine(), os.cpu_count()],
+        **logo_content(config),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def logo_content(config: LessonConfig) -> dict:
+    """{"logo": the SHA-256 of the logo's bytes} when the lesson has a logo, else {}: what it is, not where it is
+    (its path is one of ``WHERE_KEYS``), so moving the file renders nothing again and changing its bytes renders
+    every chapter (each draws it) and writes the folder again. ``ConfigError`` if the file has gone since."""
+    if config.logo is None:
+        return {}
+    from ..lesson.config import ConfigError
+    from ..lesson.logo import LogoError, digest
+
+    try:
+        return {"logo": digest(config.logo)}
+    except LogoError as err:
+        raise ConfigError(f"logo = {json.dumps(str(config.logo), ensure_ascii=False)} {err}", key="logo") from None
 
 
 def unchanged_folder(config: LessonConfig, voice=None, scripts=None) -> dict | None:
@@ -276,11 +295,13 @@ def render_settings(config: LessonConfig, chapter_id: str | None = None) -> dict
     ``chapters``: a chapter moved in the order renders again, one that draws no number does not) and its own
     pacing when ``chapter_pacing`` gives it one."""
     fields_ = config.model_dump(mode="json", exclude=_NOT_IN_HASH)
-    settings = {**fields_, "width": config.width, "height": config.height, "fps": config.frame_rate}
+    settings = {**fields_, "width": config.width, "height": config.height, "fps": config.frame_rate,
+                "accent": config.accent_of(config.theme)}
     if chapter_id is not None and chapter(chapter_id).draws_number:
         settings["number"] = config.chapter_number(chapter_id)
     settings.update({key: config.model_dump(mode="json", include={key})[key]
                      for key, cid in _ONE_CHAPTER.items() if cid == chapter_id})
+    settings.update(logo_content(config))
     own_pacing = dict(config.chapter_pacing or ())
     if chapter_id in own_pacing:
         settings["chapter_pacing"] = own_pacing[chapter_id]
