@@ -11,7 +11,10 @@ IPython. In a plain script, ``show(...).save("one-head.mp4")`` and ``explorer(..
 ``config``, then the keyword settings over it: ``sentence=``, ``theme=``, ``quality=``, ``voice=``, ...) through
 ``render_lesson``, into a temporary lesson folder removed afterwards: the chapter stays in the render cache,
 so the same call again takes seconds. It renders in this process (``jobs.run_here``), so a script needs no
-``if __name__ == "__main__":`` guard; the bytes are those a render of the lesson writes for that chapter.
+``if __name__ == "__main__":`` guard; the bytes are those a render of a lesson of that one chapter writes. A
+lesson.toml made for a whole lesson works as it is: its closing card (``outro``) is left out and its
+``chapter_pacing`` keeps only this chapter's pacing; the chapter is numbered 1, as a lesson of one chapter numbers
+it (its place in the author's order is a whole lesson's).
 
 ``explorer(sentence, config=None, **settings)`` is the lesson page's head explorer on ``sentence``: every head
 of every layer of all-MiniLM-L6-v2 with its measured label (or the toy model's heads, with ``model="toy",
@@ -66,7 +69,7 @@ def show(chapter: str, config: str | Path | None = None, **settings) -> "Chapter
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mha-explainer-show-") as folder:
         lesson_config = _config(config, settings, chapters=(chapter,), formats=("mp4",), scorm=False,
-                                out=Path(folder) / "lesson")
+                                out=Path(folder) / "lesson", one_chapter=chapter)
         result = render_lesson(lesson_config, jobs=1, executor=run_here)
         ch = result.chapters[0]
         video = ch.files["mp4"].read_bytes()
@@ -99,12 +102,22 @@ def explorer(sentence: str | None = None, config: str | Path | None = None, **se
                     config=lesson_config)
 
 
-def _config(path, settings: dict, **decided) -> LessonConfig:
-    """``load_config(path, **settings, **decided)``, an unknown keyword named as a setting of this call."""
+def _config(path, settings: dict, one_chapter: str | None = None, **decided) -> LessonConfig:
+    """``load_config(path, **settings, **decided)``, an unknown keyword named as a setting of this call.
+
+    ``one_chapter``: the lesson is that chapter alone. The config is checked as written first (its chapters, its
+    closing card, its ``chapter_pacing``), then made that chapter's: the whole lesson's closing card and the other
+    chapters' pacing are left out, so a lesson.toml written for the whole lesson works as it is."""
     for key in settings:
         if key not in KNOWN_KEYS:
             raise ConfigError(unknown_key(key, "setting", KNOWN_KEYS), key=key)
-    return load_config(path, **settings, **decided)
+    if one_chapter is None:
+        return load_config(path, **settings, **decided)
+    whole = load_config(path, **settings, **{k: v for k, v in decided.items() if k != "chapters"})
+    pacing = dict(whole.chapter_pacing or ())
+    kept = whole.model_dump(exclude={"chapters", "outro", "chapter_pacing"})
+    return load_config(None, **kept, chapters=(one_chapter,),
+                       chapter_pacing={one_chapter: pacing[one_chapter]} if one_chapter in pacing else None)
 
 
 # -- what show() returns -------------------------------------------------------------------------------------

@@ -379,3 +379,22 @@ def test_every_character_a_chapter_draws_in_the_lessons_font_is_checked(headless
                     if not c.isascii() and not c.isspace() and c not in asked and c not in "⋮⋯⋱":
                         unasked.setdefault(c, cid)
     assert not unasked, f"drawn in the lesson's font but not asked of it (add to fonts.DRAWN_BY_CODE): {unasked}"
+
+
+def test_the_course_page_takes_the_accent_its_lessons_share():
+    from types import SimpleNamespace
+
+    from scenes import style
+    from scenes.render.course import course_page
+
+    def page(*accents):
+        configs = [load_config(accent=accent, **TOY) for accent in accents]
+        plan = SimpleNamespace(course=SimpleNamespace(title="A course"),
+                               lessons=[SimpleNamespace(lesson=SimpleNamespace(config=c)) for c in configs])
+        lessons = [{"theme": "dark", "title": "T", "sentence": c.sentence, "page": f"l{i}/index.html", "poster": None,
+                    "settings": {}, "chapters": [], "video": {"duration": 60.0, "width": 256, "height": 144,
+                                                              "fps": 5}} for i, c in enumerate(configs)]
+        return course_page(plan, lessons)
+
+    assert "--accent: #FFB000;" in page(ACCENT, "#FFB000")  # one look: the author's accent
+    assert f"--accent: {style.DARK.highlight};" in page(ACCENT, None)  # two looks: the theme's own

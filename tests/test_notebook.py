@@ -229,3 +229,22 @@ def test_explorer_of_a_new_sentence_shows_minilm_s_measured_heads():
     assert all(note.headline for row in m.heads for note in row)
     assert all(json.dumps(t) in e.html for t in e.tokens)
     assert "all-MiniLM-L6-v2" in repr(e) and "6 layers x 12 heads" in repr(e)
+
+
+def test_show_takes_a_whole_lessons_toml_as_it_is(tmp_path):
+    """A lesson.toml written for the whole lesson (its closing card, another chapter's pacing) gives show() that
+    one chapter: checked as written, then without the closing card, with this chapter's own pacing only."""
+    from scenes.lesson.config import ConfigError
+    from scenes.notebook import _config
+
+    toml = tmp_path / "lesson.toml"
+    toml.write_text('chapters = ["intro", "concat", "induction"]\noutro = {author = "A. Teacher"}\n'
+                    'chapter_pacing = {induction = 1.2, concat = 0.9}\n', "utf-8")
+    decided = {"chapters": ("concat",), "formats": ("mp4",), "scorm": False, "out": tmp_path / "lesson"}
+    concat = _config(toml, {}, one_chapter="concat", **decided)
+    assert concat.chapters == ("concat",) and concat.outro is None and concat.chapter_pacing == (("concat", 0.9),)
+    intro = _config(toml, {"theme": "light"}, one_chapter="intro", **{**decided, "chapters": ("intro",)})
+    assert intro.chapters == ("intro",) and intro.chapter_pacing is None and intro.theme == "light"
+    toml.write_text('chapters = ["intro"]\nchapter_pacing = {induction = 1.2}\n', "utf-8")
+    with pytest.raises(ConfigError, match="names chapter 'induction', which is not one of the lesson's chapters"):
+        _config(toml, {}, one_chapter="intro", **{**decided, "chapters": ("intro",)})  # still checked as written

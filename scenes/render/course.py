@@ -20,11 +20,12 @@ How a course goes:
 
 from __future__ import annotations
 
+
 import hashlib
 import json
 import queue as queue_module
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -372,7 +373,11 @@ def course_page(plan: CoursePlan, lessons: list[dict]) -> str:
     from .export import template_words
 
     themes = {lesson["theme"] for lesson in lessons}
-    theme = style.theme("light" if themes == {"light"} else "dark")
+    name = "light" if themes == {"light"} else "dark"
+    # The author's accent for that theme when every lesson gives the same one (a course of one look).
+    accents = {planned.lesson.config.accent_of(name) for planned in plan.lessons}
+    theme = style.theme(name) if len(accents) != 1 or None in accents else \
+        replace(style.theme(name), highlight=accents.pop())
     env = jinja2.Environment(loader=jinja2.PackageLoader("scenes.render", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     # The page's words: the course's page.toml (its first lesson's script folder), as every lesson page's are.
