@@ -17,6 +17,7 @@ Words drawn on screen come from the script too: ``self.words("question")``.
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import Future
 from contextlib import contextmanager
 
@@ -102,8 +103,9 @@ class LessonScene(Scene):
         """On-screen words ``text_id`` of the chapter's script ([screen]), placeholders filled from ``values``."""
         return self.script.text(text_id, values)
 
-    @property
+    @functools.cached_property
     def theme(self) -> style.Theme:
+        """The lesson's look: its theme with the author's accent and font (``style.look``)."""
         return style.look(self.lesson.config)
 
     # -- pacing --------------------------------------------------------------

@@ -56,10 +56,14 @@ def _draw_upright(camera, picture: Picture, pixel_array: np.ndarray) -> bool:
     cx0, cx1, cy0, cy1 = max(x0, 0), min(x1, width), max(y0, 0), min(y1, height)
     if cx1 <= cx0 or cy1 <= cy0:
         return True  # off the frame
-    source = Image.fromarray(np.ascontiguousarray(picture.get_pixel_array(), dtype=np.uint8))
-    if source.mode != "RGBA":
-        source = source.convert("RGBA")
-    shown = source.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS).crop((cx0 - x0, cy0 - y0, cx1 - x0, cy1 - y0))
+    size = (x1 - x0, y1 - y0)
+    cached = getattr(picture, "_shown", None)  # resized once per size: a still logo is drawn on every frame
+    if cached is None or cached[0] != size:
+        source = Image.fromarray(np.ascontiguousarray(picture.get_pixel_array(), dtype=np.uint8))
+        if source.mode != "RGBA":
+            source = source.convert("RGBA")
+        cached = picture._shown = (size, source.resize(size, Image.Resampling.LANCZOS))
+    shown = cached[1].crop((cx0 - x0, cy0 - y0, cx1 - x0, cy1 - y0))
     region = Image.fromarray(np.ascontiguousarray(pixel_array[cy0:cy1, cx0:cx1]))
     pixel_array[cy0:cy1, cx0:cx1] = np.asarray(Image.alpha_composite(region, shown))
     return True
