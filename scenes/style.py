@@ -18,13 +18,13 @@ from manim import ManimColor, interpolate_color
 
 from scenes.lesson import colours
 from scenes.lesson.colours import Palette
-from scenes.lesson.fonts import FONT  # noqa: F401 - re-exported: style.FONT; the config refuses text it cannot draw
+# re-exported: style.FONT (the words; the config refuses text it cannot draw) and style.MONO (the numbers)
+from scenes.lesson.fonts import FONT, MONO  # noqa: F401
 # How numbers are written is decided below the drawing (the script's placeholders write them the same way).
 from scenes.lesson.formats import DIGITS, MINUS, count, fmt, parse, percent  # noqa: F401
 
 # -- fonts and sizes (Manim font-size units; 48 is Manim's default) ----------
 
-MONO = "DejaVu Sans Mono"  # numbers: fixed width keeps matrix columns aligned
 
 TITLE_SIZE = 34
 HEADING_SIZE = 28

@@ -398,3 +398,30 @@ def test_the_course_page_takes_the_accent_its_lessons_share():
 
     assert "--accent: #FFB000;" in page(ACCENT, "#FFB000")  # one look: the author's accent
     assert f"--accent: {style.DARK.highlight};" in page(ACCENT, None)  # two looks: the theme's own
+
+
+def test_config_show_says_what_an_unset_accent_and_font_mean():
+    from click.testing import CliRunner
+
+    from cli import main
+
+    shown = CliRunner().invoke(main, ["config", "show"]).output
+    assert '# accent = "#FFB000"  # unset: the theme\'s own' in shown
+    assert '# font = "DejaVu Serif"  # unset: DejaVu Sans' in shown
+
+
+def test_the_default_words_are_drawable_in_the_default_font():
+    """What ``script.check_font`` takes as known (it skips the default words in the default font)."""
+    from scenes.lesson.author_text import font_problem
+    from scenes.lesson.fonts import FONT
+    from scenes.lesson.script import PAGE, load_scripts
+
+    problems = {}
+    for script in load_scripts().files.values():
+        if script.name == PAGE:
+            continue
+        for words in (script.title, script.summary, *(line.text for line in (*script.beats.values(),
+                                                                             *script.screen.values()))):
+            if font_problem(words, FONT):
+                problems[script.name] = font_problem(words, FONT)
+    assert not problems

@@ -43,7 +43,7 @@ from mha_core.sizes import MINILM_HEADS, MINILM_LAYERS, divisors, or_list
 from . import colours
 from .author_text import drawable_text, font_problem, text_from_argv
 from .chapters import CHAPTER_IDS, OUTRO_ID, chapter_number
-from .fonts import DRAWN_BY_CODE, FONT, FontError, font_file
+from .fonts import DRAWN_BY_CODE, FONT, MONO, FontError, font_file
 from .config_errors import ConfigError, one_sentence, unknown_key
 from .logo import MAX_LOGO_BYTES, LogoError, read_logo
 from .quality import FORMATS, QUALITIES, QUALITY_LETTERS, preset_height, preset_rate, width_for
@@ -66,7 +66,6 @@ MAX_SENTENCE_CHARS = 500  # a bound before any tokenizer runs; LessonConfig._rea
 MAX_TITLE_CHARS = 200  # the intro card's title: a line or two, never megabytes of text to typeset
 MAX_COURSE_CHARS = 120  # the course's name: one line over the title
 MAX_FONT_CHARS = 100  # a font family's name
-MONO_NAME = "DejaVu Sans Mono"  # the numbers' font (scenes.style.MONO), named in the font key's help
 # The closing card's lines (``outro``): each one line of the card, the link a web address or a short name.
 OUTRO_FIELDS = {"author": 120, "licence": 120, "link": 200}
 MAX_CONFIG_BYTES = 1 << 20  # a lesson.toml is a page of key = value lines
@@ -282,7 +281,7 @@ class LessonConfig(BaseModel):
     )
     font: str | None = _setting(
         LOOK, None,
-        f"font family of the words in the videos (numbers stay in {MONO_NAME}), installed on the machine "
+        f"font family of the words in the videos (numbers stay in {MONO}), installed on the machine "
         "(fc-list : family lists them) and able to draw every word of the lesson; unset: " + FONT,
         max_length=MAX_FONT_CHARS,
     )
@@ -747,7 +746,7 @@ WHERE_KEYS = frozenset({"out", "script", "cache", "cache_size", "logo"})
 
 # The look's optional keys: what unset means, and an example value for the commented line (config init, show).
 UNSET_NONE = {"course": "no course name", "outro": "no closing card", "chapter_pacing": "every chapter at pacing",
-              "logo": "no logo"}
+              "logo": "no logo", "accent": "the theme's own", "font": FONT}
 UNSET_EXAMPLES = {"course": "Transformers 101", "chapter_pacing": {"induction": 1.2}, "logo": "logo.png",
                   "accent": "#FFB000", "font": "DejaVu Serif",
                   "outro": {"author": "A. Teacher", "licence": "CC BY 4.0", "link": "https://example.org/course"}}

@@ -25,6 +25,7 @@ import unicodedata
 from pathlib import Path
 
 FONT = "DejaVu Sans"  # Pango name; the only sans family guaranteed on the render machines
+MONO = "DejaVu Sans Mono"  # the numbers' font, whatever the words' font: fixed width keeps matrix columns aligned
 
 # Where Debian and Ubuntu's fonts-dejavu-core put it: used when fontconfig is not installed.
 FALLBACK_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
