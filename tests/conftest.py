@@ -207,18 +207,14 @@ def visible_chips(scene) -> tuple[tuple[int, str], ...]:
     return tuple(found)
 
 
-def filled(scene) -> float:
-    """The share of the area under the header (``layout.content_box``) that the bounding box of everything
-    visible there spans: near 0, a nearly empty screen."""
-    return _filled_and_corner(scene)[0]
-
-
 CORNER_TOL = 0.02  # Manim units (~1 px at 480p): touching the logo's corner is fine, reaching into it is not
 
 
 def _filled_and_corner(scene) -> tuple[float, tuple[str, ...]]:
-    """``filled``, and what visible reaches into the corner kept for the author's logo (``layout.logo_keep_out``;
-    the logo itself aside): each as the text it belongs to (or its type) and how far it reaches. One pass."""
+    """(filled, corner) in one pass. filled: the share of the area under the header (``layout.content_box``) that
+    the bounding box of everything visible there spans (near 0, a nearly empty screen). corner: what visible reaches
+    into the corner kept for the author's logo (``layout.logo_keep_out``; the logo itself aside), each as the text
+    it belongs to (or its type) and how far it reaches."""
     from scenes import layout
 
     left, right, bottom, top = layout.content_box()
