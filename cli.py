@@ -580,6 +580,13 @@ def render(chapter_args, config_file, jobs, no_cache, **overrides):
     try:
         owned_files(resolve_out(config.out))  # whose folder: known before anything heavy is imported
         check_cache_folder(cache_location(config.cache), resolve_out(config.out))  # and whose cache
+        from scenes.render.chapter_store import is_store
+
+        if is_store(config.cache):  # and the store behind it: reachable, and ours or new
+            from scenes.render.cache_folder import limit_bytes
+            from scenes.render.chapter_store import open_store
+
+            open_store(config.cache, limit_bytes(config.cache_size))
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
     console = output.stderr_console()
@@ -639,10 +646,11 @@ DASK_SCHEDULER_ADDRESS) on a Dask distributed cluster.
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Chapters rendered at once by local processes. Default: one per CPU core (with --scheduler, "
                    "the cluster's workers decide).")
-@click.option("--cache", "cache", default=None, metavar="FOLDER",
+@click.option("--cache", "cache", default=None, metavar="FOLDER|URL",
               help="Render cache shared by lessons and courses: a folder or a file:// URL that every worker "
-                   "reaches. Default: cache = in COURSE_FILE, else the user's cache folder (`mha-explainer cache "
-                   "info` shows it).")
+                   "reaches, or an object store's URL (s3://bucket/renders, through fsspec) the workers share, each "
+                   "with its own local cache in front. Default: cache = in COURSE_FILE, else the user's cache "
+                   "folder (`mha-explainer cache info` shows it).")
 @click.option("--dry-run", is_flag=True, help="Print the plan (lessons, chapters, already cached, left to render) "
                                               "and render nothing.")
 def course(course_file, out, scheduler, jobs, cache, dry_run):
@@ -702,21 +710,23 @@ def cache() -> None:
 
 
 _CACHE_OPTION = click.option(
-    "--cache", "location", default=None, metavar="FOLDER",
-    help="The cache to show or clear (a folder or a file:// URL). Default: cache = in --config, else the user's "
-         "cache folder.")
+    "--cache", "location", default=None, metavar="FOLDER|URL",
+    help="The cache to show or clear (a folder or a file:// URL; a store's URL: this machine's cache in front of "
+         "it, and what the store holds). Default: cache = in --config, else the user's cache folder.")
 _CONFIG_OPTION = click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
                               help="lesson.toml whose cache (and cache_size) to use.")
 
 
 def _cache_of(config_file, location):
-    """(cache folder, size bound in GB) from --cache, else --config's cache, else the default (exit 2 if bad)."""
+    """(cache folder, size bound in GB, the store's URL or None) from --cache, else --config's cache, else the
+    default (exit 2 if bad)."""
     from scenes.render.cache_folder import cache_location
     from scenes.render.folder import OutputFolderError
+    from scenes.render.chapter_store import is_store
 
     config = load_config(config_file, cache=location)
     try:
-        return cache_location(config.cache), config.cache_size
+        return cache_location(config.cache), config.cache_size, config.cache if is_store(config.cache) else None
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
 
@@ -730,16 +740,21 @@ def cache_info(location, config_file, as_json):
     from scenes.render.cache_folder import check_cache_folder, limit_bytes, usage
     from scenes.render.folder import OutputFolderError
 
-    root, size_gb = _cache_of(config_file, location)
+    root, size_gb, url = _cache_of(config_file, location)
+    stored = None
     try:
         check_cache_folder(root)  # a folder of someone else's is not called empty
+        if url is not None:
+            from scenes.render.chapter_store import open_store
+
+            stored = (url, *open_store(url, limit_bytes(size_gb), create=False).usage())  # reads only
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
     found = usage(root)
     if as_json:
-        click.echo(output.to_json(output.cache_json(found, limit_bytes(size_gb))))
+        click.echo(output.to_json(output.cache_json(found, limit_bytes(size_gb), stored)))
     else:
-        output.print_cache_info(output.stdout_console(), found, limit_bytes(size_gb), size_gb)
+        output.print_cache_info(output.stdout_console(), found, limit_bytes(size_gb), size_gb, stored)
 
 
 @cache.command("clear")
@@ -752,11 +767,14 @@ def cache_clear(location, config_file, yes):
     from scenes.render.cache_folder import check_cache_folder, clear, usage
     from scenes.render.folder import OutputFolderError
 
-    root, _ = _cache_of(config_file, location)
+    root, _, url = _cache_of(config_file, location)
     try:
         check_cache_folder(root)
     except OutputFolderError as err:
         raise _usage_error(str(err)) from None
+    if url is not None:
+        click.echo(f"The store {url} is left as it is: mha-explainer never deletes there (its owner's lifecycle "
+                   "rules do); this clears this machine's cache in front of it.", err=True)
     found = usage(root)
     if not found.total:
         click.echo(f"The render cache {root} is empty.")

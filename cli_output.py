@@ -410,6 +410,10 @@ def print_course_plan(console, plan) -> None:
         table.add_row(str(number), lesson.name, str(chapters), cached, str(left))
     console.print(table)
     console.print(f"Cache: {plan.cache}")
+    if plan.store is not None:
+        fetched = {lesson.keys[cid] for lesson in plan.lessons for cid in lesson.stored}
+        console.print(f"Store: {plan.store.url}, where {len(fetched)} of the chapters this machine's cache lacks are "
+                      "made already (fetched, not rendered)")
     console.print(f"{plan.chapters} chapters in all: {plan.chapters - len(todo)} already made, {len(todo)} to render "
                   "(a chapter shared by several lessons renders once).")
 
@@ -434,15 +438,21 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def cache_json(found, limit: int) -> dict:
+def cache_json(found, limit: int, stored=None) -> dict:
+    """``stored``: (the store's URL, its chapters, their bytes), when the cache stands in front of a store."""
     return {"folder": str(found.root), "exists": found.exists, "bytes": found.total, "limit_bytes": limit,
-            "items": {kind: {"count": found.counts[kind], "bytes": found.bytes[kind]} for kind in found.counts}}
+            "items": {kind: {"count": found.counts[kind], "bytes": found.bytes[kind]} for kind in found.counts},
+            **({"store": dict(zip(("url", "chapters", "bytes"), stored))} if stored else {})}
 
 
-def print_cache_info(console, found, limit: int, size_gb: float) -> None:
-    """``mha-explainer cache info``: where, how full, what it holds."""
+def print_cache_info(console, found, limit: int, size_gb: float, stored=None) -> None:
+    """``mha-explainer cache info``: where, how full, what it holds (and the store behind it: ``cache_json``)."""
     from rich.table import Table
 
+    if stored:
+        url, chapters, size = stored
+        console.print(f"Store: {url} holds {chapters} rendered chapter{'' if chapters == 1 else 's'} "
+                      f"({size_text(size)}); mha-explainer never deletes there. This machine's cache in front of it:")
     if not found.exists:
         console.print(f"No render cache at {found.root} yet: the first render makes it.")
         return

@@ -384,3 +384,40 @@ def headless(tmp_path_factory):
     """``headless(overrides, theme, chapter_id)``: the session's ``Run`` of that chapter, shared."""
     media = tmp_path_factory.mktemp("headless-media")  # one folder: Manim's text cache serves every run
     return functools.partial(_headless, media_dir=media)
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """``s3()``: a new bucket's URL ("s3://renders-N") on a real S3 endpoint: moto's server on 127.0.0.1 (a random
+    port), for this session. The AWS_* variables that point s3fs there are set in this process, so the
+    processes it starts (chapter processes, a Dask cluster's workers started afterwards) reach it too."""
+    import itertools
+    import logging
+
+    pytest.importorskip("s3fs")
+    server_module = pytest.importorskip("moto.server")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
+    before = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    import fsspec
+
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    numbers = itertools.count()
+
+    def bucket() -> str:
+        name = f"renders-{next(numbers)}"
+        fs.mkdir(name)
+        return f"s3://{name}"
+
+    yield bucket
+    server.stop()
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

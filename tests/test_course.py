@@ -8,6 +8,7 @@ silent; each chapter runs in its own fresh process, as on a cluster.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -192,13 +193,13 @@ print(json.dumps({{"rendered": result.rendered, "reused": result.reused,
 """
 
 
-def run_local(course: Path, out: Path, cache: Path | None = None) -> dict:
+def run_local(course: Path, out: Path, cache: Path | str | None = None, env: dict | None = None) -> dict:
     """A course rendered by local processes in a new Python (what `mha-explainer course` does without
-    --scheduler), with the stand-in chapters."""
+    --scheduler), with the stand-in chapters; ``env``: variables that differ from this process's."""
     code = LOCAL_RUN.format(tests=str(Path(__file__).parent), course=str(course), out=str(out),
                             cache=None if cache is None else str(cache), scenes=SCENES)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1], timeout=300)
+                          cwd=Path(__file__).resolve().parents[1], timeout=300, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -235,6 +236,14 @@ def test_the_local_default_needs_no_dask_and_a_shared_cache_serves_another_cours
     third = BASE.replace('was fast."]', 'was fast.", "Birds sing when the sun rises."]')
     second = run_local(write(tmp_path, third, "more.toml"), tmp_path / "two", cache)
     assert second == {"rendered": 2, "reused": 4, "dask": []}
+    # The lesson folders do not wait for the course's last chapter: the two lessons made of cached chapters
+    # were written while the new lesson's chapters rendered.
+    record = json.loads((tmp_path / "two" / "course.json").read_text())
+    new = [c for lesson in record["lessons"] for c in lesson["chapters"] if c["status"] == "rendered"]
+    early = [lesson["written"] for lesson in record["lessons"]
+             if {c["status"] for c in lesson["chapters"]} == {"reused"}]
+    assert len(new) == 2 and len(early) == 2
+    assert max(early) < max(c["finished"] for c in new), record
 
 
 def test_the_plan_counts_what_the_cache_holds(tmp_path):

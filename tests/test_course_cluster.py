@@ -32,7 +32,7 @@ COURSE = course_scenes.COURSE + 'theme = ["dark", "light"]\n'  # 2 x 2 lessons
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(s3):  # the S3 endpoint first: the workers inherit the variables that reach it
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
@@ -167,3 +167,48 @@ def test_every_lesson_on_the_course_page_plays(course, browser):
         assert played.get("error") is None and played["time"] > 0, (link, played)
         assert {"captions", "chapters"} <= set(played["tracks"]), (link, played)
     assert severe_errors(browser) == []
+
+
+@pytest.mark.render
+def test_workers_with_caches_of_their_own_share_chapters_through_a_store(cluster, s3, tmp_path):
+    """Each worker renders into a cache of its own (as on another machine) and puts its chapters into the store;
+    the command fetches them from there (checked) into its cache and writes the lessons; a re-run on a new
+    machine (another empty cache) fetches everything and renders nothing."""
+    from mha_core.store import CACHE_ENV
+    from scenes.render.cache import Cache
+    from scenes.render.chapter_store import open_store
+
+    url = s3() + "/renders"
+    path = tmp_path / "course.toml"
+    path.write_text(course_scenes.COURSE.replace(  # one lesson of two chapters, new: nothing cached
+        '"The cat sat down because it was tired.", "The dog chased the ball because it was fast."',
+        '"Rain fell on the town."'))
+    engine = DaskEngine(cluster.scheduler_address)
+    workers = engine.client.run(lambda dask_worker: str(dask_worker.name))  # {address: name}
+    own = {address: str(tmp_path / f"worker-{name}") for address, name in workers.items()}
+    engine.client.run(lambda dask_worker: os.environ.__setitem__(CACHE_ENV, own[dask_worker.address]))
+    try:
+        plan = plan_course(read_course(path), tmp_path / "out", url, chapters_module=SCENES)
+        result = render_course(plan, engine)
+    finally:
+        session = os.environ[CACHE_ENV]  # the workers' cache again, as the other tests expect
+        engine.client.run(lambda: os.environ.__setitem__(CACHE_ENV, session))
+        engine.close()
+    assert (result.rendered, result.reused) == (2, 0)
+    ran = chapters(result.record)
+    assert {c["worker"] for c in ran} <= set(workers.values()) and result.record["store"] == url
+    keys = {c["key"] for c in ran}
+    assert open_store(url, 10**9).keys() == keys
+    on_workers = {p.name for folder in own.values() for p in (Path(folder) / "renders").glob("?" * 64)}
+    assert on_workers == keys  # rendered in the workers' own caches, not the command's
+    here = Cache(plan.cache)
+    assert all(here.verified(key) is not None for key in keys)  # fetched into the command's cache, checked
+
+    with pytest.MonkeyPatch.context() as patch:  # a new machine: its cache is empty; the store has every chapter
+        patch.setenv(CACHE_ENV, str(tmp_path / "new-machine"))
+        again = plan_course(read_course(path), tmp_path / "again", url, chapters_module=SCENES)
+        assert again.todo() == {}
+        from scenes.render.engines import LocalEngine
+
+        second = render_course(again, LocalEngine(1))
+    assert (second.rendered, second.reused) == (0, 2)

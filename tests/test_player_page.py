@@ -408,6 +408,10 @@ def test_embed_page_has_a_chapter_menu_and_takes_deep_links(browser, lesson):
     box = browser.execute_script("return document.getElementById('lesson').getBoundingClientRect().height")
     assert box == pytest.approx(540, abs=1)  # the menu takes no room from the video
     opacity = "return getComputedStyle(document.querySelector('.chapter-menu')).opacity"
+    for _ in range(40):  # its 0.2 s fade in after the page opened, slower on a busy machine
+        if browser.execute_script(opacity) == "1":
+            break
+        time.sleep(0.05)
     assert browser.execute_script(opacity) == "1"  # paused: shown
     browser.execute_script("document.getElementById('lesson').muted = true; document.getElementById('lesson').play()")
     browser.execute_script("document.body.dispatchEvent(new MouseEvent('mouseleave'))")

@@ -356,8 +356,9 @@ class LessonConfig(BaseModel):
         OUTPUT, None,
         "render cache: a folder (or file:// URL) outside the lesson folder where rendered chapters, speech and "
         "joined lessons are kept for the next render, shared by every lesson (in a lesson.toml relative to the "
-        "file's folder); unset: renders/ in the user's cache folder ($MHA_EXPLAINER_CACHE, else "
-        "$XDG_CACHE_HOME/mha-explainer, else ~/.cache/mha-explainer)",
+        "file's folder), or an object store's URL (such as s3://bucket/renders, through fsspec) whose chapters "
+        "machines share, in front of which each keeps the default cache; unset: renders/ in the user's cache "
+        "folder ($MHA_EXPLAINER_CACHE, else $XDG_CACHE_HOME/mha-explainer, else ~/.cache/mha-explainer)",
     )
     cache_size: StrictFloat = _setting(
         OUTPUT, 5.0, "gigabytes the render cache may hold; the least recently used entries go first (never the "

@@ -5,9 +5,11 @@
     clear(root)                                        # empty it (``mha-explainer cache clear``)
 
 The location is ``cache`` as given (a folder, or a file:// URL), else ``renders/`` in the user's cache folder
-(``lesson.config.default_cache``). The folder is the tool's when it is new, empty, or holds the marker file
-``CACHE_MARKER``; a folder with other files and no marker, a link, a file, a folder inside a lesson folder or
-its work folder: each is refused with one sentence (exit 2 in the CLI), before anything renders.
+(``lesson.config.default_cache``), which also stands in front of a store when ``cache`` is a store's URL
+(``chapter_store``: an object store the cluster's workers share). The folder is the tool's when it is new,
+empty, or holds the marker file ``CACHE_MARKER``; a folder with other files and no marker, a link, a file, a
+folder inside a lesson folder or its work folder: each is refused with one sentence (exit 2 in the CLI),
+before anything renders.
 
 No torch, no Manim: the CLI checks the cache before it imports anything heavy.
 """
@@ -23,6 +25,7 @@ from ..lesson.config import default_cache
 from . import guard
 from .cache import SPEECH, TIMINGS, TMP, Cache
 from .folder import OWN, OutputFolderError, read_manifest
+from .chapter_store import is_store
 
 CACHE_MARKER = "cache-folder"  # says the folder is the tool's (a folder with other files and no marker is not)
 _CACHE_MARKER_TEXT = b"mha-explainer's render cache: chapters, speech and joined lessons. Safe to delete.\n"
@@ -30,17 +33,18 @@ GB = 1_000_000_000
 
 
 def cache_location(location: str | os.PathLike | None) -> Path:
-    """The render cache as an absolute local folder: ``location`` (a path, or a file:// URL), else the default.
-    OutputFolderError for another kind of URL."""
-    if location is None:
+    """The render cache's local folder: ``location`` (a path, or a file:// URL), else the default; the default
+    too when ``location`` is a store's URL (``chapter_store``: the local cache stands in front of it).
+    OutputFolderError for a file:// URL of another host."""
+    if location is None or is_store(location):
         return default_cache()
     location = str(location)
     if "://" in location:
         url = urlparse(location)
-        if url.scheme != "file" or url.netloc not in ("", "localhost"):
-            raise OutputFolderError(f"the cache {location} is a {url.scheme}:// URL; this version keeps the render "
-                                    "cache in a folder (a path or a file:// URL), shared by a cluster's workers "
-                                    "through a shared file system; give such a folder with --cache")
+        if url.netloc not in ("", "localhost"):
+            raise OutputFolderError(f"the cache {location} is a file:// URL of another host ({url.netloc}); give "
+                                    "a folder of this machine, a shared folder every worker mounts, or an object "
+                                    "store's URL with --cache")
         location = unquote(url.path)
     return Path(os.path.abspath(Path(location).expanduser()))
 

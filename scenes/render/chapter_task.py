@@ -6,6 +6,9 @@ folder. This process builds the Lesson from the config (the build is determinist
 chapter's key again and refuses to render when it differs (other code, library versions, voice or words
 than where the course was planned), then renders through ``worker.run_job`` into the shared cache (the
 entry appears in one ``os.replace``; two processes racing on one key keep one of two identical entries).
+With a store (``spec["store"]``, an object store's URL), the cache is this machine's own (``spec["cache"]``, or
+the default when empty): the chapter is fetched from the store when it is there already (another worker made
+it meanwhile), else rendered and put into the store.
 
 The last line of its standard output is ``RESULT`` followed by the job's meta as JSON (or an error).
 A fresh process per chapter: one chapter cannot leave anything behind for the next (Manim's global
@@ -18,7 +21,6 @@ import json
 import sys
 import time
 import traceback
-from pathlib import Path
 
 RESULT = "mha-explainer-result "
 
@@ -26,15 +28,27 @@ RESULT = "mha-explainer-result "
 def run_spec(spec: dict) -> dict:
     """Render ``spec``'s chapter into its cache (see the module docstring); returns the job's meta."""
     began = time.perf_counter()
-    from ..lesson.build import build_lesson
     from ..lesson.config import LessonConfig
+    from .cache import Cache
+    from .cache_folder import limit_bytes, open_cache
+
+    config = LessonConfig(**spec["config"])
+    store = None
+    if spec.get("store"):  # made meanwhile by another worker: fetched (checked), not rendered again
+        from .chapter_store import open_store
+
+        cache = open_cache(spec["cache"] or None)
+        store = open_store(spec["store"], limit_bytes(config.cache_size))
+        if store.fetch(spec["key"], Cache(cache)) and not Cache(cache).missing(spec["key"], spec["formats"]):
+            return {**Cache(cache).verified(spec["key"]), "rendered": False, "fetched": True}
+
+    from ..lesson.build import build_lesson
     from ..lesson.script import load_scripts
     from ..voice import resolve_voice
     from .pipeline import chapter_keys
     from .worker import Job, init_worker, run_job
 
     phases = {"imports": time.perf_counter() - began}
-    config = LessonConfig(**spec["config"])
     voice = resolve_voice(config.voice)
     scripts = load_scripts(config.script)
     chapter_id, module = spec["chapter_id"], spec["chapters_module"]
@@ -58,11 +72,15 @@ def run_spec(spec: dict) -> dict:
                          f"({keys[chapter_id][:12]}, the course planned {spec['key'][:12]}): its code, library "
                          "versions, voice or words differ from the machine that planned the course; install the "
                          "same on every worker", "traceback": "", "final": True}
+    cache = open_cache(spec["cache"] or None)  # the shared folder, or this machine's own (with a store)
     init_worker(None, lesson, int(spec.get("cores", 1)))  # thread limits; Ctrl-C left to the parent; exits with it
-    cache = Path(spec["cache"])
     job = Job(chapter_id, spec["key"], tuple(spec["formats"]), str(cache), module,
               encoder_threads=int(spec.get("encoder_threads", 1)), voice=voice, speech_root=str(cache / "speech"))
     meta = run_job(job)
+    if store is not None and "error" not in meta:
+        mark = time.perf_counter()
+        store.put(spec["key"], Cache(cache))
+        phases["put into the store"] = time.perf_counter() - mark
     return {**meta, "process": {name: round(seconds, 3) for name, seconds in phases.items()}}
 
 

@@ -11,10 +11,15 @@ How a course goes:
    chapters are already made. A chapter shared by several lessons (same key) is one piece of work.
 2. The course folder is claimed (``folder.claim``, kind "course": its lock, staging and manifest); the
    first run commits its manifest at once, so the folder (and its cache) stays if the run stops.
-3. The engine renders the chapters the cache lacks, longest first, each a ``ChapterSpec`` run in a
-   fresh process (``engines``); a failed chapter stops the course with one sentence.
+3. With a store (``cache`` an object store's URL: ``chapter_store``), the chapters it holds and this
+   machine's cache lacks are fetched first (each checked). The engine renders the chapters still lacking,
+   longest first, each a ``ChapterSpec`` run in a fresh process (``engines``) that puts its chapter into
+   the store; a failed chapter stops the course with one sentence. What workers elsewhere rendered is
+   fetched before its lesson folder is written (4.), and what the store still lacks of the course is put
+   there at the end.
 4. Each lesson folder is written by ``pipeline.render_lesson`` from the cache (nothing left to render),
-   as ``render`` writes it: the same bytes. Then the course page (``index.html``), the course record
+   as ``render`` writes it (the same bytes), as soon as its chapters are in: while the engine renders the
+   others (``_LessonFolders``). Then the course page (``index.html``), the course record
    (``course.json``) and the manifest are committed; the cache is pruned, keeping every course chapter.
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import queue as queue_module
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,7 +58,8 @@ class LessonPlan:
     voice: object = None
     scripts: object = None
     keys: dict = field(default_factory=dict)  # chapter id -> key
-    missing: tuple[str, ...] = ()  # chapters whose entry the cache lacks
+    missing: tuple[str, ...] = ()  # chapters whose entry the cache lacks (and the store, if there is one)
+    stored: tuple[str, ...] = ()  # chapters the cache lacks and the store holds: fetched, not rendered
 
     @property
     def name(self) -> str:
@@ -63,9 +70,10 @@ class LessonPlan:
 class CoursePlan:
     course: Course
     out: Path
-    cache: Path
+    cache: Path  # this machine's render cache (in front of the store, when there is one)
     lessons: list[LessonPlan]
     chapters_module: str = "scenes.chapters"
+    store: object = None  # chapter_store.Store: the store the course shares, or None (a folder: ``cache``)
 
     @property
     def chapters(self) -> int:
@@ -100,12 +108,19 @@ def plan_course(course: Course, out: Path, cache: str | None = None, *, chapters
     from . import export
     from .cache import FULLEST, Cache, cache_name
     from .keys import unchanged_folder
+    from .chapter_store import is_store, open_store
 
     out = resolve_out(out)
     owned_files(out, COURSE_FILES, kind="course", ours=[lesson.name for lesson in course.lessons])
     course = with_folders(course, out)
-    root = cache_location(cache if cache is not None else course.cache_location())
+    location = cache if cache is not None else course.cache_location()
+    root = cache_location(location)
     check_cache_folder(root, out)
+    store = None
+    if is_store(location):  # reachable and ours: said now, before anything renders (a dry run puts no marker)
+        store = open_store(location, limit_bytes(max(lesson.config.cache_size for lesson in course.lessons)),
+                           create=not dry_run)
+    stored = store.keys() if store is not None else set()
     for lesson in course.lessons:  # someone else's file in a lesson folder: found before anything renders
         what = guard.kind(out, lesson.name) if out.is_dir() else None
         if what not in (None, "folder"):  # a link planted where a lesson folder goes is never followed
@@ -113,7 +128,7 @@ def plan_course(course: Course, out: Path, cache: str | None = None, *, chapters
                                     "move it away or choose another folder with --out")
         owned_files(resolve_out(lesson.config.out), export.planned_names(lesson.config))
     voices, words = {}, {}
-    store = Cache(root)
+    local = Cache(root)
     plans = []
     for number, lesson in enumerate(course.lessons, 1):
         config = lesson.config
@@ -134,11 +149,13 @@ def plan_course(course: Course, out: Path, cache: str | None = None, *, chapters
             formats = cache_formats(config.formats)
             names = {cache_name(f) for f in formats} | {FULLEST}
             if dry_run:  # reads only: a damaged entry is counted as missing, not discarded
-                plan.missing = tuple(cid for cid in config.chapters if store.verified(plan.keys[cid], names) is None)
+                lacking = [cid for cid in config.chapters if local.verified(plan.keys[cid], names) is None]
             else:
-                plan.missing = tuple(cid for cid in config.chapters if store.missing(plan.keys[cid], formats))
+                lacking = [cid for cid in config.chapters if local.missing(plan.keys[cid], formats)]
+            plan.stored = tuple(cid for cid in lacking if plan.keys[cid] in stored)
+            plan.missing = tuple(cid for cid in lacking if plan.keys[cid] not in stored)
         plans.append(plan)
-    return CoursePlan(course, out, root, plans, chapters_module)
+    return CoursePlan(course, out, root, plans, chapters_module, store)
 
 
 def _what(kind: str) -> str:
@@ -192,7 +209,6 @@ def render_course(plan: CoursePlan, engine, *, jobs: int | None = None, console=
 
 def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
     from .cache import Cache
-    from .pipeline import render_lesson
 
     out, names = plan.out, [p.name for p in plan.lessons]
     course_key = _course_key(plan)
@@ -212,18 +228,27 @@ def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
                 console.print(f"[yellow]note:[/] {notice}")
         root = open_cache(plan.cache, out)
         cache = Cache(root)
+        if plan.store is not None:
+            _store_step(_fetch_stored, plan, cache, console)
         work = plan.todo()
         last = cache.timings()
         specs = _specs(plan, work, root, engine)
         specs.sort(key=lambda s: -last.get(s.chapter_id, float("inf")))
         started = time.perf_counter()
+        # Each lesson folder is written as soon as its last chapter is in, while the others render.
+        folders = _LessonFolders(plan, root, jobs, specs, started)
+        folders.start()
         try:
-            metas = _run(engine, specs, plan, console) if specs else {}
+            metas = _run(engine, specs, plan, console, folders.chapter_done) if specs else {}
+        except BaseException:
+            folders.stop()
+            raise
         finally:  # what stopped or killed chapter processes left in tmp/ (finished entries stay: the next run's)
             cache.clean_tmp({spec.key for spec in specs})
         cache.record_timings({s.chapter_id: m["seconds"] for s in specs if "error" not in (m := metas[s.task])})
         failures = {task: m for task, m in metas.items() if "error" in m}
         if failures:
+            folders.stop()
             task, m = next(iter(failures.items()))
             from .pipeline import _write_logs
 
@@ -231,17 +256,18 @@ def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
             log = _write_logs({task.replace("/", "-"): m})[task.replace("/", "-")]
             raise CourseError(f"chapter {task.split('/')[1]!r} of lesson {task.split('/')[0]} failed{others}: "
                               f"{m['error']}; the details are in {log}")
-        by_key = {spec.key: metas[spec.task] for spec in specs}
         timings = {"chapters": round(time.perf_counter() - started, 3)}
-        started = time.perf_counter()
-        lessons = []
-        for lesson_plan in plan.lessons:
-            if lesson_plan.unchanged is None:
-                render_lesson(lesson_plan.lesson.config, jobs=jobs, lesson=lesson_plan.built, voice=lesson_plan.voice,
-                              scripts=lesson_plan.scripts, chapters_module=plan.chapters_module, cache_root=root,
-                              prune=False)
-            lessons.append(_lesson_record(lesson_plan, by_key))
-        timings["lesson folders"] = round(time.perf_counter() - started, 3)
+        mark = time.perf_counter()
+        try:
+            folders.finish()  # the lessons whose last chapters came in last
+        except KeyboardInterrupt:
+            folders.stop()
+            raise
+        timings["lesson folders"] = round(time.perf_counter() - mark, 3)  # after the chapters: what did not overlap
+        if plan.store is not None:  # what the store lacks of the course (made before it used one), there
+            _store_step(_put_lacking, plan, cache, console)
+        by_key = {spec.key: {**metas[spec.task], "finished": folders.finished.get(spec.key)} for spec in specs}
+        lessons = [{**_lesson_record(p, by_key), "written": folders.written.get(p.name)} for p in plan.lessons]
         record = _record(plan, lessons, engine, timings)
         page = course_page(plan, lessons)
         guard.write_atomically(held.staging, COURSE_RECORD, json.dumps(record, indent=1).encode())
@@ -254,6 +280,135 @@ def _render_course(plan: CoursePlan, engine, *, jobs, console) -> CourseResult:
         cache.prune(limit_bytes(max(p.lesson.config.cache_size for p in plan.lessons)), protect=keys)
     totals = record["totals"]
     return CourseResult(out, out / COURSE_PAGE, record, totals["rendered"], totals["reused"], kept=False)
+
+
+def _store_step(step, plan: CoursePlan, *args) -> None:
+    """A step that talks to the store; the store failing half-way (the network, credentials expired) stops the
+    course with its one sentence (the chapters made so far stay in the caches)."""
+    from .chapter_store import StoreError
+
+    try:
+        step(plan, *args)
+    except StoreError as err:
+        raise CourseError(str(err)) from None
+
+
+def _fetch_stored(plan: CoursePlan, cache, console) -> None:
+    """The chapters the store held when planned and this machine lacks, fetched (each checked); one that
+    cannot be (gone meanwhile, damaged) is rendered instead."""
+    from .pipeline import cache_formats
+
+    keys = {p.keys[cid] for p in plan.lessons for cid in p.stored}
+    if not keys:
+        return
+    if console is not None:
+        console.print(f"Fetching {len(keys)} chapter{'s' if len(keys) > 1 else ''} from the store {plan.store.url}")
+    _each(lambda key: plan.store.fetch(key, cache), sorted(keys))
+    for lesson_plan in plan.lessons:
+        formats = cache_formats(lesson_plan.lesson.config.formats)
+        again = tuple(cid for cid in lesson_plan.stored if cache.missing(lesson_plan.keys[cid], formats))
+        lesson_plan.missing, lesson_plan.stored = lesson_plan.missing + again, ()
+
+
+class _LessonFolders(threading.Thread):
+    """Writes each lesson folder (``pipeline.render_lesson``, from the cache) as soon as the chapters it waits
+    for are in, while the engine renders the others: the folders no longer wait for the course's last chapter.
+    A lesson none of whose chapters is rendered is written at once. With a store, the chapters the workers
+    rendered into their own caches are fetched first. ``chapter_done`` is called from the engine's side;
+    ``finish`` waits for the rest and raises the first failure; ``stop`` writes no more (Ctrl-C, a chapter
+    failed): a folder being written is finished, as a lesson folder is committed whole or not at all."""
+
+    def __init__(self, plan: CoursePlan, root: Path, jobs, specs: list, started: float):
+        super().__init__(name="lesson-folders", daemon=True)
+        self.plan, self.root, self.jobs, self.started = plan, root, jobs, started
+        by_key = {spec.key: spec for spec in specs}
+        self.elsewhere = {spec.key for spec in specs if not spec.cache}  # rendered in a worker's own cache
+        self.waiting = {p.name: {key for key in p.keys.values() if key in by_key}
+                        for p in plan.lessons if p.unchanged is None}
+        self.task_keys = {spec.task: spec.key for spec in specs}
+        self.lock, self.todo = threading.Lock(), queue_module.Queue()
+        self.stopping = threading.Event()
+        self.failure: BaseException | None = None
+        self.finished: dict[str, float] = {}  # chapter key -> seconds after the start when it came in
+        self.written: dict[str, float] = {}  # lesson name -> seconds after the start when its folder was written
+        for name, keys in self.waiting.items():
+            if not keys:
+                self.todo.put(name)
+
+    def chapter_done(self, task: str, meta: dict) -> None:
+        key = self.task_keys.get(task)
+        if key is None or "error" in meta:  # a lesson waiting on a failed chapter is never written
+            return
+        with self.lock:
+            self.finished[key] = round(time.perf_counter() - self.started, 3)
+            for name, keys in self.waiting.items():
+                if key in keys:
+                    keys.discard(key)
+                    if not keys:
+                        self.todo.put(name)
+
+    def run(self) -> None:
+        lessons = {p.name: p for p in self.plan.lessons}
+        while (name := self.todo.get()) is not None:
+            if self.stopping.is_set() or self.failure is not None:
+                continue
+            try:
+                self._write(lessons[name])
+            except BaseException as err:  # noqa: BLE001 - raised again by finish(), in the command's thread
+                self.failure = err
+
+    def _write(self, lesson_plan: LessonPlan) -> None:
+        from .cache import Cache
+        from .chapter_store import StoreError
+        from .pipeline import render_lesson
+
+        if self.plan.store is not None:
+            cache, store = Cache(self.root), self.plan.store
+            try:
+                lost = [key for key in sorted(set(lesson_plan.keys.values()) & self.elsewhere)
+                        if not store.fetch(key, cache)]
+            except StoreError as err:
+                raise CourseError(str(err)) from None
+            if lost:
+                raise CourseError(f"a chapter of lesson {lesson_plan.name} rendered on the cluster ({lost[0][:12]}) "
+                                  f"cannot be fetched from the store {store.url}: missing or damaged there; run the "
+                                  "course again")
+        render_lesson(lesson_plan.lesson.config, jobs=self.jobs, lesson=lesson_plan.built, voice=lesson_plan.voice,
+                      scripts=lesson_plan.scripts, chapters_module=self.plan.chapters_module, cache_root=self.root,
+                      prune=False)
+        self.written[lesson_plan.name] = round(time.perf_counter() - self.started, 3)
+
+    def finish(self) -> None:
+        self.todo.put(None)
+        self.join()
+        if self.failure is not None:
+            raise self.failure
+        unwritten = [name for name in self.waiting if name not in self.written]
+        if unwritten:  # cannot be: every chapter it waited for came in
+            raise CourseError(f"the lesson {unwritten[0]} was not written; run the course again")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.todo.put(None)
+        self.join()
+
+
+def _put_lacking(plan: CoursePlan, cache, console) -> None:
+    """Put the course's chapters the store lacks (made before the course used a store), for the next machine."""
+    keys = {key for p in plan.lessons for key in p.keys.values()} - plan.store.keys()
+    if keys and console is not None:
+        console.print(f"Putting {len(keys)} chapter{'s' if len(keys) > 1 else ''} into the store {plan.store.url}")
+    _each(lambda key: plan.store.put(key, cache), sorted(keys))
+
+
+def _each(call, keys: list) -> list:
+    """``call(key)`` for every key, a few at once (a store's requests wait on the network, not the CPU)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(keys) <= 1:
+        return [call(key) for key in keys]
+    with ThreadPoolExecutor(max_workers=min(8, len(keys)), thread_name_prefix="store") as pool:
+        return list(pool.map(call, keys))
 
 
 def _specs(plan: CoursePlan, work: dict, root: Path, engine) -> list:
@@ -272,18 +427,34 @@ def _specs(plan: CoursePlan, work: dict, root: Path, engine) -> list:
     specs = []
     for key, (lesson_plan, cid) in work.items():
         config = lesson_plan.lesson.config
+        # With a store, a worker of a cluster renders into its own machine's cache ("") and puts the chapter there.
+        cache = "" if plan.store is not None and not getattr(engine, "local", False) else str(root)
         specs.append(ChapterSpec(task=f"{lesson_plan.name}/{cid}", lesson=lesson_plan.name, chapter_id=cid, key=key,
-                                 config=config.model_dump(mode="json"), cache=str(root),
+                                 config=config.model_dump(mode="json"), cache=cache,
+                                 store=plan.store.url if plan.store is not None else None,
                                  formats=cache_formats(wanted[key]), chapters_module=plan.chapters_module,
                                  cores=engine.cores(), build_threads=threads))
     return specs
 
 
-def _run(engine, specs, plan: CoursePlan, console) -> dict:
+class _Events(queue_module.Queue):
+    """The engine's events for the progress display; each chapter done is also told to ``on_done(task, meta)``."""
+
+    def __init__(self, on_done):
+        super().__init__()
+        self.on_done = on_done
+
+    def put(self, item, block=True, timeout=None):
+        super().put(item, block, timeout)
+        if item[0] == "done":
+            self.on_done(item[1], item[2])
+
+
+def _run(engine, specs, plan: CoursePlan, console, on_done) -> dict:
     """The engine's run, with the course's progress display fed from its events."""
     from .course_progress import CourseDisplay
 
-    events: queue_module.Queue = queue_module.Queue()
+    events: queue_module.Queue = _Events(on_done)
     display = CourseDisplay(console, specs, plan, engine.description)
     with display:
         metas = engine.run(specs, events, tick=lambda: display.drain(events))
@@ -308,10 +479,10 @@ def _lesson_record(plan: LessonPlan, by_key: dict) -> dict:
         key = plan.keys.get(cid)
         meta = by_key.get(key) if key else None
         entry = {"id": cid, "key": key}
-        if meta is not None and "error" not in meta:
+        if meta is not None and "error" not in meta:  # made for this course (by this run, or a killed try of it)
             entry.update(status="rendered", where=meta.get("where"), worker=meta.get("worker", meta.get("where")),
-                         seconds=meta.get("seconds"),
-                         render_seconds=meta.get("render_seconds"))
+                         seconds=meta.get("seconds"), render_seconds=meta.get("render_seconds"),
+                         finished=meta.get("finished"))  # seconds after the course's chapters started
         else:
             entry.update(status="reused", where=None, worker=None, seconds=0.0)
         chapters.append(entry)
@@ -327,6 +498,7 @@ def _record(plan: CoursePlan, lessons: list[dict], engine, timings: dict) -> dic
     rendered = sum(c["status"] == "rendered" for c in chapters)
     return {"generator": f"{GENERATOR} {versions()['mha-explainer']}", "format": COURSE_FORMAT,
             "title": plan.course.title, "engine": engine.description, "cache": str(plan.cache),
+            "store": plan.store.url if plan.store is not None else None,
             "lessons": lessons, "totals": {"lessons": len(lessons), "chapters": len(chapters), "rendered": rendered,
                                            "reused": len(chapters) - rendered},
             "seconds": timings}  # wall time of the chapters (the engine) and of writing the lesson folders

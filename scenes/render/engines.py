@@ -62,24 +62,28 @@ class ChapterSpec:
     chapter_id: str
     key: str  # the chapter's cache key, as the course computed it
     config: dict  # LessonConfig.model_dump(mode="json")
-    cache: str  # the cache folder (a path every worker reaches)
+    cache: str  # the cache folder (a path every worker reaches); "": the worker machine's own (with a store)
     formats: tuple[str, ...]  # what the cache entry must hold
     chapters_module: str = "scenes.chapters"
     encoder_threads: int = ENCODER_THREADS
     cores: int = 1  # torch and BLAS threads of the task's process while it renders
     build_threads: int = 0  # torch and BLAS threads the Lesson is built with: the planner's (its float sums,
     #                         and so the chapter's key, depend on them); 0: the process's default
+    store: str | None = None  # the chapter store's URL: fetched from first, put into after (``chapter_store``)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "formats": list(self.formats)}
 
 
-def run_in_process(spec: dict, *, stop=None, started=None) -> dict:
+def run_in_process(spec: dict, *, stop=None, started=None, environ=None) -> dict:
     """Run one chapter spec in a fresh Python (``chapter_task``); returns its meta or {"error", "traceback"},
     with "seconds" (wall time of the process). ``stop()``: polled; True kills the process and ends the call
-    with an error. ``started(process)``: called with the process once it runs."""
+    with an error. ``started(process)``: called with the process once it runs. ``environ``: the process's
+    environment (default: this one's)."""
     began = time.perf_counter()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # what this Python imports
+    env = {**(os.environ if environ is None else environ), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    # Its OpenMP threads sleep while they wait instead of spinning: other chapters' processes share the cores.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     process = subprocess.Popen([sys.executable, "-m", "scenes.render.chapter_task"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
     if started is not None:
@@ -134,6 +138,8 @@ def _result(stdout: bytes) -> dict | None:
 class LocalEngine:
     """Chapters in fresh local processes, ``jobs`` at once (default: one per CPU core)."""
 
+    local = True  # its processes share this machine's cache
+
     def __init__(self, jobs: int | None = None):
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.description = f"{self.jobs} local process{'es' if self.jobs > 1 else ''}"
@@ -180,6 +186,8 @@ class LocalEngine:
 class DaskEngine:
     """Chapters as tasks of a Dask distributed cluster: each runs ``run_in_process`` on a worker,
     retried up to ``RETRIES`` times (a worker that dies costs only time: its tasks go to the others)."""
+
+    local = False  # its workers may be other machines
 
     def __init__(self, address: str, timeout: float = CONNECT_TIMEOUT):
         self.address = address
@@ -297,8 +305,7 @@ def dask_chapter(spec: dict, stop: str | None = None) -> dict:
     name = str(worker.name) if worker.name is not None else worker.address
     where = worker.address if name == worker.address else f"{name} ({worker.address})"
     worker.log_event(TOPIC, {"event": "start", "task": spec["task"], "where": where})
-    slots = max(1, worker.state.nthreads)
-    spec = {**spec, "cores": max(1, (os.cpu_count() or 1) // slots)}
+    spec = {**spec, "cores": _cores_per_task(worker)}
     event = Event(stop) if stop else None
     last = [0.0]
 
@@ -311,8 +318,34 @@ def dask_chapter(spec: dict, stop: str | None = None) -> dict:
         except Exception:  # noqa: BLE001 - the scheduler is unreachable: carry on
             return False
 
-    meta = run_in_process(spec, stop=stopped)
+    meta = run_in_process(spec, stop=stopped, environ=_without_worker_settings(os.environ))
     meta.update(where=where, worker=name, address=worker.address)
     if "error" in meta and not meta.get("final"):
         raise ChapterFailed(meta["error"], meta.get("traceback", ""))
     return meta
+
+
+def _cores_per_task(worker) -> int:
+    """The cores of this machine one chapter may use: its cores shared by every task slot of the cluster's workers
+    on this host (two one-thread workers on a 2-core machine: one core each, not two each)."""
+    from distributed import get_client
+
+    slots = max(1, worker.state.nthreads)
+    try:
+        host = worker.address.rsplit(":", 1)[0]
+        workers = get_client().scheduler_info(n_workers=-1).get("workers") or {}
+        slots = max(slots, sum(int(w.get("nthreads") or 0) for address, w in workers.items()
+                               if address.rsplit(":", 1)[0] == host))
+    except Exception:  # noqa: BLE001 - the worker's own slots, then
+        pass
+    return max(1, (os.cpu_count() or 1) // slots)
+
+
+def _without_worker_settings(environ) -> dict:
+    """This worker's environment without what Dask's nanny set for the worker process itself (one BLAS thread,
+    an eager malloc trim: ``distributed.nanny.pre-spawn-environ``): a chapter's process sets its own threads, and
+    the trim slows its allocations; a chapter renders as on a local process."""
+    import dask
+
+    nanny = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    return {k: v for k, v in environ.items() if not (k in nanny and str(nanny[k]) == v)}

@@ -11,10 +11,11 @@ How a render goes:
    module and what it imports, not the export or page code), and the resolution/frame rate.
 2. Chapters whose hash has an intact entry in the render cache (``<cache>/<hash>/``, outside the lesson
    folder: ``cache_folder``) are reused (every file as its meta.json records it, size and SHA-256; a
-   damaged entry is discarded). The others render in a pool of ``jobs`` spawned processes. Manim's config is
-   process-global, so each job renders under its own ``tempconfig`` with a private
-   media folder; the workers receive the main process's Lesson (pickled once per
-   worker), so every chapter draws the very tensors that were hashed.
+   damaged entry is discarded); when ``cache`` is an object store's URL, what the store holds is fetched
+   into this machine's cache first (``chapter_store``), and what it lacks is put there afterwards.
+   The others render in a pool of ``jobs`` spawned processes. Manim's config is process-global, so each
+   job renders under its own ``tempconfig`` with a private media folder; the workers receive the main
+   process's Lesson (pickled once per worker), so every chapter draws the very tensors that were hashed.
 3. A job renders an H.264 master, grabs the last frame, converts to the other
    formats asked for, and moves its finished folder into the cache in one
    ``os.replace``.
@@ -29,6 +30,7 @@ How a render goes:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -47,6 +49,7 @@ from .cache_folder import limit_bytes, open_cache
 from .captions import chapter_cues
 from .folder import claim, resolve_out
 from .jobs import cores_per_worker, run_jobs, workers_for
+from .chapter_store import is_store, open_store
 from .keys import chapter_code_hash, chapter_key, code_hash, fingerprint, folder_key, render_settings
 from .worker import VIDEO_FORMATS, Job
 
@@ -161,8 +164,11 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
     voice = voice or resolve_voice(config.voice)
     if voice.notice and console is not None:
         console.print(f"[yellow]note:[/] {voice.notice}")
+    store = None
     if cache_root is None:  # someone else's folder there, or one that cannot be written: a usage error, now
         cache_root = open_cache(config.cache, out=resolve_out(config.out))
+        if is_store(config.cache):  # a store in front of which this machine's cache stands (a course: its own)
+            store = open_store(config.cache, limit_bytes(config.cache_size))
     folder = None
     try:
         with claim(config.out, export.planned_names(config)) as folder:
@@ -171,7 +177,7 @@ def render_lesson(config: LessonConfig, *, jobs: int | None = None, use_cache: b
                     console.print(f"[yellow]note:[/] {notice}")
             result = _render_into(folder, config, voice, jobs=jobs, use_cache=use_cache, console=console,
                                   lesson=lesson, chapters_module=chapters_module, scripts=scripts,
-                                  cache_root=cache_root, executor=executor, prune=prune)
+                                  cache_root=cache_root, executor=executor, prune=prune, store=store)
             started = time.perf_counter()
             names = export.write_lesson_folder(result, folder.staging)
             result.timings["export"] = round(time.perf_counter() - started, 3)
@@ -192,7 +198,7 @@ def cache_formats(formats) -> tuple[str, ...]:
 
 
 def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache, console, lesson,
-                 chapters_module, scripts, cache_root, executor=None, prune=True) -> RenderResult:
+                 chapters_module, scripts, cache_root, executor=None, prune=True, store=None) -> RenderResult:
     """Render the chapters (cache first) and put their videos and the joined lesson in ``folder.staging``."""
     from . import audio, export, media
 
@@ -211,6 +217,12 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
     code = code_hash()
     cache = Cache(cache_root)  # with tmp/ and speech/, real folders of ours (``open_cache``)
     cache.clean_tmp()  # work folders of renders that were killed (a running one keeps its own)
+    if store is not None and use_cache:  # what the store holds and this machine lacks: fetched, each checked
+        with _store_failures():
+            stored = store.keys()
+            for cid in chapter_ids:
+                if keys[cid] in stored and cache.missing(keys[cid], entry_formats):
+                    store.fetch(keys[cid], cache)
     # --no-cache renders every chosen chapter; the old entry is replaced only once the new one is done.
     # An entry whose files do not match their recorded hashes is discarded by ``missing`` and rendered again.
     todo = [cid for cid in chapter_ids if not use_cache or cache.missing(keys[cid], entry_formats)]
@@ -236,6 +248,12 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
         others = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         raise RenderError(f"chapter {cid!r} failed{others}: {m['error']}; "
                           f"the full traceback is in {_write_logs(failures)[cid]}")
+    if store is not None:  # what was rendered or converted here, and what the store lacks of this lesson
+        with _store_failures():
+            for key in sorted({keys[cid] for cid in metas} | (set(keys.values()) - store.keys())):
+                cache.forget(key)
+                store.put(key, cache)
+        clock.lap("store")
 
     # Each chapter's files, copied out of the cache into the staging folder (each entry checked first).
     results, start = [], 0.0
@@ -328,6 +346,17 @@ def chapter_keys(lesson, voice: Voice, chapter_ids, chapters_module: str = "scen
                              words=(words[cid].digest if cid in words.files else "", words.shared.digest))
             for cid in chapter_ids}
     return keys, hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _store_failures():
+    """The store failing half-way (the network, credentials expired): the render stops with its one sentence."""
+    from .chapter_store import StoreError
+
+    try:
+        yield
+    except StoreError as err:
+        raise RenderError(str(err)) from None
 
 
 def _write_logs(failures: dict) -> dict[str, str]:
