@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from course_scenes import COURSE as BASE
-from test_course import SCENES, assert_one_sentence, run_local, write
+from test_course import SCENES, assert_one_sentence, write
 
 from scenes.render.cache import CACHE_SCHEMA, META, TMP, Cache, file_records
 from scenes.render.cache_folder import open_cache
@@ -191,44 +191,56 @@ def test_an_uninstalled_protocol_says_which_package_it_needs(tmp_path):
         open_store("gs://bucket/renders", LIMIT)
 
 
+def on_machine(cache: Path, course: Path, out: Path, url: str, dry_run: bool = False):
+    """The course run (or planned) as on another machine: this process and its chapter processes with the user
+    cache folder ``cache``; local processes, the stand-in chapters."""
+    from mha_core.store import CACHE_ENV
+    from scenes.render.course import plan_course, render_course
+    from scenes.render.course_file import read_course
+    from scenes.render.engines import LocalEngine
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(cache))
+        plan = plan_course(read_course(course), out, url, chapters_module=SCENES, dry_run=dry_run)
+        return plan if dry_run else render_course(plan, LocalEngine(2))
+
+
 @pytest.mark.render
 def test_a_course_on_a_store_serves_a_second_machine_and_render_on_a_third(s3, tmp_path):
     """Machine A renders the course into its own cache and puts each chapter into the store; machine B (a new,
     empty cache) renders nothing: it fetches every chapter, and its lesson folders are A's, byte for byte; on
-    machine C, `render` of one lesson fetches its chapters too (none rendered) and writes the same folder."""
+    machine C, `render` of one lesson fetches its chapters too (none rendered) and writes the same folder.
+    (The machines are this process and its chapter processes, each time with another user cache folder.)"""
     url = s3() + "/renders"
     course = write(tmp_path, BASE.replace(', "The dog chased the ball because it was fast."', ""))  # one lesson
-    a = run_local(course, tmp_path / "a", url, env={"MHA_EXPLAINER_CACHE": str(tmp_path / "cache-a")})
-    assert a == {"rendered": 2, "reused": 0, "dask": []}
+    a = on_machine(tmp_path / "cache-a", course, tmp_path / "a", url)
+    assert (a.rendered, a.reused) == (2, 0)
     store = open_store(url, LIMIT)
     assert len(store.keys()) == 2
-    record = json.loads((tmp_path / "a" / "course.json").read_text())
+    record = a.record
     assert record["store"] == url
 
     from rich.console import Console
 
     import cli_output
-    from mha_core.store import CACHE_ENV
-    from scenes.render.course import plan_course
-    from scenes.render.course_file import read_course
 
-    with pytest.MonkeyPatch.context() as patch:  # machine B's dry run: the store's chapters count as made
-        patch.setenv(CACHE_ENV, str(tmp_path / "cache-b"))
-        plan = plan_course(read_course(course), tmp_path / "b", url, chapters_module=SCENES, dry_run=True)
+    plan = on_machine(tmp_path / "cache-b", course, tmp_path / "b", url, dry_run=True)  # the store's count as made
     console = Console(record=True, width=200)
     cli_output.print_course_plan(console, plan)
     text = console.export_text()
     assert "2 chapters in all: 2 already made, 0 to render" in text and f"Store: {url}, where 2 of" in text, text
     assert not (tmp_path / "b").exists() and not (tmp_path / "cache-b" / "renders").exists()  # it wrote nothing
 
-    b = run_local(course, tmp_path / "b", url, env={"MHA_EXPLAINER_CACHE": str(tmp_path / "cache-b")})
-    assert b == {"rendered": 0, "reused": 2, "dask": []}
+    b = on_machine(tmp_path / "cache-b", course, tmp_path / "b", url)
+    assert (b.rendered, b.reused) == (0, 2)
     names = [lesson["name"] for lesson in record["lessons"]]
     for name in names:
         assert tree(tmp_path / "b" / name) == tree(tmp_path / "a" / name) != {}
     assert len([p for p in (tmp_path / "cache-b" / "renders").iterdir() if len(p.name) == 64]) == 2
 
+    from mha_core.store import CACHE_ENV
     from scenes.render import render_lesson
+    from scenes.render.course_file import read_course
 
     lesson = read_course(course, tmp_path / "a").lessons[0]
     with pytest.MonkeyPatch.context() as patch:

@@ -46,10 +46,10 @@ from ..narration import Beat, Cue
 from ..voice import Voice, resolve_voice
 from .cache import FULLEST, MASTER, NARRATION, SPEECH, Cache, cache_name
 from .cache_folder import limit_bytes, open_cache
+from .chapter_store import is_store, open_store
 from .captions import chapter_cues
 from .folder import claim, resolve_out
 from .jobs import cores_per_worker, run_jobs, workers_for
-from .chapter_store import is_store, open_store
 from .keys import chapter_code_hash, chapter_key, code_hash, fingerprint, folder_key, render_settings
 from .worker import VIDEO_FORMATS, Job
 
@@ -250,8 +250,9 @@ def _render_into(folder, config: LessonConfig, voice: Voice, *, jobs, use_cache,
                           f"the full traceback is in {_write_logs(failures)[cid]}")
     if store is not None:  # what was rendered or converted here, and what the store lacks of this lesson
         with _store_failures():
+            for cid in metas:  # changed here: read and checked again before they are put
+                cache.forget(keys[cid])
             for key in sorted({keys[cid] for cid in metas} | (set(keys.values()) - store.keys())):
-                cache.forget(key)
                 store.put(key, cache)
         clock.lap("store")
 
