@@ -250,3 +250,21 @@ def test_a_course_on_a_store_serves_a_second_machine_and_render_on_a_third(s3, t
     assert all(ch.cached for ch in result.chapters)  # fetched from the store, none rendered on C
 
     assert tree(tmp_path / "c") == tree(tmp_path / "a" / lesson.name)
+
+
+def test_cache_info_shows_the_store_and_clear_leaves_it_alone(s3, tmp_path, monkeypatch):
+    from cli import main
+    from mha_core.store import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "user-cache"))
+    url = s3() + "/renders"
+    store = open_store(url, LIMIT)
+    store.put(KEY, make_entry(tmp_path / "elsewhere"))
+    shown = CliRunner().invoke(main, ["cache", "info", "--cache", url, "--json"])
+    assert shown.exit_code == 0, shown.output
+    info = json.loads(shown.stdout)
+    assert info["store"]["url"] == url and info["store"]["chapters"] == 1 and info["store"]["bytes"] > 0
+    assert info["folder"] == str(tmp_path / "user-cache" / "renders")  # this machine's cache in front of it
+    cleared = CliRunner().invoke(main, ["cache", "clear", "-y", "--cache", url])
+    assert cleared.exit_code == 0 and "never deletes there" in cleared.output, cleared.output
+    assert store.keys() == {KEY}  # the store keeps what it held
