@@ -93,6 +93,8 @@ class Store:
         True when the cache now holds an intact entry of ``key``; False when the store has none, or a damaged one."""
         if not _OBJECT.fullmatch(f"{key}.tar"):
             return False
+        if cache.verified(key) is not None:  # here already (rendered by a worker of this machine)
+            return True
         with _work_folder(cache, key) as work:
             with self._calls("read"):
                 try:
