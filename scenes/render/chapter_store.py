@@ -67,26 +67,24 @@ class Store:
 
     def keys(self) -> set[str]:
         """The keys of the chapters the store holds (their objects not yet checked: ``fetch`` does)."""
-        folder = f"{self.path}/{CHAPTERS}"
-        with self._calls("list"):
-            self.fs.invalidate_cache(folder)
-            try:
-                listing = self.fs.ls(folder, detail=False)
-            except FileNotFoundError:
-                return set()
-        return {m[1] for name in listing if (m := _OBJECT.fullmatch(str(name).rstrip("/").rsplit("/", 1)[-1]))}
+        return set(self._objects())
 
     def usage(self) -> tuple[int, int]:
         """(chapters, bytes) the store holds (``mha-explainer cache info``)."""
+        objects = self._objects()
+        return len(objects), sum(objects.values())
+
+    def _objects(self) -> dict[str, int]:
+        """key -> bytes of each chapter object the store lists now (one listing, not from fsspec's cache)."""
         folder = f"{self.path}/{CHAPTERS}"
         with self._calls("list"):
             self.fs.invalidate_cache(folder)
             try:
                 listing = self.fs.ls(folder, detail=True)
             except FileNotFoundError:
-                return 0, 0
-        found = [item for item in listing if _OBJECT.fullmatch(str(item["name"]).rstrip("/").rsplit("/", 1)[-1])]
-        return len(found), sum(int(item.get("size") or 0) for item in found)
+                return {}
+        return {m[1]: int(item.get("size") or 0) for item in listing
+                if (m := _OBJECT.fullmatch(str(item["name"]).rstrip("/").rsplit("/", 1)[-1]))}
 
     def fetch(self, key: str, cache: Cache) -> bool:
         """Copy the store's entry of ``key`` into the local ``cache``, checked (see the module docstring).

@@ -37,10 +37,10 @@ def run_spec(spec: dict) -> dict:
     if spec.get("store"):  # made meanwhile by another worker: fetched (checked), not rendered again
         from .chapter_store import open_store
 
-        cache = open_cache(spec["cache"] or None)
+        local = Cache(open_cache(spec["cache"] or None))  # one instance: each file is hashed once
         store = open_store(spec["store"], limit_bytes(config.cache_size))
-        if store.fetch(spec["key"], Cache(cache)) and not Cache(cache).missing(spec["key"], spec["formats"]):
-            return {**Cache(cache).verified(spec["key"]), "rendered": False, "fetched": True}
+        if store.fetch(spec["key"], local) and not local.missing(spec["key"], spec["formats"]):
+            return {**local.verified(spec["key"]), "rendered": False}
 
     from ..lesson.build import build_lesson
     from ..lesson.script import load_scripts
